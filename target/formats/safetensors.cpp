@@ -1,0 +1,141 @@
+#include "target/formats/safetensors.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+namespace {
+
+constexpr std::uint64_t kMaxHeader = 100u << 20;
+
+TensorType dtype_of(const std::string& s, const std::string& what) {
+    if (s == "F32") return TensorType::F32;
+    if (s == "F16") return TensorType::F16;
+    if (s == "BF16") return TensorType::BF16;
+    throw FormatError(what + ": unsupported dtype " + s + " (ternspec reads F32, F16 and BF16)");
+}
+
+const char* dtype_name(TensorType t) {
+    switch (t) {
+        case TensorType::F32: return "F32";
+        case TensorType::F16: return "F16";
+        case TensorType::BF16: return "BF16";
+        default: throw Error("safetensors can only hold F32, F16 and BF16 tensors");
+    }
+}
+
+}  // namespace
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shared<MappedFile>(path)) {
+    const auto bytes = file_->bytes();
+    if (bytes.size() < 8) throw FormatError(path + ": too short for a safetensors header");
+    std::uint64_t hlen;
+    std::memcpy(&hlen, bytes.data(), 8);
+    if (hlen > kMaxHeader || hlen > bytes.size() - 8)
+        throw FormatError(path + ": header length " + std::to_string(hlen) + " runs past the end of the file");
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen));
+    } catch (const nlohmann::json::exception& e) {
+        throw FormatError(path + ": invalid JSON header: " + e.what());
+    }
+    if (!header.is_object()) throw FormatError(path + ": header is not a JSON object");
+    const std::uint8_t* data = bytes.data() + 8 + hlen;
+    const std::uint64_t data_size = bytes.size() - 8 - hlen;
+    for (auto& [name, entry] : header.items()) {
+        const std::string what = path + ": tensor " + name;
+        if (name == "__metadata__") {
+            if (!entry.is_object()) throw FormatError(path + ": __metadata__ is not an object");
+            for (auto& [k, v] : entry.items())
+                if (v.is_string()) metadata_[k] = v.get<std::string>();
+            continue;
+        }
+        try {
+            SafetensorsTensor t;
+            t.name = name;
+            t.file = path;
+            t.type = dtype_of(entry.at("dtype").get<std::string>(), what);
+            std::uint64_t n = 1;
+            for (const auto& d : entry.at("shape")) {
+                const auto v = d.get<std::uint64_t>();
+                if (v != 0 && n > UINT64_MAX / v) throw FormatError(what + ": shape overflows");
+                n *= v;
+                t.shape.push_back(v);
+            }
+            const auto& off = entry.at("data_offsets");
+            if (!off.is_array() || off.size() != 2) throw FormatError(what + ": data_offsets must be [begin, end]");
+            const auto b = off[0].get<std::uint64_t>(), e = off[1].get<std::uint64_t>();
+            if (b > e || e > data_size) throw FormatError(what + ": data_offsets run past the end of the file");
+            t.n_bytes = e - b;
+            if (t.n_bytes != tensor_bytes(t.type, n, what))
+                throw FormatError(what + ": " + std::to_string(t.n_bytes) + " bytes do not match its shape and dtype");
+            t.data = data + b;
+            tensors_.emplace(name, std::move(t));
+        } catch (const nlohmann::json::exception& e) {
+            throw FormatError(what + ": malformed entry: " + e.what());
+        }
+    }
+}
+
+SafetensorsSet::SafetensorsSet(const std::string& folder) {
+    namespace fs = std::filesystem;
+    const fs::path dir(folder);
+    std::vector<std::string> shards;
+    const auto index = dir / "model.safetensors.index.json";
+    if (fs::exists(index)) {
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(read_text_file(index.string()));
+            std::set<std::string> names;
+            for (auto& [k, v] : j.at("weight_map").items()) names.insert(v.get<std::string>());
+            for (const auto& n : names) {
+                if (n.find('/') != std::string::npos || n.find("..") != std::string::npos)
+                    throw FormatError(index.string() + ": shard name " + n + " leaves the folder");
+                shards.push_back((dir / n).string());
+            }
+        } catch (const nlohmann::json::exception& e) {
+            throw FormatError(index.string() + ": " + e.what());
+        }
+    } else if (fs::exists(dir / "model.safetensors")) {
+        shards.push_back((dir / "model.safetensors").string());
+    } else {
+        throw FormatError(folder + ": no model.safetensors or model.safetensors.index.json");
+    }
+    for (const auto& s : shards) {
+        files_.push_back(std::make_unique<SafetensorsFile>(s));
+        for (const auto& [name, t] : files_.back()->tensors())
+            if (!all_.emplace(name, t).second) throw FormatError(s + ": tensor " + name + " appears in two shards");
+    }
+}
+
+const SafetensorsTensor* SafetensorsSet::find(const std::string& name) const {
+    auto it = all_.find(name);
+    return it == all_.end() ? nullptr : &it->second;
+}
+
+void write_safetensors(const std::string& path, const std::vector<SafetensorsWriterTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    nlohmann::json header = nlohmann::json::object();
+    std::uint64_t off = 0;
+    for (const auto& t : tensors) {
+        header[t.name] = {{"dtype", dtype_name(t.type)}, {"shape", t.shape}, {"data_offsets", {off, off + t.data.size()}}};
+        off += t.data.size();
+    }
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::string h = header.dump();
+    h.append((8 - h.size() % 8) % 8, ' ');
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot create");
+    const std::uint64_t n = h.size();
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out.write(h.data(), static_cast<std::streamsize>(h.size()));
+    for (const auto& t : tensors) out.write(reinterpret_cast<const char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
+    if (!out) throw Error(path + ": write failed");
+}
+
+}  // namespace ternspec

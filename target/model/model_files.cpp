@@ -1,0 +1,165 @@
+#include "target/model/model_files.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "target/formats/gguf.hpp"
+#include "target/formats/safetensors.hpp"
+#include "target/io/mapped_file.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+namespace fs = std::filesystem;
+
+std::uint64_t TensorRef::n_elems() const {
+    std::uint64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+}
+
+std::string hf_to_gguf_name(const std::string& hf) {
+    static const std::map<std::string, std::string> top = {
+        {"model.embed_tokens.weight", "token_embd.weight"},
+        {"model.norm.weight", "output_norm.weight"},
+        {"lm_head.weight", "output.weight"},
+    };
+    if (auto it = top.find(hf); it != top.end()) return it->second;
+    static const std::regex layer(R"(model\.layers\.(\d+)\.(.+)\.weight)");
+    static const std::map<std::string, std::string> sub = {
+        {"input_layernorm", "attn_norm"},       {"post_attention_layernorm", "ffn_norm"},
+        {"self_attn.q_proj", "attn_q"},         {"self_attn.k_proj", "attn_k"},
+        {"self_attn.v_proj", "attn_v"},         {"self_attn.o_proj", "attn_output"},
+        {"self_attn.q_norm", "attn_q_norm"},    {"self_attn.k_norm", "attn_k_norm"},
+        {"mlp.gate_proj", "ffn_gate"},          {"mlp.up_proj", "ffn_up"},
+        {"mlp.down_proj", "ffn_down"},
+    };
+    std::smatch m;
+    if (std::regex_match(hf, m, layer)) {
+        auto it = sub.find(m[2].str());
+        if (it != sub.end()) return "blk." + m[1].str() + "." + it->second + ".weight";
+    }
+    return "";
+}
+
+const TensorRef* ModelFiles::find(const std::string& name) const {
+    auto it = tensors_.find(name);
+    return it == tensors_.end() ? nullptr : &it->second;
+}
+
+const TensorRef& ModelFiles::get(const std::string& name) const {
+    if (auto* t = find(name)) return *t;
+    throw FormatError(path_ + ": missing tensor " + name);
+}
+
+namespace {
+
+std::int32_t json_int(const nlohmann::json& j, const char* key, const std::string& what, std::int64_t fallback = -1) {
+    if (!j.contains(key) || j[key].is_null()) {
+        if (fallback >= 0) return static_cast<std::int32_t>(fallback);
+        throw FormatError(what + ": config.json lacks " + key);
+    }
+    if (!j[key].is_number_integer()) throw FormatError(what + ": config.json " + key + " is not an integer");
+    const auto v = j[key].get<std::int64_t>();
+    if (v < 0 || v > INT32_MAX) throw FormatError(what + ": config.json " + key + " out of range");
+    return static_cast<std::int32_t>(v);
+}
+
+ModelConfig config_from_gguf(const GgufFile& g) {
+    ModelConfig c;
+    const auto arch = g.get("general.architecture").as_string("general.architecture");
+    if (arch != "qwen3") throw FormatError(g.path() + ": architecture " + arch + " is not supported (qwen3)");
+    auto i32 = [&](const std::string& k) {
+        const auto v = g.get(k).as_int(k);
+        if (v < 0 || v > INT32_MAX) throw FormatError(g.path() + ": " + k + " out of range");
+        return static_cast<std::int32_t>(v);
+    };
+    c.hidden_size = i32("qwen3.embedding_length");
+    c.intermediate_size = i32("qwen3.feed_forward_length");
+    c.n_layers = i32("qwen3.block_count");
+    c.n_heads = i32("qwen3.attention.head_count");
+    c.n_kv_heads = g.find("qwen3.attention.head_count_kv") ? i32("qwen3.attention.head_count_kv") : c.n_heads;
+    c.head_dim = g.find("qwen3.attention.key_length") ? i32("qwen3.attention.key_length")
+                                                       : (c.n_heads ? c.hidden_size / c.n_heads : 0);
+    c.context_length = i32("qwen3.context_length");
+    if (auto* v = g.find("qwen3.rope.freq_base")) c.rope_theta = static_cast<float>(v->as_float("qwen3.rope.freq_base"));
+    if (auto* v = g.find("qwen3.attention.layer_norm_rms_epsilon"))
+        c.rms_eps = static_cast<float>(v->as_float("qwen3.attention.layer_norm_rms_epsilon"));
+    const auto* emb = g.find_tensor("token_embd.weight");
+    if (!emb) throw FormatError(g.path() + ": missing tensor token_embd.weight");
+    c.vocab_size = static_cast<std::int32_t>(emb->shape[0]);
+    c.tied_embeddings = g.find_tensor("output.weight") == nullptr;
+    return c;
+}
+
+}  // namespace
+
+ModelFiles ModelFiles::open(const std::string& path) {
+    ModelFiles mf;
+    mf.path_ = path;
+    if (!fs::exists(path)) throw InputError(path + ": no such file or folder");
+    if (fs::is_directory(path)) {
+        const auto cfg_path = (fs::path(path) / "config.json").string();
+        if (!fs::exists(cfg_path)) throw FormatError(path + ": folder has no config.json");
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(read_text_file(cfg_path));
+        } catch (const nlohmann::json::exception& e) {
+            throw FormatError(cfg_path + ": invalid JSON: " + e.what());
+        }
+        if (!j.is_object()) throw FormatError(cfg_path + ": not a JSON object");
+        const auto archs = j.value("architectures", nlohmann::json::array());
+        if (archs.empty() || archs[0] != "Qwen3ForCausalLM")
+            throw FormatError(cfg_path + ": architectures is not [\"Qwen3ForCausalLM\"]");
+        ModelConfig& c = mf.config_;
+        c.vocab_size = json_int(j, "vocab_size", cfg_path);
+        c.hidden_size = json_int(j, "hidden_size", cfg_path);
+        c.intermediate_size = json_int(j, "intermediate_size", cfg_path);
+        c.n_layers = json_int(j, "num_hidden_layers", cfg_path);
+        c.n_heads = json_int(j, "num_attention_heads", cfg_path);
+        c.n_kv_heads = json_int(j, "num_key_value_heads", cfg_path, c.n_heads);
+        c.head_dim = json_int(j, "head_dim", cfg_path, c.n_heads ? c.hidden_size / c.n_heads : 0);
+        c.context_length = json_int(j, "max_position_embeddings", cfg_path);
+        c.rope_theta = j.value("rope_theta", 1e6f);
+        c.rms_eps = j.value("rms_norm_eps", 1e-6f);
+        c.tied_embeddings = j.value("tie_word_embeddings", true);
+        mf.st_ = std::make_shared<SafetensorsSet>(path);
+        for (const auto& [name, t] : mf.st_->tensors()) {
+            const auto g = hf_to_gguf_name(name);
+            if (g.empty()) continue;
+            mf.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+        }
+        const auto tok = (fs::path(path) / "tokenizer.json").string();
+        if (!fs::exists(tok)) throw FormatError(path + ": folder has no tokenizer.json");
+        mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_json_file(tok));
+        const auto tcfg = (fs::path(path) / "tokenizer_config.json").string();
+        if (fs::exists(tcfg)) {
+            try {
+                auto tj = nlohmann::json::parse(read_text_file(tcfg));
+                if (tj.contains("chat_template") && tj["chat_template"].is_string())
+                    mf.chat_template_ = tj["chat_template"].get<std::string>();
+                if (tj.contains("eos_token") && tj["eos_token"].is_string())
+                    if (auto id = mf.tokenizer_->token_id(tj["eos_token"].get<std::string>())) mf.tokenizer_->set_eos(*id);
+            } catch (const nlohmann::json::exception& e) {
+                throw FormatError(tcfg + ": " + e.what());
+            }
+        }
+        mf.format_ = "Hugging Face folder";
+        if (c.tied_embeddings) mf.tensors_.erase("output.weight");
+    } else {
+        mf.gguf_ = std::make_shared<GgufFile>(path);
+        mf.config_ = config_from_gguf(*mf.gguf_);
+        for (const auto& t : mf.gguf_->tensors())
+            mf.tensors_[t.name] = {t.name, t.name, t.type, t.shape, mf.gguf_->tensor_data(t), t.n_bytes, path};
+        mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_gguf(*mf.gguf_));
+        if (auto* ct = mf.gguf_->find("tokenizer.chat_template")) mf.chat_template_ = ct->as_string("tokenizer.chat_template");
+        mf.format_ = "GGUF v" + std::to_string(mf.gguf_->version());
+    }
+    mf.config_.validate(path);
+    if (mf.tokenizer_->vocab_size() > mf.config_.vocab_size)
+        throw FormatError(path + ": tokenizer has " + std::to_string(mf.tokenizer_->vocab_size()) +
+                          " tokens but the model's vocabulary is " + std::to_string(mf.config_.vocab_size));
+    return mf;
+}
+
+}  // namespace ternspec

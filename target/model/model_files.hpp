@@ -1,0 +1,57 @@
+#pragma once
+// Whatever a user points -m at: a GGUF file or a Hugging Face folder. Tensors are presented under GGUF
+// names (token_embd.weight, blk.N.attn_q.weight, ...) whatever the source, so the loader has one path.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "target/formats/tensor_type.hpp"
+#include "target/model/model_config.hpp"
+#include "target/tokenizer/tokenizer.hpp"
+
+namespace ternspec {
+
+class GgufFile;
+class SafetensorsSet;
+
+struct TensorRef {
+    std::string name;         // GGUF name
+    std::string source_name;  // name in the file it came from
+    TensorType type;
+    std::vector<std::uint64_t> shape;  // outermost first: [rows, cols] for a matrix
+    const std::uint8_t* data = nullptr;
+    std::uint64_t n_bytes = 0;
+    std::string file;
+    std::uint64_t n_elems() const;
+};
+
+class ModelFiles {
+public:
+    static ModelFiles open(const std::string& path);
+
+    const ModelConfig& config() const { return config_; }
+    const std::string& path() const { return path_; }
+    const std::string& format() const { return format_; }  // "GGUF v3", "Hugging Face folder"
+    const std::map<std::string, TensorRef>& tensors() const { return tensors_; }
+    const TensorRef* find(const std::string& name) const;
+    const TensorRef& get(const std::string& name) const;  // FormatError naming tensor and file if missing
+    const Tokenizer& tokenizer() const { return *tokenizer_; }
+    std::shared_ptr<const Tokenizer> tokenizer_ptr() const { return tokenizer_; }
+    std::string chat_template() const { return chat_template_; }
+    const GgufFile* gguf() const { return gguf_.get(); }
+
+private:
+    std::string path_, format_, chat_template_;
+    ModelConfig config_;
+    std::map<std::string, TensorRef> tensors_;
+    std::shared_ptr<GgufFile> gguf_;
+    std::shared_ptr<SafetensorsSet> st_;
+    std::shared_ptr<Tokenizer> tokenizer_;
+};
+
+// HF parameter name -> GGUF name, or "" for names ternspec does not use.
+std::string hf_to_gguf_name(const std::string& hf);
+
+}  // namespace ternspec

@@ -1,0 +1,360 @@
+#include "target/tokenizer/tokenizer.hpp"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "target/formats/gguf.hpp"
+#include "target/io/mapped_file.hpp"
+#include "target/tokenizer/utf8.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+namespace {
+
+// GPT-2's reversible map from bytes to printable code points.
+struct ByteMap {
+    char32_t to_cp[256];
+    std::unordered_map<char32_t, std::uint8_t> to_byte;
+    ByteMap() {
+        int extra = 0;
+        for (int b = 0; b < 256; ++b) {
+            const bool keep = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+            to_cp[b] = keep ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
+            to_byte[to_cp[b]] = static_cast<std::uint8_t>(b);
+        }
+    }
+};
+const ByteMap& byte_map() {
+    static const ByteMap m;
+    return m;
+}
+
+std::string byte_string(std::uint8_t b) { return utf8_encode(byte_map().to_cp[b]); }
+
+std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
+}
+
+std::string nfc(std::string_view s) {
+    utf8proc_uint8_t* out = nullptr;
+    const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+                                &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    if (n < 0) return utf8_sanitize(s);  // invalid UTF-8: leave the bytes to the byte-level stage
+    std::string r(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+    std::free(out);
+    return r;
+}
+
+std::pair<std::string, std::string> split_merge(const std::string& m, const std::string& what) {
+    const auto sp = m.find(' ');
+    if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size())
+        throw FormatError(what + ": merge \"" + m + "\" is not two tokens separated by a space");
+    return {m.substr(0, sp), m.substr(sp + 1)};
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_json_file(const std::string& path) {
+    MappedFile f(path);
+    const auto b = f.bytes();
+    return from_json_text(std::string(reinterpret_cast<const char*>(b.data()), b.size()), path);
+}
+
+Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& what) {
+    using nlohmann::json;
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        throw FormatError(what + ": invalid JSON: " + e.what());
+    }
+    Tokenizer t;
+    try {
+        const auto& model = j.at("model");
+        if (model.value("type", std::string("BPE")) != "BPE")
+            throw FormatError(what + ": model type " + model.value("type", std::string()) + " is not BPE");
+        const auto& vocab = model.at("vocab");
+        if (!vocab.is_object()) throw FormatError(what + ": model.vocab is not an object");
+        std::int32_t max_id = -1;
+        for (auto& [piece, id] : vocab.items()) max_id = std::max(max_id, id.get<std::int32_t>());
+        if (j.contains("added_tokens"))
+            for (const auto& a : j["added_tokens"]) max_id = std::max(max_id, a.at("id").get<std::int32_t>());
+        if (max_id < 0 || max_id > (1 << 24)) throw FormatError(what + ": vocabulary ids out of range");
+        t.pieces_.resize(static_cast<std::size_t>(max_id) + 1);
+        for (auto& [piece, id] : vocab.items()) {
+            const auto i = id.get<std::int32_t>();
+            if (i < 0) throw FormatError(what + ": negative token id for " + piece);
+            t.pieces_[static_cast<std::size_t>(i)] = piece;
+            t.ids_[piece] = i;
+        }
+        if (j.contains("added_tokens")) {
+            for (const auto& a : j["added_tokens"]) {
+                const auto id = a.at("id").get<std::int32_t>();
+                const auto content = a.at("content").get<std::string>();
+                if (id < 0 || content.empty()) throw FormatError(what + ": invalid added token");
+                t.pieces_[static_cast<std::size_t>(id)] = content;
+                t.ids_[content] = id;
+                t.added_.push_back({content, id, a.value("special", false)});
+            }
+        }
+        std::int32_t rank = 0;
+        for (const auto& m : model.at("merges")) {
+            std::pair<std::string, std::string> ab;
+            if (m.is_string()) ab = split_merge(m.get<std::string>(), what);
+            else if (m.is_array() && m.size() == 2) ab = {m[0].get<std::string>(), m[1].get<std::string>()};
+            else throw FormatError(what + ": merge entry is neither \"a b\" nor [a, b]");
+            auto ia = t.ids_.find(ab.first), ib = t.ids_.find(ab.second), im = t.ids_.find(ab.first + ab.second);
+            if (ia == t.ids_.end() || ib == t.ids_.end() || im == t.ids_.end())
+                throw FormatError(what + ": merge \"" + ab.first + " " + ab.second + "\" uses a token not in the vocabulary");
+            t.merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, im->second));
+        }
+        // Normalizer: NFC, none, or a Sequence holding NFC.
+        t.nfc_ = false;
+        if (j.contains("normalizer") && !j["normalizer"].is_null()) {
+            const auto& n = j["normalizer"];
+            const auto type = n.value("type", std::string());
+            if (type == "NFC") t.nfc_ = true;
+            else if (type == "Sequence") {
+                for (const auto& s : n.at("normalizers")) {
+                    if (s.value("type", std::string()) == "NFC") t.nfc_ = true;
+                    else throw FormatError(what + ": unsupported normalizer " + s.value("type", std::string()));
+                }
+            } else {
+                throw FormatError(what + ": unsupported normalizer " + type);
+            }
+        }
+        // Pre-tokenizer: Sequence[Split(Regex), ByteLevel(use_regex=false)] or ByteLevel(use_regex=true).
+        std::string pattern;
+        const auto& pre = j.at("pre_tokenizer");
+        auto take = [&](const json& p) {
+            const auto type = p.value("type", std::string());
+            if (type == "Split") {
+                const auto& pat = p.at("pattern");
+                if (!pat.contains("Regex")) throw FormatError(what + ": Split pre-tokenizer without a Regex pattern");
+                pattern = pat["Regex"].get<std::string>();
+                const auto behavior = p.value("behavior", std::string("Isolated"));
+                if (behavior != "Isolated" || p.value("invert", false))
+                    throw FormatError(what + ": Split behaviour " + behavior + " is not supported (only Isolated)");
+            } else if (type == "ByteLevel") {
+                if (p.value("use_regex", true) && pattern.empty()) pattern = kGpt2Pattern;
+                if (p.value("add_prefix_space", false))
+                    throw FormatError(what + ": ByteLevel add_prefix_space is not supported");
+            } else {
+                throw FormatError(what + ": unsupported pre-tokenizer " + type);
+            }
+        };
+        if (pre.value("type", std::string()) == "Sequence")
+            for (const auto& p : pre.at("pretokenizers")) take(p);
+        else
+            take(pre);
+        if (pattern.empty()) throw FormatError(what + ": no pre-tokenizer regex");
+        t.splitter_ = std::make_shared<RegexSplitter>(pattern);
+    } catch (const json::exception& e) {
+        throw FormatError(what + ": malformed tokenizer: " + e.what());
+    }
+    // EOS: Qwen's convention.
+    for (const char* e : {"<|endoftext|>", "<|im_end|>"})
+        if (auto id = t.token_id(e)) {
+            t.eos_ = *id;
+            break;
+        }
+    t.finish(what);
+    return t;
+}
+
+Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
+    const std::string what = g.path();
+    const auto& model = g.get("tokenizer.ggml.model").as_string("tokenizer.ggml.model");
+    if (model != "gpt2") throw FormatError(what + ": tokenizer.ggml.model " + model + " is not byte-level BPE (gpt2)");
+    Tokenizer t;
+    const auto& tokens = g.get("tokenizer.ggml.tokens").as_array("tokenizer.ggml.tokens");
+    t.pieces_.reserve(tokens.size());
+    for (const auto& v : tokens) {
+        t.ids_[v.as_string("tokenizer.ggml.tokens")] = static_cast<std::int32_t>(t.pieces_.size());
+        t.pieces_.push_back(v.as_string("tokenizer.ggml.tokens"));
+    }
+    if (auto* types = g.find("tokenizer.ggml.token_type")) {
+        const auto& arr = types->as_array("tokenizer.ggml.token_type");
+        if (arr.size() != tokens.size()) throw FormatError(what + ": token_type and tokens differ in length");
+        for (std::size_t i = 0; i < arr.size(); ++i) {
+            const auto ty = arr[i].as_int("tokenizer.ggml.token_type");
+            if (ty == 3 || ty == 4) t.added_.push_back({t.pieces_[i], static_cast<std::int32_t>(i), ty == 3});
+        }
+    }
+    std::int32_t rank = 0;
+    for (const auto& m : g.get("tokenizer.ggml.merges").as_array("tokenizer.ggml.merges")) {
+        auto [a, b] = split_merge(m.as_string("tokenizer.ggml.merges"), what);
+        auto ia = t.ids_.find(a), ib = t.ids_.find(b), im = t.ids_.find(a + b);
+        if (ia == t.ids_.end() || ib == t.ids_.end() || im == t.ids_.end())
+            throw FormatError(what + ": merge \"" + a + " " + b + "\" uses a token not in the vocabulary");
+        t.merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, im->second));
+    }
+    std::string pre = "default";
+    if (auto* p = g.find("tokenizer.ggml.pre")) pre = p->as_string("tokenizer.ggml.pre");
+    if (pre == "qwen2") t.splitter_ = std::make_shared<RegexSplitter>(kQwen2Pattern);
+    else if (pre == "default" || pre == "gpt-2" || pre == "gpt2") t.splitter_ = std::make_shared<RegexSplitter>(kGpt2Pattern);
+    else throw FormatError(what + ": tokenizer.ggml.pre \"" + pre + "\" is not supported (qwen2, gpt-2)");
+    t.nfc_ = pre == "qwen2";
+    if (auto* e = g.find("tokenizer.ggml.eos_token_id")) {
+        const auto id = e->as_int("tokenizer.ggml.eos_token_id");
+        if (id < 0 || id >= static_cast<std::int64_t>(t.pieces_.size()))
+            throw FormatError(what + ": tokenizer.ggml.eos_token_id " + std::to_string(id) + " out of range");
+        t.eos_ = static_cast<std::int32_t>(id);
+    }
+    t.finish(what);
+    return t;
+}
+
+void Tokenizer::finish(const std::string& what) {
+    for (int b = 0; b < 256; ++b) {
+        auto it = ids_.find(byte_string(static_cast<std::uint8_t>(b)));
+        if (it == ids_.end())
+            throw FormatError(what + ": vocabulary lacks the byte-level token for byte " + std::to_string(b));
+        byte_token_[b] = it->second;
+    }
+    special_.assign(pieces_.size(), false);
+    added_by_first_byte_.assign(256, {});
+    // Longest first, so that a token that is a prefix of another never wins.
+    std::sort(added_.begin(), added_.end(), [](const Added& a, const Added& b) { return a.content.size() > b.content.size(); });
+    for (std::size_t i = 0; i < added_.size(); ++i) {
+        special_[static_cast<std::size_t>(added_[i].id)] = added_[i].special;
+        added_by_first_byte_[static_cast<unsigned char>(added_[i].content[0])].push_back(i);
+    }
+}
+
+std::optional<std::int32_t> Tokenizer::token_id(const std::string& piece) const {
+    auto it = ids_.find(piece);
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
+}
+
+bool Tokenizer::is_special(std::int32_t id) const {
+    return id >= 0 && static_cast<std::size_t>(id) < special_.size() && special_[static_cast<std::size_t>(id)];
+}
+
+const std::string& Tokenizer::piece(std::int32_t id) const {
+    if (id < 0 || id >= vocab_size())
+        throw InputError("token id " + std::to_string(id) + " is out of range (vocabulary of " +
+                         std::to_string(vocab_size()) + ")");
+    return pieces_[static_cast<std::size_t>(id)];
+}
+
+std::string Tokenizer::token_bytes(std::int32_t id) const {
+    const auto& p = piece(id);
+    for (const auto& a : added_)
+        if (a.id == id) return a.content;
+    std::string out;
+    const auto& bm = byte_map();
+    for (std::size_t i = 0; i < p.size();) {
+        // Decode one code point of the piece and map it back to its byte.
+        const auto c = static_cast<unsigned char>(p[i]);
+        const int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+        char32_t cp = len == 1 ? c : c & (0x3f >> (len - 1));
+        for (int k = 1; k < len && i + k < p.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(p[i + k]) & 0x3f);
+        auto it = bm.to_byte.find(cp);
+        if (it != bm.to_byte.end()) out += static_cast<char>(it->second);
+        else out += p.substr(i, static_cast<std::size_t>(len));
+        i += static_cast<std::size_t>(len);
+    }
+    return out;
+}
+
+std::string Tokenizer::decode_bytes(const std::vector<std::int32_t>& ids) const {
+    std::string out;
+    for (auto id : ids) out += token_bytes(id);
+    return out;
+}
+
+std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const { return utf8_sanitize(decode_bytes(ids)); }
+
+void Tokenizer::encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const {
+    {
+        std::shared_lock lock(*cache_mutex_);
+        auto it = cache_->find(std::string(piece));
+        if (it != cache_->end()) {
+            out.insert(out.end(), it->second.begin(), it->second.end());
+            return;
+        }
+    }
+    std::vector<std::int32_t> w;
+    w.reserve(piece.size());
+    for (unsigned char b : piece) w.push_back(byte_token_[b]);
+    while (w.size() > 1) {
+        std::int32_t best_rank = INT32_MAX, merged = -1;
+        std::size_t best = 0;
+        for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+            auto it = merges_.find(pair_key(w[i], w[i + 1]));
+            if (it != merges_.end() && it->second.first < best_rank) {
+                best_rank = it->second.first;
+                merged = it->second.second;
+                best = i;
+            }
+        }
+        if (merged < 0) break;
+        // Merge every occurrence of the best pair, left to right, as rank order would.
+        const std::int32_t a = w[best], b = w[best + 1];
+        std::size_t o = 0;
+        for (std::size_t i = 0; i < w.size();) {
+            if (i + 1 < w.size() && w[i] == a && w[i + 1] == b) {
+                w[o++] = merged;
+                i += 2;
+            } else {
+                w[o++] = w[i++];
+            }
+        }
+        w.resize(o);
+    }
+    out.insert(out.end(), w.begin(), w.end());
+    std::unique_lock lock(*cache_mutex_);
+    if (cache_->size() < 1'000'000) cache_->emplace(std::string(piece), std::move(w));
+}
+
+void Tokenizer::encode_plain(std::string_view text, std::vector<std::int32_t>& out) const {
+    if (text.empty()) return;
+    const std::string norm = nfc_ ? nfc(text) : utf8_sanitize(text);
+    std::vector<std::string_view> pieces;
+    splitter_->split(norm, pieces);
+    for (auto p : pieces) encode_piece(p, out);
+}
+
+std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {
+    std::vector<std::int32_t> out;
+    if (!parse_special || added_.empty()) {
+        encode_plain(text, out);
+        return out;
+    }
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        for (auto idx : added_by_first_byte_[static_cast<unsigned char>(text[i])]) {
+            const auto& a = added_[idx];
+            if (text.compare(i, a.content.size(), a.content) == 0) {
+                encode_plain(text.substr(start, i - start), out);
+                out.push_back(a.id);
+                i += a.content.size() - 1;
+                start = i + 1;
+                break;
+            }
+        }
+    }
+    encode_plain(text.substr(start), out);
+    return out;
+}
+
+std::string StreamDecoder::push(std::int32_t id) {
+    pending_ += tok_.token_bytes(id);
+    const auto n = utf8_complete_prefix(pending_);
+    std::string out = utf8_sanitize(std::string_view(pending_).substr(0, n));
+    pending_.erase(0, n);
+    return out;
+}
+
+std::string StreamDecoder::flush() {
+    std::string out = utf8_sanitize(pending_);
+    pending_.clear();
+    return out;
+}
+
+}  // namespace ternspec

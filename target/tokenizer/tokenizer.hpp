@@ -1,0 +1,82 @@
+#pragma once
+// Byte-level BPE as Qwen2/Qwen3 use it: added tokens matched first, NFC, a Split regex, GPT-2's byte to
+// character map, merges by rank. Loads from a Hugging Face tokenizer.json or a GGUF's tokenizer.ggml.*.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "target/tokenizer/regex_splitter.hpp"
+
+namespace ternspec {
+
+class GgufFile;
+
+class Tokenizer {
+public:
+    static Tokenizer from_json_file(const std::string& path);
+    static Tokenizer from_json_text(const std::string& text, const std::string& what);
+    static Tokenizer from_gguf(const GgufFile& gguf);
+
+    // parse_special: added tokens in the text become their ids (as HF does by default).
+    std::vector<std::int32_t> encode(std::string_view text, bool parse_special = true) const;
+    // Raw bytes of the tokens joined; may end inside a UTF-8 sequence.
+    std::string decode_bytes(const std::vector<std::int32_t>& ids) const;
+    std::string decode(const std::vector<std::int32_t>& ids) const;  // invalid UTF-8 becomes U+FFFD
+    const std::string& piece(std::int32_t id) const;                 // the vocabulary string
+    std::string token_bytes(std::int32_t id) const;
+
+    std::int32_t vocab_size() const { return static_cast<std::int32_t>(pieces_.size()); }
+    std::optional<std::int32_t> token_id(const std::string& piece) const;
+    std::optional<std::int32_t> eos_id() const { return eos_; }
+    bool is_special(std::int32_t id) const;
+    std::size_t n_merges() const { return merges_.size(); }
+    std::size_t n_added() const { return added_.size(); }
+    const std::string& pre_pattern() const { return splitter_->pattern(); }
+    void set_eos(std::int32_t id) { eos_ = id; }
+
+private:
+    Tokenizer() = default;
+    void finish(const std::string& what);
+    void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const;
+    void encode_plain(std::string_view text, std::vector<std::int32_t>& out) const;
+
+    struct Added {
+        std::string content;
+        std::int32_t id;
+        bool special;
+    };
+    std::vector<std::string> pieces_;
+    std::unordered_map<std::string, std::int32_t> ids_;
+    std::unordered_map<std::uint64_t, std::pair<std::int32_t, std::int32_t>> merges_;  // (a,b) -> (rank, merged)
+    std::vector<Added> added_;
+    std::vector<std::vector<std::size_t>> added_by_first_byte_;
+    std::vector<bool> special_;
+    std::int32_t byte_token_[256]{};
+    std::shared_ptr<RegexSplitter> splitter_;
+    bool nfc_ = true;
+    std::optional<std::int32_t> eos_;
+
+    // Pre-token -> ids cache; code repeats its words a great deal.
+    mutable std::shared_ptr<std::shared_mutex> cache_mutex_ = std::make_shared<std::shared_mutex>();
+    mutable std::shared_ptr<std::unordered_map<std::string, std::vector<std::int32_t>>> cache_ =
+        std::make_shared<std::unordered_map<std::string, std::vector<std::int32_t>>>();
+};
+
+// Turns a stream of token ids into text, holding back bytes of a UTF-8 sequence until it is complete.
+class StreamDecoder {
+public:
+    explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+    std::string push(std::int32_t id);
+    std::string flush();  // whatever is held back, invalid bytes replaced
+
+private:
+    const Tokenizer& tok_;
+    std::string pending_;
+};
+
+}  // namespace ternspec

@@ -1,0 +1,66 @@
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "target/tokenizer/utf8.hpp"
+#include "ternspec/error.hpp"
+#include "tools/ternspec/args.hpp"
+#include "tools/ternspec/commands.hpp"
+#include "tools/ternspec/model_args.hpp"
+
+namespace ternspec::cli {
+
+int cmd_tokenize(int argc, char** argv) {
+    Args args("tokenize", "-m MODEL|tokenizer.json (-p TEXT | -f FILE) [--json]",
+              "Encode text with the model's tokenizer and print the ids separated by spaces.",
+              {{"model", 'm', "PATH", "GGUF file, HF folder or tokenizer.json", ""},
+               {"prompt", 'p', "TEXT", "text to encode", ""},
+               {"file", 'f', "FILE", "encode this file's contents", ""},
+               {"no-special", 0, "", "treat special-token text as plain text", ""},
+               {"json", 0, "", "print {ids, pieces, count} as JSON", ""}});
+    if (!args.parse(argc, argv)) return 0;
+    const Tokenizer tok = load_tokenizer(args.str("model"));
+    std::string text;
+    if (args.has("prompt") == args.has("file")) throw InputError("give exactly one of -p TEXT or -f FILE");
+    text = args.has("prompt") ? args.str("prompt") : read_prompt_file(args.str("file"));
+    const auto ids = tok.encode(text, !args.flag("no-special"));
+    if (args.flag("json")) {
+        nlohmann::json pieces = nlohmann::json::array();
+        for (auto id : ids) pieces.push_back(utf8_sanitize(tok.token_bytes(id)));
+        std::cout << nlohmann::json{{"ids", ids}, {"pieces", pieces}, {"count", ids.size()}}.dump() << "\n";
+    } else {
+        for (std::size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
+        std::printf("\n");
+    }
+    return 0;
+}
+
+int cmd_detokenize(int argc, char** argv) {
+    Args args("detokenize", "-m MODEL|tokenizer.json [IDS...]",
+              "Decode token ids (arguments, or whitespace-separated on standard input) to text.",
+              {{"model", 'm', "PATH", "GGUF file, HF folder or tokenizer.json", ""}});
+    if (!args.parse(argc, argv)) return 0;
+    const Tokenizer tok = load_tokenizer(args.str("model"));
+    std::vector<std::int32_t> ids;
+    auto add = [&](const std::string& s) {
+        try {
+            std::size_t used = 0;
+            const long long v = std::stoll(s, &used);
+            if (used != s.size() || v < 0 || v >= tok.vocab_size()) throw std::out_of_range(s);
+            ids.push_back(static_cast<std::int32_t>(v));
+        } catch (const std::exception&) {
+            throw InputError("\"" + s + "\" is not a token id of this vocabulary (0.." +
+                             std::to_string(tok.vocab_size() - 1) + ")");
+        }
+    };
+    if (!args.positional().empty()) {
+        for (const auto& p : args.positional()) add(p);
+    } else {
+        for (std::string s; std::cin >> s;) add(s);
+    }
+    std::fputs(tok.decode(ids).c_str(), stdout);
+    return 0;
+}
+
+}  // namespace ternspec::cli

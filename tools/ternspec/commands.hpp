@@ -1,0 +1,9 @@
+#pragma once
+// One function per `ternspec` subcommand; each gets the arguments after its name.
+namespace ternspec::cli {
+
+int cmd_inspect(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_detokenize(int argc, char** argv);
+
+}  // namespace ternspec::cli

@@ -1,0 +1,70 @@
+// ternspec: speculative decoding for ternary Qwen3 models. Errors end here as one line and exit code 1.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "target/kernels/cpu_features.hpp"
+#include "ternspec/error.hpp"
+#include "tools/ternspec/commands.hpp"
+
+namespace {
+
+struct Command {
+    int (*run)(int, char**);
+    const char* summary;
+};
+
+const std::map<std::string, Command>& commands() {
+    using namespace ternspec::cli;
+    static const std::map<std::string, Command> table = {
+        {"inspect", {cmd_inspect, "show a model's architecture, tensors and tokenizer"}},
+        {"tokenize", {cmd_tokenize, "text to token ids"}},
+        {"detokenize", {cmd_detokenize, "token ids to text"}},
+    };
+    return table;
+}
+
+void usage(std::FILE* out) {
+    std::fprintf(out, "usage: ternspec COMMAND [options]   (ternspec COMMAND --help for its options)\n\ncommands:\n");
+    for (const auto& [name, c] : commands()) std::fprintf(out, "  %-12s %s\n", name.c_str(), c.summary);
+    std::fprintf(out, "\n  --version    version and the kernel path this CPU runs\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto logger = spdlog::stderr_color_mt("ternspec");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
+    spdlog::set_level(spdlog::level::info);
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], "-v") == 0 || std::strcmp(argv[i], "--verbose") == 0) spdlog::set_level(spdlog::level::debug);
+
+    if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 1 : 0;
+    }
+    if (std::strcmp(argv[1], "--version") == 0) {
+        std::printf("ternspec %s (kernels: %s)\n", TERNSPEC_VERSION, ternspec::kernel_path_name(ternspec::kernel_path()));
+        return 0;
+    }
+    const auto it = commands().find(argv[1]);
+    if (it == commands().end()) {
+        std::fprintf(stderr, "ternspec: unknown command '%s' (see ternspec --help)\n", argv[1]);
+        return 1;
+    }
+    try {
+        return it->second.run(argc - 2, argv + 2);
+    } catch (const ternspec::Error& e) {
+        std::fprintf(stderr, "ternspec %s: %s\n", argv[1], e.what());
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "ternspec %s: out of memory\n", argv[1]);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ternspec %s: %s\n", argv[1], e.what());
+    }
+    return 1;
+}

@@ -1,0 +1,62 @@
+"""Writes a trained model as a Hugging Face folder in the '-unpacked' ternary layout."""
+import json
+import os
+import shutil
+import struct
+
+import torch
+
+CHAT_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+                 "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """tensors: name -> torch tensor (F16/F32/BF16). Minimal writer of the documented layout."""
+    dtypes = {torch.float16: "F16", torch.float32: "F32", torch.bfloat16: "BF16"}
+    header, blobs, off = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].contiguous().cpu()
+        raw = t.view(torch.uint8).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
+        header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    if metadata:
+        header["__metadata__"] = metadata
+    hjson = json.dumps(header, separators=(",", ":")).encode()
+    hjson += b" " * ((8 - len(hjson) % 8) % 8)
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<Q", len(hjson)))
+        fh.write(hjson)
+        for b in blobs:
+            fh.write(b)
+
+
+def hf_state(model):
+    out = {"model.embed_tokens.weight": model.embed_tokens.detach()}
+    for n, p in model.named_parameters():
+        if n.startswith("layers.") or n.startswith("norm."):
+            out["model." + n] = p.detach()
+    return {k: v.to(torch.float16) for k, v in out.items()}
+
+
+def export_hf(model, tokenizer_path, out_dir):
+    """model must have been frozen (freeze_ternary) so weights are exact ternary x fp16 scale."""
+    os.makedirs(out_dir, exist_ok=True)
+    c = model.cfg
+    config = {
+        "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3",
+        "vocab_size": c.vocab_size, "hidden_size": c.hidden_size, "intermediate_size": c.intermediate_size,
+        "num_hidden_layers": c.num_hidden_layers, "num_attention_heads": c.num_attention_heads,
+        "num_key_value_heads": c.num_key_value_heads, "head_dim": c.head_dim, "rope_theta": c.rope_theta,
+        "rms_norm_eps": c.rms_norm_eps, "max_position_embeddings": c.max_position_embeddings,
+        "tie_word_embeddings": True, "hidden_act": "silu", "attention_bias": False, "torch_dtype": "float16",
+        "bos_token_id": None, "eos_token_id": c.vocab_size - 3,
+        "quantization": {"ternary_group_size": 128, "activations": "int8 per token (absmax)"},
+    }
+    with open(os.path.join(out_dir, "config.json"), "w") as fh:
+        json.dump(config, fh, indent=2)
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), hf_state(model), {"format": "pt"})
+    shutil.copy(tokenizer_path, os.path.join(out_dir, "tokenizer.json"))
+    with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as fh:
+        json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": None,
+                   "model_max_length": c.max_position_embeddings, "chat_template": CHAT_TEMPLATE}, fh, indent=2)

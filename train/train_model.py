@@ -1,0 +1,192 @@
+"""Trains the shipped ternary Qwen3 model on the stdlib corpus; resumable, CPU or CUDA.
+
+  OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train --threads 2 --steps N
+  ... --export models/NAME   (after training: freeze to exact ternary values and write the HF folder)
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bpe  # noqa: E402
+import corpus  # noqa: E402
+from export import export_hf  # noqa: E402
+from model import Config, Qwen3Ternary  # noqa: E402
+
+
+def build_data(work, tok_path):
+    """Token streams for train/validation, files joined by <|endoftext|>; cached as .npy."""
+    paths = {s: os.path.join(work, f"{s}.npy") for s in ("train", "val")}
+    meta_path = os.path.join(work, "data.json")
+    if all(os.path.exists(p) for p in paths.values()) and os.path.exists(meta_path):
+        with open(meta_path) as fh:
+            meta = json.load(fh)
+        return {s: np.load(p) for s, p in paths.items()}, meta
+    with open(tok_path, encoding="utf-8") as fh:
+        tok = json.load(fh)
+    enc = bpe.Encoder(tok)
+    eot = next(a["id"] for a in tok["added_tokens"] if a["content"] == "<|endoftext|>")
+    train_mods, val_mods = corpus.split()
+    meta = {"val_modules": val_mods}
+    out = {}
+    for split, mods in (("train", train_mods), ("val", val_mods)):
+        ids, nbytes = [], 0
+        for m in mods:
+            text = corpus.read_text(m)
+            if text is None:
+                continue
+            ids.extend(enc.encode(text))
+            ids.append(eot)
+            nbytes += len(text.encode("utf-8"))
+        out[split] = np.array(ids, dtype=np.uint16)
+        np.save(paths[split], out[split])
+        meta[f"{split}_tokens"], meta[f"{split}_bytes"] = len(ids), nbytes
+        print(f"data: {split}: {len(mods)} modules, {nbytes} bytes, {len(ids)} tokens", flush=True)
+    with open(meta_path, "w") as fh:
+        json.dump(meta, fh, indent=1)
+    return out, meta
+
+
+def batches(data, batch, seq, gen):
+    starts = torch.randint(0, len(data) - seq - 1, (batch,), generator=gen)
+    x = torch.stack([torch.from_numpy(data[s:s + seq + 1].astype(np.int64)) for s in starts.tolist()])
+    return x[:, :-1], x[:, 1:]
+
+
+@torch.no_grad()
+def evaluate(model, data, seq, device, max_windows=None):
+    """Mean cross-entropy (nats/token) over non-overlapping windows of the validation stream."""
+    model.eval()
+    n = (len(data) - 1) // seq
+    if max_windows:
+        n = min(n, max_windows)
+    total, count = 0.0, 0
+    for i in range(0, n, 8):
+        rows = [torch.from_numpy(data[j * seq:j * seq + seq + 1].astype(np.int64)) for j in range(i, min(n, i + 8))]
+        x = torch.stack(rows).to(device)
+        logits = model(x[:, :-1])
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), x[:, 1:].reshape(-1), reduction="sum").item()
+        count += x[:, 1:].numel()
+    model.train()
+    return total / count, count
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True, help="folder for tokenizer, data cache, checkpoint and log")
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--warmup", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--intermediate", type=int, default=768)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=2)
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--ckpt-minutes", type=float, default=10)
+    ap.add_argument("--stop-after-minutes", type=float, default=0, help="save and exit after this long (0: run to the end)")
+    ap.add_argument("--export", help="freeze to exact ternary values and write the HF folder here, then exit")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    os.makedirs(args.work, exist_ok=True)
+    tok_path = os.path.join(args.work, "tokenizer.json")
+    if not os.path.exists(tok_path):
+        sys.exit(f"{tok_path} missing: run train/bpe.py --out {tok_path} first")
+    data, meta = build_data(args.work, tok_path)
+    with open(tok_path, encoding="utf-8") as fh:
+        vocab = len(json.load(fh)["model"]["vocab"]) + len(bpe.SPECIAL_TOKENS)
+    cfg = Config(vocab_size=vocab, hidden_size=args.hidden, intermediate_size=args.intermediate,
+                 num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.kv_heads)
+    torch.manual_seed(0)
+    model = Qwen3Ternary(cfg).to(device)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95))
+    ckpt_path = os.path.join(args.work, "checkpoint.pt")
+    step, history, elapsed = 0, [], 0.0
+    gen = torch.Generator().manual_seed(1234)
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location=device)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, history, elapsed = ck["step"], ck["history"], ck["elapsed"]
+        gen.set_state(ck["gen"])
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)", flush=True)
+    nparams = sum(p.numel() for p in model.parameters())
+    bytes_per_token = meta["val_bytes"] / meta["val_tokens"]
+
+    if args.export:
+        model.freeze_ternary()
+        loss, n = evaluate(model, data["val"], args.seq, device)
+        bpb = loss * n / (n * bytes_per_token) / math.log(2)
+        export_hf(model, tok_path, args.export)
+        summary = {"step": step, "params": nparams, "val_loss": loss, "val_ppl": math.exp(loss), "val_bpb": bpb,
+                   "train_minutes": elapsed / 60, "history": history, "config": cfg.to_dict(),
+                   "train_tokens_seen": step * args.batch * args.seq, "data": {k: v for k, v in meta.items() if k != "val_modules"}}
+        with open(os.path.join(args.export, "training.json"), "w") as fh:
+            json.dump(summary, fh, indent=1)
+        print(f"exported {args.export}: val ppl {math.exp(loss):.3f} bpb {bpb:.4f} (exact ternary weights)", flush=True)
+        return
+
+    print(f"model: {nparams / 1e6:.2f} M params, {device}, {args.threads} threads; "
+          f"{len(data['train'])} train tokens, {bytes_per_token:.2f} bytes/token", flush=True)
+
+    def save():
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "history": history,
+                    "elapsed": elapsed, "gen": gen.get_state(), "config": cfg.to_dict()}, ckpt_path + ".tmp")
+        os.replace(ckpt_path + ".tmp", ckpt_path)
+
+    t_start = time.time()
+    last_save = time.time()
+    t_log = time.time()
+    while step < args.steps:
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x, y = batches(data["train"], args.batch, args.seq, gen)
+        x, y = x.to(device), y.to(device)
+        loss = F.cross_entropy(model(x).reshape(-1, cfg.vocab_size).float(), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        now = time.time()
+        elapsed += now - t_log
+        t_log = now
+        if step % 25 == 0:
+            tps = 25 * args.batch * args.seq / max(1e-9, (now - getattr(main, "_t25", t_start)))
+            main._t25 = now
+            eta = (args.steps - step) * args.batch * args.seq / max(tps, 1) / 60
+            print(f"step {step}/{args.steps} loss {loss.item():.4f} lr {lr:.2e} {tps:.0f} tok/s eta {eta:.0f} min", flush=True)
+        if step % args.eval_every == 0 or step == args.steps:
+            vl, n = evaluate(model, data["val"], args.seq, device, max_windows=64)
+            bpb = vl / bytes_per_token / math.log(2)
+            history.append({"step": step, "train_loss": loss.item(), "val_loss": vl, "val_bpb": bpb, "minutes": elapsed / 60})
+            print(f"eval step {step}: val loss {vl:.4f} ppl {math.exp(vl):.2f} bpb {bpb:.4f}", flush=True)
+        if now - last_save > args.ckpt_minutes * 60 or step == args.steps:
+            save()
+            last_save = now
+        if args.stop_after_minutes and now - t_start > args.stop_after_minutes * 60:
+            save()
+            print(f"stopping after {args.stop_after_minutes} min at step {step}", flush=True)
+            return
+    save()
+    print("training done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
