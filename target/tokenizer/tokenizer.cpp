@@ -110,6 +110,7 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
             if (ia == t.ids_.end() || ib == t.ids_.end() || im == t.ids_.end())
                 throw FormatError(what + ": merge \"" + ab.first + " " + ab.second + "\" uses a token not in the vocabulary");
             t.merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, im->second));
+            t.merge_list_.emplace_back(ia->second, ib->second);
         }
         // Normalizer: NFC, none, or a Sequence holding NFC.
         t.nfc_ = false;
@@ -191,6 +192,7 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
         if (ia == t.ids_.end() || ib == t.ids_.end() || im == t.ids_.end())
             throw FormatError(what + ": merge \"" + a + " " + b + "\" uses a token not in the vocabulary");
         t.merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, im->second));
+        t.merge_list_.emplace_back(ia->second, ib->second);
     }
     std::string pre = "default";
     if (auto* p = g.find("tokenizer.ggml.pre")) pre = p->as_string("tokenizer.ggml.pre");
@@ -243,6 +245,9 @@ const std::string& Tokenizer::piece(std::int32_t id) const {
 }
 
 std::string Tokenizer::token_bytes(std::int32_t id) const {
+    // Models pad their vocabulary past the tokenizer's table (Qwen3: 151669 tokens, 151936 rows);
+    // those rows have no text.
+    if (id >= vocab_size()) return "";
     const auto& p = piece(id);
     for (const auto& a : added_)
         if (a.id == id) return a.content;
@@ -341,6 +346,30 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool parse_sp
     }
     encode_plain(text.substr(start), out);
     return out;
+}
+
+void Tokenizer::write_gguf_metadata(GgufWriter& w) const {
+    std::vector<GgufValue> tokens, types, merges;
+    for (std::size_t i = 0; i < pieces_.size(); ++i) {
+        // Ids with no vocabulary entry still need a unique string in GGUF's dense token list.
+        tokens.push_back(GgufValue::str(pieces_[i].empty() ? "[PAD" + std::to_string(i) + "]" : pieces_[i]));
+        int type = pieces_[i].empty() ? 5 : 1;  // 5: unused, 1: normal
+        for (const auto& a : added_)
+            if (a.id == static_cast<std::int32_t>(i)) type = a.special ? 3 : 4;
+        types.push_back(GgufValue::i32(type));
+    }
+    for (const auto& [a, b] : merge_list_)
+        merges.push_back(GgufValue::str(pieces_[static_cast<std::size_t>(a)] + " " + pieces_[static_cast<std::size_t>(b)]));
+    w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
+    // GGUF names the pre-tokenizer instead of storing its regex: only the two ternspec knows can be written.
+    const auto& pat = splitter_->pattern();
+    if (pat != kQwen2Pattern && pat != kGpt2Pattern)
+        throw FormatError("the tokenizer's pre-tokenizer regex is neither Qwen2's nor GPT-2's; GGUF cannot name it");
+    w.set("tokenizer.ggml.pre", GgufValue::str(pat == kQwen2Pattern ? "qwen2" : "gpt-2"));
+    w.set("tokenizer.ggml.tokens", GgufValue::array(GgufType::STRING, std::move(tokens)));
+    w.set("tokenizer.ggml.token_type", GgufValue::array(GgufType::I32, std::move(types)));
+    w.set("tokenizer.ggml.merges", GgufValue::array(GgufType::STRING, std::move(merges)));
+    if (eos_) w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(static_cast<std::uint32_t>(*eos_)));
 }
 
 std::string StreamDecoder::push(std::int32_t id) {

@@ -15,6 +15,7 @@
 namespace ternspec {
 
 class GgufFile;
+class GgufWriter;
 
 class Tokenizer {
 public:
@@ -28,7 +29,7 @@ public:
     std::string decode_bytes(const std::vector<std::int32_t>& ids) const;
     std::string decode(const std::vector<std::int32_t>& ids) const;  // invalid UTF-8 becomes U+FFFD
     const std::string& piece(std::int32_t id) const;                 // the vocabulary string
-    std::string token_bytes(std::int32_t id) const;
+    std::string token_bytes(std::int32_t id) const;  // "" for padded ids past the table
 
     std::int32_t vocab_size() const { return static_cast<std::int32_t>(pieces_.size()); }
     std::optional<std::int32_t> token_id(const std::string& piece) const;
@@ -38,6 +39,8 @@ public:
     std::size_t n_added() const { return added_.size(); }
     const std::string& pre_pattern() const { return splitter_->pattern(); }
     void set_eos(std::int32_t id) { eos_ = id; }
+    // tokenizer.ggml.* keys (gpt2 model, qwen2 pre-tokenizer when the regex is Qwen2's).
+    void write_gguf_metadata(GgufWriter& w) const;
 
 private:
     Tokenizer() = default;
@@ -53,6 +56,7 @@ private:
     std::vector<std::string> pieces_;
     std::unordered_map<std::string, std::int32_t> ids_;
     std::unordered_map<std::uint64_t, std::pair<std::int32_t, std::int32_t>> merges_;  // (a,b) -> (rank, merged)
+    std::vector<std::pair<std::int32_t, std::int32_t>> merge_list_;                  // in rank order
     std::vector<Added> added_;
     std::vector<std::vector<std::size_t>> added_by_first_byte_;
     std::vector<bool> special_;

@@ -24,6 +24,13 @@ const std::map<std::string, Command>& commands() {
         {"inspect", {cmd_inspect, "show a model's architecture, tensors and tokenizer"}},
         {"tokenize", {cmd_tokenize, "text to token ids"}},
         {"detokenize", {cmd_detokenize, "token ids to text"}},
+        {"generate", {cmd_generate, "plain decoding (streams text)"}},
+        {"decode", {cmd_decode, "speculative decoding with a drafter, with acceptance statistics"}},
+        {"logits", {cmd_logits, "every position's logits (top-k or .npy)"}},
+        {"perplexity", {cmd_perplexity, "perplexity and bits per byte of a text file"}},
+        {"synth", {cmd_synth, "write a random ternary model with real Qwen3 shapes (GGUF)"}},
+        {"convert", {cmd_convert, "re-encode a model (GGUF or HF folder) as a GGUF of another type"}},
+        {"bench", {cmd_bench, "benchmarks: forward cost per batch size, speculative decoding"}},
     };
     return table;
 }

@@ -1,9 +1,12 @@
 #include "tools/ternspec/model_args.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 
+#include "runtime/speculative_decoder.hpp"
 #include "target/formats/gguf.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/tokenizer/utf8.hpp"
@@ -26,6 +29,74 @@ std::string read_prompt_file(const std::string& path) {
         text = utf8_sanitize(text);
     }
     return text;
+}
+
+
+std::vector<Option> model_options() {
+    return {{"model", 'm', "PATH", "GGUF file or Hugging Face folder", ""},
+            {"threads", 't', "N", "worker threads (default: all cores)", ""},
+            {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""}};
+}
+
+std::vector<Option> sampling_options() {
+    return {{"temp", 0, "T", "sampling temperature; 0 is greedy", "0"},
+            {"top-k", 0, "K", "keep the K most likely tokens (0: off)", "0"},
+            {"top-p", 0, "P", "nucleus: smallest set with probability >= P", "1"},
+            {"min-p", 0, "P", "drop tokens below P x the top probability", "0"},
+            {"seed", 0, "S", "random seed for sampling", "0"}};
+}
+
+std::unique_ptr<tbb::global_control> apply_threads(const Args& args) {
+    if (!args.has("threads")) return nullptr;
+    const auto n = args.integer("threads");
+    if (n < 1 || n > 1024) throw InputError("--threads must be between 1 and 1024");
+    return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(n));
+}
+
+std::shared_ptr<Qwen3Model> load_model(const Args& args) {
+    const auto files = ModelFiles::open(args.str("model"));
+    ProgressLine bar("loading " + args.str("model"));
+    LoadOptions lo;
+    lo.quantize = args.flag("quantize");
+    lo.progress = [&](int done, int total, const std::string& name) { bar.update(done, total, name); };
+    auto m = Qwen3Model::load(files, lo);
+    bar.finish();
+    spdlog::debug("packed {} weight bytes", m->weight_bytes());
+    return m;
+}
+
+SamplingParams sampling_from(const Args& args) {
+    SamplingParams p;
+    p.temperature = static_cast<float>(args.number("temp"));
+    p.top_k = static_cast<int>(args.integer("top-k"));
+    p.top_p = static_cast<float>(args.number("top-p"));
+    p.min_p = static_cast<float>(args.number("min-p"));
+    p.seed = static_cast<std::uint64_t>(args.integer("seed"));
+    if (p.temperature < 0 || p.top_k < 0 || !(p.top_p > 0 && p.top_p <= 1) || p.min_p < 0 || p.min_p > 1)
+        throw InputError("sampling options out of range (temp >= 0, top-k >= 0, 0 < top-p <= 1, 0 <= min-p <= 1)");
+    return p;
+}
+
+std::string prompt_text(const Args& args) {
+    if (args.has("prompt") == args.has("file")) throw InputError("give exactly one of -p TEXT or -f FILE");
+    std::string text = args.has("prompt") ? args.str("prompt") : read_prompt_file(args.str("file"));
+    if (args.flag("chat")) text = chat_prompt(text);
+    return text;
+}
+
+ProgressLine::ProgressLine(std::string label) : label_(std::move(label)), tty_(::isatty(2) != 0) {}
+
+void ProgressLine::update(long long done, long long total, const std::string& what) {
+    if (!tty_ || total <= 0) return;
+    const int pct = static_cast<int>(100 * done / total);
+    if (pct == last_pct_ && done != total) return;
+    last_pct_ = pct;
+    std::fprintf(stderr, "\r\033[K%s [%3d%%] %lld/%lld %s", label_.c_str(), pct, done, total, what.c_str());
+    std::fflush(stderr);
+}
+
+void ProgressLine::finish() {
+    if (tty_ && last_pct_ >= 0) std::fprintf(stderr, "\r\033[K");
 }
 
 }  // namespace ternspec::cli

@@ -1,16 +1,49 @@
 #pragma once
-// Helpers shared by the subcommands: loading a tokenizer from whatever path the user gave.
-#include <string>
+// Helpers the subcommands share: loading tokenizers and models from what the user gave, the common
+// options, prompt text, and a progress line for long work.
+#include <tbb/global_control.h>
 
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/sampler.hpp"
+#include "target/model/qwen3_model.hpp"
 #include "target/tokenizer/tokenizer.hpp"
+#include "ternspec/error.hpp"
+#include "tools/ternspec/args.hpp"
 
 namespace ternspec::cli {
 
 // A tokenizer.json, an HF folder holding one, or a GGUF file.
 Tokenizer load_tokenizer(const std::string& path);
 
-// Reads a whole text file; a file that is not valid UTF-8 is accepted with its invalid bytes replaced by
-// U+FFFD and a warning naming the file.
+// A whole text file; invalid UTF-8 is accepted with invalid bytes replaced by U+FFFD and a warning.
 std::string read_prompt_file(const std::string& path);
+
+std::vector<Option> model_options();
+std::vector<Option> sampling_options();
+
+// Limits TBB to --threads for the rest of the process.
+std::unique_ptr<tbb::global_control> apply_threads(const Args& args);
+
+// Loads and packs the model, with a progress line on a terminal.
+std::shared_ptr<Qwen3Model> load_model(const Args& args);
+SamplingParams sampling_from(const Args& args);
+
+// The prompt text from -p or -f (exactly one), wrapped in ChatML with --chat.
+std::string prompt_text(const Args& args);
+
+class ProgressLine {
+public:
+    explicit ProgressLine(std::string label);
+    void update(long long done, long long total, const std::string& what = "");
+    void finish();
+
+private:
+    std::string label_;
+    bool tty_;
+    int last_pct_ = -1;
+};
 
 }  // namespace ternspec::cli

@@ -1,0 +1,52 @@
+#pragma once
+// The interface every proposer implements. The decode loop calls, per request:
+//   begin(prompt, its hidden rows) -> [propose(context, budget) -> observe(tokens now cached, rows)]*
+//   -> end_request(output)
+// The context given to propose ends with the pending token: sampled, not yet through the target, so it
+// has no hidden state yet; it reaches observe() first thing in the next round. A drafter that wants the
+// target's hidden states lists the layers in hidden_layers().
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "verify/draft_tree.hpp"
+
+namespace ternspec {
+
+class Qwen3Model;
+
+struct DraftBudget {
+    int max_depth = 4;  // K: longest path
+    int max_nodes = 0;  // 0: a chain of max_depth; otherwise a tree of at most this many nodes
+};
+
+// Hidden states of the target for the tokens just appended: layer -> tokens x hidden_size.
+using HiddenRows = std::map<int, std::vector<float>>;
+
+class Drafter {
+public:
+    virtual ~Drafter() = default;
+    virtual std::string name() const = 0;
+    virtual std::vector<int> hidden_layers() const { return {}; }
+    virtual void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) = 0;
+    // Tokens that have just entered the target's KV cache, in order, with their hidden rows when asked for.
+    virtual void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) = 0;
+    virtual DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) = 0;
+    virtual void end_request(std::span<const std::int32_t> /*output*/) {}
+};
+
+// Options for any drafter: the common ones, plus free-form key=value pairs a drafter may read.
+struct DrafterOptions {
+    std::string draft_model;  // path, for drafters with weights
+    std::map<std::string, std::string> extra;
+    double get(const std::string& key, double fallback) const;
+};
+
+std::unique_ptr<Drafter> create_drafter(const std::string& name, const DrafterOptions& options,
+                                        std::shared_ptr<const Qwen3Model> target);
+std::vector<std::string> drafter_names();
+
+}  // namespace ternspec

@@ -1,0 +1,84 @@
+#include "runtime/kv_cache.hpp"
+
+#include <cstring>
+
+#include "target/io/half.hpp"
+#include "target/kernels/half_table.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+
+KvCache::KvCache(const ModelConfig& cfg, int capacity, KvType type)
+    : layers_(cfg.n_layers), capacity_(capacity), width_(cfg.n_kv_heads * cfg.head_dim), type_(type),
+      elem_(type == KvType::F16 ? 2 : 4) {
+    if (capacity <= 0) throw InputError("KV cache capacity must be positive");
+    data_.resize(static_cast<std::size_t>(layers_) * 2 * capacity_ * width_ * elem_);
+}
+
+std::size_t KvCache::offset(int layer, int slot, int which) const {
+    return ((static_cast<std::size_t>(layer) * 2 + which) * capacity_ + slot) * width_ * elem_;
+}
+
+void KvCache::store(int layer, int slot, const float* k, const float* v) {
+    if (slot < 0 || slot >= capacity_)
+        throw InputError("KV cache full: slot " + std::to_string(slot) + " past the capacity of " +
+                         std::to_string(capacity_) + " tokens");
+    for (int which = 0; which < 2; ++which) {
+        const float* src = which == 0 ? k : v;
+        std::uint8_t* dst = data_.data() + offset(layer, slot, which);
+        if (type_ == KvType::F32) {
+            std::memcpy(dst, src, static_cast<std::size_t>(width_) * 4);
+        } else {
+            auto* h = reinterpret_cast<std::uint16_t*>(dst);
+            for (int i = 0; i < width_; ++i) h[i] = float_to_half(src[i]);
+        }
+    }
+}
+
+const void* KvCache::k_row(int layer, int slot) const { return data_.data() + offset(layer, slot, 0); }
+const void* KvCache::v_row(int layer, int slot) const { return data_.data() + offset(layer, slot, 1); }
+
+void KvCache::load_k(int layer, int slot, float* out) const {
+    if (type_ == KvType::F32) std::memcpy(out, k_row(layer, slot), static_cast<std::size_t>(width_) * 4);
+    else half_row_to_float(static_cast<const std::uint16_t*>(k_row(layer, slot)), out, width_);
+}
+
+void KvCache::load_v(int layer, int slot, float* out) const {
+    if (type_ == KvType::F32) std::memcpy(out, v_row(layer, slot), static_cast<std::size_t>(width_) * 4);
+    else half_row_to_float(static_cast<const std::uint16_t*>(v_row(layer, slot)), out, width_);
+}
+
+void KvCache::commit(int n) {
+    if (n < 0 || size_ + n > capacity_) throw InputError("KV cache commit past its capacity");
+    size_ += n;
+}
+
+void KvCache::trim_by(int n) {
+    if (n < 0 || n > size_) throw Error("KvCache::trim_by(" + std::to_string(n) + ") with " + std::to_string(size_) + " rows");
+    size_ -= n;
+}
+
+void KvCache::truncate(int len) {
+    if (len < 0 || len > size_) throw Error("KvCache::truncate(" + std::to_string(len) + ") with " + std::to_string(size_) + " rows");
+    size_ = len;
+}
+
+void KvCache::keep(int count, std::span<const int> offsets) {
+    if (count < 0 || count > size_) throw Error("KvCache::keep: count out of range");
+    const int base = size_ - count;
+    int prev = -1;
+    for (std::size_t i = 0; i < offsets.size(); ++i) {
+        const int off = offsets[i];
+        if (off <= prev || off >= count) throw Error("KvCache::keep: offsets must be ascending and inside the last call");
+        prev = off;
+        const int dst = base + static_cast<int>(i), src = base + off;
+        if (dst == src) continue;
+        for (int l = 0; l < layers_; ++l)
+            for (int which = 0; which < 2; ++which)
+                std::memmove(data_.data() + offset(l, dst, which), data_.data() + offset(l, src, which),
+                             static_cast<std::size_t>(width_) * elem_);
+    }
+    size_ = base + static_cast<int>(offsets.size());
+}
+
+}  // namespace ternspec

@@ -1,0 +1,49 @@
+#pragma once
+// Keys and values of every layer for the tokens seen so far, fp16 (default) or fp32. Speculative decoding
+// appends a whole draft and then rolls back what was rejected: trim_by for a chain, keep() for the
+// accepted path of a tree (the kept tokens move down, in order, to follow the prefix).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "target/model/model_config.hpp"
+
+namespace ternspec {
+
+enum class KvType { F16, F32 };
+
+class KvCache {
+public:
+    KvCache(const ModelConfig& cfg, int capacity, KvType type = KvType::F16);
+
+    int size() const { return size_; }
+    int capacity() const { return capacity_; }
+    KvType type() const { return type_; }
+    int row_width() const { return width_; }  // kv_heads * head_dim
+
+    // Writes the key and value rows of `slot` for one layer (slot may be past size() until commit).
+    void store(int layer, int slot, const float* k, const float* v);
+    // Reads a row back as float.
+    void load_k(int layer, int slot, float* out) const;
+    void load_v(int layer, int slot, float* out) const;
+    const void* k_row(int layer, int slot) const;
+    const void* v_row(int layer, int slot) const;
+
+    void commit(int n);  // the n rows after size() become part of the cache
+    void trim_by(int n);
+    void truncate(int len);
+    // Of the last `count` committed rows, keep those at the given offsets (ascending) and drop the rest.
+    void keep(int count, std::span<const int> offsets);
+
+    std::size_t bytes() const { return data_.size(); }
+
+private:
+    std::size_t offset(int layer, int slot, int which) const;
+    int layers_, capacity_, width_;
+    KvType type_;
+    int elem_;
+    int size_ = 0;
+    std::vector<std::uint8_t> data_;  // [layer][k|v][slot][width]
+};
+
+}  // namespace ternspec

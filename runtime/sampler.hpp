@@ -1,0 +1,34 @@
+#pragma once
+// Turns logits into the target distribution p (temperature, top-k, top-p, min-p) and draws from it.
+// Speculative verification uses the same p, so the sampler defines what "lossless" preserves.
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace ternspec {
+
+struct SamplingParams {
+    float temperature = 0.0f;  // 0: greedy
+    int top_k = 0;             // 0: off
+    float top_p = 1.0f;
+    float min_p = 0.0f;
+    std::uint64_t seed = 0;
+    bool greedy() const { return temperature <= 0.0f; }
+};
+
+std::int32_t argmax(const float* logits, int n);  // ties go to the lowest id
+
+// The filtered, normalised distribution (zeros outside the kept set).
+std::vector<float> target_distribution(const float* logits, int n, const SamplingParams& p);
+
+class Rng {
+public:
+    explicit Rng(std::uint64_t seed) : gen_(seed) {}
+    double uniform() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }
+    std::int32_t draw(const std::vector<float>& probs);  // probs need not be normalised
+
+private:
+    std::mt19937_64 gen_;
+};
+
+}  // namespace ternspec

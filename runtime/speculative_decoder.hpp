@@ -1,0 +1,52 @@
+#pragma once
+// The decode loop: prefill, then rounds of draft -> one target forward over the pending token and the draft
+// (chain or tree) -> acceptance -> KV rollback -> the drafter is told. Without a drafter it is plain
+// decoding through the same code, which is what the lossless tests compare against.
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "drafters/drafter.hpp"
+#include "runtime/kv_cache.hpp"
+#include "runtime/sampler.hpp"
+#include "target/model/qwen3_model.hpp"
+#include "verify/decode_stats.hpp"
+
+namespace ternspec {
+
+struct DecodeOptions {
+    int max_new_tokens = 128;
+    SamplingParams sampling;
+    DraftBudget budget;
+    bool stop_at_eos = true;
+    int context = 0;  // KV capacity; 0: the model's context length
+    KvType kv_type = KvType::F16;
+    // Called for every emitted token with its text (held back while a UTF-8 sequence is incomplete).
+    // Returning false cancels the decode.
+    std::function<bool(std::int32_t token, const std::string& piece)> on_token;
+};
+
+struct DecodeResult {
+    std::vector<std::int32_t> tokens;  // output only
+    std::string text;
+    std::string stop_reason;  // "eos", "length", "context", "cancelled"
+    DecodeStats stats;
+};
+
+class SpeculativeDecoder {
+public:
+    SpeculativeDecoder(std::shared_ptr<const Qwen3Model> model, Drafter* drafter)
+        : model_(std::move(model)), drafter_(drafter) {}
+    DecodeResult run(std::span<const std::int32_t> prompt, const DecodeOptions& options);
+
+private:
+    std::shared_ptr<const Qwen3Model> model_;
+    Drafter* drafter_;
+};
+
+// ChatML, the format Qwen3 models are trained on: one user turn, then the assistant's turn opened.
+std::string chat_prompt(const std::string& user_message);
+
+}  // namespace ternspec

@@ -1,0 +1,178 @@
+#include "target/model/gguf_export.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "target/formats/dequantize.hpp"
+#include "target/io/half.hpp"
+#include "target/model/ternary_import.hpp"
+#include "target/tokenizer/regex_splitter.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+
+void set_qwen3_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name) {
+    w.set("general.architecture", GgufValue::str("qwen3"));
+    w.set("general.name", GgufValue::str(name));
+    w.set("general.alignment", GgufValue::u32(32));
+    w.set("qwen3.context_length", GgufValue::u32(static_cast<std::uint32_t>(c.context_length)));
+    w.set("qwen3.embedding_length", GgufValue::u32(static_cast<std::uint32_t>(c.hidden_size)));
+    w.set("qwen3.feed_forward_length", GgufValue::u32(static_cast<std::uint32_t>(c.intermediate_size)));
+    w.set("qwen3.block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers)));
+    w.set("qwen3.attention.head_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_heads)));
+    w.set("qwen3.attention.head_count_kv", GgufValue::u32(static_cast<std::uint32_t>(c.n_kv_heads)));
+    w.set("qwen3.attention.key_length", GgufValue::u32(static_cast<std::uint32_t>(c.head_dim)));
+    w.set("qwen3.attention.value_length", GgufValue::u32(static_cast<std::uint32_t>(c.head_dim)));
+    w.set("qwen3.rope.freq_base", GgufValue::f32(c.rope_theta));
+    w.set("qwen3.attention.layer_norm_rms_epsilon", GgufValue::f32(c.rms_eps));
+}
+
+ModelConfig synth_shape(const std::string& name) {
+    ModelConfig c;
+    c.rope_theta = 1e6f;
+    c.rms_eps = 1e-6f;
+    if (name == "tiny") {
+        c.vocab_size = 512, c.hidden_size = 256, c.intermediate_size = 512, c.n_layers = 2, c.n_heads = 4,
+        c.n_kv_heads = 2, c.head_dim = 64, c.context_length = 1024;
+    } else if (name == "qwen3-0.6b") {
+        c.vocab_size = 151936, c.hidden_size = 1024, c.intermediate_size = 3072, c.n_layers = 28, c.n_heads = 16,
+        c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
+    } else if (name == "qwen3-1.7b") {
+        c.vocab_size = 151936, c.hidden_size = 2048, c.intermediate_size = 6144, c.n_layers = 28, c.n_heads = 16,
+        c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
+    } else {
+        throw InputError("unknown shape " + name + " (tiny, qwen3-0.6b, qwen3-1.7b)");
+    }
+    return c;
+}
+
+namespace {
+
+Tokenizer byte_tokenizer() {
+    nlohmann::json vocab = nlohmann::json::object();
+    // GPT-2's byte map, written out so the tokenizer.json is self-contained.
+    int extra = 0;
+    for (int b = 0; b < 256; ++b) {
+        const bool keep = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+        const char32_t cp = keep ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
+        std::string s;
+        if (cp < 0x80) s += static_cast<char>(cp);
+        else s += static_cast<char>(0xc0 | (cp >> 6)), s += static_cast<char>(0x80 | (cp & 0x3f));
+        vocab[s] = b;
+    }
+    nlohmann::json added = nlohmann::json::array();
+    const char* specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+    for (int i = 0; i < 3; ++i) added.push_back({{"id", 256 + i}, {"content", specials[i]}, {"special", true}});
+    nlohmann::json j = {
+        {"added_tokens", added},
+        {"normalizer", {{"type", "NFC"}}},
+        {"pre_tokenizer",
+         {{"type", "Sequence"},
+          {"pretokenizers",
+           {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2Pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
+        {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}},
+    };
+    return Tokenizer::from_json_text(j.dump(), "synthetic byte tokenizer");
+}
+
+std::vector<std::uint8_t> encode_rows(TensorType type, const std::vector<float>& values) {
+    std::vector<std::uint8_t> bytes(tensor_bytes(type, values.size(), "tensor"));
+    quantize(type, values.data(), bytes.data(), values.size());
+    return bytes;
+}
+
+}  // namespace
+
+void synth_model(const std::string& out, const ModelConfig& c, TensorType type, std::uint64_t seed,
+                 const Progress& progress) {
+    const auto& info = type_info(type);
+    const bool float_type = !info.ternary;
+    if (type == TensorType::Q8_0) throw InputError("synth writes ternary models: choose a ternary type or f16/bf16/f32");
+    const int group = float_type ? 128 : static_cast<int>(info.block_elems);
+    std::mt19937_64 rng(seed);
+    GgufWriter w;
+    set_qwen3_metadata(w, c, "ternspec synthetic " + std::to_string(c.hidden_size) + "x" + std::to_string(c.n_layers));
+    const Tokenizer tok = byte_tokenizer();
+    tok.write_gguf_metadata(w);
+    w.set("tokenizer.chat_template", GgufValue::str(""));
+
+    const int total = 2 + 9 * c.n_layers;
+    int done = 0;
+    auto matrix = [&](const std::string& name, int rows, int cols) {
+        std::vector<float> v(static_cast<std::size_t>(rows) * cols);
+        const float base = 1.0f / std::sqrt(2.0f / 3.0f * static_cast<float>(cols));
+        std::uniform_real_distribution<float> jitter(0.8f, 1.2f);
+        for (std::size_t g = 0; g < v.size() / group; ++g) {
+            float s = base * jitter(rng);
+            // The stored scale must be exact in the file's precision so the values stay exactly ternary.
+            if (type == TensorType::BF16) s = bf16_to_float(float_to_bf16(s));
+            else if (type != TensorType::F32) s = half_to_float(float_to_half(s));
+            std::uint64_t bits = rng();
+            for (int j = 0; j < group; ++j) {
+                if (j % 32 == 0) bits = rng();
+                const int t = static_cast<int>(bits % 3) - 1;
+                bits /= 3;
+                v[g * group + j] = static_cast<float>(t) * s;
+            }
+        }
+        w.add_tensor(name, type, {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols)}, encode_rows(type, v));
+        if (progress) progress(++done, total, name);
+    };
+    auto norm = [&](const std::string& name, int n) {
+        std::vector<float> v(static_cast<std::size_t>(n), 1.0f);
+        w.add_tensor(name, TensorType::F32, {static_cast<std::uint64_t>(n)}, encode_rows(TensorType::F32, v));
+    };
+    matrix("token_embd.weight", c.vocab_size, c.hidden_size);
+    norm("output_norm.weight", c.hidden_size);
+    const int QD = c.n_heads * c.head_dim, KD = c.n_kv_heads * c.head_dim;
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        norm(p + "attn_norm.weight", c.hidden_size);
+        norm(p + "ffn_norm.weight", c.hidden_size);
+        norm(p + "attn_q_norm.weight", c.head_dim);
+        norm(p + "attn_k_norm.weight", c.head_dim);
+        matrix(p + "attn_q.weight", QD, c.hidden_size);
+        matrix(p + "attn_k.weight", KD, c.hidden_size);
+        matrix(p + "attn_v.weight", KD, c.hidden_size);
+        matrix(p + "attn_output.weight", c.hidden_size, QD);
+        matrix(p + "ffn_gate.weight", c.intermediate_size, c.hidden_size);
+        matrix(p + "ffn_up.weight", c.intermediate_size, c.hidden_size);
+        matrix(p + "ffn_down.weight", c.hidden_size, c.intermediate_size);
+    }
+    w.write(out);
+}
+
+void convert_model(const ModelFiles& in, const std::string& out, TensorType type, bool quantize_floats,
+                   const Progress& progress) {
+    GgufWriter w;
+    set_qwen3_metadata(w, in.config(), in.path());
+    in.tokenizer().write_gguf_metadata(w);
+    if (!in.chat_template().empty()) w.set("tokenizer.chat_template", GgufValue::str(in.chat_template()));
+    const int total = static_cast<int>(in.tensors().size());
+    int done = 0;
+    for (const auto& [name, t] : in.tensors()) {
+        if (t.shape.size() == 1) {
+            w.add_tensor(name, TensorType::F32, t.shape, encode_rows(TensorType::F32, import_floats(t)));
+        } else {
+            const auto d = import_ternary(t, quantize_floats);
+            std::vector<float> v(d.trits.size());
+            for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(d.trits[i]) * d.scales[i / d.group];
+            auto bytes = encode_rows(type, v);
+            std::vector<float> back(v.size());
+            dequantize(type, bytes.data(), back.data(), back.size());
+            for (std::size_t i = 0; i < v.size(); ++i)
+                if (back[i] != v[i])
+                    throw InputError(in.path() + ": tensor " + t.source_name + " cannot be written as " +
+                                     std::string(type_info(type).name) + " without loss (element " + std::to_string(i) +
+                                     ": " + std::to_string(v[i]) + " becomes " + std::to_string(back[i]) +
+                                     "); its scale groups are finer than the type's blocks");
+            w.add_tensor(name, type, t.shape, std::move(bytes));
+        }
+        if (progress) progress(++done, total, name);
+    }
+    w.write(out);
+}
+
+}  // namespace ternspec

@@ -1,0 +1,29 @@
+#pragma once
+// Writing Qwen3 models as GGUF: `synth` (random ternary weights with real shapes) and `convert`.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "target/formats/gguf.hpp"
+#include "target/model/model_files.hpp"
+
+namespace ternspec {
+
+using Progress = std::function<void(int done, int total, const std::string& what)>;
+
+void set_qwen3_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name);
+
+// Named shapes: tiny (tests), qwen3-0.6b, qwen3-1.7b (Ternary-Bonsai's published sizes).
+ModelConfig synth_shape(const std::string& name);
+
+// A random ternary model: trits uniform over {-1, 0, +1}, scales near 1/sqrt(2/3 * row length) so that
+// activations stay O(1), a byte-level tokenizer (256 bytes + Qwen's three special tokens).
+void synth_model(const std::string& out, const ModelConfig& shape, TensorType type, std::uint64_t seed,
+                 const Progress& progress = {});
+
+// Re-encodes every weight of `in` as `type` (norms stay F32). Fails, naming the tensor, when the target type
+// cannot hold the weights exactly (e.g. two group-128 scales inside one 256-block of TQ2_0).
+void convert_model(const ModelFiles& in, const std::string& out, TensorType type, bool quantize,
+                   const Progress& progress = {});
+
+}  // namespace ternspec

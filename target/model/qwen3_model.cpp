@@ -1,0 +1,259 @@
+#include "target/model/qwen3_model.hpp"
+
+#include <spdlog/spdlog.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "target/kernels/half_table.hpp"
+#include "target/model/ternary_import.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+
+void rms_norm(const float* x, const float* w, int n, float eps, float* out) {
+    double ss = 0;
+    for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+    const float r = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+    for (int i = 0; i < n; ++i) out[i] = x[i] * r * w[i];
+}
+
+namespace {
+
+void expect_shape(const TensorRef& t, std::vector<std::uint64_t> want) {
+    if (t.shape != want) {
+        auto fmt = [](const std::vector<std::uint64_t>& s) {
+            std::string o = "[";
+            for (std::size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
+            return o + "]";
+        };
+        throw FormatError(t.file + ": tensor " + t.source_name + " has shape " + fmt(t.shape) + ", expected " + fmt(want));
+    }
+}
+
+}  // namespace
+
+std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const LoadOptions& options) {
+    auto m = std::make_shared<Qwen3Model>();
+    const auto& c = files.config();
+    m->cfg_ = c;
+    m->tokenizer_ = files.tokenizer_ptr();
+    m->chat_template_ = files.chat_template();
+    const auto H = static_cast<std::uint64_t>(c.hidden_size), I = static_cast<std::uint64_t>(c.intermediate_size);
+    const auto QD = static_cast<std::uint64_t>(c.n_heads) * c.head_dim, KD = static_cast<std::uint64_t>(c.n_kv_heads) * c.head_dim;
+    const int total = 2 + 7 * c.n_layers + (c.tied_embeddings ? 0 : 1);
+    int done = 0;
+    auto step = [&](const std::string& name) {
+        ++done;
+        if (options.progress) options.progress(done, total, name);
+    };
+    auto ternary = [&](const std::string& name, std::vector<std::uint64_t> shape) {
+        const auto& t = files.get(name);
+        expect_shape(t, std::move(shape));
+        auto d = import_ternary(t, options.quantize);
+        m->quantized_ = m->quantized_ || d.quantized;
+        step(name);
+        return d;
+    };
+    auto pack = [](const TernaryData& d, const std::string& name) {
+        return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
+    };
+    auto floats = [&](const std::string& name, std::uint64_t n) {
+        const auto& t = files.get(name);
+        expect_shape(t, {n});
+        return import_floats(t);
+    };
+    m->embed_ = pack(ternary("token_embd.weight", {static_cast<std::uint64_t>(c.vocab_size), H}), "token_embd.weight");
+    if (!c.tied_embeddings) {
+        m->head_ = std::make_unique<TernaryMatrix>(
+            pack(ternary("output.weight", {static_cast<std::uint64_t>(c.vocab_size), H}), "output.weight"));
+    }
+    m->output_norm_ = floats("output_norm.weight", H);
+    step("output_norm.weight");
+    m->layers_.resize(static_cast<std::size_t>(c.n_layers));
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        auto& L = m->layers_[static_cast<std::size_t>(l)];
+        L.attn_norm = floats(p + "attn_norm.weight", H);
+        L.ffn_norm = floats(p + "ffn_norm.weight", H);
+        L.q_norm = floats(p + "attn_q_norm.weight", static_cast<std::uint64_t>(c.head_dim));
+        L.k_norm = floats(p + "attn_k_norm.weight", static_cast<std::uint64_t>(c.head_dim));
+        TernaryData qkv = ternary(p + "attn_q.weight", {QD, H});
+        qkv.append_rows(ternary(p + "attn_k.weight", {KD, H}));
+        qkv.append_rows(ternary(p + "attn_v.weight", {KD, H}));
+        L.qkv = pack(qkv, p + "attn_qkv");
+        L.o = pack(ternary(p + "attn_output.weight", {H, QD}), p + "attn_output.weight");
+        TernaryData gu = ternary(p + "ffn_gate.weight", {I, H});
+        gu.append_rows(ternary(p + "ffn_up.weight", {I, H}));
+        L.gate_up = pack(gu, p + "ffn_gate_up");
+        L.down = pack(ternary(p + "ffn_down.weight", {H, I}), p + "ffn_down.weight");
+    }
+    m->inv_freq_.resize(static_cast<std::size_t>(c.head_dim / 2));
+    for (int j = 0; j < c.head_dim / 2; ++j)
+        m->inv_freq_[static_cast<std::size_t>(j)] = std::pow(static_cast<double>(c.rope_theta), -2.0 * j / c.head_dim);
+    if (m->quantized_) spdlog::warn("{}: float weights were not ternary; quantised them with absmean per group of 128", files.path());
+    return m;
+}
+
+std::size_t Qwen3Model::weight_bytes() const {
+    std::size_t b = head_matrix().bytes();
+    for (const auto& L : layers_) b += L.qkv.bytes() + L.o.bytes() + L.gate_up.bytes() + L.down.bytes();
+    return b;
+}
+
+KvCache Qwen3Model::make_cache(int capacity, KvType type) const {
+    return KvCache(cfg_, capacity > 0 ? std::min(capacity, cfg_.context_length) : cfg_.context_length, type);
+}
+
+void Qwen3Model::embed(std::int32_t token, float* out) const {
+    if (token < 0 || token >= cfg_.vocab_size)
+        throw InputError("token id " + std::to_string(token) + " is out of range (vocabulary of " +
+                         std::to_string(cfg_.vocab_size) + ")");
+    embed_.dequantize_row(token, out);
+}
+
+void Qwen3Model::lm_head(const float* hidden, int rows, float* logits) const {
+    const int H = cfg_.hidden_size;
+    std::vector<float> normed(static_cast<std::size_t>(rows) * H);
+    for (int r = 0; r < rows; ++r)
+        rms_norm(hidden + static_cast<std::size_t>(r) * H, output_norm_.data(), H, cfg_.rms_eps, normed.data() + static_cast<std::size_t>(r) * H);
+    QuantizedActivations qa;
+    qa.quantize(normed.data(), rows, H);
+    ternary_matmul(head_matrix(), qa, logits);
+}
+
+ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const {
+    const int M = static_cast<int>(in.tokens.size());
+    const int H = cfg_.hidden_size, hd = cfg_.head_dim, nh = cfg_.n_heads, nkv = cfg_.n_kv_heads;
+    const int QD = nh * hd, KD = nkv * hd, I = cfg_.intermediate_size;
+    const int base = cache.size();
+    if (M == 0) throw InputError("forward with no tokens");
+    if (in.positions.size() != in.tokens.size()) throw Error("forward: one position per token is needed");
+    if (!in.parents.empty() && in.parents.size() != in.tokens.size()) throw Error("forward: one parent per token is needed");
+    if (base + M > cache.capacity())
+        throw InputError("context full: " + std::to_string(base + M) + " tokens exceed the context of " +
+                         std::to_string(cache.capacity()));
+    for (int i = 0; i < M; ++i) {
+        if (in.positions[i] < 0 || in.positions[i] >= cfg_.context_length)
+            throw InputError("position " + std::to_string(in.positions[i]) + " is past the model's context of " +
+                             std::to_string(cfg_.context_length));
+        if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
+            throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
+    }
+    // Which tokens of this call each token may see.
+    std::vector<std::vector<char>> visible(static_cast<std::size_t>(M), std::vector<char>(static_cast<std::size_t>(M), 0));
+    for (int i = 0; i < M; ++i) {
+        if (in.parents.empty()) {
+            for (int j = 0; j <= i; ++j) visible[i][j] = 1;
+        } else {
+            for (int j = i; j >= 0; j = in.parents[j]) visible[i][j] = 1;
+        }
+    }
+
+    ForwardOutput out;
+    std::vector<float> x(static_cast<std::size_t>(M) * H), h(static_cast<std::size_t>(M) * H);
+    for (int i = 0; i < M; ++i) embed(in.tokens[i], x.data() + static_cast<std::size_t>(i) * H);
+    std::vector<float> qkv(static_cast<std::size_t>(M) * (QD + 2 * KD)), att(static_cast<std::size_t>(M) * QD);
+    std::vector<float> proj(static_cast<std::size_t>(M) * H), gu(static_cast<std::size_t>(M) * 2 * I), act(static_cast<std::size_t>(M) * I);
+    QuantizedActivations qa;
+    auto capture = [&](int layer) {
+        if (std::find(in.hidden_layers.begin(), in.hidden_layers.end(), layer) != in.hidden_layers.end()) out.hidden[layer] = x;
+    };
+    const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+        const Layer& L = layers_[static_cast<std::size_t>(l)];
+        capture(l);
+        for (int i = 0; i < M; ++i)
+            rms_norm(x.data() + static_cast<std::size_t>(i) * H, L.attn_norm.data(), H, cfg_.rms_eps, h.data() + static_cast<std::size_t>(i) * H);
+        qa.quantize(h.data(), M, H);
+        ternary_matmul(L.qkv, qa, qkv.data());
+        // Per-head q/k norm, RoPE, and the new keys and values into the cache.
+        for (int i = 0; i < M; ++i) {
+            float* row = qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD);
+            const double pos = in.positions[i];
+            for (int head = 0; head < nh + nkv; ++head) {
+                float* v = row + head * hd;
+                rms_norm(v, head < nh ? L.q_norm.data() : L.k_norm.data(), hd, cfg_.rms_eps, v);
+                for (int j = 0; j < hd / 2; ++j) {
+                    const double a = pos * inv_freq_[static_cast<std::size_t>(j)];
+                    const float cs = static_cast<float>(std::cos(a)), sn = static_cast<float>(std::sin(a));
+                    const float x1 = v[j], x2 = v[j + hd / 2];
+                    v[j] = x1 * cs - x2 * sn;
+                    v[j + hd / 2] = x2 * cs + x1 * sn;
+                }
+            }
+            cache.store(l, base + i, row + QD, row + QD + KD);
+        }
+        // Attention: each (token, head) independently, keys in slot order.
+        tbb::parallel_for(0, M * nh, [&](int task) {
+            const int i = task / nh, head = task % nh, g = head / (nh / nkv);
+            const float* q = qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD) + head * hd;
+            std::vector<int> slots;
+            slots.reserve(static_cast<std::size_t>(base + M));
+            for (int s = 0; s < base; ++s) slots.push_back(s);
+            for (int j = 0; j < M; ++j)
+                if (visible[i][j]) slots.push_back(base + j);
+            std::vector<float> scores(slots.size()), kv(static_cast<std::size_t>(KD));
+            float mx = -INFINITY;
+            for (std::size_t s = 0; s < slots.size(); ++s) {
+                cache.load_k(l, slots[s], kv.data());
+                float d = 0;
+                for (int e = 0; e < hd; ++e) d += q[e] * kv[static_cast<std::size_t>(g * hd + e)];
+                scores[s] = d * attn_scale;
+                mx = std::max(mx, scores[s]);
+            }
+            double denom = 0;
+            for (auto& s : scores) {
+                s = std::exp(s - mx);
+                denom += s;
+            }
+            float* o = att.data() + static_cast<std::size_t>(i) * QD + head * hd;
+            std::fill(o, o + hd, 0.0f);
+            for (std::size_t s = 0; s < slots.size(); ++s) {
+                cache.load_v(l, slots[s], kv.data());
+                const float p = static_cast<float>(scores[s] / denom);
+                for (int e = 0; e < hd; ++e) o[e] += p * kv[static_cast<std::size_t>(g * hd + e)];
+            }
+        });
+        qa.quantize(att.data(), M, QD);
+        ternary_matmul(L.o, qa, proj.data());
+        for (std::size_t e = 0; e < x.size(); ++e) x[e] += proj[e];
+        for (int i = 0; i < M; ++i)
+            rms_norm(x.data() + static_cast<std::size_t>(i) * H, L.ffn_norm.data(), H, cfg_.rms_eps, h.data() + static_cast<std::size_t>(i) * H);
+        qa.quantize(h.data(), M, H);
+        ternary_matmul(L.gate_up, qa, gu.data());
+        for (int i = 0; i < M; ++i)
+            for (int e = 0; e < I; ++e) {
+                const float g = gu[static_cast<std::size_t>(i) * 2 * I + e], u = gu[static_cast<std::size_t>(i) * 2 * I + I + e];
+                act[static_cast<std::size_t>(i) * I + e] = g / (1.0f + std::exp(-g)) * u;
+            }
+        qa.quantize(act.data(), M, I);
+        ternary_matmul(L.down, qa, proj.data());
+        for (std::size_t e = 0; e < x.size(); ++e) x[e] += proj[e];
+    }
+    capture(cfg_.n_layers);
+    cache.commit(M);
+
+    if (!in.no_logits) {
+        if (in.logit_rows.empty()) {
+            for (int i = 0; i < M; ++i) out.logit_rows.push_back(i);
+        } else {
+            out.logit_rows = in.logit_rows;
+        }
+        const int R = static_cast<int>(out.logit_rows.size());
+        std::vector<float> sel(static_cast<std::size_t>(R) * H);
+        for (int r = 0; r < R; ++r) {
+            const int row = out.logit_rows[static_cast<std::size_t>(r)];
+            if (row < 0 || row >= M) throw Error("forward: logit row out of range");
+            std::memcpy(sel.data() + static_cast<std::size_t>(r) * H, x.data() + static_cast<std::size_t>(row) * H, sizeof(float) * H);
+        }
+        out.logits.resize(static_cast<std::size_t>(R) * cfg_.vocab_size);
+        lm_head(sel.data(), R, out.logits.data());
+    }
+    return out;
+}
+
+}  // namespace ternspec

@@ -1,0 +1,85 @@
+#pragma once
+// The ternary Qwen3 target: weights packed once at load, and one batched forward over a chain or a tree
+// of new tokens that returns logits for the rows asked for and, on request, hidden states.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/kv_cache.hpp"
+#include "target/kernels/ternary_matrix.hpp"
+#include "target/model/model_files.hpp"
+
+namespace ternspec {
+
+struct LoadOptions {
+    bool quantize = false;  // absmean-quantise float weights that are not exactly ternary
+    std::function<void(int done, int total, const std::string& tensor)> progress;
+};
+
+struct ForwardInput {
+    std::span<const std::int32_t> tokens;
+    std::span<const std::int32_t> positions;  // RoPE positions, one per token
+    // Empty: a chain (token i attends to the cache and tokens 0..i). Otherwise parents[i] is the index of
+    // token i's parent within this call, or -1 when its parent is the last cached token; a token attends
+    // to the cache, its ancestors in this call and itself.
+    std::span<const std::int32_t> parents;
+    // Rows whose logits are wanted (indices into tokens); empty means all rows.
+    std::vector<std::int32_t> logit_rows;
+    bool no_logits = false;
+    // Hidden states to return: layer L < n_layers is the residual stream entering block L; L = n_layers is
+    // the final state before the output norm.
+    std::vector<int> hidden_layers;
+};
+
+struct ForwardOutput {
+    std::vector<float> logits;  // logit_rows.size() x vocab, row-major
+    std::vector<std::int32_t> logit_rows;
+    std::map<int, std::vector<float>> hidden;  // layer -> tokens x hidden_size
+};
+
+class Qwen3Model {
+public:
+    static std::shared_ptr<Qwen3Model> load(const ModelFiles& files, const LoadOptions& options = {});
+
+    const ModelConfig& config() const { return cfg_; }
+    const Tokenizer& tokenizer() const { return *tokenizer_; }
+    std::shared_ptr<const Tokenizer> tokenizer_ptr() const { return tokenizer_; }
+    const std::string& chat_template() const { return chat_template_; }
+
+    // Appends the tokens' keys and values to the cache (committed) and returns what was asked for.
+    ForwardOutput forward(KvCache& cache, const ForwardInput& in) const;
+
+    // The token's embedding row (exact ternary x scale).
+    void embed(std::int32_t token, float* out) const;
+    // Logits of one final hidden state (applies the output norm); used by drafters that share the head.
+    void lm_head(const float* hidden, int rows, float* logits) const;
+    const TernaryMatrix& head_matrix() const { return head_ ? *head_ : embed_; }
+    const std::vector<float>& output_norm() const { return output_norm_; }
+
+    std::size_t weight_bytes() const;  // packed bytes a forward reads
+    bool quantized_on_load() const { return quantized_; }
+    KvCache make_cache(int capacity = 0, KvType type = KvType::F16) const;
+
+private:
+    struct Layer {
+        std::vector<float> attn_norm, q_norm, k_norm, ffn_norm;
+        TernaryMatrix qkv, o, gate_up, down;
+    };
+    ModelConfig cfg_;
+    std::shared_ptr<const Tokenizer> tokenizer_;
+    std::string chat_template_;
+    TernaryMatrix embed_;
+    std::unique_ptr<TernaryMatrix> head_;  // null when tied
+    std::vector<float> output_norm_;
+    std::vector<Layer> layers_;
+    std::vector<double> inv_freq_;
+    bool quantized_ = false;
+};
+
+void rms_norm(const float* x, const float* w, int n, float eps, float* out);
+
+}  // namespace ternspec

@@ -1,0 +1,142 @@
+// `bench forward`: the target's cost per forward as a function of tokens per call, against the machine's
+// read bandwidth measured in the same run.
+#include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "target/kernels/cpu_features.hpp"
+#include "tools/ternspec/commands.hpp"
+#include "tools/ternspec/model_args.hpp"
+
+namespace ternspec::cli {
+namespace {
+
+double seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Read bandwidth: all threads summing a buffer far larger than the caches; median of several passes.
+double read_bandwidth_gbs(std::size_t bytes = 1ull << 29) {
+    std::vector<std::uint64_t> buf(bytes / 8);
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, buf.size()), [&](const auto& r) {
+        for (auto i = r.begin(); i < r.end(); ++i) buf[i] = i;
+    });
+    std::vector<double> runs;
+    volatile std::uint64_t sink = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+        const double t0 = seconds();
+        sink = sink + tbb::parallel_reduce(
+                          tbb::blocked_range<std::size_t>(0, buf.size(), 1 << 16), std::uint64_t{0},
+                          [&](const auto& r, std::uint64_t acc) {
+                              for (auto i = r.begin(); i < r.end(); ++i) acc += buf[i];
+                              return acc;
+                          },
+                          std::plus<>());
+        runs.push_back(static_cast<double>(bytes) / (seconds() - t0) / 1e9);
+    }
+    return median(runs);
+}
+
+long long resident_kib() {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+    return -1;
+}
+
+int bench_forward(int argc, char** argv) {
+    auto opts = model_options();
+    opts.push_back({"tokens", 0, "LIST", "tokens per forward call", "1,2,4,8,16"});
+    opts.push_back({"reps", 0, "R", "repetitions per size (median reported)", "7"});
+    opts.push_back({"prefix", 0, "N", "tokens already in the KV cache", "64"});
+    opts.push_back({"json", 0, "", "machine-readable output", ""});
+    Args args("bench forward", "-m MODEL [--tokens 1,2,4,8,16] [--threads N] [--json]",
+              "Median time per target forward for each number of tokens per call, weight bytes read, achieved and\n"
+              "measured bandwidth, and resident memory.",
+              opts);
+    if (!args.parse(argc, argv)) return 0;
+    auto threads = apply_threads(args);
+    auto model = load_model(args);
+    const auto sizes = args.int_list("tokens");
+    const int reps = static_cast<int>(args.integer("reps"));
+    const int prefix = static_cast<int>(args.integer("prefix"));
+    const long long max_m = *std::max_element(sizes.begin(), sizes.end());
+    KvCache cache = model->make_cache(prefix + static_cast<int>(max_m) + 1);
+    std::vector<std::int32_t> toks(static_cast<std::size_t>(std::max<long long>(prefix, max_m)));
+    for (std::size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<std::int32_t>((i * 7919) % model->config().vocab_size);
+    if (prefix > 0) {
+        std::vector<std::int32_t> pos(static_cast<std::size_t>(prefix));
+        std::iota(pos.begin(), pos.end(), 0);
+        ForwardInput in;
+        in.tokens = std::span(toks).first(static_cast<std::size_t>(prefix));
+        in.positions = pos;
+        in.no_logits = true;
+        model->forward(cache, in);
+    }
+    const double bw = read_bandwidth_gbs();
+    const double wbytes = static_cast<double>(model->weight_bytes());
+    nlohmann::json rows = nlohmann::json::array();
+    double t1 = 0;
+    for (long long m : sizes) {
+        std::vector<std::int32_t> pos(static_cast<std::size_t>(m));
+        std::iota(pos.begin(), pos.end(), prefix);
+        ForwardInput in;
+        in.tokens = std::span(toks).first(static_cast<std::size_t>(m));
+        in.positions = pos;
+        std::vector<double> times;
+        for (int r = 0; r < reps + 1; ++r) {
+            const double t0 = seconds();
+            model->forward(cache, in);
+            const double dt = seconds() - t0;
+            cache.trim_by(static_cast<int>(m));
+            if (r > 0) times.push_back(dt);  // the first run warms caches and thread pools
+        }
+        const double ms = median(times) * 1e3;
+        if (m == 1) t1 = ms;
+        rows.push_back({{"tokens", m}, {"ms", ms}, {"tokens_per_s", m / (ms / 1e3)}, {"weight_bytes", wbytes},
+                        {"achieved_gbs", wbytes / (ms / 1e3) / 1e9}, {"cost_vs_m1", t1 > 0 ? ms / t1 : 0.0}});
+    }
+    const long long rss = resident_kib();
+    const double kv_bytes = static_cast<double>(cache.bytes());
+    nlohmann::json out = {{"model", args.str("model")}, {"kernels", kernel_path_name(kernel_path())},
+                          {"read_bandwidth_gbs", bw}, {"weight_bytes", wbytes}, {"kv_cache_bytes", kv_bytes},
+                          {"resident_bytes", rss * 1024.0}, {"resident_vs_weights_plus_kv", rss * 1024.0 / (wbytes + kv_bytes)},
+                          {"decode_bandwidth_bound_tokens_per_s", bw * 1e9 / wbytes}, {"rows", rows}};
+    if (args.flag("json")) {
+        std::cout << out.dump(1) << "\n";
+        return 0;
+    }
+    std::printf("kernels %s, read bandwidth %.1f GB/s, packed weights %.1f MB, resident %.1f MB (%.2fx weights+KV)\n",
+                kernel_path_name(kernel_path()), bw, wbytes / 1e6, rss / 1024.0, out["resident_vs_weights_plus_kv"].get<double>());
+    std::printf("| tokens | ms/forward | tokens/s | GB/s | cost vs M=1 |\n|---:|---:|---:|---:|---:|\n");
+    for (const auto& r : rows)
+        std::printf("| %lld | %.2f | %.1f | %.1f | %.2f |\n", r["tokens"].get<long long>(), r["ms"].get<double>(),
+                    r["tokens_per_s"].get<double>(), r["achieved_gbs"].get<double>(), r["cost_vs_m1"].get<double>());
+    std::printf("decode bound from bandwidth: %.1f tokens/s; measured M=1: %.1f tokens/s (%.0f%%)\n", bw * 1e9 / wbytes,
+                1e3 / t1, 100 * (1e3 / t1) / (bw * 1e9 / wbytes));
+    return 0;
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+    if (argc < 1 || std::string(argv[0]) == "--help" || std::string(argv[0]) == "-h") {
+        std::printf("usage: ternspec bench forward [options]   (ternspec bench forward --help)\n");
+        return argc < 1 ? 1 : 0;
+    }
+    const std::string what = argv[0];
+    if (what == "forward") return bench_forward(argc - 1, argv + 1);
+    throw InputError("unknown benchmark " + what + " (forward)");
+}
+
+}  // namespace ternspec::cli

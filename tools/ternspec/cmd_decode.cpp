@@ -1,0 +1,161 @@
+// `generate` (plain decoding) and `decode` (speculative, any drafter): both run the same decode loop.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "runtime/speculative_decoder.hpp"
+#include "target/io/mapped_file.hpp"
+#include "tools/ternspec/commands.hpp"
+#include "tools/ternspec/model_args.hpp"
+
+namespace ternspec::cli {
+namespace {
+
+std::vector<Option> prompt_options() {
+    return {{"prompt", 'p', "TEXT", "prompt text", ""},
+            {"file", 'f', "FILE", "read the prompt from FILE", ""},
+            {"n-predict", 'n', "N", "tokens to generate at most", "128"},
+            {"chat", 0, "", "wrap the prompt in Qwen3's ChatML turn format", ""},
+            {"ctx", 0, "N", "context (KV cache) length; default the model's", ""},
+            {"kv", 0, "TYPE", "KV cache type: f16 or f32", "f16"},
+            {"ignore-eos", 0, "", "keep going past end of sequence", ""},
+            {"json", 0, "", "print one JSON object: text, ids, counts, timings, statistics", ""}};
+}
+
+DecodeOptions decode_options(const Args& args) {
+    DecodeOptions o;
+    o.max_new_tokens = static_cast<int>(args.integer("n-predict"));
+    o.sampling = sampling_from(args);
+    o.stop_at_eos = !args.flag("ignore-eos");
+    if (args.has("ctx")) o.context = static_cast<int>(args.integer("ctx"));
+    const auto kv = args.str("kv");
+    if (kv != "f16" && kv != "f32") throw InputError("--kv must be f16 or f32");
+    o.kv_type = kv == "f16" ? KvType::F16 : KvType::F32;
+    return o;
+}
+
+nlohmann::json result_json(const DecodeResult& r) {
+    return {{"text", r.text}, {"ids", r.tokens}, {"stop_reason", r.stop_reason}, {"stats", r.stats.to_json()}};
+}
+
+void print_summary(const std::string& drafter, const DecodeStats& s) {
+    std::fprintf(stderr,
+                 "\n[%s] prompt %lld tok, output %lld tok | prefill %.1f tok/s, decode %.2f tok/s | forwards %lld, "
+                 "tau %.2f, acceptance %.1f%% (%lld/%lld) | draft %.3fs verify %.3fs\n",
+                 drafter.c_str(), static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.emitted),
+                 s.t_prefill > 0 ? s.prompt_tokens / s.t_prefill : 0.0, s.decode_tokens_per_s(),
+                 static_cast<long long>(s.target_forwards), s.tau(), 100 * s.acceptance_rate(),
+                 static_cast<long long>(s.accepted), static_cast<long long>(s.drafted), s.t_draft, s.t_verify);
+}
+
+int run_decode(const Args& args, const std::string& drafter_name) {
+    auto threads = apply_threads(args);
+    auto model = load_model(args);
+    DecodeOptions opt = decode_options(args);
+    DrafterOptions dopt;
+    if (args.has("draft-model")) dopt.draft_model = args.str("draft-model");
+    if (args.has("draft-opt"))
+        for (const auto& kv : args.str_list("draft-opt")) {
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos) throw InputError("--draft-opt wants key=value pairs, got " + kv);
+            dopt.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+    if (args.has("k")) {
+        opt.budget.max_depth = static_cast<int>(args.integer("k"));
+        if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64) throw InputError("-k must be between 1 and 64");
+    }
+    if (args.has("tree")) {
+        opt.budget.max_nodes = static_cast<int>(args.integer("tree"));
+        if (opt.budget.max_nodes < 1 || opt.budget.max_nodes > 64) throw InputError("--tree must be between 1 and 64");
+    }
+    auto drafter = create_drafter(drafter_name, dopt, model);
+    SpeculativeDecoder dec(model, drafter.get());
+    const bool json = args.flag("json");
+
+    std::vector<std::string> prompts;
+    if (args.has("prompts")) {
+        if (args.has("prompt") || args.has("file")) throw InputError("--prompts replaces -p and -f");
+        std::ifstream in(args.str("prompts"));
+        if (!in) throw InputError(args.str("prompts") + ": cannot open");
+        int line_no = 0;
+        for (std::string line; std::getline(in, line);) {
+            ++line_no;
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            try {
+                auto j = nlohmann::json::parse(line);
+                std::string p = j.at("prompt").get<std::string>();
+                prompts.push_back(args.flag("chat") ? chat_prompt(p) : p);
+            } catch (const nlohmann::json::exception& e) {
+                throw InputError(args.str("prompts") + ":" + std::to_string(line_no) + ": needs a JSON object with a \"prompt\" string");
+            }
+        }
+        if (prompts.empty()) throw InputError(args.str("prompts") + ": no prompts");
+    } else {
+        prompts.push_back(prompt_text(args));
+    }
+    if (!json)
+        opt.on_token = [](std::int32_t, const std::string& piece) {
+            std::fputs(piece.c_str(), stdout);
+            std::fflush(stdout);
+            return true;
+        };
+    DecodeStats total;
+    nlohmann::json requests = nlohmann::json::array();
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+        const auto ids = model->tokenizer().encode(prompts[i]);
+        if (!json && prompts.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
+        auto r = dec.run(ids, opt);
+        total.merge(r.stats);
+        if (json) requests.push_back(result_json(r));
+        else if (prompts.size() > 1 || spdlog::get_level() <= spdlog::level::info) print_summary(drafter_name, r.stats);
+    }
+    if (json) {
+        nlohmann::json out = prompts.size() == 1 ? requests[0] : nlohmann::json{{"requests", requests}};
+        out["drafter"] = drafter_name;
+        out["total"] = total.to_json();
+        std::cout << out.dump() << "\n";
+    } else if (prompts.size() > 1) {
+        std::fprintf(stderr, "\n=== total over %zu requests ===", prompts.size());
+        print_summary(drafter_name, total);
+    } else {
+        std::printf("\n");
+    }
+    return 0;
+}
+
+}  // namespace
+
+int cmd_generate(int argc, char** argv) {
+    auto opts = model_options();
+    for (auto& o : prompt_options()) opts.push_back(o);
+    for (auto& o : sampling_options()) opts.push_back(o);
+    Args args("generate", "-m MODEL (-p TEXT | -f FILE) [-n N] [sampling] [--chat] [--json]",
+              "Plain decoding: stream the model's continuation of the prompt, stop at end of sequence.", opts);
+    if (!args.parse(argc, argv)) return 0;
+    return run_decode(args, "none");
+}
+
+int cmd_decode(int argc, char** argv) {
+    auto opts = model_options();
+    for (auto& o : prompt_options()) opts.push_back(o);
+    for (auto& o : sampling_options()) opts.push_back(o);
+    std::string names;
+    for (const auto& n : drafter_names()) names += (names.empty() ? "" : "|") + n;
+    opts.push_back({"draft", 0, "NAME", "drafter: " + names, "suffix"});
+    opts.push_back({"k", 'k', "K", "draft length (longest path)", "4"});
+    opts.push_back({"tree", 0, "N", "draft a tree of at most N nodes instead of a chain", ""});
+    opts.push_back({"draft-model", 0, "PATH", "weights for drafters that have them", ""});
+    opts.push_back({"draft-opt", 0, "K=V,...", "drafter-specific options (e.g. max_spec_factor=2)", ""});
+    opts.push_back({"prompts", 0, "FILE", "serve the JSONL requests ({\"prompt\": ...} per line) in one process", ""});
+    Args args("decode", "-m MODEL --draft=NAME [-k K] [--tree N] [sampling] (-p TEXT | -f FILE | --prompts FILE.jsonl)",
+              "Speculative decoding: the drafter proposes, one batched target forward verifies. Greedy output is\n"
+              "identical to plain decoding; statistics explain the speed.",
+              opts);
+    if (!args.parse(argc, argv)) return 0;
+    return run_decode(args, args.str("draft"));
+}
+
+}  // namespace ternspec::cli

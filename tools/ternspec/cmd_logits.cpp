@@ -1,0 +1,170 @@
+// `logits` (every position, any chunking: the batch-invariance check a user can run) and `perplexity`.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "target/io/mapped_file.hpp"
+#include "tools/ternspec/commands.hpp"
+#include "tools/ternspec/model_args.hpp"
+
+namespace ternspec::cli {
+namespace {
+
+// Logits of every token, computed in chunks of `batch` through one KV cache.
+std::vector<float> all_logits(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int batch) {
+    const int vocab = m.config().vocab_size;
+    KvCache cache = m.make_cache(static_cast<int>(ids.size()));
+    std::vector<float> out(ids.size() * static_cast<std::size_t>(vocab));
+    for (std::size_t s = 0; s < ids.size(); s += static_cast<std::size_t>(batch)) {
+        const std::size_t n = std::min(ids.size() - s, static_cast<std::size_t>(batch));
+        std::vector<std::int32_t> pos(n);
+        std::iota(pos.begin(), pos.end(), static_cast<std::int32_t>(s));
+        ForwardInput in;
+        in.tokens = std::span(ids).subspan(s, n);
+        in.positions = pos;
+        auto r = m.forward(cache, in);
+        std::copy(r.logits.begin(), r.logits.end(), out.begin() + static_cast<std::ptrdiff_t>(s * vocab));
+    }
+    return out;
+}
+
+void write_npy(const std::string& path, const std::vector<float>& data, std::size_t rows, std::size_t cols) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                         std::to_string(cols) + "), }";
+    const std::size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header += '\n';
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) throw InputError(path + ": cannot create");
+    out.write("\x93NUMPY\x01\x00", 8);
+    const std::uint16_t hl = static_cast<std::uint16_t>(header.size());
+    out.write(reinterpret_cast<const char*>(&hl), 2);
+    out << header;
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+    if (!out) throw InputError(path + ": write failed");
+}
+
+std::vector<std::int32_t> read_ids(const std::string& path, int vocab) {
+    std::istringstream in(read_text_file(path));
+    std::vector<std::int32_t> ids;
+    for (std::string s; in >> s;) {
+        try {
+            std::size_t used = 0;
+            const long long v = std::stoll(s, &used);
+            if (used != s.size()) throw std::invalid_argument(s);
+            if (v < 0 || v >= vocab) throw InputError(path + ": token id " + s + " is out of range (vocabulary of " + std::to_string(vocab) + ")");
+            ids.push_back(static_cast<std::int32_t>(v));
+        } catch (const std::logic_error&) {
+            throw InputError(path + ": \"" + s + "\" is not a token id");
+        }
+    }
+    return ids;
+}
+
+}  // namespace
+
+int cmd_logits(int argc, char** argv) {
+    auto opts = model_options();
+    opts.push_back({"prompt", 'p', "TEXT", "text to score", ""});
+    opts.push_back({"ids", 0, "FILE", "whitespace-separated token ids instead of text", ""});
+    opts.push_back({"batch", 0, "N", "tokens per forward call", "32"});
+    opts.push_back({"top", 0, "K", "print the K most likely tokens per position", "5"});
+    opts.push_back({"npy", 0, "OUT", "write all logits as float32 [tokens, vocab] .npy instead", ""});
+    Args args("logits", "-m MODEL (-p TEXT | --ids FILE) [--batch N] [--top K] [--npy OUT]",
+              "Logits at every position, computed in chunks of --batch tokens. The values do not depend on the\n"
+              "chunking (batch invariance), so two runs with different --batch give identical files.",
+              opts);
+    if (!args.parse(argc, argv)) return 0;
+    auto threads = apply_threads(args);
+    auto model = load_model(args);
+    const int vocab = model->config().vocab_size;
+    if (args.has("prompt") == args.has("ids")) throw InputError("give exactly one of -p TEXT or --ids FILE");
+    const auto ids = args.has("ids") ? read_ids(args.str("ids"), vocab) : model->tokenizer().encode(args.str("prompt"));
+    if (ids.empty()) throw InputError("no tokens to score");
+    if (static_cast<int>(ids.size()) > model->config().context_length)
+        throw InputError(std::to_string(ids.size()) + " tokens exceed the model's context of " + std::to_string(model->config().context_length));
+    const int batch = static_cast<int>(args.integer("batch"));
+    if (batch < 1) throw InputError("--batch must be positive");
+    const auto logits = all_logits(*model, ids, batch);
+    if (args.has("npy")) {
+        write_npy(args.str("npy"), logits, ids.size(), static_cast<std::size_t>(vocab));
+        std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), vocab, args.str("npy").c_str());
+        return 0;
+    }
+    const int k = static_cast<int>(std::min<long long>(args.integer("top"), vocab));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const float* row = logits.data() + i * static_cast<std::size_t>(vocab);
+        std::vector<int> order(static_cast<std::size_t>(vocab));
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) { return row[a] > row[b]; });
+        std::printf("%zu %d", i, ids[i]);
+        for (int j = 0; j < k; ++j) std::printf("  %d:%.4f", order[static_cast<std::size_t>(j)], row[order[static_cast<std::size_t>(j)]]);
+        std::printf("\n");
+    }
+    return 0;
+}
+
+int cmd_perplexity(int argc, char** argv) {
+    auto opts = model_options();
+    opts.push_back({"file", 'f', "FILE", "text to score (special tokens in it are parsed)", ""});
+    opts.push_back({"ctx", 0, "N", "window length: the text is cut into windows of N tokens", "256"});
+    opts.push_back({"json", 0, "", "machine-readable output", ""});
+    Args args("perplexity", "-m MODEL -f FILE [--ctx N] [--json]",
+              "Perplexity and bits per byte: each window scores its tokens 2..N given the ones before.", opts);
+    if (!args.parse(argc, argv)) return 0;
+    auto threads = apply_threads(args);
+    auto model = load_model(args);
+    const std::string text = read_prompt_file(args.str("file"));
+    const auto ids = model->tokenizer().encode(text);
+    const int ctx = static_cast<int>(args.integer("ctx"));
+    if (ctx < 2 || ctx > model->config().context_length)
+        throw InputError("--ctx must be between 2 and the model's context of " + std::to_string(model->config().context_length));
+    if (ids.size() < 2) throw InputError(args.str("file") + ": fewer than two tokens");
+    const int vocab = model->config().vocab_size;
+    double nll = 0;
+    long long scored = 0;
+    ProgressLine bar("perplexity");
+    // Windows start every ctx tokens and take ctx inputs; each predicts its next ctx tokens, so every token
+    // after the first is scored once (the training script's evaluation, plus the final partial window).
+    const std::size_t step = static_cast<std::size_t>(ctx);
+    for (std::size_t s = 0; s + 1 < ids.size(); s += step) {
+        const std::size_t n = std::min(ids.size() - s, step + 1);
+        if (n < 2) break;
+        std::vector<std::int32_t> window(ids.begin() + static_cast<std::ptrdiff_t>(s), ids.begin() + static_cast<std::ptrdiff_t>(s + n - 1));
+        KvCache cache = model->make_cache(static_cast<int>(window.size()));
+        std::vector<std::int32_t> pos(window.size());
+        std::iota(pos.begin(), pos.end(), 0);
+        ForwardInput in;
+        in.tokens = window;
+        in.positions = pos;
+        auto r = model->forward(cache, in);
+        for (std::size_t i = 0; i < window.size(); ++i) {
+            const float* row = r.logits.data() + i * static_cast<std::size_t>(vocab);
+            const float mx = *std::max_element(row, row + vocab);
+            double z = 0;
+            for (int v = 0; v < vocab; ++v) z += std::exp(static_cast<double>(row[v]) - mx);
+            nll += std::log(z) + mx - row[ids[s + i + 1]];
+            ++scored;
+        }
+        bar.update(static_cast<long long>(std::min(s + step, ids.size())), static_cast<long long>(ids.size()));
+    }
+    bar.finish();
+    const double mean = nll / static_cast<double>(scored);
+    const double bpb = mean * static_cast<double>(ids.size()) / static_cast<double>(text.size()) / std::log(2.0);
+    if (args.flag("json")) {
+        std::cout << nlohmann::json{{"file", args.str("file")}, {"tokens", ids.size()}, {"scored", scored}, {"ctx", ctx},
+                                    {"mean_nll", mean}, {"perplexity", std::exp(mean)}, {"bits_per_byte", bpb}}
+                         .dump()
+                  << "\n";
+    } else {
+        std::printf("tokens %zu, scored %lld, window %d: perplexity %.4f, bits per byte %.4f\n", ids.size(), scored, ctx,
+                    std::exp(mean), bpb);
+    }
+    return 0;
+}
+
+}  // namespace ternspec::cli

@@ -1,0 +1,47 @@
+// `synth` and `convert`: writing models.
+#include <cstdio>
+
+#include "target/model/gguf_export.hpp"
+#include "tools/ternspec/commands.hpp"
+#include "tools/ternspec/model_args.hpp"
+
+namespace ternspec::cli {
+
+int cmd_synth(int argc, char** argv) {
+    Args args("synth", "OUT.gguf --shape tiny|qwen3-0.6b|qwen3-1.7b [--type T] [--seed S]",
+              "A random ternary Qwen3 model with real shapes, for tests and benchmarks.",
+              {{"shape", 0, "NAME", "tiny, qwen3-0.6b or qwen3-1.7b", "tiny"},
+               {"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
+               {"seed", 0, "S", "random seed", "1"}});
+    if (!args.parse(argc, argv)) return 0;
+    if (args.positional().size() != 1) throw InputError("synth takes one output path (see --help)");
+    const auto type = type_from_name(args.str("type"));
+    if (!type) throw InputError("unknown type " + args.str("type"));
+    ProgressLine bar("synth");
+    synth_model(args.positional()[0], synth_shape(args.str("shape")), *type, static_cast<std::uint64_t>(args.integer("seed")),
+                [&](int d, int t, const std::string& n) { bar.update(d, t, n); });
+    bar.finish();
+    std::fprintf(stderr, "wrote %s (%s, %s)\n", args.positional()[0].c_str(), args.str("shape").c_str(), args.str("type").c_str());
+    return 0;
+}
+
+int cmd_convert(int argc, char** argv) {
+    Args args("convert", "IN OUT.gguf --type T [--quantize]",
+              "Re-encode every weight of IN (GGUF file or HF folder) as type T; norms are stored as F32.\n"
+              "Refuses, naming the tensor, when T cannot hold the weights exactly.",
+              {{"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
+               {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""}});
+    if (!args.parse(argc, argv)) return 0;
+    if (args.positional().size() != 2) throw InputError("convert takes IN and OUT paths (see --help)");
+    const auto type = type_from_name(args.str("type"));
+    if (!type || *type == TensorType::Q8_0) throw InputError("unsupported output type " + args.str("type"));
+    const auto in = ModelFiles::open(args.positional()[0]);
+    ProgressLine bar("convert");
+    convert_model(in, args.positional()[1], *type, args.flag("quantize"),
+                  [&](int d, int t, const std::string& n) { bar.update(d, t, n); });
+    bar.finish();
+    std::fprintf(stderr, "wrote %s (%s)\n", args.positional()[1].c_str(), args.str("type").c_str());
+    return 0;
+}
+
+}  // namespace ternspec::cli

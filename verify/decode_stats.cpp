@@ -1,0 +1,60 @@
+#include "verify/decode_stats.hpp"
+
+#include <algorithm>
+
+namespace ternspec {
+
+void DecodeStats::record_round(int draft_depth, int draft_nodes, int accepted_len) {
+    ++target_forwards;
+    drafted += draft_nodes;
+    accepted += accepted_len;
+    if (static_cast<int>(depth_drafted.size()) < draft_depth) {
+        depth_drafted.resize(static_cast<std::size_t>(draft_depth), 0);
+        depth_accepted.resize(static_cast<std::size_t>(draft_depth), 0);
+    }
+    for (int d = 0; d < draft_depth; ++d) depth_drafted[static_cast<std::size_t>(d)]++;
+    for (int d = 0; d < accepted_len; ++d) depth_accepted[static_cast<std::size_t>(d)]++;
+    if (static_cast<int>(accepted_hist.size()) <= accepted_len) accepted_hist.resize(static_cast<std::size_t>(accepted_len) + 1, 0);
+    accepted_hist[static_cast<std::size_t>(accepted_len)]++;
+}
+
+void DecodeStats::merge(const DecodeStats& o) {
+    prompt_tokens += o.prompt_tokens;
+    emitted += o.emitted;
+    target_forwards += o.target_forwards;
+    drafted += o.drafted;
+    accepted += o.accepted;
+    auto add = [](std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+        if (a.size() < b.size()) a.resize(b.size(), 0);
+        for (std::size_t i = 0; i < b.size(); ++i) a[i] += b[i];
+    };
+    add(depth_drafted, o.depth_drafted);
+    add(depth_accepted, o.depth_accepted);
+    add(accepted_hist, o.accepted_hist);
+    t_prefill += o.t_prefill;
+    t_draft += o.t_draft;
+    t_verify += o.t_verify;
+    t_total += o.t_total;
+}
+
+nlohmann::json DecodeStats::to_json() const {
+    std::vector<double> per_pos;
+    for (std::size_t d = 0; d < depth_drafted.size(); ++d)
+        per_pos.push_back(depth_drafted[d] ? static_cast<double>(depth_accepted[d]) / depth_drafted[d] : 0.0);
+    const double decode_s = t_total - t_prefill;
+    return {{"prompt_tokens", prompt_tokens},
+            {"emitted", emitted},
+            {"target_forwards", target_forwards},
+            {"drafted", drafted},
+            {"accepted", accepted},
+            {"acceptance_rate", acceptance_rate()},
+            {"tau", tau()},
+            {"per_position_acceptance", per_pos},
+            {"accepted_length_histogram", accepted_hist},
+            {"seconds", {{"prefill", t_prefill}, {"draft", t_draft}, {"verify", t_verify}, {"total", t_total},
+                         {"overhead", std::max(0.0, decode_s - t_draft - t_verify)}}},
+            {"prefill_tokens_per_s", t_prefill > 0 ? prompt_tokens / t_prefill : 0.0},
+            {"decode_tokens_per_s", decode_tokens_per_s()}};
+}
+
+}  // namespace ternspec

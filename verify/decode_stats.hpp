@@ -1,0 +1,29 @@
+#pragma once
+// What a decode did and why it was as fast as it was: acceptance per position, accepted lengths, and
+// where the time went.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace ternspec {
+
+struct DecodeStats {
+    std::int64_t prompt_tokens = 0;
+    std::int64_t emitted = 0;          // output tokens
+    std::int64_t target_forwards = 0;  // after prefill
+    std::int64_t drafted = 0;          // draft nodes sent to the target
+    std::int64_t accepted = 0;         // draft nodes accepted
+    std::vector<std::int64_t> depth_drafted, depth_accepted;  // index d: rounds whose draft reached depth d + 1
+    std::vector<std::int64_t> accepted_hist;                  // index n: rounds that accepted n draft tokens
+    double t_prefill = 0, t_draft = 0, t_verify = 0, t_total = 0;
+
+    void record_round(int draft_depth, int draft_nodes, int accepted_len);
+    void merge(const DecodeStats& o);
+    double acceptance_rate() const { return drafted ? static_cast<double>(accepted) / drafted : 0.0; }
+    // Tokens per target forward, bonus token included.
+    double tau() const { return target_forwards ? static_cast<double>(emitted) / target_forwards : 0.0; }
+    double decode_tokens_per_s() const { return t_total - t_prefill > 0 ? emitted / (t_total - t_prefill) : 0.0; }
+    nlohmann::json to_json() const;
+};
+
+}  // namespace ternspec

@@ -1,0 +1,91 @@
+#include "verify/verify.hpp"
+
+#include <algorithm>
+
+namespace ternspec {
+namespace {
+
+std::vector<std::vector<int>> children_of(const DraftTree& d) {
+    std::vector<std::vector<int>> ch(d.size() + 1);
+    for (std::size_t i = 0; i < d.size(); ++i) ch[static_cast<std::size_t>(d.parents[i] + 1)].push_back(static_cast<int>(i));
+    return ch;
+}
+
+void normalise(std::vector<float>& v) {
+    double t = 0;
+    for (float x : v) t += x;
+    if (t > 0)
+        for (auto& x : v) x = static_cast<float>(x / t);
+}
+
+}  // namespace
+
+Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab) {
+    const auto ch = children_of(draft);
+    Verdict v;
+    int slot = 0;  // 0: root, i + 1: node i
+    for (;;) {
+        const std::int32_t want = argmax(logits + static_cast<std::size_t>(slot) * vocab, vocab);
+        int next = -1;
+        for (int c : ch[static_cast<std::size_t>(slot)])
+            if (draft.tokens[static_cast<std::size_t>(c)] == want) {
+                next = c;
+                break;
+            }
+        if (next < 0) {
+            v.next_token = want;
+            return v;
+        }
+        v.accepted_nodes.push_back(next);
+        slot = next + 1;
+    }
+}
+
+Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp, Rng& rng) {
+    const auto ch = children_of(draft);
+    Verdict v;
+    int slot = 0;
+    for (;;) {
+        std::vector<float> p = target_distribution(logits + static_cast<std::size_t>(slot) * vocab, vocab, sp);
+        const auto& dptr = static_cast<std::size_t>(slot) < draft.dist.size() ? draft.dist[static_cast<std::size_t>(slot)] : nullptr;
+        const bool soft = dptr && static_cast<int>(dptr->size()) == vocab;
+        std::vector<float> q = soft ? *dptr : std::vector<float>();
+        int next = -1;
+        for (int c : ch[static_cast<std::size_t>(slot)]) {
+            const auto tok = static_cast<std::size_t>(draft.tokens[static_cast<std::size_t>(c)]);
+            if (soft) {
+                const float qx = q[tok];
+                const double accept = qx > 0 ? std::min(1.0, static_cast<double>(p[tok]) / qx) : 0.0;
+                if (qx > 0 && rng.uniform() < accept) {
+                    next = c;
+                    break;
+                }
+                for (std::size_t i = 0; i < p.size(); ++i) p[i] = std::max(0.0f, p[i] - q[i]);
+                normalise(p);
+                q[tok] = 0.0f;
+                normalise(q);
+            } else {
+                if (rng.uniform() < p[tok]) {
+                    next = c;
+                    break;
+                }
+                p[tok] = 0.0f;
+                normalise(p);
+            }
+        }
+        if (next < 0) {
+            double left = 0;
+            for (float x : p) left += x;
+            // Rounding can leave nothing after every child was rejected; the last child then had p' = 1.
+            if (left > 0 || ch[static_cast<std::size_t>(slot)].empty()) {
+                v.next_token = rng.draw(p);
+                return v;
+            }
+            next = ch[static_cast<std::size_t>(slot)].back();
+        }
+        v.accepted_nodes.push_back(next);
+        slot = next + 1;
+    }
+}
+
+}  // namespace ternspec

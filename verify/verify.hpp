@@ -1,0 +1,24 @@
+#pragma once
+// Acceptance of a draft against the target's logits, as pure functions. logits row 0 is the target's
+// prediction after the root (pending) token, row i + 1 after draft node i.
+#include <cstdint>
+#include <vector>
+
+#include "runtime/sampler.hpp"
+#include "verify/draft_tree.hpp"
+
+namespace ternspec {
+
+struct Verdict {
+    std::vector<int> accepted_nodes;   // the accepted path, root's child first
+    std::int32_t next_token = -1;      // the target's own token after the path (bonus or correction)
+};
+
+// Greedy: follow children that equal the target's argmax; then the argmax itself.
+Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab);
+
+// Lossless stochastic acceptance (speculative sampling; for several children of a node, recursive rejection
+// sampling without replacement). The emitted tokens follow the target's distribution exactly.
+Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp, Rng& rng);
+
+}  // namespace ternspec
