@@ -259,29 +259,43 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
     data_ = bytes.data() + data_start;
     const std::uint64_t data_size = bytes.size() - data_start;
 
-    // Sorted offsets give each tensor an upper bound on its size (for the Q2_0 layout decision).
+    // Sorted offsets give each tensor an upper bound on its size. GGUF id 42 has two layouts (group 64,
+    // 18-byte blocks; legacy group 128, 34-byte blocks): a file uses one, decided by any tensor whose room
+    // admits only one of them. Tensors too small to tell (the sizes differ by n/64 bytes, under the
+    // alignment padding) follow that decision, or mainline's group 64 if nothing decides.
     std::vector<std::uint64_t> offsets;
     for (const auto& t : tensors_) offsets.push_back(t.offset);
     std::sort(offsets.begin(), offsets.end());
+    auto room_of = [&](const GgufTensorInfo& t) {
+        auto next = std::upper_bound(offsets.begin(), offsets.end(), t.offset);
+        return (next == offsets.end() ? data_size : *next) - std::min(t.offset, data_size);
+    };
+    auto fits = [&](TensorType cand, const GgufTensorInfo& t) {
+        const auto& info = type_info(cand);
+        const std::uint64_t n = t.n_elems(), room = room_of(t);
+        if (n % info.block_elems) return false;
+        const std::uint64_t need = n / info.block_elems * info.block_bytes;
+        return need <= room && room - need < alignment_;
+    };
+    std::optional<TensorType> q2_layout;
+    for (const auto& t : tensors_) {
+        if (static_cast<std::uint32_t>(t.n_bytes) != 42) continue;
+        const bool g64 = fits(TensorType::Q2_0, t), g128 = fits(TensorType::Q2_0_G128, t);
+        if (g64 != g128) {
+            const TensorType found = g64 ? TensorType::Q2_0 : TensorType::Q2_0_G128;
+            if (q2_layout && *q2_layout != found)
+                throw FormatError(path + ": tensors of type 42 use both Q2_0 layouts (group 64 and group 128)");
+            q2_layout = found;
+        }
+    }
     for (auto& t : tensors_) {
         const auto type_id = static_cast<std::uint32_t>(t.n_bytes);
         if (t.offset % alignment_ != 0)
             throw FormatError(path + ": tensor " + t.name + " offset " + std::to_string(t.offset) +
                               " is not aligned to " + std::to_string(alignment_));
-        auto next = std::upper_bound(offsets.begin(), offsets.end(), t.offset);
-        const std::uint64_t room = (next == offsets.end() ? data_size : *next) - std::min(t.offset, data_size);
         const std::uint64_t n = t.n_elems();
-        // A 34-byte/128 tensor has 17/32 the bytes of an 18-byte/64 one: pick the layout whose size fits the
-        // room up to alignment padding.
-        std::optional<TensorType> type;
-        for (TensorType cand : {TensorType::Q2_0, TensorType::Q2_0_G128}) {
-            if (type_id != 42 || type) continue;
-            const auto& info = type_info(cand);
-            if (n % info.block_elems) continue;
-            const std::uint64_t need = n / info.block_elems * info.block_bytes;
-            if (need <= room && room - need < alignment_) type = cand;
-        }
-        if (!type) type = type_from_ggml(type_id, n, room);
+        std::optional<TensorType> type =
+            type_id == 42 ? std::optional<TensorType>(q2_layout.value_or(TensorType::Q2_0)) : type_from_ggml(type_id, n, room_of(t));
         if (!type)
             throw FormatError(path + ": tensor " + t.name + " has unknown or unsupported type id " +
                               std::to_string(type_id));

@@ -1,0 +1,118 @@
+// The packed ternary kernel: exact against a naive integer reference, bit-identical between the scalar and
+// AVX2 paths, and independent of how many rows share a call.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "target/kernels/cpu_features.hpp"
+#include "target/kernels/ternary_matrix.hpp"
+
+using namespace ternspec;
+
+namespace {
+
+struct Case {
+    TernaryMatrix w;
+    std::vector<std::int8_t> trits;
+    std::vector<float> scales;
+    int group;
+};
+
+Case make(int rows, int cols, int group, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    Case c;
+    c.group = group;
+    c.trits.resize(static_cast<std::size_t>(rows) * cols);
+    for (auto& t : c.trits) t = static_cast<std::int8_t>(static_cast<int>(rng() % 3) - 1);
+    c.scales.resize(c.trits.size() / group);
+    for (auto& s : c.scales) s = 0.01f + static_cast<float>(rng() % 1000) / 1e4f;
+    c.w = TernaryMatrix(rows, cols, group, c.trits, c.scales, "test");
+    return c;
+}
+
+std::vector<float> activations(int m, int k, std::uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    std::vector<float> x(static_cast<std::size_t>(m) * k);
+    for (auto& v : x) v = n(rng);
+    return x;
+}
+
+}  // namespace
+
+TEST(TernaryMatrix, PacksAndUnpacksExactly) {
+    for (int group : {64, 128, 256}) {
+        auto c = make(5, 512, group, 11);
+        for (int r = 0; r < 5; ++r)
+            for (int k = 0; k < 512; ++k) {
+                ASSERT_EQ(c.w.trit(r, k), c.trits[static_cast<std::size_t>(r) * 512 + k]);
+                ASSERT_EQ(c.w.scale_of(r, k), c.scales[(static_cast<std::size_t>(r) * 512 + k) / group]);
+            }
+    }
+}
+
+TEST(TernaryMatmul, MatchesNaiveIntegerReference) {
+    for (int group : {64, 128, 256}) {
+        auto c = make(37, 512, group, 5);
+        const int M = 6;
+        const auto x = activations(M, 512, 9);
+        QuantizedActivations qa;
+        qa.quantize(x.data(), M, 512);
+        std::vector<float> y(static_cast<std::size_t>(M) * 37);
+        ternary_matmul(c.w, qa, y.data());
+        for (int m = 0; m < M; ++m)
+            for (int n = 0; n < 37; ++n) {
+                double ref = 0;
+                for (int g = 0; g < 512 / group; ++g) {
+                    long long isum = 0;
+                    for (int k = g * group; k < (g + 1) * group; ++k)
+                        isum += c.trits[static_cast<std::size_t>(n) * 512 + k] * qa.row(m)[k];
+                    ref += static_cast<double>(isum) * c.scales[(static_cast<std::size_t>(n) * 512) / group + g];
+                }
+                ref *= qa.scale[static_cast<std::size_t>(m)];
+                EXPECT_NEAR(y[static_cast<std::size_t>(m) * 37 + n], ref, 1e-4 * (1 + std::fabs(ref))) << group;
+            }
+    }
+}
+
+TEST(TernaryMatmul, ScalarAndAvx2AreBitIdenticalForEveryBatchSize) {
+    const auto path = kernel_path();
+    if (path != KernelPath::Avx2) GTEST_SKIP() << "this CPU or build runs the scalar path only";
+    for (int group : {64, 128}) {
+        auto c = make(67, 512, group, 21);
+        const auto x = activations(33, 512, 4);
+        for (int M : {1, 2, 3, 4, 5, 7, 8, 16, 33}) {
+            QuantizedActivations qa;
+            qa.quantize(x.data(), M, 512);
+            std::vector<float> a(static_cast<std::size_t>(M) * 67), b(a.size());
+            ternary_matmul_rows_scalar(c.w, qa, a.data(), 0, 67);
+            force_kernel_path(KernelPath::Avx2);
+            ternary_matmul(c.w, qa, b.data());
+            force_kernel_path(path);
+            ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << "M=" << M << " group " << group;
+        }
+    }
+}
+
+TEST(TernaryMatmul, RowResultDoesNotDependOnBatch) {
+    auto c = make(40, 256, 128, 8);
+    const auto x = activations(16, 256, 2);
+    QuantizedActivations all;
+    all.quantize(x.data(), 16, 256);
+    std::vector<float> y_all(16 * 40);
+    ternary_matmul(c.w, all, y_all.data());
+    for (int m = 0; m < 16; ++m) {
+        QuantizedActivations one;
+        one.quantize(x.data() + static_cast<std::size_t>(m) * 256, 1, 256);
+        std::vector<float> y(40);
+        ternary_matmul(c.w, one, y.data());
+        ASSERT_EQ(0, std::memcmp(y.data(), y_all.data() + static_cast<std::size_t>(m) * 40, 40 * sizeof(float))) << m;
+    }
+}
+
+TEST(KernelPath, ReportsWhatRuns) {
+    const std::string name = kernel_path_name(kernel_path());
+    EXPECT_TRUE(name == "avx2" || name == "scalar");
+}

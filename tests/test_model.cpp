@@ -1,0 +1,248 @@
+// The Qwen3 forward against an independent, naive double-precision implementation written here (sharing
+// no code with the kernels or the forward), and the properties speculative decoding rests on: batch
+// invariance, tree attention equal to the chain of its path, and KV rollback equal to never having drafted.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <numeric>
+
+#include "target/formats/dequantize.hpp"
+#include "target/model/model_files.hpp"
+#include "target/model/qwen3_model.hpp"
+#include "target/model/ternary_import.hpp"
+#include "tests/support/test_models.hpp"
+
+using namespace ternspec;
+
+namespace {
+
+// ---- naive reference --------------------------------------------------------------------------------
+struct Naive {
+    ModelConfig c;
+    std::map<std::string, std::vector<double>> w;
+    explicit Naive(const ModelFiles& f) : c(f.config()) {
+        for (const auto& [name, t] : f.tensors()) {
+            std::vector<float> v(t.n_elems());
+            dequantize(t.type, t.data, v.data(), v.size());
+            w[name].assign(v.begin(), v.end());
+        }
+    }
+    static std::vector<double> norm(const std::vector<double>& x, const std::vector<double>& g, double eps) {
+        double ss = 0;
+        for (double v : x) ss += v * v;
+        const double r = 1.0 / std::sqrt(ss / static_cast<double>(x.size()) + eps);
+        std::vector<double> o(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) o[i] = x[i] * r * g[i];
+        return o;
+    }
+    static std::vector<double> matvec(const std::vector<double>& m, const std::vector<double>& x, std::size_t rows) {
+        std::vector<double> o(rows, 0.0);
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t k = 0; k < x.size(); ++k) o[r] += m[r * x.size() + k] * x[k];
+        return o;
+    }
+    std::vector<std::vector<double>> logits(const std::vector<std::int32_t>& ids) {
+        const std::size_t H = static_cast<std::size_t>(c.hidden_size), hd = static_cast<std::size_t>(c.head_dim);
+        const std::size_t nh = static_cast<std::size_t>(c.n_heads), nkv = static_cast<std::size_t>(c.n_kv_heads);
+        std::vector<std::vector<double>> x;
+        for (auto id : ids) x.emplace_back(w["token_embd.weight"].begin() + static_cast<std::ptrdiff_t>(id * H),
+                                           w["token_embd.weight"].begin() + static_cast<std::ptrdiff_t>((id + 1) * H));
+        for (int l = 0; l < c.n_layers; ++l) {
+            const std::string p = "blk." + std::to_string(l) + ".";
+            std::vector<std::vector<double>> q(ids.size()), k(ids.size()), v(ids.size());
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                const auto h = norm(x[i], w[p + "attn_norm.weight"], c.rms_eps);
+                q[i] = matvec(w[p + "attn_q.weight"], h, nh * hd);
+                k[i] = matvec(w[p + "attn_k.weight"], h, nkv * hd);
+                v[i] = matvec(w[p + "attn_v.weight"], h, nkv * hd);
+                auto rope = [&](std::vector<double>& vec, std::size_t heads, const std::vector<double>& g) {
+                    for (std::size_t hh = 0; hh < heads; ++hh) {
+                        std::vector<double> part(vec.begin() + static_cast<std::ptrdiff_t>(hh * hd), vec.begin() + static_cast<std::ptrdiff_t>((hh + 1) * hd));
+                        part = norm(part, g, c.rms_eps);
+                        for (std::size_t j = 0; j < hd / 2; ++j) {
+                            const double a = static_cast<double>(i) * std::pow(static_cast<double>(c.rope_theta), -2.0 * static_cast<double>(j) / static_cast<double>(hd));
+                            vec[hh * hd + j] = part[j] * std::cos(a) - part[j + hd / 2] * std::sin(a);
+                            vec[hh * hd + j + hd / 2] = part[j + hd / 2] * std::cos(a) + part[j] * std::sin(a);
+                        }
+                    }
+                };
+                rope(q[i], nh, w[p + "attn_q_norm.weight"]);
+                rope(k[i], nkv, w[p + "attn_k_norm.weight"]);
+            }
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                std::vector<double> att(nh * hd, 0.0);
+                for (std::size_t hh = 0; hh < nh; ++hh) {
+                    const std::size_t g = hh / (nh / nkv);
+                    std::vector<double> s(i + 1);
+                    double mx = -1e300;
+                    for (std::size_t j = 0; j <= i; ++j) {
+                        double d = 0;
+                        for (std::size_t e = 0; e < hd; ++e) d += q[i][hh * hd + e] * k[j][g * hd + e];
+                        s[j] = d / std::sqrt(static_cast<double>(hd));
+                        mx = std::max(mx, s[j]);
+                    }
+                    double z = 0;
+                    for (auto& e : s) z += (e = std::exp(e - mx));
+                    for (std::size_t j = 0; j <= i; ++j)
+                        for (std::size_t e = 0; e < hd; ++e) att[hh * hd + e] += s[j] / z * v[j][g * hd + e];
+                }
+                const auto o = matvec(w[p + "attn_output.weight"], att, H);
+                for (std::size_t e = 0; e < H; ++e) x[i][e] += o[e];
+                const auto h = norm(x[i], w[p + "ffn_norm.weight"], c.rms_eps);
+                const auto gt = matvec(w[p + "ffn_gate.weight"], h, static_cast<std::size_t>(c.intermediate_size));
+                const auto up = matvec(w[p + "ffn_up.weight"], h, static_cast<std::size_t>(c.intermediate_size));
+                std::vector<double> a(gt.size());
+                for (std::size_t e = 0; e < a.size(); ++e) a[e] = gt[e] / (1 + std::exp(-gt[e])) * up[e];
+                const auto d = matvec(w[p + "ffn_down.weight"], a, H);
+                for (std::size_t e = 0; e < H; ++e) x[i][e] += d[e];
+            }
+        }
+        std::vector<std::vector<double>> out;
+        for (auto& xi : x) out.push_back(matvec(w["token_embd.weight"], norm(xi, w["output_norm.weight"], c.rms_eps), static_cast<std::size_t>(c.vocab_size)));
+        return out;
+    }
+};
+
+std::vector<float> run(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int chunk) {
+    KvCache cache = m.make_cache(256);
+    std::vector<float> all;
+    for (std::size_t s = 0; s < ids.size(); s += static_cast<std::size_t>(chunk)) {
+        const std::size_t n = std::min(ids.size() - s, static_cast<std::size_t>(chunk));
+        std::vector<std::int32_t> pos(n);
+        std::iota(pos.begin(), pos.end(), static_cast<std::int32_t>(s));
+        ForwardInput in;
+        in.tokens = std::span(ids).subspan(s, n);
+        in.positions = pos;
+        auto r = m.forward(cache, in);
+        all.insert(all.end(), r.logits.begin(), r.logits.end());
+    }
+    return all;
+}
+
+const std::vector<std::int32_t> kIds = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 100, 101, 102, 32, 102, 40, 41, 58};
+
+}  // namespace
+
+TEST(Forward, MatchesNaiveFloatImplementation) {
+    for (auto type : {TensorType::Q2_0_G128, TensorType::TQ2_0, TensorType::TQ1_0, TensorType::Q2_0, TensorType::F16}) {
+        const auto path = fixtures::tiny_gguf(std::string("naive_") + std::string(type_info(type).name), type, 5);
+        const auto files = ModelFiles::open(path);
+        auto m = Qwen3Model::load(files);
+        Naive ref(files);
+        const auto want = ref.logits(kIds);
+        const auto got = run(*m, kIds, static_cast<int>(kIds.size()));
+        const std::size_t V = static_cast<std::size_t>(m->config().vocab_size);
+        for (std::size_t i = 0; i < kIds.size(); ++i) {
+            double dot = 0, a = 0, b = 0;
+            for (std::size_t v = 0; v < V; ++v) {
+                dot += want[i][v] * got[i * V + v];
+                a += want[i][v] * want[i][v];
+                b += static_cast<double>(got[i * V + v]) * got[i * V + v];
+            }
+            EXPECT_GE(dot / std::sqrt(a * b), 0.999) << type_info(type).name << " position " << i;
+        }
+    }
+}
+
+TEST(Forward, BatchInvariantOneByOneAllAtOnceAndChunksOfSeven) {
+    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("invariance")));
+    const auto a = run(*m, kIds, 1), b = run(*m, kIds, static_cast<int>(kIds.size())), c = run(*m, kIds, 7);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(float)));
+}
+
+TEST(Forward, TreeNodesEqualTheChainOfTheirPath) {
+    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("tree")));
+    const std::vector<std::int32_t> prefix = {72, 101, 108, 108};
+    // Tree after the prefix: root r, children a,b of r; child c of b; child d of c.
+    const std::vector<std::int32_t> toks = {111, 44, 32, 119, 98}, parents = {-1, 0, 0, 2, 3}, depth = {0, 1, 1, 2, 3};
+    KvCache cache = m->make_cache(64);
+    std::vector<std::int32_t> pos(prefix.size());
+    std::iota(pos.begin(), pos.end(), 0);
+    ForwardInput pre{prefix, pos, {}, {}, true, {}};
+    m->forward(cache, pre);
+    std::vector<std::int32_t> tpos;
+    for (auto d : depth) tpos.push_back(static_cast<std::int32_t>(prefix.size()) + d);
+    ForwardInput tin;
+    tin.tokens = toks;
+    tin.positions = tpos;
+    tin.parents = parents;
+    const auto tree = m->forward(cache, tin);
+    const std::size_t V = static_cast<std::size_t>(m->config().vocab_size);
+    // Path to node 4: r(0) -> b(2) -> c(3) -> d(4).
+    std::vector<std::int32_t> chain = prefix;
+    for (int n : {0, 2, 3, 4}) chain.push_back(toks[static_cast<std::size_t>(n)]);
+    const auto plain = run(*m, chain, static_cast<int>(chain.size()));
+    int row = static_cast<int>(prefix.size());
+    for (int n : {0, 2, 3, 4}) {
+        EXPECT_EQ(0, std::memcmp(tree.logits.data() + static_cast<std::size_t>(n) * V, plain.data() + static_cast<std::size_t>(row) * V, V * sizeof(float)))
+            << "node " << n;
+        ++row;
+    }
+    // Keeping that path leaves the cache exactly as plain decoding of the path builds it.
+    cache.keep(static_cast<int>(toks.size()), std::vector<int>{0, 2, 3, 4});
+    KvCache ref = m->make_cache(64);
+    std::vector<std::int32_t> cpos(chain.size());
+    std::iota(cpos.begin(), cpos.end(), 0);
+    ForwardInput cin{chain, cpos, {}, {}, true, {}};
+    m->forward(ref, cin);
+    ASSERT_EQ(cache.size(), ref.size());
+    const std::size_t w = static_cast<std::size_t>(cache.row_width()) * 2;
+    for (int l = 0; l < m->config().n_layers; ++l)
+        for (int s = 0; s < ref.size(); ++s) {
+            EXPECT_EQ(0, std::memcmp(cache.k_row(l, s), ref.k_row(l, s), w)) << "layer " << l << " slot " << s;
+            EXPECT_EQ(0, std::memcmp(cache.v_row(l, s), ref.v_row(l, s), w)) << "layer " << l << " slot " << s;
+        }
+}
+
+TEST(Forward, HiddenStatesAreTheResidualStream) {
+    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("hidden")));
+    KvCache cache = m->make_cache(64);
+    std::vector<std::int32_t> pos(kIds.size());
+    std::iota(pos.begin(), pos.end(), 0);
+    ForwardInput in;
+    in.tokens = kIds;
+    in.positions = pos;
+    in.hidden_layers = {0, m->config().n_layers};
+    auto r = m->forward(cache, in);
+    const int H = m->config().hidden_size;
+    std::vector<float> e(static_cast<std::size_t>(H));
+    m->embed(kIds[3], e.data());
+    EXPECT_EQ(0, std::memcmp(e.data(), r.hidden[0].data() + 3 * H, static_cast<std::size_t>(H) * sizeof(float))) << "layer 0 input is the embedding";
+    std::vector<float> lg(static_cast<std::size_t>(m->config().vocab_size));
+    m->lm_head(r.hidden[m->config().n_layers].data() + 3 * H, 1, lg.data());
+    EXPECT_EQ(0, std::memcmp(lg.data(), r.logits.data() + 3 * lg.size(), lg.size() * sizeof(float)));
+}
+
+TEST(Formats, HfFolderAndGgufGiveIdenticalLogits) {
+    const auto gguf = fixtures::tiny_gguf("hf_vs_gguf");
+    const auto dir = fixtures::hf_folder_from_gguf(gguf, "hf_vs_gguf_hf");
+    auto a = Qwen3Model::load(ModelFiles::open(gguf));
+    auto b = Qwen3Model::load(ModelFiles::open(dir));
+    const auto la = run(*a, kIds, 4), lb = run(*b, kIds, 4);
+    EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
+    EXPECT_EQ(a->tokenizer().encode("hello <|im_end|>"), b->tokenizer().encode("hello <|im_end|>"));
+}
+
+TEST(ShippedModel, WeightsAreExactlyTernaryAndBothFormsAgree) {
+    const auto dir = fixtures::shipped_model();
+    if (dir.empty()) GTEST_SKIP() << "no trained model shipped in models/";
+    const auto files = ModelFiles::open(dir);
+    for (const auto& [name, t] : files.tensors()) {
+        if (t.shape.size() == 2) {
+            EXPECT_NO_THROW(import_ternary(t, false)) << name;  // throws unless exactly ternary per 128
+        }
+    }
+    auto hf = Qwen3Model::load(files);
+    EXPECT_FALSE(hf->quantized_on_load());
+    const auto gguf = dir + "/" + std::filesystem::path(dir).filename().string() + ".gguf";
+    if (!std::filesystem::exists(gguf)) GTEST_SKIP() << gguf << " missing";
+    auto gg = Qwen3Model::load(ModelFiles::open(gguf));
+    const auto ids = hf->tokenizer().encode("import os\nimport sys\n\ndef main(argv):\n");
+    EXPECT_EQ(ids, gg->tokenizer().encode("import os\nimport sys\n\ndef main(argv):\n"));
+    const auto la = run(*hf, ids, 3), lb = run(*gg, ids, 5);
+    EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
+}

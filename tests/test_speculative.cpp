@@ -1,0 +1,237 @@
+// Speculative decoding is lossless: greedy output equals plain greedy decoding for every drafter, draft
+// length and shape; stochastic acceptance leaves the target's distribution unchanged (chi-squared tests);
+// and the drafters propose what their definitions say, on literal token arrays.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "drafters/ngram_drafter.hpp"
+#include "drafters/suffix_drafter.hpp"
+#include "drafters/suffix_trie.hpp"
+#include "runtime/speculative_decoder.hpp"
+#include "tests/support/test_models.hpp"
+#include "verify/verify.hpp"
+
+using namespace ternspec;
+
+namespace {
+
+std::vector<std::vector<std::int32_t>> prompts(const Tokenizer& t) {
+    return {t.encode("def f(x):\n    return x\n\ndef f(x):\n    return"),
+            t.encode("abc abc abc abc abc"),
+            t.encode("The cat sat on the mat. The cat sat on the"),
+            t.encode("for i in range(10):\n    print(i)\nfor i in range(10):\n")};
+}
+
+void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const std::string& label) {
+    DecodeOptions plain_opt;
+    plain_opt.max_new_tokens = n_tokens;
+    plain_opt.stop_at_eos = false;
+    SpeculativeDecoder plain(m, nullptr);
+    for (const auto& prompt : prompts(m->tokenizer())) {
+        const auto want = plain.run(prompt, plain_opt).tokens;
+        ASSERT_EQ(static_cast<int>(want.size()), n_tokens);
+        for (const std::string name : {"suffix", "ngram"}) {
+            auto d = create_drafter(name, {}, m);
+            for (int k : {1, 2, 4, 8})
+                for (int tree : {0, 8}) {
+                    DecodeOptions o = plain_opt;
+                    o.budget = {k, tree};
+                    SpeculativeDecoder dec(m, d.get());
+                    const auto r = dec.run(prompt, o);
+                    EXPECT_EQ(r.tokens, want) << label << " drafter " << name << " k " << k << " tree " << tree;
+                    EXPECT_EQ(r.stats.emitted, n_tokens);
+                }
+        }
+    }
+}
+
+// Chi-squared statistic of observed counts against probabilities p (cells with p > 0).
+double chi2(const std::vector<int>& counts, const std::vector<float>& p, int trials, int* dof) {
+    double x = 0;
+    *dof = -1;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        if (p[i] <= 0) {
+            EXPECT_EQ(counts[i], 0) << "token " << i << " has probability 0";
+            continue;
+        }
+        const double e = p[i] * trials;
+        x += (counts[i] - e) * (counts[i] - e) / e;
+        ++*dof;
+    }
+    return x;
+}
+
+// 0.999 quantiles of chi-squared for small degrees of freedom.
+double chi2_limit(int dof) {
+    static const double q[] = {0, 10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32, 26.12};
+    return q[std::min(dof, 8)];
+}
+
+}  // namespace
+
+TEST(Lossless, GreedyEveryDrafterEveryKChainAndTreeOnRandomModels) {
+    for (std::uint64_t seed : {3, 4}) {
+        auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("lossless_" + std::to_string(seed), TensorType::Q2_0_G128, seed)));
+        expect_lossless(m, 40, "random model seed " + std::to_string(seed));
+    }
+}
+
+TEST(Lossless, GreedyOnTheShippedModel) {
+    const auto dir = fixtures::shipped_model();
+    if (dir.empty()) GTEST_SKIP() << "no trained model shipped in models/";
+    expect_lossless(Qwen3Model::load(ModelFiles::open(dir)), 48, "shipped model");
+}
+
+TEST(Lossless, StochasticChainKeepsTheTargetDistribution) {
+    const std::vector<float> logits = {2.0f, 1.0f, 0.5f, 0.0f, -1.0f, 1.5f};
+    const int V = 6, trials = 60000;
+    for (SamplingParams sp : {SamplingParams{1.0f, 0, 1.0f, 0.0f, 0}, SamplingParams{0.7f, 4, 0.95f, 0.0f, 0}}) {
+        const auto p = target_distribution(logits.data(), V, sp);
+        auto q = std::make_shared<std::vector<float>>(std::vector<float>{0.05f, 0.4f, 0.2f, 0.1f, 0.05f, 0.2f});
+        for (bool soft : {true, false}) {
+            Rng rng(soft ? 11 : 12);
+            std::vector<int> counts(V, 0);
+            for (int t = 0; t < trials; ++t) {
+                DraftTree d;
+                // Draft token drawn from q (soft), or always token 1 (a one-hot drafter).
+                d.add(soft ? rng.draw(*q) : 1, -1);
+                d.add(0, 0);
+                if (soft) d.dist = {q};
+                // Row 0: the target after the root; row 1 after the draft token (unused for the first token).
+                std::vector<float> rows(logits);
+                rows.insert(rows.end(), logits.begin(), logits.end());
+                rows.insert(rows.end(), logits.begin(), logits.end());
+                const auto v = verify_stochastic(d, rows.data(), V, sp, rng);
+                counts[static_cast<std::size_t>(v.accepted_nodes.empty() ? v.next_token : d.tokens[static_cast<std::size_t>(v.accepted_nodes[0])])]++;
+            }
+            int dof;
+            const double x = chi2(counts, p, trials, &dof);
+            EXPECT_LT(x, chi2_limit(dof)) << (soft ? "soft" : "one-hot") << " draft, temperature " << sp.temperature;
+        }
+    }
+}
+
+TEST(Lossless, StochasticTreeKeepsTheTargetDistribution) {
+    const std::vector<float> logits = {1.0f, 0.2f, 0.9f, -0.5f, 0.3f};
+    const int V = 5, trials = 60000;
+    const SamplingParams sp{1.0f, 0, 1.0f, 0.0f, 0};
+    const auto p = target_distribution(logits.data(), V, sp);
+    auto q = std::make_shared<std::vector<float>>(std::vector<float>{0.1f, 0.3f, 0.4f, 0.1f, 0.1f});
+    for (bool soft : {true, false}) {
+        Rng rng(soft ? 21 : 22);
+        std::vector<int> counts(V, 0);
+        for (int t = 0; t < trials; ++t) {
+            DraftTree d;
+            if (soft) {  // two children drawn from q without replacement
+                const auto a = rng.draw(*q);
+                std::vector<float> rest = *q;
+                rest[static_cast<std::size_t>(a)] = 0;
+                d.add(a, -1);
+                d.add(rng.draw(rest), -1);
+                d.dist = {q};
+            } else {  // a one-hot drafter proposing tokens 2 and 4
+                d.add(2, -1);
+                d.add(4, -1);
+            }
+            std::vector<float> rows;
+            for (int r = 0; r < 3; ++r) rows.insert(rows.end(), logits.begin(), logits.end());
+            const auto v = verify_stochastic(d, rows.data(), V, sp, rng);
+            counts[static_cast<std::size_t>(v.accepted_nodes.empty() ? v.next_token : d.tokens[static_cast<std::size_t>(v.accepted_nodes[0])])]++;
+        }
+        int dof;
+        const double x = chi2(counts, p, trials, &dof);
+        EXPECT_LT(x, chi2_limit(dof)) << (soft ? "soft" : "one-hot") << " tree";
+    }
+}
+
+TEST(Verify, GreedyFollowsTheArgmaxPathThenAddsTheBonus) {
+    // Vocabulary 4; rows: root, node0, node1, node2. Tree: node0 (tok 1) and node1 (tok 2) under root,
+    // node2 (tok 3) under node1.
+    const std::vector<float> rows = {0, 0, 5, 0,  /* root: argmax 2 */
+                                     9, 0, 0, 0,  /* after node0 */
+                                     0, 0, 0, 7,  /* after node1: argmax 3 */
+                                     0, 8, 0, 0}; /* after node2: bonus 1 */
+    DraftTree d;
+    d.add(1, -1);
+    d.add(2, -1);
+    d.add(3, 1);
+    const auto v = verify_greedy(d, rows.data(), 4);
+    EXPECT_EQ(v.accepted_nodes, (std::vector<int>{1, 2}));
+    EXPECT_EQ(v.next_token, 1);
+    DraftTree miss;
+    miss.add(0, -1);
+    const auto w = verify_greedy(miss, rows.data(), 4);
+    EXPECT_TRUE(w.accepted_nodes.empty());
+    EXPECT_EQ(w.next_token, 2);
+}
+
+TEST(SuffixTrie, CountsOccurrencesAndRemovesCleanly) {
+    SuffixTrie t(8);
+    const std::vector<std::int32_t> a = {1, 2, 3, 1, 2, 4};
+    t.add_sequence(a);
+    const auto n12 = t.find(std::vector<std::int32_t>{1, 2});
+    ASSERT_GE(n12, 0);
+    EXPECT_EQ(t.count(n12), 2);
+    ASSERT_EQ(t.children(n12).size(), 2u);
+    EXPECT_EQ(t.count(t.child(n12, 3)), 1);
+    EXPECT_EQ(t.count(t.child(n12, 4)), 1);
+    EXPECT_EQ(t.find(std::vector<std::int32_t>{2, 1}), -1);
+    const auto before = t.live_nodes();
+    const std::vector<std::int32_t> b = {7, 1, 2, 3};
+    t.add_sequence(b);
+    EXPECT_EQ(t.count(t.find(std::vector<std::int32_t>{1, 2, 3})), 2);
+    t.remove_sequence(b);
+    EXPECT_EQ(t.live_nodes(), before);
+    EXPECT_EQ(t.count(t.find(std::vector<std::int32_t>{1, 2, 3})), 1);
+    EXPECT_EQ(t.find(std::vector<std::int32_t>{7}), -1);
+}
+
+TEST(SuffixDrafter, ContinuesTheLongestEarlierMatch) {
+    SuffixDrafter d({});
+    const std::vector<std::int32_t> prompt = {1, 2, 3, 4, 1, 2, 3};
+    d.begin(prompt, nullptr);
+    const auto draft = d.propose(prompt, {4, 0});
+    EXPECT_EQ(draft.tokens, (std::vector<std::int32_t>{4, 1, 2, 3}));
+    EXPECT_TRUE(draft.is_chain());
+    // Length cap: max_spec_factor x match length (a match of 1 token proposes at most 2 with factor 2).
+    SuffixDrafter e({});
+    const std::vector<std::int32_t> p2 = {5, 9, 8, 7, 6, 5};
+    e.begin(p2, nullptr);
+    EXPECT_EQ(e.propose(p2, {8, 0}).tokens, (std::vector<std::int32_t>{9, 8}));
+}
+
+TEST(SuffixDrafter, TreeBranchesOnEveryFrequentContinuation) {
+    SuffixDrafter d({});
+    // The longest earlier match of the context's end is "1 2", seen followed by 5 twice and by 6 once.
+    const std::vector<std::int32_t> prompt = {1, 2, 5, 9, 1, 2, 6, 9, 1, 2, 5, 9, 3, 1, 2};
+    d.begin(prompt, nullptr);
+    const auto tree = d.propose(prompt, {2, 8});
+    // Best-first by path probability: 5 (2/3), 9 after 5 (2/3), 6 (1/3), 9 after 6 (1/3).
+    EXPECT_EQ(tree.tokens, (std::vector<std::int32_t>{5, 9, 6, 9}));
+    EXPECT_EQ(tree.parents, (std::vector<std::int32_t>{-1, 0, -1, 2}));
+    const auto chain = d.propose(prompt, {2, 0});
+    EXPECT_EQ(chain.tokens, (std::vector<std::int32_t>{5, 9}));
+}
+
+TEST(SuffixDrafter, GlobalTrieLearnsFromEarlierResponsesAndEvicts) {
+    DrafterOptions o;
+    o.extra["global_max_tokens"] = "6";
+    SuffixDrafter d(o);
+    d.begin(std::vector<std::int32_t>{99}, nullptr);
+    d.end_request(std::vector<std::int32_t>{10, 11, 12, 13});
+    d.begin(std::vector<std::int32_t>{98}, nullptr);
+    const std::vector<std::int32_t> ctx = {98, 10, 11};
+    EXPECT_EQ(d.propose(ctx, {4, 0}).tokens, (std::vector<std::int32_t>{12, 13}));
+    d.end_request(std::vector<std::int32_t>{20, 21, 22});  // 7 tokens > 6: the first response is evicted
+    d.begin(std::vector<std::int32_t>{97}, nullptr);
+    EXPECT_TRUE(d.propose(ctx, {4, 0}).empty());
+}
+
+TEST(NgramDrafter, ProposesWhatFollowedTheMostRecentMatch) {
+    NgramDrafter d({});
+    EXPECT_EQ(d.propose(std::vector<std::int32_t>{5, 6, 7, 8, 5, 6}, {3, 0}).tokens, (std::vector<std::int32_t>{7, 8, 5}));
+    EXPECT_EQ(d.propose(std::vector<std::int32_t>{1, 2, 9, 1, 2, 8, 1, 2}, {2, 0}).tokens, (std::vector<std::int32_t>{8, 1}));
+    EXPECT_TRUE(d.propose(std::vector<std::int32_t>{1, 2, 3}, {3, 0}).empty());
+}
