@@ -48,6 +48,12 @@ void KvCache::load_v(int layer, int slot, float* out) const {
     else half_row_to_float(static_cast<const std::uint16_t*>(v_row(layer, slot)), out, width_);
 }
 
+void KvCache::load_part(int layer, int slot, bool value, int first, int n, float* out) const {
+    const void* row = value ? v_row(layer, slot) : k_row(layer, slot);
+    if (type_ == KvType::F32) std::memcpy(out, static_cast<const float*>(row) + first, static_cast<std::size_t>(n) * 4);
+    else half_row_to_float(static_cast<const std::uint16_t*>(row) + first, out, n);
+}
+
 void KvCache::commit(int n) {
     if (n < 0 || size_ + n > capacity_) throw InputError("KV cache commit past its capacity");
     size_ += n;

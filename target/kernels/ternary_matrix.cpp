@@ -75,7 +75,7 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
         rows = m_rows;
         cols = k_cols;
         q = make_aligned<std::int8_t>(static_cast<std::size_t>(rows) * cols);
-        lane_sums = make_aligned<std::int32_t>(static_cast<std::size_t>(rows) * (cols / kBlock) * 16);
+        lane_sums = make_aligned<std::int32_t>(static_cast<std::size_t>(rows) * (cols / kBlock) * 24);
         scale.assign(static_cast<std::size_t>(rows), 0.0f);
     }
     const int blocks = cols / kBlock;
@@ -87,7 +87,7 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
         scale[static_cast<std::size_t>(m)] = amax / 127.0f;
         std::int8_t* qr = q.get() + static_cast<std::size_t>(m) * cols;
         for (int k = 0; k < cols; ++k) qr[k] = static_cast<std::int8_t>(std::nearbyint(xr[k] * inv));
-        std::int32_t* s = lane_sums.get() + static_cast<std::size_t>(m) * blocks * 16;
+        std::int32_t* s = lane_sums.get() + static_cast<std::size_t>(m) * blocks * 24;
         for (int b = 0; b < blocks; ++b) {
             const std::int8_t* xb = qr + b * kBlock;
             for (int half = 0; half < 2; ++half)
@@ -95,12 +95,14 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
                     std::int32_t acc = 0;
                     for (int p = 2 * half; p < 2 * half + 2; ++p)
                         for (int j = 4 * lane; j < 4 * lane + 4; ++j) acc += xb[j + 32 * p];
-                    s[b * 16 + half * 8 + lane] = acc;
+                    s[b * 24 + half * 8 + lane] = acc;
                 }
+            for (int lane = 0; lane < 8; ++lane) s[b * 24 + 16 + lane] = s[b * 24 + lane] + s[b * 24 + 8 + lane];
         }
     }
 }
 
+// The scalar path is the oracle: the same integer lanes and the same fused multiply-adds as the AVX2 path.
 void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
                                 int row_end) {
     const int blocks = w.blocks_per_row();
@@ -119,13 +121,13 @@ void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivatio
                     for (int p = 0; p < 4; ++p)
                         for (int j = 4 * lane; j < 4 * lane + 4; ++j)
                             half_sum[p / 2] += ((c[b * 32 + j] >> (2 * p)) & 3) * xr[b * kBlock + j + 32 * p];
-                    half_sum[0] -= xs[b * 16 + lane];
-                    half_sum[1] -= xs[b * 16 + 8 + lane];
+                    half_sum[0] -= xs[b * 24 + lane];
+                    half_sum[1] -= xs[b * 24 + 8 + lane];
                     if (two) {
-                        acc[lane] = acc[lane] + static_cast<float>(half_sum[0]) * s[2 * b];
-                        acc[lane] = acc[lane] + static_cast<float>(half_sum[1]) * s[2 * b + 1];
+                        acc[lane] = std::fma(static_cast<float>(half_sum[0]), s[2 * b], acc[lane]);
+                        acc[lane] = std::fma(static_cast<float>(half_sum[1]), s[2 * b + 1], acc[lane]);
                     } else {
-                        acc[lane] = acc[lane] + static_cast<float>(half_sum[0] + half_sum[1]) * s[b];
+                        acc[lane] = std::fma(static_cast<float>(half_sum[0] + half_sum[1]), s[b], acc[lane]);
                     }
                 }
             }

@@ -60,11 +60,12 @@ struct QuantizedActivations {
     int rows = 0, cols = 0;
     AlignedArray<std::int8_t> q;       // rows * cols
     std::vector<float> scale;          // rows
-    AlignedArray<std::int32_t> lane_sums;  // rows * blocks * 16: lanes of planes 0-1, then lanes of planes 2-3
+    // rows * blocks * 24: lane sums of planes 0-1, of planes 2-3, and of all four.
+    AlignedArray<std::int32_t> lane_sums;
 
     void quantize(const float* x, int rows, int cols);
     const std::int8_t* row(int m) const { return q.get() + static_cast<std::size_t>(m) * cols; }
-    const std::int32_t* sums(int m) const { return lane_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 16; }
+    const std::int32_t* sums(int m) const { return lane_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 24; }
 };
 
 // Y (rows x W.rows(), row-major) = X * W^T, with rows split across TBB threads.

