@@ -86,7 +86,10 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
         const float inv = amax > 0 ? 127.0f / amax : 0.0f;
         scale[static_cast<std::size_t>(m)] = amax / 127.0f;
         std::int8_t* qr = q.get() + static_cast<std::size_t>(m) * cols;
-        for (int k = 0; k < cols; ++k) qr[k] = static_cast<std::int8_t>(std::nearbyint(xr[k] * inv));
+        // Adding and removing 1.5 * 2^23 rounds to nearest even exactly for |v| <= 127 (as nearbyint does in
+        // the default rounding mode), and vectorises where nearbyint is a library call.
+        constexpr float kMagic = 12582912.0f;
+        for (int k = 0; k < cols; ++k) qr[k] = static_cast<std::int8_t>((xr[k] * inv + kMagic) - kMagic);
         std::int32_t* s = lane_sums.get() + static_cast<std::size_t>(m) * blocks * 24;
         for (int b = 0; b < blocks; ++b) {
             const std::int8_t* xb = qr + b * kBlock;

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Builds bench/workloads/*.jsonl from the held-out validation modules (train/corpus.py), never from the
+training split. Prompts stay short: the shipped model was trained on 256-token windows.
+
+  python3 scripts/make_workloads.py        (stdlib only; deterministic)
+"""
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+import corpus  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "workloads")
+
+
+def head(text, limit):
+    """The text up to `limit` characters, cut at the end of a line."""
+    cut = text[:limit]
+    return cut[: cut.rfind("\n") + 1] if "\n" in cut else cut
+
+
+def code_chunk(text, limit):
+    """A def or class block of at most `limit` characters, or the text's head."""
+    for m in re.finditer(r"^(    )?(def|class) \w+", text, re.M):
+        block = text[m.start(): m.start() + limit]
+        block = block[: block.rfind("\n") + 1]
+        if block.count("\n") >= 6:
+            return block
+    return head(text, limit)
+
+
+def main():
+    _, val = corpus.split()
+    texts = [(m, t) for m, t in ((m, corpus.read_text(m)) for m in val) if t and len(t) > 1500]
+    os.makedirs(OUT, exist_ok=True)
+    # Completion: a module's head; continue it.
+    completion = [{"prompt": head(t, 600), "source": m, "kind": "completion"} for m, t in texts[:16]]
+    # Editing: a block of code, then the same block starting again with one identifier renamed; the model's
+    # continuation mostly copies the rest, which is where a drafter that reads the context pays.
+    editing = []
+    for m, t in texts[16:30]:
+        block = code_chunk(t, 420)
+        names = [n for n in re.findall(r"\b([a-z_][a-z0-9_]{3,})\b", block) if n not in {"self", "return", "def", "class"}]
+        if not names:
+            continue
+        old = max(set(names), key=names.count)
+        new = old + "_v2"
+        edited = re.sub(r"\b%s\b" % re.escape(old), new, block)
+        first = "".join(edited.splitlines(keepends=True)[:2])
+        editing.append({"prompt": block + "\n\n# revised: %s renamed to %s\n" % (old, new) + first, "source": m, "kind": "editing"})
+    # Repeated: the same heads again, cut at slightly different points, one request after another.
+    repeated = []
+    for m, t in texts[30:35]:
+        for limit in (420, 470, 520):
+            repeated.append({"prompt": head(t, limit), "source": m, "kind": "repeated"})
+    for name, rows in (("completion", completion), ("editing", editing), ("repeated", repeated)):
+        with open(os.path.join(OUT, name + ".jsonl"), "w") as fh:
+            for r in rows:
+                fh.write(json.dumps(r) + "\n")
+        print(f"{name}: {len(rows)} requests")
+
+
+if __name__ == "__main__":
+    main()

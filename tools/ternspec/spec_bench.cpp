@@ -1,0 +1,205 @@
+#include "tools/ternspec/spec_bench.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "runtime/speculative_decoder.hpp"
+#include "target/kernels/cpu_features.hpp"
+#include "tools/ternspec/model_args.hpp"
+
+namespace ternspec::cli {
+namespace {
+
+struct Config {
+    std::string drafter;
+    int k;
+    int tree;
+    std::string label() const {
+        if (drafter == "none") return "none";
+        return drafter + " k=" + std::to_string(k) + (tree ? " tree=" + std::to_string(tree) : "");
+    }
+};
+
+struct Outcome {
+    std::vector<double> tokens_per_s;  // one per repetition
+    DecodeStats stats;                 // of the last repetition
+    bool lossless = true;
+};
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+std::vector<std::string> read_prompts(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path + ": cannot open");
+    std::vector<std::string> out;
+    int n = 0;
+    for (std::string line; std::getline(in, line);) {
+        ++n;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        try {
+            out.push_back(nlohmann::json::parse(line).at("prompt").get<std::string>());
+        } catch (const nlohmann::json::exception&) {
+            throw InputError(path + ":" + std::to_string(n) + ": needs a JSON object with a \"prompt\" string");
+        }
+    }
+    if (out.empty()) throw InputError(path + ": no prompts");
+    return out;
+}
+
+std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>& res, double base_tps) {
+    // Left: per-position acceptance per configuration; right: speed-up bars.
+    const int W = 900, H = 380, pw = 400, ph = 280, x0 = 60, y0 = 40, x1 = 520;
+    static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+    std::ostringstream s;
+    s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H << "' font-family='sans-serif' font-size='12'>\n";
+    s << "<rect width='100%' height='100%' fill='white'/>\n";
+    s << "<text x='" << x0 << "' y='24' font-size='14'>acceptance by draft position</text>\n";
+    s << "<text x='" << x1 << "' y='24' font-size='14'>speed-up over none (same run)</text>\n";
+    s << "<rect x='" << x0 << "' y='" << y0 << "' width='" << pw << "' height='" << ph << "' fill='none' stroke='#444'/>\n";
+    std::size_t max_pos = 1;
+    for (const auto& r : res) max_pos = std::max(max_pos, r.stats.depth_drafted.size());
+    for (int t = 0; t <= 4; ++t) {
+        const double y = y0 + ph - ph * t / 4.0;
+        s << "<text x='" << x0 - 8 << "' y='" << y + 4 << "' text-anchor='end'>" << t * 25 << "%</text>\n";
+    }
+    for (std::size_t p = 0; p < max_pos; ++p)
+        s << "<text x='" << x0 + pw * (p + 0.5) / max_pos << "' y='" << y0 + ph + 16 << "' text-anchor='middle'>" << p + 1 << "</text>\n";
+    int ci = 0;
+    for (std::size_t i = 0; i < cfgs.size(); ++i) {
+        if (cfgs[i].drafter == "none") continue;
+        const auto& st = res[i].stats;
+        const char* col = colors[ci++ % 8];
+        s << "<polyline fill='none' stroke='" << col << "' stroke-width='2' points='";
+        for (std::size_t p = 0; p < st.depth_drafted.size(); ++p) {
+            const double a = st.depth_drafted[p] ? static_cast<double>(st.depth_accepted[p]) / st.depth_drafted[p] : 0;
+            s << x0 + pw * (p + 0.5) / max_pos << "," << y0 + ph - ph * a << " ";
+        }
+        s << "'/>\n<text x='" << x0 + 8 << "' y='" << y0 + 16 + 14 * (ci - 1) << "' fill='" << col << "'>" << cfgs[i].label() << "</text>\n";
+    }
+    double max_speed = 1.0;
+    for (const auto& r : res) max_speed = std::max(max_speed, median(r.tokens_per_s) / base_tps);
+    const double bw = static_cast<double>(pw - 20) / static_cast<double>(cfgs.size());
+    s << "<line x1='" << x1 << "' y1='" << y0 + ph << "' x2='" << x1 + pw << "' y2='" << y0 + ph << "' stroke='#444'/>\n";
+    const double one = y0 + ph - ph * (1.0 / (max_speed * 1.1));
+    s << "<line x1='" << x1 << "' y1='" << one << "' x2='" << x1 + pw << "' y2='" << one << "' stroke='#999' stroke-dasharray='4'/>\n";
+    for (std::size_t i = 0; i < cfgs.size(); ++i) {
+        const double sp = median(res[i].tokens_per_s) / base_tps;
+        const double h = ph * sp / (max_speed * 1.1);
+        const double x = x1 + 10 + bw * static_cast<double>(i);
+        s << "<rect x='" << x << "' y='" << y0 + ph - h << "' width='" << bw * 0.7 << "' height='" << h << "' fill='"
+          << (cfgs[i].drafter == "none" ? "#999" : colors[i % 8]) << "'/>\n";
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2fx", sp);
+        s << "<text x='" << x + bw * 0.35 << "' y='" << y0 + ph - h - 4 << "' text-anchor='middle'>" << buf << "</text>\n";
+        s << "<text transform='translate(" << x + bw * 0.35 << "," << y0 + ph + 12 << ") rotate(30)' font-size='10'>" << cfgs[i].label() << "</text>\n";
+    }
+    s << "</svg>\n";
+    return s.str();
+}
+
+}  // namespace
+
+int bench_spec(int argc, char** argv) {
+    auto opts = model_options();
+    opts.push_back({"draft", 0, "LIST", "drafters to compare (none is always included)", "none,suffix,ngram"});
+    opts.push_back({"prompts", 0, "FILE", "JSONL workload, {\"prompt\": ...} per line", ""});
+    opts.push_back({"n-predict", 'n', "N", "tokens to generate per request", "96"});
+    opts.push_back({"k", 'k', "LIST", "draft lengths to try", "4"});
+    opts.push_back({"tree", 0, "N", "also run each drafter with a tree of N nodes", ""});
+    opts.push_back({"reps", 0, "R", "repetitions (interleaved; medians reported)", "3"});
+    opts.push_back({"draft-model", 0, "PATH", "weights for drafters that have them", ""});
+    opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
+    opts.push_back({"plot", 0, "OUT.svg", "draw per-position acceptance and speed-ups", ""});
+    Args args("bench spec", "-m MODEL --prompts FILE.jsonl [--draft none,suffix,ngram] [-n N] [-k 2,4,8] [--json OUT] [--plot OUT.svg]",
+              "Every drafter on the same requests in one process: tau, acceptance, per-position acceptance, tokens/s,\n"
+              "speed-up over none (ratio within this run), time shares, and whether every output matched none (greedy).",
+              opts);
+    if (!args.parse(argc, argv)) return 0;
+    auto threads = apply_threads(args);
+    auto model = load_model(args);
+    const auto prompts = read_prompts(args.str("prompts"));
+    std::vector<std::vector<std::int32_t>> ids;
+    for (const auto& p : prompts) ids.push_back(model->tokenizer().encode(p));
+    std::vector<Config> cfgs{{"none", 0, 0}};
+    for (const auto& d : args.str_list("draft")) {
+        if (d == "none") continue;
+        for (long long k : args.int_list("k")) {
+            cfgs.push_back({d, static_cast<int>(k), 0});
+            if (args.has("tree")) cfgs.push_back({d, static_cast<int>(k), static_cast<int>(args.integer("tree"))});
+        }
+    }
+    DrafterOptions dopt;
+    if (args.has("draft-model")) dopt.draft_model = args.str("draft-model");
+    const int reps = static_cast<int>(args.integer("reps"));
+    DecodeOptions base;
+    base.max_new_tokens = static_cast<int>(args.integer("n-predict"));
+    base.stop_at_eos = false;  // equal work for every drafter
+    std::vector<Outcome> res(cfgs.size());
+    std::vector<std::vector<std::int32_t>> reference(ids.size());
+    ProgressLine bar("bench spec");
+    const long long total_runs = static_cast<long long>(reps) * static_cast<long long>(cfgs.size());
+    long long done = 0;
+    for (int rep = 0; rep < reps; ++rep) {
+        for (std::size_t c = 0; c < cfgs.size(); ++c) {
+            // A fresh drafter per configuration and repetition; it serves the requests in order, so global
+            // state (the suffix drafter's trie of earlier answers) builds up as it would in a server.
+            auto drafter = create_drafter(cfgs[c].drafter, dopt, model);
+            SpeculativeDecoder dec(model, drafter.get());
+            DecodeOptions o = base;
+            o.budget = {std::max(1, cfgs[c].k), cfgs[c].tree};
+            DecodeStats total;
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+                auto r = dec.run(ids[i], o);
+                if (cfgs[c].drafter == "none" && rep == 0) reference[i] = r.tokens;
+                if (r.tokens != reference[i]) res[c].lossless = false;
+                total.merge(r.stats);
+            }
+            res[c].tokens_per_s.push_back(total.decode_tokens_per_s());
+            res[c].stats = total;
+            bar.update(++done, total_runs, cfgs[c].label());
+        }
+    }
+    bar.finish();
+    const double base_tps = median(res[0].tokens_per_s);
+    nlohmann::json rows = nlohmann::json::array();
+    std::printf("| drafter | tau | acceptance | tokens/s | speed-up | draft | verify | other | matches none |\n");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|:---:|\n");
+    for (std::size_t c = 0; c < cfgs.size(); ++c) {
+        const auto& st = res[c].stats;
+        const double tps = median(res[c].tokens_per_s), dec_s = st.t_total - st.t_prefill;
+        const double draft = dec_s > 0 ? st.t_draft / dec_s : 0, verify = dec_s > 0 ? st.t_verify / dec_s : 0;
+        std::printf("| %s | %.2f | %.1f%% | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |\n", cfgs[c].label().c_str(), st.tau(),
+                    100 * st.acceptance_rate(), tps, tps / base_tps, 100 * draft, 100 * verify,
+                    100 * std::max(0.0, 1 - draft - verify), res[c].lossless ? "yes" : "NO");
+        auto j = st.to_json();
+        j["config"] = {{"drafter", cfgs[c].drafter}, {"k", cfgs[c].k}, {"tree", cfgs[c].tree}};
+        j["tokens_per_s_reps"] = res[c].tokens_per_s;
+        j["tokens_per_s_median"] = tps;
+        j["speedup_vs_none"] = tps / base_tps;
+        j["matches_none"] = res[c].lossless;
+        rows.push_back(j);
+    }
+    if (args.has("json")) {
+        nlohmann::json out = {{"model", args.str("model")}, {"workload", args.str("prompts")}, {"requests", ids.size()},
+                              {"n_predict", base.max_new_tokens}, {"reps", reps}, {"kernels", kernel_path_name(kernel_path())},
+                              {"rows", rows}};
+        std::ofstream(args.str("json")) << out.dump(1) << "\n";
+    }
+    if (args.has("plot")) std::ofstream(args.str("plot")) << svg_plot(cfgs, res, base_tps);
+    bool all = true;
+    for (const auto& r : res) all = all && r.lossless;
+    if (!all) {
+        std::fprintf(stderr, "bench spec: some outputs differ from plain decoding\n");
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace ternspec::cli
