@@ -209,7 +209,7 @@ TEST(BadModel, FloatWeightsMustBeTernaryUnlessQuantizeIsAsked) {
     std::ofstream(dir + "/model.safetensors", std::ios::binary | std::ios::trunc) << st;
     expect_format_error(dir, [](const std::string& p) { Qwen3Model::load(ModelFiles::open(p)); },
                         "model.layers.0.mlp.up_proj.weight (F16) is not ternary");
-    LoadOptions lo;
+    ModelLoadOptions lo;
     lo.quantize = true;
     auto m = Qwen3Model::load(ModelFiles::open(dir), lo);
     EXPECT_TRUE(m->quantized_on_load());

@@ -36,7 +36,7 @@ void expect_shape(const TensorRef& t, std::vector<std::uint64_t> want) {
 
 }  // namespace
 
-std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const LoadOptions& options) {
+std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const ModelLoadOptions& options) {
     auto m = std::make_shared<Qwen3Model>();
     const auto& c = files.config();
     m->cfg_ = c;

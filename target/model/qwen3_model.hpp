@@ -15,7 +15,7 @@
 
 namespace ternspec {
 
-struct LoadOptions {
+struct ModelLoadOptions {
     bool quantize = false;  // absmean-quantise float weights that are not exactly ternary
     std::function<void(int done, int total, const std::string& tensor)> progress;
 };
@@ -43,7 +43,7 @@ struct ForwardOutput {
 
 class Qwen3Model {
 public:
-    static std::shared_ptr<Qwen3Model> load(const ModelFiles& files, const LoadOptions& options = {});
+    static std::shared_ptr<Qwen3Model> load(const ModelFiles& files, const ModelLoadOptions& options = {});
 
     const ModelConfig& config() const { return cfg_; }
     const Tokenizer& tokenizer() const { return *tokenizer_; }

@@ -56,7 +56,7 @@ std::unique_ptr<tbb::global_control> apply_threads(const Args& args) {
 std::shared_ptr<Qwen3Model> load_model(const Args& args) {
     const auto files = ModelFiles::open(args.str("model"));
     ProgressLine bar("loading " + args.str("model"));
-    LoadOptions lo;
+    ModelLoadOptions lo;
     lo.quantize = args.flag("quantize");
     lo.progress = [&](int done, int total, const std::string& name) { bar.update(done, total, name); };
     auto m = Qwen3Model::load(files, lo);

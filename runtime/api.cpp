@@ -1,0 +1,114 @@
+// The public C++ API over the internal model, drafters and decode loop.
+#include <tbb/global_control.h>
+
+#include <mutex>
+
+#include "runtime/speculative_decoder.hpp"
+#include "target/kernels/cpu_features.hpp"
+#include "ternspec/ternspec.hpp"
+
+namespace ternspec {
+
+struct Model::Impl {
+    std::string path, format;
+    std::shared_ptr<const Qwen3Model> model;
+};
+
+struct Session::Impl {
+    std::shared_ptr<Model::Impl> model;
+    std::unique_ptr<Drafter> drafter;
+    DraftOptions draft;
+};
+
+std::string version() { return TERNSPEC_VERSION; }
+std::string active_kernels() { return kernel_path_name(kernel_path()); }
+
+Model Model::load(const std::string& path, const LoadOptions& options) {
+    if (options.threads > 0) {
+        // Process-wide, as TBB's limit is; kept for the process's lifetime.
+        static std::mutex mu;
+        static std::unique_ptr<tbb::global_control> control;
+        std::lock_guard lock(mu);
+        control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                         static_cast<std::size_t>(options.threads));
+    }
+    const auto files = ModelFiles::open(path);
+    ModelLoadOptions lo;
+    lo.quantize = options.quantize;
+    auto impl = std::make_shared<Impl>();
+    impl->path = path;
+    impl->format = files.format();
+    impl->model = Qwen3Model::load(files, lo);
+    return Model(std::move(impl));
+}
+
+ModelInfo Model::info() const {
+    const auto& c = impl_->model->config();
+    return {impl_->path, impl_->format, c.vocab_size, c.hidden_size, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim,
+            c.context_length, impl_->model->weight_bytes()};
+}
+
+std::vector<std::int32_t> Model::encode(std::string_view text) const { return impl_->model->tokenizer().encode(text); }
+std::string Model::decode(const std::vector<std::int32_t>& tokens) const { return impl_->model->tokenizer().decode(tokens); }
+std::string Model::chat_prompt(std::string_view user_message) const { return ternspec::chat_prompt(std::string(user_message)); }
+
+Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::make_unique<Impl>()) {
+    impl_->model = model.impl();
+    impl_->draft = draft;
+    DrafterOptions o;
+    o.draft_model = draft.draft_model;
+    o.extra = draft.extra;
+    impl_->drafter = create_drafter(draft.drafter, o, impl_->model->model);
+    if (draft.k < 1 || draft.k > 64) throw InputError("draft length k must be between 1 and 64");
+    if (draft.tree_nodes < 0 || draft.tree_nodes > 64) throw InputError("tree_nodes must be between 0 and 64");
+}
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+Result Session::generate(std::string_view prompt, const GenerateOptions& options) {
+    const auto ids = impl_->model->model->tokenizer().encode(prompt);
+    return generate_tokens(ids, options);
+}
+
+Result Session::generate_tokens(std::span<const std::int32_t> prompt, const GenerateOptions& options) {
+    DecodeOptions o;
+    o.max_new_tokens = options.max_new_tokens;
+    o.sampling = {options.sampling.temperature, options.sampling.top_k, options.sampling.top_p, options.sampling.min_p,
+                  options.sampling.seed};
+    o.budget = {impl_->draft.k, impl_->draft.tree_nodes};
+    o.stop_at_eos = options.stop_at_eos;
+    o.context = options.context;
+    if (options.on_token || options.cancel)
+        o.on_token = [&](std::int32_t t, const std::string& piece) {
+            if (options.cancel && options.cancel->load()) return false;
+            return options.on_token ? options.on_token(t, piece) : true;
+        };
+    SpeculativeDecoder dec(impl_->model->model, impl_->drafter.get());
+    auto r = dec.run(prompt, o);
+    Result out;
+    out.text = std::move(r.text);
+    out.tokens = std::move(r.tokens);
+    out.stop_reason = r.stop_reason;
+    const auto& s = r.stats;
+    out.stats.prompt_tokens = s.prompt_tokens;
+    out.stats.emitted = s.emitted;
+    out.stats.target_forwards = s.target_forwards;
+    out.stats.drafted = s.drafted;
+    out.stats.accepted = s.accepted;
+    out.stats.acceptance_rate = s.acceptance_rate();
+    out.stats.tau = s.tau();
+    for (std::size_t d = 0; d < s.depth_drafted.size(); ++d)
+        out.stats.per_position_acceptance.push_back(
+            s.depth_drafted[d] ? static_cast<double>(s.depth_accepted[d]) / static_cast<double>(s.depth_drafted[d]) : 0.0);
+    out.stats.accepted_length_histogram = s.accepted_hist;
+    out.stats.seconds_prefill = s.t_prefill;
+    out.stats.seconds_draft = s.t_draft;
+    out.stats.seconds_verify = s.t_verify;
+    out.stats.seconds_total = s.t_total;
+    out.stats.decode_tokens_per_s = s.decode_tokens_per_s();
+    return out;
+}
+
+}  // namespace ternspec

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs ternspec into a temporary prefix, builds the C++ and C examples against the installed package
+# (find_package(ternspec CONFIG)), and runs them on a small synthetic model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install build --prefix "$prefix" > /dev/null
+cmake -S examples -B "$prefix/build-examples" -DCMAKE_PREFIX_PATH="$prefix" > /dev/null
+cmake --build "$prefix/build-examples" -j"$(nproc)" > /dev/null
+"$prefix/bin/ternspec" synth "$prefix/tiny.gguf" --shape tiny 2> /dev/null
+export LD_LIBRARY_PATH="$prefix/lib:${LD_LIBRARY_PATH:-}"
+"$prefix/build-examples/decode_cpp" "$prefix/tiny.gguf" "hello hello hello" suffix
+"$prefix/build-examples/decode_cpp_static" "$prefix/tiny.gguf" "hello hello hello" ngram
+"$prefix/build-examples/decode_c" "$prefix/tiny.gguf" "hello hello hello" ngram
+if "$prefix/build-examples/decode_c" "$prefix/missing.gguf" "x" 2> "$prefix/err"; then
+  echo "install test: a missing model must fail"; exit 1
+fi
+grep -q "no such file" "$prefix/err"
+echo "install test: examples built and ran against the installed package"

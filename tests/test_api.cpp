@@ -1,0 +1,90 @@
+// The public API: one Model shared by sessions on several threads gives each the output it gets alone;
+// cancellation stops a decode; the C API reports errors through status codes and ternspec_last_error().
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/support/test_models.hpp"
+#include "ternspec/ternspec.h"
+#include "ternspec/ternspec.hpp"
+
+using namespace ternspec;
+
+namespace {
+DraftOptions drafter(const std::string& name, int k = 4) {
+    DraftOptions d;
+    d.drafter = name;
+    d.k = k;
+    return d;
+}
+}  // namespace
+
+TEST(Api, SessionsOnSeveralThreadsMatchRunningAlone) {
+    const auto model = Model::load(fixtures::tiny_gguf("api_threads"));
+    EXPECT_EQ(model.info().layers, 2);
+    const std::vector<std::string> prompts = {"abc abc abc", "def f(x): return x", "hello world hello", "1 2 3 1 2 3"};
+    GenerateOptions o;
+    o.max_new_tokens = 24;
+    o.stop_at_eos = false;
+    std::vector<std::vector<std::int32_t>> alone;
+    for (const auto& p : prompts) alone.push_back(Session(model, drafter("none")).generate(p, o).tokens);
+    std::vector<std::vector<std::int32_t>> threaded(prompts.size());
+    std::vector<std::thread> pool;
+    for (std::size_t i = 0; i < prompts.size(); ++i)
+        pool.emplace_back([&, i] {
+            Session s(model, drafter(i % 2 ? "suffix" : "ngram"));
+            threaded[i] = s.generate(prompts[i], o).tokens;
+        });
+    for (auto& t : pool) t.join();
+    EXPECT_EQ(threaded, alone);
+}
+
+TEST(Api, CancellationAndCallbacks) {
+    const auto model = Model::load(fixtures::tiny_gguf("api_cancel"));
+    Session s(model, drafter("suffix"));
+    std::atomic<bool> cancel{false};
+    int seen = 0;
+    GenerateOptions o;
+    o.max_new_tokens = 100;
+    o.stop_at_eos = false;
+    o.cancel = &cancel;
+    o.on_token = [&](std::int32_t, std::string_view) {
+        if (++seen == 5) cancel = true;
+        return true;
+    };
+    const auto r = s.generate("abc abc abc", o);
+    EXPECT_EQ(r.stop_reason, "cancelled");
+    EXPECT_LE(r.tokens.size(), 6u);
+    EXPECT_THROW(Session(model, drafter("bogus")), InputError);
+    EXPECT_THROW(Model::load(fixtures::temp_path("missing.gguf")), InputError);
+}
+
+TEST(CApi, StatusCodesAndLastError) {
+    ternspec_model* m = nullptr;
+    EXPECT_EQ(ternspec_model_load(fixtures::temp_path("nope.gguf").c_str(), 0, &m), TERNSPEC_ERROR_INPUT);
+    EXPECT_NE(std::string(ternspec_last_error()).find("no such file"), std::string::npos);
+    EXPECT_EQ(ternspec_model_load(nullptr, 0, &m), TERNSPEC_ERROR_INPUT);
+    const auto bad = fixtures::temp_path("c_api_bad.gguf");
+    std::FILE* f = std::fopen(bad.c_str(), "wb");
+    std::fputs("GGUF", f);
+    std::fclose(f);
+    EXPECT_EQ(ternspec_model_load(bad.c_str(), 0, &m), TERNSPEC_ERROR_FORMAT);
+    ASSERT_EQ(ternspec_model_load(fixtures::tiny_gguf("c_api").c_str(), 0, &m), TERNSPEC_OK);
+    EXPECT_STREQ(ternspec_last_error(), "");
+    ternspec_session* s = nullptr;
+    EXPECT_EQ(ternspec_session_create(m, "bogus", 4, 0, nullptr, &s), TERNSPEC_ERROR_INPUT);
+    ASSERT_EQ(ternspec_session_create(m, "ngram", 4, 0, nullptr, &s), TERNSPEC_OK);
+    ternspec_generate_options o;
+    ternspec_generate_options_init(&o);
+    o.max_new_tokens = 8;
+    o.stop_at_eos = 0;
+    char* text = nullptr;
+    ternspec_stats st{};
+    ASSERT_EQ(ternspec_generate(s, "hello hello", &o, nullptr, nullptr, &text, &st), TERNSPEC_OK);
+    EXPECT_EQ(st.emitted, 8);
+    ASSERT_NE(text, nullptr);
+    ternspec_string_free(text);
+    ternspec_session_free(s);
+    ternspec_model_free(m);
+}
