@@ -110,6 +110,7 @@ DecodeResult SpeculativeDecoder::run(std::span<const std::int32_t> prompt, const
         if (drafter_) {
             const double td = now();
             DraftBudget b = opt.budget;
+            if (opt.adaptive) b.max_depth = std::min(b.max_depth, opt.adaptive->choose());
             b.max_depth = std::min(b.max_depth, opt.max_new_tokens - static_cast<int>(res.tokens.size()));
             if (b.max_depth > 0) draft = drafter_->propose(context, b);
             draft.truncate(static_cast<std::size_t>(std::max(0, ctx - cache.size() - 1)));
@@ -137,6 +138,7 @@ DecodeResult SpeculativeDecoder::run(std::span<const std::int32_t> prompt, const
         int depth = 0;
         for (std::size_t i = 0; i < draft.size(); ++i) depth = std::max(depth, draft.depth(static_cast<int>(i)));
         st.record_round(depth, static_cast<int>(draft.size()), static_cast<int>(v.accepted_nodes.size()));
+        if (opt.adaptive) opt.adaptive->record(depth, static_cast<int>(v.accepted_nodes.size()));
         st.t_verify += now() - tv;
         if (drafter_) {
             const double td = now();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "drafters/drafter.hpp"
+#include "runtime/cost_model.hpp"
 #include "runtime/kv_cache.hpp"
 #include "runtime/sampler.hpp"
 #include "target/model/qwen3_model.hpp"
@@ -20,6 +21,9 @@ struct DecodeOptions {
     int max_new_tokens = 128;
     SamplingParams sampling;
     DraftBudget budget;
+    // When set, each round's draft length is chosen by this controller (budget.max_depth is the cap) and
+    // the controller learns from the round; shared across requests so it keeps what it learned.
+    std::shared_ptr<DraftLengthController> adaptive;
     bool stop_at_eos = true;
     int context = 0;  // KV capacity; 0: the model's context length
     KvType kv_type = KvType::F16;

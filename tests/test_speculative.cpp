@@ -235,3 +235,38 @@ TEST(NgramDrafter, ProposesWhatFollowedTheMostRecentMatch) {
     EXPECT_EQ(d.propose(std::vector<std::int32_t>{1, 2, 9, 1, 2, 8, 1, 2}, {2, 0}).tokens, (std::vector<std::int32_t>{8, 1}));
     EXPECT_TRUE(d.propose(std::vector<std::int32_t>{1, 2, 3}, {3, 0}).empty());
 }
+
+TEST(DraftLength, FollowsCostsAndAcceptance) {
+    // Cheap batches and a drafter that is always right: draft as long as allowed.
+    DraftLengthController cheap(CostModel({1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4}), 8);
+    for (int r = 0; r < 50; ++r) cheap.record(8, 8);
+    EXPECT_EQ(cheap.choose(), 8);
+    // Cost linear in tokens: no draft can pay for itself.
+    DraftLengthController linear(CostModel({1, 2, 3, 4, 5, 6, 7, 8, 9}), 8);
+    for (int r = 0; r < 50; ++r) linear.record(4, 2);
+    EXPECT_EQ(linear.choose(), 0);
+    // Acceptance that falls off after two tokens: a short draft.
+    DraftLengthController mid(CostModel({1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8}), 8);
+    for (int r = 0; r < 200; ++r) mid.record(6, 2);
+    EXPECT_GE(mid.choose(), 2);
+    EXPECT_LE(mid.choose(), 3);
+    EXPECT_NEAR(mid.expected_tokens(2), 3.0, 0.1);
+}
+
+TEST(Lossless, AdaptiveDraftLength) {
+    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("lossless_adaptive")));
+    DecodeOptions o;
+    o.max_new_tokens = 40;
+    o.stop_at_eos = false;
+    SpeculativeDecoder plain(m, nullptr);
+    auto d = create_drafter("suffix", {}, m);
+    o.budget = {8, 0};
+    // Costs that make drafting attractive, so the controller actually drafts and varies K.
+    o.adaptive = std::make_shared<DraftLengthController>(CostModel({1.0, 1.02, 1.04, 1.06, 1.08, 1.1, 1.12, 1.14, 1.16}), 8);
+    SpeculativeDecoder dec(m, d.get());
+    for (const auto& p : prompts(m->tokenizer())) {
+        DecodeOptions po = o;
+        po.adaptive = nullptr;
+        EXPECT_EQ(dec.run(p, o).tokens, plain.run(p, po).tokens);
+    }
+}

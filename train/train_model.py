@@ -96,6 +96,7 @@ def main():
     ap.add_argument("--ckpt-minutes", type=float, default=10)
     ap.add_argument("--stop-after-minutes", type=float, default=0, help="save and exit after this long (0: run to the end)")
     ap.add_argument("--export", help="freeze to exact ternary values and write the HF folder here, then exit")
+    ap.add_argument("--context", type=int, default=0, help="context length written to the exported config (default: the config's)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -129,6 +130,8 @@ def main():
     bytes_per_token = meta["val_bytes"] / meta["val_tokens"]
 
     if args.export:
+        if args.context:
+            cfg.max_position_embeddings = args.context
         model.freeze_ternary()
         loss, n = evaluate(model, data["val"], args.seq, device)
         bpb = loss * n / (n * bytes_per_token) / math.log(2)

@@ -63,7 +63,11 @@ int run_decode(const Args& args, const std::string& drafter_name) {
             if (eq == std::string::npos) throw InputError("--draft-opt wants key=value pairs, got " + kv);
             dopt.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
         }
-    if (args.has("k")) {
+    if (args.str("k") == "auto") {
+        opt.budget.max_depth = static_cast<int>(args.integer("k-max"));
+        if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64) throw InputError("--k-max must be between 1 and 64");
+        if (drafter_name != "none") opt.adaptive = adaptive_controller(args, *model, opt.budget.max_depth);
+    } else {
         opt.budget.max_depth = static_cast<int>(args.integer("k"));
         if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64) throw InputError("-k must be between 1 and 64");
     }
@@ -145,7 +149,8 @@ int cmd_decode(int argc, char** argv) {
     std::string names;
     for (const auto& n : drafter_names()) names += (names.empty() ? "" : "|") + n;
     opts.push_back({"draft", 0, "NAME", "drafter: " + names, "suffix"});
-    opts.push_back({"k", 'k', "K", "draft length (longest path)", "4"});
+    opts.push_back({"k", 'k', "K|auto", "draft length (longest path); auto: chosen per round from measured costs", "4"});
+    opts.push_back({"k-max", 0, "K", "longest draft -k auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "draft a tree of at most N nodes instead of a chain", ""});
     opts.push_back({"draft-model", 0, "PATH", "weights for drafters that have them", ""});
     opts.push_back({"draft-opt", 0, "K=V,...", "drafter-specific options (e.g. max_spec_factor=2)", ""});

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/cost_model.hpp"
 #include "runtime/sampler.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/tokenizer/tokenizer.hpp"
@@ -30,6 +31,9 @@ std::unique_ptr<tbb::global_control> apply_threads(const Args& args);
 // Loads and packs the model, with a progress line on a terminal.
 std::shared_ptr<Qwen3Model> load_model(const Args& args);
 SamplingParams sampling_from(const Args& args);
+
+// The draft-length controller for `-k auto`: t(M) measured (or cached) for this model on this machine.
+std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model, int max_k);
 
 // The prompt text from -p or -f (exactly one), wrapped in ChatML with --chat.
 std::string prompt_text(const Args& args);

@@ -16,11 +16,11 @@ namespace {
 
 struct Config {
     std::string drafter;
-    int k;
+    int k;  // 0: adaptive (-k auto)
     int tree;
     std::string label() const {
         if (drafter == "none") return "none";
-        return drafter + " k=" + std::to_string(k) + (tree ? " tree=" + std::to_string(tree) : "");
+        return drafter + " k=" + (k ? std::to_string(k) : std::string("auto")) + (tree ? " tree=" + std::to_string(tree) : "");
     }
 };
 
@@ -111,7 +111,8 @@ int bench_spec(int argc, char** argv) {
     opts.push_back({"draft", 0, "LIST", "drafters to compare (none is always included)", "none,suffix,ngram"});
     opts.push_back({"prompts", 0, "FILE", "JSONL workload, {\"prompt\": ...} per line", ""});
     opts.push_back({"n-predict", 'n', "N", "tokens to generate per request", "96"});
-    opts.push_back({"k", 'k', "LIST", "draft lengths to try", "4"});
+    opts.push_back({"k", 'k', "LIST", "draft lengths to try; auto: chosen per round from measured costs", "4"});
+    opts.push_back({"k-max", 0, "K", "longest draft auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "also run each drafter with a tree of N nodes", ""});
     opts.push_back({"reps", 0, "R", "repetitions (interleaved; medians reported)", "3"});
     opts.push_back({"draft-model", 0, "PATH", "weights for drafters that have them", ""});
@@ -130,14 +131,24 @@ int bench_spec(int argc, char** argv) {
     std::vector<Config> cfgs{{"none", 0, 0}};
     for (const auto& d : args.str_list("draft")) {
         if (d == "none") continue;
-        for (long long k : args.int_list("k")) {
-            cfgs.push_back({d, static_cast<int>(k), 0});
-            if (args.has("tree")) cfgs.push_back({d, static_cast<int>(k), static_cast<int>(args.integer("tree"))});
+        for (const auto& ks : args.str_list("k")) {
+            int k = 0;
+            if (ks != "auto") {
+                try {
+                    k = std::stoi(ks);
+                } catch (const std::exception&) {
+                    throw InputError("-k: \"" + ks + "\" is neither a number nor auto");
+                }
+                if (k < 1 || k > 64) throw InputError("-k values must be between 1 and 64");
+            }
+            cfgs.push_back({d, k, 0});
+            if (args.has("tree")) cfgs.push_back({d, k, static_cast<int>(args.integer("tree"))});
         }
     }
     DrafterOptions dopt;
     if (args.has("draft-model")) dopt.draft_model = args.str("draft-model");
     const int reps = static_cast<int>(args.integer("reps"));
+    const int k_max = static_cast<int>(args.integer("k-max"));
     DecodeOptions base;
     base.max_new_tokens = static_cast<int>(args.integer("n-predict"));
     base.stop_at_eos = false;  // equal work for every drafter
@@ -153,7 +164,8 @@ int bench_spec(int argc, char** argv) {
             auto drafter = create_drafter(cfgs[c].drafter, dopt, model);
             SpeculativeDecoder dec(model, drafter.get());
             DecodeOptions o = base;
-            o.budget = {std::max(1, cfgs[c].k), cfgs[c].tree};
+            o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};
+            if (cfgs[c].k == 0 && cfgs[c].drafter != "none") o.adaptive = adaptive_controller(args, *model, k_max);
             DecodeStats total;
             for (std::size_t i = 0; i < ids.size(); ++i) {
                 auto r = dec.run(ids[i], o);

@@ -1,0 +1,119 @@
+#include "runtime/cost_model.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <thread>
+
+#include <tbb/global_control.h>
+
+#include "target/kernels/cpu_features.hpp"
+#include "target/model/qwen3_model.hpp"
+
+namespace ternspec {
+
+CostModel CostModel::measure(const Qwen3Model& m, int max_tokens, int reps) {
+    const int prefix = 32;
+    KvCache cache = m.make_cache(prefix + max_tokens + 1);
+    std::vector<std::int32_t> toks(static_cast<std::size_t>(prefix + max_tokens));
+    for (std::size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<std::int32_t>((i * 7919 + 13) % static_cast<std::size_t>(m.config().vocab_size));
+    std::vector<std::int32_t> pos(toks.size());
+    std::iota(pos.begin(), pos.end(), 0);
+    ForwardInput pre;
+    pre.tokens = std::span(toks).first(prefix);
+    pre.positions = std::span(pos).first(prefix);
+    pre.no_logits = true;
+    m.forward(cache, pre);
+    std::vector<double> t;
+    for (int n = 1; n <= max_tokens; ++n) {
+        ForwardInput in;
+        in.tokens = std::span(toks).subspan(prefix, static_cast<std::size_t>(n));
+        in.positions = std::span(pos).subspan(prefix, static_cast<std::size_t>(n));
+        std::vector<double> runs;
+        for (int r = 0; r <= reps; ++r) {
+            const auto t0 = std::chrono::steady_clock::now();
+            m.forward(cache, in);
+            const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            cache.trim_by(n);
+            if (r > 0) runs.push_back(dt);
+        }
+        std::sort(runs.begin(), runs.end());
+        t.push_back(runs[runs.size() / 2]);
+    }
+    // A forward of more tokens never costs less: noise aside, keep the curve monotone.
+    for (std::size_t i = 1; i < t.size(); ++i) t[i] = std::max(t[i], t[i - 1]);
+    return CostModel(std::move(t));
+}
+
+CostModel CostModel::cached(const Qwen3Model& m, const std::string& model_key, int max_tokens) {
+    namespace fs = std::filesystem;
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    fs::path dir = xdg ? fs::path(xdg) / "ternspec" : home ? fs::path(home) / ".cache" / "ternspec" : fs::temp_directory_path();
+    const std::string key = model_key + "|" + kernel_path_name(kernel_path()) + "|" +
+                            std::to_string(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+    const auto file = dir / ("cost-" + std::to_string(std::hash<std::string>{}(key)) + ".json");
+    try {
+        std::ifstream in(file);
+        if (in) {
+            auto j = nlohmann::json::parse(in);
+            auto t = j.at("seconds").get<std::vector<double>>();
+            if (j.at("key") == key && static_cast<int>(t.size()) >= max_tokens) return CostModel(std::move(t));
+        }
+    } catch (const std::exception&) {
+        // An unreadable cache is measured again.
+    }
+    CostModel c = measure(m, max_tokens);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    std::ofstream(file) << nlohmann::json{{"key", key}, {"seconds", c.curve()}}.dump() << "\n";
+    return c;
+}
+
+double CostModel::seconds(int m) const {
+    if (t_.empty()) return 1.0;
+    return t_[static_cast<std::size_t>(std::clamp(m, 1, static_cast<int>(t_.size())) - 1)];
+}
+
+DraftLengthController::DraftLengthController(CostModel costs, int max_k)
+    : costs_(std::move(costs)), max_k_(max_k), reached_(static_cast<std::size_t>(max_k), 0.0), accepted_(static_cast<std::size_t>(max_k), 0.0) {}
+
+double DraftLengthController::expected_tokens(int k) const {
+    double e = 1.0, p = 1.0;
+    for (int d = 0; d < k; ++d) {
+        // Conditional acceptance at depth d + 1, with a uniform prior so unseen depths are tried.
+        const double a = (accepted_[static_cast<std::size_t>(d)] + 1.0) / (reached_[static_cast<std::size_t>(d)] + 2.0);
+        p *= a;
+        e += p;
+    }
+    return e;
+}
+
+int DraftLengthController::choose() const {
+    int best = 0;
+    double best_rate = expected_tokens(0) / costs_.seconds(1);
+    for (int k = 1; k <= max_k_; ++k) {
+        const double rate = expected_tokens(k) / costs_.seconds(k + 1);
+        if (rate > best_rate) best = k, best_rate = rate;
+    }
+    return best;
+}
+
+void DraftLengthController::record(int depth, int accepted) {
+    // Recent rounds count more: acceptance drifts with the text being written.
+    constexpr double kDecay = 0.97;
+    for (auto& v : reached_) v *= kDecay;
+    for (auto& v : accepted_) v *= kDecay;
+    for (int d = 0; d < std::min(depth, max_k_); ++d) {
+        if (d > accepted) break;  // depth d + 1 was only reached if depth d was accepted
+        reached_[static_cast<std::size_t>(d)] += 1.0;
+        if (d < accepted) accepted_[static_cast<std::size_t>(d)] += 1.0;
+    }
+}
+
+}  // namespace ternspec
