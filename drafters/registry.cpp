@@ -2,6 +2,7 @@
 #include <functional>
 
 #include "drafters/drafter.hpp"
+#include "drafters/eagle_drafter.hpp"
 #include "drafters/ngram_drafter.hpp"
 #include "drafters/suffix_drafter.hpp"
 #include "ternspec/error.hpp"
@@ -15,6 +16,7 @@ const std::map<std::string, Factory>& registry() {
     static const std::map<std::string, Factory> r = {
         {"ngram", [](const DrafterOptions& o, auto) { return std::make_unique<NgramDrafter>(o); }},
         {"suffix", [](const DrafterOptions& o, auto) { return std::make_unique<SuffixDrafter>(o); }},
+        {"eagle", [](const DrafterOptions& o, auto t) { return std::make_unique<EagleDrafter>(o, std::move(t)); }},
     };
     return r;
 }

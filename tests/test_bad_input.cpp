@@ -165,8 +165,8 @@ TEST(BadSafetensors, Catalogue) {
     expect_format_error(catalogue("huge_header.safetensors", Bytes().put<std::uint64_t>(1ull << 50).s + "{}"), open_st, "runs past");
     expect_format_error(catalogue("bad_json.safetensors", with_header("{\"a\": [1,", 0)), open_st, "invalid JSON");
     expect_format_error(catalogue("not_object.safetensors", with_header("[1,2]", 0)), open_st, "not a JSON object");
-    expect_format_error(catalogue("int8.safetensors", with_header(R"({"w":{"dtype":"I8","shape":[4],"data_offsets":[0,4]}})", 4)),
-                        open_st, "unsupported dtype I8");
+    expect_format_error(catalogue("u16.safetensors", with_header(R"({"w":{"dtype":"U16","shape":[4],"data_offsets":[0,8]}})", 8)),
+                        open_st, "unsupported dtype U16");
     expect_format_error(catalogue("past_end.safetensors", with_header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8)),
                         open_st, "past the end");
     expect_format_error(catalogue("size_mismatch.safetensors", with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16)),

@@ -62,6 +62,23 @@ void dequantize(TensorType t, const std::uint8_t* src, float* dst, std::uint64_t
         case TensorType::BF16:
             for (std::uint64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(load_u16(src + 2 * i));
             return;
+        case TensorType::I8:
+            for (std::uint64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<std::int8_t>(src[i]));
+            return;
+        case TensorType::I32:
+            for (std::uint64_t i = 0; i < n; ++i) {
+                std::int32_t v;
+                std::memcpy(&v, src + 4 * i, 4);
+                dst[i] = static_cast<float>(v);
+            }
+            return;
+        case TensorType::I64:
+            for (std::uint64_t i = 0; i < n; ++i) {
+                std::int64_t v;
+                std::memcpy(&v, src + 8 * i, 8);
+                dst[i] = static_cast<float>(v);
+            }
+            return;
         case TensorType::Q8_0:
             for (std::uint64_t b = 0; b < blocks; ++b, src += 34, dst += 32) {
                 const float d = half_to_float(load_u16(src));
@@ -112,6 +129,21 @@ void quantize(TensorType t, const float* src, std::uint8_t* dst, std::uint64_t n
             return;
         case TensorType::BF16:
             for (std::uint64_t i = 0; i < n; ++i) store_u16(dst + 2 * i, float_to_bf16(src[i]));
+            return;
+        case TensorType::I8:
+            for (std::uint64_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(src[i])));
+            return;
+        case TensorType::I32:
+            for (std::uint64_t i = 0; i < n; ++i) {
+                const auto v = static_cast<std::int32_t>(std::llround(src[i]));
+                std::memcpy(dst + 4 * i, &v, 4);
+            }
+            return;
+        case TensorType::I64:
+            for (std::uint64_t i = 0; i < n; ++i) {
+                const auto v = static_cast<std::int64_t>(std::llround(src[i]));
+                std::memcpy(dst + 8 * i, &v, 8);
+            }
             return;
         case TensorType::Q8_0:
             for (std::uint64_t b = 0; b < blocks; ++b, src += 32, dst += 34) {

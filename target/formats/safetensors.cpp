@@ -17,7 +17,10 @@ TensorType dtype_of(const std::string& s, const std::string& what) {
     if (s == "F32") return TensorType::F32;
     if (s == "F16") return TensorType::F16;
     if (s == "BF16") return TensorType::BF16;
-    throw FormatError(what + ": unsupported dtype " + s + " (ternspec reads F32, F16 and BF16)");
+    if (s == "I64") return TensorType::I64;
+    if (s == "I32") return TensorType::I32;
+    if (s == "I8" || s == "BOOL") return TensorType::I8;
+    throw FormatError(what + ": unsupported dtype " + s + " (ternspec reads F32, F16, BF16, I64, I32, I8 and BOOL)");
 }
 
 const char* dtype_name(TensorType t) {
@@ -25,7 +28,10 @@ const char* dtype_name(TensorType t) {
         case TensorType::F32: return "F32";
         case TensorType::F16: return "F16";
         case TensorType::BF16: return "BF16";
-        default: throw Error("safetensors can only hold F32, F16 and BF16 tensors");
+        case TensorType::I64: return "I64";
+        case TensorType::I32: return "I32";
+        case TensorType::I8: return "I8";
+        default: throw Error("safetensors holds plain element types, not block-quantised ones");
     }
 }
 

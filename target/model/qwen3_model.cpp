@@ -1,5 +1,6 @@
 #include "target/model/qwen3_model.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 #include <tbb/parallel_for.h>
 
@@ -9,6 +10,7 @@
 #include <numeric>
 
 #include "target/kernels/half_table.hpp"
+#include "target/model/attention.hpp"
 #include "target/model/ternary_import.hpp"
 #include "ternspec/error.hpp"
 
@@ -91,10 +93,12 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
         L.gate_up = pack(gu, p + "ffn_gate_up");
         L.down = pack(ternary(p + "ffn_down.weight", {H, I}), p + "ffn_down.weight");
     }
-    m->inv_freq_.resize(static_cast<std::size_t>(c.head_dim / 2));
-    for (int j = 0; j < c.head_dim / 2; ++j)
-        m->inv_freq_[static_cast<std::size_t>(j)] = std::pow(static_cast<double>(c.rope_theta), -2.0 * j / c.head_dim);
     if (m->quantized_) spdlog::warn("{}: float weights were not ternary; quantised them with absmean per group of 128", files.path());
+#if defined(__GLIBC__)
+    // Packing goes through transient trit and scale buffers; hand their pages back so resident memory is
+    // the packed weights, not the packing's high-water mark.
+    malloc_trim(0);
+#endif
     return m;
 }
 
@@ -143,43 +147,17 @@ ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const 
         if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
             throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
     }
-    // Which tokens of this call each token may see.
-    std::vector<std::vector<char>> visible(static_cast<std::size_t>(M), std::vector<char>(static_cast<std::size_t>(M), 0));
-    for (int i = 0; i < M; ++i) {
-        if (in.parents.empty()) {
-            for (int j = 0; j <= i; ++j) visible[i][j] = 1;
-        } else {
-            for (int j = i; j >= 0; j = in.parents[j]) visible[i][j] = 1;
-        }
-    }
-
     ForwardOutput out;
     std::vector<float> x(static_cast<std::size_t>(M) * H), h(static_cast<std::size_t>(M) * H);
     for (int i = 0; i < M; ++i) embed(in.tokens[i], x.data() + static_cast<std::size_t>(i) * H);
     std::vector<float> qkv(static_cast<std::size_t>(M) * (QD + 2 * KD)), att(static_cast<std::size_t>(M) * QD);
     std::vector<float> proj(static_cast<std::size_t>(M) * H), gu(static_cast<std::size_t>(M) * 2 * I), act(static_cast<std::size_t>(M) * I);
     QuantizedActivations qa;
-    // RoPE angles per token, shared by every head and layer.
-    std::vector<float> rope_cos(static_cast<std::size_t>(M) * (hd / 2)), rope_sin(rope_cos.size());
-    for (int i = 0; i < M; ++i)
-        for (int j = 0; j < hd / 2; ++j) {
-            const double a = static_cast<double>(in.positions[i]) * inv_freq_[static_cast<std::size_t>(j)];
-            rope_cos[static_cast<std::size_t>(i) * (hd / 2) + j] = static_cast<float>(std::cos(a));
-            rope_sin[static_cast<std::size_t>(i) * (hd / 2) + j] = static_cast<float>(std::sin(a));
-        }
-    // The cache slots each token attends to: the cached prefix, then its visible tokens of this call.
-    std::vector<std::vector<int>> slots(static_cast<std::size_t>(M));
-    for (int i = 0; i < M; ++i) {
-        auto& sl = slots[static_cast<std::size_t>(i)];
-        sl.resize(static_cast<std::size_t>(base));
-        std::iota(sl.begin(), sl.end(), 0);
-        for (int j = 0; j < M; ++j)
-            if (visible[i][j]) sl.push_back(base + j);
-    }
+    const RopeTable rope(in.positions, hd, cfg_.rope_theta);
+    const auto slots = attention_slots(base, M, in.parents);
     auto capture = [&](int layer) {
         if (std::find(in.hidden_layers.begin(), in.hidden_layers.end(), layer) != in.hidden_layers.end()) out.hidden[layer] = x;
     };
-    const float attn_scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
     for (int l = 0; l < cfg_.n_layers; ++l) {
         const Layer& L = layers_[static_cast<std::size_t>(l)];
@@ -191,62 +169,14 @@ ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const 
         // Per-head q/k norm, RoPE, and the new keys and values into the cache.
         for (int i = 0; i < M; ++i) {
             float* row = qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD);
-            const float* cos_i = rope_cos.data() + static_cast<std::size_t>(i) * (hd / 2);
-            const float* sin_i = rope_sin.data() + static_cast<std::size_t>(i) * (hd / 2);
             for (int head = 0; head < nh + nkv; ++head) {
                 float* v = row + head * hd;
                 rms_norm(v, head < nh ? L.q_norm.data() : L.k_norm.data(), hd, cfg_.rms_eps, v);
-                for (int j = 0; j < hd / 2; ++j) {
-                    const float cs = cos_i[j], sn = sin_i[j];
-                    const float x1 = v[j], x2 = v[j + hd / 2];
-                    v[j] = x1 * cs - x2 * sn;
-                    v[j + hd / 2] = x2 * cs + x1 * sn;
-                }
+                rope.apply(v, i);
             }
             cache.store(l, base + i, row + QD, row + QD + KD);
         }
-        // Attention per (token, kv head): that head's keys and values are converted once and serve every
-        // query head of its group; each query head sums over its slots in slot order.
-        const int rep = nh / nkv;
-        tbb::parallel_for(0, M * nkv, [&](int task) {
-            const int i = task / nkv, g = task % nkv;
-            const auto& sl = slots[static_cast<std::size_t>(i)];
-            const std::size_t S = sl.size();
-            thread_local std::vector<float> kbuf, scores;
-            kbuf.resize(static_cast<std::size_t>(hd));
-            scores.resize(S * static_cast<std::size_t>(rep));
-            const float* q0 = qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD) + static_cast<std::size_t>(g) * rep * hd;
-            for (std::size_t s = 0; s < S; ++s) {
-                cache.load_part(l, sl[s], false, g * hd, hd, kbuf.data());
-                for (int r = 0; r < rep; ++r) {
-                    const float* q = q0 + r * hd;
-                    float d = 0;
-                    for (int e = 0; e < hd; ++e) d += q[e] * kbuf[static_cast<std::size_t>(e)];
-                    scores[static_cast<std::size_t>(r) * S + s] = d * attn_scale;
-                }
-            }
-            for (int r = 0; r < rep; ++r) {
-                float* sc = scores.data() + static_cast<std::size_t>(r) * S;
-                const float mx = *std::max_element(sc, sc + S);
-                double denom = 0;
-                for (std::size_t s = 0; s < S; ++s) {
-                    sc[s] = std::exp(sc[s] - mx);
-                    denom += sc[s];
-                }
-                const float inv = static_cast<float>(1.0 / denom);
-                for (std::size_t s = 0; s < S; ++s) sc[s] *= inv;
-            }
-            float* o0 = att.data() + static_cast<std::size_t>(i) * QD + static_cast<std::size_t>(g) * rep * hd;
-            std::fill(o0, o0 + rep * hd, 0.0f);
-            for (std::size_t s = 0; s < S; ++s) {
-                cache.load_part(l, sl[s], true, g * hd, hd, kbuf.data());
-                for (int r = 0; r < rep; ++r) {
-                    const float p = scores[static_cast<std::size_t>(r) * S + s];
-                    float* o = o0 + r * hd;
-                    for (int e = 0; e < hd; ++e) o[e] += p * kbuf[static_cast<std::size_t>(e)];
-                }
-            }
-        });
+        attend(cache, l, slots, qkv.data(), static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd, att.data());
         qa.quantize(att.data(), M, QD);
         ternary_matmul(L.o, qa, proj.data());
         for (std::size_t e = 0; e < x.size(); ++e) x[e] += proj[e];

@@ -76,7 +76,6 @@ private:
     std::unique_ptr<TernaryMatrix> head_;  // null when tied
     std::vector<float> output_norm_;
     std::vector<Layer> layers_;
-    std::vector<double> inv_freq_;
     bool quantized_ = false;
 };
 

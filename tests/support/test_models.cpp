@@ -2,7 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "target/formats/dequantize.hpp"
 #include "target/formats/gguf.hpp"
@@ -99,6 +101,64 @@ std::string shipped_model() {
         if (e.is_directory() && fs::exists(e.path() / "config.json") && fs::exists(e.path() / "model.safetensors"))
             return e.path().string();
     return "";
+}
+
+}  // namespace ternspec::fixtures
+
+namespace ternspec::fixtures {
+
+std::string random_eagle_head(const std::string& target_gguf, const std::string& name, int draft_vocab, std::uint64_t seed) {
+    const auto mf = ModelFiles::open(target_gguf);
+    const auto& c = mf.config();
+    const int H = c.hidden_size, I = 384, heads = 4, kv = 2, hd = H / heads;
+    const auto dir = temp_path(name);
+    fs::create_directories(dir);
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    std::vector<SafetensorsWriterTensor> ts;
+    auto add = [&](const std::string& t, std::vector<std::uint64_t> shape, float scale, bool ones = false) {
+        std::uint64_t count = 1;
+        for (auto d : shape) count *= d;
+        std::vector<float> v(count);
+        for (auto& x : v) x = ones ? 1.0f : n(rng) * scale;
+        SafetensorsWriterTensor w{t, TensorType::BF16, shape, std::vector<std::uint8_t>(count * 2)};
+        quantize(TensorType::BF16, v.data(), w.data.data(), count);
+        ts.push_back(std::move(w));
+    };
+    const auto h = static_cast<std::uint64_t>(H);
+    add("fc.weight", {h, 3 * h}, 1.0f / std::sqrt(3.0f * H));
+    add("midlayer.input_layernorm.weight", {h}, 0, true);
+    add("midlayer.hidden_norm.weight", {h}, 0, true);
+    add("midlayer.post_attention_layernorm.weight", {h}, 0, true);
+    add("midlayer.self_attn.q_proj.weight", {static_cast<std::uint64_t>(heads * hd), 2 * h}, 1.0f / std::sqrt(2.0f * H));
+    add("midlayer.self_attn.k_proj.weight", {static_cast<std::uint64_t>(kv * hd), 2 * h}, 1.0f / std::sqrt(2.0f * H));
+    add("midlayer.self_attn.v_proj.weight", {static_cast<std::uint64_t>(kv * hd), 2 * h}, 1.0f / std::sqrt(2.0f * H));
+    add("midlayer.self_attn.o_proj.weight", {h, static_cast<std::uint64_t>(heads * hd)}, 1.0f / std::sqrt(static_cast<float>(H)));
+    add("midlayer.mlp.gate_proj.weight", {static_cast<std::uint64_t>(I), h}, 1.0f / std::sqrt(static_cast<float>(H)));
+    add("midlayer.mlp.up_proj.weight", {static_cast<std::uint64_t>(I), h}, 1.0f / std::sqrt(static_cast<float>(H)));
+    add("midlayer.mlp.down_proj.weight", {h, static_cast<std::uint64_t>(I)}, 1.0f / std::sqrt(static_cast<float>(I)));
+    add("norm.weight", {h}, 0, true);
+    add("lm_head.weight", {static_cast<std::uint64_t>(draft_vocab), h}, 1.0f);
+    // Draft id i stands for target id 2i (+ d2t[i] = i), so the mapping is exercised.
+    std::vector<float> d2t(static_cast<std::size_t>(draft_vocab)), t2d(static_cast<std::size_t>(c.vocab_size), 0.0f);
+    for (int i = 0; i < draft_vocab; ++i) {
+        d2t[static_cast<std::size_t>(i)] = static_cast<float>(i);
+        t2d[static_cast<std::size_t>(2 * i)] = 1.0f;
+    }
+    SafetensorsWriterTensor d{"d2t", TensorType::I64, {static_cast<std::uint64_t>(draft_vocab)}, std::vector<std::uint8_t>(static_cast<std::size_t>(draft_vocab) * 8)};
+    quantize(TensorType::I64, d2t.data(), d.data.data(), d2t.size());
+    SafetensorsWriterTensor t{"t2d", TensorType::I8, {static_cast<std::uint64_t>(c.vocab_size)}, std::vector<std::uint8_t>(static_cast<std::size_t>(c.vocab_size))};
+    quantize(TensorType::I8, t2d.data(), t.data.data(), t2d.size());
+    ts.push_back(std::move(d));
+    ts.push_back(std::move(t));
+    write_safetensors(dir + "/model.safetensors", ts);
+    nlohmann::json cfg = {{"architectures", {"LlamaForCausalLMEagle3"}}, {"hidden_size", H}, {"intermediate_size", I},
+                          {"num_attention_heads", heads}, {"num_key_value_heads", kv}, {"head_dim", hd},
+                          {"vocab_size", c.vocab_size}, {"draft_vocab_size", draft_vocab}, {"target_hidden_size", H},
+                          {"rope_theta", 10000.0}, {"rms_norm_eps", 1e-6},
+                          {"eagle_config", {{"eagle_aux_hidden_state_layer_ids", {0, 1, 2}}}}};
+    std::ofstream(dir + "/config.json") << cfg.dump(1);
+    return dir;
 }
 
 }  // namespace ternspec::fixtures

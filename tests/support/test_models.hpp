@@ -22,3 +22,13 @@ std::string hf_folder_from_gguf(const std::string& gguf, const std::string& name
 std::string shipped_model();
 
 }  // namespace ternspec::fixtures
+
+namespace ternspec::fixtures {
+
+// A random EAGLE-3 head for the model in `target_gguf`, written in the published checkpoint format
+// (config.json + model.safetensors with fc, midlayer.*, norm, lm_head, d2t, t2d) with a reduced draft
+// vocabulary of `draft_vocab` ids.
+std::string random_eagle_head(const std::string& target_gguf, const std::string& name, int draft_vocab = 128,
+                              std::uint64_t seed = 1);
+
+}  // namespace ternspec::fixtures

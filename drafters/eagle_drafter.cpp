@@ -1,0 +1,169 @@
+#include "drafters/eagle_drafter.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "target/model/attention.hpp"
+#include "target/model/qwen3_model.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+
+EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)
+    : target_(std::move(target)),
+      head_(o.draft_model.empty() ? throw InputError("--draft=eagle needs --draft-model PATH (an EAGLE-3 head)")
+                                  : EagleHead::load(o.draft_model, *target_)),
+      width_(static_cast<int>(o.get("eagle_width", 4))),
+      cache_(head_->make_cache(target_->config().context_length + 64)) {
+    if (width_ < 1 || width_ > 16) throw InputError("eagle_width must be between 1 and 16");
+}
+
+std::vector<float> EagleDrafter::fused(const HiddenRows& hidden, int rows) const {
+    const int H = target_->config().hidden_size;
+    std::vector<float> cat(static_cast<std::size_t>(rows) * 3 * H);
+    const auto& layers = head_->config().aux_layers;
+    for (int l = 0; l < 3; ++l) {
+        auto it = hidden.find(layers[static_cast<std::size_t>(l)]);
+        if (it == hidden.end() || it->second.size() < static_cast<std::size_t>(rows) * H)
+            throw Error("EAGLE drafter: the target did not return hidden states of layer " + std::to_string(layers[static_cast<std::size_t>(l)]));
+        for (int r = 0; r < rows; ++r)
+            std::copy_n(it->second.begin() + static_cast<std::ptrdiff_t>(r) * H, H,
+                        cat.begin() + static_cast<std::ptrdiff_t>(r) * 3 * H + static_cast<std::ptrdiff_t>(l) * H);
+    }
+    return head_->fuse(cat.data(), rows);
+}
+
+void EagleDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) {
+    if (!hidden) throw Error("EAGLE drafter: begin() needs the prompt's hidden states");
+    const int n = static_cast<int>(prompt.size()), H = head_->config().hidden;
+    cache_.truncate(0);
+    const auto g = fused(*hidden, n);
+    // Pairs (feature of token j, token j + 1) for j < n - 1; the last feature waits for the pending token.
+    if (n > 1) {
+        std::vector<std::int32_t> pos(static_cast<std::size_t>(n - 1));
+        std::iota(pos.begin(), pos.end(), 0);
+        head_->forward(cache_, g.data(), prompt.subspan(1), pos, attention_slots(0, n - 1, {}), nullptr);
+    }
+    committed_ = n - 1;
+    last_g_.assign(g.end() - H, g.end());
+}
+
+void EagleDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) {
+    if (!hidden) throw Error("EAGLE drafter: observe() needs hidden states");
+    const int m = static_cast<int>(cached.size()), H = head_->config().hidden;
+    cache_.truncate(committed_);  // drop the draft steps of the last round
+    const auto g = fused(*hidden, m);
+    // Pairs: (previous feature, cached[0]), (feature of cached[i - 1], cached[i]).
+    std::vector<float> inputs(static_cast<std::size_t>(m) * H);
+    std::copy(last_g_.begin(), last_g_.end(), inputs.begin());
+    std::copy_n(g.begin(), static_cast<std::ptrdiff_t>(m - 1) * H, inputs.begin() + H);
+    std::vector<std::int32_t> pos(static_cast<std::size_t>(m));
+    std::iota(pos.begin(), pos.end(), committed_);
+    head_->forward(cache_, inputs.data(), cached, pos, attention_slots(committed_, m, {}), nullptr);
+    committed_ += m;
+    last_g_.assign(g.end() - H, g.end());
+}
+
+DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
+    DraftTree out;
+    if (budget.max_depth < 1 || ctx.empty()) return out;
+    const int H = head_->config().hidden, V = head_->config().draft_vocab;
+    const bool chain = budget.max_nodes == 0;
+    const int width = chain ? 1 : width_;
+    cache_.truncate(committed_);
+    if (cache_.size() + 1 + width * budget.max_depth > cache_.capacity()) return out;
+
+    struct Node {
+        std::int32_t token;  // target id
+        int parent;          // node index, -1 for the root's children
+        int depth;
+        double score;        // cumulative log-probability under the head
+        int slot = -1;       // head cache slot once expanded
+        std::vector<float> h;
+    };
+    std::vector<Node> nodes;
+    auto children = [&](const float* logits, int parent, int depth, double base, std::vector<int>& made) {
+        const float mx = *std::max_element(logits, logits + V);
+        double z = 0;
+        for (int i = 0; i < V; ++i) z += std::exp(static_cast<double>(logits[i] - mx));
+        std::vector<int> order(static_cast<std::size_t>(V));
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + width, order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
+        for (int c = 0; c < width; ++c) {
+            const int id = order[static_cast<std::size_t>(c)];
+            nodes.push_back({head_->to_target(id), parent, depth, base + (logits[id] - mx) - std::log(z), -1, {}});
+            made.push_back(static_cast<int>(nodes.size()) - 1);
+        }
+    };
+    // Root step: the newest verified feature with the pending token.
+    const int root_slot = cache_.size();
+    std::vector<float> logits;
+    const std::int32_t pending = ctx.back();
+    std::vector<std::int32_t> pos{committed_};
+    auto root_h = head_->forward(cache_, last_g_.data(), std::span(&pending, 1), pos, attention_slots(committed_, 1, {}), &logits);
+    std::vector<int> frontier;
+    children(logits.data(), -1, 1, 0.0, frontier);
+    for (int depth = 2; depth <= budget.max_depth; ++depth) {
+        // Keep the `width` best frontier nodes, run the head on them together.
+        std::sort(frontier.begin(), frontier.end(), [&](int a, int b) { return nodes[static_cast<std::size_t>(a)].score > nodes[static_cast<std::size_t>(b)].score; });
+        if (static_cast<int>(frontier.size()) > width) frontier.resize(static_cast<std::size_t>(width));
+        const int M = static_cast<int>(frontier.size());
+        std::vector<float> g(static_cast<std::size_t>(M) * H);
+        std::vector<std::int32_t> toks, p;
+        std::vector<std::vector<int>> slots;
+        const int base = cache_.size();
+        for (int i = 0; i < M; ++i) {
+            const Node& n = nodes[static_cast<std::size_t>(frontier[static_cast<std::size_t>(i)])];
+            const auto& src = n.parent < 0 ? root_h : nodes[static_cast<std::size_t>(n.parent)].h;
+            std::copy(src.begin(), src.end(), g.begin() + static_cast<std::ptrdiff_t>(i) * H);
+            toks.push_back(n.token);
+            p.push_back(committed_ + n.depth);
+            // Visible: verified pairs, the root step, this node's expanded ancestors, itself.
+            std::vector<int> sl(static_cast<std::size_t>(committed_));
+            std::iota(sl.begin(), sl.end(), 0);
+            sl.push_back(root_slot);
+            std::vector<int> anc;
+            for (int a = n.parent; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent) anc.push_back(nodes[static_cast<std::size_t>(a)].slot);
+            sl.insert(sl.end(), anc.rbegin(), anc.rend());
+            sl.push_back(base + i);
+            slots.push_back(std::move(sl));
+        }
+        // The head embeds target ids; its logits come back over the draft vocabulary.
+        auto h = head_->forward(cache_, g.data(), toks, p, slots, &logits);
+        std::vector<int> next;
+        for (int i = 0; i < M; ++i) {
+            Node& n = nodes[static_cast<std::size_t>(frontier[static_cast<std::size_t>(i)])];
+            n.slot = base + i;
+            n.h.assign(h.begin() + static_cast<std::ptrdiff_t>(i) * H, h.begin() + static_cast<std::ptrdiff_t>(i + 1) * H);
+            children(logits.data() + static_cast<std::size_t>(i) * V, frontier[static_cast<std::size_t>(i)], depth, n.score, next);
+        }
+        frontier = std::move(next);
+    }
+    // A chain keeps every node (one per depth, already parents first). A tree keeps the best nodes (a child
+    // never outscores its parent, so ancestors come along), parents first.
+    std::vector<int> keep(nodes.size());
+    std::iota(keep.begin(), keep.end(), 0);
+    if (!chain) {
+        std::stable_sort(keep.begin(), keep.end(), [&](int a, int b) { return nodes[static_cast<std::size_t>(a)].score > nodes[static_cast<std::size_t>(b)].score; });
+        if (static_cast<int>(keep.size()) > budget.max_nodes) keep.resize(static_cast<std::size_t>(budget.max_nodes));
+        std::vector<char> kept(nodes.size(), 0);
+        for (int k : keep) kept[static_cast<std::size_t>(k)] = 1;
+        // Drop any node whose parent fell out (possible with ties).
+        keep.erase(std::remove_if(keep.begin(), keep.end(), [&](int k) {
+                       for (int a = nodes[static_cast<std::size_t>(k)].parent; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent)
+                           if (!kept[static_cast<std::size_t>(a)]) return true;
+                       return false;
+                   }), keep.end());
+        std::stable_sort(keep.begin(), keep.end(), [&](int a, int b) { return nodes[static_cast<std::size_t>(a)].depth < nodes[static_cast<std::size_t>(b)].depth; });
+    }
+    std::vector<int> index(nodes.size(), -1);
+    for (int k : keep) {
+        const Node& n = nodes[static_cast<std::size_t>(k)];
+        index[static_cast<std::size_t>(k)] = static_cast<int>(out.size());
+        out.add(n.token, n.parent < 0 ? -1 : index[static_cast<std::size_t>(n.parent)]);
+    }
+    return out;
+}
+
+}  // namespace ternspec

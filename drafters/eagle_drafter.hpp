@@ -1,0 +1,34 @@
+#pragma once
+// EAGLE-3 drafting: the head runs on the target's fused hidden states and its own outputs, keeps its own KV
+// cache (rolled back to the verified tokens every round), and drafts a chain (K steps) or an EAGLE-2
+// dynamic tree (each depth expands the `width` best nodes by cumulative draft log-probability; the best
+// max_nodes nodes are kept). Drafts are one-hot proposals: stochastic verification stays exact.
+#include <memory>
+
+#include "drafters/drafter.hpp"
+#include "drafters/eagle_head.hpp"
+#include "runtime/kv_cache.hpp"
+
+namespace ternspec {
+
+class EagleDrafter : public Drafter {
+public:
+    EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target);
+    std::string name() const override { return "eagle"; }
+    std::vector<int> hidden_layers() const override { return head_->config().aux_layers; }
+    void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;
+    void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override;
+    DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
+    const EagleHead& head() const { return *head_; }
+
+private:
+    std::vector<float> fused(const HiddenRows& hidden, int rows) const;  // fc(concat of the three layers)
+    std::shared_ptr<const Qwen3Model> target_;
+    std::shared_ptr<EagleHead> head_;
+    int width_;
+    KvCache cache_;
+    int committed_ = 0;          // head cache rows that hold verified (feature, token) pairs
+    std::vector<float> last_g_;  // the newest fused feature not yet paired with its next token
+};
+
+}  // namespace ternspec

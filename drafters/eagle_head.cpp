@@ -1,0 +1,187 @@
+#include "drafters/eagle_head.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "target/formats/dequantize.hpp"
+#include "target/formats/safetensors.hpp"
+#include "target/io/mapped_file.hpp"
+#include "target/model/attention.hpp"
+#include "target/model/qwen3_model.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+namespace {
+
+int get_int(const nlohmann::json& j, const char* key, const std::string& what, int fallback = -1) {
+    if (!j.contains(key) || j[key].is_null()) {
+        if (fallback >= 0) return fallback;
+        throw FormatError(what + ": config.json lacks " + key);
+    }
+    if (!j[key].is_number_integer() || j[key].get<long long>() <= 0 || j[key].get<long long>() > (1 << 24))
+        throw FormatError(what + ": config.json " + key + " is not a positive integer");
+    return j[key].get<int>();
+}
+
+}  // namespace
+
+std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3Model& target) {
+    namespace fs = std::filesystem;
+    const std::string cfg_path = (fs::path(path) / "config.json").string();
+    if (!fs::is_directory(path) || !fs::exists(cfg_path))
+        throw InputError(path + ": an EAGLE-3 draft model is a folder with config.json and model.safetensors");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(read_text_file(cfg_path));
+    } catch (const nlohmann::json::exception& e) {
+        throw FormatError(cfg_path + ": invalid JSON: " + e.what());
+    }
+    const auto arch = j.value("architectures", nlohmann::json::array());
+    if (arch.empty() || (arch[0] != "LlamaForCausalLMEagle3" && arch[0] != "Eagle3LlamaForCausalLM"))
+        throw FormatError(cfg_path + ": architectures is not LlamaForCausalLMEagle3 or Eagle3LlamaForCausalLM");
+    auto h = std::make_shared<EagleHead>();
+    h->target_ = &target;
+    EagleConfig& c = h->cfg_;
+    const auto& tc = target.config();
+    c.hidden = get_int(j, "hidden_size", cfg_path);
+    c.intermediate = get_int(j, "intermediate_size", cfg_path);
+    c.heads = get_int(j, "num_attention_heads", cfg_path);
+    c.kv_heads = get_int(j, "num_key_value_heads", cfg_path, c.heads);
+    c.head_dim = get_int(j, "head_dim", cfg_path, c.hidden / c.heads);
+    c.vocab = get_int(j, "vocab_size", cfg_path);
+    c.draft_vocab = get_int(j, "draft_vocab_size", cfg_path, c.vocab);
+    c.target_hidden = get_int(j, "target_hidden_size", cfg_path, tc.hidden_size);
+    c.rope_theta = j.value("rope_theta", 10000.0f);
+    c.rms_eps = j.value("rms_norm_eps", 1e-6f);
+    nlohmann::json ids = j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
+                         : j.contains("eagle_config") ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
+                                                      : nlohmann::json();
+    if (ids.is_array()) {
+        for (const auto& v : ids) c.aux_layers.push_back(v.get<int>());
+    } else {
+        c.aux_layers = {std::min(2, tc.n_layers - 1), tc.n_layers / 2, std::max(0, tc.n_layers - 3)};
+    }
+    if (c.aux_layers.size() != 3) throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_ids must list three layers");
+    for (int l : c.aux_layers)
+        if (l < 0 || l > tc.n_layers)
+            throw FormatError(cfg_path + ": aux layer " + std::to_string(l) + " is outside the target's 0.." + std::to_string(tc.n_layers));
+    if (c.vocab != tc.vocab_size)
+        throw FormatError(cfg_path + ": vocab_size " + std::to_string(c.vocab) + " differs from the target's " + std::to_string(tc.vocab_size));
+    if (c.target_hidden != tc.hidden_size)
+        throw FormatError(cfg_path + ": target_hidden_size " + std::to_string(c.target_hidden) + " differs from the target's " +
+                          std::to_string(tc.hidden_size));
+    if (c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0) throw FormatError(cfg_path + ": inconsistent attention shape");
+
+    SafetensorsSet st(path);
+    auto get = [&](const std::string& name, std::vector<std::uint64_t> shape) {
+        const SafetensorsTensor* t = st.find(name);
+        // Some exporters name the layer layers.0 instead of midlayer.
+        if (!t && name.rfind("midlayer.", 0) == 0) t = st.find("layers.0." + name.substr(9));
+        if (!t) throw FormatError(path + ": missing tensor " + name);
+        if (t->shape != shape) throw FormatError(t->file + ": tensor " + name + " has the wrong shape");
+        std::uint64_t n = 1;
+        for (auto d : t->shape) n *= d;
+        std::vector<float> v(n);
+        dequantize(t->type, t->data, v.data(), n);
+        return v;
+    };
+    const auto H = static_cast<std::uint64_t>(c.hidden), I = static_cast<std::uint64_t>(c.intermediate);
+    const auto QD = static_cast<std::uint64_t>(c.heads) * c.head_dim, KD = static_cast<std::uint64_t>(c.kv_heads) * c.head_dim;
+    auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
+        const auto v = get(name, {rows, cols});
+        return Int8Matrix(static_cast<int>(rows), static_cast<int>(cols), v.data(), name);
+    };
+    h->fc_ = mat("fc.weight", H, 3 * static_cast<std::uint64_t>(c.target_hidden));
+    h->q_ = mat("midlayer.self_attn.q_proj.weight", QD, 2 * H);
+    h->k_ = mat("midlayer.self_attn.k_proj.weight", KD, 2 * H);
+    h->v_ = mat("midlayer.self_attn.v_proj.weight", KD, 2 * H);
+    h->o_ = mat("midlayer.self_attn.o_proj.weight", H, QD);
+    h->gate_ = mat("midlayer.mlp.gate_proj.weight", I, H);
+    h->up_ = mat("midlayer.mlp.up_proj.weight", I, H);
+    h->down_ = mat("midlayer.mlp.down_proj.weight", H, I);
+    h->lm_head_ = mat("lm_head.weight", static_cast<std::uint64_t>(c.draft_vocab), H);
+    h->input_norm_ = get("midlayer.input_layernorm.weight", {H});
+    h->hidden_norm_ = get("midlayer.hidden_norm.weight", {H});
+    h->post_norm_ = get("midlayer.post_attention_layernorm.weight", {H});
+    h->final_norm_ = get("norm.weight", {H});
+    if (st.find("embed_tokens.weight")) h->embed_ = get("embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
+    else if (c.hidden != tc.hidden_size) throw FormatError(path + ": no embed_tokens.weight, and the target's embedding is not " + std::to_string(c.hidden) + " wide");
+    if (st.find("d2t")) {
+        const auto d = get("d2t", {static_cast<std::uint64_t>(c.draft_vocab)});
+        h->d2t_.assign(d.begin(), d.end());
+    } else {
+        h->d2t_.assign(static_cast<std::size_t>(c.draft_vocab), 0);
+    }
+    for (std::size_t i = 0; i < h->d2t_.size(); ++i) {
+        const auto t = static_cast<std::int64_t>(i) + h->d2t_[i];
+        if (t < 0 || t >= c.vocab) throw FormatError(path + ": d2t maps draft id " + std::to_string(i) + " outside the target vocabulary");
+    }
+    return h;
+}
+
+std::size_t EagleHead::bytes() const {
+    return fc_.bytes() + q_.bytes() + k_.bytes() + v_.bytes() + o_.bytes() + gate_.bytes() + up_.bytes() + down_.bytes() +
+           lm_head_.bytes() + embed_.size() * sizeof(float);
+}
+
+KvCache EagleHead::make_cache(int capacity) const {
+    ModelConfig mc;
+    mc.n_layers = 1;
+    mc.n_kv_heads = cfg_.kv_heads;
+    mc.head_dim = cfg_.head_dim;
+    return KvCache(mc, capacity, KvType::F32);
+}
+
+std::vector<float> EagleHead::fuse(const float* features, int M) const {
+    std::vector<float> g(static_cast<std::size_t>(M) * cfg_.hidden);
+    fc_.multiply(features, M, g.data());
+    return g;
+}
+
+std::vector<float> EagleHead::forward(KvCache& cache, const float* g, std::span<const std::int32_t> tokens,
+                                      std::span<const std::int32_t> positions, const std::vector<std::vector<int>>& slots,
+                                      std::vector<float>* draft_logits) const {
+    const int M = static_cast<int>(tokens.size()), H = cfg_.hidden, hd = cfg_.head_dim;
+    const int QD = cfg_.heads * hd, KD = cfg_.kv_heads * hd, I = cfg_.intermediate;
+    const int base = cache.size();
+    if (base + M > cache.capacity()) throw InputError("EAGLE head cache full at " + std::to_string(cache.capacity()) + " positions");
+    std::vector<float> x(static_cast<std::size_t>(M) * 2 * H), e(static_cast<std::size_t>(H));
+    for (int i = 0; i < M; ++i) {
+        float* xi = x.data() + static_cast<std::size_t>(i) * 2 * H;
+        if (embed_.empty()) target_->embed(tokens[static_cast<std::size_t>(i)], e.data());
+        else std::copy_n(embed_.begin() + static_cast<std::ptrdiff_t>(tokens[static_cast<std::size_t>(i)]) * H, H, e.begin());
+        rms_norm(e.data(), input_norm_.data(), H, cfg_.rms_eps, xi);
+        rms_norm(g + static_cast<std::size_t>(i) * H, hidden_norm_.data(), H, cfg_.rms_eps, xi + H);
+    }
+    std::vector<float> q(static_cast<std::size_t>(M) * QD), k(static_cast<std::size_t>(M) * KD), v(k.size());
+    q_.multiply(x.data(), M, q.data());
+    k_.multiply(x.data(), M, k.data());
+    v_.multiply(x.data(), M, v.data());
+    const RopeTable rope(positions, hd, cfg_.rope_theta);
+    for (int i = 0; i < M; ++i) {
+        for (int hh = 0; hh < cfg_.heads; ++hh) rope.apply(q.data() + static_cast<std::size_t>(i) * QD + hh * hd, i);
+        for (int hh = 0; hh < cfg_.kv_heads; ++hh) rope.apply(k.data() + static_cast<std::size_t>(i) * KD + hh * hd, i);
+        cache.store(0, base + i, k.data() + static_cast<std::size_t>(i) * KD, v.data() + static_cast<std::size_t>(i) * KD);
+    }
+    std::vector<float> att(static_cast<std::size_t>(M) * QD), h(static_cast<std::size_t>(M) * H);
+    attend(cache, 0, slots, q.data(), static_cast<std::size_t>(QD), cfg_.heads, cfg_.kv_heads, hd, att.data());
+    o_.multiply(att.data(), M, h.data());
+    for (std::size_t t = 0; t < h.size(); ++t) h[t] += g[t];
+    std::vector<float> n(h.size()), gt(static_cast<std::size_t>(M) * I), up(gt.size()), d(h.size());
+    for (int i = 0; i < M; ++i) rms_norm(h.data() + static_cast<std::size_t>(i) * H, post_norm_.data(), H, cfg_.rms_eps, n.data() + static_cast<std::size_t>(i) * H);
+    gate_.multiply(n.data(), M, gt.data());
+    up_.multiply(n.data(), M, up.data());
+    for (std::size_t t = 0; t < gt.size(); ++t) gt[t] = gt[t] / (1.0f + std::exp(-gt[t])) * up[t];
+    down_.multiply(gt.data(), M, d.data());
+    for (std::size_t t = 0; t < h.size(); ++t) h[t] += d[t];
+    cache.commit(M);
+    if (draft_logits) {
+        for (int i = 0; i < M; ++i) rms_norm(h.data() + static_cast<std::size_t>(i) * H, final_norm_.data(), H, cfg_.rms_eps, n.data() + static_cast<std::size_t>(i) * H);
+        draft_logits->resize(static_cast<std::size_t>(M) * cfg_.draft_vocab);
+        lm_head_.multiply(n.data(), M, draft_logits->data());
+    }
+    return h;
+}
+
+}  // namespace ternspec

@@ -1,0 +1,61 @@
+#pragma once
+// The EAGLE-3 draft head, as SpecForge and the EAGLE reference publish it:
+//   g = fc(concat(target hidden at three layers))            (or, after the first step, the head's own output)
+//   x = concat(input_layernorm(embed(token)), hidden_norm(g))  embedding first, 2H wide
+//   h = g + o_proj(attn(q,k,v from x))                         one Llama layer, RoPE, GQA, no q/k norm
+//   out = h + mlp(post_attention_layernorm(h))                 fed back as g for the next draft step
+//   logits = lm_head(norm(out)) over the draft vocabulary; draft id i is target id i + d2t[i].
+// Layer ids (eagle_aux_hidden_state_layer_ids) name the residual stream *entering* that target layer, as
+// vLLM captures them; absent ids default to (2, L/2, L-3). docs/eagle.md has the details.
+// Every matrix is quantised to int8 per row at load.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "drafters/int8_matrix.hpp"
+#include "runtime/kv_cache.hpp"
+#include "target/model/model_config.hpp"
+
+namespace ternspec {
+
+class Qwen3Model;
+
+struct EagleConfig {
+    int hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, head_dim = 0;
+    int vocab = 0, draft_vocab = 0, target_hidden = 0;
+    float rope_theta = 10000.0f, rms_eps = 1e-6f;
+    std::vector<int> aux_layers;
+};
+
+class EagleHead {
+public:
+    // A folder with config.json + model.safetensors, checked against the target it drafts for.
+    static std::shared_ptr<EagleHead> load(const std::string& path, const Qwen3Model& target);
+
+    const EagleConfig& config() const { return cfg_; }
+    std::size_t bytes() const;
+    KvCache make_cache(int capacity) const;
+
+    // fc over the concatenated target hidden states: features is M x (3 * target_hidden).
+    std::vector<float> fuse(const float* features, int M) const;
+    // One head pass for M inputs (g rows, tokens) at the given positions, appended to the cache at
+    // slots cache.size().. (committed); slots[i] lists the cache slots input i attends to (its own
+    // included; see attention_slots). Returns the M output rows (pre-norm, the next step's g); when
+    // draft_logits is non-null it receives M x draft_vocab logits.
+    std::vector<float> forward(KvCache& cache, const float* g, std::span<const std::int32_t> tokens,
+                               std::span<const std::int32_t> positions, const std::vector<std::vector<int>>& slots,
+                               std::vector<float>* draft_logits) const;
+    std::int32_t to_target(std::int32_t draft_id) const { return draft_id + d2t_[static_cast<std::size_t>(draft_id)]; }
+
+private:
+    EagleConfig cfg_;
+    const Qwen3Model* target_ = nullptr;
+    std::vector<float> embed_;  // own embedding (vocab x hidden), empty when borrowed from the target
+    Int8Matrix fc_, q_, k_, v_, o_, gate_, up_, down_, lm_head_;
+    std::vector<float> input_norm_, hidden_norm_, post_norm_, final_norm_;
+    std::vector<std::int64_t> d2t_;
+};
+
+}  // namespace ternspec

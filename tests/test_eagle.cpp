@@ -1,0 +1,112 @@
+// The EAGLE-3 drafter: reads the published checkpoint format, stays lossless for chains and trees, and rolls
+// its own KV cache and feature alignment back exactly: after any round, its next draft equals what a fresh
+// drafter proposes from the same verified context.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "drafters/eagle_drafter.hpp"
+#include "runtime/speculative_decoder.hpp"
+#include "tests/support/test_models.hpp"
+#include "ternspec/error.hpp"
+
+using namespace ternspec;
+
+namespace {
+
+HiddenRows target_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks, std::vector<int> layers) {
+    std::vector<std::int32_t> pos(toks.size());
+    std::iota(pos.begin(), pos.end(), cache.size());
+    ForwardInput in;
+    in.tokens = toks;
+    in.positions = pos;
+    in.hidden_layers = layers;
+    in.no_logits = true;
+    return m.forward(cache, in).hidden;
+}
+
+}  // namespace
+
+TEST(Eagle, LosslessChainsAndTrees) {
+    const auto gguf = fixtures::tiny_gguf("eagle_target", TensorType::Q2_0_G128, 9);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    o.draft_model = fixtures::random_eagle_head(gguf, "eagle_head");
+    const auto prompt = m->tokenizer().encode("def f(x):\n    return x + 1\n\ndef g(y):\n");
+    DecodeOptions plain_opt;
+    plain_opt.max_new_tokens = 32;
+    plain_opt.stop_at_eos = false;
+    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain_opt).tokens;
+    for (int k : {1, 3, 6})
+        for (int tree : {0, 10}) {
+            auto d = create_drafter("eagle", o, m);
+            DecodeOptions opt = plain_opt;
+            opt.budget = {k, tree};
+            const auto r = SpeculativeDecoder(m, d.get()).run(prompt, opt);
+            EXPECT_EQ(r.tokens, want) << "k " << k << " tree " << tree;
+            EXPECT_GT(r.stats.drafted, 0);
+        }
+}
+
+TEST(Eagle, RollbackMatchesAFreshStart) {
+    const auto gguf = fixtures::tiny_gguf("eagle_rollback", TensorType::Q2_0_G128, 10);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    o.draft_model = fixtures::random_eagle_head(gguf, "eagle_rollback_head", 128, 3);
+    for (int tree : {0, 8}) {
+        EagleDrafter a(o, m);
+        const auto layers = a.hidden_layers();
+        std::vector<std::int32_t> ctx = m->tokenizer().encode("abc abd abe");
+        KvCache cache = m->make_cache(256);
+        auto hid = target_hidden(*m, cache, ctx, layers);
+        a.begin(ctx, &hid);
+        ctx.push_back(65);  // the pending token
+        const auto first = a.propose(ctx, {5, tree});
+        ASSERT_FALSE(first.empty());
+        // Accept the first two draft tokens of the path through node 0, then a new pending token.
+        std::vector<std::int32_t> cached{ctx.back()};
+        for (int node = 0, taken = 0; node >= 0 && taken < 2; ++taken) {
+            cached.push_back(first.tokens[static_cast<std::size_t>(node)]);
+            int next = -1;
+            for (std::size_t j = 0; j < first.size(); ++j)
+                if (first.parents[j] == node) {
+                    next = static_cast<int>(j);
+                    break;
+                }
+            node = next;
+        }
+        auto rows = target_hidden(*m, cache, cached, layers);
+        a.observe(cached, &rows);
+        ctx.insert(ctx.end(), cached.begin() + 1, cached.end());
+        ctx.push_back(66);
+        const auto incremental = a.propose(ctx, {5, tree});
+
+        EagleDrafter b(o, m);
+        KvCache fresh = m->make_cache(256);
+        const std::vector<std::int32_t> verified(ctx.begin(), ctx.end() - 1);
+        auto all = target_hidden(*m, fresh, verified, layers);
+        b.begin(verified, &all);
+        const auto restart = b.propose(ctx, {5, tree});
+        EXPECT_EQ(incremental.tokens, restart.tokens) << "tree " << tree;
+        EXPECT_EQ(incremental.parents, restart.parents) << "tree " << tree;
+    }
+}
+
+TEST(Eagle, CheckpointErrorsNameTheProblem) {
+    const auto gguf = fixtures::tiny_gguf("eagle_bad", TensorType::Q2_0_G128, 11);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    EXPECT_THROW(create_drafter("eagle", o, m), InputError);  // no --draft-model
+    o.draft_model = fixtures::random_eagle_head(gguf, "eagle_bad_head");
+    auto cfg = nlohmann::json::parse(std::ifstream(o.draft_model + "/config.json"));
+    cfg["vocab_size"] = 1000;
+    std::ofstream(o.draft_model + "/config.json", std::ios::trunc) << cfg.dump();
+    try {
+        create_drafter("eagle", o, m);
+        ADD_FAILURE();
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("vocab_size 1000 differs"), std::string::npos) << e.what();
+    }
+}
