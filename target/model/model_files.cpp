@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <regex>
 
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
@@ -25,7 +24,7 @@ std::string hf_to_gguf_name(const std::string& hf) {
         {"lm_head.weight", "output.weight"},
     };
     if (auto it = top.find(hf); it != top.end()) return it->second;
-    static const std::regex layer(R"(model\.layers\.(\d+)\.(.+)\.weight)");
+
     static const std::map<std::string, std::string> sub = {
         {"input_layernorm", "attn_norm"},       {"post_attention_layernorm", "ffn_norm"},
         {"self_attn.q_proj", "attn_q"},         {"self_attn.k_proj", "attn_k"},
@@ -34,12 +33,16 @@ std::string hf_to_gguf_name(const std::string& hf) {
         {"mlp.gate_proj", "ffn_gate"},          {"mlp.up_proj", "ffn_up"},
         {"mlp.down_proj", "ffn_down"},
     };
-    std::smatch m;
-    if (std::regex_match(hf, m, layer)) {
-        auto it = sub.find(m[2].str());
-        if (it != sub.end()) return "blk." + m[1].str() + "." + it->second + ".weight";
-    }
-    return "";
+    // model.layers.<N>.<part>.weight
+    const std::string prefix = "model.layers.", suffix = ".weight";
+    if (hf.rfind(prefix, 0) != 0 || hf.size() <= prefix.size() + suffix.size() ||
+        hf.compare(hf.size() - suffix.size(), suffix.size(), suffix) != 0)
+        return "";
+    const auto dot = hf.find('.', prefix.size());
+    const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
+    if (dot == std::string::npos || layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) return "";
+    auto it = sub.find(hf.substr(dot + 1, hf.size() - suffix.size() - dot - 1));
+    return it == sub.end() ? "" : "blk." + layer + "." + it->second + ".weight";
 }
 
 const TensorRef* ModelFiles::find(const std::string& name) const {

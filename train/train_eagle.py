@@ -1,0 +1,239 @@
+"""Trains an EAGLE-3 head for the shipped ternary model; resumable, CPU or CUDA; exports the published
+checkpoint format (config.json + model.safetensors: fc, midlayer.*, norm, lm_head, d2t, t2d).
+
+Data: the frozen target's own hidden states over the training split (never the validation modules).
+Multi-step ("training-time test"): step 1 reads fused target features; step k > 1 reads the head's own
+output of step k - 1, and its attention sees the step-1 keys of earlier rows plus its own chain of steps
+(the diagonal), which is what the runtime drafter sees when it drafts k tokens ahead.
+
+  OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_eagle.py --work build-train --out models/NAME-eagle3
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export import write_safetensors  # noqa: E402
+from model import Config, Qwen3Ternary, RMSNorm, rotate_half  # noqa: E402
+
+
+class EagleHead(nn.Module):
+    def __init__(self, H, inter, heads, kv_heads, head_dim, draft_vocab, eps=1e-6, theta=10000.0):
+        super().__init__()
+        self.H, self.nh, self.nkv, self.hd, self.theta = H, heads, kv_heads, head_dim, theta
+        self.fc = nn.Linear(3 * H, H, bias=False)
+        self.input_layernorm = RMSNorm(H, eps)
+        self.hidden_norm = RMSNorm(H, eps)
+        self.post_attention_layernorm = RMSNorm(H, eps)
+        self.q_proj = nn.Linear(2 * H, heads * head_dim, bias=False)
+        self.k_proj = nn.Linear(2 * H, kv_heads * head_dim, bias=False)
+        self.v_proj = nn.Linear(2 * H, kv_heads * head_dim, bias=False)
+        self.o_proj = nn.Linear(heads * head_dim, H, bias=False)
+        self.gate_proj = nn.Linear(H, inter, bias=False)
+        self.up_proj = nn.Linear(H, inter, bias=False)
+        self.down_proj = nn.Linear(inter, H, bias=False)
+        self.norm = RMSNorm(H, eps)
+        self.lm_head = nn.Linear(H, draft_vocab, bias=False)
+
+    def rope(self, x, positions):
+        inv = 1.0 / (self.theta ** (torch.arange(0, self.hd, 2, device=x.device).float() / self.hd))
+        ang = positions.float()[:, None] * inv[None, :]
+        ang = torch.cat([ang, ang], -1)
+        return x * ang.cos() + rotate_half(x) * ang.sin()
+
+    def qkv(self, g, emb, positions):
+        B, T, _ = g.shape
+        x = torch.cat([self.input_layernorm(emb), self.hidden_norm(g)], -1)
+        q = self.q_proj(x).view(B, T, self.nh, self.hd).transpose(1, 2)
+        k = self.k_proj(x).view(B, T, self.nkv, self.hd).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, self.nkv, self.hd).transpose(1, 2)
+        return self.rope(q, positions), self.rope(k, positions), v
+
+    def rest(self, g, att):
+        B, T = g.shape[:2]
+        h = g + self.o_proj(att.transpose(1, 2).reshape(B, T, -1))
+        n = self.post_attention_layernorm(h)
+        return h + self.down_proj(F.silu(self.gate_proj(n)) * self.up_proj(n))
+
+    def unroll(self, feats, embs, steps):
+        """feats: [B,T,3H] fused later; embs[k]: [B,T,H] embeddings of the step-k input tokens.
+        Returns the list of draft logits per step ([B,T,Vd]); row j of step k sits at position j+k-1."""
+        B, T, _ = feats.shape
+        rep = self.nh // self.nkv
+        g = self.fc(feats)
+        keys, vals, outs = [], [], []
+        base = torch.arange(T, device=feats.device)
+        causal = torch.ones(T, T, dtype=torch.bool, device=feats.device).triu(1)
+        for k in range(steps):
+            q, kk, vv = self.qkv(g, embs[k], base + k)
+            keys.append(kk.repeat_interleave(rep, 1))
+            vals.append(vv.repeat_interleave(rep, 1))
+            scale = 1.0 / math.sqrt(self.hd)
+            s1 = (q @ keys[0].transpose(-1, -2)) * scale
+            s1 = s1.masked_fill(causal, float("-inf"))
+            diag = [(q * keys[m]).sum(-1, keepdim=True) * scale for m in range(1, k + 1)]
+            p = torch.cat([s1] + diag, -1).softmax(-1)
+            att = p[..., :T] @ vals[0]
+            for i, m in enumerate(range(1, k + 1)):
+                att = att + p[..., T + i:T + i + 1] * vals[m]
+            g = self.rest(g, att)
+            outs.append(self.lm_head(self.norm(g)))
+        return outs
+
+
+def load_target(work, device):
+    ck = torch.load(os.path.join(work, "checkpoint.pt"), map_location="cpu")
+    cfg = Config(**ck["config"])
+    m = Qwen3Ternary(cfg)
+    m.load_state_dict(ck["model"])
+    m.freeze_ternary()
+    return m.to(device).eval(), cfg
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True, help="the target's training folder (checkpoint.pt, train.npy)")
+    ap.add_argument("--out", required=True, help="checkpoint folder to export to")
+    ap.add_argument("--minutes", type=float, default=25)
+    ap.add_argument("--steps-ttt", type=int, default=3, help="draft steps unrolled in training")
+    ap.add_argument("--draft-vocab", type=int, default=2048)
+    ap.add_argument("--layers", default="1,3,5", help="aux layer ids: the residual stream entering these target layers")
+    ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--intermediate", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    target, tcfg = load_target(args.work, device)
+    for p in target.parameters():
+        p.requires_grad_(False)
+    data = np.load(os.path.join(args.work, "train.npy"))
+    layers = [int(x) for x in args.layers.split(",")]
+    # Reduced vocabulary: the most frequent training tokens; draft id i is target id i + d2t[i].
+    counts = np.bincount(data, minlength=tcfg.vocab_size)
+    keep = np.sort(np.argsort(-counts, kind="stable")[: args.draft_vocab])
+    d2t = torch.tensor(keep - np.arange(len(keep)), dtype=torch.int64)
+    t2d = torch.zeros(tcfg.vocab_size, dtype=torch.bool)
+    t2d[torch.tensor(keep)] = True
+    keep_t = torch.tensor(keep, device=device)
+    head = EagleHead(tcfg.hidden_size, args.intermediate, tcfg.num_attention_heads, tcfg.num_key_value_heads,
+                     tcfg.head_dim, len(keep), tcfg.rms_norm_eps, tcfg.rope_theta).to(device)
+    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
+    ck_path = os.path.join(args.work, "eagle_checkpoint.pt")
+    step, elapsed, hist = 0, 0.0, []
+    if os.path.exists(ck_path):
+        ck = torch.load(ck_path, map_location=device)
+        head.load_state_dict(ck["head"])
+        opt.load_state_dict(ck["opt"])
+        step, elapsed, hist = ck["step"], ck["elapsed"], ck["history"]
+        print(f"resumed at step {step}", flush=True)
+    gen = torch.Generator().manual_seed(7 + step)
+    K = args.steps_ttt
+    budget = args.minutes * 60
+    t_last = time.time()
+    print(f"eagle: head {sum(p.numel() for p in head.parameters()) / 1e6:.2f} M params, draft vocab {len(keep)}, "
+          f"layers {layers}, {K} steps, {device}", flush=True)
+    total_steps_guess = None
+    while elapsed < budget:
+        starts = torch.randint(0, len(data) - args.seq - K - 2, (args.batch,), generator=gen)
+        x = torch.stack([torch.from_numpy(data[s:s + args.seq + K + 1].astype(np.int64)) for s in starts.tolist()]).to(device)
+        with torch.no_grad():
+            logits, hidden = target(x, return_hidden=True)
+            feats = torch.cat([hidden[l] for l in layers], -1)[:, :args.seq]
+            emb = target.embedding()
+            embs = [emb[x[:, k + 1:k + 1 + args.seq]] for k in range(K)]
+            # Step k, row j predicts what the target predicts at position j + k + 1.
+            tprobs = [F.softmax(logits[:, k + 1:k + 1 + args.seq].float(), -1)[..., keep_t] for k in range(K)]
+        frac = min(1.0, elapsed / budget)
+        lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for gr in opt.param_groups:
+            gr["lr"] = lr
+        outs = head.unroll(feats, embs, K)
+        losses, accs = [], []
+        for k in range(K):
+            p = tprobs[k] / tprobs[k].sum(-1, keepdim=True).clamp(min=1e-9)
+            losses.append(-(p * F.log_softmax(outs[k], -1)).sum(-1).mean())
+            accs.append((outs[k].argmax(-1) == tprobs[k].argmax(-1)).float().mean().item())
+        loss = sum(w * l for w, l in zip([1.0, 0.8, 0.64, 0.5, 0.4][:K], losses))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
+        opt.step()
+        step += 1
+        now = time.time()
+        elapsed += now - t_last
+        t_last = now
+        if step % 20 == 0:
+            hist.append({"step": step, "minutes": elapsed / 60, "loss": loss.item(), "top1_agreement_per_step": accs})
+            print(f"eagle step {step} loss {loss.item():.3f} top-1 agreement per step {[round(a, 3) for a in accs]} "
+                  f"lr {lr:.2e} {elapsed / 60:.1f}/{args.minutes:.0f} min", flush=True)
+        if step % 200 == 0:
+            torch.save({"head": head.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+                        "history": hist}, ck_path)
+    torch.save({"head": head.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed, "history": hist}, ck_path)
+    os.makedirs(args.out, exist_ok=True)
+    sd = head.state_dict()
+    names = {"fc.weight": "fc.weight", "norm.weight": "norm.weight", "lm_head.weight": "lm_head.weight"}
+    for n in ("input_layernorm", "hidden_norm", "post_attention_layernorm"):
+        names[f"{n}.weight"] = f"midlayer.{n}.weight"
+    for n in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        names[f"{n}.weight"] = f"midlayer.self_attn.{n}.weight"
+    for n in ("gate_proj", "up_proj", "down_proj"):
+        names[f"{n}.weight"] = f"midlayer.mlp.{n}.weight"
+    tensors = {names[k]: v.detach().cpu().to(torch.bfloat16) for k, v in sd.items()}
+    write_safetensors(os.path.join(args.out, "model.safetensors"), tensors, {"format": "pt"})
+    # d2t / t2d: integer and boolean tensors, appended through a second small writer call.
+    _append_int_tensors(os.path.join(args.out, "model.safetensors"), {"d2t": d2t, "t2d": t2d})
+    cfg = {"architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama", "hidden_size": tcfg.hidden_size,
+           "intermediate_size": args.intermediate, "num_attention_heads": tcfg.num_attention_heads,
+           "num_key_value_heads": tcfg.num_key_value_heads, "head_dim": tcfg.head_dim, "vocab_size": tcfg.vocab_size,
+           "draft_vocab_size": len(keep), "target_hidden_size": tcfg.hidden_size, "rope_theta": tcfg.rope_theta,
+           "rms_norm_eps": tcfg.rms_norm_eps, "eagle_config": {"eagle_aux_hidden_state_layer_ids": layers},
+           "torch_dtype": "bfloat16"}
+    with open(os.path.join(args.out, "config.json"), "w") as fh:
+        json.dump(cfg, fh, indent=2)
+    with open(os.path.join(args.out, "training.json"), "w") as fh:
+        json.dump({"steps": step, "minutes": elapsed / 60, "ttt_steps": K, "batch": args.batch, "seq": args.seq,
+                   "tokens_seen": step * args.batch * args.seq, "history": hist}, fh, indent=1)
+    print(f"exported {args.out}", flush=True)
+
+
+def _append_int_tensors(path, extra):
+    """Rewrites the file with extra I64/BOOL tensors (write_safetensors only takes float tensors)."""
+    import struct
+    with open(path, "rb") as fh:
+        n = struct.unpack("<Q", fh.read(8))[0]
+        header = json.loads(fh.read(n))
+        blob = fh.read()
+    meta = header.pop("__metadata__", None)
+    off = len(blob)
+    parts = [blob]
+    for name, t in extra.items():
+        raw = t.numpy().astype(np.int64 if t.dtype == torch.int64 else np.bool_).tobytes()
+        header[name] = {"dtype": "I64" if t.dtype == torch.int64 else "BOOL", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        parts.append(raw)
+        off += len(raw)
+    if meta:
+        header["__metadata__"] = meta
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as fh:
+        fh.write(struct.pack("<Q", len(h)))
+        fh.write(h)
+        for p in parts:
+            fh.write(p)
+
+
+if __name__ == "__main__":
+    main()
