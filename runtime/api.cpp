@@ -99,9 +99,7 @@ Result Session::generate_tokens(std::span<const std::int32_t> prompt, const Gene
     out.stats.accepted = s.accepted;
     out.stats.acceptance_rate = s.acceptance_rate();
     out.stats.tau = s.tau();
-    for (std::size_t d = 0; d < s.depth_drafted.size(); ++d)
-        out.stats.per_position_acceptance.push_back(
-            s.depth_drafted[d] ? static_cast<double>(s.depth_accepted[d]) / static_cast<double>(s.depth_drafted[d]) : 0.0);
+    out.stats.per_position_acceptance = s.per_position_acceptance();
     out.stats.accepted_length_histogram = s.accepted_hist;
     out.stats.seconds_prefill = s.t_prefill;
     out.stats.seconds_draft = s.t_draft;

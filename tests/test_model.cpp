@@ -105,21 +105,7 @@ struct Naive {
     }
 };
 
-std::vector<float> run(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int chunk) {
-    KvCache cache = m.make_cache(256);
-    std::vector<float> all;
-    for (std::size_t s = 0; s < ids.size(); s += static_cast<std::size_t>(chunk)) {
-        const std::size_t n = std::min(ids.size() - s, static_cast<std::size_t>(chunk));
-        std::vector<std::int32_t> pos(n);
-        std::iota(pos.begin(), pos.end(), static_cast<std::int32_t>(s));
-        ForwardInput in;
-        in.tokens = std::span(ids).subspan(s, n);
-        in.positions = pos;
-        auto r = m.forward(cache, in);
-        all.insert(all.end(), r.logits.begin(), r.logits.end());
-    }
-    return all;
-}
+std::vector<float> run(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int chunk) { return m.logits_chunked(ids, chunk); }
 
 const std::vector<std::int32_t> kIds = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 100, 101, 102, 32, 102, 40, 41, 58};
 

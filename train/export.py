@@ -11,8 +11,8 @@ CHAT_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'
 
 
 def write_safetensors(path, tensors, metadata=None):
-    """tensors: name -> torch tensor (F16/F32/BF16). Minimal writer of the documented layout."""
-    dtypes = {torch.float16: "F16", torch.float32: "F32", torch.bfloat16: "BF16"}
+    """tensors: name -> torch tensor (F16/F32/BF16, or I64/BOOL for index tensors such as EAGLE-3's d2t/t2d)."""
+    dtypes = {torch.float16: "F16", torch.float32: "F32", torch.bfloat16: "BF16", torch.int64: "I64", torch.bool: "BOOL"}
     header, blobs, off = {}, [], 0
     for name in sorted(tensors):
         t = tensors[name].contiguous().cpu()

@@ -192,9 +192,8 @@ def main():
     for n in ("gate_proj", "up_proj", "down_proj"):
         names[f"{n}.weight"] = f"midlayer.mlp.{n}.weight"
     tensors = {names[k]: v.detach().cpu().to(torch.bfloat16) for k, v in sd.items()}
+    tensors.update({"d2t": d2t, "t2d": t2d})
     write_safetensors(os.path.join(args.out, "model.safetensors"), tensors, {"format": "pt"})
-    # d2t / t2d: integer and boolean tensors, appended through a second small writer call.
-    _append_int_tensors(os.path.join(args.out, "model.safetensors"), {"d2t": d2t, "t2d": t2d})
     cfg = {"architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama", "hidden_size": tcfg.hidden_size,
            "intermediate_size": args.intermediate, "num_attention_heads": tcfg.num_attention_heads,
            "num_key_value_heads": tcfg.num_key_value_heads, "head_dim": tcfg.head_dim, "vocab_size": tcfg.vocab_size,
@@ -207,32 +206,6 @@ def main():
         json.dump({"steps": step, "minutes": elapsed / 60, "ttt_steps": K, "batch": args.batch, "seq": args.seq,
                    "tokens_seen": step * args.batch * args.seq, "history": hist}, fh, indent=1)
     print(f"exported {args.out}", flush=True)
-
-
-def _append_int_tensors(path, extra):
-    """Rewrites the file with extra I64/BOOL tensors (write_safetensors only takes float tensors)."""
-    import struct
-    with open(path, "rb") as fh:
-        n = struct.unpack("<Q", fh.read(8))[0]
-        header = json.loads(fh.read(n))
-        blob = fh.read()
-    meta = header.pop("__metadata__", None)
-    off = len(blob)
-    parts = [blob]
-    for name, t in extra.items():
-        raw = t.numpy().astype(np.int64 if t.dtype == torch.int64 else np.bool_).tobytes()
-        header[name] = {"dtype": "I64" if t.dtype == torch.int64 else "BOOL", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        parts.append(raw)
-        off += len(raw)
-    if meta:
-        header["__metadata__"] = meta
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as fh:
-        fh.write(struct.pack("<Q", len(h)))
-        fh.write(h)
-        for p in parts:
-            fh.write(p)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,15 @@ void DecodeStats::merge(const DecodeStats& o) {
     t_total += o.t_total;
 }
 
-nlohmann::json DecodeStats::to_json() const {
-    std::vector<double> per_pos;
+std::vector<double> DecodeStats::per_position_acceptance() const {
+    std::vector<double> out;
     for (std::size_t d = 0; d < depth_drafted.size(); ++d)
-        per_pos.push_back(depth_drafted[d] ? static_cast<double>(depth_accepted[d]) / depth_drafted[d] : 0.0);
+        out.push_back(depth_drafted[d] ? static_cast<double>(depth_accepted[d]) / static_cast<double>(depth_drafted[d]) : 0.0);
+    return out;
+}
+
+nlohmann::json DecodeStats::to_json() const {
+    const auto per_pos = per_position_acceptance();
     const double decode_s = t_total - t_prefill;
     return {{"prompt_tokens", prompt_tokens},
             {"emitted", emitted},

@@ -19,6 +19,7 @@ struct DecodeStats {
 
     void record_round(int draft_depth, int draft_nodes, int accepted_len);
     void merge(const DecodeStats& o);
+    std::vector<double> per_position_acceptance() const;  // [d]: accepted / drafted at depth d + 1
     double acceptance_rate() const { return drafted ? static_cast<double>(accepted) / drafted : 0.0; }
     // Tokens per target forward, bonus token included.
     double tau() const { return target_forwards ? static_cast<double>(emitted) / target_forwards : 0.0; }

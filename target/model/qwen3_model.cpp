@@ -112,6 +112,24 @@ KvCache Qwen3Model::make_cache(int capacity, KvType type) const {
     return KvCache(cfg_, capacity > 0 ? std::min(capacity, cfg_.context_length) : cfg_.context_length, type);
 }
 
+std::vector<float> Qwen3Model::logits_chunked(std::span<const std::int32_t> ids, int chunk) const {
+    if (chunk < 1) throw InputError("chunk size must be positive");
+    KvCache cache = make_cache(static_cast<int>(ids.size()));
+    std::vector<float> out;
+    out.reserve(ids.size() * static_cast<std::size_t>(cfg_.vocab_size));
+    for (std::size_t s = 0; s < ids.size(); s += static_cast<std::size_t>(chunk)) {
+        const std::size_t n = std::min(ids.size() - s, static_cast<std::size_t>(chunk));
+        std::vector<std::int32_t> pos(n);
+        std::iota(pos.begin(), pos.end(), static_cast<std::int32_t>(s));
+        ForwardInput in;
+        in.tokens = ids.subspan(s, n);
+        in.positions = pos;
+        const auto r = forward(cache, in);
+        out.insert(out.end(), r.logits.begin(), r.logits.end());
+    }
+    return out;
+}
+
 void Qwen3Model::embed(std::int32_t token, float* out) const {
     if (token < 0 || token >= cfg_.vocab_size)
         throw InputError("token id " + std::to_string(token) + " is out of range (vocabulary of " +

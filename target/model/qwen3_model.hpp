@@ -53,6 +53,9 @@ public:
     // Appends the tokens' keys and values to the cache (committed) and returns what was asked for.
     ForwardOutput forward(KvCache& cache, const ForwardInput& in) const;
 
+    // Logits of every token of a fresh sequence, computed `chunk` tokens per forward (vocab per row).
+    std::vector<float> logits_chunked(std::span<const std::int32_t> ids, int chunk) const;
+
     // The token's embedding row (exact ternary x scale).
     void embed(std::int32_t token, float* out) const;
     // Logits of one final hidden state (applies the output norm); used by drafters that share the head.

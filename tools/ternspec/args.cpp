@@ -66,7 +66,7 @@ std::optional<std::string> Args::opt(const std::string& name) const {
 
 std::string Args::str(const std::string& name) const {
     if (auto v = opt(name)) return *v;
-    throw InputError("ternspec " + command_ + ": --" + name + " is required (see --help)");
+    throw InputError("--" + name + " is required (see ternspec " + command_ + " --help)");
 }
 
 long long Args::integer(const std::string& name) const {

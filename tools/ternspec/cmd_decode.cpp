@@ -63,7 +63,10 @@ int run_decode(const Args& args, const std::string& drafter_name) {
             if (eq == std::string::npos) throw InputError("--draft-opt wants key=value pairs, got " + kv);
             dopt.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
         }
-    if (args.str("k") == "auto") {
+    const auto k_arg = args.opt("k");  // generate has no -k: plain decoding
+    if (!k_arg) {
+        opt.budget.max_depth = 1;
+    } else if (*k_arg == "auto") {
         opt.budget.max_depth = static_cast<int>(args.integer("k-max"));
         if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64) throw InputError("--k-max must be between 1 and 64");
         if (drafter_name != "none") opt.adaptive = adaptive_controller(args, *model, opt.budget.max_depth);
@@ -82,21 +85,7 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     std::vector<std::string> prompts;
     if (args.has("prompts")) {
         if (args.has("prompt") || args.has("file")) throw InputError("--prompts replaces -p and -f");
-        std::ifstream in(args.str("prompts"));
-        if (!in) throw InputError(args.str("prompts") + ": cannot open");
-        int line_no = 0;
-        for (std::string line; std::getline(in, line);) {
-            ++line_no;
-            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-            try {
-                auto j = nlohmann::json::parse(line);
-                std::string p = j.at("prompt").get<std::string>();
-                prompts.push_back(args.flag("chat") ? chat_prompt(p) : p);
-            } catch (const nlohmann::json::exception& e) {
-                throw InputError(args.str("prompts") + ":" + std::to_string(line_no) + ": needs a JSON object with a \"prompt\" string");
-            }
-        }
-        if (prompts.empty()) throw InputError(args.str("prompts") + ": no prompts");
+        prompts = read_prompts_jsonl(args.str("prompts"), args.flag("chat"));
     } else {
         prompts.push_back(prompt_text(args));
     }

@@ -14,24 +14,6 @@
 namespace ternspec::cli {
 namespace {
 
-// Logits of every token, computed in chunks of `batch` through one KV cache.
-std::vector<float> all_logits(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int batch) {
-    const int vocab = m.config().vocab_size;
-    KvCache cache = m.make_cache(static_cast<int>(ids.size()));
-    std::vector<float> out(ids.size() * static_cast<std::size_t>(vocab));
-    for (std::size_t s = 0; s < ids.size(); s += static_cast<std::size_t>(batch)) {
-        const std::size_t n = std::min(ids.size() - s, static_cast<std::size_t>(batch));
-        std::vector<std::int32_t> pos(n);
-        std::iota(pos.begin(), pos.end(), static_cast<std::int32_t>(s));
-        ForwardInput in;
-        in.tokens = std::span(ids).subspan(s, n);
-        in.positions = pos;
-        auto r = m.forward(cache, in);
-        std::copy(r.logits.begin(), r.logits.end(), out.begin() + static_cast<std::ptrdiff_t>(s * vocab));
-    }
-    return out;
-}
-
 void write_npy(const std::string& path, const std::vector<float>& data, std::size_t rows, std::size_t cols) {
     std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
                          std::to_string(cols) + "), }";
@@ -89,7 +71,7 @@ int cmd_logits(int argc, char** argv) {
         throw InputError(std::to_string(ids.size()) + " tokens exceed the model's context of " + std::to_string(model->config().context_length));
     const int batch = static_cast<int>(args.integer("batch"));
     if (batch < 1) throw InputError("--batch must be positive");
-    const auto logits = all_logits(*model, ids, batch);
+    const auto logits = model->logits_chunked(ids, batch);
     if (args.has("npy")) {
         write_npy(args.str("npy"), logits, ids.size(), static_cast<std::size_t>(vocab));
         std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), vocab, args.str("npy").c_str());

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "runtime/speculative_decoder.hpp"
 #include "target/formats/gguf.hpp"
@@ -89,6 +91,25 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
     for (int m = 1; m <= max_k + 1; ++m) curve += (m > 1 ? " " : "") + std::to_string(costs.seconds(m) * 1e3).substr(0, 6);
     spdlog::debug("t(M) for M = 1..{} in ms: {}", max_k + 1, curve);
     return std::make_shared<DraftLengthController>(std::move(costs), max_k);
+}
+
+std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path + ": cannot open");
+    std::vector<std::string> out;
+    int line_no = 0;
+    for (std::string line; std::getline(in, line);) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        try {
+            const auto p = nlohmann::json::parse(line).at("prompt").get<std::string>();
+            out.push_back(chat ? chat_prompt(p) : p);
+        } catch (const nlohmann::json::exception&) {
+            throw InputError(path + ":" + std::to_string(line_no) + ": needs a JSON object with a \"prompt\" string");
+        }
+    }
+    if (out.empty()) throw InputError(path + ": no prompts");
+    return out;
 }
 
 std::string prompt_text(const Args& args) {

@@ -35,6 +35,9 @@ SamplingParams sampling_from(const Args& args);
 // The draft-length controller for `-k auto`: t(M) measured (or cached) for this model on this machine.
 std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model, int max_k);
 
+// The "prompt" fields of a JSONL file, one request per non-empty line; wrapped in ChatML when chat is set.
+std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat);
+
 // The prompt text from -p or -f (exactly one), wrapped in ChatML with --chat.
 std::string prompt_text(const Args& args);
 

@@ -35,24 +35,6 @@ double median(std::vector<double> v) {
     return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
-std::vector<std::string> read_prompts(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw InputError(path + ": cannot open");
-    std::vector<std::string> out;
-    int n = 0;
-    for (std::string line; std::getline(in, line);) {
-        ++n;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        try {
-            out.push_back(nlohmann::json::parse(line).at("prompt").get<std::string>());
-        } catch (const nlohmann::json::exception&) {
-            throw InputError(path + ":" + std::to_string(n) + ": needs a JSON object with a \"prompt\" string");
-        }
-    }
-    if (out.empty()) throw InputError(path + ": no prompts");
-    return out;
-}
-
 std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>& res, double base_tps) {
     // Left: per-position acceptance per configuration; right: speed-up bars.
     const int W = 900, H = 380, pw = 400, ph = 280, x0 = 60, y0 = 40, x1 = 520;
@@ -77,10 +59,8 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
         const auto& st = res[i].stats;
         const char* col = colors[ci++ % 8];
         s << "<polyline fill='none' stroke='" << col << "' stroke-width='2' points='";
-        for (std::size_t p = 0; p < st.depth_drafted.size(); ++p) {
-            const double a = st.depth_drafted[p] ? static_cast<double>(st.depth_accepted[p]) / st.depth_drafted[p] : 0;
-            s << x0 + pw * (p + 0.5) / max_pos << "," << y0 + ph - ph * a << " ";
-        }
+        const auto acc = st.per_position_acceptance();
+        for (std::size_t p = 0; p < acc.size(); ++p) s << x0 + pw * (p + 0.5) / max_pos << "," << y0 + ph - ph * acc[p] << " ";
         s << "'/>\n<text x='" << x0 + 8 << "' y='" << y0 + 16 + 14 * (ci - 1) << "' fill='" << col << "'>" << cfgs[i].label() << "</text>\n";
     }
     double max_speed = 1.0;
@@ -125,7 +105,7 @@ int bench_spec(int argc, char** argv) {
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
     auto model = load_model(args);
-    const auto prompts = read_prompts(args.str("prompts"));
+    const auto prompts = read_prompts_jsonl(args.str("prompts"), false);
     std::vector<std::vector<std::int32_t>> ids;
     for (const auto& p : prompts) ids.push_back(model->tokenizer().encode(p));
     std::vector<Config> cfgs{{"none", 0, 0}};
