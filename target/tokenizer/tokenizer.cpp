@@ -39,6 +39,8 @@ std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
 }
 
 std::string nfc(std::string_view s) {
+    // ASCII is already in NFC; most code is ASCII.
+    if (std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) return std::string(s);
     utf8proc_uint8_t* out = nullptr;
     const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
                                 &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
@@ -278,7 +280,7 @@ std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const { retu
 void Tokenizer::encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const {
     {
         std::shared_lock lock(*cache_mutex_);
-        auto it = cache_->find(std::string(piece));
+        auto it = cache_->find(piece);
         if (it != cache_->end()) {
             out.insert(out.end(), it->second.begin(), it->second.end());
             return;

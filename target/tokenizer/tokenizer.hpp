@@ -65,10 +65,14 @@ private:
     bool nfc_ = true;
     std::optional<std::int32_t> eos_;
 
-    // Pre-token -> ids cache; code repeats its words a great deal.
+    // Pre-token -> ids cache; code repeats its words a great deal. Looked up by string_view (no allocation).
+    struct ViewHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    using PieceCache = std::unordered_map<std::string, std::vector<std::int32_t>, ViewHash, std::equal_to<>>;
     mutable std::shared_ptr<std::shared_mutex> cache_mutex_ = std::make_shared<std::shared_mutex>();
-    mutable std::shared_ptr<std::unordered_map<std::string, std::vector<std::int32_t>>> cache_ =
-        std::make_shared<std::unordered_map<std::string, std::vector<std::int32_t>>>();
+    mutable std::shared_ptr<PieceCache> cache_ = std::make_shared<PieceCache>();
 };
 
 // Turns a stream of token ids into text, holding back bytes of a UTF-8 sequence until it is complete.
