@@ -42,4 +42,8 @@ PY
 for i in 0 1 2; do
   build/ternspec generate -m "$out" -f "$out/examples/prompt$i.py" -n 64 --json > "$work/continuation$i.json"
 done
+# Context check: the same text in windows of 256 and 512 tokens (the model was trained on 256).
+build/ternspec perplexity -m "$out" -f "$work/val.txt" --ctx 512 --json > "$work/perplexity_512.json"
+$py -c "import json,sys; a=json.load(open('$work/perplexity_hf.json')); b=json.load(open('$work/perplexity_512.json')); json.dump({'ppl_256': a['perplexity'], 'ppl_512': b['perplexity']}, open('$work/context_check.json','w'))"
+$py train/model_card.py "$out" "$work"
 du -sh "$out"

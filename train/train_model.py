@@ -136,7 +136,7 @@ def main():
         loss, n = evaluate(model, data["val"], args.seq, device)
         bpb = loss * n / (n * bytes_per_token) / math.log(2)
         export_hf(model, tok_path, args.export)
-        summary = {"step": step, "params": nparams, "val_loss": loss, "val_ppl": math.exp(loss), "val_bpb": bpb,
+        summary = {"torch": torch.__version__, "step": step, "params": nparams, "val_loss": loss, "val_ppl": math.exp(loss), "val_bpb": bpb,
                    "train_minutes": elapsed / 60, "history": history, "config": cfg.to_dict(),
                    "train_tokens_seen": step * args.batch * args.seq, "data": {k: v for k, v in meta.items() if k != "val_modules"}}
         with open(os.path.join(args.export, "training.json"), "w") as fh:
