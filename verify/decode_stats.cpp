@@ -16,6 +16,8 @@ void DecodeStats::record_round(int draft_depth, int draft_nodes, int accepted_le
     for (int d = 0; d < accepted_len; ++d) depth_accepted[static_cast<std::size_t>(d)]++;
     if (static_cast<int>(accepted_hist.size()) <= accepted_len) accepted_hist.resize(static_cast<std::size_t>(accepted_len) + 1, 0);
     accepted_hist[static_cast<std::size_t>(accepted_len)]++;
+    if (static_cast<int>(draft_size_hist.size()) <= draft_nodes) draft_size_hist.resize(static_cast<std::size_t>(draft_nodes) + 1, 0);
+    draft_size_hist[static_cast<std::size_t>(draft_nodes)]++;
 }
 
 void DecodeStats::merge(const DecodeStats& o) {
@@ -31,6 +33,7 @@ void DecodeStats::merge(const DecodeStats& o) {
     add(depth_drafted, o.depth_drafted);
     add(depth_accepted, o.depth_accepted);
     add(accepted_hist, o.accepted_hist);
+    add(draft_size_hist, o.draft_size_hist);
     t_prefill += o.t_prefill;
     t_draft += o.t_draft;
     t_verify += o.t_verify;
@@ -56,6 +59,7 @@ nlohmann::json DecodeStats::to_json() const {
             {"tau", tau()},
             {"per_position_acceptance", per_pos},
             {"accepted_length_histogram", accepted_hist},
+            {"draft_size_histogram", draft_size_hist},
             {"seconds", {{"prefill", t_prefill}, {"draft", t_draft}, {"verify", t_verify}, {"total", t_total},
                          {"overhead", std::max(0.0, decode_s - t_draft - t_verify)}}},
             {"prefill_tokens_per_s", t_prefill > 0 ? prompt_tokens / t_prefill : 0.0},

@@ -15,6 +15,7 @@ struct DecodeStats {
     std::int64_t accepted = 0;         // draft nodes accepted
     std::vector<std::int64_t> depth_drafted, depth_accepted;  // index d: rounds whose draft reached depth d + 1
     std::vector<std::int64_t> accepted_hist;                  // index n: rounds that accepted n draft tokens
+    std::vector<std::int64_t> draft_size_hist;                // index n: rounds that sent n draft nodes
     double t_prefill = 0, t_draft = 0, t_verify = 0, t_total = 0;
 
     void record_round(int draft_depth, int draft_nodes, int accepted_len);
@@ -23,6 +24,14 @@ struct DecodeStats {
     double acceptance_rate() const { return drafted ? static_cast<double>(accepted) / drafted : 0.0; }
     // Tokens per target forward, bonus token included.
     double tau() const { return target_forwards ? static_cast<double>(emitted) / target_forwards : 0.0; }
+    // Tokens per second if every target forward of M tokens cost t(M) and drafting were free: what this
+    // run's acceptance would give on another model whose cost curve is t.
+    template <typename CostFn>
+    double projected_tokens_per_s(CostFn&& t) const {
+        double seconds = 0;
+        for (std::size_t n = 0; n < draft_size_hist.size(); ++n) seconds += static_cast<double>(draft_size_hist[n]) * t(static_cast<int>(n) + 1);
+        return seconds > 0 ? static_cast<double>(emitted) / seconds : 0.0;
+    }
     double decode_tokens_per_s() const { return t_total - t_prefill > 0 ? emitted / (t_total - t_prefill) : 0.0; }
     nlohmann::json to_json() const;
 };

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "runtime/cost_model.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/model_args.hpp"
@@ -96,6 +97,7 @@ int bench_spec(int argc, char** argv) {
     opts.push_back({"tree", 0, "N", "also run each drafter with a tree of N nodes", ""});
     opts.push_back({"reps", 0, "R", "repetitions (interleaved; medians reported)", "3"});
     opts.push_back({"draft-model", 0, "PATH", "weights for drafters that have them", ""});
+    opts.push_back({"project", 0, "MODEL", "also project speed-ups onto MODEL's measured t(M) (e.g. a synth qwen3-1.7b)", ""});
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
     opts.push_back({"plot", 0, "OUT.svg", "draw per-position acceptance and speed-ups", ""});
     Args args("bench spec", "-m MODEL --prompts FILE.jsonl [--draft none,suffix,ngram] [-n N] [-k 2,4,8] [--json OUT] [--plot OUT.svg]",
@@ -160,26 +162,50 @@ int bench_spec(int argc, char** argv) {
     }
     bar.finish();
     const double base_tps = median(res[0].tokens_per_s);
+    // Projection: this run's draft sizes and acceptance, priced with another model's measured t(M).
+    CostModel projected;
+    if (args.has("project")) {
+        int longest = 1;
+        for (const auto& r : res) longest = std::max(longest, static_cast<int>(r.stats.draft_size_hist.size()));
+        const auto big = Qwen3Model::load(ModelFiles::open(args.str("project")));
+        projected = CostModel::measure(*big, longest, 3);
+    }
+    // Relative to none's own projection, so both sides price the same prompts the same way.
+    auto project = [&](const DecodeStats& st) {
+        auto rate = [&](const DecodeStats& s) { return s.projected_tokens_per_s([&](int m) { return projected.seconds(m); }); };
+        return rate(st) / rate(res[0].stats);
+    };
     nlohmann::json rows = nlohmann::json::array();
-    std::printf("| drafter | tau | acceptance | tokens/s | speed-up | draft | verify | other | matches none |\n");
-    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|:---:|\n");
+    const bool proj = args.has("project");
+    std::printf("| drafter | tau | acceptance | tokens/s | speed-up | draft | verify | other | matches none |%s\n",
+                proj ? " projected speed-up |" : "");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|:---:|%s\n", proj ? "---:|" : "");
     for (std::size_t c = 0; c < cfgs.size(); ++c) {
         const auto& st = res[c].stats;
         const double tps = median(res[c].tokens_per_s), dec_s = st.t_total - st.t_prefill;
         const double draft = dec_s > 0 ? st.t_draft / dec_s : 0, verify = dec_s > 0 ? st.t_verify / dec_s : 0;
-        std::printf("| %s | %.2f | %.1f%% | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |\n", cfgs[c].label().c_str(), st.tau(),
+        std::printf("| %s | %.2f | %.1f%% | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |", cfgs[c].label().c_str(), st.tau(),
                     100 * st.acceptance_rate(), tps, tps / base_tps, 100 * draft, 100 * verify,
                     100 * std::max(0.0, 1 - draft - verify), res[c].lossless ? "yes" : "NO");
+        if (proj) std::printf(" %.2fx |", project(st));
+        std::printf("\n");
         auto j = st.to_json();
         j["config"] = {{"drafter", cfgs[c].drafter}, {"k", cfgs[c].k}, {"tree", cfgs[c].tree}};
         j["tokens_per_s_reps"] = res[c].tokens_per_s;
         j["tokens_per_s_median"] = tps;
         j["speedup_vs_none"] = tps / base_tps;
         j["matches_none"] = res[c].lossless;
+        if (proj) j["projected_speedup"] = project(st);
         rows.push_back(j);
     }
     if (args.has("json")) {
         nlohmann::json out = {{"model", args.str("model")}, {"workload", args.str("prompts")}, {"requests", ids.size()},
+                              {"projected_onto", args.has("project") ? args.str("project") : ""},
+                              {"projected_t_ms", [&] {
+                                   std::vector<double> ms;
+                                   for (double t : projected.curve()) ms.push_back(t * 1e3);
+                                   return ms;
+                               }()},
                               {"n_predict", base.max_new_tokens}, {"reps", reps}, {"kernels", kernel_path_name(kernel_path())},
                               {"rows", rows}};
         std::ofstream(args.str("json")) << out.dump(1) << "\n";
