@@ -9,10 +9,12 @@
 #include <numeric>
 
 #include "target/formats/dequantize.hpp"
+#include "target/model/gguf_export.hpp"
 #include "target/model/model_files.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/model/ternary_import.hpp"
 #include "tests/support/test_models.hpp"
+#include "ternspec/error.hpp"
 
 using namespace ternspec;
 
@@ -231,4 +233,23 @@ TEST(ShippedModel, WeightsAreExactlyTernaryAndBothFormsAgree) {
     EXPECT_EQ(ids, gg->tokenizer().encode("import os\nimport sys\n\ndef main(argv):\n"));
     const auto la = run(*hf, ids, 3), lb = run(*gg, ids, 5);
     EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
+}
+
+TEST(Convert, LosslessOrRefused) {
+    const auto src = fixtures::tiny_gguf("convert_src");
+    const auto files = ModelFiles::open(src);
+    const auto out64 = fixtures::temp_path("convert_g64.gguf");
+    convert_model(files, out64, TensorType::Q2_0, false);
+    const auto converted = ModelFiles::open(out64);
+    EXPECT_EQ(converted.get("blk.0.ffn_up.weight").type, TensorType::Q2_0);
+    auto a = Qwen3Model::load(files), b = Qwen3Model::load(converted);
+    const auto la = run(*a, kIds, 5), lb = run(*b, kIds, 5);
+    EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
+    // Group-128 scales cannot share TQ2_0's one scale per 256 weights.
+    try {
+        convert_model(files, fixtures::temp_path("convert_tq2.gguf"), TensorType::TQ2_0, false);
+        ADD_FAILURE() << "lossy conversion accepted";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot be written as TQ2_0 without loss"), std::string::npos) << e.what();
+    }
 }
