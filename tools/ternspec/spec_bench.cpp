@@ -37,9 +37,12 @@ double median(std::vector<double> v) {
 }
 
 std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>& res, double base_tps) {
-    // Left: per-position acceptance per configuration; right: speed-up bars.
-    const int W = 900, H = 380, pw = 400, ph = 280, x0 = 60, y0 = 40, x1 = 520;
-    static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+    // Left: per-position acceptance per configuration (those that drafted), a legend beside it; right:
+    // speed-up bars. One colour per configuration in both panels.
+    const int W = 1120, H = 440, pw = 400, ph = 280, x0 = 60, y0 = 40, xl = x0 + pw + 16, x1 = 680;
+    static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                                   "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39"};
+    auto color = [&](std::size_t i) { return cfgs[i].drafter == "none" ? "#999999" : colors[i % 14]; };
     std::ostringstream s;
     s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H << "' font-family='sans-serif' font-size='12'>\n";
     s << "<rect width='100%' height='100%' fill='white'/>\n";
@@ -54,32 +57,32 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
     }
     for (std::size_t p = 0; p < max_pos; ++p)
         s << "<text x='" << x0 + pw * (p + 0.5) / max_pos << "' y='" << y0 + ph + 16 << "' text-anchor='middle'>" << p + 1 << "</text>\n";
-    int ci = 0;
+    int row = 0;
     for (std::size_t i = 0; i < cfgs.size(); ++i) {
-        if (cfgs[i].drafter == "none") continue;
-        const auto& st = res[i].stats;
-        const char* col = colors[ci++ % 8];
-        s << "<polyline fill='none' stroke='" << col << "' stroke-width='2' points='";
-        const auto acc = st.per_position_acceptance();
+        const auto acc = res[i].stats.per_position_acceptance();
+        if (cfgs[i].drafter == "none" || acc.empty()) continue;
+        s << "<polyline fill='none' stroke='" << color(i) << "' stroke-width='2' points='";
         for (std::size_t p = 0; p < acc.size(); ++p) s << x0 + pw * (p + 0.5) / max_pos << "," << y0 + ph - ph * acc[p] << " ";
-        s << "'/>\n<text x='" << x0 + 8 << "' y='" << y0 + 16 + 14 * (ci - 1) << "' fill='" << col << "'>" << cfgs[i].label() << "</text>\n";
+        s << "'/>\n<line x1='" << xl << "' y1='" << y0 + 8 + 16 * row << "' x2='" << xl + 16 << "' y2='" << y0 + 8 + 16 * row
+          << "' stroke='" << color(i) << "' stroke-width='3'/>\n<text x='" << xl + 22 << "' y='" << y0 + 12 + 16 * row << "'>"
+          << cfgs[i].label() << "</text>\n";
+        ++row;
     }
     double max_speed = 1.0;
     for (const auto& r : res) max_speed = std::max(max_speed, median(r.tokens_per_s) / base_tps);
-    const double bw = static_cast<double>(pw - 20) / static_cast<double>(cfgs.size());
+    const double bw = static_cast<double>(pw) / static_cast<double>(cfgs.size());
     s << "<line x1='" << x1 << "' y1='" << y0 + ph << "' x2='" << x1 + pw << "' y2='" << y0 + ph << "' stroke='#444'/>\n";
     const double one = y0 + ph - ph * (1.0 / (max_speed * 1.1));
     s << "<line x1='" << x1 << "' y1='" << one << "' x2='" << x1 + pw << "' y2='" << one << "' stroke='#999' stroke-dasharray='4'/>\n";
     for (std::size_t i = 0; i < cfgs.size(); ++i) {
         const double sp = median(res[i].tokens_per_s) / base_tps;
         const double h = ph * sp / (max_speed * 1.1);
-        const double x = x1 + 10 + bw * static_cast<double>(i);
-        s << "<rect x='" << x << "' y='" << y0 + ph - h << "' width='" << bw * 0.7 << "' height='" << h << "' fill='"
-          << (cfgs[i].drafter == "none" ? "#999" : colors[i % 8]) << "'/>\n";
+        const double x = x1 + bw * static_cast<double>(i);
+        s << "<rect x='" << x + bw * 0.15 << "' y='" << y0 + ph - h << "' width='" << bw * 0.7 << "' height='" << h << "' fill='" << color(i) << "'/>\n";
         char buf[32];
-        std::snprintf(buf, sizeof buf, "%.2fx", sp);
-        s << "<text x='" << x + bw * 0.35 << "' y='" << y0 + ph - h - 4 << "' text-anchor='middle'>" << buf << "</text>\n";
-        s << "<text transform='translate(" << x + bw * 0.35 << "," << y0 + ph + 12 << ") rotate(30)' font-size='10'>" << cfgs[i].label() << "</text>\n";
+        std::snprintf(buf, sizeof buf, "%.2f", sp);
+        s << "<text x='" << x + bw * 0.5 << "' y='" << y0 + ph - h - 4 << "' text-anchor='middle' font-size='10'>" << buf << "</text>\n";
+        s << "<text transform='translate(" << x + bw * 0.5 << "," << y0 + ph + 12 << ") rotate(40)' font-size='10'>" << cfgs[i].label() << "</text>\n";
     }
     s << "</svg>\n";
     return s.str();
