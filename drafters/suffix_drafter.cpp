@@ -80,8 +80,11 @@ DraftTree SuffixDrafter::propose(std::span<const std::int32_t> ctx, const DraftB
     for (; synced_ < ctx.size(); ++synced_) local_.extend(cursor_, ctx[synced_]);
     DraftTree best;
     double best_expected = 0;
+    // The trie is depth-bounded: a match of length m leaves depth - m levels for the continuation, so
+    // matches are capped to leave room for a full draft (else a long copy would shrink drafts to nothing).
+    const int max_match = std::max(1, depth_ - budget.max_depth);
     // Local trie: the cursor already holds every suffix of the context; take the longest that occurred before.
-    for (int i = static_cast<int>(cursor_.active.size()) - 1; i >= 0; --i) {
+    for (int i = std::min(static_cast<int>(cursor_.active.size()), max_match) - 1; i >= 0; --i) {
         const auto node = cursor_.active[static_cast<std::size_t>(i)];
         if (local_.children(node).empty()) continue;
         double e = 0;
@@ -91,7 +94,7 @@ DraftTree SuffixDrafter::propose(std::span<const std::int32_t> ctx, const DraftB
     }
     // Global trie: walk the context's suffixes from the longest.
     const int len = static_cast<int>(ctx.size());
-    for (int m = std::min(depth_ - 1, len); m >= 1; --m) {
+    for (int m = std::min(max_match, len); m >= 1; --m) {
         const auto node = global_.find(ctx.subspan(static_cast<std::size_t>(len - m)));
         if (node < 0 || global_.children(node).empty()) continue;
         double e = 0;

@@ -270,3 +270,13 @@ TEST(Lossless, AdaptiveDraftLength) {
         EXPECT_EQ(dec.run(p, o).tokens, plain.run(p, po).tokens);
     }
 }
+
+TEST(SuffixDrafter, LongCopiesStillDraftInFull) {
+    // A copy longer than the trie's depth (32): the match is capped so the continuation has room.
+    SuffixDrafter d({});
+    std::vector<std::int32_t> ctx;
+    for (int i = 1; i <= 40; ++i) ctx.push_back(i);
+    for (int i = 1; i <= 35; ++i) ctx.push_back(i);
+    d.begin(ctx, nullptr);
+    EXPECT_EQ(d.propose(ctx, {4, 0}).tokens, (std::vector<std::int32_t>{36, 37, 38, 39}));
+}
