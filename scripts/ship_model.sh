@@ -32,12 +32,11 @@ if diff > 0.01:
 PY
 mkdir -p "$out/examples"
 $py - "$out" <<'PY'
-# Three held-out prompts for the card and the README's first command.
+# Three held-out prompts for the card; prompt0 is also the README's first command.
 import json, sys
 rows = [json.loads(l) for l in open("bench/workloads/completion.jsonl")]
 for i, r in enumerate(rows[:3]):
     open(f"{sys.argv[1]}/examples/prompt{i}.py", "w").write(r["prompt"])
-open(f"{sys.argv[1]}/examples/prompt.py", "w").write(rows[0]["prompt"])
 PY
 for i in 0 1 2; do
   build/ternspec generate -m "$out" -f "$out/examples/prompt$i.py" -n 64 --json > "$work/continuation$i.json"
