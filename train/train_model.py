@@ -155,6 +155,7 @@ def main():
     t_start = time.time()
     last_save = time.time()
     t_log = time.time()
+    t_window = t_start  # start of the current 25-step throughput window
     while step < args.steps:
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
         for g in opt.param_groups:
@@ -171,8 +172,8 @@ def main():
         elapsed += now - t_log
         t_log = now
         if step % 25 == 0:
-            tps = 25 * args.batch * args.seq / max(1e-9, (now - getattr(main, "_t25", t_start)))
-            main._t25 = now
+            tps = 25 * args.batch * args.seq / max(1e-9, now - t_window)
+            t_window = now
             eta = (args.steps - step) * args.batch * args.seq / max(tps, 1) / 60
             print(f"step {step}/{args.steps} loss {loss.item():.4f} lr {lr:.2e} {tps:.0f} tok/s eta {eta:.0f} min", flush=True)
         if step % args.eval_every == 0 or step == args.steps:
