@@ -8,7 +8,6 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <thread>
 
 #include <tbb/global_control.h>
 

@@ -38,16 +38,6 @@ void KvCache::store(int layer, int slot, const float* k, const float* v) {
 const void* KvCache::k_row(int layer, int slot) const { return data_.data() + offset(layer, slot, 0); }
 const void* KvCache::v_row(int layer, int slot) const { return data_.data() + offset(layer, slot, 1); }
 
-void KvCache::load_k(int layer, int slot, float* out) const {
-    if (type_ == KvType::F32) std::memcpy(out, k_row(layer, slot), static_cast<std::size_t>(width_) * 4);
-    else half_row_to_float(static_cast<const std::uint16_t*>(k_row(layer, slot)), out, width_);
-}
-
-void KvCache::load_v(int layer, int slot, float* out) const {
-    if (type_ == KvType::F32) std::memcpy(out, v_row(layer, slot), static_cast<std::size_t>(width_) * 4);
-    else half_row_to_float(static_cast<const std::uint16_t*>(v_row(layer, slot)), out, width_);
-}
-
 void KvCache::load_part(int layer, int slot, bool value, int first, int n, float* out) const {
     const void* row = value ? v_row(layer, slot) : k_row(layer, slot);
     if (type_ == KvType::F32) std::memcpy(out, static_cast<const float*>(row) + first, static_cast<std::size_t>(n) * 4);

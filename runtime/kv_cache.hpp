@@ -23,9 +23,6 @@ public:
 
     // Writes the key and value rows of `slot` for one layer (slot may be past size() until commit).
     void store(int layer, int slot, const float* k, const float* v);
-    // Reads a row back as float.
-    void load_k(int layer, int slot, float* out) const;
-    void load_v(int layer, int slot, float* out) const;
     // Reads `n` values of a row starting at element `first` (one attention head's slice).
     void load_part(int layer, int slot, bool value, int first, int n, float* out) const;
     const void* k_row(int layer, int slot) const;

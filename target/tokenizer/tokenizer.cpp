@@ -219,12 +219,12 @@ void Tokenizer::finish(const std::string& what) {
             throw FormatError(what + ": vocabulary lacks the byte-level token for byte " + std::to_string(b));
         byte_token_[b] = it->second;
     }
-    special_.assign(pieces_.size(), false);
     added_by_first_byte_.assign(256, {});
     // Longest first, so that a token that is a prefix of another never wins.
     std::sort(added_.begin(), added_.end(), [](const Added& a, const Added& b) { return a.content.size() > b.content.size(); });
+    added_index_.assign(pieces_.size(), -1);
     for (std::size_t i = 0; i < added_.size(); ++i) {
-        special_[static_cast<std::size_t>(added_[i].id)] = added_[i].special;
+        added_index_[static_cast<std::size_t>(added_[i].id)] = static_cast<std::int32_t>(i);
         added_by_first_byte_[static_cast<unsigned char>(added_[i].content[0])].push_back(i);
     }
 }
@@ -233,10 +233,6 @@ std::optional<std::int32_t> Tokenizer::token_id(const std::string& piece) const 
     auto it = ids_.find(piece);
     if (it == ids_.end()) return std::nullopt;
     return it->second;
-}
-
-bool Tokenizer::is_special(std::int32_t id) const {
-    return id >= 0 && static_cast<std::size_t>(id) < special_.size() && special_[static_cast<std::size_t>(id)];
 }
 
 const std::string& Tokenizer::piece(std::int32_t id) const {
@@ -251,8 +247,7 @@ std::string Tokenizer::token_bytes(std::int32_t id) const {
     // those rows have no text.
     if (id >= vocab_size()) return "";
     const auto& p = piece(id);
-    for (const auto& a : added_)
-        if (a.id == id) return a.content;
+    if (const auto a = added_index_[static_cast<std::size_t>(id)]; a >= 0) return added_[static_cast<std::size_t>(a)].content;
     std::string out;
     const auto& bm = byte_map();
     for (std::size_t i = 0; i < p.size();) {
@@ -355,9 +350,8 @@ void Tokenizer::write_gguf_metadata(GgufWriter& w) const {
     for (std::size_t i = 0; i < pieces_.size(); ++i) {
         // Ids with no vocabulary entry still need a unique string in GGUF's dense token list.
         tokens.push_back(GgufValue::str(pieces_[i].empty() ? "[PAD" + std::to_string(i) + "]" : pieces_[i]));
-        int type = pieces_[i].empty() ? 5 : 1;  // 5: unused, 1: normal
-        for (const auto& a : added_)
-            if (a.id == static_cast<std::int32_t>(i)) type = a.special ? 3 : 4;
+        int type = pieces_[i].empty() ? 5 : 1;  // 5: unused, 1: normal, 3: control, 4: user-defined
+        if (const auto a = added_index_[i]; a >= 0) type = added_[static_cast<std::size_t>(a)].special ? 3 : 4;
         types.push_back(GgufValue::i32(type));
     }
     for (const auto& [a, b] : merge_list_)

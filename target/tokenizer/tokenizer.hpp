@@ -34,7 +34,6 @@ public:
     std::int32_t vocab_size() const { return static_cast<std::int32_t>(pieces_.size()); }
     std::optional<std::int32_t> token_id(const std::string& piece) const;
     std::optional<std::int32_t> eos_id() const { return eos_; }
-    bool is_special(std::int32_t id) const;
     std::size_t n_merges() const { return merges_.size(); }
     std::size_t n_added() const { return added_.size(); }
     const std::string& pre_pattern() const { return splitter_->pattern(); }
@@ -59,7 +58,7 @@ private:
     std::vector<std::pair<std::int32_t, std::int32_t>> merge_list_;                  // in rank order
     std::vector<Added> added_;
     std::vector<std::vector<std::size_t>> added_by_first_byte_;
-    std::vector<bool> special_;
+    std::vector<std::int32_t> added_index_;  // id -> index into added_, -1 for ordinary tokens
     std::int32_t byte_token_[256]{};
     std::shared_ptr<RegexSplitter> splitter_;
     bool nfc_ = true;
