@@ -119,10 +119,13 @@ DecodeResult SpeculativeDecoder::run(std::span<const std::int32_t> prompt, const
         const double tv = now();
         const int n = 1 + static_cast<int>(draft.size());
         std::vector<std::int32_t> toks{pending}, pos{cache.size()}, parents{-1};
+        int depth = 0;  // the draft's longest path
         for (std::size_t i = 0; i < draft.size(); ++i) {
+            const int d = draft.depth(static_cast<int>(i));
+            depth = std::max(depth, d);
             toks.push_back(draft.tokens[i]);
             parents.push_back(draft.parents[i] + 1);  // node i sits at row i + 1; the root is row 0
-            pos.push_back(cache.size() + draft.depth(static_cast<int>(i)));
+            pos.push_back(cache.size() + d);
         }
         ForwardInput fin;
         fin.tokens = toks;
@@ -135,8 +138,6 @@ DecodeResult SpeculativeDecoder::run(std::span<const std::int32_t> prompt, const
         std::vector<int> kept{0};
         for (int node : v.accepted_nodes) kept.push_back(node + 1);
         cache.keep(n, kept);
-        int depth = 0;
-        for (std::size_t i = 0; i < draft.size(); ++i) depth = std::max(depth, draft.depth(static_cast<int>(i)));
         st.record_round(depth, static_cast<int>(draft.size()), static_cast<int>(v.accepted_nodes.size()));
         if (opt.adaptive) opt.adaptive->record(depth, static_cast<int>(v.accepted_nodes.size()));
         st.t_verify += now() - tv;
