@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "drafters/scored_tree.hpp"
 #include "target/model/attention.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "ternspec/error.hpp"
@@ -66,33 +67,21 @@ void EagleDrafter::observe(std::span<const std::int32_t> cached, const HiddenRow
 }
 
 DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
-    DraftTree out;
-    if (budget.max_depth < 1 || ctx.empty()) return out;
+    if (budget.max_depth < 1 || ctx.empty()) return {};
     const int H = head_->config().hidden, V = head_->config().draft_vocab;
     const bool chain = budget.max_nodes == 0;
     const int width = chain ? 1 : width_;
     cache_.truncate(committed_);
-    if (cache_.size() + 1 + width * budget.max_depth > cache_.capacity()) return out;
+    if (cache_.size() + 1 + width * budget.max_depth > cache_.capacity()) return {};
 
-    struct Node {
-        std::int32_t token;  // target id
-        int parent;          // node index, -1 for the root's children
-        int depth;
-        double score;        // cumulative log-probability under the head
-        int slot = -1;       // head cache slot once expanded
-        std::vector<float> h;
-    };
-    std::vector<Node> nodes;
+    std::vector<ScoredNode> nodes;
+    std::vector<int> slot;                // head cache slot of each expanded node
+    std::vector<std::vector<float>> out;  // head output of each expanded node (its children's g)
     auto children = [&](const float* logits, int parent, int depth, double base, std::vector<int>& made) {
-        const float mx = *std::max_element(logits, logits + V);
-        double z = 0;
-        for (int i = 0; i < V; ++i) z += std::exp(static_cast<double>(logits[i] - mx));
-        std::vector<int> order(static_cast<std::size_t>(V));
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + width, order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
-        for (int c = 0; c < width; ++c) {
-            const int id = order[static_cast<std::size_t>(c)];
-            nodes.push_back({head_->to_target(id), parent, depth, base + (logits[id] - mx) - std::log(z), -1, {}});
+        for (const auto& [id, lp] : top_log_probs(logits, V, width)) {
+            nodes.push_back({head_->to_target(id), parent, depth, base + lp});
+            slot.push_back(-1);
+            out.emplace_back();
             made.push_back(static_cast<int>(nodes.size()) - 1);
         }
     };
@@ -105,17 +94,16 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
     std::vector<int> frontier;
     children(logits.data(), -1, 1, 0.0, frontier);
     for (int depth = 2; depth <= budget.max_depth; ++depth) {
-        // Keep the `width` best frontier nodes, run the head on them together.
-        std::sort(frontier.begin(), frontier.end(), [&](int a, int b) { return nodes[static_cast<std::size_t>(a)].score > nodes[static_cast<std::size_t>(b)].score; });
-        if (static_cast<int>(frontier.size()) > width) frontier.resize(static_cast<std::size_t>(width));
+        // Expand the `width` best frontier nodes together.
+        frontier = best_nodes(nodes, std::move(frontier), width);
         const int M = static_cast<int>(frontier.size());
         std::vector<float> g(static_cast<std::size_t>(M) * H);
         std::vector<std::int32_t> toks, p;
         std::vector<std::vector<int>> slots;
         const int base = cache_.size();
         for (int i = 0; i < M; ++i) {
-            const Node& n = nodes[static_cast<std::size_t>(frontier[static_cast<std::size_t>(i)])];
-            const auto& src = n.parent < 0 ? root_h : nodes[static_cast<std::size_t>(n.parent)].h;
+            const ScoredNode& n = nodes[static_cast<std::size_t>(frontier[static_cast<std::size_t>(i)])];
+            const auto& src = n.parent < 0 ? root_h : out[static_cast<std::size_t>(n.parent)];
             std::copy(src.begin(), src.end(), g.begin() + static_cast<std::ptrdiff_t>(i) * H);
             toks.push_back(n.token);
             p.push_back(committed_ + n.depth);
@@ -124,7 +112,7 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
             std::iota(sl.begin(), sl.end(), 0);
             sl.push_back(root_slot);
             std::vector<int> anc;
-            for (int a = n.parent; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent) anc.push_back(nodes[static_cast<std::size_t>(a)].slot);
+            for (int a = n.parent; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent) anc.push_back(slot[static_cast<std::size_t>(a)]);
             sl.insert(sl.end(), anc.rbegin(), anc.rend());
             sl.push_back(base + i);
             slots.push_back(std::move(sl));
@@ -133,37 +121,15 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
         auto h = head_->forward(cache_, g.data(), toks, p, slots, &logits);
         std::vector<int> next;
         for (int i = 0; i < M; ++i) {
-            Node& n = nodes[static_cast<std::size_t>(frontier[static_cast<std::size_t>(i)])];
-            n.slot = base + i;
-            n.h.assign(h.begin() + static_cast<std::ptrdiff_t>(i) * H, h.begin() + static_cast<std::ptrdiff_t>(i + 1) * H);
-            children(logits.data() + static_cast<std::size_t>(i) * V, frontier[static_cast<std::size_t>(i)], depth, n.score, next);
+            const auto k = static_cast<std::size_t>(frontier[static_cast<std::size_t>(i)]);
+            slot[k] = base + i;
+            out[k].assign(h.begin() + static_cast<std::ptrdiff_t>(i) * H, h.begin() + static_cast<std::ptrdiff_t>(i + 1) * H);
+            children(logits.data() + static_cast<std::size_t>(i) * V, frontier[static_cast<std::size_t>(i)], depth,
+                     nodes[k].score, next);
         }
         frontier = std::move(next);
     }
-    // A chain keeps every node (one per depth, already parents first). A tree keeps the best nodes (a child
-    // never outscores its parent, so ancestors come along), parents first.
-    std::vector<int> keep(nodes.size());
-    std::iota(keep.begin(), keep.end(), 0);
-    if (!chain) {
-        std::stable_sort(keep.begin(), keep.end(), [&](int a, int b) { return nodes[static_cast<std::size_t>(a)].score > nodes[static_cast<std::size_t>(b)].score; });
-        if (static_cast<int>(keep.size()) > budget.max_nodes) keep.resize(static_cast<std::size_t>(budget.max_nodes));
-        std::vector<char> kept(nodes.size(), 0);
-        for (int k : keep) kept[static_cast<std::size_t>(k)] = 1;
-        // Drop any node whose parent fell out (possible with ties).
-        keep.erase(std::remove_if(keep.begin(), keep.end(), [&](int k) {
-                       for (int a = nodes[static_cast<std::size_t>(k)].parent; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent)
-                           if (!kept[static_cast<std::size_t>(a)]) return true;
-                       return false;
-                   }), keep.end());
-        std::stable_sort(keep.begin(), keep.end(), [&](int a, int b) { return nodes[static_cast<std::size_t>(a)].depth < nodes[static_cast<std::size_t>(b)].depth; });
-    }
-    std::vector<int> index(nodes.size(), -1);
-    for (int k : keep) {
-        const Node& n = nodes[static_cast<std::size_t>(k)];
-        index[static_cast<std::size_t>(k)] = static_cast<int>(out.size());
-        out.add(n.token, n.parent < 0 ? -1 : index[static_cast<std::size_t>(n.parent)]);
-    }
-    return out;
+    return assemble_draft(nodes, chain, budget.max_nodes);
 }
 
 }  // namespace ternspec

@@ -3,6 +3,7 @@
 
 #include "drafters/drafter.hpp"
 #include "drafters/eagle_drafter.hpp"
+#include "drafters/mtp_drafter.hpp"
 #include "drafters/ngram_drafter.hpp"
 #include "drafters/suffix_drafter.hpp"
 #include "ternspec/error.hpp"
@@ -17,6 +18,7 @@ const std::map<std::string, Factory>& registry() {
         {"ngram", [](const DrafterOptions& o, auto) { return std::make_unique<NgramDrafter>(o); }},
         {"suffix", [](const DrafterOptions& o, auto) { return std::make_unique<SuffixDrafter>(o); }},
         {"eagle", [](const DrafterOptions& o, auto t) { return std::make_unique<EagleDrafter>(o, std::move(t)); }},
+        {"mtp", [](const DrafterOptions& o, auto t) { return std::make_unique<MtpDrafter>(o, std::move(t)); }},
     };
     return r;
 }

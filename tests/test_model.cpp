@@ -13,99 +13,13 @@
 #include "target/model/model_files.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/model/ternary_import.hpp"
+#include "tests/support/naive_qwen3.hpp"
 #include "tests/support/test_models.hpp"
 #include "ternspec/error.hpp"
 
 using namespace ternspec;
 
 namespace {
-
-// ---- naive reference --------------------------------------------------------------------------------
-struct Naive {
-    ModelConfig c;
-    std::map<std::string, std::vector<double>> w;
-    explicit Naive(const ModelFiles& f) : c(f.config()) {
-        for (const auto& [name, t] : f.tensors()) {
-            std::vector<float> v(t.n_elems());
-            dequantize(t.type, t.data, v.data(), v.size());
-            w[name].assign(v.begin(), v.end());
-        }
-    }
-    static std::vector<double> norm(const std::vector<double>& x, const std::vector<double>& g, double eps) {
-        double ss = 0;
-        for (double v : x) ss += v * v;
-        const double r = 1.0 / std::sqrt(ss / static_cast<double>(x.size()) + eps);
-        std::vector<double> o(x.size());
-        for (std::size_t i = 0; i < x.size(); ++i) o[i] = x[i] * r * g[i];
-        return o;
-    }
-    static std::vector<double> matvec(const std::vector<double>& m, const std::vector<double>& x, std::size_t rows) {
-        std::vector<double> o(rows, 0.0);
-        for (std::size_t r = 0; r < rows; ++r)
-            for (std::size_t k = 0; k < x.size(); ++k) o[r] += m[r * x.size() + k] * x[k];
-        return o;
-    }
-    std::vector<std::vector<double>> logits(const std::vector<std::int32_t>& ids) {
-        const std::size_t H = static_cast<std::size_t>(c.hidden_size), hd = static_cast<std::size_t>(c.head_dim);
-        const std::size_t nh = static_cast<std::size_t>(c.n_heads), nkv = static_cast<std::size_t>(c.n_kv_heads);
-        std::vector<std::vector<double>> x;
-        for (auto id : ids) x.emplace_back(w["token_embd.weight"].begin() + static_cast<std::ptrdiff_t>(id * H),
-                                           w["token_embd.weight"].begin() + static_cast<std::ptrdiff_t>((id + 1) * H));
-        for (int l = 0; l < c.n_layers; ++l) {
-            const std::string p = "blk." + std::to_string(l) + ".";
-            std::vector<std::vector<double>> q(ids.size()), k(ids.size()), v(ids.size());
-            for (std::size_t i = 0; i < ids.size(); ++i) {
-                const auto h = norm(x[i], w[p + "attn_norm.weight"], c.rms_eps);
-                q[i] = matvec(w[p + "attn_q.weight"], h, nh * hd);
-                k[i] = matvec(w[p + "attn_k.weight"], h, nkv * hd);
-                v[i] = matvec(w[p + "attn_v.weight"], h, nkv * hd);
-                auto rope = [&](std::vector<double>& vec, std::size_t heads, const std::vector<double>& g) {
-                    for (std::size_t hh = 0; hh < heads; ++hh) {
-                        std::vector<double> part(vec.begin() + static_cast<std::ptrdiff_t>(hh * hd), vec.begin() + static_cast<std::ptrdiff_t>((hh + 1) * hd));
-                        part = norm(part, g, c.rms_eps);
-                        for (std::size_t j = 0; j < hd / 2; ++j) {
-                            const double a = static_cast<double>(i) * std::pow(static_cast<double>(c.rope_theta), -2.0 * static_cast<double>(j) / static_cast<double>(hd));
-                            vec[hh * hd + j] = part[j] * std::cos(a) - part[j + hd / 2] * std::sin(a);
-                            vec[hh * hd + j + hd / 2] = part[j + hd / 2] * std::cos(a) + part[j] * std::sin(a);
-                        }
-                    }
-                };
-                rope(q[i], nh, w[p + "attn_q_norm.weight"]);
-                rope(k[i], nkv, w[p + "attn_k_norm.weight"]);
-            }
-            for (std::size_t i = 0; i < ids.size(); ++i) {
-                std::vector<double> att(nh * hd, 0.0);
-                for (std::size_t hh = 0; hh < nh; ++hh) {
-                    const std::size_t g = hh / (nh / nkv);
-                    std::vector<double> s(i + 1);
-                    double mx = -1e300;
-                    for (std::size_t j = 0; j <= i; ++j) {
-                        double d = 0;
-                        for (std::size_t e = 0; e < hd; ++e) d += q[i][hh * hd + e] * k[j][g * hd + e];
-                        s[j] = d / std::sqrt(static_cast<double>(hd));
-                        mx = std::max(mx, s[j]);
-                    }
-                    double z = 0;
-                    for (auto& e : s) z += (e = std::exp(e - mx));
-                    for (std::size_t j = 0; j <= i; ++j)
-                        for (std::size_t e = 0; e < hd; ++e) att[hh * hd + e] += s[j] / z * v[j][g * hd + e];
-                }
-                const auto o = matvec(w[p + "attn_output.weight"], att, H);
-                for (std::size_t e = 0; e < H; ++e) x[i][e] += o[e];
-                const auto h = norm(x[i], w[p + "ffn_norm.weight"], c.rms_eps);
-                const auto gt = matvec(w[p + "ffn_gate.weight"], h, static_cast<std::size_t>(c.intermediate_size));
-                const auto up = matvec(w[p + "ffn_up.weight"], h, static_cast<std::size_t>(c.intermediate_size));
-                std::vector<double> a(gt.size());
-                for (std::size_t e = 0; e < a.size(); ++e) a[e] = gt[e] / (1 + std::exp(-gt[e])) * up[e];
-                const auto d = matvec(w[p + "ffn_down.weight"], a, H);
-                for (std::size_t e = 0; e < H; ++e) x[i][e] += d[e];
-            }
-        }
-        std::vector<std::vector<double>> out;
-        for (auto& xi : x) out.push_back(matvec(w["token_embd.weight"], norm(xi, w["output_norm.weight"], c.rms_eps), static_cast<std::size_t>(c.vocab_size)));
-        return out;
-    }
-};
 
 std::vector<float> run(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int chunk) { return m.logits_chunked(ids, chunk); }
 
@@ -118,7 +32,7 @@ TEST(Forward, MatchesNaiveFloatImplementation) {
         const auto path = fixtures::tiny_gguf(std::string("naive_") + std::string(type_info(type).name), type, 5);
         const auto files = ModelFiles::open(path);
         auto m = Qwen3Model::load(files);
-        Naive ref(files);
+        fixtures::NaiveQwen3 ref(files);
         const auto want = ref.logits(kIds);
         const auto got = run(*m, kIds, static_cast<int>(kIds.size()));
         const std::size_t V = static_cast<std::size_t>(m->config().vocab_size);

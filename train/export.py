@@ -60,3 +60,40 @@ def export_hf(model, tokenizer_path, out_dir):
     with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as fh:
         json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": None,
                    "model_max_length": c.max_position_embeddings, "chat_template": CHAT_TEMPLATE}, fh, indent=2)
+
+
+def read_safetensors(path):
+    """name -> torch tensor, for the F16/BF16/F32 files this repository writes."""
+    import numpy as np
+    with open(path, "rb") as fh:
+        n = struct.unpack("<Q", fh.read(8))[0]
+        header = json.loads(fh.read(n))
+        blob = fh.read()
+    out = {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = h["data_offsets"]
+        raw = np.frombuffer(blob[a:b], dtype=np.uint8).copy()
+        if h["dtype"] == "BF16":
+            t = torch.from_numpy(raw.view(np.int16)).view(torch.bfloat16).float()
+        else:
+            t = torch.from_numpy(raw.view({"F16": np.float16, "F32": np.float32}[h["dtype"]])).float()
+        out[name] = t.reshape(h["shape"])
+    return out
+
+
+def load_hf(folder):
+    """The shipped model back from its HF folder, frozen (weights are already exact ternary x scale)."""
+    from model import Config, Qwen3Ternary
+    with open(os.path.join(folder, "config.json")) as fh:
+        c = json.load(fh)
+    keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+            "num_key_value_heads", "head_dim", "rope_theta", "rms_norm_eps", "max_position_embeddings")
+    model = Qwen3Ternary(Config(**{k: c[k] for k in keys}))
+    sd = read_safetensors(os.path.join(folder, "model.safetensors"))
+    state = {k[len("model."):] if k.startswith("model.") else k: v for k, v in sd.items()}
+    state["embed_tokens"] = state.pop("embed_tokens.weight")
+    model.load_state_dict(state)
+    model.freeze_ternary()  # marks weights frozen; re-quantising exact ternary values changes nothing
+    return model

@@ -145,18 +145,39 @@ void synth_model(const std::string& out, const ModelConfig& c, TensorType type, 
 }
 
 void convert_model(const ModelFiles& in, const std::string& out, TensorType type, bool quantize_floats,
-                   const Progress& progress) {
+                   const Progress& progress, const MtpFiles* mtp) {
     GgufWriter w;
-    set_qwen3_metadata(w, in.config(), in.path());
+    const auto& c = in.config();
+    set_qwen3_metadata(w, c, in.path());
     in.tokenizer().write_gguf_metadata(w);
     if (!in.chat_template().empty()) w.set("tokenizer.chat_template", GgufValue::str(in.chat_template()));
-    const int total = static_cast<int>(in.tensors().size());
-    int done = 0;
+    std::vector<const TensorRef*> tensors;
     for (const auto& [name, t] : in.tensors()) {
-        if (t.shape.size() == 1) {
-            w.add_tensor(name, TensorType::F32, t.shape, encode_rows(TensorType::F32, import_floats(t)));
+        // MTP layers the input already carries are kept, unless --mtp replaces them.
+        if (name.rfind("blk.", 0) == 0 && std::stoi(name.substr(4)) >= c.n_layers && mtp) continue;
+        tensors.push_back(&t);
+    }
+    if (mtp) {
+        const auto& m = mtp->config();
+        if (mtp->first_layer() != c.n_layers || m.hidden_size != c.hidden_size || m.intermediate_size != c.intermediate_size ||
+            m.n_heads != c.n_heads || m.n_kv_heads != c.n_kv_heads || m.head_dim != c.head_dim || m.vocab_size != c.vocab_size)
+            throw InputError(mtp->path() + ": the MTP modules' shape differs from " + in.path() +
+                             "'s layers, which one GGUF needs (one set of qwen3.* sizes)");
+        w.set("qwen3.block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers + mtp->depth())));
+        w.set("qwen3.nextn_predict_layers", GgufValue::u32(static_cast<std::uint32_t>(mtp->depth())));
+        for (const auto& [name, t] : mtp->tensors()) tensors.push_back(&t);
+    } else if (const auto* g = in.gguf(); g && g->find("qwen3.nextn_predict_layers")) {
+        const auto d = g->get("qwen3.nextn_predict_layers").as_int("qwen3.nextn_predict_layers");
+        w.set("qwen3.block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers + d)));
+        w.set("qwen3.nextn_predict_layers", GgufValue::u32(static_cast<std::uint32_t>(d)));
+    }
+    const int total = static_cast<int>(tensors.size());
+    int done = 0;
+    for (const TensorRef* t : tensors) {
+        if (t->shape.size() == 1) {
+            w.add_tensor(t->name, TensorType::F32, t->shape, encode_rows(TensorType::F32, import_floats(*t)));
         } else {
-            const auto d = import_ternary(t, quantize_floats);
+            const auto d = import_ternary(*t, quantize_floats);
             std::vector<float> v(d.trits.size());
             for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(d.trits[i]) * d.scales[i / d.group];
             auto bytes = encode_rows(type, v);
@@ -164,13 +185,13 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
             dequantize(type, bytes.data(), back.data(), back.size());
             for (std::size_t i = 0; i < v.size(); ++i)
                 if (back[i] != v[i])
-                    throw InputError(in.path() + ": tensor " + t.source_name + " cannot be written as " +
+                    throw InputError(t->file + ": tensor " + t->source_name + " cannot be written as " +
                                      std::string(type_info(type).name) + " without loss (element " + std::to_string(i) +
                                      ": " + std::to_string(v[i]) + " becomes " + std::to_string(back[i]) +
                                      "); its scale groups are finer than the type's blocks");
-            w.add_tensor(name, type, t.shape, std::move(bytes));
+            w.add_tensor(t->name, type, t->shape, std::move(bytes));
         }
-        if (progress) progress(++done, total, name);
+        if (progress) progress(++done, total, t->name);
     }
     w.write(out);
 }

@@ -6,6 +6,7 @@
 
 #include "target/formats/gguf.hpp"
 #include "target/model/model_files.hpp"
+#include "target/model/mtp_files.hpp"
 
 namespace ternspec {
 
@@ -23,7 +24,9 @@ void synth_model(const std::string& out, const ModelConfig& shape, TensorType ty
 
 // Re-encodes every weight of `in` as `type` (norms stay F32). Fails, naming the tensor, when the target type
 // cannot hold the weights exactly (e.g. two group-128 scales inside one 256-block of TQ2_0).
+// With `mtp`, its modules are appended after the main layers as llama.cpp stores MTP layers
+// (qwen3.nextn_predict_layers, blk.<L + d>.nextn.*), so one file serves --draft=mtp too.
 void convert_model(const ModelFiles& in, const std::string& out, TensorType type, bool quantize,
-                   const Progress& progress = {});
+                   const Progress& progress = {}, const MtpFiles* mtp = nullptr);
 
 }  // namespace ternspec

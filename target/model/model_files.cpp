@@ -32,6 +32,10 @@ std::string hf_to_gguf_name(const std::string& hf) {
         {"self_attn.q_norm", "attn_q_norm"},    {"self_attn.k_norm", "attn_k_norm"},
         {"mlp.gate_proj", "ffn_gate"},          {"mlp.up_proj", "ffn_up"},
         {"mlp.down_proj", "ffn_down"},
+        // DeepSeek-V3-style MTP layers (model.layers.<L + d>), as llama.cpp names their nextn tensors.
+        {"enorm", "nextn.enorm"},               {"hnorm", "nextn.hnorm"},
+        {"eh_proj", "nextn.eh_proj"},           {"shared_head.norm", "nextn.shared_head_norm"},
+        {"shared_head.head", "nextn.shared_head_head"}, {"embed_tokens", "nextn.embed_tokens"},
     };
     // model.layers.<N>.<part>.weight
     const std::string prefix = "model.layers.", suffix = ".weight";
@@ -79,7 +83,8 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     };
     c.hidden_size = i32("qwen3.embedding_length");
     c.intermediate_size = i32("qwen3.feed_forward_length");
-    c.n_layers = i32("qwen3.block_count");
+    // As llama.cpp counts them, block_count includes the MTP (nextn) layers that follow the main stack.
+    c.n_layers = i32("qwen3.block_count") - (g.find("qwen3.nextn_predict_layers") ? i32("qwen3.nextn_predict_layers") : 0);
     c.n_heads = i32("qwen3.attention.head_count");
     c.n_kv_heads = g.find("qwen3.attention.head_count_kv") ? i32("qwen3.attention.head_count_kv") : c.n_heads;
     c.head_dim = g.find("qwen3.attention.key_length") ? i32("qwen3.attention.key_length")

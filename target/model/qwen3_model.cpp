@@ -44,8 +44,7 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
     m->cfg_ = c;
     m->tokenizer_ = files.tokenizer_ptr();
     m->chat_template_ = files.chat_template();
-    const auto H = static_cast<std::uint64_t>(c.hidden_size), I = static_cast<std::uint64_t>(c.intermediate_size);
-    const auto QD = static_cast<std::uint64_t>(c.n_heads) * c.head_dim, KD = static_cast<std::uint64_t>(c.n_kv_heads) * c.head_dim;
+    const auto H = static_cast<std::uint64_t>(c.hidden_size);
     const int total = 2 + 7 * c.n_layers + (c.tied_embeddings ? 0 : 1);
     int done = 0;
     auto step = [&](const std::string& name) {
@@ -75,24 +74,11 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
     }
     m->output_norm_ = floats("output_norm.weight", H);
     step("output_norm.weight");
-    m->layers_.resize(static_cast<std::size_t>(c.n_layers));
-    for (int l = 0; l < c.n_layers; ++l) {
-        const std::string p = "blk." + std::to_string(l) + ".";
-        auto& L = m->layers_[static_cast<std::size_t>(l)];
-        L.attn_norm = floats(p + "attn_norm.weight", H);
-        L.ffn_norm = floats(p + "ffn_norm.weight", H);
-        L.q_norm = floats(p + "attn_q_norm.weight", static_cast<std::uint64_t>(c.head_dim));
-        L.k_norm = floats(p + "attn_k_norm.weight", static_cast<std::uint64_t>(c.head_dim));
-        TernaryData qkv = ternary(p + "attn_q.weight", {QD, H});
-        qkv.append_rows(ternary(p + "attn_k.weight", {KD, H}));
-        qkv.append_rows(ternary(p + "attn_v.weight", {KD, H}));
-        L.qkv = pack(qkv, p + "attn_qkv");
-        L.o = pack(ternary(p + "attn_output.weight", {H, QD}), p + "attn_output.weight");
-        TernaryData gu = ternary(p + "ffn_gate.weight", {I, H});
-        gu.append_rows(ternary(p + "ffn_up.weight", {I, H}));
-        L.gate_up = pack(gu, p + "ffn_gate_up");
-        L.down = pack(ternary(p + "ffn_down.weight", {H, I}), p + "ffn_down.weight");
-    }
+    m->layers_.reserve(static_cast<std::size_t>(c.n_layers));
+    auto fetch_ternary = [&](const std::string& name, std::vector<std::uint64_t> shape) { return ternary(name, std::move(shape)); };
+    auto fetch_floats = [&](const std::string& name, std::uint64_t n) { return floats(name, n); };
+    for (int l = 0; l < c.n_layers; ++l)
+        m->layers_.push_back(DecoderBlock::load("blk." + std::to_string(l) + ".", c, fetch_ternary, fetch_floats));
     if (m->quantized_) spdlog::warn("{}: float weights were not ternary; quantised them with absmean per group of 128", files.path());
 #if defined(__GLIBC__)
     // Packing goes through transient trit and scale buffers; hand their pages back so resident memory is
@@ -104,7 +90,7 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
 
 std::size_t Qwen3Model::weight_bytes() const {
     std::size_t b = head_matrix().bytes();
-    for (const auto& L : layers_) b += L.qkv.bytes() + L.o.bytes() + L.gate_up.bytes() + L.down.bytes();
+    for (const auto& L : layers_) b += L.bytes();
     return b;
 }
 
@@ -138,19 +124,22 @@ void Qwen3Model::embed(std::int32_t token, float* out) const {
 }
 
 void Qwen3Model::lm_head(const float* hidden, int rows, float* logits) const {
-    const int H = cfg_.hidden_size;
+    normed_logits(head_matrix(), output_norm_.data(), cfg_.rms_eps, hidden, rows, logits);
+}
+
+void normed_logits(const TernaryMatrix& head, const float* norm, float eps, const float* hidden, int rows, float* logits) {
+    const int H = head.cols();
     std::vector<float> normed(static_cast<std::size_t>(rows) * H);
     for (int r = 0; r < rows; ++r)
-        rms_norm(hidden + static_cast<std::size_t>(r) * H, output_norm_.data(), H, cfg_.rms_eps, normed.data() + static_cast<std::size_t>(r) * H);
+        rms_norm(hidden + static_cast<std::size_t>(r) * H, norm, H, eps, normed.data() + static_cast<std::size_t>(r) * H);
     QuantizedActivations qa;
     qa.quantize(normed.data(), rows, H);
-    ternary_matmul(head_matrix(), qa, logits);
+    ternary_matmul(head, qa, logits);
 }
 
 ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const {
     const int M = static_cast<int>(in.tokens.size());
-    const int H = cfg_.hidden_size, hd = cfg_.head_dim, nh = cfg_.n_heads, nkv = cfg_.n_kv_heads;
-    const int QD = nh * hd, KD = nkv * hd, I = cfg_.intermediate_size;
+    const int H = cfg_.hidden_size;
     const int base = cache.size();
     if (M == 0) throw InputError("forward with no tokens");
     if (in.positions.size() != in.tokens.size()) throw Error("forward: one position per token is needed");
@@ -166,50 +155,17 @@ ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const 
             throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
     }
     ForwardOutput out;
-    std::vector<float> x(static_cast<std::size_t>(M) * H), h(static_cast<std::size_t>(M) * H);
+    std::vector<float> x(static_cast<std::size_t>(M) * H);
     for (int i = 0; i < M; ++i) embed(in.tokens[i], x.data() + static_cast<std::size_t>(i) * H);
-    std::vector<float> qkv(static_cast<std::size_t>(M) * (QD + 2 * KD)), att(static_cast<std::size_t>(M) * QD);
-    std::vector<float> proj(static_cast<std::size_t>(M) * H), gu(static_cast<std::size_t>(M) * 2 * I), act(static_cast<std::size_t>(M) * I);
-    QuantizedActivations qa;
-    const RopeTable rope(in.positions, hd, cfg_.rope_theta);
+    BlockBuffers buf;
+    const RopeTable rope(in.positions, cfg_.head_dim, cfg_.rope_theta);
     const auto slots = attention_slots(base, M, in.parents);
     auto capture = [&](int layer) {
         if (std::find(in.hidden_layers.begin(), in.hidden_layers.end(), layer) != in.hidden_layers.end()) out.hidden[layer] = x;
     };
-
     for (int l = 0; l < cfg_.n_layers; ++l) {
-        const Layer& L = layers_[static_cast<std::size_t>(l)];
         capture(l);
-        for (int i = 0; i < M; ++i)
-            rms_norm(x.data() + static_cast<std::size_t>(i) * H, L.attn_norm.data(), H, cfg_.rms_eps, h.data() + static_cast<std::size_t>(i) * H);
-        qa.quantize(h.data(), M, H);
-        ternary_matmul(L.qkv, qa, qkv.data());
-        // Per-head q/k norm, RoPE, and the new keys and values into the cache.
-        for (int i = 0; i < M; ++i) {
-            float* row = qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD);
-            for (int head = 0; head < nh + nkv; ++head) {
-                float* v = row + head * hd;
-                rms_norm(v, head < nh ? L.q_norm.data() : L.k_norm.data(), hd, cfg_.rms_eps, v);
-                rope.apply(v, i);
-            }
-            cache.store(l, base + i, row + QD, row + QD + KD);
-        }
-        attend(cache, l, slots, qkv.data(), static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd, att.data());
-        qa.quantize(att.data(), M, QD);
-        ternary_matmul(L.o, qa, proj.data());
-        for (std::size_t e = 0; e < x.size(); ++e) x[e] += proj[e];
-        for (int i = 0; i < M; ++i)
-            rms_norm(x.data() + static_cast<std::size_t>(i) * H, L.ffn_norm.data(), H, cfg_.rms_eps, h.data() + static_cast<std::size_t>(i) * H);
-        qa.quantize(h.data(), M, H);
-        ternary_matmul(L.gate_up, qa, gu.data());
-        for (int i = 0; i < M; ++i)
-            for (int e = 0; e < I; ++e) {
-                const float g = gu[static_cast<std::size_t>(i) * 2 * I + e], u = gu[static_cast<std::size_t>(i) * 2 * I + I + e];
-                act[static_cast<std::size_t>(i) * I + e] = g / (1.0f + std::exp(-g)) * u;
-            }
-        qa.quantize(act.data(), M, I);
-        ternary_matmul(L.down, qa, proj.data());
-        for (std::size_t e = 0; e < x.size(); ++e) x[e] += proj[e];
+        layers_[static_cast<std::size_t>(l)].forward(cfg_, cache, l, base, rope, slots, x, buf);
     }
     capture(cfg_.n_layers);
     cache.commit(M);

@@ -11,6 +11,7 @@
 
 #include "runtime/kv_cache.hpp"
 #include "target/kernels/ternary_matrix.hpp"
+#include "target/model/decoder_block.hpp"
 #include "target/model/model_files.hpp"
 
 namespace ternspec {
@@ -68,20 +69,19 @@ public:
     KvCache make_cache(int capacity = 0, KvType type = KvType::F16) const;
 
 private:
-    struct Layer {
-        std::vector<float> attn_norm, q_norm, k_norm, ffn_norm;
-        TernaryMatrix qkv, o, gate_up, down;
-    };
     ModelConfig cfg_;
     std::shared_ptr<const Tokenizer> tokenizer_;
     std::string chat_template_;
     TernaryMatrix embed_;
     std::unique_ptr<TernaryMatrix> head_;  // null when tied
     std::vector<float> output_norm_;
-    std::vector<Layer> layers_;
+    std::vector<DecoderBlock> layers_;
     bool quantized_ = false;
 };
 
 void rms_norm(const float* x, const float* w, int n, float eps, float* out);
+// logits (rows x head.rows()) = head * rms_norm(hidden rows, norm): the target's LM head, and the MTP
+// modules' (own norm, shared or own head).
+void normed_logits(const TernaryMatrix& head, const float* norm, float eps, const float* hidden, int rows, float* logits);
 
 }  // namespace ternspec

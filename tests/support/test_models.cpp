@@ -8,6 +8,7 @@
 
 #include "target/formats/dequantize.hpp"
 #include "target/formats/gguf.hpp"
+#include "target/io/half.hpp"
 #include "target/formats/safetensors.hpp"
 #include "target/model/gguf_export.hpp"
 #include "target/model/model_files.hpp"
@@ -98,7 +99,7 @@ std::string shipped_model() {
     const fs::path models = fs::path(TERNSPEC_SOURCE_DIR) / "models";
     if (!fs::exists(models)) return "";
     for (const auto& e : fs::directory_iterator(models))
-        if (e.is_directory() && fs::exists(e.path() / "config.json") && fs::exists(e.path() / "model.safetensors"))
+        if (e.is_directory() && fs::exists(e.path() / "tokenizer.json") && fs::exists(e.path() / "model.safetensors"))
             return e.path().string();
     return "";
 }
@@ -157,6 +158,69 @@ std::string random_eagle_head(const std::string& target_gguf, const std::string&
                           {"vocab_size", c.vocab_size}, {"draft_vocab_size", draft_vocab}, {"target_hidden_size", H},
                           {"rope_theta", 10000.0}, {"rms_norm_eps", 1e-6},
                           {"eagle_config", {{"eagle_aux_hidden_state_layer_ids", {0, 1, 2}}}}};
+    std::ofstream(dir + "/config.json") << cfg.dump(1);
+    return dir;
+}
+
+}  // namespace ternspec::fixtures
+
+namespace ternspec::fixtures {
+
+std::string random_mtp_sidecar(const std::string& target_gguf, const std::string& name, int depth, std::uint64_t seed) {
+    const auto mf = ModelFiles::open(target_gguf);
+    const auto& c = mf.config();
+    const auto dir = temp_path(name);
+    fs::create_directories(dir);
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    std::vector<SafetensorsWriterTensor> ts;
+    auto f16 = [&](const std::string& t, std::vector<std::uint64_t> shape, std::vector<float> v) {
+        SafetensorsWriterTensor w{t, TensorType::F16, std::move(shape), std::vector<std::uint8_t>(v.size() * 2)};
+        quantize(TensorType::F16, v.data(), w.data.data(), v.size());
+        ts.push_back(std::move(w));
+    };
+    // Exactly ternary per group of 128 with fp16-exact scales, as the trainer exports.
+    auto ternary = [&](const std::string& t, std::uint64_t rows, std::uint64_t cols) {
+        std::vector<float> v(rows * cols);
+        const float base = 1.0f / std::sqrt(2.0f / 3.0f * static_cast<float>(cols));
+        for (std::size_t g = 0; g < v.size() / 128; ++g) {
+            const float s = half_to_float(float_to_half(base * (1.0f + 0.2f * n(rng))));
+            for (std::size_t j = 0; j < 128; ++j) v[g * 128 + j] = static_cast<float>(static_cast<int>(rng() % 3) - 1) * s;
+        }
+        f16(t, {rows, cols}, std::move(v));
+    };
+    auto norm = [&](const std::string& t, std::uint64_t len) {
+        std::vector<float> v(len);
+        for (auto& x : v) x = 1.0f + 0.1f * n(rng);
+        f16(t, {len}, std::move(v));
+    };
+    const auto H = static_cast<std::uint64_t>(c.hidden_size), I = static_cast<std::uint64_t>(c.intermediate_size);
+    const auto QD = static_cast<std::uint64_t>(c.n_heads * c.head_dim), KD = static_cast<std::uint64_t>(c.n_kv_heads * c.head_dim);
+    for (int d = 0; d < depth; ++d) {
+        const std::string p = "model.layers." + std::to_string(c.n_layers + d) + ".";
+        norm(p + "enorm.weight", H);
+        norm(p + "hnorm.weight", H);
+        ternary(p + "eh_proj.weight", H, 2 * H);
+        norm(p + "shared_head.norm.weight", H);
+        norm(p + "input_layernorm.weight", H);
+        norm(p + "post_attention_layernorm.weight", H);
+        norm(p + "self_attn.q_norm.weight", static_cast<std::uint64_t>(c.head_dim));
+        norm(p + "self_attn.k_norm.weight", static_cast<std::uint64_t>(c.head_dim));
+        ternary(p + "self_attn.q_proj.weight", QD, H);
+        ternary(p + "self_attn.k_proj.weight", KD, H);
+        ternary(p + "self_attn.v_proj.weight", KD, H);
+        ternary(p + "self_attn.o_proj.weight", H, QD);
+        ternary(p + "mlp.gate_proj.weight", I, H);
+        ternary(p + "mlp.up_proj.weight", I, H);
+        ternary(p + "mlp.down_proj.weight", H, I);
+    }
+    write_safetensors(dir + "/model.safetensors", ts, {{"format", "pt"}});
+    nlohmann::json cfg = {{"architectures", {"Qwen3MTPSidecar"}}, {"model_type", "qwen3_mtp"},
+                          {"num_nextn_predict_layers", depth}, {"num_hidden_layers", c.n_layers},
+                          {"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
+                          {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
+                          {"head_dim", c.head_dim}, {"vocab_size", c.vocab_size}, {"rope_theta", c.rope_theta},
+                          {"rms_norm_eps", c.rms_eps}, {"shared_embedding", true}, {"shared_lm_head", true}};
     std::ofstream(dir + "/config.json") << cfg.dump(1);
     return dir;
 }

@@ -31,4 +31,10 @@ namespace ternspec::fixtures {
 std::string random_eagle_head(const std::string& target_gguf, const std::string& name, int draft_vocab = 128,
                               std::uint64_t seed = 1);
 
+
+// Random MTP modules (exactly ternary, fp16) for the model in `target_gguf`, as a sidecar folder in the
+// format of docs/mtp.md: config.json + model.safetensors with model.layers.<L + d>.* tensors.
+std::string random_mtp_sidecar(const std::string& target_gguf, const std::string& name, int depth = 3,
+                               std::uint64_t seed = 1);
+
 }  // namespace ternspec::fixtures

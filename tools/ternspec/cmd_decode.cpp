@@ -53,14 +53,7 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     auto threads = apply_threads(args);
     auto model = load_model(args);
     DecodeOptions opt = decode_options(args);
-    DrafterOptions dopt;
-    if (args.has("draft-model")) dopt.draft_model = args.str("draft-model");
-    if (args.has("draft-opt"))
-        for (const auto& kv : args.str_list("draft-opt")) {
-            const auto eq = kv.find('=');
-            if (eq == std::string::npos) throw InputError("--draft-opt wants key=value pairs, got " + kv);
-            dopt.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
-        }
+    const DrafterOptions dopt = drafter_options(args, drafter_name);
     const auto k_arg = args.opt("k");  // generate has no -k: plain decoding
     if (!k_arg) {
         opt.budget.max_depth = 1;
@@ -139,8 +132,7 @@ int cmd_decode(int argc, char** argv) {
     opts.push_back({"k", 'k', "K|auto", "draft length (longest path); auto: chosen per round from measured costs", "4"});
     opts.push_back({"k-max", 0, "K", "longest draft -k auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "draft a tree of at most N nodes instead of a chain", ""});
-    opts.push_back({"draft-model", 0, "PATH", "weights for drafters that have them", ""});
-    opts.push_back({"draft-opt", 0, "K=V,...", "drafter-specific options (e.g. max_spec_factor=2)", ""});
+    for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"prompts", 0, "FILE", "serve the JSONL requests ({\"prompt\": ...} per line) in one process", ""});
     Args args("decode", "-m MODEL --draft=NAME [-k K] [--tree N] [sampling] (-p TEXT | -f FILE | --prompts FILE.jsonl)",
               "Speculative decoding: the drafter proposes, one batched target forward verifies. Greedy output is\n"

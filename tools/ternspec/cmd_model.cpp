@@ -1,5 +1,6 @@
 // `synth` and `convert`: writing models.
 #include <cstdio>
+#include <optional>
 
 #include "target/model/gguf_export.hpp"
 #include "tools/ternspec/commands.hpp"
@@ -26,19 +27,23 @@ int cmd_synth(int argc, char** argv) {
 }
 
 int cmd_convert(int argc, char** argv) {
-    Args args("convert", "IN OUT.gguf --type T [--quantize]",
+    Args args("convert", "IN OUT.gguf --type T [--quantize] [--mtp SIDECAR]",
               "Re-encode every weight of IN (GGUF file or HF folder) as type T; norms are stored as F32.\n"
-              "Refuses, naming the tensor, when T cannot hold the weights exactly.",
+              "Refuses, naming the tensor, when T cannot hold the weights exactly. --mtp appends an MTP sidecar's\n"
+              "modules as llama.cpp's nextn layers, so OUT also serves --draft=mtp --draft-model OUT.",
               {{"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
-               {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""}});
+               {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""},
+               {"mtp", 0, "SIDECAR", "an MTP sidecar folder to store with the model", ""}});
     if (!args.parse(argc, argv)) return 0;
     if (args.positional().size() != 2) throw InputError("convert takes IN and OUT paths (see --help)");
     const auto type = type_from_name(args.str("type"));
     if (!type || *type == TensorType::Q8_0) throw InputError("unsupported output type " + args.str("type"));
     const auto in = ModelFiles::open(args.positional()[0]);
     ProgressLine bar("convert");
+    std::optional<MtpFiles> mtp;
+    if (args.has("mtp")) mtp = MtpFiles::open(args.str("mtp"));
     convert_model(in, args.positional()[1], *type, args.flag("quantize"),
-                  [&](int d, int t, const std::string& n) { bar.update(d, t, n); });
+                  [&](int d, int t, const std::string& n) { bar.update(d, t, n); }, mtp ? &*mtp : nullptr);
     bar.finish();
     std::fprintf(stderr, "wrote %s (%s)\n", args.positional()[1].c_str(), args.str("type").c_str());
     return 0;

@@ -93,6 +93,30 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
     return std::make_shared<DraftLengthController>(std::move(costs), max_k);
 }
 
+std::vector<Option> drafter_option_list() {
+    return {{"draft-model", 0, "PATH", "weights for drafters that have them (NAME=PATH,... for several drafters)", ""},
+            {"draft-opt", 0, "K=V,...", "drafter-specific options (e.g. max_spec_factor=2, eagle_width=4, mtp_width=4)", ""},
+            {"mtp-depth", 0, "D", "MTP modules to chain (default: all in --draft-model)", ""}};
+}
+
+DrafterOptions drafter_options(const Args& args, const std::string& drafter) {
+    DrafterOptions o;
+    if (args.has("draft-model"))
+        for (const auto& item : args.str_list("draft-model")) {
+            const auto eq = item.find('=');
+            if (eq == std::string::npos) o.draft_model = item;
+            else if (item.substr(0, eq) == drafter) o.draft_model = item.substr(eq + 1);
+        }
+    if (args.has("draft-opt"))
+        for (const auto& kv : args.str_list("draft-opt")) {
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos) throw InputError("--draft-opt wants key=value pairs, got " + kv);
+            o.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+    if (args.has("mtp-depth")) o.extra["mtp_depth"] = args.str("mtp-depth");
+    return o;
+}
+
 std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat) {
     std::ifstream in(path);
     if (!in) throw InputError(path + ": cannot open");

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "drafters/drafter.hpp"
 #include "runtime/cost_model.hpp"
 #include "runtime/sampler.hpp"
 #include "target/model/qwen3_model.hpp"
@@ -34,6 +35,11 @@ SamplingParams sampling_from(const Args& args);
 
 // The draft-length controller for `-k auto`: t(M) measured (or cached) for this model on this machine.
 std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model, int max_k);
+
+// Options for drafters: --draft-model (PATH, or NAME=PATH,... when several drafters share a command),
+// --draft-opt KEY=VALUE,..., --mtp-depth D.
+std::vector<Option> drafter_option_list();
+DrafterOptions drafter_options(const Args& args, const std::string& drafter);
 
 // The "prompt" fields of a JSONL file, one request per non-empty line; wrapped in ChatML when chat is set.
 std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat);

@@ -99,7 +99,7 @@ int bench_spec(int argc, char** argv) {
     opts.push_back({"k-max", 0, "K", "longest draft auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "also run each drafter with a tree of N nodes", ""});
     opts.push_back({"reps", 0, "R", "repetitions (interleaved; medians reported)", "3"});
-    opts.push_back({"draft-model", 0, "PATH", "weights for drafters that have them", ""});
+    for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"project", 0, "MODEL", "also project speed-ups onto MODEL's measured t(M) (e.g. a synth qwen3-1.7b)", ""});
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
     opts.push_back({"plot", 0, "OUT.svg", "draw per-position acceptance and speed-ups", ""});
@@ -130,8 +130,6 @@ int bench_spec(int argc, char** argv) {
             if (args.has("tree")) cfgs.push_back({d, k, static_cast<int>(args.integer("tree"))});
         }
     }
-    DrafterOptions dopt;
-    if (args.has("draft-model")) dopt.draft_model = args.str("draft-model");
     const int reps = static_cast<int>(args.integer("reps"));
     const int k_max = static_cast<int>(args.integer("k-max"));
     DecodeOptions base;
@@ -146,7 +144,7 @@ int bench_spec(int argc, char** argv) {
         for (std::size_t c = 0; c < cfgs.size(); ++c) {
             // A fresh drafter per configuration and repetition; it serves the requests in order, so global
             // state (the suffix drafter's trie of earlier answers) builds up as it would in a server.
-            auto drafter = create_drafter(cfgs[c].drafter, dopt, model);
+            auto drafter = create_drafter(cfgs[c].drafter, drafter_options(args, cfgs[c].drafter), model);
             SpeculativeDecoder dec(model, drafter.get());
             DecodeOptions o = base;
             o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};

@@ -1,0 +1,136 @@
+#include "drafters/mtp_drafter.hpp"
+
+#include <numeric>
+
+#include "drafters/scored_tree.hpp"
+#include "target/model/attention.hpp"
+#include "target/model/qwen3_model.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+
+MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)
+    : target_(std::move(target)),
+      mods_(o.draft_model.empty() ? throw InputError("--draft=mtp needs --draft-model PATH (an MTP sidecar folder or a GGUF with nextn layers)")
+                                  : MtpModules::load(o.draft_model, target_)),
+      depth_(static_cast<int>(o.get("mtp_depth", mods_->depth()))),
+      width_(static_cast<int>(o.get("mtp_width", 4))) {
+    if (depth_ < 1 || depth_ > mods_->depth())
+        throw InputError("--mtp-depth " + std::to_string(depth_) + " is outside 1.." + std::to_string(mods_->depth()) +
+                         " (the modules in " + o.draft_model + ")");
+    if (width_ < 1 || width_ > 16) throw InputError("mtp_width must be between 1 and 16");
+    const int capacity = target_->config().context_length + width_ * depth_ * depth_ + 8;
+    for (int d = 0; d < depth_; ++d) caches_.push_back(mods_->make_cache(capacity));
+    committed_.assign(static_cast<std::size_t>(depth_), 0);
+    outs_.resize(static_cast<std::size_t>(depth_));
+}
+
+std::vector<int> MtpDrafter::hidden_layers() const { return {target_->config().n_layers}; }
+
+void MtpDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) {
+    for (auto& c : caches_) c.truncate(0);
+    std::fill(committed_.begin(), committed_.end(), 0);
+    for (auto& o : outs_) o.clear();
+    hidden_.clear();
+    observe(prompt, hidden);
+}
+
+void MtpDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) {
+    const int H = target_->config().hidden_size;
+    const auto it = hidden ? hidden->find(target_->config().n_layers) : HiddenRows::const_iterator{};
+    if (!hidden || it == hidden->end() || it->second.size() != cached.size() * static_cast<std::size_t>(H))
+        throw Error("MTP drafter: the target did not return its final hidden states");
+    hidden_.insert(hidden_.end(), it->second.begin(), it->second.end());
+}
+
+// Module d commits row j once t[j + d + 1] is verified: rows 0 .. N - 2 - d for a context of N tokens.
+void MtpDrafter::catch_up(int d, std::span<const std::int32_t> ctx) {
+    const int H = target_->config().hidden_size, N = static_cast<int>(ctx.size());
+    auto& cache = caches_[static_cast<std::size_t>(d)];
+    int& done = committed_[static_cast<std::size_t>(d)];
+    cache.truncate(done);  // the last round's draft rows
+    const int count = N - 1 - d - done;
+    if (count <= 0) return;
+    const auto& prev = d == 0 ? hidden_ : outs_[static_cast<std::size_t>(d - 1)];
+    std::vector<std::int32_t> pos(static_cast<std::size_t>(count));
+    std::iota(pos.begin(), pos.end(), done);
+    const auto out = mods_->forward(d, cache, prev.data() + static_cast<std::size_t>(done) * H, ctx.subspan(static_cast<std::size_t>(done + d + 1), static_cast<std::size_t>(count)),
+                                    pos, attention_slots(done, count, {}));
+    outs_[static_cast<std::size_t>(d)].insert(outs_[static_cast<std::size_t>(d)].end(), out.begin(), out.end());
+    done += count;
+}
+
+DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
+    const int H = target_->config().hidden_size, V = target_->config().vocab_size, N = static_cast<int>(ctx.size());
+    if (static_cast<int>(hidden_.size() / static_cast<std::size_t>(H)) != N - 1)
+        throw Error("MTP drafter: " + std::to_string(hidden_.size() / static_cast<std::size_t>(H)) + " hidden rows for a context of " +
+                    std::to_string(N) + " tokens");
+    const int max_depth = std::min({budget.max_depth, depth_, N - 1});
+    if (max_depth < 1) return {};
+    const bool chain = budget.max_nodes == 0;
+    const int width = chain ? 1 : width_;
+    for (int d = 0; d < max_depth; ++d) catch_up(d, ctx);
+
+    std::vector<ScoredNode> nodes;
+    std::vector<std::vector<float>> pass;  // per expanded node: its module's outputs over the drafted rows
+    auto children = [&](const float* logits, int parent, int depth, double base, std::vector<int>& made) {
+        for (const auto& [id, lp] : top_log_probs(logits, V, width)) {
+            nodes.push_back({id, parent, depth, base + lp});
+            pass.emplace_back();
+            made.push_back(static_cast<int>(nodes.size()) - 1);
+        }
+    };
+    // Depth 1: module 0's committed row N - 2 (the newest hidden state with the pending token).
+    std::vector<float> logits(static_cast<std::size_t>(V));
+    mods_->logits(0, outs_[0].data() + static_cast<std::size_t>(N - 2) * H, 1, logits.data());
+    std::vector<int> frontier;
+    children(logits.data(), -1, 1, 0.0, frontier);
+    for (int depth = 2; depth <= max_depth; ++depth) {
+        // Module d = depth - 1 over rows N - 1 - d .. N - 2: row N - 1 - d is its first uncommitted row; row j
+        // conditions on t[j + d + 1], i.e. the node's path x_1 .. x_d.
+        const int d = depth - 1, first = N - 1 - d, rows = d;
+        frontier = best_nodes(nodes, std::move(frontier), width);
+        const int G = static_cast<int>(frontier.size());
+        auto& cache = caches_[static_cast<std::size_t>(d)];
+        const int base = cache.size();
+        std::vector<float> prev(static_cast<std::size_t>(G) * rows * H);
+        std::vector<std::int32_t> toks, pos;
+        std::vector<std::vector<int>> slots;
+        const auto& committed_prev = outs_[static_cast<std::size_t>(d - 1)];
+        for (int g = 0; g < G; ++g) {
+            const int node = frontier[static_cast<std::size_t>(g)];
+            std::vector<std::int32_t> path;
+            for (int a = node; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent) path.insert(path.begin(), nodes[static_cast<std::size_t>(a)].token);
+            const int parent = nodes[static_cast<std::size_t>(node)].parent;
+            for (int i = 0; i < rows; ++i) {
+                // Row `first` reads module d-1's last committed output; later rows its outputs in the parent's pass.
+                const float* src = i == 0 ? committed_prev.data() + static_cast<std::size_t>(first) * H
+                                          : pass[static_cast<std::size_t>(parent)].data() + static_cast<std::size_t>(i - 1) * H;
+                std::copy_n(src, H, prev.begin() + (static_cast<std::ptrdiff_t>(g) * rows + i) * H);
+                toks.push_back(path[static_cast<std::size_t>(i)]);
+                pos.push_back(first + i);
+                std::vector<int> sl(static_cast<std::size_t>(first));
+                std::iota(sl.begin(), sl.end(), 0);
+                for (int k = 0; k <= i; ++k) sl.push_back(base + g * rows + k);
+                slots.push_back(std::move(sl));
+            }
+        }
+        if (base + G * rows > cache.capacity()) break;
+        const auto out = mods_->forward(d, cache, prev.data(), toks, pos, slots);
+        std::vector<float> last(static_cast<std::size_t>(G) * H);
+        for (int g = 0; g < G; ++g)
+            std::copy_n(out.begin() + (static_cast<std::ptrdiff_t>(g) * rows + rows - 1) * H, H, last.begin() + static_cast<std::ptrdiff_t>(g) * H);
+        logits.resize(static_cast<std::size_t>(G) * V);
+        mods_->logits(d, last.data(), G, logits.data());
+        std::vector<int> next;
+        for (int g = 0; g < G; ++g) {
+            const auto k = static_cast<std::size_t>(frontier[static_cast<std::size_t>(g)]);
+            pass[k].assign(out.begin() + static_cast<std::ptrdiff_t>(g) * rows * H, out.begin() + static_cast<std::ptrdiff_t>(g + 1) * rows * H);
+            children(logits.data() + static_cast<std::size_t>(g) * V, frontier[static_cast<std::size_t>(g)], depth, nodes[k].score, next);
+        }
+        frontier = std::move(next);
+    }
+    return assemble_draft(nodes, chain, budget.max_nodes);
+}
+
+}  // namespace ternspec

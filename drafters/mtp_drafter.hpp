@@ -1,0 +1,37 @@
+#pragma once
+// MTP drafting (docs/mtp.md). Module d's row j pairs the previous state at j with token t[j+d+1]; rows
+// whose token is verified are committed to the module's KV cache and kept (they never need rolling back),
+// so a round only catches each module up to the newest verified tokens, lazily: a module that is not used
+// this round catches up when it next is. Drafting then runs module d over the rows that depend on drafted
+// tokens (d rows for depth d + 1), exactly as training's teacher forcing laid them out, and a tree expands
+// the `width` best nodes per depth (top-`width` children each).
+#include <memory>
+
+#include "drafters/drafter.hpp"
+#include "drafters/mtp_modules.hpp"
+
+namespace ternspec {
+
+class MtpDrafter : public Drafter {
+public:
+    MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target);
+    std::string name() const override { return "mtp"; }
+    std::vector<int> hidden_layers() const override;
+    void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;
+    void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override;
+    DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
+    const MtpModules& modules() const { return *mods_; }
+    int depth() const { return depth_; }
+
+private:
+    void catch_up(int d, std::span<const std::int32_t> context);
+    std::shared_ptr<const Qwen3Model> target_;
+    std::shared_ptr<MtpModules> mods_;
+    int depth_, width_;
+    std::vector<KvCache> caches_;
+    std::vector<int> committed_;            // rows in each module's cache, all verified
+    std::vector<float> hidden_;             // the target's final pre-norm state of every cached token
+    std::vector<std::vector<float>> outs_;  // each module's output of every committed row
+};
+
+}  // namespace ternspec

@@ -1,0 +1,51 @@
+#pragma once
+// Multi-token-prediction modules beside the target (docs/mtp.md). Module d (0-based here) at row j reads
+// the previous state (the target's final pre-norm hidden state at j for d = 0, module d-1's output at j
+// after) and the embedding of token t[j + d + 1], and predicts t[j + d + 2]:
+//   z = eh_proj(concat(enorm(embed(token)), hnorm(prev)))   embedding first, as vLLM's DeepSeek MTP
+//   out = block(z)                                          a ternary Qwen3 decoder layer, own KV cache
+//   logits = head(shared_head_norm(out))                    the target's head unless the module has its own
+// Weights must be ternary (as the target's); they are packed with the target's kernels.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/kv_cache.hpp"
+#include "target/model/decoder_block.hpp"
+
+namespace ternspec {
+
+class Qwen3Model;
+
+class MtpModules {
+public:
+    static std::shared_ptr<MtpModules> load(const std::string& path, std::shared_ptr<const Qwen3Model> target);
+
+    int depth() const { return static_cast<int>(modules_.size()); }
+    const ModelConfig& block_config() const { return cfg_; }
+    std::size_t bytes() const;  // packed weights a pass over every module reads (shared head excluded)
+    KvCache make_cache(int capacity) const;
+
+    // Module d over M rows: prev (M x hidden) and the tokens they condition on, at the given positions,
+    // appended to `cache` at slots cache.size().. and committed; row i attends to slots[i].
+    std::vector<float> forward(int d, KvCache& cache, const float* prev, std::span<const std::int32_t> tokens,
+                               std::span<const std::int32_t> positions,
+                               const std::vector<std::vector<int>>& slots) const;
+    // Vocabulary logits of module d's output rows.
+    void logits(int d, const float* out, int rows, float* logits) const;
+
+private:
+    struct Module {
+        std::vector<float> enorm, hnorm, head_norm;
+        TernaryMatrix eh_proj;
+        DecoderBlock block;
+        std::unique_ptr<TernaryMatrix> head, embed;  // null: the target's
+    };
+    std::shared_ptr<const Qwen3Model> target_;
+    ModelConfig cfg_;
+    std::vector<Module> modules_;
+};
+
+}  // namespace ternspec

@@ -1,0 +1,77 @@
+#include "target/model/decoder_block.hpp"
+
+#include <cmath>
+
+#include "target/model/qwen3_model.hpp"
+
+namespace ternspec {
+
+DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary,
+                                const FloatFetch& floats) {
+    const auto H = static_cast<std::uint64_t>(c.hidden_size), I = static_cast<std::uint64_t>(c.intermediate_size);
+    const auto QD = static_cast<std::uint64_t>(c.n_heads) * c.head_dim, KD = static_cast<std::uint64_t>(c.n_kv_heads) * c.head_dim;
+    auto pack = [](const TernaryData& d, const std::string& name) {
+        return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
+    };
+    DecoderBlock b;
+    b.attn_norm = floats(p + "attn_norm.weight", H);
+    b.ffn_norm = floats(p + "ffn_norm.weight", H);
+    b.q_norm = floats(p + "attn_q_norm.weight", static_cast<std::uint64_t>(c.head_dim));
+    b.k_norm = floats(p + "attn_k_norm.weight", static_cast<std::uint64_t>(c.head_dim));
+    TernaryData qkv = ternary(p + "attn_q.weight", {QD, H});
+    qkv.append_rows(ternary(p + "attn_k.weight", {KD, H}));
+    qkv.append_rows(ternary(p + "attn_v.weight", {KD, H}));
+    b.qkv = pack(qkv, p + "attn_qkv");
+    b.o = pack(ternary(p + "attn_output.weight", {H, QD}), p + "attn_output.weight");
+    TernaryData gu = ternary(p + "ffn_gate.weight", {I, H});
+    gu.append_rows(ternary(p + "ffn_up.weight", {I, H}));
+    b.gate_up = pack(gu, p + "ffn_gate_up");
+    b.down = pack(ternary(p + "ffn_down.weight", {H, I}), p + "ffn_down.weight");
+    return b;
+}
+
+void DecoderBlock::forward(const ModelConfig& c, KvCache& cache, int layer, int base, const RopeTable& rope,
+                           const std::vector<std::vector<int>>& slots, std::vector<float>& x, BlockBuffers& buf) const {
+    const int H = c.hidden_size, hd = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads;
+    const int QD = nh * hd, KD = nkv * hd, I = c.intermediate_size;
+    const int M = static_cast<int>(x.size() / static_cast<std::size_t>(H));
+    const auto rows = static_cast<std::size_t>(M);
+    buf.normed.resize(rows * H);
+    buf.qkv.resize(rows * (QD + 2 * KD));
+    buf.att.resize(rows * QD);
+    buf.proj.resize(rows * H);
+    buf.gate_up.resize(rows * 2 * I);
+    buf.act.resize(rows * I);
+    for (int i = 0; i < M; ++i)
+        rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps, buf.normed.data() + static_cast<std::size_t>(i) * H);
+    buf.qa.quantize(buf.normed.data(), M, H);
+    ternary_matmul(qkv, buf.qa, buf.qkv.data());
+    // Per-head q/k norm, RoPE, and the new keys and values into the cache.
+    for (int i = 0; i < M; ++i) {
+        float* row = buf.qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD);
+        for (int head = 0; head < nh + nkv; ++head) {
+            float* v = row + head * hd;
+            rms_norm(v, head < nh ? q_norm.data() : k_norm.data(), hd, c.rms_eps, v);
+            rope.apply(v, i);
+        }
+        cache.store(layer, base + i, row + QD, row + QD + KD);
+    }
+    attend(cache, layer, slots, buf.qkv.data(), static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd, buf.att.data());
+    buf.qa.quantize(buf.att.data(), M, QD);
+    ternary_matmul(o, buf.qa, buf.proj.data());
+    for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
+    for (int i = 0; i < M; ++i)
+        rms_norm(x.data() + static_cast<std::size_t>(i) * H, ffn_norm.data(), H, c.rms_eps, buf.normed.data() + static_cast<std::size_t>(i) * H);
+    buf.qa.quantize(buf.normed.data(), M, H);
+    ternary_matmul(gate_up, buf.qa, buf.gate_up.data());
+    for (int i = 0; i < M; ++i)
+        for (int e = 0; e < I; ++e) {
+            const float g = buf.gate_up[static_cast<std::size_t>(i) * 2 * I + e], u = buf.gate_up[static_cast<std::size_t>(i) * 2 * I + I + e];
+            buf.act[static_cast<std::size_t>(i) * I + e] = g / (1.0f + std::exp(-g)) * u;
+        }
+    buf.qa.quantize(buf.act.data(), M, I);
+    ternary_matmul(down, buf.qa, buf.proj.data());
+    for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
+}
+
+}  // namespace ternspec

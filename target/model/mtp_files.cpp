@@ -1,0 +1,91 @@
+#include "target/model/mtp_files.hpp"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "target/formats/gguf.hpp"
+#include "target/formats/safetensors.hpp"
+#include "target/io/mapped_file.hpp"
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+namespace fs = std::filesystem;
+
+namespace {
+
+int positive(const nlohmann::json& j, const char* key, const std::string& what, int fallback = -1) {
+    if (!j.contains(key) || j[key].is_null()) {
+        if (fallback > 0) return fallback;
+        throw FormatError(what + ": config.json lacks " + key);
+    }
+    if (!j[key].is_number_integer() || j[key].get<long long>() <= 0 || j[key].get<long long>() > (1 << 24))
+        throw FormatError(what + ": config.json " + key + " is not a positive integer");
+    return j[key].get<int>();
+}
+
+}  // namespace
+
+const TensorRef* MtpFiles::find(const std::string& name) const {
+    auto it = tensors_.find(name);
+    return it == tensors_.end() ? nullptr : &it->second;
+}
+
+const TensorRef& MtpFiles::get(const std::string& name) const {
+    if (auto* t = find(name)) return *t;
+    throw FormatError(path_ + ": missing MTP tensor " + name);
+}
+
+MtpFiles MtpFiles::open(const std::string& path) {
+    MtpFiles f;
+    f.path_ = path;
+    if (!fs::exists(path)) throw InputError(path + ": no such file or folder");
+    if (fs::is_directory(path)) {
+        const auto cfg_path = (fs::path(path) / "config.json").string();
+        if (!fs::exists(cfg_path)) throw FormatError(path + ": an MTP sidecar folder needs config.json");
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(read_text_file(cfg_path));
+        } catch (const nlohmann::json::exception& e) {
+            throw FormatError(cfg_path + ": invalid JSON: " + e.what());
+        }
+        const auto arch = j.is_object() ? j.value("architectures", nlohmann::json::array()) : nlohmann::json::array();
+        if (arch.empty() || arch[0] != "Qwen3MTPSidecar")
+            throw FormatError(cfg_path + ": architectures is not [\"Qwen3MTPSidecar\"] (an MTP sidecar)");
+        ModelConfig& c = f.config_;
+        f.depth_ = positive(j, "num_nextn_predict_layers", cfg_path);
+        f.first_layer_ = positive(j, "num_hidden_layers", cfg_path);
+        c.n_layers = f.depth_;
+        c.vocab_size = positive(j, "vocab_size", cfg_path);
+        c.hidden_size = positive(j, "hidden_size", cfg_path);
+        c.intermediate_size = positive(j, "intermediate_size", cfg_path);
+        c.n_heads = positive(j, "num_attention_heads", cfg_path);
+        c.n_kv_heads = positive(j, "num_key_value_heads", cfg_path, c.n_heads);
+        c.head_dim = positive(j, "head_dim", cfg_path, c.hidden_size / c.n_heads);
+        c.context_length = 1;  // the target's context applies
+        c.rope_theta = j.value("rope_theta", 1e6f);
+        c.rms_eps = j.value("rms_norm_eps", 1e-6f);
+        auto st = std::make_shared<SafetensorsSet>(path);
+        for (const auto& [name, t] : st->tensors()) {
+            const auto g = hf_to_gguf_name(name);
+            if (!g.empty()) f.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+        }
+        f.keep_ = st;
+    } else {
+        auto mf = std::make_shared<ModelFiles>(ModelFiles::open(path));
+        const auto* g = mf->gguf();
+        const auto* n = g ? g->find("qwen3.nextn_predict_layers") : nullptr;
+        if (!n) throw FormatError(path + ": has no MTP layers (no qwen3.nextn_predict_layers)");
+        const auto d = n->as_int("qwen3.nextn_predict_layers");
+        if (d <= 0 || d > 64) throw FormatError(path + ": qwen3.nextn_predict_layers is out of range");
+        f.depth_ = static_cast<int>(d);
+        f.config_ = mf->config();
+        f.first_layer_ = f.config_.n_layers;
+        f.config_.n_layers = f.depth_;
+        f.tensors_ = mf->tensors();
+        f.keep_ = mf;
+    }
+    f.config_.validate(path);
+    return f;
+}
+
+}  // namespace ternspec

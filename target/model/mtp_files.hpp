@@ -1,0 +1,36 @@
+#pragma once
+// Where multi-token-prediction (MTP) modules come from (docs/mtp.md): a sidecar folder (config.json with
+// architectures ["Qwen3MTPSidecar"] and safetensors named as DeepSeek-V3 names its MTP layers,
+// model.layers.<L + d>.{enorm, hnorm, eh_proj, shared_head.*, <Qwen3 block>}), or a GGUF that carries them
+// after its main layers as llama.cpp does (qwen3.nextn_predict_layers = D, blk.<L + d>.nextn.*).
+// Tensors are presented under GGUF names whatever the source.
+#include <map>
+#include <memory>
+#include <string>
+
+#include "target/model/model_config.hpp"
+#include "target/model/model_files.hpp"
+
+namespace ternspec {
+
+class MtpFiles {
+public:
+    static MtpFiles open(const std::string& path);
+
+    const std::string& path() const { return path_; }
+    int depth() const { return depth_; }              // D modules
+    int first_layer() const { return first_layer_; }  // module d (0-based) is layer first_layer + d
+    const ModelConfig& config() const { return config_; }  // shape of the modules' blocks; vocab, hidden
+    const std::map<std::string, TensorRef>& tensors() const { return tensors_; }
+    const TensorRef* find(const std::string& name) const;
+    const TensorRef& get(const std::string& name) const;
+
+private:
+    std::string path_;
+    int depth_ = 0, first_layer_ = 0;
+    ModelConfig config_;
+    std::map<std::string, TensorRef> tensors_;
+    std::shared_ptr<const void> keep_;  // the mapped files the TensorRefs point into
+};
+
+}  // namespace ternspec

@@ -1,0 +1,256 @@
+// The MTP drafter: its modules against an independent naive implementation, read alike from the sidecar
+// folder and from a GGUF with nextn layers; lossless for chains and trees; its lazily caught-up caches
+// give the same drafts as a fresh start; malformed sidecars fail naming the problem.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "drafters/mtp_drafter.hpp"
+#include "runtime/speculative_decoder.hpp"
+#include "target/model/gguf_export.hpp"
+#include "target/model/mtp_files.hpp"
+#include "tests/support/naive_qwen3.hpp"
+#include "tests/support/test_models.hpp"
+#include "ternspec/error.hpp"
+
+using namespace ternspec;
+
+namespace {
+
+HiddenRows final_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks) {
+    std::vector<std::int32_t> pos(toks.size());
+    std::iota(pos.begin(), pos.end(), cache.size());
+    ForwardInput in;
+    in.tokens = toks;
+    in.positions = pos;
+    in.hidden_layers = {m.config().n_layers};
+    in.no_logits = true;
+    return m.forward(cache, in).hidden;
+}
+
+double cosine(const std::vector<double>& a, const float* b) {
+    double dot = 0, na = 0, nb = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        dot += a[i] * b[i];
+        na += a[i] * a[i];
+        nb += static_cast<double>(b[i]) * b[i];
+    }
+    return dot / std::sqrt(na * nb);
+}
+
+// Target + sidecar written as one GGUF with llama.cpp's nextn layers.
+std::string combined_gguf(const std::string& target, const std::string& sidecar, const std::string& name) {
+    const auto out = fixtures::temp_path(name + ".gguf");
+    const auto mtp = MtpFiles::open(sidecar);
+    convert_model(ModelFiles::open(target), out, TensorType::Q2_0_G128, false, {}, &mtp);
+    return out;
+}
+
+const std::vector<std::int32_t> kIds = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 100, 101, 102, 32, 102};
+
+}  // namespace
+
+TEST(Mtp, ModulesMatchANaiveImplementation) {
+    const auto gguf = fixtures::tiny_gguf("mtp_naive_target", TensorType::Q2_0_G128, 21);
+    const auto sidecar = fixtures::random_mtp_sidecar(gguf, "mtp_naive", 2, 4);
+    const auto both = combined_gguf(gguf, sidecar, "mtp_naive_combined");
+    fixtures::NaiveQwen3 ref(ModelFiles::open(both));
+    const int L = ref.c.n_layers, n = static_cast<int>(kIds.size());
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    for (const auto& source : {sidecar, both}) {
+        auto mods = MtpModules::load(source, m);
+        ASSERT_EQ(mods->depth(), 2);
+        KvCache tc = m->make_cache(64);
+        const auto h = final_hidden(*m, tc, kIds).at(L);
+        auto prev_naive = ref.hidden(kIds);
+        std::vector<float> prev(h);
+        for (int d = 0; d < 2; ++d) {
+            // Module d, row j: (previous state at j, token j + d + 1) for j = 0 .. n - 2 - d.
+            const int rows = n - 1 - d;
+            const std::string p = "blk." + std::to_string(L + d) + ".";
+            fixtures::NaiveQwen3::Rows z;
+            for (int j = 0; j < rows; ++j) {
+                auto e = ref.norm(ref.embedding(kIds[static_cast<std::size_t>(j + d + 1)]), ref.w[p + "nextn.enorm.weight"], ref.c.rms_eps);
+                const auto hn = ref.norm(prev_naive[static_cast<std::size_t>(j)], ref.w[p + "nextn.hnorm.weight"], ref.c.rms_eps);
+                e.insert(e.end(), hn.begin(), hn.end());
+                z.push_back(ref.matvec(ref.w[p + "nextn.eh_proj.weight"], e, static_cast<std::size_t>(ref.c.hidden_size)));
+            }
+            ref.block(p, z);
+            KvCache cache = mods->make_cache(64);
+            std::vector<std::int32_t> pos(static_cast<std::size_t>(rows));
+            std::iota(pos.begin(), pos.end(), 0);
+            const auto out = mods->forward(d, cache, prev.data(), std::span(kIds).subspan(static_cast<std::size_t>(d + 1), static_cast<std::size_t>(rows)),
+                                           pos, attention_slots(0, rows, {}));
+            std::vector<float> logits(static_cast<std::size_t>(rows) * ref.c.vocab_size);
+            mods->logits(d, out.data(), rows, logits.data());
+            for (int j = 0; j < rows; ++j) {
+                const auto want = ref.head(z[static_cast<std::size_t>(j)], ref.w[p + "nextn.shared_head_norm.weight"]);
+                EXPECT_GE(cosine(want, logits.data() + static_cast<std::size_t>(j) * ref.c.vocab_size), 0.999)
+                    << source << " module " << d << " row " << j;
+            }
+            prev = out;
+            prev_naive = z;
+        }
+    }
+}
+
+TEST(Mtp, CombinedGgufKeepsTheTargetAndItsLayerCount) {
+    const auto gguf = fixtures::tiny_gguf("mtp_combined_target", TensorType::Q2_0_G128, 22);
+    const auto both = combined_gguf(gguf, fixtures::random_mtp_sidecar(gguf, "mtp_combined", 3, 5), "mtp_combined_both");
+    auto a = Qwen3Model::load(ModelFiles::open(gguf));
+    auto b = Qwen3Model::load(ModelFiles::open(both));
+    EXPECT_EQ(b->config().n_layers, a->config().n_layers);
+    EXPECT_EQ(a->logits_chunked(kIds, 5), b->logits_chunked(kIds, 5));
+    EXPECT_EQ(MtpFiles::open(both).depth(), 3);
+    EXPECT_THROW(MtpFiles::open(gguf), FormatError);  // no nextn layers
+}
+
+TEST(Mtp, LosslessChainsAndTrees) {
+    const auto gguf = fixtures::tiny_gguf("mtp_target", TensorType::Q2_0_G128, 23);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    o.draft_model = fixtures::random_mtp_sidecar(gguf, "mtp_lossless", 3, 6);
+    const auto prompt = m->tokenizer().encode("def f(x):\n    return x + 1\n\ndef g(y):\n");
+    DecodeOptions plain;
+    plain.max_new_tokens = 40;
+    plain.stop_at_eos = false;
+    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain).tokens;
+    for (int k : {1, 2, 3, 6})
+        for (int tree : {0, 9}) {
+            auto d = create_drafter("mtp", o, m);
+            DecodeOptions opt = plain;
+            opt.budget = {k, tree};
+            const auto r = SpeculativeDecoder(m, d.get()).run(prompt, opt);
+            EXPECT_EQ(r.tokens, want) << "k " << k << " tree " << tree;
+            EXPECT_GT(r.stats.drafted, 0);
+            EXPECT_LE(static_cast<int>(r.stats.depth_drafted.size()), std::min(k, 3)) << "drafts deeper than the modules";
+        }
+}
+
+TEST(Mtp, CaughtUpCachesMatchAFreshStart) {
+    const auto gguf = fixtures::tiny_gguf("mtp_rollback", TensorType::Q2_0_G128, 24);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    o.draft_model = fixtures::random_mtp_sidecar(gguf, "mtp_rollback", 3, 7);
+    for (int tree : {0, 8}) {
+        MtpDrafter a(o, m);
+        std::vector<std::int32_t> ctx = m->tokenizer().encode("abc abd abe");
+        KvCache cache = m->make_cache(256);
+        auto hid = final_hidden(*m, cache, ctx);
+        a.begin(ctx, &hid);
+        ctx.push_back(65);
+        const auto first = a.propose(ctx, {3, tree});
+        ASSERT_FALSE(first.empty());
+        // Accept one draft token, then a round that only drafts one deep (modules 1 and 2 fall behind).
+        std::vector<std::int32_t> cached{ctx.back(), first.tokens[0]};
+        auto rows = final_hidden(*m, cache, cached);
+        a.observe(cached, &rows);
+        ctx.push_back(first.tokens[0]);
+        ctx.push_back(66);
+        a.propose(ctx, {1, tree});
+        cached = {66};
+        rows = final_hidden(*m, cache, cached);
+        a.observe(cached, &rows);
+        ctx.push_back(67);
+        const auto incremental = a.propose(ctx, {3, tree});
+
+        MtpDrafter b(o, m);
+        KvCache fresh = m->make_cache(256);
+        const std::vector<std::int32_t> verified(ctx.begin(), ctx.end() - 1);
+        auto all = final_hidden(*m, fresh, verified);
+        b.begin(verified, &all);
+        const auto restart = b.propose(ctx, {3, tree});
+        EXPECT_EQ(incremental.tokens, restart.tokens) << "tree " << tree;
+        EXPECT_EQ(incremental.parents, restart.parents) << "tree " << tree;
+    }
+}
+
+TEST(Mtp, SidecarErrorsNameTheProblem) {
+    const auto gguf = fixtures::tiny_gguf("mtp_bad", TensorType::Q2_0_G128, 25);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    EXPECT_THROW(create_drafter("mtp", o, m), InputError);  // no --draft-model
+    auto expect_error = [&](const std::string& path, const std::string& words) {
+        DrafterOptions bad = o;
+        bad.draft_model = path;
+        try {
+            create_drafter("mtp", bad, m);
+            ADD_FAILURE() << "no error for " << words;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+        }
+    };
+    auto edit = [&](const std::string& name, const std::function<void(nlohmann::json&)>& change) {
+        const auto dir = fixtures::random_mtp_sidecar(gguf, name, 2, 8);
+        auto cfg = nlohmann::json::parse(std::ifstream(dir + "/config.json"));
+        change(cfg);
+        std::ofstream(dir + "/config.json", std::ios::trunc) << cfg.dump();
+        return dir;
+    };
+    expect_error(edit("mtp_bad_hidden", [](auto& c) { c["hidden_size"] = 128; }), "hidden_size is 128");
+    expect_error(edit("mtp_bad_layers", [](auto& c) { c["num_hidden_layers"] = 5; }), "num_hidden_layers");
+    expect_error(edit("mtp_bad_depth", [](auto& c) { c["num_nextn_predict_layers"] = 3; }), "missing MTP tensor blk.4.nextn.enorm.weight");
+    expect_error(edit("mtp_bad_arch", [](auto& c) { c["architectures"] = {"LlamaForCausalLMEagle3"}; }), "Qwen3MTPSidecar");
+    expect_error(gguf, "no MTP layers");
+    DrafterOptions deep = o;
+    deep.draft_model = fixtures::random_mtp_sidecar(gguf, "mtp_bad_option", 2, 9);
+    deep.extra["mtp_depth"] = "3";
+    EXPECT_THROW(create_drafter("mtp", deep, m), InputError);
+}
+
+TEST(Mtp, ShippedModulesAreLosslessAndAccept) {
+    const auto target = fixtures::shipped_model();
+    const auto sidecar = std::filesystem::path(TERNSPEC_SOURCE_DIR) / "models" / "tern-pystd-7m-mtp";
+    if (target.empty() || !std::filesystem::exists(sidecar)) GTEST_SKIP() << "no shipped MTP modules";
+    auto m = Qwen3Model::load(ModelFiles::open(target));
+    DrafterOptions o;
+    o.draft_model = sidecar.string();
+    const auto prompt = m->tokenizer().encode("import os\n\n\ndef read_lines(path):\n    with open(path) as f:\n");
+    DecodeOptions plain;
+    plain.max_new_tokens = 48;
+    plain.stop_at_eos = false;
+    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain).tokens;
+    auto d = create_drafter("mtp", o, m);
+    DecodeOptions opt = plain;
+    opt.budget = {3, 0};
+    const auto r = SpeculativeDecoder(m, d.get()).run(prompt, opt);
+    EXPECT_EQ(r.tokens, want);
+    EXPECT_GT(r.stats.tau(), 1.3);
+}
+
+TEST(Mtp, ChainDraftIsTeacherForcingOnItsOwnTokens) {
+    // Drafting row j of module d conditions on t[j + d + 1]; once the chain's tokens are appended to the
+    // context, whole-sequence passes of each module must pick the same tokens.
+    const auto gguf = fixtures::tiny_gguf("mtp_teacher", TensorType::Q2_0_G128, 26);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    o.draft_model = fixtures::random_mtp_sidecar(gguf, "mtp_teacher", 3, 10);
+    MtpDrafter drafter(o, m);
+    std::vector<std::int32_t> ctx(kIds.begin(), kIds.end() - 1);
+    KvCache cache = m->make_cache(64);
+    auto hid = final_hidden(*m, cache, ctx);
+    drafter.begin(ctx, &hid);
+    ctx.push_back(kIds.back());
+    const auto chain = drafter.propose(ctx, {3, 0});
+    ASSERT_EQ(chain.size(), 3u);
+    const int N = static_cast<int>(ctx.size()), H = m->config().hidden_size, V = m->config().vocab_size;
+    std::vector<std::int32_t> seq = ctx;
+    seq.insert(seq.end(), chain.tokens.begin(), chain.tokens.end());
+    std::vector<float> prev = hid.at(m->config().n_layers);
+    for (int d = 0; d < 3; ++d) {
+        const int rows = N - 1;
+        KvCache mc = drafter.modules().make_cache(64);
+        std::vector<std::int32_t> pos(static_cast<std::size_t>(rows));
+        std::iota(pos.begin(), pos.end(), 0);
+        const auto out = drafter.modules().forward(d, mc, prev.data(), std::span(seq).subspan(static_cast<std::size_t>(d + 1), static_cast<std::size_t>(rows)),
+                                                   pos, attention_slots(0, rows, {}));
+        std::vector<float> logits(static_cast<std::size_t>(V));
+        drafter.modules().logits(d, out.data() + static_cast<std::size_t>(rows - 1) * H, 1, logits.data());
+        EXPECT_EQ(std::max_element(logits.begin(), logits.end()) - logits.begin(), chain.tokens[static_cast<std::size_t>(d)]) << "depth " << d + 1;
+        prev = out;
+    }
+}
