@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "target/formats/dequantize.hpp"
+#include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/model/attention.hpp"
@@ -26,20 +27,65 @@ int get_int(const nlohmann::json& j, const char* key, const std::string& what, i
 
 }  // namespace
 
-std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3Model& target) {
+namespace {
+
+// The GGUF form (docs/eagle.md) keeps the checkpoint's tensor names and stores config.json's fields as
+// eagle3.* metadata; this turns them back into the config.json the loader reads.
+nlohmann::json config_from_gguf(const GgufFile& g) {
+    auto u = [&](const std::string& k) { return g.get("eagle3." + k).as_int("eagle3." + k); };
+    nlohmann::json j = {{"architectures", {"LlamaForCausalLMEagle3"}},
+                        {"hidden_size", u("embedding_length")},
+                        {"intermediate_size", u("feed_forward_length")},
+                        {"num_attention_heads", u("attention.head_count")},
+                        {"num_key_value_heads", u("attention.head_count_kv")},
+                        {"head_dim", u("attention.key_length")},
+                        {"vocab_size", u("vocab_size")},
+                        {"draft_vocab_size", u("draft_vocab_size")},
+                        {"target_hidden_size", u("target_hidden_size")},
+                        {"rope_theta", g.get("eagle3.rope.freq_base").as_float("eagle3.rope.freq_base")},
+                        {"rms_norm_eps", g.get("eagle3.attention.layer_norm_rms_epsilon").as_float("eagle3.attention.layer_norm_rms_epsilon")}};
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& v : g.get("eagle3.aux_hidden_state_layer_ids").as_array("eagle3.aux_hidden_state_layer_ids"))
+        ids.push_back(v.as_int("eagle3.aux_hidden_state_layer_ids"));
+    j["eagle_config"] = {{"eagle_aux_hidden_state_layer_ids", ids}};
+    return j;
+}
+
+}  // namespace
+
+EagleSource EagleSource::open(const std::string& path) {
     namespace fs = std::filesystem;
+    EagleSource src;
+    src.path = path;
+    if (fs::is_regular_file(path)) {
+        auto g = std::make_shared<GgufFile>(path);
+        const auto arch = g->get("general.architecture").as_string("general.architecture");
+        if (arch != "eagle3") throw FormatError(path + ": general.architecture is " + arch + ", not eagle3 (an EAGLE-3 head)");
+        src.config = config_from_gguf(*g);
+        src.config_origin = path;
+        for (const auto& t : g->tensors()) src.tensors[t.name] = {t.name, t.name, t.type, t.shape, g->tensor_data(t), t.n_bytes, path};
+        src.keep = g;
+        return src;
+    }
     const std::string cfg_path = (fs::path(path) / "config.json").string();
     if (!fs::is_directory(path) || !fs::exists(cfg_path))
-        throw InputError(path + ": an EAGLE-3 draft model is a folder with config.json and model.safetensors");
-    nlohmann::json j;
+        throw InputError(path + ": an EAGLE-3 draft model is a folder with config.json and model.safetensors, or a GGUF");
+    src.config_origin = cfg_path;
     try {
-        j = nlohmann::json::parse(read_text_file(cfg_path));
+        src.config = nlohmann::json::parse(read_text_file(cfg_path));
     } catch (const nlohmann::json::exception& e) {
         throw FormatError(cfg_path + ": invalid JSON: " + e.what());
     }
-    const auto arch = j.value("architectures", nlohmann::json::array());
-    if (arch.empty() || (arch[0] != "LlamaForCausalLMEagle3" && arch[0] != "Eagle3LlamaForCausalLM"))
-        throw FormatError(cfg_path + ": architectures is not LlamaForCausalLMEagle3 or Eagle3LlamaForCausalLM");
+    auto st = std::make_shared<SafetensorsSet>(path);
+    for (const auto& [name, t] : st->tensors()) src.tensors[name] = {name, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+    src.keep = st;
+    return src;
+}
+
+std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3Model& target) {
+    const auto src = EagleSource::open(path);
+    const std::string& cfg_path = src.config_origin;
+    const nlohmann::json& j = src.config;
     auto h = std::make_shared<EagleHead>();
     h->target_ = &target;
     EagleConfig& c = h->cfg_;
@@ -73,11 +119,14 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
                           std::to_string(tc.hidden_size));
     if (c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0) throw FormatError(cfg_path + ": inconsistent attention shape");
 
-    SafetensorsSet st(path);
+    auto find = [&](const std::string& name) -> const TensorRef* {
+        auto it = src.tensors.find(name);
+        return it == src.tensors.end() ? nullptr : &it->second;
+    };
     auto get = [&](const std::string& name, std::vector<std::uint64_t> shape) {
-        const SafetensorsTensor* t = st.find(name);
+        const TensorRef* t = find(name);
         // Some exporters name the layer layers.0 instead of midlayer.
-        if (!t && name.rfind("midlayer.", 0) == 0) t = st.find("layers.0." + name.substr(9));
+        if (!t && name.rfind("midlayer.", 0) == 0) t = find("layers.0." + name.substr(9));
         if (!t) throw FormatError(path + ": missing tensor " + name);
         if (t->shape != shape) throw FormatError(t->file + ": tensor " + name + " has the wrong shape");
         std::uint64_t n = 1;
@@ -105,9 +154,9 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
     h->hidden_norm_ = get("midlayer.hidden_norm.weight", {H});
     h->post_norm_ = get("midlayer.post_attention_layernorm.weight", {H});
     h->final_norm_ = get("norm.weight", {H});
-    if (st.find("embed_tokens.weight")) h->embed_ = get("embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
+    if (find("embed_tokens.weight")) h->embed_ = get("embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
     else if (c.hidden != tc.hidden_size) throw FormatError(path + ": no embed_tokens.weight, and the target's embedding is not " + std::to_string(c.hidden) + " wide");
-    if (st.find("d2t")) {
+    if (find("d2t")) {
         const auto d = get("d2t", {static_cast<std::uint64_t>(c.draft_vocab)});
         h->d2t_.assign(d.begin(), d.end());
     } else {
@@ -118,6 +167,52 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
         if (t < 0 || t >= c.vocab) throw FormatError(path + ": d2t maps draft id " + std::to_string(i) + " outside the target vocabulary");
     }
     return h;
+}
+
+void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type) {
+    if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16)
+        throw InputError("an EAGLE-3 head is written as f32, f16 or bf16");
+    const auto& j = in.config;
+    auto num = [&](const char* key, long long fallback) -> long long {
+        if (j.contains(key) && j[key].is_number_integer()) return j[key].get<long long>();
+        if (fallback < 0) throw FormatError(in.config_origin + ": lacks " + key);
+        return fallback;
+    };
+    GgufWriter w;
+    w.set("general.architecture", GgufValue::str("eagle3"));
+    w.set("general.alignment", GgufValue::u32(32));
+    const auto hidden = num("hidden_size", -1), heads = num("num_attention_heads", -1);
+    auto u32 = [&](const std::string& k, long long v) { w.set("eagle3." + k, GgufValue::u32(static_cast<std::uint32_t>(v))); };
+    u32("embedding_length", hidden);
+    u32("feed_forward_length", num("intermediate_size", -1));
+    u32("attention.head_count", heads);
+    u32("attention.head_count_kv", num("num_key_value_heads", heads));
+    u32("attention.key_length", num("head_dim", hidden / heads));
+    u32("vocab_size", num("vocab_size", -1));
+    u32("draft_vocab_size", num("draft_vocab_size", num("vocab_size", -1)));
+    u32("target_hidden_size", num("target_hidden_size", hidden));
+    w.set("eagle3.rope.freq_base", GgufValue::f32(j.value("rope_theta", 10000.0f)));
+    w.set("eagle3.attention.layer_norm_rms_epsilon", GgufValue::f32(j.value("rms_norm_eps", 1e-6f)));
+    const nlohmann::json ids = j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
+                               : j.contains("eagle_config") ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
+                                                            : nlohmann::json();
+    if (!ids.is_array()) throw FormatError(in.config_origin + ": the GGUF form needs eagle_aux_hidden_state_layer_ids");
+    std::vector<GgufValue> items;
+    for (const auto& v : ids) items.push_back(GgufValue::i32(v.get<std::int32_t>()));
+    w.set("eagle3.aux_hidden_state_layer_ids", GgufValue::array(GgufType::I32, std::move(items)));
+    for (const auto& [name, t] : in.tensors) {
+        if (t.type == TensorType::I8 || t.type == TensorType::I32 || t.type == TensorType::I64) {
+            w.add_tensor(name, t.type, t.shape, std::vector<std::uint8_t>(t.data, t.data + t.n_bytes));
+            continue;
+        }
+        std::vector<float> v(t.n_elems());
+        dequantize(t.type, t.data, v.data(), v.size());
+        const TensorType to = t.shape.size() == 1 ? TensorType::F32 : type;
+        std::vector<std::uint8_t> bytes(tensor_bytes(to, v.size(), name));
+        quantize(to, v.data(), bytes.data(), v.size());
+        w.add_tensor(name, to, t.shape, std::move(bytes));
+    }
+    w.write(out);
 }
 
 std::size_t EagleHead::bytes() const {

@@ -14,7 +14,11 @@
 #include <string>
 #include <vector>
 
+#include <map>
+#include <nlohmann/json.hpp>
+
 #include "drafters/int8_matrix.hpp"
+#include "target/model/model_files.hpp"
 #include "runtime/kv_cache.hpp"
 #include "target/model/model_config.hpp"
 
@@ -28,6 +32,20 @@ struct EagleConfig {
     float rope_theta = 10000.0f, rms_eps = 1e-6f;
     std::vector<int> aux_layers;
 };
+
+// The files of a head: a checkpoint folder (config.json + safetensors) or its GGUF form (docs/eagle.md),
+// presented alike: config.json's fields and tensors under the checkpoint's names.
+struct EagleSource {
+    std::string path;
+    std::string config_origin;  // what to name in errors about the config: config.json, or the GGUF
+    nlohmann::json config;
+    std::map<std::string, TensorRef> tensors;
+    std::shared_ptr<const void> keep;  // the mapped files the tensors point into
+    static EagleSource open(const std::string& path);
+};
+
+// Writes the head at `in` (either form) as a GGUF with its matrices as `type` (F32, F16 or BF16).
+void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type);
 
 class EagleHead {
 public:

@@ -110,3 +110,28 @@ TEST(Eagle, CheckpointErrorsNameTheProblem) {
         EXPECT_NE(std::string(e.what()).find("vocab_size 1000 differs"), std::string::npos) << e.what();
     }
 }
+
+TEST(Eagle, GgufFormDraftsLikeTheCheckpoint) {
+    const auto gguf = fixtures::tiny_gguf("eagle_gguf_target", TensorType::Q2_0_G128, 12);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions folder, file;
+    folder.draft_model = fixtures::random_eagle_head(gguf, "eagle_gguf_head", 128, 5);
+    file.draft_model = fixtures::temp_path("eagle_gguf_head.gguf");
+    // BF16 in both forms, so the weights are bit-identical.
+    write_eagle_gguf(EagleSource::open(folder.draft_model), file.draft_model, TensorType::BF16);
+    const auto prompt = m->tokenizer().encode("for i in range(10):\n    print(i)\n");
+    DecodeOptions opt;
+    opt.max_new_tokens = 24;
+    opt.stop_at_eos = false;
+    opt.budget = {4, 8};
+    auto a = create_drafter("eagle", folder, m), b = create_drafter("eagle", file, m);
+    const auto ra = SpeculativeDecoder(m, a.get()).run(prompt, opt), rb = SpeculativeDecoder(m, b.get()).run(prompt, opt);
+    EXPECT_EQ(ra.tokens, rb.tokens);
+    EXPECT_EQ(ra.stats.depth_accepted, rb.stats.depth_accepted);
+    EXPECT_EQ(ra.stats.drafted, rb.stats.drafted);
+    EXPECT_GT(rb.stats.drafted, 0);
+    // A Qwen3 GGUF is not a head.
+    DrafterOptions wrong;
+    wrong.draft_model = gguf;
+    EXPECT_THROW(create_drafter("eagle", wrong, m), FormatError);
+}

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -29,6 +30,28 @@ std::string variant_note(TensorType t) {
     }
 }
 
+// GGUF files that are not a Qwen3 target (an EAGLE-3 head's GGUF form, say): metadata and tensors only.
+int inspect_other_gguf(const GgufFile& g, bool json, bool metadata) {
+    const auto* arch = g.find("general.architecture");
+    const std::string a = arch ? arch->summary() : "(none)";
+    if (json) {
+        nlohmann::json j = {{"path", g.path()}, {"format", "GGUF v" + std::to_string(g.version())}, {"architecture", a}};
+        for (const auto& [k, v] : g.metadata()) j["metadata"][k] = v.summary();
+        j["tensors"] = nlohmann::json::array();
+        for (const auto& t : g.tensors())
+            j["tensors"].push_back({{"name", t.name}, {"type", type_info(t.type).name}, {"shape", t.shape}, {"bytes", t.n_bytes}});
+        std::cout << j.dump(1) << "\n";
+        return 0;
+    }
+    std::printf("model        %s\nformat       GGUF v%u\narchitecture %s (not a target model)\n\n", g.path().c_str(), g.version(), a.c_str());
+    for (const auto& t : g.tensors())
+        std::printf("%-44s %-10s %-18s %llu\n", t.name.c_str(), std::string(type_info(t.type).name).c_str(), shape_str(t.shape).c_str(),
+                    static_cast<unsigned long long>(t.n_bytes));
+    if (metadata)
+        for (const auto& [k, v] : g.metadata()) std::printf("  %s = %s\n", k.c_str(), v.summary().c_str());
+    return 0;
+}
+
 }  // namespace
 
 int cmd_inspect(int argc, char** argv) {
@@ -37,6 +60,12 @@ int cmd_inspect(int argc, char** argv) {
               {{"json", 0, "", "machine-readable output", ""}, {"metadata", 0, "", "also list every GGUF metadata key", ""}});
     if (!args.parse(argc, argv)) return 0;
     if (args.positional().size() != 1) throw InputError("inspect takes one MODEL path (see --help)");
+    if (std::filesystem::is_regular_file(args.positional()[0])) {
+        const GgufFile g(args.positional()[0]);
+        const auto* arch = g.find("general.architecture");
+        if (arch && arch->type == GgufType::STRING && arch->as_string("general.architecture") != "qwen3")
+            return inspect_other_gguf(g, args.flag("json"), args.flag("metadata"));
+    }
     const auto mf = ModelFiles::open(args.positional()[0]);
     const auto& c = mf.config();
     std::map<TensorType, std::pair<int, std::uint64_t>> by_type;
