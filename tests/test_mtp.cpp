@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "drafters/mtp_drafter.hpp"
+#include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/model/gguf_export.hpp"
 #include "target/model/mtp_files.hpp"
@@ -253,4 +254,26 @@ TEST(Mtp, ChainDraftIsTeacherForcingOnItsOwnTokens) {
         EXPECT_EQ(std::max_element(logits.begin(), logits.end()) - logits.begin(), chain.tokens[static_cast<std::size_t>(d)]) << "depth " << d + 1;
         prev = out;
     }
+}
+
+TEST(Mtp, BatchedRequestsMatchDecodingAlone) {
+    const auto gguf = fixtures::tiny_gguf("mtp_batch", TensorType::Q2_0_G128, 27);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    o.draft_model = fixtures::random_mtp_sidecar(gguf, "mtp_batch", 2, 11);
+    DecodeOptions opt;
+    opt.max_new_tokens = 24;
+    opt.stop_at_eos = false;
+    opt.budget = {2, 5};
+    std::vector<std::unique_ptr<Drafter>> drafters;
+    std::vector<BatchRequest> reqs;
+    std::vector<std::vector<std::int32_t>> alone;
+    for (const auto* t : {"def f(x):", "while True:\n    pass\n", "a = [1, 2, 3]"}) {
+        const auto ids = m->tokenizer().encode(t);
+        alone.push_back(SpeculativeDecoder(m, create_drafter("mtp", o, m).get()).run(ids, opt).tokens);
+        drafters.push_back(create_drafter("mtp", o, m));
+        reqs.push_back({ids, drafters.back().get()});
+    }
+    const auto together = decode_batch(m, reqs, opt);
+    for (std::size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(together[i].tokens, alone[i]) << "request " << i;
 }

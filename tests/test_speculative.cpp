@@ -9,6 +9,7 @@
 #include "drafters/ngram_drafter.hpp"
 #include "drafters/suffix_drafter.hpp"
 #include "drafters/suffix_trie.hpp"
+#include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "tests/support/test_models.hpp"
 #include "verify/verify.hpp"
@@ -279,4 +280,39 @@ TEST(SuffixDrafter, LongCopiesStillDraftInFull) {
     for (int i = 1; i <= 35; ++i) ctx.push_back(i);
     d.begin(ctx, nullptr);
     EXPECT_EQ(d.propose(ctx, {4, 0}).tokens, (std::vector<std::int32_t>{36, 37, 38, 39}));
+}
+
+TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
+    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("batch_decode", TensorType::Q2_0_G128, 31)));
+    const std::vector<std::string> texts = {"def f(x):\n    return x", "abc abc abc abc", "import os\nimport sys\n", "x = 1\ny = 2\nz ="};
+    for (const std::string name : {"none", "suffix", "ngram"})
+        for (const bool greedy : {true, false}) {
+            DecodeOptions opt;
+            opt.max_new_tokens = 30;
+            opt.stop_at_eos = false;
+            opt.budget = {4, name == "suffix" ? 6 : 0};
+            if (!greedy) {
+                opt.sampling.temperature = 0.9f;
+                opt.sampling.seed = 5;
+            }
+            std::vector<std::unique_ptr<Drafter>> drafters;
+            std::vector<BatchRequest> reqs;
+            std::vector<DecodeResult> alone;
+            for (const auto& t : texts) {
+                auto ids = m->tokenizer().encode(t);
+                auto solo = create_drafter(name, {}, m);
+                alone.push_back(SpeculativeDecoder(m, solo.get()).run(ids, opt));
+                drafters.push_back(create_drafter(name, {}, m));
+                reqs.push_back({ids, drafters.back().get()});
+            }
+            // Different lengths, so requests finish at different rounds.
+            reqs[1].prompt.resize(3);
+            alone[1] = SpeculativeDecoder(m, create_drafter(name, {}, m).get()).run(reqs[1].prompt, opt);
+            const auto together = decode_batch(m, reqs, opt);
+            ASSERT_EQ(together.size(), texts.size());
+            for (std::size_t i = 0; i < texts.size(); ++i) {
+                EXPECT_EQ(together[i].tokens, alone[i].tokens) << name << " request " << i << (greedy ? " greedy" : " sampled");
+                EXPECT_EQ(together[i].stats.accepted, alone[i].stats.accepted) << name << " request " << i;
+            }
+        }
 }

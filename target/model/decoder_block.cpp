@@ -30,8 +30,8 @@ DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, cons
     return b;
 }
 
-void DecoderBlock::forward(const ModelConfig& c, KvCache& cache, int layer, int base, const RopeTable& rope,
-                           const std::vector<std::vector<int>>& slots, std::vector<float>& x, BlockBuffers& buf) const {
+void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const SequenceRows> seqs, std::vector<float>& x,
+                           BlockBuffers& buf) const {
     const int H = c.hidden_size, hd = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads;
     const int QD = nh * hd, KD = nkv * hd, I = c.intermediate_size;
     const int M = static_cast<int>(x.size() / static_cast<std::size_t>(H));
@@ -46,17 +46,20 @@ void DecoderBlock::forward(const ModelConfig& c, KvCache& cache, int layer, int 
         rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps, buf.normed.data() + static_cast<std::size_t>(i) * H);
     buf.qa.quantize(buf.normed.data(), M, H);
     ternary_matmul(qkv, buf.qa, buf.qkv.data());
-    // Per-head q/k norm, RoPE, and the new keys and values into the cache.
-    for (int i = 0; i < M; ++i) {
-        float* row = buf.qkv.data() + static_cast<std::size_t>(i) * (QD + 2 * KD);
-        for (int head = 0; head < nh + nkv; ++head) {
-            float* v = row + head * hd;
-            rms_norm(v, head < nh ? q_norm.data() : k_norm.data(), hd, c.rms_eps, v);
-            rope.apply(v, i);
+    // Per sequence: per-head q/k norm, RoPE, the new keys and values into its cache, attention.
+    for (const SequenceRows& s : seqs) {
+        for (int i = 0; i < s.rows; ++i) {
+            float* row = buf.qkv.data() + static_cast<std::size_t>(s.row0 + i) * (QD + 2 * KD);
+            for (int head = 0; head < nh + nkv; ++head) {
+                float* v = row + head * hd;
+                rms_norm(v, head < nh ? q_norm.data() : k_norm.data(), hd, c.rms_eps, v);
+                s.rope->apply(v, i);
+            }
+            s.cache->store(layer, s.base + i, row + QD, row + QD + KD);
         }
-        cache.store(layer, base + i, row + QD, row + QD + KD);
+        attend(*s.cache, layer, *s.slots, buf.qkv.data() + static_cast<std::size_t>(s.row0) * (QD + 2 * KD),
+               static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd, buf.att.data() + static_cast<std::size_t>(s.row0) * QD);
     }
-    attend(cache, layer, slots, buf.qkv.data(), static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd, buf.att.data());
     buf.qa.quantize(buf.att.data(), M, QD);
     ternary_matmul(o, buf.qa, buf.proj.data());
     for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];

@@ -4,6 +4,7 @@
 // share this code and the packed kernels.
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,16 @@ struct BlockBuffers {
     QuantizedActivations qa;
 };
 
+// One sequence's rows inside a (possibly multi-sequence) forward: rows row0 .. row0 + rows - 1 of the
+// activations belong to it; their keys and values go to slots base.. of its cache, and row i attends to
+// (*slots)[i] there.
+struct SequenceRows {
+    KvCache* cache;
+    int base, row0, rows;
+    const RopeTable* rope;
+    const std::vector<std::vector<int>>* slots;
+};
+
 struct DecoderBlock {
     std::vector<float> attn_norm, q_norm, k_norm, ffn_norm;
     TernaryMatrix qkv, o, gate_up, down;
@@ -34,10 +45,10 @@ struct DecoderBlock {
                              const FloatFetch& floats);
     std::size_t bytes() const { return qkv.bytes() + o.bytes() + gate_up.bytes() + down.bytes(); }
 
-    // x (M x hidden) is updated in place. The M new keys/values go to slots base.. of cache layer `layer`
-    // (not committed); token i attends to slots[i].
-    void forward(const ModelConfig& c, KvCache& cache, int layer, int base, const RopeTable& rope,
-                 const std::vector<std::vector<int>>& slots, std::vector<float>& x, BlockBuffers& buf) const;
+    // x (M x hidden, all sequences' rows) is updated in place; the matrices run once over all rows, so
+    // several sequences share each weight read. Keys/values go to cache layer `layer` (not committed).
+    void forward(const ModelConfig& c, int layer, std::span<const SequenceRows> seqs, std::vector<float>& x,
+                 BlockBuffers& buf) const;
 };
 
 }  // namespace ternspec

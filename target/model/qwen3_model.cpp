@@ -138,53 +138,91 @@ void normed_logits(const TernaryMatrix& head, const float* norm, float eps, cons
 }
 
 ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const {
-    const int M = static_cast<int>(in.tokens.size());
+    const SequenceInput one{&cache, &in};
+    return std::move(forward_many(std::span(&one, 1))[0]);
+}
+
+std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInput> seqs) const {
     const int H = cfg_.hidden_size;
-    const int base = cache.size();
-    if (M == 0) throw InputError("forward with no tokens");
-    if (in.positions.size() != in.tokens.size()) throw Error("forward: one position per token is needed");
-    if (!in.parents.empty() && in.parents.size() != in.tokens.size()) throw Error("forward: one parent per token is needed");
-    if (base + M > cache.capacity())
-        throw InputError("context full: " + std::to_string(base + M) + " tokens exceed the context of " +
-                         std::to_string(cache.capacity()));
-    for (int i = 0; i < M; ++i) {
-        if (in.positions[i] < 0 || in.positions[i] >= cfg_.context_length)
-            throw InputError("position " + std::to_string(in.positions[i]) + " is past the model's context of " +
-                             std::to_string(cfg_.context_length));
-        if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
-            throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
+    int total = 0;
+    for (const auto& s : seqs) {
+        const ForwardInput& in = *s.input;
+        const int M = static_cast<int>(in.tokens.size()), base = s.cache->size();
+        if (M == 0) throw InputError("forward with no tokens");
+        if (in.positions.size() != in.tokens.size()) throw Error("forward: one position per token is needed");
+        if (!in.parents.empty() && in.parents.size() != in.tokens.size()) throw Error("forward: one parent per token is needed");
+        if (base + M > s.cache->capacity())
+            throw InputError("context full: " + std::to_string(base + M) + " tokens exceed the context of " +
+                             std::to_string(s.cache->capacity()));
+        for (int i = 0; i < M; ++i) {
+            if (in.positions[i] < 0 || in.positions[i] >= cfg_.context_length)
+                throw InputError("position " + std::to_string(in.positions[i]) + " is past the model's context of " +
+                                 std::to_string(cfg_.context_length));
+            if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
+                throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
+        }
+        for (const auto& o : seqs)
+            if (&o != &s && o.cache == s.cache) throw Error("forward: two sequences share one KV cache");
+        total += M;
     }
-    ForwardOutput out;
-    std::vector<float> x(static_cast<std::size_t>(M) * H);
-    for (int i = 0; i < M; ++i) embed(in.tokens[i], x.data() + static_cast<std::size_t>(i) * H);
-    BlockBuffers buf;
-    const RopeTable rope(in.positions, cfg_.head_dim, cfg_.rope_theta);
-    const auto slots = attention_slots(base, M, in.parents);
+    std::vector<float> x(static_cast<std::size_t>(total) * H);
+    std::vector<RopeTable> ropes;
+    std::vector<std::vector<std::vector<int>>> slots;
+    std::vector<SequenceRows> rows;
+    ropes.reserve(seqs.size());
+    slots.reserve(seqs.size());
+    for (int r = 0; const auto& s : seqs) {
+        const ForwardInput& in = *s.input;
+        const int M = static_cast<int>(in.tokens.size());
+        for (int i = 0; i < M; ++i) embed(in.tokens[i], x.data() + static_cast<std::size_t>(r + i) * H);
+        ropes.emplace_back(in.positions, cfg_.head_dim, cfg_.rope_theta);
+        slots.push_back(attention_slots(s.cache->size(), M, in.parents));
+        rows.push_back({s.cache, s.cache->size(), r, M, &ropes.back(), &slots.back()});
+        r += M;
+    }
+    std::vector<ForwardOutput> out(seqs.size());
     auto capture = [&](int layer) {
-        if (std::find(in.hidden_layers.begin(), in.hidden_layers.end(), layer) != in.hidden_layers.end()) out.hidden[layer] = x;
+        for (std::size_t q = 0; q < seqs.size(); ++q) {
+            const auto& want = seqs[q].input->hidden_layers;
+            if (std::find(want.begin(), want.end(), layer) == want.end()) continue;
+            out[q].hidden[layer].assign(x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0) * H,
+                                        x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0 + rows[q].rows) * H);
+        }
     };
+    BlockBuffers buf;
     for (int l = 0; l < cfg_.n_layers; ++l) {
         capture(l);
-        layers_[static_cast<std::size_t>(l)].forward(cfg_, cache, l, base, rope, slots, x, buf);
+        layers_[static_cast<std::size_t>(l)].forward(cfg_, l, rows, x, buf);
     }
     capture(cfg_.n_layers);
-    cache.commit(M);
+    for (const auto& s : seqs) s.cache->commit(static_cast<int>(s.input->tokens.size()));
 
-    if (!in.no_logits) {
+    // One LM-head pass over every sequence's wanted rows.
+    std::vector<float> sel;
+    for (std::size_t q = 0; q < seqs.size(); ++q) {
+        const ForwardInput& in = *seqs[q].input;
+        if (in.no_logits) continue;
+        const int M = rows[q].rows;
         if (in.logit_rows.empty()) {
-            for (int i = 0; i < M; ++i) out.logit_rows.push_back(i);
+            for (int i = 0; i < M; ++i) out[q].logit_rows.push_back(i);
         } else {
-            out.logit_rows = in.logit_rows;
+            out[q].logit_rows = in.logit_rows;
         }
-        const int R = static_cast<int>(out.logit_rows.size());
-        std::vector<float> sel(static_cast<std::size_t>(R) * H);
-        for (int r = 0; r < R; ++r) {
-            const int row = out.logit_rows[static_cast<std::size_t>(r)];
+        for (const int row : out[q].logit_rows) {
             if (row < 0 || row >= M) throw Error("forward: logit row out of range");
-            std::memcpy(sel.data() + static_cast<std::size_t>(r) * H, x.data() + static_cast<std::size_t>(row) * H, sizeof(float) * H);
+            sel.insert(sel.end(), x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0 + row) * H,
+                       x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0 + row + 1) * H);
         }
-        out.logits.resize(static_cast<std::size_t>(R) * cfg_.vocab_size);
-        lm_head(sel.data(), R, out.logits.data());
+    }
+    if (sel.empty()) return out;
+    const int R = static_cast<int>(sel.size() / static_cast<std::size_t>(H)), V = cfg_.vocab_size;
+    std::vector<float> logits(static_cast<std::size_t>(R) * V);
+    lm_head(sel.data(), R, logits.data());
+    std::size_t at = 0;
+    for (auto& o : out) {
+        const std::size_t n = o.logit_rows.size() * static_cast<std::size_t>(V);
+        o.logits.assign(logits.begin() + static_cast<std::ptrdiff_t>(at), logits.begin() + static_cast<std::ptrdiff_t>(at + n));
+        at += n;
     }
     return out;
 }

@@ -53,6 +53,13 @@ public:
 
     // Appends the tokens' keys and values to the cache (committed) and returns what was asked for.
     ForwardOutput forward(KvCache& cache, const ForwardInput& in) const;
+    // Several independent sequences (each with its own cache) in one pass: every weight is read once for
+    // all of them, and each sequence's results equal what forward() gives it alone (batch invariance).
+    struct SequenceInput {
+        KvCache* cache;
+        const ForwardInput* input;
+    };
+    std::vector<ForwardOutput> forward_many(std::span<const SequenceInput> seqs) const;
 
     // Logits of every token of a fresh sequence, computed `chunk` tokens per forward (vocab per row).
     std::vector<float> logits_chunked(std::span<const std::int32_t> ids, int chunk) const;

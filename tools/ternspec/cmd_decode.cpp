@@ -1,10 +1,12 @@
 // `generate` (plain decoding) and `decode` (speculative, any drafter): both run the same decode loop.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
@@ -88,22 +90,52 @@ int run_decode(const Args& args, const std::string& drafter_name) {
         };
     DecodeStats total;
     nlohmann::json requests = nlohmann::json::array();
-    for (std::size_t i = 0; i < prompts.size(); ++i) {
-        const auto ids = model->tokenizer().encode(prompts[i]);
-        if (!json && prompts.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
-        auto r = dec.run(ids, opt);
-        total.merge(r.stats);
-        if (json) requests.push_back(result_json(r));
-        else if (prompts.size() > 1 || spdlog::get_level() <= spdlog::level::info) print_summary(drafter_name, r.stats);
+    const int parallel = args.has("parallel") ? static_cast<int>(args.integer("parallel")) : 1;
+    if (parallel < 1 || parallel > 64) throw InputError("--parallel must be between 1 and 64");
+    const auto wall0 = std::chrono::steady_clock::now();
+    if (parallel == 1) {
+        for (std::size_t i = 0; i < prompts.size(); ++i) {
+            const auto ids = model->tokenizer().encode(prompts[i]);
+            if (!json && prompts.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
+            auto r = dec.run(ids, opt);
+            total.merge(r.stats);
+            if (json) requests.push_back(result_json(r));
+            else if (prompts.size() > 1 || spdlog::get_level() <= spdlog::level::info) print_summary(drafter_name, r.stats);
+        }
+    } else {
+        // Slots as a server has them: slot s serves requests s, s + N, ...; its drafter keeps what it learned.
+        opt.on_token = nullptr;
+        std::vector<std::unique_ptr<Drafter>> slots;
+        for (int s = 0; s < parallel; ++s) slots.push_back(create_drafter(drafter_name, dopt, model));
+        for (std::size_t first = 0; first < prompts.size(); first += static_cast<std::size_t>(parallel)) {
+            std::vector<BatchRequest> batch;
+            for (std::size_t i = first; i < std::min(prompts.size(), first + static_cast<std::size_t>(parallel)); ++i)
+                batch.push_back({model->tokenizer().encode(prompts[i]), slots[i - first].get()});
+            const auto rs = decode_batch(model, batch, opt);
+            for (std::size_t k = 0; k < rs.size(); ++k) {
+                total.merge(rs[k].stats);
+                if (json) {
+                    requests.push_back(result_json(rs[k]));
+                } else {
+                    std::printf("%s=== request %zu ===\n%s\n", first + k ? "\n" : "", first + k + 1, rs[k].text.c_str());
+                    print_summary(drafter_name, rs[k].stats);
+                }
+            }
+        }
     }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     if (json) {
         nlohmann::json out = prompts.size() == 1 ? requests[0] : nlohmann::json{{"requests", requests}};
         out["drafter"] = drafter_name;
         out["total"] = total.to_json();
+        out["wall_seconds"] = wall;
+        out["parallel"] = parallel;
+        out["throughput_tokens_per_s"] = wall > 0 ? static_cast<double>(total.emitted) / wall : 0.0;
         std::cout << out.dump() << "\n";
     } else if (prompts.size() > 1) {
         std::fprintf(stderr, "\n=== total over %zu requests ===", prompts.size());
         print_summary(drafter_name, total);
+        std::fprintf(stderr, "throughput %.2f tok/s over %.2f s wall (%d at a time)\n", wall > 0 ? total.emitted / wall : 0.0, wall, parallel);
     } else {
         std::printf("\n");
     }
@@ -134,6 +166,7 @@ int cmd_decode(int argc, char** argv) {
     opts.push_back({"tree", 0, "N", "draft a tree of at most N nodes instead of a chain", ""});
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"prompts", 0, "FILE", "serve the JSONL requests ({\"prompt\": ...} per line) in one process", ""});
+    opts.push_back({"parallel", 0, "N", "with --prompts: N requests at a time, verified in one batched forward", ""});
     Args args("decode", "-m MODEL --draft=NAME [-k K] [--tree N] [sampling] (-p TEXT | -f FILE | --prompts FILE.jsonl)",
               "Speculative decoding: the drafter proposes, one batched target forward verifies. Greedy output is\n"
               "identical to plain decoding; statistics explain the speed.",

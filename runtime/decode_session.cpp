@@ -1,0 +1,183 @@
+#include "runtime/decode_session.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "ternspec/error.hpp"
+#include "verify/verify.hpp"
+
+namespace ternspec {
+namespace {
+
+double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+HiddenRows select_rows(const std::map<int, std::vector<float>>& hidden, const std::vector<int>& rows, int width) {
+    HiddenRows out;
+    for (const auto& [layer, all] : hidden) {
+        auto& dst = out[layer];
+        dst.resize(rows.size() * static_cast<std::size_t>(width));
+        for (std::size_t r = 0; r < rows.size(); ++r)
+            std::copy_n(all.begin() + static_cast<std::ptrdiff_t>(rows[r]) * width, width,
+                        dst.begin() + static_cast<std::ptrdiff_t>(r) * width);
+    }
+    return out;
+}
+
+int context_of(const Qwen3Model& m, const DecodeOptions& opt) {
+    return opt.context > 0 ? std::min(opt.context, m.config().context_length) : m.config().context_length;
+}
+
+}  // namespace
+
+DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter,
+                             std::span<const std::int32_t> prompt, const DecodeOptions& opt)
+    : model_(std::move(model)),
+      drafter_(drafter),
+      opt_(opt),
+      ctx_(context_of(*model_, opt)),
+      layers_(drafter ? drafter->hidden_layers() : std::vector<int>{}),
+      cache_(model_->make_cache(ctx_, opt.kv_type)),
+      rng_(opt.sampling.seed),
+      stream_(model_->tokenizer()),
+      prompt_(prompt.begin(), prompt.end()) {
+    const int vocab = model_->config().vocab_size;
+    if (prompt.empty()) throw InputError("empty prompt: nothing to condition on");
+    for (auto t : prompt)
+        if (t < 0 || t >= vocab)
+            throw InputError("prompt token id " + std::to_string(t) + " is out of range (vocabulary of " + std::to_string(vocab) + ")");
+    if (static_cast<int>(prompt.size()) >= ctx_)
+        throw InputError("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " +
+                         std::to_string(ctx_) + " tokens (one more is needed to generate)");
+    if (opt.max_new_tokens < 0) throw InputError("the number of tokens to generate must not be negative");
+    res_.stats.prompt_tokens = static_cast<std::int64_t>(prompt.size());
+    t0_ = now();
+}
+
+std::int32_t DecodeSession::choose(const float* logits) {
+    const int vocab = model_->config().vocab_size;
+    return opt_.sampling.greedy() ? argmax(logits, vocab) : rng_.draw(target_distribution(logits, vocab, opt_.sampling));
+}
+
+bool DecodeSession::emit(std::int32_t tok) {
+    res_.tokens.push_back(tok);
+    context_.push_back(tok);
+    ++res_.stats.emitted;
+    const auto eos = model_->tokenizer().eos_id();
+    if (opt_.stop_at_eos && eos && tok == *eos) {
+        res_.stop_reason = "eos";
+        return false;
+    }
+    const std::string piece = stream_.push(tok);
+    res_.text += piece;
+    if (opt_.on_token && !opt_.on_token(tok, piece)) {
+        res_.stop_reason = "cancelled";
+        return false;
+    }
+    if (static_cast<int>(res_.tokens.size()) >= opt_.max_new_tokens) {
+        res_.stop_reason = "length";
+        return false;
+    }
+    return true;
+}
+
+const ForwardInput& DecodeSession::next_input() {
+    input_ = ForwardInput{};
+    input_.hidden_layers = layers_;
+    if (!prefilled_) {
+        pos_.resize(prompt_.size());
+        std::iota(pos_.begin(), pos_.end(), 0);
+        input_.tokens = prompt_;
+        input_.positions = pos_;
+        input_.logit_rows = {static_cast<std::int32_t>(prompt_.size()) - 1};
+        return input_;
+    }
+    DecodeStats& st = res_.stats;
+    // Draft, capped by the context left and the tokens still wanted.
+    draft_ = DraftTree{};
+    if (drafter_) {
+        const double td = now();
+        DraftBudget b = opt_.budget;
+        if (opt_.adaptive) b.max_depth = std::min(b.max_depth, opt_.adaptive->choose());
+        b.max_depth = std::min(b.max_depth, opt_.max_new_tokens - static_cast<int>(res_.tokens.size()));
+        if (b.max_depth > 0) draft_ = drafter_->propose(context_, b);
+        draft_.truncate(static_cast<std::size_t>(std::max(0, ctx_ - cache_.size() - 1)));
+        st.t_draft += now() - td;
+    }
+    toks_ = {pending_};
+    pos_ = {cache_.size()};
+    parents_ = {-1};
+    depth_ = 0;  // the draft's longest path
+    for (std::size_t i = 0; i < draft_.size(); ++i) {
+        const int d = draft_.depth(static_cast<int>(i));
+        depth_ = std::max(depth_, d);
+        toks_.push_back(draft_.tokens[i]);
+        parents_.push_back(draft_.parents[i] + 1);  // node i sits at row i + 1; the root is row 0
+        pos_.push_back(cache_.size() + d);
+    }
+    input_.tokens = toks_;
+    input_.positions = pos_;
+    if (!draft_.is_chain()) input_.parents = parents_;
+    t_sent_ = now();
+    return input_;
+}
+
+void DecodeSession::consume(const ForwardOutput& out) {
+    DecodeStats& st = res_.stats;
+    const int vocab = model_->config().vocab_size, H = model_->config().hidden_size;
+    if (!prefilled_) {
+        prefilled_ = true;
+        pending_ = choose(out.logits.data());
+        st.t_prefill = now() - t0_;
+        if (drafter_) {
+            const double td = now();
+            drafter_->begin(prompt_, layers_.empty() ? nullptr : &out.hidden);
+            st.t_draft += now() - td;
+        }
+        context_ = prompt_;
+        if (opt_.max_new_tokens == 0) res_.stop_reason = "length";
+        done_ = !(opt_.max_new_tokens > 0 && emit(pending_));
+        if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = "context", done_ = true;
+        return;
+    }
+    const int n = static_cast<int>(toks_.size());
+    const Verdict v = opt_.sampling.greedy() ? verify_greedy(draft_, out.logits.data(), vocab)
+                                             : verify_stochastic(draft_, out.logits.data(), vocab, opt_.sampling, rng_);
+    std::vector<int> kept{0};
+    for (int node : v.accepted_nodes) kept.push_back(node + 1);
+    cache_.keep(n, kept);
+    st.record_round(depth_, static_cast<int>(draft_.size()), static_cast<int>(v.accepted_nodes.size()));
+    if (opt_.adaptive) opt_.adaptive->record(depth_, static_cast<int>(v.accepted_nodes.size()));
+    st.t_verify += now() - t_sent_;  // the target's forward (shared in a batch) and the verification
+    if (drafter_) {
+        const double td = now();
+        std::vector<std::int32_t> cached{pending_};
+        for (int node : v.accepted_nodes) cached.push_back(draft_.tokens[static_cast<std::size_t>(node)]);
+        if (layers_.empty()) {
+            drafter_->observe(cached, nullptr);
+        } else {
+            const auto rows = select_rows(out.hidden, kept, H);
+            drafter_->observe(cached, &rows);
+        }
+        st.t_draft += now() - td;
+    }
+    for (int node : v.accepted_nodes)
+        if (!emit(draft_.tokens[static_cast<std::size_t>(node)])) {
+            done_ = true;
+            return;
+        }
+    pending_ = v.next_token;
+    done_ = !emit(pending_);
+    if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = "context", done_ = true;
+}
+
+DecodeResult DecodeSession::finish() {
+    if (res_.stop_reason != "eos") res_.text += stream_.flush();
+    if (drafter_) drafter_->end_request(res_.tokens);
+    res_.stats.t_total = now() - t0_;
+    return std::move(res_);
+}
+
+}  // namespace ternspec

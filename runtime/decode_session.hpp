@@ -1,0 +1,50 @@
+#pragma once
+// One request's decode as a state machine: next_input() says what the target must run next (the prompt,
+// then each round's pending token and draft, drafted inside next_input), consume() takes the target's
+// output (verification, KV rollback, the drafter told, tokens emitted). SpeculativeDecoder drives one
+// session; BatchDecoder drives several through one batched target forward per round.
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "runtime/speculative_decoder.hpp"
+#include "target/tokenizer/tokenizer.hpp"
+
+namespace ternspec {
+
+class DecodeSession {
+public:
+    DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter, std::span<const std::int32_t> prompt,
+                  const DecodeOptions& options);
+    bool done() const { return done_; }
+    KvCache& cache() { return cache_; }
+    const ForwardInput& next_input();
+    void consume(const ForwardOutput& out);
+    // Called once, when done(): the output, its text and statistics.
+    DecodeResult finish();
+
+private:
+    bool emit(std::int32_t token);  // false: stop
+    std::int32_t choose(const float* logits);
+
+    std::shared_ptr<const Qwen3Model> model_;
+    Drafter* drafter_;
+    const DecodeOptions& opt_;
+    int ctx_;
+    std::vector<int> layers_;
+    KvCache cache_;
+    Rng rng_;
+    StreamDecoder stream_;
+    DecodeResult res_;
+    std::vector<std::int32_t> prompt_, context_;
+    bool prefilled_ = false, done_ = false;
+    std::int32_t pending_ = -1;
+    double t0_ = 0, t_sent_ = 0;
+    // The round in flight.
+    DraftTree draft_;
+    int depth_ = 0;
+    std::vector<std::int32_t> toks_, pos_, parents_;
+    ForwardInput input_;
+};
+
+}  // namespace ternspec
