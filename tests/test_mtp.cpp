@@ -274,6 +274,8 @@ TEST(Mtp, BatchedRequestsMatchDecodingAlone) {
         drafters.push_back(create_drafter("mtp", o, m));
         reqs.push_back({ids, drafters.back().get()});
     }
-    const auto together = decode_batch(m, reqs, opt);
-    for (std::size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(together[i].tokens, alone[i]) << "request " << i;
+    for (const auto mode : {Overlap::Off, Overlap::On}) {
+        const auto together = decode_batch(m, reqs, opt, mode);
+        for (std::size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(together[i].tokens, alone[i]) << "request " << i;
+    }
 }

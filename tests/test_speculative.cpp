@@ -3,6 +3,8 @@
 // and the drafters propose what their definitions say, on literal token arrays.
 #include <gtest/gtest.h>
 
+#include <tbb/task_arena.h>
+
 #include <cmath>
 #include <random>
 
@@ -308,11 +310,20 @@ TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
             // Different lengths, so requests finish at different rounds.
             reqs[1].prompt.resize(3);
             alone[1] = SpeculativeDecoder(m, create_drafter(name, {}, m).get()).run(reqs[1].prompt, opt);
-            const auto together = decode_batch(m, reqs, opt);
-            ASSERT_EQ(together.size(), texts.size());
-            for (std::size_t i = 0; i < texts.size(); ++i) {
-                EXPECT_EQ(together[i].tokens, alone[i].tokens) << name << " request " << i << (greedy ? " greedy" : " sampled");
-                EXPECT_EQ(together[i].stats.accepted, alone[i].stats.accepted) << name << " request " << i;
+            for (const auto mode : {Overlap::Off, Overlap::On}) {
+                // Fresh drafters per run: the suffix drafter learns from the requests it served.
+                for (std::size_t i = 0; i < reqs.size(); ++i) {
+                    drafters[i] = create_drafter(name, {}, m);
+                    reqs[i].drafter = drafters[i].get();
+                }
+                BatchReport rep;
+                const auto together = decode_batch(m, reqs, opt, mode, &rep);
+                ASSERT_EQ(together.size(), texts.size());
+                EXPECT_EQ(rep.overlapped, mode == Overlap::On && tbb::this_task_arena::max_concurrency() >= 2);
+                for (std::size_t i = 0; i < texts.size(); ++i) {
+                    EXPECT_EQ(together[i].tokens, alone[i].tokens) << name << " request " << i << (greedy ? " greedy" : " sampled");
+                    EXPECT_EQ(together[i].stats.accepted, alone[i].stats.accepted) << name << " request " << i;
+                }
             }
         }
 }

@@ -14,6 +14,7 @@
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/serve_bench.hpp"
 #include "tools/ternspec/spec_bench.hpp"
 
 namespace ternspec::cli {
@@ -132,13 +133,14 @@ int bench_forward(int argc, char** argv) {
 
 int cmd_bench(int argc, char** argv) {
     if (argc < 1 || std::string(argv[0]) == "--help" || std::string(argv[0]) == "-h") {
-        std::printf("usage: ternspec bench forward|spec [options]   (ternspec bench forward --help, bench spec --help)\n");
+        std::printf("usage: ternspec bench forward|spec|serve [options]   (ternspec bench forward --help, bench spec --help, bench serve --help)\n");
         return argc < 1 ? 1 : 0;
     }
     const std::string what = argv[0];
     if (what == "forward") return bench_forward(argc - 1, argv + 1);
     if (what == "spec") return bench_spec(argc - 1, argv + 1);
-    throw InputError("unknown benchmark " + what + " (forward, spec)");
+    if (what == "serve") return bench_serve(argc - 1, argv + 1);
+    throw InputError("unknown benchmark " + what + " (forward, spec, serve)");
 }
 
 }  // namespace ternspec::cli

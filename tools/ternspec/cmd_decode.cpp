@@ -105,13 +105,16 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     } else {
         // Slots as a server has them: slot s serves requests s, s + N, ...; its drafter keeps what it learned.
         opt.on_token = nullptr;
+        const auto ov = args.str("overlap");
+        if (ov != "auto" && ov != "on" && ov != "off") throw InputError("--overlap is auto, on or off, not " + ov);
+        const Overlap overlap = ov == "on" ? Overlap::On : ov == "off" ? Overlap::Off : Overlap::Auto;
         std::vector<std::unique_ptr<Drafter>> slots;
         for (int s = 0; s < parallel; ++s) slots.push_back(create_drafter(drafter_name, dopt, model));
         for (std::size_t first = 0; first < prompts.size(); first += static_cast<std::size_t>(parallel)) {
             std::vector<BatchRequest> batch;
             for (std::size_t i = first; i < std::min(prompts.size(), first + static_cast<std::size_t>(parallel)); ++i)
                 batch.push_back({model->tokenizer().encode(prompts[i]), slots[i - first].get()});
-            const auto rs = decode_batch(model, batch, opt);
+            const auto rs = decode_batch(model, batch, opt, overlap);
             for (std::size_t k = 0; k < rs.size(); ++k) {
                 total.merge(rs[k].stats);
                 if (json) {
@@ -167,6 +170,7 @@ int cmd_decode(int argc, char** argv) {
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"prompts", 0, "FILE", "serve the JSONL requests ({\"prompt\": ...} per line) in one process", ""});
     opts.push_back({"parallel", 0, "N", "with --prompts: N requests at a time, verified in one batched forward", ""});
+    opts.push_back({"overlap", 0, "auto|on|off", "with --parallel: draft one half of the requests while the other is verified", "auto"});
     Args args("decode", "-m MODEL --draft=NAME [-k K] [--tree N] [sampling] (-p TEXT | -f FILE | --prompts FILE.jsonl)",
               "Speculative decoding: the drafter proposes, one batched target forward verifies. Greedy output is\n"
               "identical to plain decoding; statistics explain the speed.",
