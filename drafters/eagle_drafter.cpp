@@ -39,6 +39,8 @@ void EagleDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows*
     if (!hidden) throw Error("EAGLE drafter: begin() needs the prompt's hidden states");
     const int n = static_cast<int>(prompt.size()), H = head_->config().hidden;
     cache_.truncate(0);
+    backlog_tokens_.clear();
+    backlog_hidden_.clear();
     const auto g = fused(*hidden, n);
     // Pairs (feature of token j, token j + 1) for j < n - 1; the last feature waits for the pending token.
     if (n > 1) {
@@ -52,18 +54,28 @@ void EagleDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows*
 
 void EagleDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) {
     if (!hidden) throw Error("EAGLE drafter: observe() needs hidden states");
-    const int m = static_cast<int>(cached.size()), H = head_->config().hidden;
+    // Kept until the next propose(): rounds that do not draft (-k auto) then cost nothing here, and
+    // several rounds' pairs go through the head in one batched pass.
+    backlog_tokens_.insert(backlog_tokens_.end(), cached.begin(), cached.end());
+    for (const auto& [layer, rows] : *hidden) backlog_hidden_[layer].insert(backlog_hidden_[layer].end(), rows.begin(), rows.end());
+}
+
+void EagleDrafter::catch_up() {
+    const int m = static_cast<int>(backlog_tokens_.size()), H = head_->config().hidden;
+    if (m == 0) return;
     cache_.truncate(committed_);  // drop the draft steps of the last round
-    const auto g = fused(*hidden, m);
+    const auto g = fused(backlog_hidden_, m);
     // Pairs: (previous feature, cached[0]), (feature of cached[i - 1], cached[i]).
     std::vector<float> inputs(static_cast<std::size_t>(m) * H);
     std::copy(last_g_.begin(), last_g_.end(), inputs.begin());
     std::copy_n(g.begin(), static_cast<std::ptrdiff_t>(m - 1) * H, inputs.begin() + H);
     std::vector<std::int32_t> pos(static_cast<std::size_t>(m));
     std::iota(pos.begin(), pos.end(), committed_);
-    head_->forward(cache_, inputs.data(), cached, pos, attention_slots(committed_, m, {}), nullptr);
+    head_->forward(cache_, inputs.data(), backlog_tokens_, pos, attention_slots(committed_, m, {}), nullptr);
     committed_ += m;
     last_g_.assign(g.end() - H, g.end());
+    backlog_tokens_.clear();
+    backlog_hidden_.clear();
 }
 
 DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
@@ -71,6 +83,7 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
     const int H = head_->config().hidden, V = head_->config().draft_vocab;
     const bool chain = budget.max_nodes == 0;
     const int width = chain ? 1 : width_;
+    catch_up();
     cache_.truncate(committed_);
     if (cache_.size() + 1 + width * budget.max_depth > cache_.capacity()) return {};
 

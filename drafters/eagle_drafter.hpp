@@ -23,12 +23,15 @@ public:
 
 private:
     std::vector<float> fused(const HiddenRows& hidden, int rows) const;  // fc(concat of the three layers)
+    void catch_up();  // the observed pairs into the head's cache
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<EagleHead> head_;
     int width_;
     KvCache cache_;
     int committed_ = 0;          // head cache rows that hold verified (feature, token) pairs
     std::vector<float> last_g_;  // the newest fused feature not yet paired with its next token
+    std::vector<std::int32_t> backlog_tokens_;  // observed, not yet through the head
+    HiddenRows backlog_hidden_;
 };
 
 }  // namespace ternspec
