@@ -131,13 +131,14 @@ def main():
                      tcfg.head_dim, len(keep), tcfg.rms_norm_eps, tcfg.rope_theta).to(device)
     opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     ck_path = os.path.join(args.work, "eagle_checkpoint.pt")
-    step, elapsed, hist = 0, 0.0, []
+    step, elapsed, hist, runs = 0, 0.0, [], []
     if os.path.exists(ck_path):
         ck = torch.load(ck_path, map_location=device)
         head.load_state_dict(ck["head"])
         opt.load_state_dict(ck["opt"])
-        step, elapsed, hist = ck["step"], ck["elapsed"], ck["history"]
+        step, elapsed, hist, runs = ck["step"], ck["elapsed"], ck["history"], ck.get("runs", [])
         print(f"resumed at step {step}", flush=True)
+    runs.append({"command": " ".join(["train/train_eagle.py"] + sys.argv[1:]), "from_step": step, "from_minutes": elapsed / 60})
     gen = torch.Generator().manual_seed(7 + step)
     K = args.steps_ttt
     budget = args.minutes * 60
@@ -180,8 +181,9 @@ def main():
                   f"lr {lr:.2e} {elapsed / 60:.1f}/{args.minutes:.0f} min", flush=True)
         if step % 200 == 0:
             torch.save({"head": head.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                        "history": hist}, ck_path)
-    torch.save({"head": head.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed, "history": hist}, ck_path)
+                        "history": hist, "runs": runs}, ck_path)
+    torch.save({"head": head.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed, "history": hist,
+                "runs": runs}, ck_path)
     os.makedirs(args.out, exist_ok=True)
     sd = head.state_dict()
     names = {"fc.weight": "fc.weight", "norm.weight": "norm.weight", "lm_head.weight": "lm_head.weight"}
@@ -204,7 +206,7 @@ def main():
         json.dump(cfg, fh, indent=2)
     with open(os.path.join(args.out, "training.json"), "w") as fh:
         json.dump({"steps": step, "minutes": elapsed / 60, "ttt_steps": K, "batch": args.batch, "seq": args.seq,
-                   "tokens_seen": step * args.batch * args.seq, "history": hist}, fh, indent=1)
+                   "tokens_seen": step * args.batch * args.seq, "runs": runs, "history": hist}, fh, indent=1)
     print(f"exported {args.out}", flush=True)
 
 

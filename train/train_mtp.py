@@ -122,15 +122,16 @@ def main():
     val = np.load(os.path.join(args.work, "val.npy"))
     opt = torch.optim.AdamW(modules.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     ck_path = os.path.join(args.work, "mtp_checkpoint.pt")
-    step, elapsed, hist = 0, 0.0, []
+    step, elapsed, hist, runs = 0, 0.0, [], []
     if os.path.exists(ck_path):
         ck = torch.load(ck_path, map_location=device)
         modules.load_state_dict(ck["modules"])
         opt.load_state_dict(ck["opt"])
-        step, elapsed, hist = ck["step"], ck["elapsed"], ck["history"]
+        step, elapsed, hist, runs = ck["step"], ck["elapsed"], ck["history"], ck.get("runs", [])
         print(f"resumed at step {step}", flush=True)
+    runs.append({"command": " ".join(["train/train_mtp.py"] + sys.argv[1:]), "from_step": step, "from_minutes": elapsed / 60})
     save = lambda: torch.save({"modules": modules.state_dict(), "opt": opt.state_dict(), "step": step,  # noqa: E731
-                               "elapsed": elapsed, "history": hist}, ck_path)
+                               "elapsed": elapsed, "history": hist, "runs": runs}, ck_path)
     gen = torch.Generator().manual_seed(11 + step)
     D, T = args.depth, args.seq
     emb = target.embedding()
@@ -193,7 +194,7 @@ def main():
     with open(os.path.join(args.out, "training.json"), "w") as fh:
         json.dump({"steps": step, "minutes": elapsed / 60, "depth": D, "batch": args.batch, "seq": T,
                    "tokens_seen": step * args.batch * T, "device": device, "threads": args.threads,
-                   "validation_top1_agreement_per_module": val_agree, "history": hist}, fh, indent=1)
+                   "validation_top1_agreement_per_module": val_agree, "runs": runs, "history": hist}, fh, indent=1)
     print(f"exported {args.out}", flush=True)
 
 

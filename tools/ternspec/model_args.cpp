@@ -93,6 +93,12 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
     return std::make_shared<DraftLengthController>(std::move(costs), max_k);
 }
 
+std::string command_line(const std::string& what, int argc, char** argv) {
+    std::string out = "ternspec " + what;
+    for (int i = 0; i < argc; ++i) out += std::string(" ") + argv[i];
+    return out;
+}
+
 std::vector<Option> drafter_option_list() {
     return {{"draft-model", 0, "PATH", "weights for drafters that have them (NAME=PATH,... for several drafters)", ""},
             {"draft-opt", 0, "K=V,...", "drafter-specific options (e.g. max_spec_factor=2, eagle_width=4, mtp_width=4)", ""},

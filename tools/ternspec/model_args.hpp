@@ -41,6 +41,9 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
 std::vector<Option> drafter_option_list();
 DrafterOptions drafter_options(const Args& args, const std::string& drafter);
 
+// "ternspec <what> <args...>", for JSON reports that say what made them.
+std::string command_line(const std::string& what, int argc, char** argv);
+
 // The "prompt" fields of a JSONL file, one request per non-empty line; wrapped in ChatML when chat is set.
 std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat);
 

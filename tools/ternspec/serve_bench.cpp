@@ -105,7 +105,7 @@ int bench_serve(int argc, char** argv) {
                 opt.max_new_tokens, parallel, opt.budget.max_depth, static_cast<int>(args.integer("threads")), kernel_path_name(kernel_path()));
     std::printf("| drafter | serving | tau | tokens/s | vs none one at a time | vs same drafter one at a time | outputs match |\n");
     std::printf("|---|---|---|---|---|---|---|\n");
-    nlohmann::json out = {{"model", args.str("model")}, {"prompts", args.str("prompts")}, {"requests", ids.size()},
+    nlohmann::json out = {{"command", command_line("bench serve", argc, argv)}, {"model", args.str("model")}, {"prompts", args.str("prompts")}, {"requests", ids.size()},
                           {"n_predict", opt.max_new_tokens}, {"parallel", parallel}, {"k", opt.budget.max_depth},
                           {"threads", args.integer("threads")}, {"kernels", kernel_path_name(kernel_path())}, {"reps", reps},
                           {"rows", nlohmann::json::array()}};

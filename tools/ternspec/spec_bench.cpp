@@ -200,7 +200,8 @@ int bench_spec(int argc, char** argv) {
         rows.push_back(j);
     }
     if (args.has("json")) {
-        nlohmann::json out = {{"model", args.str("model")}, {"workload", args.str("prompts")}, {"requests", ids.size()},
+        nlohmann::json out = {{"command", command_line("bench spec", argc, argv)}, {"model", args.str("model")},
+                              {"workload", args.str("prompts")}, {"requests", ids.size()},
                               {"projected_onto", args.has("project") ? args.str("project") : ""},
                               {"projected_t_ms", [&] {
                                    std::vector<double> ms;
