@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "ternspec/ternspec.hpp"
@@ -72,21 +73,25 @@ Result Session::generate(std::string_view prompt, const GenerateOptions& options
     return generate_tokens(ids, options);
 }
 
-Result Session::generate_tokens(std::span<const std::int32_t> prompt, const GenerateOptions& options) {
+namespace {
+
+DecodeOptions decode_options(const GenerateOptions& options, const DraftOptions& draft) {
     DecodeOptions o;
     o.max_new_tokens = options.max_new_tokens;
     o.sampling = {options.sampling.temperature, options.sampling.top_k, options.sampling.top_p, options.sampling.min_p,
                   options.sampling.seed};
-    o.budget = {impl_->draft.k, impl_->draft.tree_nodes};
+    o.budget = {draft.k, draft.tree_nodes};
     o.stop_at_eos = options.stop_at_eos;
     o.context = options.context;
     if (options.on_token || options.cancel)
-        o.on_token = [&](std::int32_t t, const std::string& piece) {
+        o.on_token = [&options](std::int32_t t, const std::string& piece) {
             if (options.cancel && options.cancel->load()) return false;
             return options.on_token ? options.on_token(t, piece) : true;
         };
-    SpeculativeDecoder dec(impl_->model->model, impl_->drafter.get());
-    auto r = dec.run(prompt, o);
+    return o;
+}
+
+Result to_result(DecodeResult&& r) {
     Result out;
     out.text = std::move(r.text);
     out.tokens = std::move(r.tokens);
@@ -106,6 +111,35 @@ Result Session::generate_tokens(std::span<const std::int32_t> prompt, const Gene
     out.stats.seconds_verify = s.t_verify;
     out.stats.seconds_total = s.t_total;
     out.stats.decode_tokens_per_s = s.decode_tokens_per_s();
+    return out;
+}
+
+}  // namespace
+
+Result Session::generate_tokens(std::span<const std::int32_t> prompt, const GenerateOptions& options) {
+    const DecodeOptions o = decode_options(options, impl_->draft);
+    SpeculativeDecoder dec(impl_->model->model, impl_->drafter.get());
+    return to_result(dec.run(prompt, o));
+}
+
+std::vector<Result> Session::generate_together(std::span<Session* const> sessions, std::span<const std::string> prompts,
+                                               const GenerateOptions& options) {
+    if (sessions.size() != prompts.size())
+        throw InputError("generate_together: " + std::to_string(sessions.size()) + " sessions for " + std::to_string(prompts.size()) + " prompts");
+    if (sessions.empty()) return {};
+    GenerateOptions shared = options;
+    shared.on_token = nullptr;
+    std::vector<DecodeOptions> per(sessions.size());
+    std::vector<BatchRequest> reqs;
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+        const Impl& s = *sessions[i]->impl_;
+        if (s.model != sessions[0]->impl_->model) throw InputError("generate_together: the sessions must share one Model");
+        per[i] = decode_options(shared, s.draft);
+        reqs.push_back({s.model->model->tokenizer().encode(prompts[i]), s.drafter.get(), &per[i]});
+    }
+    auto rs = decode_batch(sessions[0]->impl_->model->model, reqs, per[0]);
+    std::vector<Result> out;
+    for (auto& r : rs) out.push_back(to_result(std::move(r)));
     return out;
 }
 

@@ -48,7 +48,8 @@ void consume(Sessions& s, const std::vector<std::size_t>& group, const std::vect
 std::vector<DecodeResult> decode_batch(const std::shared_ptr<const Qwen3Model>& model, std::span<const BatchRequest> requests,
                                        const DecodeOptions& options, Overlap overlap, BatchReport* report) {
     Sessions sessions;
-    for (const auto& r : requests) sessions.push_back(std::make_unique<DecodeSession>(model, r.drafter, r.prompt, options));
+    for (const auto& r : requests)
+        sessions.push_back(std::make_unique<DecodeSession>(model, r.drafter, r.prompt, r.options ? *r.options : options));
     std::vector<DecodeResult> results(requests.size());
     std::vector<bool> finished(requests.size(), false);
     std::vector<std::size_t> all(requests.size());

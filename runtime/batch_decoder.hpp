@@ -19,6 +19,7 @@ namespace ternspec {
 struct BatchRequest {
     std::vector<std::int32_t> prompt;
     Drafter* drafter = nullptr;  // one per request (drafters keep per-request state); null: plain decoding
+    const DecodeOptions* options = nullptr;  // this request's own options; null: the batch's
 };
 
 enum class Overlap { Auto, Off, On };

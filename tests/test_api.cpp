@@ -40,6 +40,33 @@ TEST(Api, SessionsOnSeveralThreadsMatchRunningAlone) {
     EXPECT_EQ(threaded, alone);
 }
 
+TEST(Api, SessionsServedTogetherMatchRunningAlone) {
+    const auto model = Model::load(fixtures::tiny_gguf("api_together"));
+    const std::vector<std::string> prompts = {"abc abc abc", "def f(x): return x", "hello world hello"};
+    GenerateOptions o;
+    o.max_new_tokens = 20;
+    o.stop_at_eos = false;
+    std::vector<Session> sessions;
+    sessions.emplace_back(model, drafter("suffix", 3));
+    sessions.emplace_back(model, drafter("none"));
+    sessions.emplace_back(model, drafter("ngram", 5));
+    std::vector<Session*> ptrs;
+    for (auto& s : sessions) ptrs.push_back(&s);
+    const auto together = Session::generate_together(ptrs, prompts, o);
+    ASSERT_EQ(together.size(), prompts.size());
+    for (std::size_t i = 0; i < prompts.size(); ++i) {
+        const auto alone = Session(model, drafter("none")).generate(prompts[i], o);
+        EXPECT_EQ(together[i].tokens, alone.tokens) << i;
+        EXPECT_EQ(together[i].text, alone.text) << i;
+    }
+    EXPECT_GT(together[0].stats.drafted, 0);
+    const auto other = Model::load(fixtures::tiny_gguf("api_together_other"));
+    Session foreign(other);
+    std::vector<Session*> mixed{ptrs[0], &foreign};
+    const std::vector<std::string> two = {"a", "b"};
+    EXPECT_THROW(Session::generate_together(mixed, two, o), InputError);
+}
+
 TEST(Api, CancellationAndCallbacks) {
     const auto model = Model::load(fixtures::tiny_gguf("api_cancel"));
     Session s(model, drafter("suffix"));

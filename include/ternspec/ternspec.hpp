@@ -100,6 +100,13 @@ public:
     Result generate(std::string_view prompt, const GenerateOptions& options = {});
     Result generate_tokens(std::span<const std::int32_t> prompt, const GenerateOptions& options = {});
 
+    // One request per session, served together: each round one target forward verifies every session's
+    // draft, so the weights are read once for all of them. Each result equals what that session's
+    // generate() would return alone. The sessions must share one Model; on_token is not called here
+    // (results come back together), cancel stops every request.
+    static std::vector<Result> generate_together(std::span<Session* const> sessions, std::span<const std::string> prompts,
+                                                 const GenerateOptions& options = {});
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

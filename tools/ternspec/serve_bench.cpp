@@ -41,6 +41,7 @@ int bench_serve(int argc, char** argv) {
     opts.push_back({"k", 'k', "K", "draft length", "4"});
     opts.push_back({"parallel", 0, "N", "requests at a time in the batched modes", "4"});
     opts.push_back({"reps", 0, "R", "repetitions (interleaved; medians reported)", "3"});
+    opts.push_back({"prompt-tokens", 0, "N", "keep only the first N tokens of each prompt (0: all)", "0"});
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
     Args args("bench serve", "-m MODEL --prompts FILE.jsonl [--draft none,suffix,eagle] [--parallel N] [--json OUT]",
@@ -53,7 +54,11 @@ int bench_serve(int argc, char** argv) {
     auto model = load_model(args);
     const auto prompts = read_prompts_jsonl(args.str("prompts"), false);
     std::vector<std::vector<std::int32_t>> ids;
-    for (const auto& p : prompts) ids.push_back(model->tokenizer().encode(p));
+    const auto keep = static_cast<std::size_t>(args.integer("prompt-tokens"));
+    for (const auto& p : prompts) {
+        ids.push_back(model->tokenizer().encode(p));
+        if (keep > 0 && ids.back().size() > keep) ids.back().resize(keep);
+    }
     const int parallel = static_cast<int>(args.integer("parallel")), reps = static_cast<int>(args.integer("reps"));
     if (parallel < 2 || parallel > 64) throw InputError("--parallel must be between 2 and 64");
     DecodeOptions opt;
