@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import write_safetensors  # noqa: E402
+import windows  # noqa: E402
 from model import Config, Qwen3Ternary, RMSNorm, rotate_half  # noqa: E402
 
 
@@ -111,6 +112,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--intermediate", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--extra-data", default="", help="another token stream to draw windows from (make_selfdistill.py)")
+    ap.add_argument("--extra-share", type=float, default=0.5, help="share of each batch drawn from --extra-data")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -120,6 +123,7 @@ def main():
         p.requires_grad_(False)
     data = np.load(os.path.join(args.work, "train.npy"))
     layers = [int(x) for x in args.layers.split(",")]
+    sources = windows.streams(data, args.extra_data, args.extra_share)
     # Reduced vocabulary: the most frequent training tokens; draft id i is target id i + d2t[i].
     counts = np.bincount(data, minlength=tcfg.vocab_size)
     keep = np.sort(np.argsort(-counts, kind="stable")[: args.draft_vocab])
@@ -147,8 +151,7 @@ def main():
           f"layers {layers}, {K} steps, {device}", flush=True)
     total_steps_guess = None
     while elapsed < budget:
-        starts = torch.randint(0, len(data) - args.seq - K - 2, (args.batch,), generator=gen)
-        x = torch.stack([torch.from_numpy(data[s:s + args.seq + K + 1].astype(np.int64)) for s in starts.tolist()]).to(device)
+        x = windows.sample(sources, args.batch, args.seq + K + 1, gen).to(device)
         with torch.no_grad():
             logits, hidden = target(x, return_hidden=True)
             feats = torch.cat([hidden[l] for l in layers], -1)[:, :args.seq]

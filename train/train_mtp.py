@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import windows  # noqa: E402
 from export import load_hf, write_safetensors  # noqa: E402
 from model import Block, RMSNorm, TernaryLinear, int8_activations, rope_tables, ste  # noqa: E402
 
@@ -74,15 +75,15 @@ def hf_tensors(modules, n_layers):
 
 
 @torch.no_grad()
-def agreement(modules, target, data, T, device, windows=64):
+def agreement(modules, target, data, T, device, n_windows=64):
     """Top-1 agreement of each module with the target's greedy choice over validation windows."""
     D = len(modules)
     hits, count = [0] * D, 0
     emb = target.embedding()
     cos, sin = rope_tables(target.cfg, T, device)
-    step = (len(data) - T - D - 2) // windows
-    for w in range(0, windows, 8):
-        rows = [torch.from_numpy(data[i * step:i * step + T + D + 1].astype(np.int64)) for i in range(w, min(windows, w + 8))]
+    step = (len(data) - T - D - 2) // n_windows
+    for w in range(0, n_windows, 8):
+        rows = [torch.from_numpy(data[i * step:i * step + T + D + 1].astype(np.int64)) for i in range(w, min(n_windows, w + 8))]
         x = torch.stack(rows).to(device)
         logits, hidden = target(x, return_hidden=True)
         outs = unroll(modules, hidden[-1], x, T, emb, cos, sin)
@@ -103,6 +104,8 @@ def main():
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--extra-data", default="", help="another token stream to draw windows from (make_selfdistill.py)")
+    ap.add_argument("--extra-share", type=float, default=0.5, help="share of each batch drawn from --extra-data")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -120,6 +123,7 @@ def main():
                 sub.frozen = False
     data = np.load(os.path.join(args.work, "train.npy"))
     val = np.load(os.path.join(args.work, "val.npy"))
+    sources = windows.streams(data, args.extra_data, args.extra_share)
     opt = torch.optim.AdamW(modules.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     ck_path = os.path.join(args.work, "mtp_checkpoint.pt")
     step, elapsed, hist, runs = 0, 0.0, [], []
@@ -140,8 +144,7 @@ def main():
     print(f"mtp: {D} modules, {sum(p.numel() for p in modules.parameters()) / 1e6:.2f} M params, {device}", flush=True)
     t_last = time.time()
     while elapsed < budget:
-        starts = torch.randint(0, len(data) - T - D - 2, (args.batch,), generator=gen)
-        x = torch.stack([torch.from_numpy(data[s:s + T + D + 1].astype(np.int64)) for s in starts.tolist()]).to(device)
+        x = windows.sample(sources, args.batch, T + D + 1, gen).to(device)
         with torch.no_grad():
             logits, hidden = target(x, return_hidden=True)
             tprobs = [F.softmax(logits[:, d + 1:d + 1 + T].float(), -1) for d in range(D)]
