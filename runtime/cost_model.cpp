@@ -97,11 +97,20 @@ int DraftLengthController::choose() const {
     int best = 0;
     double best_rate = expected_tokens(0) / costs_.seconds(1);
     for (int k = 1; k <= max_k_; ++k) {
-        const double rate = expected_tokens(k) / costs_.seconds(k + 1);
+        const double rate = expected_tokens(k) / (costs_.seconds(k + 1) + k * draft_seconds_per_token());
         if (rate > best_rate) best = k, best_rate = rate;
     }
     return best;
 }
+
+void DraftLengthController::record_draft_cost(double seconds, int depth) {
+    if (depth <= 0) return;  // rounds without a draft say nothing about its cost
+    constexpr double kDecay = 0.97;
+    draft_seconds_ = draft_seconds_ * kDecay + seconds;
+    draft_tokens_ = draft_tokens_ * kDecay + depth;
+}
+
+double DraftLengthController::draft_seconds_per_token() const { return draft_tokens_ > 0 ? draft_seconds_ / draft_tokens_ : 0.0; }
 
 void DraftLengthController::record(int depth, int accepted) {
     // Recent rounds count more: acceptance drifts with the text being written.

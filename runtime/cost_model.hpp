@@ -26,7 +26,8 @@ private:
     std::vector<double> t_;
 };
 
-// Chooses the draft length that maximises expected tokens per second from running per-depth acceptance.
+// Chooses the draft length that maximises expected tokens per second from running per-depth acceptance,
+// counting the drafter's own measured cost per drafted token (a model drafter's head is not free).
 class DraftLengthController {
 public:
     DraftLengthController(CostModel costs, int max_k);
@@ -34,6 +35,9 @@ public:
     // A round whose chain reached `depth` and accepted `accepted` of it (depth 0: no draft; the counts still
     // decay, so a controller that stopped drafting drifts back to its prior and tries again).
     void record(int depth, int accepted);
+    // Seconds a round spent drafting (propose and observe) for a draft of `depth`.
+    void record_draft_cost(double seconds, int depth);
+    double draft_seconds_per_token() const;
     double expected_tokens(int k) const;  // 1 + sum over d <= k of the probability that depth d is accepted
     const CostModel& costs() const { return costs_; }
 
@@ -41,6 +45,7 @@ private:
     CostModel costs_;
     int max_k_;
     std::vector<double> reached_, accepted_;  // decayed counts per depth
+    double draft_seconds_ = 0, draft_tokens_ = 0;  // decayed
 };
 
 }  // namespace ternspec

@@ -104,7 +104,8 @@ const ForwardInput& DecodeSession::next_input() {
         b.max_depth = std::min(b.max_depth, opt_.max_new_tokens - static_cast<int>(res_.tokens.size()));
         if (b.max_depth > 0) draft_ = drafter_->propose(context_, b);
         draft_.truncate(static_cast<std::size_t>(std::max(0, ctx_ - cache_.size() - 1)));
-        st.t_draft += now() - td;
+        round_draft_s_ = now() - td;
+        st.t_draft += round_draft_s_;
     }
     toks_ = {pending_};
     pos_ = {cache_.size()};
@@ -150,6 +151,7 @@ void DecodeSession::consume(const ForwardOutput& out) {
     cache_.keep(n, kept);
     st.record_round(depth_, static_cast<int>(draft_.size()), static_cast<int>(v.accepted_nodes.size()));
     if (opt_.adaptive) opt_.adaptive->record(depth_, static_cast<int>(v.accepted_nodes.size()));
+    double observe_s = 0;
     st.t_verify += now() - t_sent_;  // the target's forward (shared in a batch) and the verification
     if (drafter_) {
         const double td = now();
@@ -161,8 +163,10 @@ void DecodeSession::consume(const ForwardOutput& out) {
             const auto rows = select_rows(out.hidden, kept, H);
             drafter_->observe(cached, &rows);
         }
-        st.t_draft += now() - td;
+        observe_s = now() - td;
+        st.t_draft += observe_s;
     }
+    if (opt_.adaptive) opt_.adaptive->record_draft_cost(round_draft_s_ + observe_s, depth_);
     for (int node : v.accepted_nodes)
         if (!emit(draft_.tokens[static_cast<std::size_t>(node)])) {
             done_ = true;

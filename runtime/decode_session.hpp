@@ -39,7 +39,7 @@ private:
     std::vector<std::int32_t> prompt_, context_;
     bool prefilled_ = false, done_ = false;
     std::int32_t pending_ = -1;
-    double t0_ = 0, t_sent_ = 0;
+    double t0_ = 0, t_sent_ = 0, round_draft_s_ = 0;
     // The round in flight.
     DraftTree draft_;
     int depth_ = 0;

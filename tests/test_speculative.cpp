@@ -254,6 +254,14 @@ TEST(DraftLength, FollowsCostsAndAcceptance) {
     EXPECT_GE(mid.choose(), 2);
     EXPECT_LE(mid.choose(), 3);
     EXPECT_NEAR(mid.expected_tokens(2), 3.0, 0.1);
+    // The same cheap batches and perfect drafter, but drafting a token costs as much as a forward: only
+    // the acceptance pays for it, so shorter drafts win; at three forwards per token, none.
+    DraftLengthController costly(CostModel({1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.35, 1.4}), 8);
+    for (int r = 0; r < 50; ++r) costly.record(8, 8), costly.record_draft_cost(3.0 * 8, 8);
+    EXPECT_NEAR(costly.draft_seconds_per_token(), 3.0, 1e-9);
+    EXPECT_EQ(costly.choose(), 0);
+    costly.record_draft_cost(0.0, 0);  // a round without a draft changes nothing
+    EXPECT_NEAR(costly.draft_seconds_per_token(), 3.0, 1e-9);
 }
 
 TEST(Lossless, AdaptiveDraftLength) {
