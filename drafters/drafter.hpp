@@ -27,7 +27,7 @@ struct DraftBudget {
 using HiddenRows = std::map<int, std::vector<float>>;
 
 class Drafter {
-public:
+  public:
     virtual ~Drafter() = default;
     virtual std::string name() const = 0;
     virtual std::vector<int> hidden_layers() const { return {}; }

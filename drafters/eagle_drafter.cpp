@@ -13,8 +13,9 @@ namespace ternspec {
 
 EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)
     : target_(std::move(target)),
-      head_(o.draft_model.empty() ? throw InputError("--draft=eagle needs --draft-model PATH (an EAGLE-3 head)")
-                                  : EagleHead::load(o.draft_model, *target_)),
+      head_(o.draft_model.empty()
+                ? throw InputError("--draft=eagle needs --draft-model PATH (an EAGLE-3 head)")
+                : EagleHead::load(o.draft_model, *target_)),
       width_(static_cast<int>(o.get("eagle_width", 4))),
       cache_(head_->make_cache(target_->config().context_length + 64)) {
     if (width_ < 1 || width_ > 16) throw InputError("eagle_width must be between 1 and 16");
@@ -27,10 +28,12 @@ std::vector<float> EagleDrafter::fused(const HiddenRows& hidden, int rows) const
     for (int l = 0; l < 3; ++l) {
         auto it = hidden.find(layers[static_cast<std::size_t>(l)]);
         if (it == hidden.end() || it->second.size() < static_cast<std::size_t>(rows) * H)
-            throw Error("EAGLE drafter: the target did not return hidden states of layer " + std::to_string(layers[static_cast<std::size_t>(l)]));
+            throw Error("EAGLE drafter: the target did not return hidden states of layer " +
+                        std::to_string(layers[static_cast<std::size_t>(l)]));
         for (int r = 0; r < rows; ++r)
-            std::copy_n(it->second.begin() + static_cast<std::ptrdiff_t>(r) * H, H,
-                        cat.begin() + static_cast<std::ptrdiff_t>(r) * 3 * H + static_cast<std::ptrdiff_t>(l) * H);
+            std::copy_n(
+                it->second.begin() + static_cast<std::ptrdiff_t>(r) * H, H,
+                cat.begin() + static_cast<std::ptrdiff_t>(r) * 3 * H + static_cast<std::ptrdiff_t>(l) * H);
     }
     return head_->fuse(cat.data(), rows);
 }
@@ -57,7 +60,8 @@ void EagleDrafter::observe(std::span<const std::int32_t> cached, const HiddenRow
     // Kept until the next propose(): rounds that do not draft (-k auto) then cost nothing here, and
     // several rounds' pairs go through the head in one batched pass.
     backlog_tokens_.insert(backlog_tokens_.end(), cached.begin(), cached.end());
-    for (const auto& [layer, rows] : *hidden) backlog_hidden_[layer].insert(backlog_hidden_[layer].end(), rows.begin(), rows.end());
+    for (const auto& [layer, rows] : *hidden)
+        backlog_hidden_[layer].insert(backlog_hidden_[layer].end(), rows.begin(), rows.end());
 }
 
 void EagleDrafter::catch_up() {
@@ -103,7 +107,8 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
     std::vector<float> logits;
     const std::int32_t pending = ctx.back();
     std::vector<std::int32_t> pos{committed_};
-    auto root_h = head_->forward(cache_, last_g_.data(), std::span(&pending, 1), pos, attention_slots(committed_, 1, {}), &logits);
+    auto root_h = head_->forward(cache_, last_g_.data(), std::span(&pending, 1), pos,
+                                 attention_slots(committed_, 1, {}), &logits);
     std::vector<int> frontier;
     children(logits.data(), -1, 1, 0.0, frontier);
     for (int depth = 2; depth <= budget.max_depth; ++depth) {
@@ -125,7 +130,8 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
             std::iota(sl.begin(), sl.end(), 0);
             sl.push_back(root_slot);
             std::vector<int> anc;
-            for (int a = n.parent; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent) anc.push_back(slot[static_cast<std::size_t>(a)]);
+            for (int a = n.parent; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent)
+                anc.push_back(slot[static_cast<std::size_t>(a)]);
             sl.insert(sl.end(), anc.rbegin(), anc.rend());
             sl.push_back(base + i);
             slots.push_back(std::move(sl));
@@ -136,9 +142,10 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
         for (int i = 0; i < M; ++i) {
             const auto k = static_cast<std::size_t>(frontier[static_cast<std::size_t>(i)]);
             slot[k] = base + i;
-            out[k].assign(h.begin() + static_cast<std::ptrdiff_t>(i) * H, h.begin() + static_cast<std::ptrdiff_t>(i + 1) * H);
-            children(logits.data() + static_cast<std::size_t>(i) * V, frontier[static_cast<std::size_t>(i)], depth,
-                     nodes[k].score, next);
+            out[k].assign(h.begin() + static_cast<std::ptrdiff_t>(i) * H,
+                          h.begin() + static_cast<std::ptrdiff_t>(i + 1) * H);
+            children(logits.data() + static_cast<std::size_t>(i) * V, frontier[static_cast<std::size_t>(i)],
+                     depth, nodes[k].score, next);
         }
         frontier = std::move(next);
     }

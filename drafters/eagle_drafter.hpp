@@ -12,7 +12,7 @@
 namespace ternspec {
 
 class EagleDrafter : public Drafter {
-public:
+  public:
     EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target);
     std::string name() const override { return "eagle"; }
     std::vector<int> hidden_layers() const override { return head_->config().aux_layers; }
@@ -21,15 +21,15 @@ public:
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
     const EagleHead& head() const { return *head_; }
 
-private:
+  private:
     std::vector<float> fused(const HiddenRows& hidden, int rows) const;  // fc(concat of the three layers)
     void catch_up();  // the observed pairs into the head's cache
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<EagleHead> head_;
     int width_;
     KvCache cache_;
-    int committed_ = 0;          // head cache rows that hold verified (feature, token) pairs
-    std::vector<float> last_g_;  // the newest fused feature not yet paired with its next token
+    int committed_ = 0;                         // head cache rows that hold verified (feature, token) pairs
+    std::vector<float> last_g_;                 // the newest fused feature not yet paired with its next token
     std::vector<std::int32_t> backlog_tokens_;  // observed, not yet through the head
     HiddenRows backlog_hidden_;
 };

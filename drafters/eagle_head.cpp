@@ -43,9 +43,11 @@ nlohmann::json config_from_gguf(const GgufFile& g) {
                         {"draft_vocab_size", u("draft_vocab_size")},
                         {"target_hidden_size", u("target_hidden_size")},
                         {"rope_theta", g.get("eagle3.rope.freq_base").as_float("eagle3.rope.freq_base")},
-                        {"rms_norm_eps", g.get("eagle3.attention.layer_norm_rms_epsilon").as_float("eagle3.attention.layer_norm_rms_epsilon")}};
+                        {"rms_norm_eps", g.get("eagle3.attention.layer_norm_rms_epsilon")
+                                             .as_float("eagle3.attention.layer_norm_rms_epsilon")}};
     nlohmann::json ids = nlohmann::json::array();
-    for (const auto& v : g.get("eagle3.aux_hidden_state_layer_ids").as_array("eagle3.aux_hidden_state_layer_ids"))
+    for (const auto& v :
+         g.get("eagle3.aux_hidden_state_layer_ids").as_array("eagle3.aux_hidden_state_layer_ids"))
         ids.push_back(v.as_int("eagle3.aux_hidden_state_layer_ids"));
     j["eagle_config"] = {{"eagle_aux_hidden_state_layer_ids", ids}};
     return j;
@@ -60,16 +62,19 @@ EagleSource EagleSource::open(const std::string& path) {
     if (fs::is_regular_file(path)) {
         auto g = std::make_shared<GgufFile>(path);
         const auto arch = g->get("general.architecture").as_string("general.architecture");
-        if (arch != "eagle3") throw FormatError(path + ": general.architecture is " + arch + ", not eagle3 (an EAGLE-3 head)");
+        if (arch != "eagle3")
+            throw FormatError(path + ": general.architecture is " + arch + ", not eagle3 (an EAGLE-3 head)");
         src.config = config_from_gguf(*g);
         src.config_origin = path;
-        for (const auto& t : g->tensors()) src.tensors[t.name] = {t.name, t.name, t.type, t.shape, g->tensor_data(t), t.n_bytes, path};
+        for (const auto& t : g->tensors())
+            src.tensors[t.name] = {t.name, t.name, t.type, t.shape, g->tensor_data(t), t.n_bytes, path};
         src.keep = g;
         return src;
     }
     const std::string cfg_path = (fs::path(path) / "config.json").string();
     if (!fs::is_directory(path) || !fs::exists(cfg_path))
-        throw InputError(path + ": an EAGLE-3 draft model is a folder with config.json and model.safetensors, or a GGUF");
+        throw InputError(
+            path + ": an EAGLE-3 draft model is a folder with config.json and model.safetensors, or a GGUF");
     src.config_origin = cfg_path;
     try {
         src.config = nlohmann::json::parse(read_text_file(cfg_path));
@@ -77,7 +82,8 @@ EagleSource EagleSource::open(const std::string& path) {
         throw FormatError(cfg_path + ": invalid JSON: " + e.what());
     }
     auto st = std::make_shared<SafetensorsSet>(path);
-    for (const auto& [name, t] : st->tensors()) src.tensors[name] = {name, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+    for (const auto& [name, t] : st->tensors())
+        src.tensors[name] = {name, name, t.type, t.shape, t.data, t.n_bytes, t.file};
     src.keep = st;
     return src;
 }
@@ -100,24 +106,30 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
     c.target_hidden = get_int(j, "target_hidden_size", cfg_path, tc.hidden_size);
     c.rope_theta = j.value("rope_theta", 10000.0f);
     c.rms_eps = j.value("rms_norm_eps", 1e-6f);
-    nlohmann::json ids = j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
-                         : j.contains("eagle_config") ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
-                                                      : nlohmann::json();
+    nlohmann::json ids = j.contains("eagle_aux_hidden_state_layer_ids")
+                             ? j["eagle_aux_hidden_state_layer_ids"]
+                         : j.contains("eagle_config")
+                             ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
+                             : nlohmann::json();
     if (ids.is_array()) {
         for (const auto& v : ids) c.aux_layers.push_back(v.get<int>());
     } else {
         c.aux_layers = {std::min(2, tc.n_layers - 1), tc.n_layers / 2, std::max(0, tc.n_layers - 3)};
     }
-    if (c.aux_layers.size() != 3) throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_ids must list three layers");
+    if (c.aux_layers.size() != 3)
+        throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_ids must list three layers");
     for (int l : c.aux_layers)
         if (l < 0 || l > tc.n_layers)
-            throw FormatError(cfg_path + ": aux layer " + std::to_string(l) + " is outside the target's 0.." + std::to_string(tc.n_layers));
+            throw FormatError(cfg_path + ": aux layer " + std::to_string(l) + " is outside the target's 0.." +
+                              std::to_string(tc.n_layers));
     if (c.vocab != tc.vocab_size)
-        throw FormatError(cfg_path + ": vocab_size " + std::to_string(c.vocab) + " differs from the target's " + std::to_string(tc.vocab_size));
+        throw FormatError(cfg_path + ": vocab_size " + std::to_string(c.vocab) +
+                          " differs from the target's " + std::to_string(tc.vocab_size));
     if (c.target_hidden != tc.hidden_size)
-        throw FormatError(cfg_path + ": target_hidden_size " + std::to_string(c.target_hidden) + " differs from the target's " +
-                          std::to_string(tc.hidden_size));
-    if (c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0) throw FormatError(cfg_path + ": inconsistent attention shape");
+        throw FormatError(cfg_path + ": target_hidden_size " + std::to_string(c.target_hidden) +
+                          " differs from the target's " + std::to_string(tc.hidden_size));
+    if (c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0)
+        throw FormatError(cfg_path + ": inconsistent attention shape");
 
     auto find = [&](const std::string& name) -> const TensorRef* {
         auto it = src.tensors.find(name);
@@ -136,7 +148,8 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
         return v;
     };
     const auto H = static_cast<std::uint64_t>(c.hidden), I = static_cast<std::uint64_t>(c.intermediate);
-    const auto QD = static_cast<std::uint64_t>(c.heads) * c.head_dim, KD = static_cast<std::uint64_t>(c.kv_heads) * c.head_dim;
+    const auto QD = static_cast<std::uint64_t>(c.heads) * c.head_dim,
+               KD = static_cast<std::uint64_t>(c.kv_heads) * c.head_dim;
     auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
         const auto v = get(name, {rows, cols});
         return Int8Matrix(static_cast<int>(rows), static_cast<int>(cols), v.data(), name);
@@ -154,8 +167,11 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
     h->hidden_norm_ = get("midlayer.hidden_norm.weight", {H});
     h->post_norm_ = get("midlayer.post_attention_layernorm.weight", {H});
     h->final_norm_ = get("norm.weight", {H});
-    if (find("embed_tokens.weight")) h->embed_ = get("embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
-    else if (c.hidden != tc.hidden_size) throw FormatError(path + ": no embed_tokens.weight, and the target's embedding is not " + std::to_string(c.hidden) + " wide");
+    if (find("embed_tokens.weight"))
+        h->embed_ = get("embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
+    else if (c.hidden != tc.hidden_size)
+        throw FormatError(path + ": no embed_tokens.weight, and the target's embedding is not " +
+                          std::to_string(c.hidden) + " wide");
     if (find("d2t")) {
         const auto d = get("d2t", {static_cast<std::uint64_t>(c.draft_vocab)});
         h->d2t_.assign(d.begin(), d.end());
@@ -164,7 +180,9 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
     }
     for (std::size_t i = 0; i < h->d2t_.size(); ++i) {
         const auto t = static_cast<std::int64_t>(i) + h->d2t_[i];
-        if (t < 0 || t >= c.vocab) throw FormatError(path + ": d2t maps draft id " + std::to_string(i) + " outside the target vocabulary");
+        if (t < 0 || t >= c.vocab)
+            throw FormatError(path + ": d2t maps draft id " + std::to_string(i) +
+                              " outside the target vocabulary");
     }
     return h;
 }
@@ -182,7 +200,9 @@ void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType 
     w.set("general.architecture", GgufValue::str("eagle3"));
     w.set("general.alignment", GgufValue::u32(32));
     const auto hidden = num("hidden_size", -1), heads = num("num_attention_heads", -1);
-    auto u32 = [&](const std::string& k, long long v) { w.set("eagle3." + k, GgufValue::u32(static_cast<std::uint32_t>(v))); };
+    auto u32 = [&](const std::string& k, long long v) {
+        w.set("eagle3." + k, GgufValue::u32(static_cast<std::uint32_t>(v)));
+    };
     u32("embedding_length", hidden);
     u32("feed_forward_length", num("intermediate_size", -1));
     u32("attention.head_count", heads);
@@ -193,10 +213,13 @@ void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType 
     u32("target_hidden_size", num("target_hidden_size", hidden));
     w.set("eagle3.rope.freq_base", GgufValue::f32(j.value("rope_theta", 10000.0f)));
     w.set("eagle3.attention.layer_norm_rms_epsilon", GgufValue::f32(j.value("rms_norm_eps", 1e-6f)));
-    const nlohmann::json ids = j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
-                               : j.contains("eagle_config") ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
-                                                            : nlohmann::json();
-    if (!ids.is_array()) throw FormatError(in.config_origin + ": the GGUF form needs eagle_aux_hidden_state_layer_ids");
+    const nlohmann::json ids =
+        j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
+        : j.contains("eagle_config")
+            ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
+            : nlohmann::json();
+    if (!ids.is_array())
+        throw FormatError(in.config_origin + ": the GGUF form needs eagle_aux_hidden_state_layer_ids");
     std::vector<GgufValue> items;
     for (const auto& v : ids) items.push_back(GgufValue::i32(v.get<std::int32_t>()));
     w.set("eagle3.aux_hidden_state_layer_ids", GgufValue::array(GgufType::I32, std::move(items)));
@@ -216,8 +239,8 @@ void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType 
 }
 
 std::size_t EagleHead::bytes() const {
-    return fc_.bytes() + q_.bytes() + k_.bytes() + v_.bytes() + o_.bytes() + gate_.bytes() + up_.bytes() + down_.bytes() +
-           lm_head_.bytes() + embed_.size() * sizeof(float);
+    return fc_.bytes() + q_.bytes() + k_.bytes() + v_.bytes() + o_.bytes() + gate_.bytes() + up_.bytes() +
+           down_.bytes() + lm_head_.bytes() + embed_.size() * sizeof(float);
 }
 
 KvCache EagleHead::make_cache(int capacity) const {
@@ -235,17 +258,22 @@ std::vector<float> EagleHead::fuse(const float* features, int M) const {
 }
 
 std::vector<float> EagleHead::forward(KvCache& cache, const float* g, std::span<const std::int32_t> tokens,
-                                      std::span<const std::int32_t> positions, const std::vector<std::vector<int>>& slots,
+                                      std::span<const std::int32_t> positions,
+                                      const std::vector<std::vector<int>>& slots,
                                       std::vector<float>* draft_logits) const {
     const int M = static_cast<int>(tokens.size()), H = cfg_.hidden, hd = cfg_.head_dim;
     const int QD = cfg_.heads * hd, KD = cfg_.kv_heads * hd, I = cfg_.intermediate;
     const int base = cache.size();
-    if (base + M > cache.capacity()) throw InputError("EAGLE head cache full at " + std::to_string(cache.capacity()) + " positions");
+    if (base + M > cache.capacity())
+        throw InputError("EAGLE head cache full at " + std::to_string(cache.capacity()) + " positions");
     std::vector<float> x(static_cast<std::size_t>(M) * 2 * H), e(static_cast<std::size_t>(H));
     for (int i = 0; i < M; ++i) {
         float* xi = x.data() + static_cast<std::size_t>(i) * 2 * H;
-        if (embed_.empty()) target_->embed(tokens[static_cast<std::size_t>(i)], e.data());
-        else std::copy_n(embed_.begin() + static_cast<std::ptrdiff_t>(tokens[static_cast<std::size_t>(i)]) * H, H, e.begin());
+        if (embed_.empty())
+            target_->embed(tokens[static_cast<std::size_t>(i)], e.data());
+        else
+            std::copy_n(embed_.begin() + static_cast<std::ptrdiff_t>(tokens[static_cast<std::size_t>(i)]) * H,
+                        H, e.begin());
         rms_norm(e.data(), input_norm_.data(), H, cfg_.rms_eps, xi);
         rms_norm(g + static_cast<std::size_t>(i) * H, hidden_norm_.data(), H, cfg_.rms_eps, xi + H);
     }
@@ -255,16 +283,22 @@ std::vector<float> EagleHead::forward(KvCache& cache, const float* g, std::span<
     v_.multiply(x.data(), M, v.data());
     const RopeTable rope(positions, hd, cfg_.rope_theta);
     for (int i = 0; i < M; ++i) {
-        for (int hh = 0; hh < cfg_.heads; ++hh) rope.apply(q.data() + static_cast<std::size_t>(i) * QD + hh * hd, i);
-        for (int hh = 0; hh < cfg_.kv_heads; ++hh) rope.apply(k.data() + static_cast<std::size_t>(i) * KD + hh * hd, i);
-        cache.store(0, base + i, k.data() + static_cast<std::size_t>(i) * KD, v.data() + static_cast<std::size_t>(i) * KD);
+        for (int hh = 0; hh < cfg_.heads; ++hh)
+            rope.apply(q.data() + static_cast<std::size_t>(i) * QD + hh * hd, i);
+        for (int hh = 0; hh < cfg_.kv_heads; ++hh)
+            rope.apply(k.data() + static_cast<std::size_t>(i) * KD + hh * hd, i);
+        cache.store(0, base + i, k.data() + static_cast<std::size_t>(i) * KD,
+                    v.data() + static_cast<std::size_t>(i) * KD);
     }
     std::vector<float> att(static_cast<std::size_t>(M) * QD), h(static_cast<std::size_t>(M) * H);
-    attend(cache, 0, slots, q.data(), static_cast<std::size_t>(QD), cfg_.heads, cfg_.kv_heads, hd, att.data());
+    attend(cache, 0, slots, q.data(), static_cast<std::size_t>(QD), cfg_.heads, cfg_.kv_heads, hd,
+           att.data());
     o_.multiply(att.data(), M, h.data());
     for (std::size_t t = 0; t < h.size(); ++t) h[t] += g[t];
     std::vector<float> n(h.size()), gt(static_cast<std::size_t>(M) * I), up(gt.size()), d(h.size());
-    for (int i = 0; i < M; ++i) rms_norm(h.data() + static_cast<std::size_t>(i) * H, post_norm_.data(), H, cfg_.rms_eps, n.data() + static_cast<std::size_t>(i) * H);
+    for (int i = 0; i < M; ++i)
+        rms_norm(h.data() + static_cast<std::size_t>(i) * H, post_norm_.data(), H, cfg_.rms_eps,
+                 n.data() + static_cast<std::size_t>(i) * H);
     gate_.multiply(n.data(), M, gt.data());
     up_.multiply(n.data(), M, up.data());
     for (std::size_t t = 0; t < gt.size(); ++t) gt[t] = gt[t] / (1.0f + std::exp(-gt[t])) * up[t];
@@ -272,7 +306,9 @@ std::vector<float> EagleHead::forward(KvCache& cache, const float* g, std::span<
     for (std::size_t t = 0; t < h.size(); ++t) h[t] += d[t];
     cache.commit(M);
     if (draft_logits) {
-        for (int i = 0; i < M; ++i) rms_norm(h.data() + static_cast<std::size_t>(i) * H, final_norm_.data(), H, cfg_.rms_eps, n.data() + static_cast<std::size_t>(i) * H);
+        for (int i = 0; i < M; ++i)
+            rms_norm(h.data() + static_cast<std::size_t>(i) * H, final_norm_.data(), H, cfg_.rms_eps,
+                     n.data() + static_cast<std::size_t>(i) * H);
         draft_logits->resize(static_cast<std::size_t>(M) * cfg_.draft_vocab);
         lm_head_.multiply(n.data(), M, draft_logits->data());
     }

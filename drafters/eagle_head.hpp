@@ -1,26 +1,25 @@
 #pragma once
 // The EAGLE-3 draft head, as SpecForge and the EAGLE reference publish it:
-//   g = fc(concat(target hidden at three layers))            (or, after the first step, the head's own output)
-//   x = concat(input_layernorm(embed(token)), hidden_norm(g))  embedding first, 2H wide
-//   h = g + o_proj(attn(q,k,v from x))                         one Llama layer, RoPE, GQA, no q/k norm
-//   out = h + mlp(post_attention_layernorm(h))                 fed back as g for the next draft step
-//   logits = lm_head(norm(out)) over the draft vocabulary; draft id i is target id i + d2t[i].
+//   g = fc(concat(target hidden at three layers))            (or, after the first step, the head's own
+//   output) x = concat(input_layernorm(embed(token)), hidden_norm(g))  embedding first, 2H wide h = g +
+//   o_proj(attn(q,k,v from x))                         one Llama layer, RoPE, GQA, no q/k norm out = h +
+//   mlp(post_attention_layernorm(h))                 fed back as g for the next draft step logits =
+//   lm_head(norm(out)) over the draft vocabulary; draft id i is target id i + d2t[i].
 // Layer ids (eagle_aux_hidden_state_layer_ids) name the residual stream *entering* that target layer, as
 // vLLM captures them; absent ids default to (2, L/2, L-3). docs/eagle.md has the details.
 // Every matrix is quantised to int8 per row at load.
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
-#include <map>
-#include <nlohmann/json.hpp>
-
 #include "drafters/int8_matrix.hpp"
-#include "target/model/model_files.hpp"
 #include "runtime/kv_cache.hpp"
 #include "target/model/model_config.hpp"
+#include "target/model/model_files.hpp"
 
 namespace ternspec {
 
@@ -48,7 +47,7 @@ struct EagleSource {
 void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type);
 
 class EagleHead {
-public:
+  public:
     // A folder with config.json + model.safetensors, checked against the target it drafts for.
     static std::shared_ptr<EagleHead> load(const std::string& path, const Qwen3Model& target);
 
@@ -63,11 +62,14 @@ public:
     // included; see attention_slots). Returns the M output rows (pre-norm, the next step's g); when
     // draft_logits is non-null it receives M x draft_vocab logits.
     std::vector<float> forward(KvCache& cache, const float* g, std::span<const std::int32_t> tokens,
-                               std::span<const std::int32_t> positions, const std::vector<std::vector<int>>& slots,
+                               std::span<const std::int32_t> positions,
+                               const std::vector<std::vector<int>>& slots,
                                std::vector<float>* draft_logits) const;
-    std::int32_t to_target(std::int32_t draft_id) const { return draft_id + d2t_[static_cast<std::size_t>(draft_id)]; }
+    std::int32_t to_target(std::int32_t draft_id) const {
+        return draft_id + d2t_[static_cast<std::size_t>(draft_id)];
+    }
 
-private:
+  private:
     EagleConfig cfg_;
     const Qwen3Model* target_ = nullptr;
     std::vector<float> embed_;  // own embedding (vocab x hidden), empty when borrowed from the target

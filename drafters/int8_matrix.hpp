@@ -9,7 +9,7 @@
 namespace ternspec {
 
 class Int8Matrix {
-public:
+  public:
     Int8Matrix() = default;
     Int8Matrix(int rows, int cols, const float* w, const std::string& name);
 
@@ -19,7 +19,7 @@ public:
     // y (M x rows) = x (M x cols) W^T
     void multiply(const float* x, int M, float* y) const;
 
-private:
+  private:
     int rows_ = 0, cols_ = 0;
     std::vector<std::int8_t> q_;
     std::vector<float> scale_;

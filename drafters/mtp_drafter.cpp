@@ -11,13 +11,14 @@ namespace ternspec {
 
 MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)
     : target_(std::move(target)),
-      mods_(o.draft_model.empty() ? throw InputError("--draft=mtp needs --draft-model PATH (an MTP sidecar folder or a GGUF with nextn layers)")
+      mods_(o.draft_model.empty() ? throw InputError("--draft=mtp needs --draft-model PATH (an MTP sidecar "
+                                                     "folder or a GGUF with nextn layers)")
                                   : MtpModules::load(o.draft_model, target_)),
       depth_(static_cast<int>(o.get("mtp_depth", mods_->depth()))),
       width_(static_cast<int>(o.get("mtp_width", 4))) {
     if (depth_ < 1 || depth_ > mods_->depth())
-        throw InputError("--mtp-depth " + std::to_string(depth_) + " is outside 1.." + std::to_string(mods_->depth()) +
-                         " (the modules in " + o.draft_model + ")");
+        throw InputError("--mtp-depth " + std::to_string(depth_) + " is outside 1.." +
+                         std::to_string(mods_->depth()) + " (the modules in " + o.draft_model + ")");
     if (width_ < 1 || width_ > 16) throw InputError("mtp_width must be between 1 and 16");
     const int capacity = target_->config().context_length + width_ * depth_ * depth_ + 8;
     for (int d = 0; d < depth_; ++d) caches_.push_back(mods_->make_cache(capacity));
@@ -25,7 +26,9 @@ MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model
     outs_.resize(static_cast<std::size_t>(depth_));
 }
 
-std::vector<int> MtpDrafter::hidden_layers() const { return {target_->config().n_layers}; }
+std::vector<int> MtpDrafter::hidden_layers() const {
+    return {target_->config().n_layers};
+}
 
 void MtpDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) {
     for (auto& c : caches_) c.truncate(0);
@@ -54,17 +57,21 @@ void MtpDrafter::catch_up(int d, std::span<const std::int32_t> ctx) {
     const auto& prev = d == 0 ? hidden_ : outs_[static_cast<std::size_t>(d - 1)];
     std::vector<std::int32_t> pos(static_cast<std::size_t>(count));
     std::iota(pos.begin(), pos.end(), done);
-    const auto out = mods_->forward(d, cache, prev.data() + static_cast<std::size_t>(done) * H, ctx.subspan(static_cast<std::size_t>(done + d + 1), static_cast<std::size_t>(count)),
-                                    pos, attention_slots(done, count, {}));
-    outs_[static_cast<std::size_t>(d)].insert(outs_[static_cast<std::size_t>(d)].end(), out.begin(), out.end());
+    const auto out =
+        mods_->forward(d, cache, prev.data() + static_cast<std::size_t>(done) * H,
+                       ctx.subspan(static_cast<std::size_t>(done + d + 1), static_cast<std::size_t>(count)),
+                       pos, attention_slots(done, count, {}));
+    outs_[static_cast<std::size_t>(d)].insert(outs_[static_cast<std::size_t>(d)].end(), out.begin(),
+                                              out.end());
     done += count;
 }
 
 DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
-    const int H = target_->config().hidden_size, V = target_->config().vocab_size, N = static_cast<int>(ctx.size());
+    const int H = target_->config().hidden_size, V = target_->config().vocab_size,
+              N = static_cast<int>(ctx.size());
     if (static_cast<int>(hidden_.size() / static_cast<std::size_t>(H)) != N - 1)
-        throw Error("MTP drafter: " + std::to_string(hidden_.size() / static_cast<std::size_t>(H)) + " hidden rows for a context of " +
-                    std::to_string(N) + " tokens");
+        throw Error("MTP drafter: " + std::to_string(hidden_.size() / static_cast<std::size_t>(H)) +
+                    " hidden rows for a context of " + std::to_string(N) + " tokens");
     const int max_depth = std::min({budget.max_depth, depth_, N - 1});
     if (max_depth < 1) return {};
     const bool chain = budget.max_nodes == 0;
@@ -86,8 +93,8 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
     std::vector<int> frontier;
     children(logits.data(), -1, 1, 0.0, frontier);
     for (int depth = 2; depth <= max_depth; ++depth) {
-        // Module d = depth - 1 over rows N - 1 - d .. N - 2: row N - 1 - d is its first uncommitted row; row j
-        // conditions on t[j + d + 1], i.e. the node's path x_1 .. x_d.
+        // Module d = depth - 1 over rows N - 1 - d .. N - 2: row N - 1 - d is its first uncommitted row; row
+        // j conditions on t[j + d + 1], i.e. the node's path x_1 .. x_d.
         const int d = depth - 1, first = N - 1 - d, rows = d;
         frontier = best_nodes(nodes, std::move(frontier), width);
         const int G = static_cast<int>(frontier.size());
@@ -100,12 +107,15 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
         for (int g = 0; g < G; ++g) {
             const int node = frontier[static_cast<std::size_t>(g)];
             std::vector<std::int32_t> path;
-            for (int a = node; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent) path.insert(path.begin(), nodes[static_cast<std::size_t>(a)].token);
+            for (int a = node; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent)
+                path.insert(path.begin(), nodes[static_cast<std::size_t>(a)].token);
             const int parent = nodes[static_cast<std::size_t>(node)].parent;
             for (int i = 0; i < rows; ++i) {
-                // Row `first` reads module d-1's last committed output; later rows its outputs in the parent's pass.
+                // Row `first` reads module d-1's last committed output; later rows its outputs in the
+                // parent's pass.
                 const float* src = i == 0 ? committed_prev.data() + static_cast<std::size_t>(first) * H
-                                          : pass[static_cast<std::size_t>(parent)].data() + static_cast<std::size_t>(i - 1) * H;
+                                          : pass[static_cast<std::size_t>(parent)].data() +
+                                                static_cast<std::size_t>(i - 1) * H;
                 std::copy_n(src, H, prev.begin() + (static_cast<std::ptrdiff_t>(g) * rows + i) * H);
                 toks.push_back(path[static_cast<std::size_t>(i)]);
                 pos.push_back(first + i);
@@ -119,14 +129,17 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
         const auto out = mods_->forward(d, cache, prev.data(), toks, pos, slots);
         std::vector<float> last(static_cast<std::size_t>(G) * H);
         for (int g = 0; g < G; ++g)
-            std::copy_n(out.begin() + (static_cast<std::ptrdiff_t>(g) * rows + rows - 1) * H, H, last.begin() + static_cast<std::ptrdiff_t>(g) * H);
+            std::copy_n(out.begin() + (static_cast<std::ptrdiff_t>(g) * rows + rows - 1) * H, H,
+                        last.begin() + static_cast<std::ptrdiff_t>(g) * H);
         logits.resize(static_cast<std::size_t>(G) * V);
         mods_->logits(d, last.data(), G, logits.data());
         std::vector<int> next;
         for (int g = 0; g < G; ++g) {
             const auto k = static_cast<std::size_t>(frontier[static_cast<std::size_t>(g)]);
-            pass[k].assign(out.begin() + static_cast<std::ptrdiff_t>(g) * rows * H, out.begin() + static_cast<std::ptrdiff_t>(g + 1) * rows * H);
-            children(logits.data() + static_cast<std::size_t>(g) * V, frontier[static_cast<std::size_t>(g)], depth, nodes[k].score, next);
+            pass[k].assign(out.begin() + static_cast<std::ptrdiff_t>(g) * rows * H,
+                           out.begin() + static_cast<std::ptrdiff_t>(g + 1) * rows * H);
+            children(logits.data() + static_cast<std::size_t>(g) * V, frontier[static_cast<std::size_t>(g)],
+                     depth, nodes[k].score, next);
         }
         frontier = std::move(next);
     }

@@ -13,7 +13,7 @@
 namespace ternspec {
 
 class MtpDrafter : public Drafter {
-public:
+  public:
     MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target);
     std::string name() const override { return "mtp"; }
     std::vector<int> hidden_layers() const override;
@@ -23,7 +23,7 @@ public:
     const MtpModules& modules() const { return *mods_; }
     int depth() const { return depth_; }
 
-private:
+  private:
     void catch_up(int d, std::span<const std::int32_t> context);
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<MtpModules> mods_;

@@ -6,13 +6,15 @@
 
 namespace ternspec {
 
-std::shared_ptr<MtpModules> MtpModules::load(const std::string& path, std::shared_ptr<const Qwen3Model> target) {
+std::shared_ptr<MtpModules> MtpModules::load(const std::string& path,
+                                             std::shared_ptr<const Qwen3Model> target) {
     const auto files = MtpFiles::open(path);
     const auto& tc = target->config();
     const auto& c = files.config();
     auto mismatch = [&](const char* what, int have, int want) {
         if (have != want)
-            throw FormatError(path + ": MTP " + what + " is " + std::to_string(have) + " but the target's is " + std::to_string(want));
+            throw FormatError(path + ": MTP " + what + " is " + std::to_string(have) +
+                              " but the target's is " + std::to_string(want));
     };
     mismatch("num_hidden_layers (index of the first module)", files.first_layer(), tc.n_layers);
     mismatch("hidden_size", c.hidden_size, tc.hidden_size);
@@ -23,14 +25,17 @@ std::shared_ptr<MtpModules> MtpModules::load(const std::string& path, std::share
     const auto H = static_cast<std::uint64_t>(c.hidden_size), V = static_cast<std::uint64_t>(c.vocab_size);
     auto shaped = [&](const std::string& name, const std::vector<std::uint64_t>& shape) -> const TensorRef& {
         const auto& t = files.get(name);
-        if (t.shape != shape) throw FormatError(t.file + ": MTP tensor " + t.source_name + " has the wrong shape");
+        if (t.shape != shape)
+            throw FormatError(t.file + ": MTP tensor " + t.source_name + " has the wrong shape");
         return t;
     };
     const TernaryFetch ternary = [&](const std::string& name, std::vector<std::uint64_t> shape) {
         // Refused unless exactly ternary: a module trained in float would not compute what it was trained to.
         return import_ternary(shaped(name, shape), false);
     };
-    const FloatFetch floats = [&](const std::string& name, std::uint64_t n) { return import_floats(shaped(name, {n})); };
+    const FloatFetch floats = [&](const std::string& name, std::uint64_t n) {
+        return import_floats(shaped(name, {n}));
+    };
     auto pack = [](const TernaryData& d, const std::string& name) {
         return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
     };
@@ -39,14 +44,17 @@ std::shared_ptr<MtpModules> MtpModules::load(const std::string& path, std::share
         Module mod;
         mod.enorm = floats(p + "nextn.enorm.weight", H);
         mod.hnorm = floats(p + "nextn.hnorm.weight", H);
-        mod.head_norm = files.find(p + "nextn.shared_head_norm.weight") ? floats(p + "nextn.shared_head_norm.weight", H)
-                                                                         : m->target_->output_norm();
+        mod.head_norm = files.find(p + "nextn.shared_head_norm.weight")
+                            ? floats(p + "nextn.shared_head_norm.weight", H)
+                            : m->target_->output_norm();
         mod.eh_proj = pack(ternary(p + "nextn.eh_proj.weight", {H, 2 * H}), p + "nextn.eh_proj.weight");
         mod.block = DecoderBlock::load(p, c, ternary, floats);
         if (files.find(p + "nextn.shared_head_head.weight"))
-            mod.head = std::make_unique<TernaryMatrix>(pack(ternary(p + "nextn.shared_head_head.weight", {V, H}), p + "nextn.shared_head_head.weight"));
+            mod.head = std::make_unique<TernaryMatrix>(pack(
+                ternary(p + "nextn.shared_head_head.weight", {V, H}), p + "nextn.shared_head_head.weight"));
         if (files.find(p + "nextn.embed_tokens.weight"))
-            mod.embed = std::make_unique<TernaryMatrix>(pack(ternary(p + "nextn.embed_tokens.weight", {V, H}), p + "nextn.embed_tokens.weight"));
+            mod.embed = std::make_unique<TernaryMatrix>(
+                pack(ternary(p + "nextn.embed_tokens.weight", {V, H}), p + "nextn.embed_tokens.weight"));
         m->modules_.push_back(std::move(mod));
     }
     return m;
@@ -54,7 +62,8 @@ std::shared_ptr<MtpModules> MtpModules::load(const std::string& path, std::share
 
 std::size_t MtpModules::bytes() const {
     std::size_t b = 0;
-    for (const auto& mod : modules_) b += mod.eh_proj.bytes() + mod.block.bytes() + (mod.head ? mod.head->bytes() : 0);
+    for (const auto& mod : modules_)
+        b += mod.eh_proj.bytes() + mod.block.bytes() + (mod.head ? mod.head->bytes() : 0);
     return b;
 }
 
@@ -64,18 +73,21 @@ KvCache MtpModules::make_cache(int capacity) const {
     return KvCache(one, capacity, KvType::F32);
 }
 
-std::vector<float> MtpModules::forward(int d, KvCache& cache, const float* prev, std::span<const std::int32_t> tokens,
+std::vector<float> MtpModules::forward(int d, KvCache& cache, const float* prev,
+                                       std::span<const std::int32_t> tokens,
                                        std::span<const std::int32_t> positions,
                                        const std::vector<std::vector<int>>& slots) const {
     const Module& mod = modules_.at(static_cast<std::size_t>(d));
     const int M = static_cast<int>(tokens.size()), H = cfg_.hidden_size;
     const int base = cache.size();
-    if (base + M > cache.capacity()) throw InputError("MTP module cache full at " + std::to_string(cache.capacity()) + " positions");
+    if (base + M > cache.capacity())
+        throw InputError("MTP module cache full at " + std::to_string(cache.capacity()) + " positions");
     std::vector<float> cat(static_cast<std::size_t>(M) * 2 * H), e(static_cast<std::size_t>(H));
     for (int i = 0; i < M; ++i) {
         const std::int32_t t = tokens[static_cast<std::size_t>(i)];
         if (mod.embed) {
-            if (t < 0 || t >= cfg_.vocab_size) throw InputError("token id " + std::to_string(t) + " is out of range");
+            if (t < 0 || t >= cfg_.vocab_size)
+                throw InputError("token id " + std::to_string(t) + " is out of range");
             mod.embed->dequantize_row(t, e.data());
         } else {
             target_->embed(t, e.data());
@@ -97,7 +109,8 @@ std::vector<float> MtpModules::forward(int d, KvCache& cache, const float* prev,
 
 void MtpModules::logits(int d, const float* out, int rows, float* logits) const {
     const Module& mod = modules_.at(static_cast<std::size_t>(d));
-    normed_logits(mod.head ? *mod.head : target_->head_matrix(), mod.head_norm.data(), cfg_.rms_eps, out, rows, logits);
+    normed_logits(mod.head ? *mod.head : target_->head_matrix(), mod.head_norm.data(), cfg_.rms_eps, out,
+                  rows, logits);
 }
 
 }  // namespace ternspec

@@ -20,8 +20,9 @@ namespace ternspec {
 class Qwen3Model;
 
 class MtpModules {
-public:
-    static std::shared_ptr<MtpModules> load(const std::string& path, std::shared_ptr<const Qwen3Model> target);
+  public:
+    static std::shared_ptr<MtpModules> load(const std::string& path,
+                                            std::shared_ptr<const Qwen3Model> target);
 
     int depth() const { return static_cast<int>(modules_.size()); }
     const ModelConfig& block_config() const { return cfg_; }
@@ -36,7 +37,7 @@ public:
     // Vocabulary logits of module d's output rows.
     void logits(int d, const float* out, int rows, float* logits) const;
 
-private:
+  private:
     struct Module {
         std::vector<float> enorm, hnorm, head_norm;
         TernaryMatrix eh_proj;

@@ -6,7 +6,7 @@
 namespace ternspec {
 
 class NgramDrafter : public Drafter {
-public:
+  public:
     explicit NgramDrafter(const DrafterOptions& o)
         : max_n_(static_cast<int>(o.get("ngram_max", 4))), min_n_(static_cast<int>(o.get("ngram_min", 1))) {}
     std::string name() const override { return "ngram"; }
@@ -14,7 +14,7 @@ public:
     void observe(std::span<const std::int32_t>, const HiddenRows*) override {}
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
 
-private:
+  private:
     int max_n_, min_n_;
 };
 

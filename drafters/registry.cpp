@@ -11,14 +11,17 @@
 namespace ternspec {
 namespace {
 
-using Factory = std::function<std::unique_ptr<Drafter>(const DrafterOptions&, std::shared_ptr<const Qwen3Model>)>;
+using Factory =
+    std::function<std::unique_ptr<Drafter>(const DrafterOptions&, std::shared_ptr<const Qwen3Model>)>;
 
 const std::map<std::string, Factory>& registry() {
     static const std::map<std::string, Factory> r = {
         {"ngram", [](const DrafterOptions& o, auto) { return std::make_unique<NgramDrafter>(o); }},
         {"suffix", [](const DrafterOptions& o, auto) { return std::make_unique<SuffixDrafter>(o); }},
-        {"eagle", [](const DrafterOptions& o, auto t) { return std::make_unique<EagleDrafter>(o, std::move(t)); }},
-        {"mtp", [](const DrafterOptions& o, auto t) { return std::make_unique<MtpDrafter>(o, std::move(t)); }},
+        {"eagle",
+         [](const DrafterOptions& o, auto t) { return std::make_unique<EagleDrafter>(o, std::move(t)); }},
+        {"mtp",
+         [](const DrafterOptions& o, auto t) { return std::make_unique<MtpDrafter>(o, std::move(t)); }},
     };
     return r;
 }

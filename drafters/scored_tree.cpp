@@ -14,7 +14,8 @@ std::vector<std::pair<int, double>> top_log_probs(const float* logits, int n, in
     std::vector<int> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     width = std::min(width, n);
-    std::partial_sort(order.begin(), order.begin() + width, order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
+    std::partial_sort(order.begin(), order.begin() + width, order.end(),
+                      [&](int a, int b) { return logits[a] > logits[b]; });
     std::vector<std::pair<int, double>> out;
     for (int c = 0; c < width; ++c) {
         const int id = order[static_cast<std::size_t>(c)];
@@ -39,11 +40,14 @@ DraftTree assemble_draft(const std::vector<ScoredNode>& nodes, bool chain, int m
         std::vector<char> kept(nodes.size(), 0);
         for (int k : keep) kept[static_cast<std::size_t>(k)] = 1;
         // Drop any node whose parent fell out (possible with ties).
-        keep.erase(std::remove_if(keep.begin(), keep.end(), [&](int k) {
-                       for (int a = nodes[static_cast<std::size_t>(k)].parent; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent)
-                           if (!kept[static_cast<std::size_t>(a)]) return true;
-                       return false;
-                   }), keep.end());
+        keep.erase(std::remove_if(keep.begin(), keep.end(),
+                                  [&](int k) {
+                                      for (int a = nodes[static_cast<std::size_t>(k)].parent; a >= 0;
+                                           a = nodes[static_cast<std::size_t>(a)].parent)
+                                          if (!kept[static_cast<std::size_t>(a)]) return true;
+                                      return false;
+                                  }),
+                   keep.end());
         std::stable_sort(keep.begin(), keep.end(), [&](int a, int b) {
             return nodes[static_cast<std::size_t>(a)].depth < nodes[static_cast<std::size_t>(b)].depth;
         });

@@ -33,11 +33,12 @@ void SuffixDrafter::end_request(std::span<const std::int32_t> output) {
     }
 }
 
-DraftTree SuffixDrafter::expand(const SuffixTrie& trie, std::int32_t node, int match_len, const DraftBudget& budget,
-                                double* expected) const {
+DraftTree SuffixDrafter::expand(const SuffixTrie& trie, std::int32_t node, int match_len,
+                                const DraftBudget& budget, double* expected) const {
     DraftTree d;
     *expected = 0;
-    const int max_len = std::min(budget.max_depth, std::max(1, static_cast<int>(std::floor(max_spec_factor_ * match_len))));
+    const int max_len =
+        std::min(budget.max_depth, std::max(1, static_cast<int>(std::floor(max_spec_factor_ * match_len))));
     const int max_nodes = budget.max_nodes > 0 ? budget.max_nodes : max_len;
     struct Cand {
         double prob;
@@ -83,7 +84,8 @@ DraftTree SuffixDrafter::propose(std::span<const std::int32_t> ctx, const DraftB
     // The trie is depth-bounded: a match of length m leaves depth - m levels for the continuation, so
     // matches are capped to leave room for a full draft (else a long copy would shrink drafts to nothing).
     const int max_match = std::max(1, depth_ - budget.max_depth);
-    // Local trie: the cursor already holds every suffix of the context; take the longest that occurred before.
+    // Local trie: the cursor already holds every suffix of the context; take the longest that occurred
+    // before.
     for (int i = std::min(static_cast<int>(cursor_.active.size()), max_match) - 1; i >= 0; --i) {
         const auto node = cursor_.active[static_cast<std::size_t>(i)];
         if (local_.children(node).empty()) continue;

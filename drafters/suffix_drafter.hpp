@@ -11,7 +11,7 @@
 namespace ternspec {
 
 class SuffixDrafter : public Drafter {
-public:
+  public:
     explicit SuffixDrafter(const DrafterOptions& o);
     std::string name() const override { return "suffix"; }
     void begin(std::span<const std::int32_t> prompt, const HiddenRows*) override;
@@ -24,7 +24,7 @@ public:
     DraftTree expand(const SuffixTrie& trie, std::int32_t node, int match_len, const DraftBudget& budget,
                      double* expected) const;
 
-private:
+  private:
     int depth_;
     double max_spec_factor_, min_token_prob_;
     std::size_t global_max_tokens_;

@@ -73,7 +73,8 @@ void SuffixTrie::remove_sequence(std::span<const std::int32_t> tokens) {
     for (auto n : emptied) dead[static_cast<std::size_t>(n)] = 1;
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
         auto& ch = nodes_[i].children;
-        ch.erase(std::remove_if(ch.begin(), ch.end(), [&](const auto& p) { return dead[static_cast<std::size_t>(p.second)] != 0; }),
+        ch.erase(std::remove_if(ch.begin(), ch.end(),
+                                [&](const auto& p) { return dead[static_cast<std::size_t>(p.second)] != 0; }),
                  ch.end());
     }
     for (auto n : emptied) {

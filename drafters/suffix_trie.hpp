@@ -11,7 +11,7 @@
 namespace ternspec {
 
 class SuffixTrie {
-public:
+  public:
     explicit SuffixTrie(int max_depth = 32);
 
     struct Cursor {
@@ -32,7 +32,7 @@ public:
     int max_depth() const { return max_depth_; }
     std::size_t live_nodes() const { return nodes_.size() - free_.size(); }
 
-private:
+  private:
     struct Node {
         std::int64_t count = 0;
         std::int32_t depth = 0;

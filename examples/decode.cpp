@@ -1,8 +1,7 @@
 // Decodes a prompt with a drafter through ternspec's C++ API, streaming the text, then prints statistics.
 //   decode_cpp MODEL "prompt" [drafter]
-#include <ternspec/ternspec.hpp>
-
 #include <cstdio>
+#include <ternspec/ternspec.hpp>
 
 int main(int argc, char** argv) {
     if (argc < 3) {
@@ -22,9 +21,10 @@ int main(int argc, char** argv) {
             return true;
         };
         const auto r = session.generate(argv[2], options);
-        std::printf("\n[%s, kernels %s] %lld tokens, tau %.2f, acceptance %.1f%%, stop: %s\n", draft.drafter.c_str(),
-                    ternspec::active_kernels().c_str(), static_cast<long long>(r.stats.emitted), r.stats.tau,
-                    100 * r.stats.acceptance_rate, r.stop_reason.c_str());
+        std::printf("\n[%s, kernels %s] %lld tokens, tau %.2f, acceptance %.1f%%, stop: %s\n",
+                    draft.drafter.c_str(), ternspec::active_kernels().c_str(),
+                    static_cast<long long>(r.stats.emitted), r.stats.tau, 100 * r.stats.acceptance_rate,
+                    r.stop_reason.c_str());
     } catch (const ternspec::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -21,8 +21,12 @@ struct Session::Impl {
     DraftOptions draft;
 };
 
-std::string version() { return TERNSPEC_VERSION; }
-std::string active_kernels() { return kernel_path_name(kernel_path()); }
+std::string version() {
+    return TERNSPEC_VERSION;
+}
+std::string active_kernels() {
+    return kernel_path_name(kernel_path());
+}
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
     if (options.threads > 0) {
@@ -31,7 +35,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
         static std::unique_ptr<tbb::global_control> control;
         std::lock_guard lock(mu);
         control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                         static_cast<std::size_t>(options.threads));
+                                                        static_cast<std::size_t>(options.threads));
     }
     const auto files = ModelFiles::open(path);
     ModelLoadOptions lo;
@@ -45,13 +49,19 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
 
 ModelInfo Model::info() const {
     const auto& c = impl_->model->config();
-    return {impl_->path, impl_->format, c.vocab_size, c.hidden_size, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim,
-            c.context_length, impl_->model->weight_bytes()};
+    return {impl_->path, impl_->format, c.vocab_size, c.hidden_size,    c.n_layers,
+            c.n_heads,   c.n_kv_heads,  c.head_dim,   c.context_length, impl_->model->weight_bytes()};
 }
 
-std::vector<std::int32_t> Model::encode(std::string_view text) const { return impl_->model->tokenizer().encode(text); }
-std::string Model::decode(const std::vector<std::int32_t>& tokens) const { return impl_->model->tokenizer().decode(tokens); }
-std::string Model::chat_prompt(std::string_view user_message) const { return ternspec::chat_prompt(std::string(user_message)); }
+std::vector<std::int32_t> Model::encode(std::string_view text) const {
+    return impl_->model->tokenizer().encode(text);
+}
+std::string Model::decode(const std::vector<std::int32_t>& tokens) const {
+    return impl_->model->tokenizer().decode(tokens);
+}
+std::string Model::chat_prompt(std::string_view user_message) const {
+    return ternspec::chat_prompt(std::string(user_message));
+}
 
 Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::make_unique<Impl>()) {
     impl_->model = model.impl();
@@ -61,7 +71,8 @@ Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::mak
     o.extra = draft.extra;
     impl_->drafter = create_drafter(draft.drafter, o, impl_->model->model);
     if (draft.k < 1 || draft.k > 64) throw InputError("draft length k must be between 1 and 64");
-    if (draft.tree_nodes < 0 || draft.tree_nodes > 64) throw InputError("tree_nodes must be between 0 and 64");
+    if (draft.tree_nodes < 0 || draft.tree_nodes > 64)
+        throw InputError("tree_nodes must be between 0 and 64");
 }
 
 Session::~Session() = default;
@@ -78,8 +89,8 @@ namespace {
 DecodeOptions decode_options(const GenerateOptions& options, const DraftOptions& draft) {
     DecodeOptions o;
     o.max_new_tokens = options.max_new_tokens;
-    o.sampling = {options.sampling.temperature, options.sampling.top_k, options.sampling.top_p, options.sampling.min_p,
-                  options.sampling.seed};
+    o.sampling = {options.sampling.temperature, options.sampling.top_k, options.sampling.top_p,
+                  options.sampling.min_p, options.sampling.seed};
     o.budget = {draft.k, draft.tree_nodes};
     o.stop_at_eos = options.stop_at_eos;
     o.context = options.context;
@@ -122,10 +133,12 @@ Result Session::generate_tokens(std::span<const std::int32_t> prompt, const Gene
     return to_result(dec.run(prompt, o));
 }
 
-std::vector<Result> Session::generate_together(std::span<Session* const> sessions, std::span<const std::string> prompts,
+std::vector<Result> Session::generate_together(std::span<Session* const> sessions,
+                                               std::span<const std::string> prompts,
                                                const GenerateOptions& options) {
     if (sessions.size() != prompts.size())
-        throw InputError("generate_together: " + std::to_string(sessions.size()) + " sessions for " + std::to_string(prompts.size()) + " prompts");
+        throw InputError("generate_together: " + std::to_string(sessions.size()) + " sessions for " +
+                         std::to_string(prompts.size()) + " prompts");
     if (sessions.empty()) return {};
     GenerateOptions shared = options;
     shared.on_token = nullptr;
@@ -133,7 +146,8 @@ std::vector<Result> Session::generate_together(std::span<Session* const> session
     std::vector<BatchRequest> reqs;
     for (std::size_t i = 0; i < sessions.size(); ++i) {
         const Impl& s = *sessions[i]->impl_;
-        if (s.model != sessions[0]->impl_->model) throw InputError("generate_together: the sessions must share one Model");
+        if (s.model != sessions[0]->impl_->model)
+            throw InputError("generate_together: the sessions must share one Model");
         per[i] = decode_options(shared, s.draft);
         reqs.push_back({s.model->model->tokenizer().encode(prompts[i]), s.drafter.get(), &per[i]});
     }

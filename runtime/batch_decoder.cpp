@@ -1,7 +1,7 @@
 #include "runtime/batch_decoder.hpp"
 
-#include <tbb/task_group.h>
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 #include <chrono>
 
@@ -17,8 +17,8 @@ double now() {
 using Sessions = std::vector<std::unique_ptr<DecodeSession>>;
 
 // The sessions of `group` that still run; finished ones hand over their result.
-std::vector<std::size_t> live(Sessions& s, const std::vector<std::size_t>& group, std::vector<DecodeResult>& results,
-                              std::vector<bool>& finished) {
+std::vector<std::size_t> live(Sessions& s, const std::vector<std::size_t>& group,
+                              std::vector<DecodeResult>& results, std::vector<bool>& finished) {
     std::vector<std::size_t> out;
     for (std::size_t i : group) {
         if (finished[i]) continue;
@@ -45,11 +45,13 @@ void consume(Sessions& s, const std::vector<std::size_t>& group, const std::vect
 
 }  // namespace
 
-std::vector<DecodeResult> decode_batch(const std::shared_ptr<const Qwen3Model>& model, std::span<const BatchRequest> requests,
-                                       const DecodeOptions& options, Overlap overlap, BatchReport* report) {
+std::vector<DecodeResult> decode_batch(const std::shared_ptr<const Qwen3Model>& model,
+                                       std::span<const BatchRequest> requests, const DecodeOptions& options,
+                                       Overlap overlap, BatchReport* report) {
     Sessions sessions;
     for (const auto& r : requests)
-        sessions.push_back(std::make_unique<DecodeSession>(model, r.drafter, r.prompt, r.options ? *r.options : options));
+        sessions.push_back(
+            std::make_unique<DecodeSession>(model, r.drafter, r.prompt, r.options ? *r.options : options));
     std::vector<DecodeResult> results(requests.size());
     std::vector<bool> finished(requests.size(), false);
     std::vector<std::size_t> all(requests.size());
@@ -70,13 +72,15 @@ std::vector<DecodeResult> decode_batch(const std::shared_ptr<const Qwen3Model>& 
         consume(sessions, group, outs);
         if (rep.rounds++ > 0) t_draft += t1 - t0, t_forward += t2 - t1;  // round 0 is the prefill
         // Auto: after a few rounds, overlap when hiding the drafting could save more than 10% of a round.
-        if (overlap == Overlap::Auto && rep.rounds == 4 && can_overlap) overlap_now = t_draft > 0.1 * t_forward;
+        if (overlap == Overlap::Auto && rep.rounds == 4 && can_overlap)
+            overlap_now = t_draft > 0.1 * t_forward;
     }
     if (overlap_now && can_overlap) {
         rep.overlapped = true;
         std::vector<std::size_t> half[2];
         for (std::size_t i = 0; i < all.size(); ++i) half[i % 2].push_back(i);
-        std::vector<std::size_t> group[2] = {live(sessions, half[0], results, finished), live(sessions, half[1], results, finished)};
+        std::vector<std::size_t> group[2] = {live(sessions, half[0], results, finished),
+                                             live(sessions, half[1], results, finished)};
         auto batch0 = draft(sessions, group[0]);
         std::vector<Qwen3Model::SequenceInput> batch[2] = {std::move(batch0), {}};
         for (int turn = 0; !group[0].empty() || !group[1].empty(); turn ^= 1) {

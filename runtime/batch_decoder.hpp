@@ -29,8 +29,8 @@ struct BatchReport {
     int rounds = 0;           // target forwards after prefill
 };
 
-std::vector<DecodeResult> decode_batch(const std::shared_ptr<const Qwen3Model>& model, std::span<const BatchRequest> requests,
-                                       const DecodeOptions& options, Overlap overlap = Overlap::Off,
-                                       BatchReport* report = nullptr);
+std::vector<DecodeResult> decode_batch(const std::shared_ptr<const Qwen3Model>& model,
+                                       std::span<const BatchRequest> requests, const DecodeOptions& options,
+                                       Overlap overlap = Overlap::Off, BatchReport* report = nullptr);
 
 }  // namespace ternspec

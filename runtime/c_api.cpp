@@ -48,8 +48,12 @@ int null_argument(const char* what) {
 
 extern "C" {
 
-const char* ternspec_version(void) { return TERNSPEC_VERSION; }
-const char* ternspec_last_error(void) { return g_last_error.c_str(); }
+const char* ternspec_version(void) {
+    return TERNSPEC_VERSION;
+}
+const char* ternspec_last_error(void) {
+    return g_last_error.c_str();
+}
 
 int ternspec_model_load(const char* path, int quantize, ternspec_model** out) {
     if (!path || !out) return null_argument("path and out");
@@ -61,10 +65,12 @@ int ternspec_model_load(const char* path, int quantize, ternspec_model** out) {
     });
 }
 
-void ternspec_model_free(ternspec_model* model) { delete model; }
+void ternspec_model_free(ternspec_model* model) {
+    delete model;
+}
 
-int ternspec_session_create(ternspec_model* model, const char* drafter, int k, int tree_nodes, const char* draft_model,
-                            ternspec_session** out) {
+int ternspec_session_create(ternspec_model* model, const char* drafter, int k, int tree_nodes,
+                            const char* draft_model, ternspec_session** out) {
     if (!model || !out) return null_argument("model and out");
     *out = nullptr;
     return guarded([&] {
@@ -77,7 +83,9 @@ int ternspec_session_create(ternspec_model* model, const char* drafter, int k, i
     });
 }
 
-void ternspec_session_free(ternspec_session* session) { delete session; }
+void ternspec_session_free(ternspec_session* session) {
+    delete session;
+}
 
 void ternspec_generate_options_init(ternspec_generate_options* o) {
     if (!o) return;
@@ -85,7 +93,8 @@ void ternspec_generate_options_init(ternspec_generate_options* o) {
 }
 
 int ternspec_generate(ternspec_session* session, const char* prompt, const ternspec_generate_options* options,
-                      ternspec_token_callback callback, void* user, char** text_out, ternspec_stats* stats_out) {
+                      ternspec_token_callback callback, void* user, char** text_out,
+                      ternspec_stats* stats_out) {
     if (!session || !prompt) return null_argument("session and prompt");
     if (text_out) *text_out = nullptr;
     return guarded([&] {
@@ -97,7 +106,9 @@ int ternspec_generate(ternspec_session* session, const char* prompt, const terns
         g.sampling = {o.temperature, o.top_k, o.top_p, o.min_p, o.seed};
         g.stop_at_eos = o.stop_at_eos != 0;
         if (callback)
-            g.on_token = [&](std::int32_t t, std::string_view piece) { return callback(t, std::string(piece).c_str(), user) != 0; };
+            g.on_token = [&](std::int32_t t, std::string_view piece) {
+                return callback(t, std::string(piece).c_str(), user) != 0;
+            };
         const auto r = session->session.generate(prompt, g);
         if (text_out) {
             char* s = static_cast<char*>(std::malloc(r.text.size() + 1));
@@ -106,11 +117,20 @@ int ternspec_generate(ternspec_session* session, const char* prompt, const terns
             *text_out = s;
         }
         if (stats_out)
-            *stats_out = {r.stats.prompt_tokens, r.stats.emitted, r.stats.target_forwards, r.stats.drafted, r.stats.accepted,
-                          r.stats.acceptance_rate, r.stats.tau, r.stats.decode_tokens_per_s, r.stats.seconds_total};
+            *stats_out = {r.stats.prompt_tokens,
+                          r.stats.emitted,
+                          r.stats.target_forwards,
+                          r.stats.drafted,
+                          r.stats.accepted,
+                          r.stats.acceptance_rate,
+                          r.stats.tau,
+                          r.stats.decode_tokens_per_s,
+                          r.stats.seconds_total};
     });
 }
 
-void ternspec_string_free(char* s) { std::free(s); }
+void ternspec_string_free(char* s) {
+    std::free(s);
+}
 
 }  // extern "C"

@@ -1,5 +1,7 @@
 #include "runtime/cost_model.hpp"
 
+#include <tbb/global_control.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -8,8 +10,6 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <numeric>
-
-#include <tbb/global_control.h>
 
 #include "target/kernels/cpu_features.hpp"
 #include "target/model/qwen3_model.hpp"
@@ -20,7 +20,9 @@ CostModel CostModel::measure(const Qwen3Model& m, int max_tokens, int reps) {
     const int prefix = 32;
     KvCache cache = m.make_cache(prefix + max_tokens + 1);
     std::vector<std::int32_t> toks(static_cast<std::size_t>(prefix + max_tokens));
-    for (std::size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<std::int32_t>((i * 7919 + 13) % static_cast<std::size_t>(m.config().vocab_size));
+    for (std::size_t i = 0; i < toks.size(); ++i)
+        toks[i] =
+            static_cast<std::int32_t>((i * 7919 + 13) % static_cast<std::size_t>(m.config().vocab_size));
     std::vector<std::int32_t> pos(toks.size());
     std::iota(pos.begin(), pos.end(), 0);
     ForwardInput pre;
@@ -53,16 +55,20 @@ CostModel CostModel::cached(const Qwen3Model& m, const std::string& model_key, i
     namespace fs = std::filesystem;
     const char* xdg = std::getenv("XDG_CACHE_HOME");
     const char* home = std::getenv("HOME");
-    fs::path dir = xdg ? fs::path(xdg) / "ternspec" : home ? fs::path(home) / ".cache" / "ternspec" : fs::temp_directory_path();
-    const std::string key = model_key + "|" + kernel_path_name(kernel_path()) + "|" +
-                            std::to_string(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+    fs::path dir = xdg    ? fs::path(xdg) / "ternspec"
+                   : home ? fs::path(home) / ".cache" / "ternspec"
+                          : fs::temp_directory_path();
+    const std::string key =
+        model_key + "|" + kernel_path_name(kernel_path()) + "|" +
+        std::to_string(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
     const auto file = dir / ("cost-" + std::to_string(std::hash<std::string>{}(key)) + ".json");
     try {
         std::ifstream in(file);
         if (in) {
             auto j = nlohmann::json::parse(in);
             auto t = j.at("seconds").get<std::vector<double>>();
-            if (j.at("key") == key && static_cast<int>(t.size()) >= max_tokens) return CostModel(std::move(t));
+            if (j.at("key") == key && static_cast<int>(t.size()) >= max_tokens)
+                return CostModel(std::move(t));
         }
     } catch (const std::exception&) {
         // An unreadable cache is measured again.
@@ -80,13 +86,17 @@ double CostModel::seconds(int m) const {
 }
 
 DraftLengthController::DraftLengthController(CostModel costs, int max_k)
-    : costs_(std::move(costs)), max_k_(max_k), reached_(static_cast<std::size_t>(max_k), 0.0), accepted_(static_cast<std::size_t>(max_k), 0.0) {}
+    : costs_(std::move(costs)),
+      max_k_(max_k),
+      reached_(static_cast<std::size_t>(max_k), 0.0),
+      accepted_(static_cast<std::size_t>(max_k), 0.0) {}
 
 double DraftLengthController::expected_tokens(int k) const {
     double e = 1.0, p = 1.0;
     for (int d = 0; d < k; ++d) {
         // Conditional acceptance at depth d + 1, with a uniform prior so unseen depths are tried.
-        const double a = (accepted_[static_cast<std::size_t>(d)] + 1.0) / (reached_[static_cast<std::size_t>(d)] + 2.0);
+        const double a =
+            (accepted_[static_cast<std::size_t>(d)] + 1.0) / (reached_[static_cast<std::size_t>(d)] + 2.0);
         p *= a;
         e += p;
     }
@@ -110,7 +120,9 @@ void DraftLengthController::record_draft_cost(double seconds, int depth) {
     draft_tokens_ = draft_tokens_ * kDecay + depth;
 }
 
-double DraftLengthController::draft_seconds_per_token() const { return draft_tokens_ > 0 ? draft_seconds_ / draft_tokens_ : 0.0; }
+double DraftLengthController::draft_seconds_per_token() const {
+    return draft_tokens_ > 0 ? draft_seconds_ / draft_tokens_ : 0.0;
+}
 
 void DraftLengthController::record(int depth, int accepted) {
     // Recent rounds count more: acceptance drifts with the text being written.

@@ -10,7 +10,7 @@ namespace ternspec {
 class Qwen3Model;
 
 class CostModel {
-public:
+  public:
     CostModel() = default;
     explicit CostModel(std::vector<double> seconds) : t_(std::move(seconds)) {}
     // Median of `reps` timed forwards for each M in 1..max_tokens after a short cached prefix.
@@ -22,14 +22,14 @@ public:
     int max_tokens() const { return static_cast<int>(t_.size()); }
     const std::vector<double>& curve() const { return t_; }
 
-private:
+  private:
     std::vector<double> t_;
 };
 
 // Chooses the draft length that maximises expected tokens per second from running per-depth acceptance,
 // counting the drafter's own measured cost per drafted token (a model drafter's head is not free).
 class DraftLengthController {
-public:
+  public:
     DraftLengthController(CostModel costs, int max_k);
     int choose() const;  // 0 means: do not draft this round
     // A round whose chain reached `depth` and accepted `accepted` of it (depth 0: no draft; the counts still
@@ -41,10 +41,10 @@ public:
     double expected_tokens(int k) const;  // 1 + sum over d <= k of the probability that depth d is accepted
     const CostModel& costs() const { return costs_; }
 
-private:
+  private:
     CostModel costs_;
     int max_k_;
-    std::vector<double> reached_, accepted_;  // decayed counts per depth
+    std::vector<double> reached_, accepted_;       // decayed counts per depth
     double draft_seconds_ = 0, draft_tokens_ = 0;  // decayed
 };
 

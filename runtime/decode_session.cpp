@@ -14,7 +14,8 @@ double now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-HiddenRows select_rows(const std::map<int, std::vector<float>>& hidden, const std::vector<int>& rows, int width) {
+HiddenRows select_rows(const std::map<int, std::vector<float>>& hidden, const std::vector<int>& rows,
+                       int width) {
     HiddenRows out;
     for (const auto& [layer, all] : hidden) {
         auto& dst = out[layer];
@@ -47,10 +48,12 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
     if (prompt.empty()) throw InputError("empty prompt: nothing to condition on");
     for (auto t : prompt)
         if (t < 0 || t >= vocab)
-            throw InputError("prompt token id " + std::to_string(t) + " is out of range (vocabulary of " + std::to_string(vocab) + ")");
+            throw InputError("prompt token id " + std::to_string(t) + " is out of range (vocabulary of " +
+                             std::to_string(vocab) + ")");
     if (static_cast<int>(prompt.size()) >= ctx_)
-        throw InputError("prompt of " + std::to_string(prompt.size()) + " tokens does not fit the context of " +
-                         std::to_string(ctx_) + " tokens (one more is needed to generate)");
+        throw InputError("prompt of " + std::to_string(prompt.size()) +
+                         " tokens does not fit the context of " + std::to_string(ctx_) +
+                         " tokens (one more is needed to generate)");
     if (opt.max_new_tokens < 0) throw InputError("the number of tokens to generate must not be negative");
     res_.stats.prompt_tokens = static_cast<std::int64_t>(prompt.size());
     t0_ = now();
@@ -58,7 +61,8 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
 
 std::int32_t DecodeSession::choose(const float* logits) {
     const int vocab = model_->config().vocab_size;
-    return opt_.sampling.greedy() ? argmax(logits, vocab) : rng_.draw(target_distribution(logits, vocab, opt_.sampling));
+    return opt_.sampling.greedy() ? argmax(logits, vocab)
+                                  : rng_.draw(target_distribution(logits, vocab, opt_.sampling));
 }
 
 bool DecodeSession::emit(std::int32_t tok) {
@@ -144,8 +148,9 @@ void DecodeSession::consume(const ForwardOutput& out) {
         return;
     }
     const int n = static_cast<int>(toks_.size());
-    const Verdict v = opt_.sampling.greedy() ? verify_greedy(draft_, out.logits.data(), vocab)
-                                             : verify_stochastic(draft_, out.logits.data(), vocab, opt_.sampling, rng_);
+    const Verdict v = opt_.sampling.greedy()
+                          ? verify_greedy(draft_, out.logits.data(), vocab)
+                          : verify_stochastic(draft_, out.logits.data(), vocab, opt_.sampling, rng_);
     std::vector<int> kept{0};
     for (int node : v.accepted_nodes) kept.push_back(node + 1);
     cache_.keep(n, kept);

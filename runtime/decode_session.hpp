@@ -13,9 +13,9 @@
 namespace ternspec {
 
 class DecodeSession {
-public:
-    DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter, std::span<const std::int32_t> prompt,
-                  const DecodeOptions& options);
+  public:
+    DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter,
+                  std::span<const std::int32_t> prompt, const DecodeOptions& options);
     bool done() const { return done_; }
     KvCache& cache() { return cache_; }
     const ForwardInput& next_input();
@@ -23,7 +23,7 @@ public:
     // Called once, when done(): the output, its text and statistics.
     DecodeResult finish();
 
-private:
+  private:
     bool emit(std::int32_t token);  // false: stop
     std::int32_t choose(const float* logits);
 

@@ -9,7 +9,10 @@
 namespace ternspec {
 
 KvCache::KvCache(const ModelConfig& cfg, int capacity, KvType type)
-    : layers_(cfg.n_layers), capacity_(capacity), width_(cfg.n_kv_heads * cfg.head_dim), type_(type),
+    : layers_(cfg.n_layers),
+      capacity_(capacity),
+      width_(cfg.n_kv_heads * cfg.head_dim),
+      type_(type),
       elem_(type == KvType::F16 ? 2 : 4) {
     if (capacity <= 0) throw InputError("KV cache capacity must be positive");
     data_.resize(static_cast<std::size_t>(layers_) * 2 * capacity_ * width_ * elem_);
@@ -35,13 +38,19 @@ void KvCache::store(int layer, int slot, const float* k, const float* v) {
     }
 }
 
-const void* KvCache::k_row(int layer, int slot) const { return data_.data() + offset(layer, slot, 0); }
-const void* KvCache::v_row(int layer, int slot) const { return data_.data() + offset(layer, slot, 1); }
+const void* KvCache::k_row(int layer, int slot) const {
+    return data_.data() + offset(layer, slot, 0);
+}
+const void* KvCache::v_row(int layer, int slot) const {
+    return data_.data() + offset(layer, slot, 1);
+}
 
 void KvCache::load_part(int layer, int slot, bool value, int first, int n, float* out) const {
     const void* row = value ? v_row(layer, slot) : k_row(layer, slot);
-    if (type_ == KvType::F32) std::memcpy(out, static_cast<const float*>(row) + first, static_cast<std::size_t>(n) * 4);
-    else half_row_to_float(static_cast<const std::uint16_t*>(row) + first, out, n);
+    if (type_ == KvType::F32)
+        std::memcpy(out, static_cast<const float*>(row) + first, static_cast<std::size_t>(n) * 4);
+    else
+        half_row_to_float(static_cast<const std::uint16_t*>(row) + first, out, n);
 }
 
 void KvCache::commit(int n) {
@@ -50,12 +59,14 @@ void KvCache::commit(int n) {
 }
 
 void KvCache::trim_by(int n) {
-    if (n < 0 || n > size_) throw Error("KvCache::trim_by(" + std::to_string(n) + ") with " + std::to_string(size_) + " rows");
+    if (n < 0 || n > size_)
+        throw Error("KvCache::trim_by(" + std::to_string(n) + ") with " + std::to_string(size_) + " rows");
     size_ -= n;
 }
 
 void KvCache::truncate(int len) {
-    if (len < 0 || len > size_) throw Error("KvCache::truncate(" + std::to_string(len) + ") with " + std::to_string(size_) + " rows");
+    if (len < 0 || len > size_)
+        throw Error("KvCache::truncate(" + std::to_string(len) + ") with " + std::to_string(size_) + " rows");
     size_ = len;
 }
 
@@ -65,7 +76,8 @@ void KvCache::keep(int count, std::span<const int> offsets) {
     int prev = -1;
     for (std::size_t i = 0; i < offsets.size(); ++i) {
         const int off = offsets[i];
-        if (off <= prev || off >= count) throw Error("KvCache::keep: offsets must be ascending and inside the last call");
+        if (off <= prev || off >= count)
+            throw Error("KvCache::keep: offsets must be ascending and inside the last call");
         prev = off;
         const int dst = base + static_cast<int>(i), src = base + off;
         if (dst == src) continue;

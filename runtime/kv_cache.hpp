@@ -13,7 +13,7 @@ namespace ternspec {
 enum class KvType { F16, F32 };
 
 class KvCache {
-public:
+  public:
     KvCache(const ModelConfig& cfg, int capacity, KvType type = KvType::F16);
 
     int size() const { return size_; }
@@ -36,7 +36,7 @@ public:
 
     std::size_t bytes() const { return data_.size(); }
 
-private:
+  private:
     std::size_t offset(int layer, int slot, int which) const;
     int layers_, capacity_, width_;
     KvType type_;

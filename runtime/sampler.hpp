@@ -22,12 +22,12 @@ std::int32_t argmax(const float* logits, int n);  // ties go to the lowest id
 std::vector<float> target_distribution(const float* logits, int n, const SamplingParams& p);
 
 class Rng {
-public:
+  public:
     explicit Rng(std::uint64_t seed) : gen_(seed) {}
     double uniform() { return static_cast<double>(gen_() >> 11) * 0x1.0p-53; }
     std::int32_t draw(const std::vector<float>& probs);  // probs need not be normalised
 
-private:
+  private:
     std::mt19937_64 gen_;
 };
 

@@ -40,12 +40,12 @@ struct DecodeResult {
 };
 
 class SpeculativeDecoder {
-public:
+  public:
     SpeculativeDecoder(std::shared_ptr<const Qwen3Model> model, Drafter* drafter)
         : model_(std::move(model)), drafter_(drafter) {}
     DecodeResult run(std::span<const std::int32_t> prompt, const DecodeOptions& options);
 
-private:
+  private:
     std::shared_ptr<const Qwen3Model> model_;
     Drafter* drafter_;
 };

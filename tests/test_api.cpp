@@ -5,9 +5,9 @@
 #include <atomic>
 #include <thread>
 
-#include "tests/support/test_models.hpp"
 #include "ternspec/ternspec.h"
 #include "ternspec/ternspec.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace ternspec;
 
@@ -23,7 +23,8 @@ DraftOptions drafter(const std::string& name, int k = 4) {
 TEST(Api, SessionsOnSeveralThreadsMatchRunningAlone) {
     const auto model = Model::load(fixtures::tiny_gguf("api_threads"));
     EXPECT_EQ(model.info().layers, 2);
-    const std::vector<std::string> prompts = {"abc abc abc", "def f(x): return x", "hello world hello", "1 2 3 1 2 3"};
+    const std::vector<std::string> prompts = {"abc abc abc", "def f(x): return x", "hello world hello",
+                                              "1 2 3 1 2 3"};
     GenerateOptions o;
     o.max_new_tokens = 24;
     o.stop_at_eos = false;

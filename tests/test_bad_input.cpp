@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "runtime/speculative_decoder.hpp"
 #include "target/formats/gguf.hpp"
@@ -15,8 +15,8 @@
 #include "target/model/model_files.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/tokenizer/tokenizer.hpp"
-#include "tests/support/test_models.hpp"
 #include "ternspec/error.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace ternspec;
 namespace fs = std::filesystem;
@@ -53,7 +53,10 @@ struct Bytes {
 
 Bytes header(std::uint64_t tensors, std::uint64_t kvs) {
     Bytes b;
-    b.put<std::uint32_t>(0x46554747).put<std::uint32_t>(3).put<std::uint64_t>(tensors).put<std::uint64_t>(kvs);
+    b.put<std::uint32_t>(0x46554747)
+        .put<std::uint32_t>(3)
+        .put<std::uint64_t>(tensors)
+        .put<std::uint64_t>(kvs);
     return b;
 }
 
@@ -93,27 +96,45 @@ TEST(BadGguf, EveryTruncationIsRejected) {
 }
 
 TEST(BadGguf, Catalogue) {
-    expect_format_error(catalogue("wrong_magic.gguf", "GGUX" + std::string(20, '\0')), open_gguf, "wrong magic");
+    expect_format_error(catalogue("wrong_magic.gguf", "GGUX" + std::string(20, '\0')), open_gguf,
+                        "wrong magic");
     expect_format_error(catalogue("empty.gguf", ""), open_gguf, "magic");
     Bytes v = header(0, 0);
     std::memcpy(v.s.data() + 4, "\x63\0\0\0", 4);
     expect_format_error(catalogue("version99.gguf", v.s), open_gguf, "unsupported GGUF version 99");
-    expect_format_error(catalogue("absurd_tensor_count.gguf", header(1ull << 40, 0).s), open_gguf, "absurd tensor count");
-    expect_format_error(catalogue("absurd_kv_count.gguf", header(0, 1ull << 40).s), open_gguf, "absurd metadata count");
-    expect_format_error(catalogue("huge_key.gguf", header(0, 1).put<std::uint64_t>(1ull << 62).s), open_gguf, "truncated");
-    expect_format_error(catalogue("unknown_value_type.gguf", header(0, 1).str("k").put<std::uint32_t>(99).s), open_gguf,
-                        "unknown value type 99");
-    expect_format_error(catalogue("huge_array.gguf",
-                                  header(0, 1).str("k").put<std::uint32_t>(9).put<std::uint32_t>(4).put<std::uint64_t>(1ull << 60).s),
+    expect_format_error(catalogue("absurd_tensor_count.gguf", header(1ull << 40, 0).s), open_gguf,
+                        "absurd tensor count");
+    expect_format_error(catalogue("absurd_kv_count.gguf", header(0, 1ull << 40).s), open_gguf,
+                        "absurd metadata count");
+    expect_format_error(catalogue("huge_key.gguf", header(0, 1).put<std::uint64_t>(1ull << 62).s), open_gguf,
+                        "truncated");
+    expect_format_error(catalogue("unknown_value_type.gguf", header(0, 1).str("k").put<std::uint32_t>(99).s),
+                        open_gguf, "unknown value type 99");
+    expect_format_error(catalogue("huge_array.gguf", header(0, 1)
+                                                         .str("k")
+                                                         .put<std::uint32_t>(9)
+                                                         .put<std::uint32_t>(4)
+                                                         .put<std::uint64_t>(1ull << 60)
+                                                         .s),
                         open_gguf, "does not fit");
-    expect_format_error(catalogue("bad_bool.gguf", header(0, 1).str("k").put<std::uint32_t>(7).put<std::uint8_t>(5).s),
-                        open_gguf, "bool value 5");
-    expect_format_error(catalogue("duplicate_key.gguf",
-                                  header(0, 2).str("k").put<std::uint32_t>(4).put<std::uint32_t>(1).str("k").put<std::uint32_t>(4).put<std::uint32_t>(2).s),
+    expect_format_error(
+        catalogue("bad_bool.gguf", header(0, 1).str("k").put<std::uint32_t>(7).put<std::uint8_t>(5).s),
+        open_gguf, "bool value 5");
+    expect_format_error(catalogue("duplicate_key.gguf", header(0, 2)
+                                                            .str("k")
+                                                            .put<std::uint32_t>(4)
+                                                            .put<std::uint32_t>(1)
+                                                            .str("k")
+                                                            .put<std::uint32_t>(4)
+                                                            .put<std::uint32_t>(2)
+                                                            .s),
                         open_gguf, "duplicate metadata key k");
-    expect_format_error(catalogue("bad_alignment.gguf", header(0, 1).str("general.alignment").put<std::uint32_t>(4).put<std::uint32_t>(3).s),
-                        open_gguf, "not a power of two");
-    auto tensor = [](std::uint32_t ndims, std::vector<std::uint64_t> dims, std::uint32_t type, std::uint64_t offset) {
+    expect_format_error(
+        catalogue("bad_alignment.gguf",
+                  header(0, 1).str("general.alignment").put<std::uint32_t>(4).put<std::uint32_t>(3).s),
+        open_gguf, "not a power of two");
+    auto tensor = [](std::uint32_t ndims, std::vector<std::uint64_t> dims, std::uint32_t type,
+                     std::uint64_t offset) {
         Bytes b = header(1, 0);
         b.str("w").put<std::uint32_t>(ndims);
         for (auto d : dims) b.put<std::uint64_t>(d);
@@ -123,14 +144,20 @@ TEST(BadGguf, Catalogue) {
         return b.s;
     };
     expect_format_error(catalogue("zero_dims.gguf", tensor(0, {}, 0, 0)), open_gguf, "0 dimensions");
-    expect_format_error(catalogue("five_dims.gguf", tensor(5, {1, 1, 1, 1, 1}, 0, 0)), open_gguf, "5 dimensions");
-    expect_format_error(catalogue("zero_dim.gguf", tensor(2, {0, 4}, 0, 0)), open_gguf, "invalid or overflowing");
-    expect_format_error(catalogue("overflow_dims.gguf", tensor(3, {1ull << 30, 1ull << 30, 1ull << 30}, 0, 0)), open_gguf,
-                        "overflowing");
-    expect_format_error(catalogue("unknown_type.gguf", tensor(1, {64}, 77, 0)), open_gguf, "unknown or unsupported type id 77");
-    expect_format_error(catalogue("offset_past_end.gguf", tensor(1, {64}, 0, 1ull << 20)), open_gguf, "past the end");
+    expect_format_error(catalogue("five_dims.gguf", tensor(5, {1, 1, 1, 1, 1}, 0, 0)), open_gguf,
+                        "5 dimensions");
+    expect_format_error(catalogue("zero_dim.gguf", tensor(2, {0, 4}, 0, 0)), open_gguf,
+                        "invalid or overflowing");
+    expect_format_error(
+        catalogue("overflow_dims.gguf", tensor(3, {1ull << 30, 1ull << 30, 1ull << 30}, 0, 0)), open_gguf,
+        "overflowing");
+    expect_format_error(catalogue("unknown_type.gguf", tensor(1, {64}, 77, 0)), open_gguf,
+                        "unknown or unsupported type id 77");
+    expect_format_error(catalogue("offset_past_end.gguf", tensor(1, {64}, 0, 1ull << 20)), open_gguf,
+                        "past the end");
     expect_format_error(catalogue("misaligned_offset.gguf", tensor(1, {4}, 0, 3)), open_gguf, "not aligned");
-    expect_format_error(catalogue("too_big_for_file.gguf", tensor(1, {1024}, 0, 0)), open_gguf, "past the end");
+    expect_format_error(catalogue("too_big_for_file.gguf", tensor(1, {1024}, 0, 0)), open_gguf,
+                        "past the end");
     expect_format_error(catalogue("partial_block.gguf", tensor(1, {100}, 8, 0)), open_gguf, "not a multiple");
 }
 
@@ -142,15 +169,20 @@ TEST(BadGguf, ModelLevelErrorsNameTheTensor) {
     w.set("general.architecture", GgufValue::str("llama"));
     const auto p = fixtures::temp_path("bad_inputs/llama_arch.gguf");
     w.write(p);
-    expect_format_error(p, [](const std::string& x) { ModelFiles::open(x); }, "architecture llama is not supported");
+    expect_format_error(
+        p, [](const std::string& x) { ModelFiles::open(x); }, "architecture llama is not supported");
     GgufWriter w2;
     for (const auto& [k, v] : mf.gguf()->metadata()) w2.set(k, v);
     for (const auto& t : mf.gguf()->tensors())
         if (t.name != "blk.1.ffn_down.weight")
-            w2.add_tensor(t.name, t.type, t.shape, std::vector<std::uint8_t>(mf.gguf()->tensor_data(t), mf.gguf()->tensor_data(t) + t.n_bytes));
+            w2.add_tensor(
+                t.name, t.type, t.shape,
+                std::vector<std::uint8_t>(mf.gguf()->tensor_data(t), mf.gguf()->tensor_data(t) + t.n_bytes));
     const auto p2 = fixtures::temp_path("bad_inputs/missing_tensor.gguf");
     w2.write(p2);
-    expect_format_error(p2, [](const std::string& x) { Qwen3Model::load(ModelFiles::open(x)); }, "missing tensor blk.1.ffn_down.weight");
+    expect_format_error(
+        p2, [](const std::string& x) { Qwen3Model::load(ModelFiles::open(x)); },
+        "missing tensor blk.1.ffn_down.weight");
 }
 
 TEST(BadSafetensors, Catalogue) {
@@ -162,42 +194,63 @@ TEST(BadSafetensors, Catalogue) {
         return b.s;
     };
     expect_format_error(catalogue("short.safetensors", "abc"), open_st, "too short");
-    expect_format_error(catalogue("huge_header.safetensors", Bytes().put<std::uint64_t>(1ull << 50).s + "{}"), open_st, "runs past");
-    expect_format_error(catalogue("bad_json.safetensors", with_header("{\"a\": [1,", 0)), open_st, "invalid JSON");
-    expect_format_error(catalogue("not_object.safetensors", with_header("[1,2]", 0)), open_st, "not a JSON object");
-    expect_format_error(catalogue("u16.safetensors", with_header(R"({"w":{"dtype":"U16","shape":[4],"data_offsets":[0,8]}})", 8)),
-                        open_st, "unsupported dtype U16");
-    expect_format_error(catalogue("past_end.safetensors", with_header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8)),
-                        open_st, "past the end");
-    expect_format_error(catalogue("size_mismatch.safetensors", with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16)),
-                        open_st, "do not match");
-    expect_format_error(catalogue("reversed.safetensors", with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})", 16)),
-                        open_st, "past the end");
-    expect_format_error(catalogue("no_shape.safetensors", with_header(R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", 4)),
-                        open_st, "malformed entry");
+    expect_format_error(catalogue("huge_header.safetensors", Bytes().put<std::uint64_t>(1ull << 50).s + "{}"),
+                        open_st, "runs past");
+    expect_format_error(catalogue("bad_json.safetensors", with_header("{\"a\": [1,", 0)), open_st,
+                        "invalid JSON");
+    expect_format_error(catalogue("not_object.safetensors", with_header("[1,2]", 0)), open_st,
+                        "not a JSON object");
+    expect_format_error(
+        catalogue("u16.safetensors",
+                  with_header(R"({"w":{"dtype":"U16","shape":[4],"data_offsets":[0,8]}})", 8)),
+        open_st, "unsupported dtype U16");
+    expect_format_error(
+        catalogue("past_end.safetensors",
+                  with_header(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8)),
+        open_st, "past the end");
+    expect_format_error(
+        catalogue("size_mismatch.safetensors",
+                  with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", 16)),
+        open_st, "do not match");
+    expect_format_error(
+        catalogue("reversed.safetensors",
+                  with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})", 16)),
+        open_st, "past the end");
+    expect_format_error(
+        catalogue("no_shape.safetensors", with_header(R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", 4)),
+        open_st, "malformed entry");
 }
 
 TEST(BadTokenizer, Catalogue) {
     expect_format_error(catalogue("bad.tokenizer.json", "{\"model\": "), open_tok, "invalid JSON");
     expect_format_error(catalogue("no_model.tokenizer.json", "{}"), open_tok, "malformed tokenizer");
-    expect_format_error(catalogue("unigram.tokenizer.json", R"({"model": {"type": "Unigram", "vocab": []}})"), open_tok,
-                        "is not BPE");
-    expect_format_error(catalogue("bad_merge.tokenizer.json",
-                                  R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a zz"]}, "pre_tokenizer": {"type": "ByteLevel"}})"),
-                        open_tok, "not in the vocabulary");
-    expect_format_error(catalogue("no_bytes.tokenizer.json",
-                                  R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}})"),
-                        open_tok, "lacks the byte-level token");
-    expect_format_error(catalogue("bad_regex.tokenizer.json",
-                                  R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}}})"),
-                        open_tok, "does not compile");
-    expect_format_error(catalogue("metaspace.tokenizer.json",
-                                  R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}})"),
-                        open_tok, "unsupported pre-tokenizer Metaspace");
+    expect_format_error(catalogue("unigram.tokenizer.json", R"({"model": {"type": "Unigram", "vocab": []}})"),
+                        open_tok, "is not BPE");
+    expect_format_error(
+        catalogue(
+            "bad_merge.tokenizer.json",
+            R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a zz"]}, "pre_tokenizer": {"type": "ByteLevel"}})"),
+        open_tok, "not in the vocabulary");
+    expect_format_error(
+        catalogue(
+            "no_bytes.tokenizer.json",
+            R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}})"),
+        open_tok, "lacks the byte-level token");
+    expect_format_error(
+        catalogue(
+            "bad_regex.tokenizer.json",
+            R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}}})"),
+        open_tok, "does not compile");
+    expect_format_error(
+        catalogue(
+            "metaspace.tokenizer.json",
+            R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}})"),
+        open_tok, "unsupported pre-tokenizer Metaspace");
 }
 
 TEST(BadModel, FloatWeightsMustBeTernaryUnlessQuantizeIsAsked) {
-    const auto dir = fixtures::hf_folder_from_gguf(fixtures::tiny_gguf("float_src"), "bad_inputs/not_ternary_hf");
+    const auto dir =
+        fixtures::hf_folder_from_gguf(fixtures::tiny_gguf("float_src"), "bad_inputs/not_ternary_hf");
     // Perturb one weight so that its group is no longer {-s, 0, +s}.
     auto st = slurp(dir + "/model.safetensors");
     std::uint64_t hlen;
@@ -207,8 +260,9 @@ TEST(BadModel, FloatWeightsMustBeTernaryUnlessQuantizeIsAsked) {
     st[8 + hlen + off] = static_cast<char>(0x12);
     st[8 + hlen + off + 1] = static_cast<char>(0x34);
     std::ofstream(dir + "/model.safetensors", std::ios::binary | std::ios::trunc) << st;
-    expect_format_error(dir, [](const std::string& p) { Qwen3Model::load(ModelFiles::open(p)); },
-                        "model.layers.0.mlp.up_proj.weight (F16) is not ternary");
+    expect_format_error(
+        dir, [](const std::string& p) { Qwen3Model::load(ModelFiles::open(p)); },
+        "model.layers.0.mlp.up_proj.weight (F16) is not ternary");
     ModelLoadOptions lo;
     lo.quantize = true;
     auto m = Qwen3Model::load(ModelFiles::open(dir), lo);
@@ -220,13 +274,16 @@ TEST(BadModel, ShapeMismatchAndBadConfig) {
     auto cfg = nlohmann::json::parse(slurp(dir + "/config.json"));
     cfg["intermediate_size"] = 640;
     std::ofstream(dir + "/config.json", std::ios::trunc) << cfg.dump();
-    expect_format_error(dir, [](const std::string& p) { Qwen3Model::load(ModelFiles::open(p)); }, "expected [640, 256]");
+    expect_format_error(
+        dir, [](const std::string& p) { Qwen3Model::load(ModelFiles::open(p)); }, "expected [640, 256]");
     cfg["num_key_value_heads"] = 3;
     std::ofstream(dir + "/config.json", std::ios::trunc) << cfg.dump();
-    expect_format_error(dir, [](const std::string& p) { ModelFiles::open(p); }, "not a multiple of num_key_value_heads 3");
+    expect_format_error(
+        dir, [](const std::string& p) { ModelFiles::open(p); }, "not a multiple of num_key_value_heads 3");
     cfg["architectures"] = {"LlamaForCausalLM"};
     std::ofstream(dir + "/config.json", std::ios::trunc) << cfg.dump();
-    expect_format_error(dir, [](const std::string& p) { ModelFiles::open(p); }, "Qwen3ForCausalLM");
+    expect_format_error(
+        dir, [](const std::string& p) { ModelFiles::open(p); }, "Qwen3ForCausalLM");
 }
 
 TEST(BadRequest, PromptsPastTheLimitsAreClearErrors) {
@@ -239,7 +296,8 @@ TEST(BadRequest, PromptsPastTheLimitsAreClearErrors) {
         dec.run(long_prompt, o);
         ADD_FAILURE();
     } catch (const InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("does not fit the context of 16"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("does not fit the context of 16"), std::string::npos)
+            << e.what();
     }
     EXPECT_THROW(dec.run(std::vector<std::int32_t>{}, o), InputError);
     EXPECT_THROW(dec.run(std::vector<std::int32_t>{1, 99999}, o), InputError);

@@ -9,14 +9,15 @@
 
 #include "drafters/eagle_drafter.hpp"
 #include "runtime/speculative_decoder.hpp"
-#include "tests/support/test_models.hpp"
 #include "ternspec/error.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace ternspec;
 
 namespace {
 
-HiddenRows target_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks, std::vector<int> layers) {
+HiddenRows target_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks,
+                         std::vector<int> layers) {
     std::vector<std::int32_t> pos(toks.size());
     std::iota(pos.begin(), pos.end(), cache.size());
     ForwardInput in;
@@ -125,7 +126,8 @@ TEST(Eagle, GgufFormDraftsLikeTheCheckpoint) {
     opt.stop_at_eos = false;
     opt.budget = {4, 8};
     auto a = create_drafter("eagle", folder, m), b = create_drafter("eagle", file, m);
-    const auto ra = SpeculativeDecoder(m, a.get()).run(prompt, opt), rb = SpeculativeDecoder(m, b.get()).run(prompt, opt);
+    const auto ra = SpeculativeDecoder(m, a.get()).run(prompt, opt),
+               rb = SpeculativeDecoder(m, b.get()).run(prompt, opt);
     EXPECT_EQ(ra.tokens, rb.tokens);
     EXPECT_EQ(ra.stats.depth_accepted, rb.stats.depth_accepted);
     EXPECT_EQ(ra.stats.drafted, rb.stats.drafted);

@@ -12,8 +12,8 @@
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
 #include "target/io/half.hpp"
-#include "tests/support/test_models.hpp"
 #include "ternspec/error.hpp"
+#include "tests/support/test_models.hpp"
 
 using namespace ternspec;
 
@@ -27,7 +27,7 @@ TEST(Half, RoundTripsEveryHalfValue) {
     EXPECT_EQ(half_to_float(0xc000), -2.0f);
     EXPECT_EQ(half_to_float(0x0001), std::ldexp(1.0f, -24));
     EXPECT_EQ(float_to_half(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie to even
-    EXPECT_EQ(float_to_half(65520.0f), 0x7c00);                       // overflow to inf
+    EXPECT_EQ(float_to_half(65520.0f), 0x7c00);                      // overflow to inf
     EXPECT_EQ(bf16_to_float(float_to_bf16(3.140625f)), 3.140625f);
 }
 
@@ -36,7 +36,7 @@ TEST(Dequantize, Q2_0HandMadeBlocks) {
     std::vector<std::uint8_t> b(18, 0);
     const std::uint16_t d = float_to_half(0.5f);
     b[0] = static_cast<std::uint8_t>(d), b[1] = static_cast<std::uint8_t>(d >> 8);
-    b[2] = 0b11100100;  // elements 0..3: codes 0,1,2,3
+    b[2] = 0b11100100;                         // elements 0..3: codes 0,1,2,3
     for (int i = 3; i < 18; ++i) b[i] = 0x55;  // all code 1 -> 0
     std::vector<float> y(64);
     dequantize(TensorType::Q2_0, b.data(), y.data(), 64);
@@ -95,21 +95,24 @@ TEST(Dequantize, Q8_0HandMadeBlock) {
 
 TEST(Dequantize, TernaryRoundTripEveryType) {
     std::mt19937 rng(7);
-    for (auto t : {TensorType::TQ1_0, TensorType::TQ2_0, TensorType::Q2_0, TensorType::Q2_0_G128, TensorType::PQ2_0,
-                   TensorType::F16, TensorType::BF16, TensorType::F32}) {
+    for (auto t : {TensorType::TQ1_0, TensorType::TQ2_0, TensorType::Q2_0, TensorType::Q2_0_G128,
+                   TensorType::PQ2_0, TensorType::F16, TensorType::BF16, TensorType::F32}) {
         const int n = 1024, group = type_info(t).ternary ? static_cast<int>(type_info(t).block_elems) : 128;
         std::vector<float> x(n);
         for (int g = 0; g < n / group; ++g) {
             const float s = half_to_float(float_to_half(0.01f + 0.001f * static_cast<float>(rng() % 100)));
-            for (int j = 0; j < group; ++j) x[g * group + j] = static_cast<float>(static_cast<int>(rng() % 3) - 1) * s;
+            for (int j = 0; j < group; ++j)
+                x[g * group + j] = static_cast<float>(static_cast<int>(rng() % 3) - 1) * s;
         }
         std::vector<std::uint8_t> bytes(tensor_bytes(t, n, "x"));
         quantize(t, x.data(), bytes.data(), n);
         std::vector<float> y(n);
         dequantize(t, bytes.data(), y.data(), n);
         for (int i = 0; i < n; ++i) {
-            if (t == TensorType::BF16) EXPECT_NEAR(y[i], x[i], std::fabs(x[i]) / 128) << type_info(t).name;
-            else EXPECT_EQ(y[i], x[i]) << type_info(t).name << " element " << i;
+            if (t == TensorType::BF16)
+                EXPECT_NEAR(y[i], x[i], std::fabs(x[i]) / 128) << type_info(t).name;
+            else
+                EXPECT_EQ(y[i], x[i]) << type_info(t).name << " element " << i;
         }
     }
 }
@@ -130,13 +133,15 @@ TEST(Gguf, RoundTripsEveryMetadataTypeAndTensorType) {
     w.set("k.bool", GgufValue::boolean(true));
     w.set("k.str", GgufValue::str("héllo"));
     w.set("k.arr", GgufValue::array(GgufType::I32, {GgufValue::i32(1), GgufValue::i32(-2)}));
-    w.set("k.nested", GgufValue::array(GgufType::ARRAY, {GgufValue::array(GgufType::STRING, {GgufValue::str("a")})}));
+    w.set("k.nested",
+          GgufValue::array(GgufType::ARRAY, {GgufValue::array(GgufType::STRING, {GgufValue::str("a")})}));
     w.set("general.alignment", GgufValue::u32(64));
     std::mt19937 rng(3);
     std::map<std::string, std::vector<std::uint8_t>> sent;
     for (auto t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::TQ1_0,
                    TensorType::TQ2_0, TensorType::Q2_0_G128, TensorType::PQ2_0}) {
-        const std::uint64_t rows = 4, cols = 1024;  // large enough that the two Q2_0 layouts differ by >= 64 bytes
+        const std::uint64_t rows = 4,
+                            cols = 1024;  // large enough that the two Q2_0 layouts differ by >= 64 bytes
         std::vector<std::uint8_t> bytes(tensor_bytes(t, rows * cols, "t"));
         for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
         const std::string name = "t." + std::string(type_info(t).name);
@@ -176,7 +181,8 @@ TEST(Safetensors, RoundTripsAndShards) {
     std::vector<SafetensorsWriterTensor> ts;
     for (auto t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
         std::vector<float> v = {1.0f, -2.0f, 0.5f, 0.0f, 3.0f, -0.25f};
-        SafetensorsWriterTensor w{std::string(type_info(t).name), t, {2, 3}, std::vector<std::uint8_t>(tensor_bytes(t, 6, "x"))};
+        SafetensorsWriterTensor w{
+            std::string(type_info(t).name), t, {2, 3}, std::vector<std::uint8_t>(tensor_bytes(t, 6, "x"))};
         quantize(t, v.data(), w.data.data(), 6);
         ts.push_back(w);
     }
@@ -204,7 +210,8 @@ TEST(Gguf, TellsTheTwoQ2_0LayoutsApartBySize) {
         // small to tell on its own, which must follow the file's layout.
         w.add_tensor("big", t, {4, 1024}, std::vector<std::uint8_t>(tensor_bytes(t, 4096, "big"), 0x55));
         w.add_tensor("small", t, {1, 128}, std::vector<std::uint8_t>(tensor_bytes(t, 128, "small"), 0x55));
-        const auto path = fixtures::temp_path(std::string("layout_") + std::string(type_info(t).name) + ".gguf");
+        const auto path =
+            fixtures::temp_path(std::string("layout_") + std::string(type_info(t).name) + ".gguf");
         w.write(path);
         GgufFile f(path);
         EXPECT_EQ(f.find_tensor("big")->type, t);

@@ -69,10 +69,12 @@ TEST(TernaryMatmul, MatchesNaiveIntegerReference) {
                     long long isum = 0;
                     for (int k = g * group; k < (g + 1) * group; ++k)
                         isum += c.trits[static_cast<std::size_t>(n) * 512 + k] * qa.row(m)[k];
-                    ref += static_cast<double>(isum) * c.scales[(static_cast<std::size_t>(n) * 512) / group + g];
+                    ref +=
+                        static_cast<double>(isum) * c.scales[(static_cast<std::size_t>(n) * 512) / group + g];
                 }
                 ref *= qa.scale[static_cast<std::size_t>(m)];
-                EXPECT_NEAR(y[static_cast<std::size_t>(m) * 37 + n], ref, 1e-4 * (1 + std::fabs(ref))) << group;
+                EXPECT_NEAR(y[static_cast<std::size_t>(m) * 37 + n], ref, 1e-4 * (1 + std::fabs(ref)))
+                    << group;
             }
     }
 }
@@ -91,7 +93,8 @@ TEST(TernaryMatmul, ScalarAndAvx2AreBitIdenticalForEveryBatchSize) {
             force_kernel_path(KernelPath::Avx2);
             ternary_matmul(c.w, qa, b.data());
             force_kernel_path(path);
-            ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << "M=" << M << " group " << group;
+            ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)))
+                << "M=" << M << " group " << group;
         }
     }
 }
@@ -108,7 +111,9 @@ TEST(TernaryMatmul, RowResultDoesNotDependOnBatch) {
         one.quantize(x.data() + static_cast<std::size_t>(m) * 256, 1, 256);
         std::vector<float> y(40);
         ternary_matmul(c.w, one, y.data());
-        ASSERT_EQ(0, std::memcmp(y.data(), y_all.data() + static_cast<std::size_t>(m) * 40, 40 * sizeof(float))) << m;
+        ASSERT_EQ(0,
+                  std::memcmp(y.data(), y_all.data() + static_cast<std::size_t>(m) * 40, 40 * sizeof(float)))
+            << m;
     }
 }
 

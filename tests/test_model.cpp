@@ -13,23 +13,28 @@
 #include "target/model/model_files.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/model/ternary_import.hpp"
+#include "ternspec/error.hpp"
 #include "tests/support/naive_qwen3.hpp"
 #include "tests/support/test_models.hpp"
-#include "ternspec/error.hpp"
 
 using namespace ternspec;
 
 namespace {
 
-std::vector<float> run(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int chunk) { return m.logits_chunked(ids, chunk); }
+std::vector<float> run(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int chunk) {
+    return m.logits_chunked(ids, chunk);
+}
 
-const std::vector<std::int32_t> kIds = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 100, 101, 102, 32, 102, 40, 41, 58};
+const std::vector<std::int32_t> kIds = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100,
+                                        33, 10,  100, 101, 102, 32, 102, 40,  41,  58};
 
 }  // namespace
 
 TEST(Forward, MatchesNaiveFloatImplementation) {
-    for (auto type : {TensorType::Q2_0_G128, TensorType::TQ2_0, TensorType::TQ1_0, TensorType::Q2_0, TensorType::F16}) {
-        const auto path = fixtures::tiny_gguf(std::string("naive_") + std::string(type_info(type).name), type, 5);
+    for (auto type :
+         {TensorType::Q2_0_G128, TensorType::TQ2_0, TensorType::TQ1_0, TensorType::Q2_0, TensorType::F16}) {
+        const auto path =
+            fixtures::tiny_gguf(std::string("naive_") + std::string(type_info(type).name), type, 5);
         const auto files = ModelFiles::open(path);
         auto m = Qwen3Model::load(files);
         fixtures::NaiveQwen3 ref(files);
@@ -60,7 +65,8 @@ TEST(Forward, TreeNodesEqualTheChainOfTheirPath) {
     auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("tree")));
     const std::vector<std::int32_t> prefix = {72, 101, 108, 108};
     // Tree after the prefix: root r, children a,b of r; child c of b; child d of c.
-    const std::vector<std::int32_t> toks = {111, 44, 32, 119, 98}, parents = {-1, 0, 0, 2, 3}, depth = {0, 1, 1, 2, 3};
+    const std::vector<std::int32_t> toks = {111, 44, 32, 119, 98}, parents = {-1, 0, 0, 2, 3},
+                                    depth = {0, 1, 1, 2, 3};
     KvCache cache = m->make_cache(64);
     std::vector<std::int32_t> pos(prefix.size());
     std::iota(pos.begin(), pos.end(), 0);
@@ -80,7 +86,8 @@ TEST(Forward, TreeNodesEqualTheChainOfTheirPath) {
     const auto plain = run(*m, chain, static_cast<int>(chain.size()));
     int row = static_cast<int>(prefix.size());
     for (int n : {0, 2, 3, 4}) {
-        EXPECT_EQ(0, std::memcmp(tree.logits.data() + static_cast<std::size_t>(n) * V, plain.data() + static_cast<std::size_t>(row) * V, V * sizeof(float)))
+        EXPECT_EQ(0, std::memcmp(tree.logits.data() + static_cast<std::size_t>(n) * V,
+                                 plain.data() + static_cast<std::size_t>(row) * V, V * sizeof(float)))
             << "node " << n;
         ++row;
     }
@@ -95,8 +102,10 @@ TEST(Forward, TreeNodesEqualTheChainOfTheirPath) {
     const std::size_t w = static_cast<std::size_t>(cache.row_width()) * 2;
     for (int l = 0; l < m->config().n_layers; ++l)
         for (int s = 0; s < ref.size(); ++s) {
-            EXPECT_EQ(0, std::memcmp(cache.k_row(l, s), ref.k_row(l, s), w)) << "layer " << l << " slot " << s;
-            EXPECT_EQ(0, std::memcmp(cache.v_row(l, s), ref.v_row(l, s), w)) << "layer " << l << " slot " << s;
+            EXPECT_EQ(0, std::memcmp(cache.k_row(l, s), ref.k_row(l, s), w))
+                << "layer " << l << " slot " << s;
+            EXPECT_EQ(0, std::memcmp(cache.v_row(l, s), ref.v_row(l, s), w))
+                << "layer " << l << " slot " << s;
         }
 }
 
@@ -113,7 +122,9 @@ TEST(Forward, HiddenStatesAreTheResidualStream) {
     const int H = m->config().hidden_size;
     std::vector<float> e(static_cast<std::size_t>(H));
     m->embed(kIds[3], e.data());
-    EXPECT_EQ(0, std::memcmp(e.data(), r.hidden[0].data() + 3 * H, static_cast<std::size_t>(H) * sizeof(float))) << "layer 0 input is the embedding";
+    EXPECT_EQ(0,
+              std::memcmp(e.data(), r.hidden[0].data() + 3 * H, static_cast<std::size_t>(H) * sizeof(float)))
+        << "layer 0 input is the embedding";
     std::vector<float> lg(static_cast<std::size_t>(m->config().vocab_size));
     m->lm_head(r.hidden[m->config().n_layers].data() + 3 * H, 1, lg.data());
     EXPECT_EQ(0, std::memcmp(lg.data(), r.logits.data() + 3 * lg.size(), lg.size() * sizeof(float)));
@@ -164,6 +175,7 @@ TEST(Convert, LosslessOrRefused) {
         convert_model(files, fixtures::temp_path("convert_tq2.gguf"), TensorType::TQ2_0, false);
         ADD_FAILURE() << "lossy conversion accepted";
     } catch (const InputError& e) {
-        EXPECT_NE(std::string(e.what()).find("cannot be written as TQ2_0 without loss"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("cannot be written as TQ2_0 without loss"), std::string::npos)
+            << e.what();
     }
 }

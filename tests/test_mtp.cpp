@@ -14,9 +14,9 @@
 #include "runtime/speculative_decoder.hpp"
 #include "target/model/gguf_export.hpp"
 #include "target/model/mtp_files.hpp"
+#include "ternspec/error.hpp"
 #include "tests/support/naive_qwen3.hpp"
 #include "tests/support/test_models.hpp"
-#include "ternspec/error.hpp"
 
 using namespace ternspec;
 
@@ -51,7 +51,8 @@ std::string combined_gguf(const std::string& target, const std::string& sidecar,
     return out;
 }
 
-const std::vector<std::int32_t> kIds = {72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 33, 10, 100, 101, 102, 32, 102};
+const std::vector<std::int32_t> kIds = {72,  101, 108, 108, 111, 32,  119, 111, 114,
+                                        108, 100, 33,  10,  100, 101, 102, 32,  102};
 
 }  // namespace
 
@@ -75,21 +76,27 @@ TEST(Mtp, ModulesMatchANaiveImplementation) {
             const std::string p = "blk." + std::to_string(L + d) + ".";
             fixtures::NaiveQwen3::Rows z;
             for (int j = 0; j < rows; ++j) {
-                auto e = ref.norm(ref.embedding(kIds[static_cast<std::size_t>(j + d + 1)]), ref.w[p + "nextn.enorm.weight"], ref.c.rms_eps);
-                const auto hn = ref.norm(prev_naive[static_cast<std::size_t>(j)], ref.w[p + "nextn.hnorm.weight"], ref.c.rms_eps);
+                auto e = ref.norm(ref.embedding(kIds[static_cast<std::size_t>(j + d + 1)]),
+                                  ref.w[p + "nextn.enorm.weight"], ref.c.rms_eps);
+                const auto hn = ref.norm(prev_naive[static_cast<std::size_t>(j)],
+                                         ref.w[p + "nextn.hnorm.weight"], ref.c.rms_eps);
                 e.insert(e.end(), hn.begin(), hn.end());
-                z.push_back(ref.matvec(ref.w[p + "nextn.eh_proj.weight"], e, static_cast<std::size_t>(ref.c.hidden_size)));
+                z.push_back(ref.matvec(ref.w[p + "nextn.eh_proj.weight"], e,
+                                       static_cast<std::size_t>(ref.c.hidden_size)));
             }
             ref.block(p, z);
             KvCache cache = mods->make_cache(64);
             std::vector<std::int32_t> pos(static_cast<std::size_t>(rows));
             std::iota(pos.begin(), pos.end(), 0);
-            const auto out = mods->forward(d, cache, prev.data(), std::span(kIds).subspan(static_cast<std::size_t>(d + 1), static_cast<std::size_t>(rows)),
-                                           pos, attention_slots(0, rows, {}));
+            const auto out = mods->forward(
+                d, cache, prev.data(),
+                std::span(kIds).subspan(static_cast<std::size_t>(d + 1), static_cast<std::size_t>(rows)), pos,
+                attention_slots(0, rows, {}));
             std::vector<float> logits(static_cast<std::size_t>(rows) * ref.c.vocab_size);
             mods->logits(d, out.data(), rows, logits.data());
             for (int j = 0; j < rows; ++j) {
-                const auto want = ref.head(z[static_cast<std::size_t>(j)], ref.w[p + "nextn.shared_head_norm.weight"]);
+                const auto want =
+                    ref.head(z[static_cast<std::size_t>(j)], ref.w[p + "nextn.shared_head_norm.weight"]);
                 EXPECT_GE(cosine(want, logits.data() + static_cast<std::size_t>(j) * ref.c.vocab_size), 0.999)
                     << source << " module " << d << " row " << j;
             }
@@ -101,7 +108,8 @@ TEST(Mtp, ModulesMatchANaiveImplementation) {
 
 TEST(Mtp, CombinedGgufKeepsTheTargetAndItsLayerCount) {
     const auto gguf = fixtures::tiny_gguf("mtp_combined_target", TensorType::Q2_0_G128, 22);
-    const auto both = combined_gguf(gguf, fixtures::random_mtp_sidecar(gguf, "mtp_combined", 3, 5), "mtp_combined_both");
+    const auto both =
+        combined_gguf(gguf, fixtures::random_mtp_sidecar(gguf, "mtp_combined", 3, 5), "mtp_combined_both");
     auto a = Qwen3Model::load(ModelFiles::open(gguf));
     auto b = Qwen3Model::load(ModelFiles::open(both));
     EXPECT_EQ(b->config().n_layers, a->config().n_layers);
@@ -128,7 +136,8 @@ TEST(Mtp, LosslessChainsAndTrees) {
             const auto r = SpeculativeDecoder(m, d.get()).run(prompt, opt);
             EXPECT_EQ(r.tokens, want) << "k " << k << " tree " << tree;
             EXPECT_GT(r.stats.drafted, 0);
-            EXPECT_LE(static_cast<int>(r.stats.depth_drafted.size()), std::min(k, 3)) << "drafts deeper than the modules";
+            EXPECT_LE(static_cast<int>(r.stats.depth_drafted.size()), std::min(k, 3))
+                << "drafts deeper than the modules";
         }
 }
 
@@ -194,8 +203,10 @@ TEST(Mtp, SidecarErrorsNameTheProblem) {
     };
     expect_error(edit("mtp_bad_hidden", [](auto& c) { c["hidden_size"] = 128; }), "hidden_size is 128");
     expect_error(edit("mtp_bad_layers", [](auto& c) { c["num_hidden_layers"] = 5; }), "num_hidden_layers");
-    expect_error(edit("mtp_bad_depth", [](auto& c) { c["num_nextn_predict_layers"] = 3; }), "missing MTP tensor blk.4.nextn.enorm.weight");
-    expect_error(edit("mtp_bad_arch", [](auto& c) { c["architectures"] = {"LlamaForCausalLMEagle3"}; }), "Qwen3MTPSidecar");
+    expect_error(edit("mtp_bad_depth", [](auto& c) { c["num_nextn_predict_layers"] = 3; }),
+                 "missing MTP tensor blk.4.nextn.enorm.weight");
+    expect_error(edit("mtp_bad_arch", [](auto& c) { c["architectures"] = {"LlamaForCausalLMEagle3"}; }),
+                 "Qwen3MTPSidecar");
     expect_error(gguf, "no MTP layers");
     DrafterOptions deep = o;
     deep.draft_model = fixtures::random_mtp_sidecar(gguf, "mtp_bad_option", 2, 9);
@@ -210,7 +221,8 @@ TEST(Mtp, ShippedModulesAreLosslessAndAccept) {
     auto m = Qwen3Model::load(ModelFiles::open(target));
     DrafterOptions o;
     o.draft_model = sidecar.string();
-    const auto prompt = m->tokenizer().encode("import os\n\n\ndef read_lines(path):\n    with open(path) as f:\n");
+    const auto prompt =
+        m->tokenizer().encode("import os\n\n\ndef read_lines(path):\n    with open(path) as f:\n");
     DecodeOptions plain;
     plain.max_new_tokens = 48;
     plain.stop_at_eos = false;
@@ -247,11 +259,15 @@ TEST(Mtp, ChainDraftIsTeacherForcingOnItsOwnTokens) {
         KvCache mc = drafter.modules().make_cache(64);
         std::vector<std::int32_t> pos(static_cast<std::size_t>(rows));
         std::iota(pos.begin(), pos.end(), 0);
-        const auto out = drafter.modules().forward(d, mc, prev.data(), std::span(seq).subspan(static_cast<std::size_t>(d + 1), static_cast<std::size_t>(rows)),
-                                                   pos, attention_slots(0, rows, {}));
+        const auto out = drafter.modules().forward(
+            d, mc, prev.data(),
+            std::span(seq).subspan(static_cast<std::size_t>(d + 1), static_cast<std::size_t>(rows)), pos,
+            attention_slots(0, rows, {}));
         std::vector<float> logits(static_cast<std::size_t>(V));
         drafter.modules().logits(d, out.data() + static_cast<std::size_t>(rows - 1) * H, 1, logits.data());
-        EXPECT_EQ(std::max_element(logits.begin(), logits.end()) - logits.begin(), chain.tokens[static_cast<std::size_t>(d)]) << "depth " << d + 1;
+        EXPECT_EQ(std::max_element(logits.begin(), logits.end()) - logits.begin(),
+                  chain.tokens[static_cast<std::size_t>(d)])
+            << "depth " << d + 1;
         prev = out;
     }
 }
@@ -276,6 +292,7 @@ TEST(Mtp, BatchedRequestsMatchDecodingAlone) {
     }
     for (const auto mode : {Overlap::Off, Overlap::On}) {
         const auto together = decode_batch(m, reqs, opt, mode);
-        for (std::size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(together[i].tokens, alone[i]) << "request " << i;
+        for (std::size_t i = 0; i < reqs.size(); ++i)
+            EXPECT_EQ(together[i].tokens, alone[i]) << "request " << i;
     }
 }

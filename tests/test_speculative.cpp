@@ -2,7 +2,6 @@
 // length and shape; stochastic acceptance leaves the target's distribution unchanged (chi-squared tests);
 // and the drafters propose what their definitions say, on literal token arrays.
 #include <gtest/gtest.h>
-
 #include <tbb/task_arena.h>
 
 #include <cmath>
@@ -21,8 +20,7 @@ using namespace ternspec;
 namespace {
 
 std::vector<std::vector<std::int32_t>> prompts(const Tokenizer& t) {
-    return {t.encode("def f(x):\n    return x\n\ndef f(x):\n    return"),
-            t.encode("abc abc abc abc abc"),
+    return {t.encode("def f(x):\n    return x\n\ndef f(x):\n    return"), t.encode("abc abc abc abc abc"),
             t.encode("The cat sat on the mat. The cat sat on the"),
             t.encode("for i in range(10):\n    print(i)\nfor i in range(10):\n")};
 }
@@ -43,7 +41,8 @@ void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const st
                     o.budget = {k, tree};
                     SpeculativeDecoder dec(m, d.get());
                     const auto r = dec.run(prompt, o);
-                    EXPECT_EQ(r.tokens, want) << label << " drafter " << name << " k " << k << " tree " << tree;
+                    EXPECT_EQ(r.tokens, want)
+                        << label << " drafter " << name << " k " << k << " tree " << tree;
                     EXPECT_EQ(r.stats.emitted, n_tokens);
                 }
         }
@@ -76,7 +75,8 @@ double chi2_limit(int dof) {
 
 TEST(Lossless, GreedyEveryDrafterEveryKChainAndTreeOnRandomModels) {
     for (std::uint64_t seed : {3, 4}) {
-        auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("lossless_" + std::to_string(seed), TensorType::Q2_0_G128, seed)));
+        auto m = Qwen3Model::load(ModelFiles::open(
+            fixtures::tiny_gguf("lossless_" + std::to_string(seed), TensorType::Q2_0_G128, seed)));
         expect_lossless(m, 40, "random model seed " + std::to_string(seed));
     }
 }
@@ -90,9 +90,11 @@ TEST(Lossless, GreedyOnTheShippedModel) {
 TEST(Lossless, StochasticChainKeepsTheTargetDistribution) {
     const std::vector<float> logits = {2.0f, 1.0f, 0.5f, 0.0f, -1.0f, 1.5f};
     const int V = 6, trials = 60000;
-    for (SamplingParams sp : {SamplingParams{1.0f, 0, 1.0f, 0.0f, 0}, SamplingParams{0.7f, 4, 0.95f, 0.0f, 0}}) {
+    for (SamplingParams sp :
+         {SamplingParams{1.0f, 0, 1.0f, 0.0f, 0}, SamplingParams{0.7f, 4, 0.95f, 0.0f, 0}}) {
         const auto p = target_distribution(logits.data(), V, sp);
-        auto q = std::make_shared<std::vector<float>>(std::vector<float>{0.05f, 0.4f, 0.2f, 0.1f, 0.05f, 0.2f});
+        auto q =
+            std::make_shared<std::vector<float>>(std::vector<float>{0.05f, 0.4f, 0.2f, 0.1f, 0.05f, 0.2f});
         for (bool soft : {true, false}) {
             Rng rng(soft ? 11 : 12);
             std::vector<int> counts(V, 0);
@@ -107,11 +109,14 @@ TEST(Lossless, StochasticChainKeepsTheTargetDistribution) {
                 rows.insert(rows.end(), logits.begin(), logits.end());
                 rows.insert(rows.end(), logits.begin(), logits.end());
                 const auto v = verify_stochastic(d, rows.data(), V, sp, rng);
-                counts[static_cast<std::size_t>(v.accepted_nodes.empty() ? v.next_token : d.tokens[static_cast<std::size_t>(v.accepted_nodes[0])])]++;
+                counts[static_cast<std::size_t>(
+                    v.accepted_nodes.empty() ? v.next_token
+                                             : d.tokens[static_cast<std::size_t>(v.accepted_nodes[0])])]++;
             }
             int dof;
             const double x = chi2(counts, p, trials, &dof);
-            EXPECT_LT(x, chi2_limit(dof)) << (soft ? "soft" : "one-hot") << " draft, temperature " << sp.temperature;
+            EXPECT_LT(x, chi2_limit(dof))
+                << (soft ? "soft" : "one-hot") << " draft, temperature " << sp.temperature;
         }
     }
 }
@@ -141,7 +146,9 @@ TEST(Lossless, StochasticTreeKeepsTheTargetDistribution) {
             std::vector<float> rows;
             for (int r = 0; r < 3; ++r) rows.insert(rows.end(), logits.begin(), logits.end());
             const auto v = verify_stochastic(d, rows.data(), V, sp, rng);
-            counts[static_cast<std::size_t>(v.accepted_nodes.empty() ? v.next_token : d.tokens[static_cast<std::size_t>(v.accepted_nodes[0])])]++;
+            counts[static_cast<std::size_t>(v.accepted_nodes.empty()
+                                                ? v.next_token
+                                                : d.tokens[static_cast<std::size_t>(v.accepted_nodes[0])])]++;
         }
         int dof;
         const double x = chi2(counts, p, trials, &dof);
@@ -234,8 +241,10 @@ TEST(SuffixDrafter, GlobalTrieLearnsFromEarlierResponsesAndEvicts) {
 
 TEST(NgramDrafter, ProposesWhatFollowedTheMostRecentMatch) {
     NgramDrafter d({});
-    EXPECT_EQ(d.propose(std::vector<std::int32_t>{5, 6, 7, 8, 5, 6}, {3, 0}).tokens, (std::vector<std::int32_t>{7, 8, 5}));
-    EXPECT_EQ(d.propose(std::vector<std::int32_t>{1, 2, 9, 1, 2, 8, 1, 2}, {2, 0}).tokens, (std::vector<std::int32_t>{8, 1}));
+    EXPECT_EQ(d.propose(std::vector<std::int32_t>{5, 6, 7, 8, 5, 6}, {3, 0}).tokens,
+              (std::vector<std::int32_t>{7, 8, 5}));
+    EXPECT_EQ(d.propose(std::vector<std::int32_t>{1, 2, 9, 1, 2, 8, 1, 2}, {2, 0}).tokens,
+              (std::vector<std::int32_t>{8, 1}));
     EXPECT_TRUE(d.propose(std::vector<std::int32_t>{1, 2, 3}, {3, 0}).empty());
 }
 
@@ -273,7 +282,8 @@ TEST(Lossless, AdaptiveDraftLength) {
     auto d = create_drafter("suffix", {}, m);
     o.budget = {8, 0};
     // Costs that make drafting attractive, so the controller actually drafts and varies K.
-    o.adaptive = std::make_shared<DraftLengthController>(CostModel({1.0, 1.02, 1.04, 1.06, 1.08, 1.1, 1.12, 1.14, 1.16}), 8);
+    o.adaptive = std::make_shared<DraftLengthController>(
+        CostModel({1.0, 1.02, 1.04, 1.06, 1.08, 1.1, 1.12, 1.14, 1.16}), 8);
     SpeculativeDecoder dec(m, d.get());
     for (const auto& p : prompts(m->tokenizer())) {
         DecodeOptions po = o;
@@ -293,8 +303,10 @@ TEST(SuffixDrafter, LongCopiesStillDraftInFull) {
 }
 
 TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
-    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("batch_decode", TensorType::Q2_0_G128, 31)));
-    const std::vector<std::string> texts = {"def f(x):\n    return x", "abc abc abc abc", "import os\nimport sys\n", "x = 1\ny = 2\nz ="};
+    auto m =
+        Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("batch_decode", TensorType::Q2_0_G128, 31)));
+    const std::vector<std::string> texts = {"def f(x):\n    return x", "abc abc abc abc",
+                                            "import os\nimport sys\n", "x = 1\ny = 2\nz ="};
     for (const std::string name : {"none", "suffix", "ngram"})
         for (const bool greedy : {true, false}) {
             DecodeOptions opt;
@@ -327,10 +339,13 @@ TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
                 BatchReport rep;
                 const auto together = decode_batch(m, reqs, opt, mode, &rep);
                 ASSERT_EQ(together.size(), texts.size());
-                EXPECT_EQ(rep.overlapped, mode == Overlap::On && tbb::this_task_arena::max_concurrency() >= 2);
+                EXPECT_EQ(rep.overlapped,
+                          mode == Overlap::On && tbb::this_task_arena::max_concurrency() >= 2);
                 for (std::size_t i = 0; i < texts.size(); ++i) {
-                    EXPECT_EQ(together[i].tokens, alone[i].tokens) << name << " request " << i << (greedy ? " greedy" : " sampled");
-                    EXPECT_EQ(together[i].stats.accepted, alone[i].stats.accepted) << name << " request " << i;
+                    EXPECT_EQ(together[i].tokens, alone[i].tokens)
+                        << name << " request " << i << (greedy ? " greedy" : " sampled");
+                    EXPECT_EQ(together[i].stats.accepted, alone[i].stats.accepted)
+                        << name << " request " << i;
                 }
             }
         }

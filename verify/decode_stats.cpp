@@ -14,9 +14,11 @@ void DecodeStats::record_round(int draft_depth, int draft_nodes, int accepted_le
     }
     for (int d = 0; d < draft_depth; ++d) depth_drafted[static_cast<std::size_t>(d)]++;
     for (int d = 0; d < accepted_len; ++d) depth_accepted[static_cast<std::size_t>(d)]++;
-    if (static_cast<int>(accepted_hist.size()) <= accepted_len) accepted_hist.resize(static_cast<std::size_t>(accepted_len) + 1, 0);
+    if (static_cast<int>(accepted_hist.size()) <= accepted_len)
+        accepted_hist.resize(static_cast<std::size_t>(accepted_len) + 1, 0);
     accepted_hist[static_cast<std::size_t>(accepted_len)]++;
-    if (static_cast<int>(draft_size_hist.size()) <= draft_nodes) draft_size_hist.resize(static_cast<std::size_t>(draft_nodes) + 1, 0);
+    if (static_cast<int>(draft_size_hist.size()) <= draft_nodes)
+        draft_size_hist.resize(static_cast<std::size_t>(draft_nodes) + 1, 0);
     draft_size_hist[static_cast<std::size_t>(draft_nodes)]++;
 }
 
@@ -43,7 +45,9 @@ void DecodeStats::merge(const DecodeStats& o) {
 std::vector<double> DecodeStats::per_position_acceptance() const {
     std::vector<double> out;
     for (std::size_t d = 0; d < depth_drafted.size(); ++d)
-        out.push_back(depth_drafted[d] ? static_cast<double>(depth_accepted[d]) / static_cast<double>(depth_drafted[d]) : 0.0);
+        out.push_back(depth_drafted[d]
+                          ? static_cast<double>(depth_accepted[d]) / static_cast<double>(depth_drafted[d])
+                          : 0.0);
     return out;
 }
 
@@ -60,8 +64,12 @@ nlohmann::json DecodeStats::to_json() const {
             {"per_position_acceptance", per_pos},
             {"accepted_length_histogram", accepted_hist},
             {"draft_size_histogram", draft_size_hist},
-            {"seconds", {{"prefill", t_prefill}, {"draft", t_draft}, {"verify", t_verify}, {"total", t_total},
-                         {"overhead", std::max(0.0, decode_s - t_draft - t_verify)}}},
+            {"seconds",
+             {{"prefill", t_prefill},
+              {"draft", t_draft},
+              {"verify", t_verify},
+              {"total", t_total},
+              {"overhead", std::max(0.0, decode_s - t_draft - t_verify)}}},
             {"prefill_tokens_per_s", t_prefill > 0 ? prompt_tokens / t_prefill : 0.0},
             {"decode_tokens_per_s", decode_tokens_per_s()}};
 }

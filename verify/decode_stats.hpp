@@ -13,9 +13,10 @@ struct DecodeStats {
     std::int64_t target_forwards = 0;  // after prefill
     std::int64_t drafted = 0;          // draft nodes sent to the target
     std::int64_t accepted = 0;         // draft nodes accepted
-    std::vector<std::int64_t> depth_drafted, depth_accepted;  // index d: rounds whose draft reached depth d + 1
-    std::vector<std::int64_t> accepted_hist;                  // index n: rounds that accepted n draft tokens
-    std::vector<std::int64_t> draft_size_hist;                // index n: rounds that sent n draft nodes
+    std::vector<std::int64_t> depth_drafted,
+        depth_accepted;                         // index d: rounds whose draft reached depth d + 1
+    std::vector<std::int64_t> accepted_hist;    // index n: rounds that accepted n draft tokens
+    std::vector<std::int64_t> draft_size_hist;  // index n: rounds that sent n draft nodes
     double t_prefill = 0, t_draft = 0, t_verify = 0, t_total = 0;
 
     void record_round(int draft_depth, int draft_nodes, int accepted_len);
@@ -29,10 +30,13 @@ struct DecodeStats {
     template <typename CostFn>
     double projected_tokens_per_s(CostFn&& t) const {
         double seconds = 0;
-        for (std::size_t n = 0; n < draft_size_hist.size(); ++n) seconds += static_cast<double>(draft_size_hist[n]) * t(static_cast<int>(n) + 1);
+        for (std::size_t n = 0; n < draft_size_hist.size(); ++n)
+            seconds += static_cast<double>(draft_size_hist[n]) * t(static_cast<int>(n) + 1);
         return seconds > 0 ? static_cast<double>(emitted) / seconds : 0.0;
     }
-    double decode_tokens_per_s() const { return t_total - t_prefill > 0 ? emitted / (t_total - t_prefill) : 0.0; }
+    double decode_tokens_per_s() const {
+        return t_total - t_prefill > 0 ? emitted / (t_total - t_prefill) : 0.0;
+    }
     nlohmann::json to_json() const;
 };
 

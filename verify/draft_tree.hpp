@@ -9,9 +9,11 @@ namespace ternspec {
 
 struct DraftTree {
     std::vector<std::int32_t> tokens;
-    std::vector<std::int32_t> parents;  // index of the parent node, -1 for children of the root; parents come first
-    // Optional draft distributions: dist[0] is the one the root's children were drawn from, dist[i + 1] the one
-    // node i's children were drawn from. Null (or a short vector) means the children are one-hot proposals.
+    std::vector<std::int32_t>
+        parents;  // index of the parent node, -1 for children of the root; parents come first
+    // Optional draft distributions: dist[0] is the one the root's children were drawn from, dist[i + 1] the
+    // one node i's children were drawn from. Null (or a short vector) means the children are one-hot
+    // proposals.
     std::vector<std::shared_ptr<const std::vector<float>>> dist;
 
     std::size_t size() const { return tokens.size(); }

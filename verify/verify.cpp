@@ -7,7 +7,8 @@ namespace {
 
 std::vector<std::vector<int>> children_of(const DraftTree& d) {
     std::vector<std::vector<int>> ch(d.size() + 1);
-    for (std::size_t i = 0; i < d.size(); ++i) ch[static_cast<std::size_t>(d.parents[i] + 1)].push_back(static_cast<int>(i));
+    for (std::size_t i = 0; i < d.size(); ++i)
+        ch[static_cast<std::size_t>(d.parents[i] + 1)].push_back(static_cast<int>(i));
     return ch;
 }
 
@@ -41,13 +42,17 @@ Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab) {
     }
 }
 
-Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp, Rng& rng) {
+Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp,
+                          Rng& rng) {
     const auto ch = children_of(draft);
     Verdict v;
     int slot = 0;
     for (;;) {
-        std::vector<float> p = target_distribution(logits + static_cast<std::size_t>(slot) * vocab, vocab, sp);
-        const auto& dptr = static_cast<std::size_t>(slot) < draft.dist.size() ? draft.dist[static_cast<std::size_t>(slot)] : nullptr;
+        std::vector<float> p =
+            target_distribution(logits + static_cast<std::size_t>(slot) * vocab, vocab, sp);
+        const auto& dptr = static_cast<std::size_t>(slot) < draft.dist.size()
+                               ? draft.dist[static_cast<std::size_t>(slot)]
+                               : nullptr;
         const bool soft = dptr && static_cast<int>(dptr->size()) == vocab;
         std::vector<float> q = soft ? *dptr : std::vector<float>();
         int next = -1;

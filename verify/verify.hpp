@@ -10,8 +10,8 @@
 namespace ternspec {
 
 struct Verdict {
-    std::vector<int> accepted_nodes;   // the accepted path, root's child first
-    std::int32_t next_token = -1;      // the target's own token after the path (bonus or correction)
+    std::vector<int> accepted_nodes;  // the accepted path, root's child first
+    std::int32_t next_token = -1;     // the target's own token after the path (bonus or correction)
 };
 
 // Greedy: follow children that equal the target's argmax; then the argmax itself.
@@ -19,6 +19,7 @@ Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab);
 
 // Lossless stochastic acceptance (speculative sampling; for several children of a node, recursive rejection
 // sampling without replacement). The emitted tokens follow the target's distribution exactly.
-Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp, Rng& rng);
+Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp,
+                          Rng& rng);
 
 }  // namespace ternspec

@@ -7,19 +7,19 @@
 namespace ternspec {
 
 class Error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // A model, tokenizer or checkpoint file that cannot be read as what it claims to be.
 class FormatError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 // A request the model cannot serve: a prompt past the context, a token id out of range, bad options.
 class InputError : public Error {
-public:
+  public:
     using Error::Error;
 };
 

@@ -40,10 +40,10 @@ struct SamplingOptions {
 };
 
 struct DraftOptions {
-    std::string drafter = "none";  // none, suffix, ngram
-    int k = 4;                     // draft length
-    int tree_nodes = 0;            // > 0: draft trees of at most this many nodes
-    std::string draft_model;       // for drafters with weights
+    std::string drafter = "none";              // none, suffix, ngram
+    int k = 4;                                 // draft length
+    int tree_nodes = 0;                        // > 0: draft trees of at most this many nodes
+    std::string draft_model;                   // for drafters with weights
     std::map<std::string, std::string> extra;  // drafter-specific options, e.g. {"max_spec_factor", "2"}
 };
 
@@ -62,7 +62,8 @@ struct Statistics {
     double acceptance_rate = 0, tau = 0;  // tau: tokens per target forward, bonus included
     std::vector<double> per_position_acceptance;
     std::vector<std::int64_t> accepted_length_histogram;
-    double seconds_prefill = 0, seconds_draft = 0, seconds_verify = 0, seconds_total = 0, decode_tokens_per_s = 0;
+    double seconds_prefill = 0, seconds_draft = 0, seconds_verify = 0, seconds_total = 0,
+           decode_tokens_per_s = 0;
 };
 
 struct Result {
@@ -73,7 +74,7 @@ struct Result {
 };
 
 class Model {
-public:
+  public:
     static Model load(const std::string& path, const LoadOptions& options = {});
     ModelInfo info() const;
     std::vector<std::int32_t> encode(std::string_view text) const;
@@ -83,7 +84,7 @@ public:
     struct Impl;
     const std::shared_ptr<Impl>& impl() const { return impl_; }
 
-private:
+  private:
     explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
     std::shared_ptr<Impl> impl_;
 };
@@ -91,7 +92,7 @@ private:
 // A stream of requests with one drafter: drafters that learn across requests (the suffix drafter's global
 // trie) keep what they learned for the session's lifetime.
 class Session {
-public:
+  public:
     explicit Session(const Model& model, const DraftOptions& draft = {});
     ~Session();
     Session(Session&&) noexcept;
@@ -104,10 +105,11 @@ public:
     // draft, so the weights are read once for all of them. Each result equals what that session's
     // generate() would return alone. The sessions must share one Model; on_token is not called here
     // (results come back together), cancel stops every request.
-    static std::vector<Result> generate_together(std::span<Session* const> sessions, std::span<const std::string> prompts,
+    static std::vector<Result> generate_together(std::span<Session* const> sessions,
+                                                 std::span<const std::string> prompts,
                                                  const GenerateOptions& options = {});
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

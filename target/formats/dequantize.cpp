@@ -10,7 +10,9 @@
 namespace ternspec {
 namespace {
 
-std::uint16_t load_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+std::uint16_t load_u16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
 void store_u16(std::uint8_t* p, std::uint16_t v) {
     p[0] = static_cast<std::uint8_t>(v);
     p[1] = static_cast<std::uint8_t>(v >> 8);
@@ -30,7 +32,9 @@ float block_absmax(const float* x, int n) {
     return m;
 }
 
-int trit_of(float v, float inv) { return static_cast<int>(std::lround(std::clamp(v * inv, -1.0f, 1.0f))); }
+int trit_of(float v, float inv) {
+    return static_cast<int>(std::lround(std::clamp(v * inv, -1.0f, 1.0f)));
+}
 
 void dequant_q2(const std::uint8_t* b, float* y, int group) {
     const float d = half_to_float(load_u16(b));
@@ -44,7 +48,8 @@ void quant_q2(const float* x, std::uint8_t* b, int group) {
     const float inv = d > 0 ? 1.0f / d : 0.0f;
     store_u16(b, dh);
     std::memset(b + 2, 0, static_cast<std::size_t>(group / 4));
-    for (int j = 0; j < group; ++j) b[2 + j / 4] |= static_cast<std::uint8_t>((trit_of(x[j], inv) + 1) << (2 * (j % 4)));
+    for (int j = 0; j < group; ++j)
+        b[2 + j / 4] |= static_cast<std::uint8_t>((trit_of(x[j], inv) + 1) << (2 * (j % 4)));
 }
 
 }  // namespace
@@ -63,7 +68,8 @@ void dequantize(TensorType t, const std::uint8_t* src, float* dst, std::uint64_t
             for (std::uint64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(load_u16(src + 2 * i));
             return;
         case TensorType::I8:
-            for (std::uint64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(static_cast<std::int8_t>(src[i]));
+            for (std::uint64_t i = 0; i < n; ++i)
+                dst[i] = static_cast<float>(static_cast<std::int8_t>(src[i]));
             return;
         case TensorType::I32:
             for (std::uint64_t i = 0; i < n; ++i) {
@@ -82,7 +88,8 @@ void dequantize(TensorType t, const std::uint8_t* src, float* dst, std::uint64_t
         case TensorType::Q8_0:
             for (std::uint64_t b = 0; b < blocks; ++b, src += 34, dst += 32) {
                 const float d = half_to_float(load_u16(src));
-                for (int j = 0; j < 32; ++j) dst[j] = static_cast<float>(static_cast<std::int8_t>(src[2 + j])) * d;
+                for (int j = 0; j < 32; ++j)
+                    dst[j] = static_cast<float>(static_cast<std::int8_t>(src[2 + j])) * d;
             }
             return;
         case TensorType::TQ2_0:
@@ -91,7 +98,8 @@ void dequantize(TensorType t, const std::uint8_t* src, float* dst, std::uint64_t
                 const float d = half_to_float(load_u16(src + 64));
                 for (int j = 0; j < 64; j += 32)
                     for (int l = 0; l < 4; ++l)
-                        for (int m = 0; m < 32; ++m) *dst++ = static_cast<float>(((src[j + m] >> (2 * l)) & 3) - 1) * d;
+                        for (int m = 0; m < 32; ++m)
+                            *dst++ = static_cast<float>(((src[j + m] >> (2 * l)) & 3) - 1) * d;
             }
             return;
         case TensorType::TQ1_0:
@@ -101,16 +109,19 @@ void dequantize(TensorType t, const std::uint8_t* src, float* dst, std::uint64_t
                 for (int n5 = 0; n5 < 5; ++n5)
                     for (int m = 0; m < 32; ++m) *dst++ = static_cast<float>(tq1_digit(src[m], n5) - 1) * d;
                 for (int n5 = 0; n5 < 5; ++n5)
-                    for (int m = 0; m < 16; ++m) *dst++ = static_cast<float>(tq1_digit(src[32 + m], n5) - 1) * d;
+                    for (int m = 0; m < 16; ++m)
+                        *dst++ = static_cast<float>(tq1_digit(src[32 + m], n5) - 1) * d;
                 for (int n4 = 0; n4 < 4; ++n4)
-                    for (int m = 0; m < 4; ++m) *dst++ = static_cast<float>(tq1_digit(src[48 + m], n4) - 1) * d;
+                    for (int m = 0; m < 4; ++m)
+                        *dst++ = static_cast<float>(tq1_digit(src[48 + m], n4) - 1) * d;
             }
             return;
         case TensorType::Q2_0:
         case TensorType::Q2_0_G128:
         case TensorType::PQ2_0: {
             const int g = static_cast<int>(info.block_elems);
-            for (std::uint64_t b = 0; b < blocks; ++b, src += info.block_bytes, dst += g) dequant_q2(src, dst, g);
+            for (std::uint64_t b = 0; b < blocks; ++b, src += info.block_bytes, dst += g)
+                dequant_q2(src, dst, g);
             return;
         }
     }
@@ -131,7 +142,8 @@ void quantize(TensorType t, const float* src, std::uint8_t* dst, std::uint64_t n
             for (std::uint64_t i = 0; i < n; ++i) store_u16(dst + 2 * i, float_to_bf16(src[i]));
             return;
         case TensorType::I8:
-            for (std::uint64_t i = 0; i < n; ++i) dst[i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(src[i])));
+            for (std::uint64_t i = 0; i < n; ++i)
+                dst[i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(src[i])));
             return;
         case TensorType::I32:
             for (std::uint64_t i = 0; i < n; ++i) {
@@ -164,7 +176,8 @@ void quantize(TensorType t, const float* src, std::uint8_t* dst, std::uint64_t n
                 for (int j = 0; j < 64; j += 32)
                     for (int l = 0; l < 4; ++l)
                         for (int m = 0; m < 32; ++m)
-                            dst[j + m] |= static_cast<std::uint8_t>((trit_of(src[j * 4 + l * 32 + m], inv) + 1) << (2 * l));
+                            dst[j + m] |= static_cast<std::uint8_t>(
+                                (trit_of(src[j * 4 + l * 32 + m], inv) + 1) << (2 * l));
                 store_u16(dst + 64, dh);
             }
             return;
@@ -177,7 +190,8 @@ void quantize(TensorType t, const float* src, std::uint8_t* dst, std::uint64_t n
                 auto pack = [&](int first, int run, int count, int digits) {
                     for (int m = 0; m < count; ++m) {
                         int q = 0;
-                        for (int k = 0; k < digits; ++k) q = q * 3 + trit_of(src[first + m + k * run], inv) + 1;
+                        for (int k = 0; k < digits; ++k)
+                            q = q * 3 + trit_of(src[first + m + k * run], inv) + 1;
                         for (int k = digits; k < 5; ++k) q *= 3;
                         dst[first == 0 ? m : (first == 160 ? 32 + m : 48 + m)] =
                             static_cast<std::uint8_t>((q * 256 + 242) / 243);
@@ -193,7 +207,8 @@ void quantize(TensorType t, const float* src, std::uint8_t* dst, std::uint64_t n
         case TensorType::Q2_0_G128:
         case TensorType::PQ2_0: {
             const int g = static_cast<int>(info.block_elems);
-            for (std::uint64_t b = 0; b < blocks; ++b, src += g, dst += info.block_bytes) quant_q2(src, dst, g);
+            for (std::uint64_t b = 0; b < blocks; ++b, src += g, dst += info.block_bytes)
+                quant_q2(src, dst, g);
             return;
         }
     }

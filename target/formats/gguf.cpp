@@ -18,7 +18,7 @@ constexpr std::uint32_t kMaxDims = 4;
 
 // Bounds-checked little-endian reads over the mapped bytes.
 class Cursor {
-public:
+  public:
     Cursor(const std::uint8_t* p, std::uint64_t n, const std::string& file) : p_(p), n_(n), file_(file) {}
 
     template <typename T>
@@ -38,14 +38,15 @@ public:
     }
     void need(std::uint64_t k, const char* what) const {
         if (k > n_ - pos_)
-            throw FormatError(file_ + ": truncated while reading " + what + " at byte " + std::to_string(pos_) +
-                              " (needs " + std::to_string(k) + " bytes, file has " + std::to_string(n_) + ")");
+            throw FormatError(file_ + ": truncated while reading " + what + " at byte " +
+                              std::to_string(pos_) + " (needs " + std::to_string(k) + " bytes, file has " +
+                              std::to_string(n_) + ")");
     }
     std::uint64_t pos() const { return pos_; }
     std::uint64_t remaining() const { return n_ - pos_; }
     const std::string& file() const { return file_; }
 
-private:
+  private:
     const std::uint8_t* p_;
     std::uint64_t n_;
     std::uint64_t pos_ = 0;
@@ -54,11 +55,24 @@ private:
 
 std::uint64_t min_value_bytes(GgufType t) {
     switch (t) {
-        case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
-        case GgufType::U16: case GgufType::I16: return 2;
-        case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-        case GgufType::U64: case GgufType::I64: case GgufType::F64: case GgufType::STRING: return 8;
-        case GgufType::ARRAY: return 12;
+        case GgufType::U8:
+        case GgufType::I8:
+        case GgufType::BOOL:
+            return 1;
+        case GgufType::U16:
+        case GgufType::I16:
+            return 2;
+        case GgufType::U32:
+        case GgufType::I32:
+        case GgufType::F32:
+            return 4;
+        case GgufType::U64:
+        case GgufType::I64:
+        case GgufType::F64:
+        case GgufType::STRING:
+            return 8;
+        case GgufType::ARRAY:
+            return 12;
     }
     return 1;
 }
@@ -67,28 +81,52 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth
     GgufValue v;
     v.type = type;
     switch (type) {
-        case GgufType::U8: v.value = std::uint64_t{c.read<std::uint8_t>("a u8 value")}; break;
-        case GgufType::I8: v.value = std::int64_t{c.read<std::int8_t>("an i8 value")}; break;
-        case GgufType::U16: v.value = std::uint64_t{c.read<std::uint16_t>("a u16 value")}; break;
-        case GgufType::I16: v.value = std::int64_t{c.read<std::int16_t>("an i16 value")}; break;
-        case GgufType::U32: v.value = std::uint64_t{c.read<std::uint32_t>("a u32 value")}; break;
-        case GgufType::I32: v.value = std::int64_t{c.read<std::int32_t>("an i32 value")}; break;
-        case GgufType::U64: v.value = std::uint64_t{c.read<std::uint64_t>("a u64 value")}; break;
-        case GgufType::I64: v.value = std::int64_t{c.read<std::int64_t>("an i64 value")}; break;
-        case GgufType::F32: v.value = double{c.read<float>("an f32 value")}; break;
-        case GgufType::F64: v.value = c.read<double>("an f64 value"); break;
+        case GgufType::U8:
+            v.value = std::uint64_t{c.read<std::uint8_t>("a u8 value")};
+            break;
+        case GgufType::I8:
+            v.value = std::int64_t{c.read<std::int8_t>("an i8 value")};
+            break;
+        case GgufType::U16:
+            v.value = std::uint64_t{c.read<std::uint16_t>("a u16 value")};
+            break;
+        case GgufType::I16:
+            v.value = std::int64_t{c.read<std::int16_t>("an i16 value")};
+            break;
+        case GgufType::U32:
+            v.value = std::uint64_t{c.read<std::uint32_t>("a u32 value")};
+            break;
+        case GgufType::I32:
+            v.value = std::int64_t{c.read<std::int32_t>("an i32 value")};
+            break;
+        case GgufType::U64:
+            v.value = std::uint64_t{c.read<std::uint64_t>("a u64 value")};
+            break;
+        case GgufType::I64:
+            v.value = std::int64_t{c.read<std::int64_t>("an i64 value")};
+            break;
+        case GgufType::F32:
+            v.value = double{c.read<float>("an f32 value")};
+            break;
+        case GgufType::F64:
+            v.value = c.read<double>("an f64 value");
+            break;
         case GgufType::BOOL: {
             const auto b = c.read<std::uint8_t>("a bool value");
             if (b > 1) throw FormatError(c.file() + ": key " + key + ": bool value " + std::to_string(b));
             v.value = b == 1;
             break;
         }
-        case GgufType::STRING: v.value = c.read_string("a string value"); break;
+        case GgufType::STRING:
+            v.value = c.read_string("a string value");
+            break;
         case GgufType::ARRAY: {
-            if (depth >= kMaxArrayDepth) throw FormatError(c.file() + ": key " + key + ": arrays nested too deep");
+            if (depth >= kMaxArrayDepth)
+                throw FormatError(c.file() + ": key " + key + ": arrays nested too deep");
             const auto et = c.read<std::uint32_t>("an array type");
             if (et > static_cast<std::uint32_t>(GgufType::F64))
-                throw FormatError(c.file() + ": key " + key + ": unknown array element type " + std::to_string(et));
+                throw FormatError(c.file() + ": key " + key + ": unknown array element type " +
+                                  std::to_string(et));
             v.elem_type = static_cast<GgufType>(et);
             const auto count = c.read<std::uint64_t>("an array length");
             if (count > c.remaining() / min_value_bytes(v.elem_type))
@@ -96,7 +134,8 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth
                                   " elements does not fit in the file");
             std::vector<GgufValue> items;
             items.reserve(count);
-            for (std::uint64_t i = 0; i < count; ++i) items.push_back(read_value(c, v.elem_type, key, depth + 1));
+            for (std::uint64_t i = 0; i < count; ++i)
+                items.push_back(read_value(c, v.elem_type, key, depth + 1));
             v.value = std::move(items);
             break;
         }
@@ -123,18 +162,42 @@ void write_value(std::ostream& out, const GgufValue& v, bool with_type) {
     if (with_type) put<std::uint32_t>(out, static_cast<std::uint32_t>(v.type));
     const std::string key = "(writer)";
     switch (v.type) {
-        case GgufType::U8: put<std::uint8_t>(out, static_cast<std::uint8_t>(v.as_int(key))); break;
-        case GgufType::I8: put<std::int8_t>(out, static_cast<std::int8_t>(v.as_int(key))); break;
-        case GgufType::U16: put<std::uint16_t>(out, static_cast<std::uint16_t>(v.as_int(key))); break;
-        case GgufType::I16: put<std::int16_t>(out, static_cast<std::int16_t>(v.as_int(key))); break;
-        case GgufType::U32: put<std::uint32_t>(out, static_cast<std::uint32_t>(v.as_int(key))); break;
-        case GgufType::I32: put<std::int32_t>(out, static_cast<std::int32_t>(v.as_int(key))); break;
-        case GgufType::U64: put<std::uint64_t>(out, std::get<std::uint64_t>(v.value)); break;
-        case GgufType::I64: put<std::int64_t>(out, v.as_int(key)); break;
-        case GgufType::F32: put<float>(out, static_cast<float>(v.as_float(key))); break;
-        case GgufType::F64: put<double>(out, v.as_float(key)); break;
-        case GgufType::BOOL: put<std::uint8_t>(out, v.as_bool(key) ? 1 : 0); break;
-        case GgufType::STRING: put_string(out, v.as_string(key)); break;
+        case GgufType::U8:
+            put<std::uint8_t>(out, static_cast<std::uint8_t>(v.as_int(key)));
+            break;
+        case GgufType::I8:
+            put<std::int8_t>(out, static_cast<std::int8_t>(v.as_int(key)));
+            break;
+        case GgufType::U16:
+            put<std::uint16_t>(out, static_cast<std::uint16_t>(v.as_int(key)));
+            break;
+        case GgufType::I16:
+            put<std::int16_t>(out, static_cast<std::int16_t>(v.as_int(key)));
+            break;
+        case GgufType::U32:
+            put<std::uint32_t>(out, static_cast<std::uint32_t>(v.as_int(key)));
+            break;
+        case GgufType::I32:
+            put<std::int32_t>(out, static_cast<std::int32_t>(v.as_int(key)));
+            break;
+        case GgufType::U64:
+            put<std::uint64_t>(out, std::get<std::uint64_t>(v.value));
+            break;
+        case GgufType::I64:
+            put<std::int64_t>(out, v.as_int(key));
+            break;
+        case GgufType::F32:
+            put<float>(out, static_cast<float>(v.as_float(key)));
+            break;
+        case GgufType::F64:
+            put<double>(out, v.as_float(key));
+            break;
+        case GgufType::BOOL:
+            put<std::uint8_t>(out, v.as_bool(key) ? 1 : 0);
+            break;
+        case GgufType::STRING:
+            put_string(out, v.as_string(key));
+            break;
         case GgufType::ARRAY: {
             const auto& items = v.as_array(key);
             put<std::uint32_t>(out, static_cast<std::uint32_t>(v.elem_type));
@@ -149,7 +212,8 @@ void write_value(std::ostream& out, const GgufValue& v, bool with_type) {
 
 std::int64_t GgufValue::as_int(const std::string& key) const {
     if (auto* u = std::get_if<std::uint64_t>(&value)) {
-        if (*u > static_cast<std::uint64_t>(INT64_MAX)) throw FormatError("metadata " + key + ": value too large");
+        if (*u > static_cast<std::uint64_t>(INT64_MAX))
+            throw FormatError("metadata " + key + ": value too large");
         return static_cast<std::int64_t>(*u);
     }
     if (auto* i = std::get_if<std::int64_t>(&value)) return *i;
@@ -180,10 +244,14 @@ const std::vector<GgufValue>& GgufValue::as_array(const std::string& key) const 
 
 std::string GgufValue::summary() const {
     std::ostringstream ss;
-    if (auto* u = std::get_if<std::uint64_t>(&value)) ss << *u;
-    else if (auto* i = std::get_if<std::int64_t>(&value)) ss << *i;
-    else if (auto* d = std::get_if<double>(&value)) ss << *d;
-    else if (auto* b = std::get_if<bool>(&value)) ss << (*b ? "true" : "false");
+    if (auto* u = std::get_if<std::uint64_t>(&value))
+        ss << *u;
+    else if (auto* i = std::get_if<std::int64_t>(&value))
+        ss << *i;
+    else if (auto* d = std::get_if<double>(&value))
+        ss << *d;
+    else if (auto* b = std::get_if<bool>(&value))
+        ss << (*b ? "true" : "false");
     else if (auto* s = std::get_if<std::string>(&value)) {
         ss << '"' << (s->size() > 60 ? s->substr(0, 57) + "..." : *s) << '"';
     } else {
@@ -209,7 +277,8 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
         throw FormatError(path + ": unsupported GGUF version " + std::to_string(version_));
     const auto n_tensors = c.read<std::uint64_t>("the tensor count");
     const auto n_kv = c.read<std::uint64_t>("the metadata count");
-    if (n_tensors > kMaxTensors) throw FormatError(path + ": absurd tensor count " + std::to_string(n_tensors));
+    if (n_tensors > kMaxTensors)
+        throw FormatError(path + ": absurd tensor count " + std::to_string(n_tensors));
     if (n_kv > kMaxKeys) throw FormatError(path + ": absurd metadata count " + std::to_string(n_kv));
 
     for (std::uint64_t i = 0; i < n_kv; ++i) {
@@ -218,7 +287,8 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
         if (t > static_cast<std::uint32_t>(GgufType::F64))
             throw FormatError(path + ": key " + key + ": unknown value type " + std::to_string(t));
         auto v = read_value(c, static_cast<GgufType>(t), key, 0);
-        if (!kv_.emplace(key, std::move(v)).second) throw FormatError(path + ": duplicate metadata key " + key);
+        if (!kv_.emplace(key, std::move(v)).second)
+            throw FormatError(path + ": duplicate metadata key " + key);
     }
     if (auto* a = find("general.alignment")) {
         const auto al = a->as_int("general.alignment");
@@ -284,7 +354,8 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
         if (g64 != g128) {
             const TensorType found = g64 ? TensorType::Q2_0 : TensorType::Q2_0_G128;
             if (q2_layout && *q2_layout != found)
-                throw FormatError(path + ": tensors of type 42 use both Q2_0 layouts (group 64 and group 128)");
+                throw FormatError(path +
+                                  ": tensors of type 42 use both Q2_0 layouts (group 64 and group 128)");
             q2_layout = found;
         }
     }
@@ -294,16 +365,17 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
             throw FormatError(path + ": tensor " + t.name + " offset " + std::to_string(t.offset) +
                               " is not aligned to " + std::to_string(alignment_));
         const std::uint64_t n = t.n_elems();
-        std::optional<TensorType> type =
-            type_id == 42 ? std::optional<TensorType>(q2_layout.value_or(TensorType::Q2_0)) : type_from_ggml(type_id, n, room_of(t));
+        std::optional<TensorType> type = type_id == 42
+                                             ? std::optional<TensorType>(q2_layout.value_or(TensorType::Q2_0))
+                                             : type_from_ggml(type_id, n, room_of(t));
         if (!type)
             throw FormatError(path + ": tensor " + t.name + " has unknown or unsupported type id " +
                               std::to_string(type_id));
         t.type = *type;
         t.n_bytes = tensor_bytes(t.type, n, path + ": tensor " + t.name);
         if (t.offset > data_size || t.n_bytes > data_size - t.offset)
-            throw FormatError(path + ": tensor " + t.name + " data (offset " + std::to_string(t.offset) + ", " +
-                              std::to_string(t.n_bytes) + " bytes) runs past the end of the file");
+            throw FormatError(path + ": tensor " + t.name + " data (offset " + std::to_string(t.offset) +
+                              ", " + std::to_string(t.n_bytes) + " bytes) runs past the end of the file");
         if (!tensor_index_.emplace(t.name, &t - tensors_.data()).second)
             throw FormatError(path + ": duplicate tensor " + t.name);
     }
@@ -329,14 +401,15 @@ void GgufWriter::add_tensor(const std::string& name, TensorType type, std::vecto
     std::uint64_t n = 1;
     for (auto d : shape) n *= d;
     if (tensor_bytes(type, n, name) != data.size())
-        throw Error("GgufWriter: tensor " + name + " has " + std::to_string(data.size()) + " bytes, expected " +
-                    std::to_string(tensor_bytes(type, n, name)));
+        throw Error("GgufWriter: tensor " + name + " has " + std::to_string(data.size()) +
+                    " bytes, expected " + std::to_string(tensor_bytes(type, n, name)));
     tensors_.push_back({name, type, std::move(shape), std::move(data)});
 }
 
 void GgufWriter::write(const std::string& path) const {
     std::uint64_t alignment = 32;
-    if (auto it = kv_.find("general.alignment"); it != kv_.end()) alignment = it->second.as_int("general.alignment");
+    if (auto it = kv_.find("general.alignment"); it != kv_.end())
+        alignment = it->second.as_int("general.alignment");
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(path + ": cannot create");
     put<std::uint32_t>(out, kMagic);

@@ -15,8 +15,19 @@
 namespace ternspec {
 
 enum class GgufType : std::uint32_t {
-    U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10,
-    I64 = 11, F64 = 12
+    U8 = 0,
+    I8 = 1,
+    U16 = 2,
+    I16 = 3,
+    U32 = 4,
+    I32 = 5,
+    F32 = 6,
+    BOOL = 7,
+    STRING = 8,
+    ARRAY = 9,
+    U64 = 10,
+    I64 = 11,
+    F64 = 12
 };
 
 struct GgufValue {
@@ -52,7 +63,7 @@ struct GgufTensorInfo {
 };
 
 class GgufFile {
-public:
+  public:
     explicit GgufFile(const std::string& path);
 
     const std::string& path() const { return file_->path(); }
@@ -66,7 +77,7 @@ public:
     const GgufTensorInfo* find_tensor(const std::string& name) const;
     const std::uint8_t* tensor_data(const GgufTensorInfo& t) const { return data_ + t.offset; }
 
-private:
+  private:
     std::shared_ptr<MappedFile> file_;
     std::uint32_t version_ = 0;
     std::uint64_t alignment_ = 32;
@@ -77,14 +88,14 @@ private:
 };
 
 class GgufWriter {
-public:
+  public:
     void set(const std::string& key, GgufValue v) { kv_[key] = std::move(v); }
     // data must hold tensor_bytes(type, product(shape)) bytes.
     void add_tensor(const std::string& name, TensorType type, std::vector<std::uint64_t> shape,
                     std::vector<std::uint8_t> data);
     void write(const std::string& path) const;
 
-private:
+  private:
     struct Pending {
         std::string name;
         TensorType type;

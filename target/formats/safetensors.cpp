@@ -20,18 +20,26 @@ TensorType dtype_of(const std::string& s, const std::string& what) {
     if (s == "I64") return TensorType::I64;
     if (s == "I32") return TensorType::I32;
     if (s == "I8" || s == "BOOL") return TensorType::I8;
-    throw FormatError(what + ": unsupported dtype " + s + " (ternspec reads F32, F16, BF16, I64, I32, I8 and BOOL)");
+    throw FormatError(what + ": unsupported dtype " + s +
+                      " (ternspec reads F32, F16, BF16, I64, I32, I8 and BOOL)");
 }
 
 const char* dtype_name(TensorType t) {
     switch (t) {
-        case TensorType::F32: return "F32";
-        case TensorType::F16: return "F16";
-        case TensorType::BF16: return "BF16";
-        case TensorType::I64: return "I64";
-        case TensorType::I32: return "I32";
-        case TensorType::I8: return "I8";
-        default: throw Error("safetensors holds plain element types, not block-quantised ones");
+        case TensorType::F32:
+            return "F32";
+        case TensorType::F16:
+            return "F16";
+        case TensorType::BF16:
+            return "BF16";
+        case TensorType::I64:
+            return "I64";
+        case TensorType::I32:
+            return "I32";
+        case TensorType::I8:
+            return "I8";
+        default:
+            throw Error("safetensors holds plain element types, not block-quantised ones");
     }
 }
 
@@ -43,10 +51,12 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
     std::uint64_t hlen;
     std::memcpy(&hlen, bytes.data(), 8);
     if (hlen > kMaxHeader || hlen > bytes.size() - 8)
-        throw FormatError(path + ": header length " + std::to_string(hlen) + " runs past the end of the file");
+        throw FormatError(path + ": header length " + std::to_string(hlen) +
+                          " runs past the end of the file");
     nlohmann::json header;
     try {
-        header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen));
+        header =
+            nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen));
     } catch (const nlohmann::json::exception& e) {
         throw FormatError(path + ": invalid JSON header: " + e.what());
     }
@@ -74,12 +84,15 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
                 t.shape.push_back(v);
             }
             const auto& off = entry.at("data_offsets");
-            if (!off.is_array() || off.size() != 2) throw FormatError(what + ": data_offsets must be [begin, end]");
+            if (!off.is_array() || off.size() != 2)
+                throw FormatError(what + ": data_offsets must be [begin, end]");
             const auto b = off[0].get<std::uint64_t>(), e = off[1].get<std::uint64_t>();
-            if (b > e || e > data_size) throw FormatError(what + ": data_offsets run past the end of the file");
+            if (b > e || e > data_size)
+                throw FormatError(what + ": data_offsets run past the end of the file");
             t.n_bytes = e - b;
             if (t.n_bytes != tensor_bytes(t.type, n, what))
-                throw FormatError(what + ": " + std::to_string(t.n_bytes) + " bytes do not match its shape and dtype");
+                throw FormatError(what + ": " + std::to_string(t.n_bytes) +
+                                  " bytes do not match its shape and dtype");
             t.data = data + b;
             tensors_.emplace(name, std::move(t));
         } catch (const nlohmann::json::exception& e) {
@@ -115,7 +128,8 @@ SafetensorsSet::SafetensorsSet(const std::string& folder) {
     for (const auto& s : shards) {
         files_.push_back(std::make_unique<SafetensorsFile>(s));
         for (const auto& [name, t] : files_.back()->tensors())
-            if (!all_.emplace(name, t).second) throw FormatError(s + ": tensor " + name + " appears in two shards");
+            if (!all_.emplace(name, t).second)
+                throw FormatError(s + ": tensor " + name + " appears in two shards");
     }
 }
 
@@ -129,7 +143,8 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsWri
     nlohmann::json header = nlohmann::json::object();
     std::uint64_t off = 0;
     for (const auto& t : tensors) {
-        header[t.name] = {{"dtype", dtype_name(t.type)}, {"shape", t.shape}, {"data_offsets", {off, off + t.data.size()}}};
+        header[t.name] = {
+            {"dtype", dtype_name(t.type)}, {"shape", t.shape}, {"data_offsets", {off, off + t.data.size()}}};
         off += t.data.size();
     }
     if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -140,7 +155,8 @@ void write_safetensors(const std::string& path, const std::vector<SafetensorsWri
     const std::uint64_t n = h.size();
     out.write(reinterpret_cast<const char*>(&n), 8);
     out.write(h.data(), static_cast<std::streamsize>(h.size()));
-    for (const auto& t : tensors) out.write(reinterpret_cast<const char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
+    for (const auto& t : tensors)
+        out.write(reinterpret_cast<const char*>(t.data.data()), static_cast<std::streamsize>(t.data.size()));
     if (!out) throw Error(path + ": write failed");
 }
 

@@ -22,12 +22,12 @@ struct SafetensorsTensor {
 };
 
 class SafetensorsFile {
-public:
+  public:
     explicit SafetensorsFile(const std::string& path);
     const std::map<std::string, SafetensorsTensor>& tensors() const { return tensors_; }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-private:
+  private:
     std::shared_ptr<MappedFile> file_;
     std::map<std::string, SafetensorsTensor> tensors_;
     std::map<std::string, std::string> metadata_;
@@ -35,12 +35,12 @@ private:
 
 // All tensors of a folder: model.safetensors, or the shards named by model.safetensors.index.json.
 class SafetensorsSet {
-public:
+  public:
     explicit SafetensorsSet(const std::string& folder);
     const SafetensorsTensor* find(const std::string& name) const;
     const std::map<std::string, SafetensorsTensor>& tensors() const { return all_; }
 
-private:
+  private:
     std::vector<std::unique_ptr<SafetensorsFile>> files_;
     std::map<std::string, SafetensorsTensor> all_;
 };

@@ -26,7 +26,9 @@ constexpr std::array<TensorTypeInfo, 12> kTypes{{
 
 }  // namespace
 
-const TensorTypeInfo& type_info(TensorType t) { return kTypes[static_cast<std::size_t>(t)]; }
+const TensorTypeInfo& type_info(TensorType t) {
+    return kTypes[static_cast<std::size_t>(t)];
+}
 
 std::optional<TensorType> type_from_name(std::string_view name) {
     for (const auto& info : kTypes) {
@@ -37,7 +39,8 @@ std::optional<TensorType> type_from_name(std::string_view name) {
     return std::nullopt;
 }
 
-std::optional<TensorType> type_from_ggml(std::uint32_t ggml_id, std::uint64_t n_elems, std::uint64_t n_bytes) {
+std::optional<TensorType> type_from_ggml(std::uint32_t ggml_id, std::uint64_t n_elems,
+                                         std::uint64_t n_bytes) {
     std::optional<TensorType> first;
     for (const auto& info : kTypes) {
         if (info.ggml_id != ggml_id) continue;

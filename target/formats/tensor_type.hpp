@@ -10,7 +10,20 @@
 namespace ternspec {
 
 // I8/I32/I64 hold the integer side tensors of drafter checkpoints (EAGLE-3's d2t and t2d).
-enum class TensorType : std::uint8_t { F32, F16, BF16, Q8_0, TQ1_0, TQ2_0, Q2_0, Q2_0_G128, PQ2_0, I8, I32, I64 };
+enum class TensorType : std::uint8_t {
+    F32,
+    F16,
+    BF16,
+    Q8_0,
+    TQ1_0,
+    TQ2_0,
+    Q2_0,
+    Q2_0_G128,
+    PQ2_0,
+    I8,
+    I32,
+    I64
+};
 
 struct TensorTypeInfo {
     TensorType type;

@@ -34,9 +34,10 @@ inline std::uint16_t float_to_half(float f) {
     const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
     const std::uint32_t sign = (x >> 16) & 0x8000u;
     const std::uint32_t abs = x & 0x7fffffffu;
-    if (abs >= 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+    if (abs >= 0x7f800000u)
+        return static_cast<std::uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
     if (abs >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow to inf
-    if (abs < 0x38800000u) {                                                     // subnormal or zero
+    if (abs < 0x38800000u) {                                                    // subnormal or zero
         if (abs < 0x33000000u) return static_cast<std::uint16_t>(sign);
         const std::uint32_t e = abs >> 23;
         const std::uint32_t m = (abs & 0x7fffffu) | 0x800000u;
@@ -53,7 +54,9 @@ inline std::uint16_t float_to_half(float f) {
     return static_cast<std::uint16_t>(sign | r);
 }
 
-inline float bf16_to_float(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
+inline float bf16_to_float(std::uint16_t b) {
+    return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+}
 
 inline std::uint16_t float_to_bf16(float f) {
     std::uint32_t x = std::bit_cast<std::uint32_t>(f);

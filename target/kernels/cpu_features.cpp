@@ -8,7 +8,8 @@ namespace ternspec {
 namespace {
 
 KernelPath detect() {
-    if (const char* e = std::getenv("TERNSPEC_KERNELS"); e && std::strcmp(e, "scalar") == 0) return KernelPath::Scalar;
+    if (const char* e = std::getenv("TERNSPEC_KERNELS"); e && std::strcmp(e, "scalar") == 0)
+        return KernelPath::Scalar;
 #if defined(TERNSPEC_HAVE_AVX2)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return KernelPath::Avx2;
@@ -23,9 +24,13 @@ std::atomic<int>& current() {
 
 }  // namespace
 
-KernelPath kernel_path() { return static_cast<KernelPath>(current().load(std::memory_order_relaxed)); }
+KernelPath kernel_path() {
+    return static_cast<KernelPath>(current().load(std::memory_order_relaxed));
+}
 
-const char* kernel_path_name(KernelPath p) { return p == KernelPath::Avx2 ? "avx2" : "scalar"; }
+const char* kernel_path_name(KernelPath p) {
+    return p == KernelPath::Avx2 ? "avx2" : "scalar";
+}
 
 void force_kernel_path(KernelPath p) {
 #if !defined(TERNSPEC_HAVE_AVX2)

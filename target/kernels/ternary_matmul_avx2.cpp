@@ -41,7 +41,8 @@ void tile(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int n
     const std::size_t ahead = static_cast<std::size_t>(R) * static_cast<std::size_t>(w.cols()) / 4;
     for (int b = 0; b < blocks; ++b) {
         for (int r = 0; r < R; ++r) {
-            _mm_prefetch(reinterpret_cast<const char*>(codes[r] + ahead + static_cast<std::size_t>(b) * 32), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(codes[r] + ahead + static_cast<std::size_t>(b) * 32),
+                         _MM_HINT_T0);
             const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes[r] + b * 32));
             const __m256i p0 = _mm256_and_si256(c, mask);
             const __m256i p1 = _mm256_and_si256(_mm256_srli_epi16(c, 2), mask);
@@ -53,21 +54,29 @@ void tile(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int n
                 const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32));
                 const __m256i x2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 64));
                 const __m256i x3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 96));
-                const __m256i lo16 = _mm256_add_epi16(_mm256_maddubs_epi16(p0, x0), _mm256_maddubs_epi16(p1, x1));
-                const __m256i hi16 = _mm256_add_epi16(_mm256_maddubs_epi16(p2, x2), _mm256_maddubs_epi16(p3, x3));
+                const __m256i lo16 =
+                    _mm256_add_epi16(_mm256_maddubs_epi16(p0, x0), _mm256_maddubs_epi16(p1, x1));
+                const __m256i hi16 =
+                    _mm256_add_epi16(_mm256_maddubs_epi16(p2, x2), _mm256_maddubs_epi16(p3, x3));
                 const __m256i ones16 = ones;
                 if constexpr (Two) {
                     const __m256i slo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + b * 24));
-                    const __m256i shi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + b * 24 + 8));
+                    const __m256i shi =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + b * 24 + 8));
                     const __m256i lo = _mm256_sub_epi32(_mm256_madd_epi16(lo16, ones16), slo);
                     const __m256i hi = _mm256_sub_epi32(_mm256_madd_epi16(hi16, ones16), shi);
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_set1_ps(scales[r][2 * b]), acc[r][t]);
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_set1_ps(scales[r][2 * b + 1]), acc[r][t]);
+                    acc[r][t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_set1_ps(scales[r][2 * b]), acc[r][t]);
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_set1_ps(scales[r][2 * b + 1]),
+                                                acc[r][t]);
                 } else {
                     // |lo16 + hi16| <= 4 * 2 * 2 * 127: still exact in int16.
-                    const __m256i st = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + b * 24 + 16));
-                    const __m256i sum = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_add_epi16(lo16, hi16), ones16), st);
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(scales[r][b]), acc[r][t]);
+                    const __m256i st =
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[t] + b * 24 + 16));
+                    const __m256i sum =
+                        _mm256_sub_epi32(_mm256_madd_epi16(_mm256_add_epi16(lo16, hi16), ones16), st);
+                    acc[r][t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(scales[r][b]), acc[r][t]);
                 }
             }
         }
@@ -75,7 +84,8 @@ void tile(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int n
     const int n_out = w.rows();
     for (int r = 0; r < R; ++r)
         for (int t = 0; t < T; ++t)
-            y[static_cast<std::size_t>(m0 + t) * n_out + n0 + r] = hsum(acc[r][t]) * x.scale[static_cast<std::size_t>(m0 + t)];
+            y[static_cast<std::size_t>(m0 + t) * n_out + n0 + r] =
+                hsum(acc[r][t]) * x.scale[static_cast<std::size_t>(m0 + t)];
 }
 
 template <int R, bool Two>
@@ -86,10 +96,17 @@ void rows_tile(const TernaryMatrix& w, const QuantizedActivations& x, float* y, 
     } else {
         for (; m + 4 <= x.rows; m += 4) tile<R, 4, Two>(w, x, y, n0, m);
         switch (x.rows - m) {
-            case 3: tile<R, 3, Two>(w, x, y, n0, m); break;
-            case 2: tile<R, 2, Two>(w, x, y, n0, m); break;
-            case 1: tile<R, 1, Two>(w, x, y, n0, m); break;
-            default: break;
+            case 3:
+                tile<R, 3, Two>(w, x, y, n0, m);
+                break;
+            case 2:
+                tile<R, 2, Two>(w, x, y, n0, m);
+                break;
+            case 1:
+                tile<R, 1, Two>(w, x, y, n0, m);
+                break;
+            default:
+                break;
         }
     }
 }
@@ -109,8 +126,10 @@ void rows(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int r
 
 void ternary_matmul_rows_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
                               int row_end) {
-    if (w.scales_per_block() == 2) rows<true>(w, x, y, row_begin, row_end);
-    else rows<false>(w, x, y, row_begin, row_end);
+    if (w.scales_per_block() == 2)
+        rows<true>(w, x, y, row_begin, row_end);
+    else
+        rows<false>(w, x, y, row_begin, row_end);
 }
 
 }  // namespace ternspec

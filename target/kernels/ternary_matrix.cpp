@@ -17,7 +17,8 @@ TernaryMatrix::TernaryMatrix(int rows, int cols, int group, std::span<const std:
     if (cols % kBlock != 0)
         throw FormatError(name + ": row length " + std::to_string(cols) +
                           " is not a multiple of 128, which the packed ternary kernels need");
-    if (group != 64 && group != 128 && group != 256) throw FormatError(name + ": unsupported ternary group " + std::to_string(group));
+    if (group != 64 && group != 128 && group != 256)
+        throw FormatError(name + ": unsupported ternary group " + std::to_string(group));
     if (static_cast<std::size_t>(rows) * cols != trits.size() ||
         static_cast<std::size_t>(rows) * (cols / group) != scales.size())
         throw Error(name + ": trit or scale count does not match the shape");
@@ -39,7 +40,8 @@ TernaryMatrix::TernaryMatrix(int rows, int cols, int group, std::span<const std:
                 c[b * 32 + j] = byte;
             }
             float* s = scales_.get() + (static_cast<std::size_t>(r) * bpr + b) * scales_per_block_;
-            const std::size_t g0 = (static_cast<std::size_t>(r) * cols + static_cast<std::size_t>(b) * kBlock) / group;
+            const std::size_t g0 =
+                (static_cast<std::size_t>(r) * cols + static_cast<std::size_t>(b) * kBlock) / group;
             if (scales_per_block_ == 2) {
                 s[0] = scales[g0];
                 s[1] = scales[g0 + 1];
@@ -100,14 +102,15 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
                         for (int j = 4 * lane; j < 4 * lane + 4; ++j) acc += xb[j + 32 * p];
                     s[b * 24 + half * 8 + lane] = acc;
                 }
-            for (int lane = 0; lane < 8; ++lane) s[b * 24 + 16 + lane] = s[b * 24 + lane] + s[b * 24 + 8 + lane];
+            for (int lane = 0; lane < 8; ++lane)
+                s[b * 24 + 16 + lane] = s[b * 24 + lane] + s[b * 24 + 8 + lane];
         }
     }
 }
 
 // The scalar path is the oracle: the same integer lanes and the same fused multiply-adds as the AVX2 path.
-void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
-                                int row_end) {
+void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                int row_begin, int row_end) {
     const int blocks = w.blocks_per_row();
     const int n_out = w.rows();
     const bool two = w.scales_per_block() == 2;
@@ -135,7 +138,8 @@ void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivatio
                 }
             }
             // The AVX2 path's horizontal order: halves, then pairs, then the last two.
-            const float h0 = acc[0] + acc[4], h1 = acc[1] + acc[5], h2 = acc[2] + acc[6], h3 = acc[3] + acc[7];
+            const float h0 = acc[0] + acc[4], h1 = acc[1] + acc[5], h2 = acc[2] + acc[6],
+                        h3 = acc[3] + acc[7];
             const float total = (h0 + h2) + (h1 + h3);
             y[static_cast<std::size_t>(m) * n_out + n] = total * x.scale[static_cast<std::size_t>(m)];
         }
@@ -156,11 +160,15 @@ void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float
     const bool avx2 = kernel_path() == KernelPath::Avx2;
     // About 64K multiply-adds per task keeps TBB's overhead small on the tiny shapes.
     const long long work_per_row = static_cast<long long>(w.cols()) * std::max(1, x.rows);
-    const int grain = static_cast<int>(std::clamp<long long>(65536 / std::max(1LL, work_per_row), 4, 1024)) & ~3;
-    tbb::parallel_for(tbb::blocked_range<int>(0, w.rows(), std::max(4, grain)), [&](const tbb::blocked_range<int>& r) {
-        if (avx2) ternary_matmul_rows_avx2(w, x, y, r.begin(), r.end());
-        else ternary_matmul_rows_scalar(w, x, y, r.begin(), r.end());
-    });
+    const int grain =
+        static_cast<int>(std::clamp<long long>(65536 / std::max(1LL, work_per_row), 4, 1024)) & ~3;
+    tbb::parallel_for(tbb::blocked_range<int>(0, w.rows(), std::max(4, grain)),
+                      [&](const tbb::blocked_range<int>& r) {
+                          if (avx2)
+                              ternary_matmul_rows_avx2(w, x, y, r.begin(), r.end());
+                          else
+                              ternary_matmul_rows_scalar(w, x, y, r.begin(), r.end());
+                      });
 }
 
 }  // namespace ternspec

@@ -26,19 +26,21 @@ AlignedArray<T> make_aligned(std::size_t n) {
 }
 
 class TernaryMatrix {
-public:
+  public:
     TernaryMatrix() = default;
     // trits: rows*cols values in {-1,0,1}, row-major. scales: one per `group` weights of a row, group in
     // {64, 128, 256}. cols must be a multiple of 128.
-    TernaryMatrix(int rows, int cols, int group, std::span<const std::int8_t> trits, std::span<const float> scales,
-                  const std::string& name);
+    TernaryMatrix(int rows, int cols, int group, std::span<const std::int8_t> trits,
+                  std::span<const float> scales, const std::string& name);
 
     int rows() const { return rows_; }
     int cols() const { return cols_; }
     int blocks_per_row() const { return cols_ / kBlock; }
     int scales_per_block() const { return scales_per_block_; }
     int source_group() const { return group_; }
-    const std::uint8_t* codes(int row) const { return codes_.get() + static_cast<std::size_t>(row) * cols_ / 4; }
+    const std::uint8_t* codes(int row) const {
+        return codes_.get() + static_cast<std::size_t>(row) * cols_ / 4;
+    }
     const float* scales(int row) const {
         return scales_.get() + static_cast<std::size_t>(row) * blocks_per_row() * scales_per_block_;
     }
@@ -48,7 +50,7 @@ public:
     void dequantize_row(int row, float* out) const;  // exact trit * scale
     const std::string& name() const { return name_; }
 
-private:
+  private:
     int rows_ = 0, cols_ = 0, group_ = 128, scales_per_block_ = 1;
     AlignedArray<std::uint8_t> codes_;
     AlignedArray<float> scales_;
@@ -58,22 +60,24 @@ private:
 // Per-token int8 activations, with the per-lane block sums the kernel subtracts (codes are w + 1).
 struct QuantizedActivations {
     int rows = 0, cols = 0;
-    AlignedArray<std::int8_t> q;       // rows * cols
-    std::vector<float> scale;          // rows
+    AlignedArray<std::int8_t> q;  // rows * cols
+    std::vector<float> scale;     // rows
     // rows * blocks * 24: lane sums of planes 0-1, of planes 2-3, and of all four.
     AlignedArray<std::int32_t> lane_sums;
 
     void quantize(const float* x, int rows, int cols);
     const std::int8_t* row(int m) const { return q.get() + static_cast<std::size_t>(m) * cols; }
-    const std::int32_t* sums(int m) const { return lane_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 24; }
+    const std::int32_t* sums(int m) const {
+        return lane_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 24;
+    }
 };
 
 // Y (rows x W.rows(), row-major) = X * W^T, with rows split across TBB threads.
 void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float* y);
 
 // Kernel bodies for rows [row_begin, row_end) and all activation rows; used by ternary_matmul and the tests.
-void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
-                                int row_end);
+void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                int row_begin, int row_end);
 void ternary_matmul_rows_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
                               int row_end);
 

@@ -27,14 +27,17 @@ std::vector<std::vector<int>> attention_slots(int base, int M, std::span<const s
     return slots;
 }
 
-RopeTable::RopeTable(std::span<const std::int32_t> positions, int head_dim, double theta) : half(head_dim / 2) {
+RopeTable::RopeTable(std::span<const std::int32_t> positions, int head_dim, double theta)
+    : half(head_dim / 2) {
     cos.resize(positions.size() * static_cast<std::size_t>(half));
     sin.resize(cos.size());
     for (std::size_t i = 0; i < positions.size(); ++i)
         for (int j = 0; j < half; ++j) {
             const double a = static_cast<double>(positions[i]) * std::pow(theta, -2.0 * j / head_dim);
-            cos[i * static_cast<std::size_t>(half) + static_cast<std::size_t>(j)] = static_cast<float>(std::cos(a));
-            sin[i * static_cast<std::size_t>(half) + static_cast<std::size_t>(j)] = static_cast<float>(std::sin(a));
+            cos[i * static_cast<std::size_t>(half) + static_cast<std::size_t>(j)] =
+                static_cast<float>(std::cos(a));
+            sin[i * static_cast<std::size_t>(half) + static_cast<std::size_t>(j)] =
+                static_cast<float>(std::sin(a));
         }
 }
 
@@ -83,7 +86,8 @@ void attend(const KvCache& cache, int layer, const std::vector<std::vector<int>>
             const float inv = static_cast<float>(1.0 / denom);
             for (std::size_t s = 0; s < S; ++s) sc[s] *= inv;
         }
-        float* o0 = out + static_cast<std::size_t>(i) * static_cast<std::size_t>(nh) * hd + static_cast<std::size_t>(g) * rep * hd;
+        float* o0 = out + static_cast<std::size_t>(i) * static_cast<std::size_t>(nh) * hd +
+                    static_cast<std::size_t>(g) * rep * hd;
         std::fill(o0, o0 + rep * hd, 0.0f);
         for (std::size_t s = 0; s < S; ++s) {
             cache.load_part(layer, sl[s], true, g * hd, hd, buf.data());

@@ -8,8 +8,10 @@ namespace ternspec {
 
 DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary,
                                 const FloatFetch& floats) {
-    const auto H = static_cast<std::uint64_t>(c.hidden_size), I = static_cast<std::uint64_t>(c.intermediate_size);
-    const auto QD = static_cast<std::uint64_t>(c.n_heads) * c.head_dim, KD = static_cast<std::uint64_t>(c.n_kv_heads) * c.head_dim;
+    const auto H = static_cast<std::uint64_t>(c.hidden_size),
+               I = static_cast<std::uint64_t>(c.intermediate_size);
+    const auto QD = static_cast<std::uint64_t>(c.n_heads) * c.head_dim,
+               KD = static_cast<std::uint64_t>(c.n_kv_heads) * c.head_dim;
     auto pack = [](const TernaryData& d, const std::string& name) {
         return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
     };
@@ -30,8 +32,8 @@ DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, cons
     return b;
 }
 
-void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const SequenceRows> seqs, std::vector<float>& x,
-                           BlockBuffers& buf) const {
+void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const SequenceRows> seqs,
+                           std::vector<float>& x, BlockBuffers& buf) const {
     const int H = c.hidden_size, hd = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads;
     const int QD = nh * hd, KD = nkv * hd, I = c.intermediate_size;
     const int M = static_cast<int>(x.size() / static_cast<std::size_t>(H));
@@ -43,7 +45,8 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
     buf.gate_up.resize(rows * 2 * I);
     buf.act.resize(rows * I);
     for (int i = 0; i < M; ++i)
-        rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps, buf.normed.data() + static_cast<std::size_t>(i) * H);
+        rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps,
+                 buf.normed.data() + static_cast<std::size_t>(i) * H);
     buf.qa.quantize(buf.normed.data(), M, H);
     ternary_matmul(qkv, buf.qa, buf.qkv.data());
     // Per sequence: per-head q/k norm, RoPE, the new keys and values into its cache, attention.
@@ -58,18 +61,21 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
             s.cache->store(layer, s.base + i, row + QD, row + QD + KD);
         }
         attend(*s.cache, layer, *s.slots, buf.qkv.data() + static_cast<std::size_t>(s.row0) * (QD + 2 * KD),
-               static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd, buf.att.data() + static_cast<std::size_t>(s.row0) * QD);
+               static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd,
+               buf.att.data() + static_cast<std::size_t>(s.row0) * QD);
     }
     buf.qa.quantize(buf.att.data(), M, QD);
     ternary_matmul(o, buf.qa, buf.proj.data());
     for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
     for (int i = 0; i < M; ++i)
-        rms_norm(x.data() + static_cast<std::size_t>(i) * H, ffn_norm.data(), H, c.rms_eps, buf.normed.data() + static_cast<std::size_t>(i) * H);
+        rms_norm(x.data() + static_cast<std::size_t>(i) * H, ffn_norm.data(), H, c.rms_eps,
+                 buf.normed.data() + static_cast<std::size_t>(i) * H);
     buf.qa.quantize(buf.normed.data(), M, H);
     ternary_matmul(gate_up, buf.qa, buf.gate_up.data());
     for (int i = 0; i < M; ++i)
         for (int e = 0; e < I; ++e) {
-            const float g = buf.gate_up[static_cast<std::size_t>(i) * 2 * I + e], u = buf.gate_up[static_cast<std::size_t>(i) * 2 * I + I + e];
+            const float g = buf.gate_up[static_cast<std::size_t>(i) * 2 * I + e],
+                        u = buf.gate_up[static_cast<std::size_t>(i) * 2 * I + I + e];
             buf.act[static_cast<std::size_t>(i) * I + e] = g / (1.0f + std::exp(-g)) * u;
         }
     buf.qa.quantize(buf.act.data(), M, I);

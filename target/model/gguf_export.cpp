@@ -36,11 +36,11 @@ ModelConfig synth_shape(const std::string& name) {
         c.vocab_size = 512, c.hidden_size = 256, c.intermediate_size = 512, c.n_layers = 2, c.n_heads = 4,
         c.n_kv_heads = 2, c.head_dim = 64, c.context_length = 1024;
     } else if (name == "qwen3-0.6b") {
-        c.vocab_size = 151936, c.hidden_size = 1024, c.intermediate_size = 3072, c.n_layers = 28, c.n_heads = 16,
-        c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
+        c.vocab_size = 151936, c.hidden_size = 1024, c.intermediate_size = 3072, c.n_layers = 28,
+        c.n_heads = 16, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
     } else if (name == "qwen3-1.7b") {
-        c.vocab_size = 151936, c.hidden_size = 2048, c.intermediate_size = 6144, c.n_layers = 28, c.n_heads = 16,
-        c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
+        c.vocab_size = 151936, c.hidden_size = 2048, c.intermediate_size = 6144, c.n_layers = 28,
+        c.n_heads = 16, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
     } else {
         throw InputError("unknown shape " + name + " (tiny, qwen3-0.6b, qwen3-1.7b)");
     }
@@ -57,20 +57,26 @@ Tokenizer byte_tokenizer() {
         const bool keep = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
         const char32_t cp = keep ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
         std::string s;
-        if (cp < 0x80) s += static_cast<char>(cp);
-        else s += static_cast<char>(0xc0 | (cp >> 6)), s += static_cast<char>(0x80 | (cp & 0x3f));
+        if (cp < 0x80)
+            s += static_cast<char>(cp);
+        else
+            s += static_cast<char>(0xc0 | (cp >> 6)), s += static_cast<char>(0x80 | (cp & 0x3f));
         vocab[s] = b;
     }
     nlohmann::json added = nlohmann::json::array();
     const char* specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
-    for (int i = 0; i < 3; ++i) added.push_back({{"id", 256 + i}, {"content", specials[i]}, {"special", true}});
+    for (int i = 0; i < 3; ++i)
+        added.push_back({{"id", 256 + i}, {"content", specials[i]}, {"special", true}});
     nlohmann::json j = {
         {"added_tokens", added},
         {"normalizer", {{"type", "NFC"}}},
         {"pre_tokenizer",
          {{"type", "Sequence"},
           {"pretokenizers",
-           {{{"type", "Split"}, {"pattern", {{"Regex", kQwen2Pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+           {{{"type", "Split"},
+             {"pattern", {{"Regex", kQwen2Pattern}}},
+             {"behavior", "Isolated"},
+             {"invert", false}},
             {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
         {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}},
     };
@@ -89,11 +95,13 @@ void synth_model(const std::string& out, const ModelConfig& c, TensorType type, 
                  const Progress& progress) {
     const auto& info = type_info(type);
     const bool float_type = !info.ternary;
-    if (type == TensorType::Q8_0) throw InputError("synth writes ternary models: choose a ternary type or f16/bf16/f32");
+    if (type == TensorType::Q8_0)
+        throw InputError("synth writes ternary models: choose a ternary type or f16/bf16/f32");
     const int group = float_type ? 128 : static_cast<int>(info.block_elems);
     std::mt19937_64 rng(seed);
     GgufWriter w;
-    set_qwen3_metadata(w, c, "ternspec synthetic " + std::to_string(c.hidden_size) + "x" + std::to_string(c.n_layers));
+    set_qwen3_metadata(
+        w, c, "ternspec synthetic " + std::to_string(c.hidden_size) + "x" + std::to_string(c.n_layers));
     const Tokenizer tok = byte_tokenizer();
     tok.write_gguf_metadata(w);
     w.set("tokenizer.chat_template", GgufValue::str(""));
@@ -107,8 +115,10 @@ void synth_model(const std::string& out, const ModelConfig& c, TensorType type, 
         for (std::size_t g = 0; g < v.size() / group; ++g) {
             float s = base * jitter(rng);
             // The stored scale must be exact in the file's precision so the values stay exactly ternary.
-            if (type == TensorType::BF16) s = bf16_to_float(float_to_bf16(s));
-            else if (type != TensorType::F32) s = half_to_float(float_to_half(s));
+            if (type == TensorType::BF16)
+                s = bf16_to_float(float_to_bf16(s));
+            else if (type != TensorType::F32)
+                s = half_to_float(float_to_half(s));
             std::uint64_t bits = rng();
             for (int j = 0; j < group; ++j) {
                 if (j % 32 == 0) bits = rng();
@@ -117,7 +127,8 @@ void synth_model(const std::string& out, const ModelConfig& c, TensorType type, 
                 v[g * group + j] = static_cast<float>(t) * s;
             }
         }
-        w.add_tensor(name, type, {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols)}, encode_rows(type, v));
+        w.add_tensor(name, type, {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols)},
+                     encode_rows(type, v));
         if (progress) progress(++done, total, name);
     };
     auto norm = [&](const std::string& name, int n) {
@@ -159,8 +170,9 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
     }
     if (mtp) {
         const auto& m = mtp->config();
-        if (mtp->first_layer() != c.n_layers || m.hidden_size != c.hidden_size || m.intermediate_size != c.intermediate_size ||
-            m.n_heads != c.n_heads || m.n_kv_heads != c.n_kv_heads || m.head_dim != c.head_dim || m.vocab_size != c.vocab_size)
+        if (mtp->first_layer() != c.n_layers || m.hidden_size != c.hidden_size ||
+            m.intermediate_size != c.intermediate_size || m.n_heads != c.n_heads ||
+            m.n_kv_heads != c.n_kv_heads || m.head_dim != c.head_dim || m.vocab_size != c.vocab_size)
             throw InputError(mtp->path() + ": the MTP modules' shape differs from " + in.path() +
                              "'s layers, which one GGUF needs (one set of qwen3.* sizes)");
         w.set("qwen3.block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers + mtp->depth())));
@@ -179,15 +191,17 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
         } else {
             const auto d = import_ternary(*t, quantize_floats);
             std::vector<float> v(d.trits.size());
-            for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(d.trits[i]) * d.scales[i / d.group];
+            for (std::size_t i = 0; i < v.size(); ++i)
+                v[i] = static_cast<float>(d.trits[i]) * d.scales[i / d.group];
             auto bytes = encode_rows(type, v);
             std::vector<float> back(v.size());
             dequantize(type, bytes.data(), back.data(), back.size());
             for (std::size_t i = 0; i < v.size(); ++i)
                 if (back[i] != v[i])
                     throw InputError(t->file + ": tensor " + t->source_name + " cannot be written as " +
-                                     std::string(type_info(type).name) + " without loss (element " + std::to_string(i) +
-                                     ": " + std::to_string(v[i]) + " becomes " + std::to_string(back[i]) +
+                                     std::string(type_info(type).name) + " without loss (element " +
+                                     std::to_string(i) + ": " + std::to_string(v[i]) + " becomes " +
+                                     std::to_string(back[i]) +
                                      "); its scale groups are finer than the type's blocks");
             w.add_tensor(t->name, type, t->shape, std::move(bytes));
         }

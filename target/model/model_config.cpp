@@ -22,7 +22,8 @@ void ModelConfig::validate(const std::string& what) const {
         throw FormatError(what + ": num_attention_heads " + std::to_string(n_heads) +
                           " is not a multiple of num_key_value_heads " + std::to_string(n_kv_heads));
     if (head_dim % 2 != 0) throw FormatError(what + ": head_dim must be even for RoPE");
-    if (!(rope_theta > 0) || !(rms_eps > 0)) throw FormatError(what + ": rope_theta and rms_norm_eps must be positive");
+    if (!(rope_theta > 0) || !(rms_eps > 0))
+        throw FormatError(what + ": rope_theta and rms_norm_eps must be positive");
 }
 
 }  // namespace ternspec

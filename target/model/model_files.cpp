@@ -26,16 +26,24 @@ std::string hf_to_gguf_name(const std::string& hf) {
     if (auto it = top.find(hf); it != top.end()) return it->second;
 
     static const std::map<std::string, std::string> sub = {
-        {"input_layernorm", "attn_norm"},       {"post_attention_layernorm", "ffn_norm"},
-        {"self_attn.q_proj", "attn_q"},         {"self_attn.k_proj", "attn_k"},
-        {"self_attn.v_proj", "attn_v"},         {"self_attn.o_proj", "attn_output"},
-        {"self_attn.q_norm", "attn_q_norm"},    {"self_attn.k_norm", "attn_k_norm"},
-        {"mlp.gate_proj", "ffn_gate"},          {"mlp.up_proj", "ffn_up"},
+        {"input_layernorm", "attn_norm"},
+        {"post_attention_layernorm", "ffn_norm"},
+        {"self_attn.q_proj", "attn_q"},
+        {"self_attn.k_proj", "attn_k"},
+        {"self_attn.v_proj", "attn_v"},
+        {"self_attn.o_proj", "attn_output"},
+        {"self_attn.q_norm", "attn_q_norm"},
+        {"self_attn.k_norm", "attn_k_norm"},
+        {"mlp.gate_proj", "ffn_gate"},
+        {"mlp.up_proj", "ffn_up"},
         {"mlp.down_proj", "ffn_down"},
         // DeepSeek-V3-style MTP layers (model.layers.<L + d>), as llama.cpp names their nextn tensors.
-        {"enorm", "nextn.enorm"},               {"hnorm", "nextn.hnorm"},
-        {"eh_proj", "nextn.eh_proj"},           {"shared_head.norm", "nextn.shared_head_norm"},
-        {"shared_head.head", "nextn.shared_head_head"}, {"embed_tokens", "nextn.embed_tokens"},
+        {"enorm", "nextn.enorm"},
+        {"hnorm", "nextn.hnorm"},
+        {"eh_proj", "nextn.eh_proj"},
+        {"shared_head.norm", "nextn.shared_head_norm"},
+        {"shared_head.head", "nextn.shared_head_head"},
+        {"embed_tokens", "nextn.embed_tokens"},
     };
     // model.layers.<N>.<part>.weight
     const std::string prefix = "model.layers.", suffix = ".weight";
@@ -44,7 +52,9 @@ std::string hf_to_gguf_name(const std::string& hf) {
         return "";
     const auto dot = hf.find('.', prefix.size());
     const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
-    if (dot == std::string::npos || layer.empty() || layer.find_first_not_of("0123456789") != std::string::npos) return "";
+    if (dot == std::string::npos || layer.empty() ||
+        layer.find_first_not_of("0123456789") != std::string::npos)
+        return "";
     auto it = sub.find(hf.substr(dot + 1, hf.size() - suffix.size() - dot - 1));
     return it == sub.end() ? "" : "blk." + layer + "." + it->second + ".weight";
 }
@@ -61,7 +71,8 @@ const TensorRef& ModelFiles::get(const std::string& name) const {
 
 namespace {
 
-std::int32_t json_int(const nlohmann::json& j, const char* key, const std::string& what, std::int64_t fallback = -1) {
+std::int32_t json_int(const nlohmann::json& j, const char* key, const std::string& what,
+                      std::int64_t fallback = -1) {
     if (!j.contains(key) || j[key].is_null()) {
         if (fallback >= 0) return static_cast<std::int32_t>(fallback);
         throw FormatError(what + ": config.json lacks " + key);
@@ -84,13 +95,15 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     c.hidden_size = i32("qwen3.embedding_length");
     c.intermediate_size = i32("qwen3.feed_forward_length");
     // As llama.cpp counts them, block_count includes the MTP (nextn) layers that follow the main stack.
-    c.n_layers = i32("qwen3.block_count") - (g.find("qwen3.nextn_predict_layers") ? i32("qwen3.nextn_predict_layers") : 0);
+    c.n_layers = i32("qwen3.block_count") -
+                 (g.find("qwen3.nextn_predict_layers") ? i32("qwen3.nextn_predict_layers") : 0);
     c.n_heads = i32("qwen3.attention.head_count");
     c.n_kv_heads = g.find("qwen3.attention.head_count_kv") ? i32("qwen3.attention.head_count_kv") : c.n_heads;
     c.head_dim = g.find("qwen3.attention.key_length") ? i32("qwen3.attention.key_length")
-                                                       : (c.n_heads ? c.hidden_size / c.n_heads : 0);
+                                                      : (c.n_heads ? c.hidden_size / c.n_heads : 0);
     c.context_length = i32("qwen3.context_length");
-    if (auto* v = g.find("qwen3.rope.freq_base")) c.rope_theta = static_cast<float>(v->as_float("qwen3.rope.freq_base"));
+    if (auto* v = g.find("qwen3.rope.freq_base"))
+        c.rope_theta = static_cast<float>(v->as_float("qwen3.rope.freq_base"));
     if (auto* v = g.find("qwen3.attention.layer_norm_rms_epsilon"))
         c.rms_eps = static_cast<float>(v->as_float("qwen3.attention.layer_norm_rms_epsilon"));
     const auto* emb = g.find_tensor("token_embd.weight");
@@ -147,7 +160,8 @@ ModelFiles ModelFiles::open(const std::string& path) {
                 if (tj.contains("chat_template") && tj["chat_template"].is_string())
                     mf.chat_template_ = tj["chat_template"].get<std::string>();
                 if (tj.contains("eos_token") && tj["eos_token"].is_string())
-                    if (auto id = mf.tokenizer_->token_id(tj["eos_token"].get<std::string>())) mf.tokenizer_->set_eos(*id);
+                    if (auto id = mf.tokenizer_->token_id(tj["eos_token"].get<std::string>()))
+                        mf.tokenizer_->set_eos(*id);
             } catch (const nlohmann::json::exception& e) {
                 throw FormatError(tcfg + ": " + e.what());
             }
@@ -158,9 +172,11 @@ ModelFiles ModelFiles::open(const std::string& path) {
         mf.gguf_ = std::make_shared<GgufFile>(path);
         mf.config_ = config_from_gguf(*mf.gguf_);
         for (const auto& t : mf.gguf_->tensors())
-            mf.tensors_[t.name] = {t.name, t.name, t.type, t.shape, mf.gguf_->tensor_data(t), t.n_bytes, path};
+            mf.tensors_[t.name] = {t.name,    t.name, t.type, t.shape, mf.gguf_->tensor_data(t),
+                                   t.n_bytes, path};
         mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_gguf(*mf.gguf_));
-        if (auto* ct = mf.gguf_->find("tokenizer.chat_template")) mf.chat_template_ = ct->as_string("tokenizer.chat_template");
+        if (auto* ct = mf.gguf_->find("tokenizer.chat_template"))
+            mf.chat_template_ = ct->as_string("tokenizer.chat_template");
         mf.format_ = "GGUF v" + std::to_string(mf.gguf_->version());
     }
     mf.config_.validate(path);

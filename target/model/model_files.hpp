@@ -28,7 +28,7 @@ struct TensorRef {
 };
 
 class ModelFiles {
-public:
+  public:
     static ModelFiles open(const std::string& path);
 
     const ModelConfig& config() const { return config_; }
@@ -42,7 +42,7 @@ public:
     std::string chat_template() const { return chat_template_; }
     const GgufFile* gguf() const { return gguf_.get(); }
 
-private:
+  private:
     std::string path_, format_, chat_template_;
     ModelConfig config_;
     std::map<std::string, TensorRef> tensors_;

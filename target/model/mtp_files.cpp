@@ -48,7 +48,8 @@ MtpFiles MtpFiles::open(const std::string& path) {
         } catch (const nlohmann::json::exception& e) {
             throw FormatError(cfg_path + ": invalid JSON: " + e.what());
         }
-        const auto arch = j.is_object() ? j.value("architectures", nlohmann::json::array()) : nlohmann::json::array();
+        const auto arch =
+            j.is_object() ? j.value("architectures", nlohmann::json::array()) : nlohmann::json::array();
         if (arch.empty() || arch[0] != "Qwen3MTPSidecar")
             throw FormatError(cfg_path + ": architectures is not [\"Qwen3MTPSidecar\"] (an MTP sidecar)");
         ModelConfig& c = f.config_;

@@ -14,18 +14,18 @@
 namespace ternspec {
 
 class MtpFiles {
-public:
+  public:
     static MtpFiles open(const std::string& path);
 
     const std::string& path() const { return path_; }
-    int depth() const { return depth_; }              // D modules
-    int first_layer() const { return first_layer_; }  // module d (0-based) is layer first_layer + d
+    int depth() const { return depth_; }                   // D modules
+    int first_layer() const { return first_layer_; }       // module d (0-based) is layer first_layer + d
     const ModelConfig& config() const { return config_; }  // shape of the modules' blocks; vocab, hidden
     const std::map<std::string, TensorRef>& tensors() const { return tensors_; }
     const TensorRef* find(const std::string& name) const;
     const TensorRef& get(const std::string& name) const;
 
-private:
+  private:
     std::string path_;
     int depth_ = 0, first_layer_ = 0;
     ModelConfig config_;

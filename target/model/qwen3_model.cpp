@@ -32,7 +32,8 @@ void expect_shape(const TensorRef& t, std::vector<std::uint64_t> want) {
             for (std::size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
             return o + "]";
         };
-        throw FormatError(t.file + ": tensor " + t.source_name + " has shape " + fmt(t.shape) + ", expected " + fmt(want));
+        throw FormatError(t.file + ": tensor " + t.source_name + " has shape " + fmt(t.shape) +
+                          ", expected " + fmt(want));
     }
 }
 
@@ -67,7 +68,8 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
         expect_shape(t, {n});
         return import_floats(t);
     };
-    m->embed_ = pack(ternary("token_embd.weight", {static_cast<std::uint64_t>(c.vocab_size), H}), "token_embd.weight");
+    m->embed_ = pack(ternary("token_embd.weight", {static_cast<std::uint64_t>(c.vocab_size), H}),
+                     "token_embd.weight");
     if (!c.tied_embeddings) {
         m->head_ = std::make_unique<TernaryMatrix>(
             pack(ternary("output.weight", {static_cast<std::uint64_t>(c.vocab_size), H}), "output.weight"));
@@ -75,11 +77,16 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
     m->output_norm_ = floats("output_norm.weight", H);
     step("output_norm.weight");
     m->layers_.reserve(static_cast<std::size_t>(c.n_layers));
-    auto fetch_ternary = [&](const std::string& name, std::vector<std::uint64_t> shape) { return ternary(name, std::move(shape)); };
+    auto fetch_ternary = [&](const std::string& name, std::vector<std::uint64_t> shape) {
+        return ternary(name, std::move(shape));
+    };
     auto fetch_floats = [&](const std::string& name, std::uint64_t n) { return floats(name, n); };
     for (int l = 0; l < c.n_layers; ++l)
-        m->layers_.push_back(DecoderBlock::load("blk." + std::to_string(l) + ".", c, fetch_ternary, fetch_floats));
-    if (m->quantized_) spdlog::warn("{}: float weights were not ternary; quantised them with absmean per group of 128", files.path());
+        m->layers_.push_back(
+            DecoderBlock::load("blk." + std::to_string(l) + ".", c, fetch_ternary, fetch_floats));
+    if (m->quantized_)
+        spdlog::warn("{}: float weights were not ternary; quantised them with absmean per group of 128",
+                     files.path());
 #if defined(__GLIBC__)
     // Packing goes through transient trit and scale buffers; hand their pages back so resident memory is
     // the packed weights, not the packing's high-water mark.
@@ -127,11 +134,13 @@ void Qwen3Model::lm_head(const float* hidden, int rows, float* logits) const {
     normed_logits(head_matrix(), output_norm_.data(), cfg_.rms_eps, hidden, rows, logits);
 }
 
-void normed_logits(const TernaryMatrix& head, const float* norm, float eps, const float* hidden, int rows, float* logits) {
+void normed_logits(const TernaryMatrix& head, const float* norm, float eps, const float* hidden, int rows,
+                   float* logits) {
     const int H = head.cols();
     std::vector<float> normed(static_cast<std::size_t>(rows) * H);
     for (int r = 0; r < rows; ++r)
-        rms_norm(hidden + static_cast<std::size_t>(r) * H, norm, H, eps, normed.data() + static_cast<std::size_t>(r) * H);
+        rms_norm(hidden + static_cast<std::size_t>(r) * H, norm, H, eps,
+                 normed.data() + static_cast<std::size_t>(r) * H);
     QuantizedActivations qa;
     qa.quantize(normed.data(), rows, H);
     ternary_matmul(head, qa, logits);
@@ -150,14 +159,15 @@ std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInpu
         const int M = static_cast<int>(in.tokens.size()), base = s.cache->size();
         if (M == 0) throw InputError("forward with no tokens");
         if (in.positions.size() != in.tokens.size()) throw Error("forward: one position per token is needed");
-        if (!in.parents.empty() && in.parents.size() != in.tokens.size()) throw Error("forward: one parent per token is needed");
+        if (!in.parents.empty() && in.parents.size() != in.tokens.size())
+            throw Error("forward: one parent per token is needed");
         if (base + M > s.cache->capacity())
             throw InputError("context full: " + std::to_string(base + M) + " tokens exceed the context of " +
                              std::to_string(s.cache->capacity()));
         for (int i = 0; i < M; ++i) {
             if (in.positions[i] < 0 || in.positions[i] >= cfg_.context_length)
-                throw InputError("position " + std::to_string(in.positions[i]) + " is past the model's context of " +
-                                 std::to_string(cfg_.context_length));
+                throw InputError("position " + std::to_string(in.positions[i]) +
+                                 " is past the model's context of " + std::to_string(cfg_.context_length));
             if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
                 throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
         }
@@ -185,8 +195,9 @@ std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInpu
         for (std::size_t q = 0; q < seqs.size(); ++q) {
             const auto& want = seqs[q].input->hidden_layers;
             if (std::find(want.begin(), want.end(), layer) == want.end()) continue;
-            out[q].hidden[layer].assign(x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0) * H,
-                                        x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0 + rows[q].rows) * H);
+            out[q].hidden[layer].assign(
+                x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0) * H,
+                x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0 + rows[q].rows) * H);
         }
     };
     BlockBuffers buf;
@@ -221,7 +232,8 @@ std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInpu
     std::size_t at = 0;
     for (auto& o : out) {
         const std::size_t n = o.logit_rows.size() * static_cast<std::size_t>(V);
-        o.logits.assign(logits.begin() + static_cast<std::ptrdiff_t>(at), logits.begin() + static_cast<std::ptrdiff_t>(at + n));
+        o.logits.assign(logits.begin() + static_cast<std::ptrdiff_t>(at),
+                        logits.begin() + static_cast<std::ptrdiff_t>(at + n));
         at += n;
     }
     return out;

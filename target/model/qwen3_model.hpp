@@ -43,7 +43,7 @@ struct ForwardOutput {
 };
 
 class Qwen3Model {
-public:
+  public:
     static std::shared_ptr<Qwen3Model> load(const ModelFiles& files, const ModelLoadOptions& options = {});
 
     const ModelConfig& config() const { return cfg_; }
@@ -75,7 +75,7 @@ public:
     bool quantized_on_load() const { return quantized_; }
     KvCache make_cache(int capacity = 0, KvType type = KvType::F16) const;
 
-private:
+  private:
     ModelConfig cfg_;
     std::shared_ptr<const Tokenizer> tokenizer_;
     std::string chat_template_;
@@ -89,6 +89,7 @@ private:
 void rms_norm(const float* x, const float* w, int n, float eps, float* out);
 // logits (rows x head.rows()) = head * rms_norm(hidden rows, norm): the target's LM head, and the MTP
 // modules' (own norm, shared or own head).
-void normed_logits(const TernaryMatrix& head, const float* norm, float eps, const float* hidden, int rows, float* logits);
+void normed_logits(const TernaryMatrix& head, const float* norm, float eps, const float* hidden, int rows,
+                   float* logits);
 
 }  // namespace ternspec

@@ -11,14 +11,19 @@
 namespace ternspec {
 namespace {
 
-std::uint16_t u16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+std::uint16_t u16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
 
 // Offset of the fp16 scale inside a block of a ternary type.
 int scale_offset(TensorType t) {
     switch (t) {
-        case TensorType::TQ1_0: return 52;
-        case TensorType::TQ2_0: return 64;
-        default: return 0;
+        case TensorType::TQ1_0:
+            return 52;
+        case TensorType::TQ2_0:
+            return 64;
+        default:
+            return 0;
     }
 }
 
@@ -29,7 +34,8 @@ void TernaryData::append_rows(const TernaryData& o) {
         *this = o;
         return;
     }
-    if (o.cols != cols || o.group != group) throw FormatError("cannot stack ternary matrices of different shape or group");
+    if (o.cols != cols || o.group != group)
+        throw FormatError("cannot stack ternary matrices of different shape or group");
     rows += o.rows;
     trits.insert(trits.end(), o.trits.begin(), o.trits.end());
     scales.insert(scales.end(), o.scales.begin(), o.scales.end());
@@ -74,15 +80,16 @@ TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
                 const std::size_t i = b * d.group + j;
                 const float q = s != 0 ? vals[i] / s : 0.0f;
                 if (q != -1.0f && q != 0.0f && q != 1.0f)
-                    throw FormatError(what + ": block " + std::to_string(b) + " holds the value " + std::to_string(q) +
-                                      " x scale (code 3 of Q2_0), which is not ternary");
+                    throw FormatError(what + ": block " + std::to_string(b) + " holds the value " +
+                                      std::to_string(q) + " x scale (code 3 of Q2_0), which is not ternary");
                 d.trits[i] = static_cast<std::int8_t>(q);
             }
         }
         return d;
     }
     d.group = 128;
-    if (d.cols % 128 != 0) throw FormatError(what + ": row length " + std::to_string(d.cols) + " is not a multiple of 128");
+    if (d.cols % 128 != 0)
+        throw FormatError(what + ": row length " + std::to_string(d.cols) + " is not a multiple of 128");
     const std::size_t groups = n / 128;
     d.scales.resize(groups);
     for (std::size_t g = 0; g < groups; ++g) {
@@ -93,13 +100,15 @@ TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
         for (int j = 0; j < 128 && exact; ++j) exact = v[j] == 0.0f || std::fabs(v[j]) == s;
         if (exact) {
             d.scales[g] = s;
-            for (int j = 0; j < 128; ++j) d.trits[g * 128 + j] = static_cast<std::int8_t>(v[j] > 0 ? 1 : v[j] < 0 ? -1 : 0);
+            for (int j = 0; j < 128; ++j)
+                d.trits[g * 128 + j] = static_cast<std::int8_t>(v[j] > 0 ? 1 : v[j] < 0 ? -1 : 0);
         } else if (allow_quantize) {
             absmean_quantize(v, 128, d.trits.data() + g * 128, &d.scales[g]);
             d.quantized = true;
         } else {
-            throw FormatError(what + " (" + std::string(info.name) + ") is not ternary: group " + std::to_string(g) +
-                              " holds more than {-s, 0, +s}; pass --quantize to quantise it (absmean per group of 128)");
+            throw FormatError(
+                what + " (" + std::string(info.name) + ") is not ternary: group " + std::to_string(g) +
+                " holds more than {-s, 0, +s}; pass --quantize to quantise it (absmean per group of 128)");
         }
     }
     return d;

@@ -9,13 +9,15 @@ namespace ternspec {
 
 const char* const kQwen2Pattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-const char* const kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* const kGpt2Pattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 struct RegexSplitter::Impl {
     pcre2_code* code = nullptr;
 };
 
-RegexSplitter::RegexSplitter(const std::string& pattern) : pattern_(pattern), impl_(std::make_unique<Impl>()) {
+RegexSplitter::RegexSplitter(const std::string& pattern)
+    : pattern_(pattern), impl_(std::make_unique<Impl>()) {
     int err = 0;
     PCRE2_SIZE off = 0;
     impl_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
@@ -45,7 +47,8 @@ void RegexSplitter::split(std::string_view text, std::vector<std::string_view>& 
     auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     std::size_t pos = 0;
     while (pos < text.size()) {
-        const int rc = pcre2_match(impl_->code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, holder.md, nullptr);
+        const int rc =
+            pcre2_match(impl_->code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, holder.md, nullptr);
         if (rc < 0) {
             out.push_back(text.substr(pos));
             return;

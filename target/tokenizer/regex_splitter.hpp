@@ -9,7 +9,7 @@
 namespace ternspec {
 
 class RegexSplitter {
-public:
+  public:
     explicit RegexSplitter(const std::string& pattern);
     ~RegexSplitter();
     RegexSplitter(const RegexSplitter&) = delete;
@@ -18,7 +18,7 @@ public:
     void split(std::string_view text, std::vector<std::string_view>& out) const;
     const std::string& pattern() const { return pattern_; }
 
-private:
+  private:
     struct Impl;
     std::string pattern_;
     std::unique_ptr<Impl> impl_;

@@ -32,7 +32,9 @@ const ByteMap& byte_map() {
     return m;
 }
 
-std::string byte_string(std::uint8_t b) { return utf8_encode(byte_map().to_cp[b]); }
+std::string byte_string(std::uint8_t b) {
+    return utf8_encode(byte_map().to_cp[b]);
+}
 
 std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
     return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
@@ -40,10 +42,12 @@ std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
 
 std::string nfc(std::string_view s) {
     // ASCII is already in NFC; most code is ASCII.
-    if (std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) return std::string(s);
+    if (std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+        return std::string(s);
     utf8proc_uint8_t* out = nullptr;
-    const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
-                                &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                static_cast<utf8proc_ssize_t>(s.size()), &out,
+                                static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
     if (n < 0) return utf8_sanitize(s);  // invalid UTF-8: leave the bytes to the byte-level stage
     std::string r(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
     std::free(out);
@@ -105,12 +109,17 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
         std::int32_t rank = 0;
         for (const auto& m : model.at("merges")) {
             std::pair<std::string, std::string> ab;
-            if (m.is_string()) ab = split_merge(m.get<std::string>(), what);
-            else if (m.is_array() && m.size() == 2) ab = {m[0].get<std::string>(), m[1].get<std::string>()};
-            else throw FormatError(what + ": merge entry is neither \"a b\" nor [a, b]");
-            auto ia = t.ids_.find(ab.first), ib = t.ids_.find(ab.second), im = t.ids_.find(ab.first + ab.second);
+            if (m.is_string())
+                ab = split_merge(m.get<std::string>(), what);
+            else if (m.is_array() && m.size() == 2)
+                ab = {m[0].get<std::string>(), m[1].get<std::string>()};
+            else
+                throw FormatError(what + ": merge entry is neither \"a b\" nor [a, b]");
+            auto ia = t.ids_.find(ab.first), ib = t.ids_.find(ab.second),
+                 im = t.ids_.find(ab.first + ab.second);
             if (ia == t.ids_.end() || ib == t.ids_.end() || im == t.ids_.end())
-                throw FormatError(what + ": merge \"" + ab.first + " " + ab.second + "\" uses a token not in the vocabulary");
+                throw FormatError(what + ": merge \"" + ab.first + " " + ab.second +
+                                  "\" uses a token not in the vocabulary");
             t.merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, im->second));
             t.merge_list_.emplace_back(ia->second, ib->second);
         }
@@ -119,11 +128,15 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
         if (j.contains("normalizer") && !j["normalizer"].is_null()) {
             const auto& n = j["normalizer"];
             const auto type = n.value("type", std::string());
-            if (type == "NFC") t.nfc_ = true;
+            if (type == "NFC")
+                t.nfc_ = true;
             else if (type == "Sequence") {
                 for (const auto& s : n.at("normalizers")) {
-                    if (s.value("type", std::string()) == "NFC") t.nfc_ = true;
-                    else throw FormatError(what + ": unsupported normalizer " + s.value("type", std::string()));
+                    if (s.value("type", std::string()) == "NFC")
+                        t.nfc_ = true;
+                    else
+                        throw FormatError(what + ": unsupported normalizer " +
+                                          s.value("type", std::string()));
                 }
             } else {
                 throw FormatError(what + ": unsupported normalizer " + type);
@@ -136,11 +149,13 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
             const auto type = p.value("type", std::string());
             if (type == "Split") {
                 const auto& pat = p.at("pattern");
-                if (!pat.contains("Regex")) throw FormatError(what + ": Split pre-tokenizer without a Regex pattern");
+                if (!pat.contains("Regex"))
+                    throw FormatError(what + ": Split pre-tokenizer without a Regex pattern");
                 pattern = pat["Regex"].get<std::string>();
                 const auto behavior = p.value("behavior", std::string("Isolated"));
                 if (behavior != "Isolated" || p.value("invert", false))
-                    throw FormatError(what + ": Split behaviour " + behavior + " is not supported (only Isolated)");
+                    throw FormatError(what + ": Split behaviour " + behavior +
+                                      " is not supported (only Isolated)");
             } else if (type == "ByteLevel") {
                 if (p.value("use_regex", true) && pattern.empty()) pattern = kGpt2Pattern;
                 if (p.value("add_prefix_space", false))
@@ -171,7 +186,8 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
 Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
     const std::string what = g.path();
     const auto& model = g.get("tokenizer.ggml.model").as_string("tokenizer.ggml.model");
-    if (model != "gpt2") throw FormatError(what + ": tokenizer.ggml.model " + model + " is not byte-level BPE (gpt2)");
+    if (model != "gpt2")
+        throw FormatError(what + ": tokenizer.ggml.model " + model + " is not byte-level BPE (gpt2)");
     Tokenizer t;
     const auto& tokens = g.get("tokenizer.ggml.tokens").as_array("tokenizer.ggml.tokens");
     t.pieces_.reserve(tokens.size());
@@ -198,9 +214,12 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
     }
     std::string pre = "default";
     if (auto* p = g.find("tokenizer.ggml.pre")) pre = p->as_string("tokenizer.ggml.pre");
-    if (pre == "qwen2") t.splitter_ = std::make_shared<RegexSplitter>(kQwen2Pattern);
-    else if (pre == "default" || pre == "gpt-2" || pre == "gpt2") t.splitter_ = std::make_shared<RegexSplitter>(kGpt2Pattern);
-    else throw FormatError(what + ": tokenizer.ggml.pre \"" + pre + "\" is not supported (qwen2, gpt-2)");
+    if (pre == "qwen2")
+        t.splitter_ = std::make_shared<RegexSplitter>(kQwen2Pattern);
+    else if (pre == "default" || pre == "gpt-2" || pre == "gpt2")
+        t.splitter_ = std::make_shared<RegexSplitter>(kGpt2Pattern);
+    else
+        throw FormatError(what + ": tokenizer.ggml.pre \"" + pre + "\" is not supported (qwen2, gpt-2)");
     t.nfc_ = pre == "qwen2";
     if (auto* e = g.find("tokenizer.ggml.eos_token_id")) {
         const auto id = e->as_int("tokenizer.ggml.eos_token_id");
@@ -221,7 +240,8 @@ void Tokenizer::finish(const std::string& what) {
     }
     added_by_first_byte_.assign(256, {});
     // Longest first, so that a token that is a prefix of another never wins.
-    std::sort(added_.begin(), added_.end(), [](const Added& a, const Added& b) { return a.content.size() > b.content.size(); });
+    std::sort(added_.begin(), added_.end(),
+              [](const Added& a, const Added& b) { return a.content.size() > b.content.size(); });
     added_index_.assign(pieces_.size(), -1);
     for (std::size_t i = 0; i < added_.size(); ++i) {
         added_index_[static_cast<std::size_t>(added_[i].id)] = static_cast<std::int32_t>(i);
@@ -247,7 +267,8 @@ std::string Tokenizer::token_bytes(std::int32_t id) const {
     // those rows have no text.
     if (id >= vocab_size()) return "";
     const auto& p = piece(id);
-    if (const auto a = added_index_[static_cast<std::size_t>(id)]; a >= 0) return added_[static_cast<std::size_t>(a)].content;
+    if (const auto a = added_index_[static_cast<std::size_t>(id)]; a >= 0)
+        return added_[static_cast<std::size_t>(a)].content;
     std::string out;
     const auto& bm = byte_map();
     for (std::size_t i = 0; i < p.size();) {
@@ -255,10 +276,13 @@ std::string Tokenizer::token_bytes(std::int32_t id) const {
         const auto c = static_cast<unsigned char>(p[i]);
         const int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
         char32_t cp = len == 1 ? c : c & (0x3f >> (len - 1));
-        for (int k = 1; k < len && i + k < p.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(p[i + k]) & 0x3f);
+        for (int k = 1; k < len && i + k < p.size(); ++k)
+            cp = (cp << 6) | (static_cast<unsigned char>(p[i + k]) & 0x3f);
         auto it = bm.to_byte.find(cp);
-        if (it != bm.to_byte.end()) out += static_cast<char>(it->second);
-        else out += p.substr(i, static_cast<std::size_t>(len));
+        if (it != bm.to_byte.end())
+            out += static_cast<char>(it->second);
+        else
+            out += p.substr(i, static_cast<std::size_t>(len));
         i += static_cast<std::size_t>(len);
     }
     return out;
@@ -270,7 +294,9 @@ std::string Tokenizer::decode_bytes(const std::vector<std::int32_t>& ids) const 
     return out;
 }
 
-std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const { return utf8_sanitize(decode_bytes(ids)); }
+std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const {
+    return utf8_sanitize(decode_bytes(ids));
+}
 
 void Tokenizer::encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const {
     {
@@ -351,16 +377,19 @@ void Tokenizer::write_gguf_metadata(GgufWriter& w) const {
         // Ids with no vocabulary entry still need a unique string in GGUF's dense token list.
         tokens.push_back(GgufValue::str(pieces_[i].empty() ? "[PAD" + std::to_string(i) + "]" : pieces_[i]));
         int type = pieces_[i].empty() ? 5 : 1;  // 5: unused, 1: normal, 3: control, 4: user-defined
-        if (const auto a = added_index_[i]; a >= 0) type = added_[static_cast<std::size_t>(a)].special ? 3 : 4;
+        if (const auto a = added_index_[i]; a >= 0)
+            type = added_[static_cast<std::size_t>(a)].special ? 3 : 4;
         types.push_back(GgufValue::i32(type));
     }
     for (const auto& [a, b] : merge_list_)
-        merges.push_back(GgufValue::str(pieces_[static_cast<std::size_t>(a)] + " " + pieces_[static_cast<std::size_t>(b)]));
+        merges.push_back(GgufValue::str(pieces_[static_cast<std::size_t>(a)] + " " +
+                                        pieces_[static_cast<std::size_t>(b)]));
     w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
     // GGUF names the pre-tokenizer instead of storing its regex: only the two ternspec knows can be written.
     const auto& pat = splitter_->pattern();
     if (pat != kQwen2Pattern && pat != kGpt2Pattern)
-        throw FormatError("the tokenizer's pre-tokenizer regex is neither Qwen2's nor GPT-2's; GGUF cannot name it");
+        throw FormatError(
+            "the tokenizer's pre-tokenizer regex is neither Qwen2's nor GPT-2's; GGUF cannot name it");
     w.set("tokenizer.ggml.pre", GgufValue::str(pat == kQwen2Pattern ? "qwen2" : "gpt-2"));
     w.set("tokenizer.ggml.tokens", GgufValue::array(GgufType::STRING, std::move(tokens)));
     w.set("tokenizer.ggml.token_type", GgufValue::array(GgufType::I32, std::move(types)));

@@ -18,7 +18,7 @@ class GgufFile;
 class GgufWriter;
 
 class Tokenizer {
-public:
+  public:
     static Tokenizer from_json_file(const std::string& path);
     static Tokenizer from_json_text(const std::string& text, const std::string& what);
     static Tokenizer from_gguf(const GgufFile& gguf);
@@ -29,7 +29,7 @@ public:
     std::string decode_bytes(const std::vector<std::int32_t>& ids) const;
     std::string decode(const std::vector<std::int32_t>& ids) const;  // invalid UTF-8 becomes U+FFFD
     const std::string& piece(std::int32_t id) const;                 // the vocabulary string
-    std::string token_bytes(std::int32_t id) const;  // "" for padded ids past the table
+    std::string token_bytes(std::int32_t id) const;                  // "" for padded ids past the table
 
     std::int32_t vocab_size() const { return static_cast<std::int32_t>(pieces_.size()); }
     std::optional<std::int32_t> token_id(const std::string& piece) const;
@@ -41,7 +41,7 @@ public:
     // tokenizer.ggml.* keys (gpt2 model, qwen2 pre-tokenizer when the regex is Qwen2's).
     void write_gguf_metadata(GgufWriter& w) const;
 
-private:
+  private:
     Tokenizer() = default;
     void finish(const std::string& what);
     void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const;
@@ -54,8 +54,9 @@ private:
     };
     std::vector<std::string> pieces_;
     std::unordered_map<std::string, std::int32_t> ids_;
-    std::unordered_map<std::uint64_t, std::pair<std::int32_t, std::int32_t>> merges_;  // (a,b) -> (rank, merged)
-    std::vector<std::pair<std::int32_t, std::int32_t>> merge_list_;                  // in rank order
+    std::unordered_map<std::uint64_t, std::pair<std::int32_t, std::int32_t>>
+        merges_;                                                     // (a,b) -> (rank, merged)
+    std::vector<std::pair<std::int32_t, std::int32_t>> merge_list_;  // in rank order
     std::vector<Added> added_;
     std::vector<std::vector<std::size_t>> added_by_first_byte_;
     std::vector<std::int32_t> added_index_;  // id -> index into added_, -1 for ordinary tokens
@@ -76,12 +77,12 @@ private:
 
 // Turns a stream of token ids into text, holding back bytes of a UTF-8 sequence until it is complete.
 class StreamDecoder {
-public:
+  public:
     explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
     std::string push(std::int32_t id);
     std::string flush();  // whatever is held back, invalid bytes replaced
 
-private:
+  private:
     const Tokenizer& tok_;
     std::string pending_;
 };

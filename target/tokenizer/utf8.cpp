@@ -9,10 +9,14 @@ int sequence_length(std::string_view s, std::size_t i) {
     int len;
     char32_t min;
     if (b0 < 0x80) return 1;
-    if ((b0 & 0xe0) == 0xc0) len = 2, min = 0x80;
-    else if ((b0 & 0xf0) == 0xe0) len = 3, min = 0x800;
-    else if ((b0 & 0xf8) == 0xf0) len = 4, min = 0x10000;
-    else return 0;
+    if ((b0 & 0xe0) == 0xc0)
+        len = 2, min = 0x80;
+    else if ((b0 & 0xf0) == 0xe0)
+        len = 3, min = 0x800;
+    else if ((b0 & 0xf8) == 0xf0)
+        len = 4, min = 0x10000;
+    else
+        return 0;
     char32_t cp = b0 & (0x7f >> len);
     for (int k = 1; k < len; ++k) {
         if (i + k >= s.size()) return -len;

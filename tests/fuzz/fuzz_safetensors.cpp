@@ -1,8 +1,8 @@
 // safetensors: any byte string is either parsed or a FormatError.
 #include "target/formats/dequantize.hpp"
 #include "target/formats/safetensors.hpp"
-#include "tests/fuzz/fuzz_file.hpp"
 #include "ternspec/error.hpp"
+#include "tests/fuzz/fuzz_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const auto path = fuzz_write(data, size, ".safetensors");

@@ -32,7 +32,8 @@ struct NaiveQwen3 {
         for (std::size_t i = 0; i < x.size(); ++i) o[i] = x[i] * r * g[i];
         return o;
     }
-    static std::vector<double> matvec(const std::vector<double>& m, const std::vector<double>& x, std::size_t rows) {
+    static std::vector<double> matvec(const std::vector<double>& m, const std::vector<double>& x,
+                                      std::size_t rows) {
         std::vector<double> o(rows, 0.0);
         for (std::size_t r = 0; r < rows; ++r)
             for (std::size_t k = 0; k < x.size(); ++k) o[r] += m[r * x.size() + k] * x[k];
@@ -46,8 +47,10 @@ struct NaiveQwen3 {
     }
     // One decoder layer (tensors under prefix p) over a causal sequence at positions 0, 1, ...
     void block(const std::string& p, Rows& x) {
-        const std::size_t H = static_cast<std::size_t>(c.hidden_size), hd = static_cast<std::size_t>(c.head_dim);
-        const std::size_t nh = static_cast<std::size_t>(c.n_heads), nkv = static_cast<std::size_t>(c.n_kv_heads);
+        const std::size_t H = static_cast<std::size_t>(c.hidden_size),
+                          hd = static_cast<std::size_t>(c.head_dim);
+        const std::size_t nh = static_cast<std::size_t>(c.n_heads),
+                          nkv = static_cast<std::size_t>(c.n_kv_heads);
         const std::size_t n = x.size();
         Rows q(n), k(n), v(n);
         for (std::size_t i = 0; i < n; ++i) {
@@ -57,10 +60,13 @@ struct NaiveQwen3 {
             v[i] = matvec(w[p + "attn_v.weight"], h, nkv * hd);
             auto rope = [&](std::vector<double>& vec, std::size_t heads, const std::vector<double>& g) {
                 for (std::size_t hh = 0; hh < heads; ++hh) {
-                    std::vector<double> part(vec.begin() + static_cast<std::ptrdiff_t>(hh * hd), vec.begin() + static_cast<std::ptrdiff_t>((hh + 1) * hd));
+                    std::vector<double> part(vec.begin() + static_cast<std::ptrdiff_t>(hh * hd),
+                                             vec.begin() + static_cast<std::ptrdiff_t>((hh + 1) * hd));
                     part = norm(part, g, c.rms_eps);
                     for (std::size_t j = 0; j < hd / 2; ++j) {
-                        const double a = static_cast<double>(i) * std::pow(static_cast<double>(c.rope_theta), -2.0 * static_cast<double>(j) / static_cast<double>(hd));
+                        const double a = static_cast<double>(i) *
+                                         std::pow(static_cast<double>(c.rope_theta),
+                                                  -2.0 * static_cast<double>(j) / static_cast<double>(hd));
                         vec[hh * hd + j] = part[j] * std::cos(a) - part[j + hd / 2] * std::sin(a);
                         vec[hh * hd + j + hd / 2] = part[j + hd / 2] * std::cos(a) + part[j] * std::sin(a);
                     }
@@ -89,7 +95,8 @@ struct NaiveQwen3 {
             const auto o = matvec(w[p + "attn_output.weight"], att, H);
             for (std::size_t e = 0; e < H; ++e) x[i][e] += o[e];
             const auto h = norm(x[i], w[p + "ffn_norm.weight"], c.rms_eps);
-            const auto gt = matvec(w[p + "ffn_gate.weight"], h, static_cast<std::size_t>(c.intermediate_size));
+            const auto gt =
+                matvec(w[p + "ffn_gate.weight"], h, static_cast<std::size_t>(c.intermediate_size));
             const auto up = matvec(w[p + "ffn_up.weight"], h, static_cast<std::size_t>(c.intermediate_size));
             std::vector<double> a(gt.size());
             for (std::size_t e = 0; e < a.size(); ++e) a[e] = gt[e] / (1 + std::exp(-gt[e])) * up[e];
@@ -106,7 +113,8 @@ struct NaiveQwen3 {
     }
     // The tied head after the given norm.
     std::vector<double> head(const std::vector<double>& x, const std::vector<double>& g) {
-        return matvec(w.at("token_embd.weight"), norm(x, g, c.rms_eps), static_cast<std::size_t>(c.vocab_size));
+        return matvec(w.at("token_embd.weight"), norm(x, g, c.rms_eps),
+                      static_cast<std::size_t>(c.vocab_size));
     }
     Rows logits(const std::vector<std::int32_t>& ids) {
         Rows out;

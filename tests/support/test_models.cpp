@@ -1,15 +1,15 @@
 #include "tests/support/test_models.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "target/formats/dequantize.hpp"
 #include "target/formats/gguf.hpp"
-#include "target/io/half.hpp"
 #include "target/formats/safetensors.hpp"
+#include "target/io/half.hpp"
 #include "target/model/gguf_export.hpp"
 #include "target/model/model_files.hpp"
 #include "target/tokenizer/regex_splitter.hpp"
@@ -24,7 +24,9 @@ std::string temp_dir() {
     return p.string();
 }
 
-std::string temp_path(const std::string& name) { return (fs::path(temp_dir()) / name).string(); }
+std::string temp_path(const std::string& name) {
+    return (fs::path(temp_dir()) / name).string();
+}
 
 std::string tiny_gguf(const std::string& name, TensorType type, std::uint64_t seed) {
     const auto path = temp_path(name + ".gguf");
@@ -40,10 +42,12 @@ std::string hf_folder_from_gguf(const std::string& gguf, const std::string& name
     static const std::map<std::string, std::string> to_hf = {
         {"token_embd.weight", "model.embed_tokens.weight"}, {"output_norm.weight", "model.norm.weight"}};
     static const std::map<std::string, std::string> sub = {
-        {"attn_norm", "input_layernorm"},    {"ffn_norm", "post_attention_layernorm"}, {"attn_q", "self_attn.q_proj"},
-        {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},          {"attn_output", "self_attn.o_proj"},
-        {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"},     {"ffn_gate", "mlp.gate_proj"},
-        {"ffn_up", "mlp.up_proj"},           {"ffn_down", "mlp.down_proj"}};
+        {"attn_norm", "input_layernorm"},    {"ffn_norm", "post_attention_layernorm"},
+        {"attn_q", "self_attn.q_proj"},      {"attn_k", "self_attn.k_proj"},
+        {"attn_v", "self_attn.v_proj"},      {"attn_output", "self_attn.o_proj"},
+        {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"},
+        {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
+        {"ffn_down", "mlp.down_proj"}};
     std::vector<SafetensorsWriterTensor> tensors;
     for (const auto& [name_g, t] : mf.tensors()) {
         std::string hf;
@@ -61,11 +65,18 @@ std::string hf_folder_from_gguf(const std::string& gguf, const std::string& name
         tensors.push_back(std::move(w));
     }
     write_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
-    nlohmann::json cfg = {{"architectures", {"Qwen3ForCausalLM"}}, {"model_type", "qwen3"}, {"vocab_size", c.vocab_size},
-                          {"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
-                          {"num_hidden_layers", c.n_layers}, {"num_attention_heads", c.n_heads},
-                          {"num_key_value_heads", c.n_kv_heads}, {"head_dim", c.head_dim}, {"rope_theta", c.rope_theta},
-                          {"rms_norm_eps", c.rms_eps}, {"max_position_embeddings", c.context_length},
+    nlohmann::json cfg = {{"architectures", {"Qwen3ForCausalLM"}},
+                          {"model_type", "qwen3"},
+                          {"vocab_size", c.vocab_size},
+                          {"hidden_size", c.hidden_size},
+                          {"intermediate_size", c.intermediate_size},
+                          {"num_hidden_layers", c.n_layers},
+                          {"num_attention_heads", c.n_heads},
+                          {"num_key_value_heads", c.n_kv_heads},
+                          {"head_dim", c.head_dim},
+                          {"rope_theta", c.rope_theta},
+                          {"rms_norm_eps", c.rms_eps},
+                          {"max_position_embeddings", c.context_length},
                           {"tie_word_embeddings", true}};
     std::ofstream(dir + "/config.json") << cfg.dump(1);
     // tokenizer.json: the GGUF's vocabulary written back in Hugging Face's layout.
@@ -99,7 +110,8 @@ std::string shipped_model() {
     const fs::path models = fs::path(TERNSPEC_SOURCE_DIR) / "models";
     if (!fs::exists(models)) return "";
     for (const auto& e : fs::directory_iterator(models))
-        if (e.is_directory() && fs::exists(e.path() / "tokenizer.json") && fs::exists(e.path() / "model.safetensors"))
+        if (e.is_directory() && fs::exists(e.path() / "tokenizer.json") &&
+            fs::exists(e.path() / "model.safetensors"))
             return e.path().string();
     return "";
 }
@@ -108,7 +120,8 @@ std::string shipped_model() {
 
 namespace ternspec::fixtures {
 
-std::string random_eagle_head(const std::string& target_gguf, const std::string& name, int draft_vocab, std::uint64_t seed) {
+std::string random_eagle_head(const std::string& target_gguf, const std::string& name, int draft_vocab,
+                              std::uint64_t seed) {
     const auto mf = ModelFiles::open(target_gguf);
     const auto& c = mf.config();
     const int H = c.hidden_size, I = 384, heads = 4, kv = 2, hd = H / heads;
@@ -131,32 +144,53 @@ std::string random_eagle_head(const std::string& target_gguf, const std::string&
     add("midlayer.input_layernorm.weight", {h}, 0, true);
     add("midlayer.hidden_norm.weight", {h}, 0, true);
     add("midlayer.post_attention_layernorm.weight", {h}, 0, true);
-    add("midlayer.self_attn.q_proj.weight", {static_cast<std::uint64_t>(heads * hd), 2 * h}, 1.0f / std::sqrt(2.0f * H));
-    add("midlayer.self_attn.k_proj.weight", {static_cast<std::uint64_t>(kv * hd), 2 * h}, 1.0f / std::sqrt(2.0f * H));
-    add("midlayer.self_attn.v_proj.weight", {static_cast<std::uint64_t>(kv * hd), 2 * h}, 1.0f / std::sqrt(2.0f * H));
-    add("midlayer.self_attn.o_proj.weight", {h, static_cast<std::uint64_t>(heads * hd)}, 1.0f / std::sqrt(static_cast<float>(H)));
-    add("midlayer.mlp.gate_proj.weight", {static_cast<std::uint64_t>(I), h}, 1.0f / std::sqrt(static_cast<float>(H)));
-    add("midlayer.mlp.up_proj.weight", {static_cast<std::uint64_t>(I), h}, 1.0f / std::sqrt(static_cast<float>(H)));
-    add("midlayer.mlp.down_proj.weight", {h, static_cast<std::uint64_t>(I)}, 1.0f / std::sqrt(static_cast<float>(I)));
+    add("midlayer.self_attn.q_proj.weight", {static_cast<std::uint64_t>(heads * hd), 2 * h},
+        1.0f / std::sqrt(2.0f * H));
+    add("midlayer.self_attn.k_proj.weight", {static_cast<std::uint64_t>(kv * hd), 2 * h},
+        1.0f / std::sqrt(2.0f * H));
+    add("midlayer.self_attn.v_proj.weight", {static_cast<std::uint64_t>(kv * hd), 2 * h},
+        1.0f / std::sqrt(2.0f * H));
+    add("midlayer.self_attn.o_proj.weight", {h, static_cast<std::uint64_t>(heads * hd)},
+        1.0f / std::sqrt(static_cast<float>(H)));
+    add("midlayer.mlp.gate_proj.weight", {static_cast<std::uint64_t>(I), h},
+        1.0f / std::sqrt(static_cast<float>(H)));
+    add("midlayer.mlp.up_proj.weight", {static_cast<std::uint64_t>(I), h},
+        1.0f / std::sqrt(static_cast<float>(H)));
+    add("midlayer.mlp.down_proj.weight", {h, static_cast<std::uint64_t>(I)},
+        1.0f / std::sqrt(static_cast<float>(I)));
     add("norm.weight", {h}, 0, true);
     add("lm_head.weight", {static_cast<std::uint64_t>(draft_vocab), h}, 1.0f);
     // Draft id i stands for target id 2i (+ d2t[i] = i), so the mapping is exercised.
-    std::vector<float> d2t(static_cast<std::size_t>(draft_vocab)), t2d(static_cast<std::size_t>(c.vocab_size), 0.0f);
+    std::vector<float> d2t(static_cast<std::size_t>(draft_vocab)),
+        t2d(static_cast<std::size_t>(c.vocab_size), 0.0f);
     for (int i = 0; i < draft_vocab; ++i) {
         d2t[static_cast<std::size_t>(i)] = static_cast<float>(i);
         t2d[static_cast<std::size_t>(2 * i)] = 1.0f;
     }
-    SafetensorsWriterTensor d{"d2t", TensorType::I64, {static_cast<std::uint64_t>(draft_vocab)}, std::vector<std::uint8_t>(static_cast<std::size_t>(draft_vocab) * 8)};
+    SafetensorsWriterTensor d{"d2t",
+                              TensorType::I64,
+                              {static_cast<std::uint64_t>(draft_vocab)},
+                              std::vector<std::uint8_t>(static_cast<std::size_t>(draft_vocab) * 8)};
     quantize(TensorType::I64, d2t.data(), d.data.data(), d2t.size());
-    SafetensorsWriterTensor t{"t2d", TensorType::I8, {static_cast<std::uint64_t>(c.vocab_size)}, std::vector<std::uint8_t>(static_cast<std::size_t>(c.vocab_size))};
+    SafetensorsWriterTensor t{"t2d",
+                              TensorType::I8,
+                              {static_cast<std::uint64_t>(c.vocab_size)},
+                              std::vector<std::uint8_t>(static_cast<std::size_t>(c.vocab_size))};
     quantize(TensorType::I8, t2d.data(), t.data.data(), t2d.size());
     ts.push_back(std::move(d));
     ts.push_back(std::move(t));
     write_safetensors(dir + "/model.safetensors", ts);
-    nlohmann::json cfg = {{"architectures", {"LlamaForCausalLMEagle3"}}, {"hidden_size", H}, {"intermediate_size", I},
-                          {"num_attention_heads", heads}, {"num_key_value_heads", kv}, {"head_dim", hd},
-                          {"vocab_size", c.vocab_size}, {"draft_vocab_size", draft_vocab}, {"target_hidden_size", H},
-                          {"rope_theta", 10000.0}, {"rms_norm_eps", 1e-6},
+    nlohmann::json cfg = {{"architectures", {"LlamaForCausalLMEagle3"}},
+                          {"hidden_size", H},
+                          {"intermediate_size", I},
+                          {"num_attention_heads", heads},
+                          {"num_key_value_heads", kv},
+                          {"head_dim", hd},
+                          {"vocab_size", c.vocab_size},
+                          {"draft_vocab_size", draft_vocab},
+                          {"target_hidden_size", H},
+                          {"rope_theta", 10000.0},
+                          {"rms_norm_eps", 1e-6},
                           {"eagle_config", {{"eagle_aux_hidden_state_layer_ids", {0, 1, 2}}}}};
     std::ofstream(dir + "/config.json") << cfg.dump(1);
     return dir;
@@ -166,7 +200,8 @@ std::string random_eagle_head(const std::string& target_gguf, const std::string&
 
 namespace ternspec::fixtures {
 
-std::string random_mtp_sidecar(const std::string& target_gguf, const std::string& name, int depth, std::uint64_t seed) {
+std::string random_mtp_sidecar(const std::string& target_gguf, const std::string& name, int depth,
+                               std::uint64_t seed) {
     const auto mf = ModelFiles::open(target_gguf);
     const auto& c = mf.config();
     const auto dir = temp_path(name);
@@ -175,7 +210,8 @@ std::string random_mtp_sidecar(const std::string& target_gguf, const std::string
     std::normal_distribution<float> n(0.0f, 1.0f);
     std::vector<SafetensorsWriterTensor> ts;
     auto f16 = [&](const std::string& t, std::vector<std::uint64_t> shape, std::vector<float> v) {
-        SafetensorsWriterTensor w{t, TensorType::F16, std::move(shape), std::vector<std::uint8_t>(v.size() * 2)};
+        SafetensorsWriterTensor w{t, TensorType::F16, std::move(shape),
+                                  std::vector<std::uint8_t>(v.size() * 2)};
         quantize(TensorType::F16, v.data(), w.data.data(), v.size());
         ts.push_back(std::move(w));
     };
@@ -185,7 +221,8 @@ std::string random_mtp_sidecar(const std::string& target_gguf, const std::string
         const float base = 1.0f / std::sqrt(2.0f / 3.0f * static_cast<float>(cols));
         for (std::size_t g = 0; g < v.size() / 128; ++g) {
             const float s = half_to_float(float_to_half(base * (1.0f + 0.2f * n(rng))));
-            for (std::size_t j = 0; j < 128; ++j) v[g * 128 + j] = static_cast<float>(static_cast<int>(rng() % 3) - 1) * s;
+            for (std::size_t j = 0; j < 128; ++j)
+                v[g * 128 + j] = static_cast<float>(static_cast<int>(rng() % 3) - 1) * s;
         }
         f16(t, {rows, cols}, std::move(v));
     };
@@ -194,8 +231,10 @@ std::string random_mtp_sidecar(const std::string& target_gguf, const std::string
         for (auto& x : v) x = 1.0f + 0.1f * n(rng);
         f16(t, {len}, std::move(v));
     };
-    const auto H = static_cast<std::uint64_t>(c.hidden_size), I = static_cast<std::uint64_t>(c.intermediate_size);
-    const auto QD = static_cast<std::uint64_t>(c.n_heads * c.head_dim), KD = static_cast<std::uint64_t>(c.n_kv_heads * c.head_dim);
+    const auto H = static_cast<std::uint64_t>(c.hidden_size),
+               I = static_cast<std::uint64_t>(c.intermediate_size);
+    const auto QD = static_cast<std::uint64_t>(c.n_heads * c.head_dim),
+               KD = static_cast<std::uint64_t>(c.n_kv_heads * c.head_dim);
     for (int d = 0; d < depth; ++d) {
         const std::string p = "model.layers." + std::to_string(c.n_layers + d) + ".";
         norm(p + "enorm.weight", H);
@@ -215,12 +254,20 @@ std::string random_mtp_sidecar(const std::string& target_gguf, const std::string
         ternary(p + "mlp.down_proj.weight", H, I);
     }
     write_safetensors(dir + "/model.safetensors", ts, {{"format", "pt"}});
-    nlohmann::json cfg = {{"architectures", {"Qwen3MTPSidecar"}}, {"model_type", "qwen3_mtp"},
-                          {"num_nextn_predict_layers", depth}, {"num_hidden_layers", c.n_layers},
-                          {"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
-                          {"num_attention_heads", c.n_heads}, {"num_key_value_heads", c.n_kv_heads},
-                          {"head_dim", c.head_dim}, {"vocab_size", c.vocab_size}, {"rope_theta", c.rope_theta},
-                          {"rms_norm_eps", c.rms_eps}, {"shared_embedding", true}, {"shared_lm_head", true}};
+    nlohmann::json cfg = {{"architectures", {"Qwen3MTPSidecar"}},
+                          {"model_type", "qwen3_mtp"},
+                          {"num_nextn_predict_layers", depth},
+                          {"num_hidden_layers", c.n_layers},
+                          {"hidden_size", c.hidden_size},
+                          {"intermediate_size", c.intermediate_size},
+                          {"num_attention_heads", c.n_heads},
+                          {"num_key_value_heads", c.n_kv_heads},
+                          {"head_dim", c.head_dim},
+                          {"vocab_size", c.vocab_size},
+                          {"rope_theta", c.rope_theta},
+                          {"rms_norm_eps", c.rms_eps},
+                          {"shared_embedding", true},
+                          {"shared_lm_head", true}};
     std::ofstream(dir + "/config.json") << cfg.dump(1);
     return dir;
 }

@@ -13,7 +13,8 @@ std::string temp_dir();                          // per-test-binary scratch fold
 std::string temp_path(const std::string& name);  // a path inside it
 
 // A tiny random model (shape "tiny" unless a config is given) written as GGUF of the given type.
-std::string tiny_gguf(const std::string& name, TensorType type = TensorType::Q2_0_G128, std::uint64_t seed = 1);
+std::string tiny_gguf(const std::string& name, TensorType type = TensorType::Q2_0_G128,
+                      std::uint64_t seed = 1);
 
 // The same weights as an HF folder (config.json, model.safetensors F16, tokenizer.json).
 std::string hf_folder_from_gguf(const std::string& gguf, const std::string& name);
@@ -30,7 +31,6 @@ namespace ternspec::fixtures {
 // vocabulary of `draft_vocab` ids.
 std::string random_eagle_head(const std::string& target_gguf, const std::string& name, int draft_vocab = 128,
                               std::uint64_t seed = 1);
-
 
 // Random MTP modules (exactly ternary, fp16) for the model in `target_gguf`, as a sidecar folder in the
 // format of docs/mtp.md: config.json + model.safetensors with model.layers.<L + d>.* tensors.

@@ -8,7 +8,10 @@
 namespace ternspec::cli {
 
 Args::Args(std::string command, std::string usage, std::string summary, std::vector<Option> options)
-    : command_(std::move(command)), usage_(std::move(usage)), summary_(std::move(summary)), options_(std::move(options)) {
+    : command_(std::move(command)),
+      usage_(std::move(usage)),
+      summary_(std::move(summary)),
+      options_(std::move(options)) {
     options_.push_back({"verbose", 'v', "", "debug logging", ""});
     options_.push_back({"help", 'h', "", "show this help", ""});
 }
@@ -55,8 +58,12 @@ bool Args::parse(int argc, char** argv) {
     return true;
 }
 
-bool Args::flag(const std::string& name) const { return values_.count(name) > 0; }
-bool Args::has(const std::string& name) const { return values_.count(name) > 0; }
+bool Args::flag(const std::string& name) const {
+    return values_.count(name) > 0;
+}
+bool Args::has(const std::string& name) const {
+    return values_.count(name) > 0;
+}
 
 std::optional<std::string> Args::opt(const std::string& name) const {
     if (auto it = values_.find(name); it != values_.end()) return it->second;

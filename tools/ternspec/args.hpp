@@ -16,7 +16,7 @@ struct Option {
 };
 
 class Args {
-public:
+  public:
     Args(std::string command, std::string usage, std::string summary, std::vector<Option> options);
     // Returns false when --help was asked for (help already printed).
     bool parse(int argc, char** argv);
@@ -32,7 +32,7 @@ public:
     const std::vector<std::string>& positional() const { return positional_; }
     std::string help_text() const;
 
-private:
+  private:
     const Option* lookup(const std::string& name) const;
     std::string command_, usage_, summary_;
     std::vector<Option> options_;

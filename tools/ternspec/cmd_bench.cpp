@@ -20,7 +20,9 @@
 namespace ternspec::cli {
 namespace {
 
-double seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -62,10 +64,11 @@ int bench_forward(int argc, char** argv) {
     opts.push_back({"reps", 0, "R", "repetitions per size (median reported)", "7"});
     opts.push_back({"prefix", 0, "N", "tokens already in the KV cache", "64"});
     opts.push_back({"json", 0, "", "machine-readable output", ""});
-    Args args("bench forward", "-m MODEL [--tokens 1,2,4,8,16] [--threads N] [--json]",
-              "Median time per target forward for each number of tokens per call, weight bytes read, achieved and\n"
-              "measured bandwidth, and resident memory.",
-              opts);
+    Args args(
+        "bench forward", "-m MODEL [--tokens 1,2,4,8,16] [--threads N] [--json]",
+        "Median time per target forward for each number of tokens per call, weight bytes read, achieved and\n"
+        "measured bandwidth, and resident memory.",
+        opts);
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
     auto model = load_model(args);
@@ -75,7 +78,8 @@ int bench_forward(int argc, char** argv) {
     const long long max_m = *std::max_element(sizes.begin(), sizes.end());
     KvCache cache = model->make_cache(prefix + static_cast<int>(max_m) + 1);
     std::vector<std::int32_t> toks(static_cast<std::size_t>(std::max<long long>(prefix, max_m)));
-    for (std::size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<std::int32_t>((i * 7919) % model->config().vocab_size);
+    for (std::size_t i = 0; i < toks.size(); ++i)
+        toks[i] = static_cast<std::int32_t>((i * 7919) % model->config().vocab_size);
     if (prefix > 0) {
         std::vector<std::int32_t> pos(static_cast<std::size_t>(prefix));
         std::iota(pos.begin(), pos.end(), 0);
@@ -105,27 +109,39 @@ int bench_forward(int argc, char** argv) {
         }
         const double ms = median(times) * 1e3;
         if (m == 1) t1 = ms;
-        rows.push_back({{"tokens", m}, {"ms", ms}, {"tokens_per_s", m / (ms / 1e3)}, {"weight_bytes", wbytes},
-                        {"achieved_gbs", wbytes / (ms / 1e3) / 1e9}, {"cost_vs_m1", t1 > 0 ? ms / t1 : 0.0}});
+        rows.push_back({{"tokens", m},
+                        {"ms", ms},
+                        {"tokens_per_s", m / (ms / 1e3)},
+                        {"weight_bytes", wbytes},
+                        {"achieved_gbs", wbytes / (ms / 1e3) / 1e9},
+                        {"cost_vs_m1", t1 > 0 ? ms / t1 : 0.0}});
     }
     const long long rss = resident_kib();
     const double kv_bytes = static_cast<double>(cache.bytes());
-    nlohmann::json out = {{"model", args.str("model")}, {"kernels", kernel_path_name(kernel_path())},
-                          {"read_bandwidth_gbs", bw}, {"weight_bytes", wbytes}, {"kv_cache_bytes", kv_bytes},
-                          {"resident_bytes", rss * 1024.0}, {"resident_vs_weights_plus_kv", rss * 1024.0 / (wbytes + kv_bytes)},
-                          {"decode_bandwidth_bound_tokens_per_s", bw * 1e9 / wbytes}, {"rows", rows}};
+    nlohmann::json out = {{"model", args.str("model")},
+                          {"kernels", kernel_path_name(kernel_path())},
+                          {"read_bandwidth_gbs", bw},
+                          {"weight_bytes", wbytes},
+                          {"kv_cache_bytes", kv_bytes},
+                          {"resident_bytes", rss * 1024.0},
+                          {"resident_vs_weights_plus_kv", rss * 1024.0 / (wbytes + kv_bytes)},
+                          {"decode_bandwidth_bound_tokens_per_s", bw * 1e9 / wbytes},
+                          {"rows", rows}};
     if (args.flag("json")) {
         std::cout << out.dump(1) << "\n";
         return 0;
     }
-    std::printf("kernels %s, read bandwidth %.1f GB/s, packed weights %.1f MB, resident %.1f MB (%.2fx weights+KV)\n",
-                kernel_path_name(kernel_path()), bw, wbytes / 1e6, rss / 1024.0, out["resident_vs_weights_plus_kv"].get<double>());
+    std::printf(
+        "kernels %s, read bandwidth %.1f GB/s, packed weights %.1f MB, resident %.1f MB (%.2fx weights+KV)\n",
+        kernel_path_name(kernel_path()), bw, wbytes / 1e6, rss / 1024.0,
+        out["resident_vs_weights_plus_kv"].get<double>());
     std::printf("| tokens | ms/forward | tokens/s | GB/s | cost vs M=1 |\n|---:|---:|---:|---:|---:|\n");
     for (const auto& r : rows)
-        std::printf("| %lld | %.2f | %.1f | %.1f | %.2f |\n", r["tokens"].get<long long>(), r["ms"].get<double>(),
-                    r["tokens_per_s"].get<double>(), r["achieved_gbs"].get<double>(), r["cost_vs_m1"].get<double>());
-    std::printf("decode bound from bandwidth: %.1f tokens/s; measured M=1: %.1f tokens/s (%.0f%%)\n", bw * 1e9 / wbytes,
-                1e3 / t1, 100 * (1e3 / t1) / (bw * 1e9 / wbytes));
+        std::printf("| %lld | %.2f | %.1f | %.1f | %.2f |\n", r["tokens"].get<long long>(),
+                    r["ms"].get<double>(), r["tokens_per_s"].get<double>(), r["achieved_gbs"].get<double>(),
+                    r["cost_vs_m1"].get<double>());
+    std::printf("decode bound from bandwidth: %.1f tokens/s; measured M=1: %.1f tokens/s (%.0f%%)\n",
+                bw * 1e9 / wbytes, 1e3 / t1, 100 * (1e3 / t1) / (bw * 1e9 / wbytes));
     return 0;
 }
 
@@ -133,7 +149,9 @@ int bench_forward(int argc, char** argv) {
 
 int cmd_bench(int argc, char** argv) {
     if (argc < 1 || std::string(argv[0]) == "--help" || std::string(argv[0]) == "-h") {
-        std::printf("usage: ternspec bench forward|spec|serve [options]   (ternspec bench forward --help, bench spec --help, bench serve --help)\n");
+        std::printf(
+            "usage: ternspec bench forward|spec|serve [options]   (ternspec bench forward --help, bench spec "
+            "--help, bench serve --help)\n");
         return argc < 1 ? 1 : 0;
     }
     const std::string what = argv[0];

@@ -38,17 +38,19 @@ DecodeOptions decode_options(const Args& args) {
 }
 
 nlohmann::json result_json(const DecodeResult& r) {
-    return {{"text", r.text}, {"ids", r.tokens}, {"stop_reason", r.stop_reason}, {"stats", r.stats.to_json()}};
+    return {
+        {"text", r.text}, {"ids", r.tokens}, {"stop_reason", r.stop_reason}, {"stats", r.stats.to_json()}};
 }
 
 void print_summary(const std::string& drafter, const DecodeStats& s) {
-    std::fprintf(stderr,
-                 "\n[%s] prompt %lld tok, output %lld tok | prefill %.1f tok/s, decode %.2f tok/s | forwards %lld, "
-                 "tau %.2f, acceptance %.1f%% (%lld/%lld) | draft %.3fs verify %.3fs\n",
-                 drafter.c_str(), static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.emitted),
-                 s.t_prefill > 0 ? s.prompt_tokens / s.t_prefill : 0.0, s.decode_tokens_per_s(),
-                 static_cast<long long>(s.target_forwards), s.tau(), 100 * s.acceptance_rate(),
-                 static_cast<long long>(s.accepted), static_cast<long long>(s.drafted), s.t_draft, s.t_verify);
+    std::fprintf(
+        stderr,
+        "\n[%s] prompt %lld tok, output %lld tok | prefill %.1f tok/s, decode %.2f tok/s | forwards %lld, "
+        "tau %.2f, acceptance %.1f%% (%lld/%lld) | draft %.3fs verify %.3fs\n",
+        drafter.c_str(), static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.emitted),
+        s.t_prefill > 0 ? s.prompt_tokens / s.t_prefill : 0.0, s.decode_tokens_per_s(),
+        static_cast<long long>(s.target_forwards), s.tau(), 100 * s.acceptance_rate(),
+        static_cast<long long>(s.accepted), static_cast<long long>(s.drafted), s.t_draft, s.t_verify);
 }
 
 int run_decode(const Args& args, const std::string& drafter_name) {
@@ -61,15 +63,18 @@ int run_decode(const Args& args, const std::string& drafter_name) {
         opt.budget.max_depth = 1;
     } else if (*k_arg == "auto") {
         opt.budget.max_depth = static_cast<int>(args.integer("k-max"));
-        if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64) throw InputError("--k-max must be between 1 and 64");
+        if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64)
+            throw InputError("--k-max must be between 1 and 64");
         if (drafter_name != "none") opt.adaptive = adaptive_controller(args, *model, opt.budget.max_depth);
     } else {
         opt.budget.max_depth = static_cast<int>(args.integer("k"));
-        if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64) throw InputError("-k must be between 1 and 64");
+        if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64)
+            throw InputError("-k must be between 1 and 64");
     }
     if (args.has("tree")) {
         opt.budget.max_nodes = static_cast<int>(args.integer("tree"));
-        if (opt.budget.max_nodes < 1 || opt.budget.max_nodes > 64) throw InputError("--tree must be between 1 and 64");
+        if (opt.budget.max_nodes < 1 || opt.budget.max_nodes > 64)
+            throw InputError("--tree must be between 1 and 64");
     }
     auto drafter = create_drafter(drafter_name, dopt, model);
     SpeculativeDecoder dec(model, drafter.get());
@@ -99,20 +104,25 @@ int run_decode(const Args& args, const std::string& drafter_name) {
             if (!json && prompts.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
             auto r = dec.run(ids, opt);
             total.merge(r.stats);
-            if (json) requests.push_back(result_json(r));
-            else if (prompts.size() > 1 || spdlog::get_level() <= spdlog::level::info) print_summary(drafter_name, r.stats);
+            if (json)
+                requests.push_back(result_json(r));
+            else if (prompts.size() > 1 || spdlog::get_level() <= spdlog::level::info)
+                print_summary(drafter_name, r.stats);
         }
     } else {
-        // Slots as a server has them: slot s serves requests s, s + N, ...; its drafter keeps what it learned.
+        // Slots as a server has them: slot s serves requests s, s + N, ...; its drafter keeps what it
+        // learned.
         opt.on_token = nullptr;
         const auto ov = args.str("overlap");
-        if (ov != "auto" && ov != "on" && ov != "off") throw InputError("--overlap is auto, on or off, not " + ov);
+        if (ov != "auto" && ov != "on" && ov != "off")
+            throw InputError("--overlap is auto, on or off, not " + ov);
         const Overlap overlap = ov == "on" ? Overlap::On : ov == "off" ? Overlap::Off : Overlap::Auto;
         std::vector<std::unique_ptr<Drafter>> slots;
         for (int s = 0; s < parallel; ++s) slots.push_back(create_drafter(drafter_name, dopt, model));
         for (std::size_t first = 0; first < prompts.size(); first += static_cast<std::size_t>(parallel)) {
             std::vector<BatchRequest> batch;
-            for (std::size_t i = first; i < std::min(prompts.size(), first + static_cast<std::size_t>(parallel)); ++i)
+            for (std::size_t i = first;
+                 i < std::min(prompts.size(), first + static_cast<std::size_t>(parallel)); ++i)
                 batch.push_back({model->tokenizer().encode(prompts[i]), slots[i - first].get()});
             const auto rs = decode_batch(model, batch, opt, overlap);
             for (std::size_t k = 0; k < rs.size(); ++k) {
@@ -120,7 +130,8 @@ int run_decode(const Args& args, const std::string& drafter_name) {
                 if (json) {
                     requests.push_back(result_json(rs[k]));
                 } else {
-                    std::printf("%s=== request %zu ===\n%s\n", first + k ? "\n" : "", first + k + 1, rs[k].text.c_str());
+                    std::printf("%s=== request %zu ===\n%s\n", first + k ? "\n" : "", first + k + 1,
+                                rs[k].text.c_str());
                     print_summary(drafter_name, rs[k].stats);
                 }
             }
@@ -138,7 +149,8 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     } else if (prompts.size() > 1) {
         std::fprintf(stderr, "\n=== total over %zu requests ===", prompts.size());
         print_summary(drafter_name, total);
-        std::fprintf(stderr, "throughput %.2f tok/s over %.2f s wall (%d at a time)\n", wall > 0 ? total.emitted / wall : 0.0, wall, parallel);
+        std::fprintf(stderr, "throughput %.2f tok/s over %.2f s wall (%d at a time)\n",
+                     wall > 0 ? total.emitted / wall : 0.0, wall, parallel);
     } else {
         std::printf("\n");
     }
@@ -152,7 +164,8 @@ int cmd_generate(int argc, char** argv) {
     for (auto& o : prompt_options()) opts.push_back(o);
     for (auto& o : sampling_options()) opts.push_back(o);
     Args args("generate", "-m MODEL (-p TEXT | -f FILE) [-n N] [sampling] [--chat] [--json]",
-              "Plain decoding: stream the model's continuation of the prompt, stop at end of sequence.", opts);
+              "Plain decoding: stream the model's continuation of the prompt, stop at end of sequence.",
+              opts);
     if (!args.parse(argc, argv)) return 0;
     return run_decode(args, "none");
 }
@@ -164,17 +177,23 @@ int cmd_decode(int argc, char** argv) {
     std::string names;
     for (const auto& n : drafter_names()) names += (names.empty() ? "" : "|") + n;
     opts.push_back({"draft", 0, "NAME", "drafter: " + names, "suffix"});
-    opts.push_back({"k", 'k', "K|auto", "draft length (longest path); auto: chosen per round from measured costs", "4"});
+    opts.push_back(
+        {"k", 'k', "K|auto", "draft length (longest path); auto: chosen per round from measured costs", "4"});
     opts.push_back({"k-max", 0, "K", "longest draft -k auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "draft a tree of at most N nodes instead of a chain", ""});
     for (auto& o : drafter_option_list()) opts.push_back(o);
-    opts.push_back({"prompts", 0, "FILE", "serve the JSONL requests ({\"prompt\": ...} per line) in one process", ""});
-    opts.push_back({"parallel", 0, "N", "with --prompts: N requests at a time, verified in one batched forward", ""});
-    opts.push_back({"overlap", 0, "auto|on|off", "with --parallel: draft one half of the requests while the other is verified", "auto"});
-    Args args("decode", "-m MODEL --draft=NAME [-k K] [--tree N] [sampling] (-p TEXT | -f FILE | --prompts FILE.jsonl)",
-              "Speculative decoding: the drafter proposes, one batched target forward verifies. Greedy output is\n"
-              "identical to plain decoding; statistics explain the speed.",
-              opts);
+    opts.push_back(
+        {"prompts", 0, "FILE", "serve the JSONL requests ({\"prompt\": ...} per line) in one process", ""});
+    opts.push_back(
+        {"parallel", 0, "N", "with --prompts: N requests at a time, verified in one batched forward", ""});
+    opts.push_back({"overlap", 0, "auto|on|off",
+                    "with --parallel: draft one half of the requests while the other is verified", "auto"});
+    Args args(
+        "decode",
+        "-m MODEL --draft=NAME [-k K] [--tree N] [sampling] (-p TEXT | -f FILE | --prompts FILE.jsonl)",
+        "Speculative decoding: the drafter proposes, one batched target forward verifies. Greedy output is\n"
+        "identical to plain decoding; statistics explain the speed.",
+        opts);
     if (!args.parse(argc, argv)) return 0;
     return run_decode(args, args.str("draft"));
 }

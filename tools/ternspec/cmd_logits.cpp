@@ -26,7 +26,8 @@ void write_npy(const std::string& path, const std::vector<float>& data, std::siz
     const std::uint16_t hl = static_cast<std::uint16_t>(header.size());
     out.write(reinterpret_cast<const char*>(&hl), 2);
     out << header;
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size() * sizeof(float)));
     if (!out) throw InputError(path + ": write failed");
 }
 
@@ -38,7 +39,9 @@ std::vector<std::int32_t> read_ids(const std::string& path, int vocab) {
             std::size_t used = 0;
             const long long v = std::stoll(s, &used);
             if (used != s.size()) throw std::invalid_argument(s);
-            if (v < 0 || v >= vocab) throw InputError(path + ": token id " + s + " is out of range (vocabulary of " + std::to_string(vocab) + ")");
+            if (v < 0 || v >= vocab)
+                throw InputError(path + ": token id " + s + " is out of range (vocabulary of " +
+                                 std::to_string(vocab) + ")");
             ids.push_back(static_cast<std::int32_t>(v));
         } catch (const std::logic_error&) {
             throw InputError(path + ": \"" + s + "\" is not a token id");
@@ -56,19 +59,22 @@ int cmd_logits(int argc, char** argv) {
     opts.push_back({"batch", 0, "N", "tokens per forward call", "32"});
     opts.push_back({"top", 0, "K", "print the K most likely tokens per position", "5"});
     opts.push_back({"npy", 0, "OUT", "write all logits as float32 [tokens, vocab] .npy instead", ""});
-    Args args("logits", "-m MODEL (-p TEXT | --ids FILE) [--batch N] [--top K] [--npy OUT]",
-              "Logits at every position, computed in chunks of --batch tokens. The values do not depend on the\n"
-              "chunking (batch invariance), so two runs with different --batch give identical files.",
-              opts);
+    Args args(
+        "logits", "-m MODEL (-p TEXT | --ids FILE) [--batch N] [--top K] [--npy OUT]",
+        "Logits at every position, computed in chunks of --batch tokens. The values do not depend on the\n"
+        "chunking (batch invariance), so two runs with different --batch give identical files.",
+        opts);
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
     auto model = load_model(args);
     const int vocab = model->config().vocab_size;
     if (args.has("prompt") == args.has("ids")) throw InputError("give exactly one of -p TEXT or --ids FILE");
-    const auto ids = args.has("ids") ? read_ids(args.str("ids"), vocab) : model->tokenizer().encode(args.str("prompt"));
+    const auto ids =
+        args.has("ids") ? read_ids(args.str("ids"), vocab) : model->tokenizer().encode(args.str("prompt"));
     if (ids.empty()) throw InputError("no tokens to score");
     if (static_cast<int>(ids.size()) > model->config().context_length)
-        throw InputError(std::to_string(ids.size()) + " tokens exceed the model's context of " + std::to_string(model->config().context_length));
+        throw InputError(std::to_string(ids.size()) + " tokens exceed the model's context of " +
+                         std::to_string(model->config().context_length));
     const int batch = static_cast<int>(args.integer("batch"));
     if (batch < 1) throw InputError("--batch must be positive");
     const auto logits = model->logits_chunked(ids, batch);
@@ -82,9 +88,12 @@ int cmd_logits(int argc, char** argv) {
         const float* row = logits.data() + i * static_cast<std::size_t>(vocab);
         std::vector<int> order(static_cast<std::size_t>(vocab));
         std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) { return row[a] > row[b]; });
+        std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                          [&](int a, int b) { return row[a] > row[b]; });
         std::printf("%zu %d", i, ids[i]);
-        for (int j = 0; j < k; ++j) std::printf("  %d:%.4f", order[static_cast<std::size_t>(j)], row[order[static_cast<std::size_t>(j)]]);
+        for (int j = 0; j < k; ++j)
+            std::printf("  %d:%.4f", order[static_cast<std::size_t>(j)],
+                        row[order[static_cast<std::size_t>(j)]]);
         std::printf("\n");
     }
     return 0;
@@ -96,7 +105,8 @@ int cmd_perplexity(int argc, char** argv) {
     opts.push_back({"ctx", 0, "N", "window length: the text is cut into windows of N tokens", "256"});
     opts.push_back({"json", 0, "", "machine-readable output", ""});
     Args args("perplexity", "-m MODEL -f FILE [--ctx N] [--json]",
-              "Perplexity and bits per byte: each window scores its tokens 2..N given the ones before.", opts);
+              "Perplexity and bits per byte: each window scores its tokens 2..N given the ones before.",
+              opts);
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
     auto model = load_model(args);
@@ -104,7 +114,8 @@ int cmd_perplexity(int argc, char** argv) {
     const auto ids = model->tokenizer().encode(text);
     const int ctx = static_cast<int>(args.integer("ctx"));
     if (ctx < 2 || ctx > model->config().context_length)
-        throw InputError("--ctx must be between 2 and the model's context of " + std::to_string(model->config().context_length));
+        throw InputError("--ctx must be between 2 and the model's context of " +
+                         std::to_string(model->config().context_length));
     if (ids.size() < 2) throw InputError(args.str("file") + ": fewer than two tokens");
     const int vocab = model->config().vocab_size;
     double nll = 0;
@@ -116,7 +127,8 @@ int cmd_perplexity(int argc, char** argv) {
     for (std::size_t s = 0; s + 1 < ids.size(); s += step) {
         const std::size_t n = std::min(ids.size() - s, step + 1);
         if (n < 2) break;
-        std::vector<std::int32_t> window(ids.begin() + static_cast<std::ptrdiff_t>(s), ids.begin() + static_cast<std::ptrdiff_t>(s + n - 1));
+        std::vector<std::int32_t> window(ids.begin() + static_cast<std::ptrdiff_t>(s),
+                                         ids.begin() + static_cast<std::ptrdiff_t>(s + n - 1));
         KvCache cache = model->make_cache(static_cast<int>(window.size()));
         std::vector<std::int32_t> pos(window.size());
         std::iota(pos.begin(), pos.end(), 0);
@@ -132,19 +144,23 @@ int cmd_perplexity(int argc, char** argv) {
             nll += std::log(z) + mx - row[ids[s + i + 1]];
             ++scored;
         }
-        bar.update(static_cast<long long>(std::min(s + step, ids.size())), static_cast<long long>(ids.size()));
+        bar.update(static_cast<long long>(std::min(s + step, ids.size())),
+                   static_cast<long long>(ids.size()));
     }
     bar.finish();
     const double mean = nll / static_cast<double>(scored);
-    const double bpb = mean * static_cast<double>(ids.size()) / static_cast<double>(text.size()) / std::log(2.0);
+    const double bpb =
+        mean * static_cast<double>(ids.size()) / static_cast<double>(text.size()) / std::log(2.0);
     if (args.flag("json")) {
-        std::cout << nlohmann::json{{"file", args.str("file")}, {"tokens", ids.size()}, {"scored", scored}, {"ctx", ctx},
-                                    {"mean_nll", mean}, {"perplexity", std::exp(mean)}, {"bits_per_byte", bpb}}
+        std::cout << nlohmann::json{{"file", args.str("file")}, {"tokens", ids.size()},
+                                    {"scored", scored},         {"ctx", ctx},
+                                    {"mean_nll", mean},         {"perplexity", std::exp(mean)},
+                                    {"bits_per_byte", bpb}}
                          .dump()
                   << "\n";
     } else {
-        std::printf("tokens %zu, scored %lld, window %d: perplexity %.4f, bits per byte %.4f\n", ids.size(), scored, ctx,
-                    std::exp(mean), bpb);
+        std::printf("tokens %zu, scored %lld, window %d: perplexity %.4f, bits per byte %.4f\n", ids.size(),
+                    scored, ctx, std::exp(mean), bpb);
     }
     return 0;
 }

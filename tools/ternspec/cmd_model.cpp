@@ -17,7 +17,8 @@ bool is_eagle_head(const std::string& path) {
     const auto cfg = std::filesystem::path(path) / "config.json";
     if (!std::filesystem::is_directory(path) || !std::filesystem::exists(cfg)) return false;
     try {
-        const auto arch = nlohmann::json::parse(read_text_file(cfg.string())).value("architectures", nlohmann::json::array());
+        const auto arch = nlohmann::json::parse(read_text_file(cfg.string()))
+                              .value("architectures", nlohmann::json::array());
         return !arch.empty() && (arch[0] == "LlamaForCausalLMEagle3" || arch[0] == "Eagle3LlamaForCausalLM");
     } catch (const nlohmann::json::exception&) {
         return false;
@@ -37,37 +38,42 @@ int cmd_synth(int argc, char** argv) {
     const auto type = type_from_name(args.str("type"));
     if (!type) throw InputError("unknown type " + args.str("type"));
     ProgressLine bar("synth");
-    synth_model(args.positional()[0], synth_shape(args.str("shape")), *type, static_cast<std::uint64_t>(args.integer("seed")),
+    synth_model(args.positional()[0], synth_shape(args.str("shape")), *type,
+                static_cast<std::uint64_t>(args.integer("seed")),
                 [&](int d, int t, const std::string& n) { bar.update(d, t, n); });
     bar.finish();
-    std::fprintf(stderr, "wrote %s (%s, %s)\n", args.positional()[0].c_str(), args.str("shape").c_str(), args.str("type").c_str());
+    std::fprintf(stderr, "wrote %s (%s, %s)\n", args.positional()[0].c_str(), args.str("shape").c_str(),
+                 args.str("type").c_str());
     return 0;
 }
 
 int cmd_convert(int argc, char** argv) {
-    Args args("convert", "IN OUT.gguf --type T [--quantize] [--mtp SIDECAR]",
-              "Re-encode every weight of IN (GGUF file or HF folder) as type T; norms are stored as F32.\n"
-              "Refuses, naming the tensor, when T cannot hold the weights exactly. --mtp appends an MTP sidecar's\n"
-              "modules as llama.cpp's nextn layers, so OUT also serves --draft=mtp --draft-model OUT.\n"
-              "An EAGLE-3 head folder is written in its GGUF form (docs/eagle.md); use --type f16, bf16 or f32.",
-              {{"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
-               {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""},
-               {"mtp", 0, "SIDECAR", "an MTP sidecar folder to store with the model", ""}});
+    Args args(
+        "convert", "IN OUT.gguf --type T [--quantize] [--mtp SIDECAR]",
+        "Re-encode every weight of IN (GGUF file or HF folder) as type T; norms are stored as F32.\n"
+        "Refuses, naming the tensor, when T cannot hold the weights exactly. --mtp appends an MTP sidecar's\n"
+        "modules as llama.cpp's nextn layers, so OUT also serves --draft=mtp --draft-model OUT.\n"
+        "An EAGLE-3 head folder is written in its GGUF form (docs/eagle.md); use --type f16, bf16 or f32.",
+        {{"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
+         {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""},
+         {"mtp", 0, "SIDECAR", "an MTP sidecar folder to store with the model", ""}});
     if (!args.parse(argc, argv)) return 0;
     if (args.positional().size() != 2) throw InputError("convert takes IN and OUT paths (see --help)");
     const auto type = type_from_name(args.str("type"));
     if (!type || *type == TensorType::Q8_0) throw InputError("unsupported output type " + args.str("type"));
     if (is_eagle_head(args.positional()[0])) {
         write_eagle_gguf(EagleSource::open(args.positional()[0]), args.positional()[1], *type);
-        std::fprintf(stderr, "wrote %s (EAGLE-3 head, %s)\n", args.positional()[1].c_str(), args.str("type").c_str());
+        std::fprintf(stderr, "wrote %s (EAGLE-3 head, %s)\n", args.positional()[1].c_str(),
+                     args.str("type").c_str());
         return 0;
     }
     const auto in = ModelFiles::open(args.positional()[0]);
     ProgressLine bar("convert");
     std::optional<MtpFiles> mtp;
     if (args.has("mtp")) mtp = MtpFiles::open(args.str("mtp"));
-    convert_model(in, args.positional()[1], *type, args.flag("quantize"),
-                  [&](int d, int t, const std::string& n) { bar.update(d, t, n); }, mtp ? &*mtp : nullptr);
+    convert_model(
+        in, args.positional()[1], *type, args.flag("quantize"),
+        [&](int d, int t, const std::string& n) { bar.update(d, t, n); }, mtp ? &*mtp : nullptr);
     bar.finish();
     std::fprintf(stderr, "wrote %s (%s)\n", args.positional()[1].c_str(), args.str("type").c_str());
     return 0;

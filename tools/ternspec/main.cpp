@@ -36,7 +36,8 @@ const std::map<std::string, Command>& commands() {
 }
 
 void usage(std::FILE* out) {
-    std::fprintf(out, "usage: ternspec COMMAND [options]   (ternspec COMMAND --help for its options)\n\ncommands:\n");
+    std::fprintf(
+        out, "usage: ternspec COMMAND [options]   (ternspec COMMAND --help for its options)\n\ncommands:\n");
     for (const auto& [name, c] : commands()) std::fprintf(out, "  %-12s %s\n", name.c_str(), c.summary);
     std::fprintf(out, "\n  --version    version and the kernel path this CPU runs\n");
 }
@@ -49,14 +50,16 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
     spdlog::set_level(spdlog::level::info);
     for (int i = 1; i < argc; ++i)
-        if (std::strcmp(argv[i], "-v") == 0 || std::strcmp(argv[i], "--verbose") == 0) spdlog::set_level(spdlog::level::debug);
+        if (std::strcmp(argv[i], "-v") == 0 || std::strcmp(argv[i], "--verbose") == 0)
+            spdlog::set_level(spdlog::level::debug);
 
     if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 1 : 0;
     }
     if (std::strcmp(argv[1], "--version") == 0) {
-        std::printf("ternspec %s (kernels: %s)\n", TERNSPEC_VERSION, ternspec::kernel_path_name(ternspec::kernel_path()));
+        std::printf("ternspec %s (kernels: %s)\n", TERNSPEC_VERSION,
+                    ternspec::kernel_path_name(ternspec::kernel_path()));
         return 0;
     }
     const auto it = commands().find(argv[1]);

@@ -19,7 +19,8 @@ namespace ternspec::cli {
 Tokenizer load_tokenizer(const std::string& path) {
     namespace fs = std::filesystem;
     if (!fs::exists(path)) throw InputError(path + ": no such file or folder");
-    if (fs::is_directory(path)) return Tokenizer::from_json_file((fs::path(path) / "tokenizer.json").string());
+    if (fs::is_directory(path))
+        return Tokenizer::from_json_file((fs::path(path) / "tokenizer.json").string());
     if (fs::path(path).extension() == ".json") return Tokenizer::from_json_file(path);
     return Tokenizer::from_gguf(GgufFile(path));
 }
@@ -32,7 +33,6 @@ std::string read_prompt_file(const std::string& path) {
     }
     return text;
 }
-
 
 std::vector<Option> model_options() {
     return {{"model", 'm', "PATH", "GGUF file or Hugging Face folder", ""},
@@ -52,7 +52,8 @@ std::unique_ptr<tbb::global_control> apply_threads(const Args& args) {
     if (!args.has("threads")) return nullptr;
     const auto n = args.integer("threads");
     if (n < 1 || n > 1024) throw InputError("--threads must be between 1 and 1024");
-    return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(n));
+    return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                 static_cast<std::size_t>(n));
 }
 
 std::shared_ptr<Qwen3Model> load_model(const Args& args) {
@@ -75,11 +76,13 @@ SamplingParams sampling_from(const Args& args) {
     p.min_p = static_cast<float>(args.number("min-p"));
     p.seed = static_cast<std::uint64_t>(args.integer("seed"));
     if (p.temperature < 0 || p.top_k < 0 || !(p.top_p > 0 && p.top_p <= 1) || p.min_p < 0 || p.min_p > 1)
-        throw InputError("sampling options out of range (temp >= 0, top-k >= 0, 0 < top-p <= 1, 0 <= min-p <= 1)");
+        throw InputError(
+            "sampling options out of range (temp >= 0, top-k >= 0, 0 < top-p <= 1, 0 <= min-p <= 1)");
     return p;
 }
 
-std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model, int max_k) {
+std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model,
+                                                           int max_k) {
     namespace fs = std::filesystem;
     const std::string path = fs::absolute(args.str("model")).string();
     std::string key = path + "|" + std::to_string(model.weight_bytes());
@@ -88,7 +91,8 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
     if (!ec) key += "|" + std::to_string(mtime.time_since_epoch().count());
     auto costs = CostModel::cached(model, key, max_k + 1);
     std::string curve;
-    for (int m = 1; m <= max_k + 1; ++m) curve += (m > 1 ? " " : "") + std::to_string(costs.seconds(m) * 1e3).substr(0, 6);
+    for (int m = 1; m <= max_k + 1; ++m)
+        curve += (m > 1 ? " " : "") + std::to_string(costs.seconds(m) * 1e3).substr(0, 6);
     spdlog::debug("t(M) for M = 1..{} in ms: {}", max_k + 1, curve);
     return std::make_shared<DraftLengthController>(std::move(costs), max_k);
 }
@@ -100,8 +104,10 @@ std::string command_line(const std::string& what, int argc, char** argv) {
 }
 
 std::vector<Option> drafter_option_list() {
-    return {{"draft-model", 0, "PATH", "weights for drafters that have them (NAME=PATH,... for several drafters)", ""},
-            {"draft-opt", 0, "K=V,...", "drafter-specific options (e.g. max_spec_factor=2, eagle_width=4, mtp_width=4)", ""},
+    return {{"draft-model", 0, "PATH",
+             "weights for drafters that have them (NAME=PATH,... for several drafters)", ""},
+            {"draft-opt", 0, "K=V,...",
+             "drafter-specific options (e.g. max_spec_factor=2, eagle_width=4, mtp_width=4)", ""},
             {"mtp-depth", 0, "D", "MTP modules to chain (default: all in --draft-model)", ""}};
 }
 
@@ -110,8 +116,10 @@ DrafterOptions drafter_options(const Args& args, const std::string& drafter) {
     if (args.has("draft-model"))
         for (const auto& item : args.str_list("draft-model")) {
             const auto eq = item.find('=');
-            if (eq == std::string::npos) o.draft_model = item;
-            else if (item.substr(0, eq) == drafter) o.draft_model = item.substr(eq + 1);
+            if (eq == std::string::npos)
+                o.draft_model = item;
+            else if (item.substr(0, eq) == drafter)
+                o.draft_model = item.substr(eq + 1);
         }
     if (args.has("draft-opt"))
         for (const auto& kv : args.str_list("draft-opt")) {
@@ -135,7 +143,8 @@ std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat) 
             const auto p = nlohmann::json::parse(line).at("prompt").get<std::string>();
             out.push_back(chat ? chat_prompt(p) : p);
         } catch (const nlohmann::json::exception&) {
-            throw InputError(path + ":" + std::to_string(line_no) + ": needs a JSON object with a \"prompt\" string");
+            throw InputError(path + ":" + std::to_string(line_no) +
+                             ": needs a JSON object with a \"prompt\" string");
         }
     }
     if (out.empty()) throw InputError(path + ": no prompts");

@@ -34,7 +34,8 @@ std::shared_ptr<Qwen3Model> load_model(const Args& args);
 SamplingParams sampling_from(const Args& args);
 
 // The draft-length controller for `-k auto`: t(M) measured (or cached) for this model on this machine.
-std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model, int max_k);
+std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model,
+                                                           int max_k);
 
 // Options for drafters: --draft-model (PATH, or NAME=PATH,... when several drafters share a command),
 // --draft-opt KEY=VALUE,..., --mtp-depth D.
@@ -51,12 +52,12 @@ std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat);
 std::string prompt_text(const Args& args);
 
 class ProgressLine {
-public:
+  public:
     explicit ProgressLine(std::string label);
     void update(long long done, long long total, const std::string& what = "");
     void finish();
 
-private:
+  private:
     std::string label_;
     bool tty_;
     int last_pct_ = -1;

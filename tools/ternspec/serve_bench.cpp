@@ -13,7 +13,9 @@
 namespace ternspec::cli {
 namespace {
 
-double seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+double seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -21,7 +23,9 @@ double median(std::vector<double> v) {
 }
 
 enum class Mode { OneAtATime, Batched, Overlapped };
-const char* mode_name(Mode m) { return m == Mode::OneAtATime ? "one at a time" : m == Mode::Batched ? "batched" : "batched+overlap"; }
+const char* mode_name(Mode m) {
+    return m == Mode::OneAtATime ? "one at a time" : m == Mode::Batched ? "batched" : "batched+overlap";
+}
 
 struct Row {
     std::string drafter;
@@ -44,11 +48,14 @@ int bench_serve(int argc, char** argv) {
     opts.push_back({"prompt-tokens", 0, "N", "keep only the first N tokens of each prompt (0: all)", "0"});
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
-    Args args("bench serve", "-m MODEL --prompts FILE.jsonl [--draft none,suffix,eagle] [--parallel N] [--json OUT]",
-              "The requests served one at a time, N at a time with one batched target forward per round, and N at a\n"
-              "time with drafting overlapped with verification; throughput (output tokens / wall time) as ratios\n"
-              "against one-at-a-time plain decoding in the same run; every output checked against it (greedy).",
-              opts);
+    Args args(
+        "bench serve",
+        "-m MODEL --prompts FILE.jsonl [--draft none,suffix,eagle] [--parallel N] [--json OUT]",
+        "The requests served one at a time, N at a time with one batched target forward per round, and N at "
+        "a\n"
+        "time with drafting overlapped with verification; throughput (output tokens / wall time) as ratios\n"
+        "against one-at-a-time plain decoding in the same run; every output checked against it (greedy).",
+        opts);
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
     auto model = load_model(args);
@@ -59,7 +66,8 @@ int bench_serve(int argc, char** argv) {
         ids.push_back(model->tokenizer().encode(p));
         if (keep > 0 && ids.back().size() > keep) ids.back().resize(keep);
     }
-    const int parallel = static_cast<int>(args.integer("parallel")), reps = static_cast<int>(args.integer("reps"));
+    const int parallel = static_cast<int>(args.integer("parallel")),
+              reps = static_cast<int>(args.integer("reps"));
     if (parallel < 2 || parallel > 64) throw InputError("--parallel must be between 2 and 64");
     DecodeOptions opt;
     opt.max_new_tokens = static_cast<int>(args.integer("n-predict"));
@@ -70,7 +78,8 @@ int bench_serve(int argc, char** argv) {
     for (const auto& d : args.str_list("draft"))
         if (d != "none") names.push_back(d);
     for (const auto& d : names)
-        for (Mode m : {Mode::OneAtATime, Mode::Batched, Mode::Overlapped}) rows.push_back({d, m, {}, true, false, {}});
+        for (Mode m : {Mode::OneAtATime, Mode::Batched, Mode::Overlapped})
+            rows.push_back({d, m, {}, true, false, {}});
     std::vector<std::vector<std::int32_t>> reference(ids.size());
     ProgressLine bar("bench serve");
     long long done = 0;
@@ -79,49 +88,72 @@ int bench_serve(int argc, char** argv) {
             // Slots as a server has them: slot s serves requests s, s + N, ...; one drafter per slot.
             const int n_slots = row.mode == Mode::OneAtATime ? 1 : parallel;
             std::vector<std::unique_ptr<Drafter>> slots;
-            for (int s = 0; s < n_slots; ++s) slots.push_back(create_drafter(row.drafter, drafter_options(args, row.drafter), model));
+            for (int s = 0; s < n_slots; ++s)
+                slots.push_back(create_drafter(row.drafter, drafter_options(args, row.drafter), model));
             DecodeStats total;
             const double t0 = seconds();
             for (std::size_t first = 0; first < ids.size(); first += static_cast<std::size_t>(n_slots)) {
                 std::vector<BatchRequest> batch;
-                for (std::size_t i = first; i < std::min(ids.size(), first + static_cast<std::size_t>(n_slots)); ++i)
+                for (std::size_t i = first;
+                     i < std::min(ids.size(), first + static_cast<std::size_t>(n_slots)); ++i)
                     batch.push_back({ids[i], slots[i - first].get()});
                 std::vector<DecodeResult> rs;
                 if (row.mode == Mode::OneAtATime) {
                     rs.push_back(SpeculativeDecoder(model, batch[0].drafter).run(batch[0].prompt, opt));
                 } else {
                     BatchReport rep_info;
-                    rs = decode_batch(model, batch, opt, row.mode == Mode::Overlapped ? Overlap::On : Overlap::Off, &rep_info);
+                    rs = decode_batch(model, batch, opt,
+                                      row.mode == Mode::Overlapped ? Overlap::On : Overlap::Off, &rep_info);
                     row.overlapped = row.overlapped || rep_info.overlapped;
                 }
                 for (std::size_t k = 0; k < rs.size(); ++k) {
-                    if (row.drafter == "none" && row.mode == Mode::OneAtATime && rep == 0) reference[first + k] = rs[k].tokens;
+                    if (row.drafter == "none" && row.mode == Mode::OneAtATime && rep == 0)
+                        reference[first + k] = rs[k].tokens;
                     if (rs[k].tokens != reference[first + k]) row.lossless = false;
                     total.merge(rs[k].stats);
                 }
             }
             row.tokens_per_s.push_back(static_cast<double>(total.emitted) / (seconds() - t0));
             row.stats = total;
-            bar.update(++done, static_cast<long long>(reps) * static_cast<long long>(rows.size()), row.drafter + " " + mode_name(row.mode));
+            bar.update(++done, static_cast<long long>(reps) * static_cast<long long>(rows.size()),
+                       row.drafter + " " + mode_name(row.mode));
         }
     bar.finish();
     const double base = median(rows[0].tokens_per_s);
-    std::printf("\n%zu requests x %d tokens, %d at a time in the batched modes, k = %d, %d threads, %s kernels\n\n", ids.size(),
-                opt.max_new_tokens, parallel, opt.budget.max_depth, static_cast<int>(args.integer("threads")), kernel_path_name(kernel_path()));
-    std::printf("| drafter | serving | tau | tokens/s | vs none one at a time | vs same drafter one at a time | outputs match |\n");
+    std::printf(
+        "\n%zu requests x %d tokens, %d at a time in the batched modes, k = %d, %d threads, %s kernels\n\n",
+        ids.size(), opt.max_new_tokens, parallel, opt.budget.max_depth,
+        static_cast<int>(args.integer("threads")), kernel_path_name(kernel_path()));
+    std::printf(
+        "| drafter | serving | tau | tokens/s | vs none one at a time | vs same drafter one at a time | "
+        "outputs match |\n");
     std::printf("|---|---|---|---|---|---|---|\n");
-    nlohmann::json out = {{"command", command_line("bench serve", argc, argv)}, {"model", args.str("model")}, {"prompts", args.str("prompts")}, {"requests", ids.size()},
-                          {"n_predict", opt.max_new_tokens}, {"parallel", parallel}, {"k", opt.budget.max_depth},
-                          {"threads", args.integer("threads")}, {"kernels", kernel_path_name(kernel_path())}, {"reps", reps},
+    nlohmann::json out = {{"command", command_line("bench serve", argc, argv)},
+                          {"model", args.str("model")},
+                          {"prompts", args.str("prompts")},
+                          {"requests", ids.size()},
+                          {"n_predict", opt.max_new_tokens},
+                          {"parallel", parallel},
+                          {"k", opt.budget.max_depth},
+                          {"threads", args.integer("threads")},
+                          {"kernels", kernel_path_name(kernel_path())},
+                          {"reps", reps},
                           {"rows", nlohmann::json::array()}};
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const auto& r = rows[i];
-        const double tps = median(r.tokens_per_s), own = median(rows[i - static_cast<std::size_t>(r.mode)].tokens_per_s);
-        std::printf("| %s | %s | %.2f | %.1f | %.2fx | %.2fx | %s |\n", r.drafter.c_str(), mode_name(r.mode), r.stats.tau(), tps,
-                    tps / base, tps / own, r.lossless ? "yes" : "NO");
-        out["rows"].push_back({{"drafter", r.drafter}, {"serving", mode_name(r.mode)}, {"tau", r.stats.tau()},
-                               {"tokens_per_s", r.tokens_per_s}, {"median_tokens_per_s", tps}, {"speedup_vs_none", tps / base},
-                               {"speedup_vs_one_at_a_time", tps / own}, {"lossless", r.lossless}, {"overlapped", r.overlapped}});
+        const double tps = median(r.tokens_per_s),
+                     own = median(rows[i - static_cast<std::size_t>(r.mode)].tokens_per_s);
+        std::printf("| %s | %s | %.2f | %.1f | %.2fx | %.2fx | %s |\n", r.drafter.c_str(), mode_name(r.mode),
+                    r.stats.tau(), tps, tps / base, tps / own, r.lossless ? "yes" : "NO");
+        out["rows"].push_back({{"drafter", r.drafter},
+                               {"serving", mode_name(r.mode)},
+                               {"tau", r.stats.tau()},
+                               {"tokens_per_s", r.tokens_per_s},
+                               {"median_tokens_per_s", tps},
+                               {"speedup_vs_none", tps / base},
+                               {"speedup_vs_one_at_a_time", tps / own},
+                               {"lossless", r.lossless},
+                               {"overlapped", r.overlapped}});
     }
     if (args.has("json")) {
         std::ofstream f(args.str("json"));

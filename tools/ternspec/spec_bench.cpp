@@ -21,7 +21,8 @@ struct Config {
     int tree;
     std::string label() const {
         if (drafter == "none") return "none";
-        return drafter + " k=" + (k ? std::to_string(k) : std::string("auto")) + (tree ? " tree=" + std::to_string(tree) : "");
+        return drafter + " k=" + (k ? std::to_string(k) : std::string("auto")) +
+               (tree ? " tree=" + std::to_string(tree) : "");
     }
 };
 
@@ -40,15 +41,18 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
     // Left: per-position acceptance per configuration (those that drafted), a legend beside it; right:
     // speed-up bars. One colour per configuration in both panels.
     const int W = 1120, H = 440, pw = 400, ph = 280, x0 = 60, y0 = 40, xl = x0 + pw + 16, x1 = 680;
-    static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-                                   "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39"};
+    static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                   "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+                                   "#393b79", "#637939", "#8c6d31", "#843c39"};
     auto color = [&](std::size_t i) { return cfgs[i].drafter == "none" ? "#999999" : colors[i % 14]; };
     std::ostringstream s;
-    s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H << "' font-family='sans-serif' font-size='12'>\n";
+    s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
+      << "' font-family='sans-serif' font-size='12'>\n";
     s << "<rect width='100%' height='100%' fill='white'/>\n";
     s << "<text x='" << x0 << "' y='24' font-size='14'>acceptance by draft position</text>\n";
     s << "<text x='" << x1 << "' y='24' font-size='14'>speed-up over none (same run)</text>\n";
-    s << "<rect x='" << x0 << "' y='" << y0 << "' width='" << pw << "' height='" << ph << "' fill='none' stroke='#444'/>\n";
+    s << "<rect x='" << x0 << "' y='" << y0 << "' width='" << pw << "' height='" << ph
+      << "' fill='none' stroke='#444'/>\n";
     std::size_t max_pos = 1;
     for (const auto& r : res) max_pos = std::max(max_pos, r.stats.depth_drafted.size());
     for (int t = 0; t <= 4; ++t) {
@@ -56,33 +60,40 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
         s << "<text x='" << x0 - 8 << "' y='" << y + 4 << "' text-anchor='end'>" << t * 25 << "%</text>\n";
     }
     for (std::size_t p = 0; p < max_pos; ++p)
-        s << "<text x='" << x0 + pw * (p + 0.5) / max_pos << "' y='" << y0 + ph + 16 << "' text-anchor='middle'>" << p + 1 << "</text>\n";
+        s << "<text x='" << x0 + pw * (p + 0.5) / max_pos << "' y='" << y0 + ph + 16
+          << "' text-anchor='middle'>" << p + 1 << "</text>\n";
     int row = 0;
     for (std::size_t i = 0; i < cfgs.size(); ++i) {
         const auto acc = res[i].stats.per_position_acceptance();
         if (cfgs[i].drafter == "none" || acc.empty()) continue;
         s << "<polyline fill='none' stroke='" << color(i) << "' stroke-width='2' points='";
-        for (std::size_t p = 0; p < acc.size(); ++p) s << x0 + pw * (p + 0.5) / max_pos << "," << y0 + ph - ph * acc[p] << " ";
-        s << "'/>\n<line x1='" << xl << "' y1='" << y0 + 8 + 16 * row << "' x2='" << xl + 16 << "' y2='" << y0 + 8 + 16 * row
-          << "' stroke='" << color(i) << "' stroke-width='3'/>\n<text x='" << xl + 22 << "' y='" << y0 + 12 + 16 * row << "'>"
-          << cfgs[i].label() << "</text>\n";
+        for (std::size_t p = 0; p < acc.size(); ++p)
+            s << x0 + pw * (p + 0.5) / max_pos << "," << y0 + ph - ph * acc[p] << " ";
+        s << "'/>\n<line x1='" << xl << "' y1='" << y0 + 8 + 16 * row << "' x2='" << xl + 16 << "' y2='"
+          << y0 + 8 + 16 * row << "' stroke='" << color(i) << "' stroke-width='3'/>\n<text x='" << xl + 22
+          << "' y='" << y0 + 12 + 16 * row << "'>" << cfgs[i].label() << "</text>\n";
         ++row;
     }
     double max_speed = 1.0;
     for (const auto& r : res) max_speed = std::max(max_speed, median(r.tokens_per_s) / base_tps);
     const double bw = static_cast<double>(pw) / static_cast<double>(cfgs.size());
-    s << "<line x1='" << x1 << "' y1='" << y0 + ph << "' x2='" << x1 + pw << "' y2='" << y0 + ph << "' stroke='#444'/>\n";
+    s << "<line x1='" << x1 << "' y1='" << y0 + ph << "' x2='" << x1 + pw << "' y2='" << y0 + ph
+      << "' stroke='#444'/>\n";
     const double one = y0 + ph - ph * (1.0 / (max_speed * 1.1));
-    s << "<line x1='" << x1 << "' y1='" << one << "' x2='" << x1 + pw << "' y2='" << one << "' stroke='#999' stroke-dasharray='4'/>\n";
+    s << "<line x1='" << x1 << "' y1='" << one << "' x2='" << x1 + pw << "' y2='" << one
+      << "' stroke='#999' stroke-dasharray='4'/>\n";
     for (std::size_t i = 0; i < cfgs.size(); ++i) {
         const double sp = median(res[i].tokens_per_s) / base_tps;
         const double h = ph * sp / (max_speed * 1.1);
         const double x = x1 + bw * static_cast<double>(i);
-        s << "<rect x='" << x + bw * 0.15 << "' y='" << y0 + ph - h << "' width='" << bw * 0.7 << "' height='" << h << "' fill='" << color(i) << "'/>\n";
+        s << "<rect x='" << x + bw * 0.15 << "' y='" << y0 + ph - h << "' width='" << bw * 0.7 << "' height='"
+          << h << "' fill='" << color(i) << "'/>\n";
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.2f", sp);
-        s << "<text x='" << x + bw * 0.5 << "' y='" << y0 + ph - h - 4 << "' text-anchor='middle' font-size='10'>" << buf << "</text>\n";
-        s << "<text transform='translate(" << x + bw * 0.5 << "," << y0 + ph + 12 << ") rotate(40)' font-size='10'>" << cfgs[i].label() << "</text>\n";
+        s << "<text x='" << x + bw * 0.5 << "' y='" << y0 + ph - h - 4
+          << "' text-anchor='middle' font-size='10'>" << buf << "</text>\n";
+        s << "<text transform='translate(" << x + bw * 0.5 << "," << y0 + ph + 12
+          << ") rotate(40)' font-size='10'>" << cfgs[i].label() << "</text>\n";
     }
     s << "</svg>\n";
     return s.str();
@@ -92,20 +103,27 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
 
 int bench_spec(int argc, char** argv) {
     auto opts = model_options();
-    opts.push_back({"draft", 0, "LIST", "drafters to compare (none is always included)", "none,suffix,ngram"});
+    opts.push_back(
+        {"draft", 0, "LIST", "drafters to compare (none is always included)", "none,suffix,ngram"});
     opts.push_back({"prompts", 0, "FILE", "JSONL workload, {\"prompt\": ...} per line", ""});
     opts.push_back({"n-predict", 'n', "N", "tokens to generate per request", "96"});
-    opts.push_back({"k", 'k', "LIST", "draft lengths to try; auto: chosen per round from measured costs", "4"});
+    opts.push_back(
+        {"k", 'k', "LIST", "draft lengths to try; auto: chosen per round from measured costs", "4"});
     opts.push_back({"k-max", 0, "K", "longest draft auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "also run each drafter with a tree of N nodes", ""});
     opts.push_back({"reps", 0, "R", "repetitions (interleaved; medians reported)", "3"});
     for (auto& o : drafter_option_list()) opts.push_back(o);
-    opts.push_back({"project", 0, "MODEL", "also project speed-ups onto MODEL's measured t(M) (e.g. a synth qwen3-1.7b)", ""});
+    opts.push_back({"project", 0, "MODEL",
+                    "also project speed-ups onto MODEL's measured t(M) (e.g. a synth qwen3-1.7b)", ""});
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
     opts.push_back({"plot", 0, "OUT.svg", "draw per-position acceptance and speed-ups", ""});
-    Args args("bench spec", "-m MODEL --prompts FILE.jsonl [--draft none,suffix,ngram] [-n N] [-k 2,4,8] [--json OUT] [--plot OUT.svg]",
-              "Every drafter on the same requests in one process: tau, acceptance, per-position acceptance, tokens/s,\n"
-              "speed-up over none (ratio within this run), time shares, and whether every output matched none (greedy).",
+    Args args("bench spec",
+              "-m MODEL --prompts FILE.jsonl [--draft none,suffix,ngram] [-n N] [-k 2,4,8] [--json OUT] "
+              "[--plot OUT.svg]",
+              "Every drafter on the same requests in one process: tau, acceptance, per-position acceptance, "
+              "tokens/s,\n"
+              "speed-up over none (ratio within this run), time shares, and whether every output matched "
+              "none (greedy).",
               opts);
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
@@ -148,7 +166,8 @@ int bench_spec(int argc, char** argv) {
             SpeculativeDecoder dec(model, drafter.get());
             DecodeOptions o = base;
             o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};
-            if (cfgs[c].k == 0 && cfgs[c].drafter != "none") o.adaptive = adaptive_controller(args, *model, k_max);
+            if (cfgs[c].k == 0 && cfgs[c].drafter != "none")
+                o.adaptive = adaptive_controller(args, *model, k_max);
             DecodeStats total;
             for (std::size_t i = 0; i < ids.size(); ++i) {
                 auto r = dec.run(ids[i], o);
@@ -167,27 +186,32 @@ int bench_spec(int argc, char** argv) {
     CostModel projected;
     if (args.has("project")) {
         int longest = 1;
-        for (const auto& r : res) longest = std::max(longest, static_cast<int>(r.stats.draft_size_hist.size()));
+        for (const auto& r : res)
+            longest = std::max(longest, static_cast<int>(r.stats.draft_size_hist.size()));
         const auto big = Qwen3Model::load(ModelFiles::open(args.str("project")));
         projected = CostModel::measure(*big, longest, 3);
     }
     // Relative to none's own projection, so both sides price the same prompts the same way.
     auto project = [&](const DecodeStats& st) {
-        auto rate = [&](const DecodeStats& s) { return s.projected_tokens_per_s([&](int m) { return projected.seconds(m); }); };
+        auto rate = [&](const DecodeStats& s) {
+            return s.projected_tokens_per_s([&](int m) { return projected.seconds(m); });
+        };
         return rate(st) / rate(res[0].stats);
     };
     nlohmann::json rows = nlohmann::json::array();
     const bool proj = args.has("project");
-    std::printf("| drafter | tau | acceptance | tokens/s | speed-up | draft | verify | other | matches none |%s\n",
-                proj ? " projected speed-up |" : "");
+    std::printf(
+        "| drafter | tau | acceptance | tokens/s | speed-up | draft | verify | other | matches none |%s\n",
+        proj ? " projected speed-up |" : "");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---:|:---:|%s\n", proj ? "---:|" : "");
     for (std::size_t c = 0; c < cfgs.size(); ++c) {
         const auto& st = res[c].stats;
         const double tps = median(res[c].tokens_per_s), dec_s = st.t_total - st.t_prefill;
         const double draft = dec_s > 0 ? st.t_draft / dec_s : 0, verify = dec_s > 0 ? st.t_verify / dec_s : 0;
-        std::printf("| %s | %.2f | %.1f%% | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |", cfgs[c].label().c_str(), st.tau(),
-                    100 * st.acceptance_rate(), tps, tps / base_tps, 100 * draft, 100 * verify,
-                    100 * std::max(0.0, 1 - draft - verify), res[c].lossless ? "yes" : "NO");
+        std::printf("| %s | %.2f | %.1f%% | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |",
+                    cfgs[c].label().c_str(), st.tau(), 100 * st.acceptance_rate(), tps, tps / base_tps,
+                    100 * draft, 100 * verify, 100 * std::max(0.0, 1 - draft - verify),
+                    res[c].lossless ? "yes" : "NO");
         if (proj) std::printf(" %.2fx |", project(st));
         std::printf("\n");
         auto j = st.to_json();
@@ -200,15 +224,20 @@ int bench_spec(int argc, char** argv) {
         rows.push_back(j);
     }
     if (args.has("json")) {
-        nlohmann::json out = {{"command", command_line("bench spec", argc, argv)}, {"model", args.str("model")},
-                              {"workload", args.str("prompts")}, {"requests", ids.size()},
+        nlohmann::json out = {{"command", command_line("bench spec", argc, argv)},
+                              {"model", args.str("model")},
+                              {"workload", args.str("prompts")},
+                              {"requests", ids.size()},
                               {"projected_onto", args.has("project") ? args.str("project") : ""},
-                              {"projected_t_ms", [&] {
+                              {"projected_t_ms",
+                               [&] {
                                    std::vector<double> ms;
                                    for (double t : projected.curve()) ms.push_back(t * 1e3);
                                    return ms;
                                }()},
-                              {"n_predict", base.max_new_tokens}, {"reps", reps}, {"kernels", kernel_path_name(kernel_path())},
+                              {"n_predict", base.max_new_tokens},
+                              {"reps", reps},
+                              {"kernels", kernel_path_name(kernel_path())},
                               {"rows", rows}};
         std::ofstream(args.str("json")) << out.dump(1) << "\n";
     }
