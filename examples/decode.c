@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     if (ternspec_generate(session, argv[2], &options, print_piece, NULL, &text, &stats) != TERNSPEC_OK) {
         fprintf(stderr, "error: %s\n", ternspec_last_error());
     } else {
-        printf("\n[ternspec %s] %lld tokens, tau %.2f\n", ternspec_version(), (long long)stats.emitted, stats.tau);
+        printf("\n[ternspec %s] %lld tokens, tau %.2f\n", ternspec_version(), (long long)stats.emitted,
+               stats.tau);
     }
     ternspec_string_free(text);
     ternspec_session_free(session);
