@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "target/kernels/cpu_features.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -32,24 +33,42 @@ Int8Matrix::Int8Matrix(int rows, int cols, const float* w, const std::string& na
                      q_.data() + static_cast<std::size_t>(r) * cols, &scale_[static_cast<std::size_t>(r)]);
 }
 
+void int8_matmul_rows_scalar(const Int8Matrix& w, const std::int8_t* xq, const float* xs, int M, float* y,
+                             int n0, int n1) {
+    const int cols = w.cols();
+    for (int n = n0; n < n1; ++n) {
+        const std::int8_t* r = w.row(n);
+        for (int m = 0; m < M; ++m) {
+            const std::int8_t* a = xq + static_cast<std::size_t>(m) * cols;
+            std::int32_t acc = 0;
+            for (int k = 0; k < cols; ++k) acc += static_cast<std::int32_t>(r[k]) * a[k];
+            y[static_cast<std::size_t>(m) * w.rows() + n] = static_cast<float>(acc) * w.scale(n) * xs[m];
+        }
+    }
+}
+
+#if !defined(TERNSPEC_HAVE_AVX2)
+void int8_matmul_rows_avx2(const Int8Matrix& w, const std::int8_t* xq, const float* xs, int M, float* y,
+                           int n0, int n1) {
+    int8_matmul_rows_scalar(w, xq, xs, M, y, n0, n1);
+}
+#endif
+
 void Int8Matrix::multiply(const float* x, int M, float* y) const {
     std::vector<std::int8_t> xq(static_cast<std::size_t>(M) * cols_);
     std::vector<float> xs(static_cast<std::size_t>(M));
     for (int m = 0; m < M; ++m)
         quantize_row(x + static_cast<std::size_t>(m) * cols_, cols_,
                      xq.data() + static_cast<std::size_t>(m) * cols_, &xs[static_cast<std::size_t>(m)]);
-    tbb::parallel_for(tbb::blocked_range<int>(0, rows_, 64), [&](const tbb::blocked_range<int>& r) {
-        for (int n = r.begin(); n < r.end(); ++n) {
-            const std::int8_t* w = q_.data() + static_cast<std::size_t>(n) * cols_;
-            for (int m = 0; m < M; ++m) {
-                const std::int8_t* a = xq.data() + static_cast<std::size_t>(m) * cols_;
-                std::int32_t acc = 0;
-                for (int k = 0; k < cols_; ++k) acc += static_cast<std::int32_t>(w[k]) * a[k];
-                y[static_cast<std::size_t>(m) * rows_ + n] = static_cast<float>(acc) *
-                                                             scale_[static_cast<std::size_t>(n)] *
-                                                             xs[static_cast<std::size_t>(m)];
-            }
-        }
+    const bool avx2 = kernel_path() == KernelPath::Avx2;
+    // About 64K multiply-adds per task: a drafter's small matrices run on one thread.
+    const int grain = static_cast<int>(
+        std::clamp<long long>(65536 / std::max(1LL, static_cast<long long>(cols_) * M), 4, 1024));
+    tbb::parallel_for(tbb::blocked_range<int>(0, rows_, grain), [&](const tbb::blocked_range<int>& r) {
+        if (avx2)
+            int8_matmul_rows_avx2(*this, xq.data(), xs.data(), M, y, r.begin(), r.end());
+        else
+            int8_matmul_rows_scalar(*this, xq.data(), xs.data(), M, y, r.begin(), r.end());
     });
 }
 

@@ -18,6 +18,8 @@ class Int8Matrix {
     std::size_t bytes() const { return q_.size() + scale_.size() * sizeof(float); }
     // y (M x rows) = x (M x cols) W^T
     void multiply(const float* x, int M, float* y) const;
+    const std::int8_t* row(int n) const { return q_.data() + static_cast<std::size_t>(n) * cols_; }
+    float scale(int n) const { return scale_[static_cast<std::size_t>(n)]; }
 
   private:
     int rows_ = 0, cols_ = 0;
@@ -25,5 +27,12 @@ class Int8Matrix {
     std::vector<float> scale_;
     std::string name_;
 };
+
+// Rows [n0, n1) of y for int8 activations xq (M x cols) with per-token scales xs: exact integer dot
+// products, then float(dot) * row scale * token scale on both paths, so they agree bit for bit.
+void int8_matmul_rows_scalar(const Int8Matrix& w, const std::int8_t* xq, const float* xs, int M, float* y,
+                             int n0, int n1);
+void int8_matmul_rows_avx2(const Int8Matrix& w, const std::int8_t* xq, const float* xs, int M, float* y,
+                           int n0, int n1);
 
 }  // namespace ternspec

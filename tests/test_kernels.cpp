@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 
+#include "drafters/int8_matrix.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "target/kernels/ternary_matrix.hpp"
 
@@ -120,4 +121,37 @@ TEST(TernaryMatmul, RowResultDoesNotDependOnBatch) {
 TEST(KernelPath, ReportsWhatRuns) {
     const std::string name = kernel_path_name(kernel_path());
     EXPECT_TRUE(name == "avx2" || name == "scalar");
+}
+
+TEST(Int8Matmul, ScalarAndAvx2AgreeWithAnExactIntegerReference) {
+    // Drafter heads' int8 matrices: both paths equal the integer dot product times the two scales.
+    std::mt19937 rng(3);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    for (const int cols : {32, 96, 200, 768}) {
+        const int rows = 37;
+        std::vector<float> w(static_cast<std::size_t>(rows) * cols);
+        for (auto& v : w) v = n(rng);
+        const Int8Matrix mat(rows, cols, w.data(), "test");
+        for (const int M : {1, 3, 4, 7}) {
+            std::vector<std::int8_t> xq(static_cast<std::size_t>(M) * cols);
+            std::vector<float> xs(static_cast<std::size_t>(M));
+            for (auto& v : xq) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+            for (auto& v : xs) v = 0.01f + std::fabs(n(rng));
+            std::vector<float> a(static_cast<std::size_t>(M) * rows), b(a.size());
+            int8_matmul_rows_scalar(mat, xq.data(), xs.data(), M, a.data(), 0, rows);
+            int8_matmul_rows_avx2(mat, xq.data(), xs.data(), M, b.data(), 0, rows);
+            for (int m = 0; m < M; ++m)
+                for (int r = 0; r < rows; ++r) {
+                    std::int64_t dot = 0;
+                    for (int k = 0; k < cols; ++k)
+                        dot += static_cast<std::int64_t>(mat.row(r)[k]) *
+                               xq[static_cast<std::size_t>(m) * cols + k];
+                    const float want =
+                        static_cast<float>(dot) * mat.scale(r) * xs[static_cast<std::size_t>(m)];
+                    const std::size_t i = static_cast<std::size_t>(m) * rows + r;
+                    EXPECT_EQ(a[i], want) << cols << " " << M;
+                    EXPECT_EQ(b[i], want) << cols << " " << M;
+                }
+        }
+    }
 }
