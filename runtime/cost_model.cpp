@@ -51,6 +51,11 @@ CostModel CostModel::measure(const Qwen3Model& m, int max_tokens, int reps) {
     return CostModel(std::move(t));
 }
 
+namespace {
+// Bumped whenever the forward's speed changes (kernels, attention), so cached curves are measured again.
+constexpr const char* kForwardGeneration = "forward-2";
+}  // namespace
+
 CostModel CostModel::cached(const Qwen3Model& m, const std::string& model_key, int max_tokens) {
     namespace fs = std::filesystem;
     const char* xdg = std::getenv("XDG_CACHE_HOME");
@@ -59,7 +64,7 @@ CostModel CostModel::cached(const Qwen3Model& m, const std::string& model_key, i
                    : home ? fs::path(home) / ".cache" / "ternspec"
                           : fs::temp_directory_path();
     const std::string key =
-        model_key + "|" + kernel_path_name(kernel_path()) + "|" +
+        model_key + "|" + kernel_path_name(kernel_path()) + "|" + kForwardGeneration + "|" +
         std::to_string(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
     const auto file = dir / ("cost-" + std::to_string(std::hash<std::string>{}(key)) + ".json");
     try {

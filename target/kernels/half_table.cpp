@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "target/io/half.hpp"
+#include "target/kernels/cpu_features.hpp"
 
 namespace ternspec {
 
@@ -13,6 +14,19 @@ const float* half_table() {
         return t;
     }();
     return table.data();
+}
+
+#if !defined(TERNSPEC_HAVE_AVX2)
+void half_row_to_float_f16c(const std::uint16_t* src, float* dst, int n) {
+    const float* t = half_table();
+    for (int i = 0; i < n; ++i) dst[i] = t[src[i]];
+}
+#endif
+
+void half_row_to_float(const std::uint16_t* src, float* dst, int n) {
+    if (kernel_path() == KernelPath::Avx2) return half_row_to_float_f16c(src, dst, n);
+    const float* t = half_table();
+    for (int i = 0; i < n; ++i) dst[i] = t[src[i]];
 }
 
 }  // namespace ternspec
