@@ -31,6 +31,14 @@ int context_of(const Qwen3Model& m, const DecodeOptions& opt) {
     return opt.context > 0 ? std::min(opt.context, m.config().context_length) : m.config().context_length;
 }
 
+// Rows this request can ever hold: its prompt, its output and one draft. A long-context model then costs
+// KV memory for what is asked, not for its whole context (4.7 GB per request at Qwen3-1.7B's 40K).
+int kv_rows(int ctx, std::size_t prompt, const DecodeOptions& opt) {
+    const long long need = static_cast<long long>(prompt) + std::max(0, opt.max_new_tokens) +
+                           std::max(opt.budget.max_depth, opt.budget.max_nodes) + 2;
+    return static_cast<int>(std::min<long long>(ctx, need));
+}
+
 }  // namespace
 
 DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter,
@@ -40,7 +48,7 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
       opt_(opt),
       ctx_(context_of(*model_, opt)),
       layers_(drafter ? drafter->hidden_layers() : std::vector<int>{}),
-      cache_(model_->make_cache(ctx_, opt.kv_type)),
+      cache_(model_->make_cache(kv_rows(ctx_, prompt.size(), opt), opt.kv_type)),
       rng_(opt.sampling.seed),
       stream_(model_->tokenizer()),
       prompt_(prompt.begin(), prompt.end()) {

@@ -2,7 +2,7 @@
 training.json and the `ternspec bench spec` JSON files, so no figure is typed by hand.
 
   /usr/bin/python3 train/drafter_card.py eagle models/tern-pystd-7m-eagle3 docs/bench
-  /usr/bin/python3 train/drafter_card.py mtp models/tern-pystd-7m-mtp docs/bench
+  /usr/bin/python3 train/drafter_card.py mtp models/tern-pystd-7m-mtp docs/bench [build-train]
 """
 import glob
 import json
@@ -37,8 +37,17 @@ def main():
     lines = [f"# {os.path.basename(out.rstrip('/'))}", "", f"{what} for `tern-pystd-7m`, in {fmt}.", "", "## Shape"]
     lines += shape_lines(kind, cfg)
     lines += ["", "## Training", "Commands, in order (each resumes the previous one's checkpoint):", "```sh"]
-    lines += [f"OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 {r['command']}" for r in t.get("runs", [])]
+    work = sys.argv[4] if len(sys.argv) > 4 else "build-train"
+    sd = os.path.join(work, "selfdistill.json")
+    if any("--extra-data" in r["command"] for r in t.get("runs", [])) and os.path.exists(sd):
+        d = json.load(open(sd))
+        lines.append(f"/usr/bin/python3 {d['command']}   # {d['prompts']} prompts, {d['tokens']} tokens")
+    for r in t.get("runs", []):
+        cmd, _, note = r["command"].partition(" (")
+        lines.append(f"OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 {cmd}" + (f"   # {note.rstrip(')')}" if note else ""))
     lines += ["```",
+              "`make_selfdistill.py` writes the target's own greedy continuations of training-split prompts; "
+              "`--extra-data` draws that share of each batch from them.",
               f"- Data: the frozen target's hidden states on random {t['seq']}-token windows of the training split "
               "(never the validation modules).",
               f"- {t['steps']} steps of batch {t['batch']}, {t['tokens_seen'] / 1e6:.2f} M positions, "
