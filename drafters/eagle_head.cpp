@@ -76,11 +76,7 @@ EagleSource EagleSource::open(const std::string& path) {
         throw InputError(
             path + ": an EAGLE-3 draft model is a folder with config.json and model.safetensors, or a GGUF");
     src.config_origin = cfg_path;
-    try {
-        src.config = nlohmann::json::parse(read_text_file(cfg_path));
-    } catch (const nlohmann::json::exception& e) {
-        throw FormatError(cfg_path + ": invalid JSON: " + e.what());
-    }
+    src.config = read_json_file(cfg_path);
     auto st = std::make_shared<SafetensorsSet>(path);
     for (const auto& [name, t] : st->tensors())
         src.tensors[name] = {name, name, t.type, t.shape, t.data, t.n_bytes, t.file};

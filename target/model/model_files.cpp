@@ -59,6 +59,14 @@ std::string hf_to_gguf_name(const std::string& hf) {
     return it == sub.end() ? "" : "blk." + layer + "." + it->second + ".weight";
 }
 
+nlohmann::json read_json_file(const std::string& path) {
+    try {
+        return nlohmann::json::parse(read_text_file(path));
+    } catch (const nlohmann::json::exception& e) {
+        throw FormatError(path + ": invalid JSON: " + e.what());
+    }
+}
+
 const TensorRef* ModelFiles::find(const std::string& name) const {
     auto it = tensors_.find(name);
     return it == tensors_.end() ? nullptr : &it->second;
@@ -122,12 +130,7 @@ ModelFiles ModelFiles::open(const std::string& path) {
     if (fs::is_directory(path)) {
         const auto cfg_path = (fs::path(path) / "config.json").string();
         if (!fs::exists(cfg_path)) throw FormatError(path + ": folder has no config.json");
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(read_text_file(cfg_path));
-        } catch (const nlohmann::json::exception& e) {
-            throw FormatError(cfg_path + ": invalid JSON: " + e.what());
-        }
+        const nlohmann::json j = read_json_file(cfg_path);
         if (!j.is_object()) throw FormatError(cfg_path + ": not a JSON object");
         const auto archs = j.value("architectures", nlohmann::json::array());
         if (archs.empty() || archs[0] != "Qwen3ForCausalLM")

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ class ModelFiles {
     std::shared_ptr<SafetensorsSet> st_;
     std::shared_ptr<Tokenizer> tokenizer_;
 };
+
+// A JSON config file (config.json and kin); FormatError naming the file when it does not parse.
+nlohmann::json read_json_file(const std::string& path);
 
 // HF parameter name -> GGUF name, or "" for names ternspec does not use.
 std::string hf_to_gguf_name(const std::string& hf);

@@ -42,12 +42,7 @@ MtpFiles MtpFiles::open(const std::string& path) {
     if (fs::is_directory(path)) {
         const auto cfg_path = (fs::path(path) / "config.json").string();
         if (!fs::exists(cfg_path)) throw FormatError(path + ": an MTP sidecar folder needs config.json");
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(read_text_file(cfg_path));
-        } catch (const nlohmann::json::exception& e) {
-            throw FormatError(cfg_path + ": invalid JSON: " + e.what());
-        }
+        const nlohmann::json j = read_json_file(cfg_path);
         const auto arch =
             j.is_object() ? j.value("architectures", nlohmann::json::array()) : nlohmann::json::array();
         if (arch.empty() || arch[0] != "Qwen3MTPSidecar")

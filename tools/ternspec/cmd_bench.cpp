@@ -20,15 +20,6 @@
 namespace ternspec::cli {
 namespace {
 
-double seconds() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
 // Read bandwidth: all threads summing a buffer far larger than the caches; median of several passes.
 double read_bandwidth_gbs(std::size_t bytes = 1ull << 29) {
     std::vector<std::uint64_t> buf(bytes / 8);

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -95,6 +97,15 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
         curve += (m > 1 ? " " : "") + std::to_string(costs.seconds(m) * 1e3).substr(0, 6);
     spdlog::debug("t(M) for M = 1..{} in ms: {}", max_k + 1, curve);
     return std::make_shared<DraftLengthController>(std::move(costs), max_k);
+}
+
+double seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 std::string command_line(const std::string& what, int argc, char** argv) {

@@ -42,6 +42,10 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
 std::vector<Option> drafter_option_list();
 DrafterOptions drafter_options(const Args& args, const std::string& drafter);
 
+// Benchmark helpers: a monotonic clock in seconds, and the median of repetitions.
+double seconds();
+double median(std::vector<double> v);
+
 // "ternspec <what> <args...>", for JSON reports that say what made them.
 std::string command_line(const std::string& what, int argc, char** argv);
 

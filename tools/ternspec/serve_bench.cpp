@@ -13,15 +13,6 @@
 namespace ternspec::cli {
 namespace {
 
-double seconds() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
 enum class Mode { OneAtATime, Batched, Overlapped };
 const char* mode_name(Mode m) {
     return m == Mode::OneAtATime ? "one at a time" : m == Mode::Batched ? "batched" : "batched+overlap";

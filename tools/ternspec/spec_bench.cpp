@@ -32,11 +32,6 @@ struct Outcome {
     bool lossless = true;
 };
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
 std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>& res, double base_tps) {
     // Left: per-position acceptance per configuration (those that drafted), a legend beside it; right:
     // speed-up bars. One colour per configuration in both panels.
