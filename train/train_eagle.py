@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import write_safetensors  # noqa: E402
+import resume  # noqa: E402
 import windows  # noqa: E402
 from model import Config, Qwen3Ternary, RMSNorm, rotate_half  # noqa: E402
 
@@ -135,14 +136,7 @@ def main():
                      tcfg.head_dim, len(keep), tcfg.rms_norm_eps, tcfg.rope_theta).to(device)
     opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     ck_path = os.path.join(args.work, "eagle_checkpoint.pt")
-    step, elapsed, hist, runs = 0, 0.0, [], []
-    if os.path.exists(ck_path):
-        ck = torch.load(ck_path, map_location=device)
-        head.load_state_dict(ck["head"])
-        opt.load_state_dict(ck["opt"])
-        step, elapsed, hist, runs = ck["step"], ck["elapsed"], ck["history"], ck.get("runs", [])
-        print(f"resumed at step {step}", flush=True)
-    runs.append({"command": " ".join(["train/train_eagle.py"] + sys.argv[1:]), "from_step": step, "from_minutes": elapsed / 60})
+    step, elapsed, hist, runs = resume.resume(ck_path, "head", head, opt, device)
     gen = torch.Generator().manual_seed(7 + step)
     K = args.steps_ttt
     budget = args.minutes * 60
@@ -183,10 +177,8 @@ def main():
             print(f"eagle step {step} loss {loss.item():.3f} top-1 agreement per step {[round(a, 3) for a in accs]} "
                   f"lr {lr:.2e} {elapsed / 60:.1f}/{args.minutes:.0f} min", flush=True)
         if step % 200 == 0:
-            torch.save({"head": head.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
-                        "history": hist, "runs": runs}, ck_path)
-    torch.save({"head": head.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed, "history": hist,
-                "runs": runs}, ck_path)
+            resume.save(ck_path, "head", head, opt, step, elapsed, hist, runs)
+    resume.save(ck_path, "head", head, opt, step, elapsed, hist, runs)
     os.makedirs(args.out, exist_ok=True)
     sd = head.state_dict()
     names = {"fc.weight": "fc.weight", "norm.weight": "norm.weight", "lm_head.weight": "lm_head.weight"}

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import resume  # noqa: E402
 import windows  # noqa: E402
 from export import load_hf, write_safetensors  # noqa: E402
 from model import Block, RMSNorm, TernaryLinear, int8_activations, rope_tables, ste  # noqa: E402
@@ -126,16 +127,8 @@ def main():
     sources = windows.streams(data, args.extra_data, args.extra_share)
     opt = torch.optim.AdamW(modules.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     ck_path = os.path.join(args.work, "mtp_checkpoint.pt")
-    step, elapsed, hist, runs = 0, 0.0, [], []
-    if os.path.exists(ck_path):
-        ck = torch.load(ck_path, map_location=device)
-        modules.load_state_dict(ck["modules"])
-        opt.load_state_dict(ck["opt"])
-        step, elapsed, hist, runs = ck["step"], ck["elapsed"], ck["history"], ck.get("runs", [])
-        print(f"resumed at step {step}", flush=True)
-    runs.append({"command": " ".join(["train/train_mtp.py"] + sys.argv[1:]), "from_step": step, "from_minutes": elapsed / 60})
-    save = lambda: torch.save({"modules": modules.state_dict(), "opt": opt.state_dict(), "step": step,  # noqa: E731
-                               "elapsed": elapsed, "history": hist, "runs": runs}, ck_path)
+    step, elapsed, hist, runs = resume.resume(ck_path, "modules", modules, opt, device)
+    save = lambda: resume.save(ck_path, "modules", modules, opt, step, elapsed, hist, runs)  # noqa: E731
     gen = torch.Generator().manual_seed(11 + step)
     D, T = args.depth, args.seq
     emb = target.embedding()
