@@ -39,14 +39,13 @@ int bench_serve(int argc, char** argv) {
     opts.push_back({"prompt-tokens", 0, "N", "keep only the first N tokens of each prompt (0: all)", "0"});
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
-    Args args(
-        "bench serve",
-        "-m MODEL --prompts FILE.jsonl [--draft none,suffix,eagle] [--parallel N] [--json OUT]",
-        "The requests served one at a time, N at a time with one batched target forward per round, and N at "
-        "a\n"
-        "time with drafting overlapped with verification; throughput (output tokens / wall time) as ratios\n"
-        "against one-at-a-time plain decoding in the same run; every output checked against it (greedy).",
-        opts);
+    Args args("bench serve",
+              "-m MODEL --prompts FILE.jsonl [--draft none,suffix,eagle] [--parallel N] [--json OUT]",
+              "The requests served one at a time, N at a time with one batched target forward per\n"
+              "round, and N at a time with drafting overlapped with verification; throughput (output\n"
+              "tokens / wall time) as ratios against one-at-a-time plain decoding in the same run;\n"
+              "every output checked against it (greedy).",
+              opts);
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
     auto model = load_model(args);

@@ -115,10 +115,9 @@ int bench_spec(int argc, char** argv) {
     Args args("bench spec",
               "-m MODEL --prompts FILE.jsonl [--draft none,suffix,ngram] [-n N] [-k 2,4,8] [--json OUT] "
               "[--plot OUT.svg]",
-              "Every drafter on the same requests in one process: tau, acceptance, per-position acceptance, "
-              "tokens/s,\n"
-              "speed-up over none (ratio within this run), time shares, and whether every output matched "
-              "none (greedy).",
+              "Every drafter on the same requests in one process: tau, acceptance, per-position\n"
+              "acceptance, tokens/s, speed-up over none (ratio within this run), time shares, and\n"
+              "whether every output matched none (greedy).",
               opts);
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
