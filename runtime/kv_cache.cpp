@@ -1,5 +1,6 @@
 #include "runtime/kv_cache.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "target/io/half.hpp"
@@ -15,17 +16,31 @@ KvCache::KvCache(const ModelConfig& cfg, int capacity, KvType type)
       type_(type),
       elem_(type == KvType::F16 ? 2 : 4) {
     if (capacity <= 0) throw InputError("KV cache capacity must be positive");
-    data_.resize(static_cast<std::size_t>(layers_) * 2 * capacity_ * width_ * elem_);
 }
 
 std::size_t KvCache::offset(int layer, int slot, int which) const {
-    return ((static_cast<std::size_t>(layer) * 2 + which) * capacity_ + slot) * width_ * elem_;
+    return ((static_cast<std::size_t>(layer) * 2 + which) * allocated_ + slot) * width_ * elem_;
+}
+
+// Doubling keeps the copies to O(rows written); each plane moves to its place in the wider layout.
+void KvCache::grow_to(int rows) {
+    const int target = std::min(capacity_, std::max({rows, 2 * allocated_, 64}));
+    const std::size_t row_bytes = static_cast<std::size_t>(width_) * elem_;
+    std::vector<std::uint8_t> next(static_cast<std::size_t>(layers_) * 2 * target * row_bytes);
+    for (int plane = 0; plane < 2 * layers_; ++plane)
+        if (allocated_ > 0)
+            std::memcpy(next.data() + static_cast<std::size_t>(plane) * target * row_bytes,
+                        data_.data() + static_cast<std::size_t>(plane) * allocated_ * row_bytes,
+                        static_cast<std::size_t>(allocated_) * row_bytes);
+    data_ = std::move(next);
+    allocated_ = target;
 }
 
 void KvCache::store(int layer, int slot, const float* k, const float* v) {
     if (slot < 0 || slot >= capacity_)
         throw InputError("KV cache full: slot " + std::to_string(slot) + " past the capacity of " +
                          std::to_string(capacity_) + " tokens");
+    if (slot >= allocated_) grow_to(slot + 1);
     for (int which = 0; which < 2; ++which) {
         const float* src = which == 0 ? k : v;
         std::uint8_t* dst = data_.data() + offset(layer, slot, which);

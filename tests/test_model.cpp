@@ -179,3 +179,50 @@ TEST(Convert, LosslessOrRefused) {
             << e.what();
     }
 }
+
+// Storage follows the rows written, not the capacity, and growing keeps every row in place.
+TEST(KvCacheStorage, GrowsWithRowsWrittenAndKeepsContents) {
+    ModelConfig c;
+    c.n_layers = 3;
+    c.n_kv_heads = 2;
+    c.head_dim = 8;
+    KvCache cache(c, 40000, KvType::F32);
+    EXPECT_EQ(cache.bytes(), 0u);
+    const int width = cache.row_width();
+    auto row = [&](int layer, int slot, int which) {
+        std::vector<float> r(static_cast<std::size_t>(width));
+        for (int i = 0; i < width; ++i)
+            r[static_cast<std::size_t>(i)] =
+                static_cast<float>(((layer * 2 + which) * 1000 + slot) * 100 + i);
+        return r;
+    };
+    auto write = [&](int from, int to) {
+        for (int slot = from; slot < to; ++slot)
+            for (int l = 0; l < c.n_layers; ++l)
+                cache.store(l, slot, row(l, slot, 0).data(), row(l, slot, 1).data());
+        cache.commit(to - from);
+    };
+    write(0, 10);
+    const std::size_t per_row = static_cast<std::size_t>(c.n_layers) * 2 * width * 4;
+    EXPECT_LE(cache.bytes(), 64 * per_row);
+    write(10, 300);  // several doublings
+    EXPECT_LE(cache.bytes(), 512 * per_row);
+    cache.trim_by(5);
+    cache.keep(4, std::vector<int>{1, 3});
+    ASSERT_EQ(cache.size(), 293);
+    std::vector<float> got(static_cast<std::size_t>(width));
+    for (int slot = 0; slot < cache.size(); ++slot) {
+        const int source = slot < 291 ? slot : (slot == 291 ? 292 : 294);
+        for (int l = 0; l < c.n_layers; ++l)
+            for (int which = 0; which < 2; ++which) {
+                cache.load_part(l, slot, which == 1, 0, width, got.data());
+                ASSERT_EQ(got, row(l, source, which)) << "layer " << l << " slot " << slot;
+            }
+    }
+    KvCache small(c, 70, KvType::F16);
+    for (int slot = 0; slot < 70; ++slot)
+        small.store(0, slot, row(0, slot, 0).data(), row(0, slot, 1).data());
+    EXPECT_EQ(small.bytes(),
+              static_cast<std::size_t>(c.n_layers) * 2 * 70 * width * 2);  // capped at capacity
+    EXPECT_THROW(small.store(0, 70, got.data(), got.data()), InputError);
+}
