@@ -21,6 +21,10 @@ TernaryMatrix matrix(int rows, int cols) {
 
 void run(benchmark::State& st, int rows, int cols, KernelPath path) {
     const int m = static_cast<int>(st.range(0));
+    if (path > best_kernel_path()) {
+        st.SkipWithError("this CPU or build lacks the path");
+        return;
+    }
     static std::map<std::pair<int, int>, TernaryMatrix> cache;
     auto it = cache.find({rows, cols});
     if (it == cache.end()) it = cache.emplace(std::make_pair(rows, cols), matrix(rows, cols)).first;
@@ -53,6 +57,11 @@ BENCHMARK_CAPTURE(run, gate_up_avx2, 12288, 2048, KernelPath::Avx2)
     ->UseRealTime();
 BENCHMARK_CAPTURE(run, down_avx2, 2048, 6144, KernelPath::Avx2)->Arg(1)->Arg(8)->UseRealTime();
 BENCHMARK_CAPTURE(run, qkv_avx2, 4096, 2048, KernelPath::Avx2)->Arg(1)->Arg(8)->UseRealTime();
+BENCHMARK_CAPTURE(run, gate_up_avx512vnni, 12288, 2048, KernelPath::Avx512Vnni)
+    ->Arg(1)
+    ->Arg(4)
+    ->Arg(8)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(run, gate_up_scalar, 12288, 2048, KernelPath::Scalar)->Arg(1)->Arg(8)->UseRealTime();
 
 BENCHMARK_MAIN();

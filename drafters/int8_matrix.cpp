@@ -60,7 +60,7 @@ void Int8Matrix::multiply(const float* x, int M, float* y) const {
     for (int m = 0; m < M; ++m)
         quantize_row(x + static_cast<std::size_t>(m) * cols_, cols_,
                      xq.data() + static_cast<std::size_t>(m) * cols_, &xs[static_cast<std::size_t>(m)]);
-    const bool avx2 = kernel_path() == KernelPath::Avx2;
+    const bool avx2 = uses_avx2(kernel_path());
     // About 64K multiply-adds per task: a drafter's small matrices run on one thread.
     const int grain = static_cast<int>(
         std::clamp<long long>(65536 / std::max(1LL, static_cast<long long>(cols_) * M), 4, 1024));

@@ -24,7 +24,7 @@ for c in inspect tokenize detokenize generate decode logits perplexity synth con
 check_help bench forward
 check_help bench spec
 check_help bench serve
-"$bin" --version | grep -Eq 'kernels: (avx2|scalar)' || { echo "FAIL: --version"; fail=1; }
+"$bin" --version | grep -Eq 'kernels: (avx512vnni|avx2|scalar)' || { echo "FAIL: --version"; fail=1; }
 "$bin" synth "$tmp/tiny.gguf" --shape tiny 2> /dev/null || { echo "FAIL: synth"; fail=1; }
 printf 'GGUF\x03\x00\x00\x00' > "$tmp/trunc.gguf"
 check_error "truncated" inspect "$tmp/trunc.gguf"

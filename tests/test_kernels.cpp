@@ -80,22 +80,27 @@ TEST(TernaryMatmul, MatchesNaiveIntegerReference) {
     }
 }
 
-TEST(TernaryMatmul, ScalarAndAvx2AreBitIdenticalForEveryBatchSize) {
+TEST(TernaryMatmul, EveryVectorPathIsBitIdenticalToScalarForEveryBatchSize) {
     const auto path = kernel_path();
-    if (path != KernelPath::Avx2) GTEST_SKIP() << "this CPU or build runs the scalar path only";
-    for (int group : {64, 128}) {
-        auto c = make(67, 512, group, 21);
-        const auto x = activations(33, 512, 4);
-        for (int M : {1, 2, 3, 4, 5, 7, 8, 16, 33}) {
-            QuantizedActivations qa;
-            qa.quantize(x.data(), M, 512);
-            std::vector<float> a(static_cast<std::size_t>(M) * 67), b(a.size());
-            ternary_matmul_rows_scalar(c.w, qa, a.data(), 0, 67);
-            force_kernel_path(KernelPath::Avx2);
-            ternary_matmul(c.w, qa, b.data());
-            force_kernel_path(path);
-            ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)))
-                << "M=" << M << " group " << group;
+    if (best_kernel_path() == KernelPath::Scalar)
+        GTEST_SKIP() << "this CPU or build runs the scalar path only";
+    for (const KernelPath vector_path : {KernelPath::Avx2, KernelPath::Avx512Vnni}) {
+        if (vector_path > best_kernel_path()) continue;
+        for (int group : {64, 128}) {
+            auto c = make(67, 512, group, 21);
+            const auto x = activations(33, 512, 4);
+            for (int M : {1, 2, 3, 4, 5, 7, 8, 9, 16, 33}) {
+                QuantizedActivations qa;
+                qa.quantize(x.data(), M, 512);
+                std::vector<float> a(static_cast<std::size_t>(M) * 67), b(a.size());
+                ternary_matmul_rows_scalar(c.w, qa, a.data(), 0, 67);
+                force_kernel_path(vector_path);
+                ASSERT_EQ(kernel_path(), vector_path);
+                ternary_matmul(c.w, qa, b.data());
+                force_kernel_path(path);
+                ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)))
+                    << kernel_path_name(vector_path) << " M=" << M << " group " << group;
+            }
         }
     }
 }
@@ -120,7 +125,8 @@ TEST(TernaryMatmul, RowResultDoesNotDependOnBatch) {
 
 TEST(KernelPath, ReportsWhatRuns) {
     const std::string name = kernel_path_name(kernel_path());
-    EXPECT_TRUE(name == "avx2" || name == "scalar");
+    EXPECT_TRUE(name == "avx512vnni" || name == "avx2" || name == "scalar");
+    EXPECT_LE(kernel_path(), best_kernel_path());
 }
 
 TEST(Int8Matmul, ScalarAndAvx2AgreeWithAnExactIntegerReference) {

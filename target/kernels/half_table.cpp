@@ -24,7 +24,7 @@ void half_row_to_float_f16c(const std::uint16_t* src, float* dst, int n) {
 #endif
 
 void half_row_to_float(const std::uint16_t* src, float* dst, int n) {
-    if (kernel_path() == KernelPath::Avx2) return half_row_to_float_f16c(src, dst, n);
+    if (uses_avx2(kernel_path())) return half_row_to_float_f16c(src, dst, n);
     const float* t = half_table();
     for (int i = 0; i < n; ++i) dst[i] = t[src[i]];
 }

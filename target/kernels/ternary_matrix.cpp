@@ -100,7 +100,7 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
                     std::int32_t acc = 0;
                     for (int p = 2 * half; p < 2 * half + 2; ++p)
                         for (int j = 4 * lane; j < 4 * lane + 4; ++j) acc += xb[j + 32 * p];
-                    s[b * 24 + half * 8 + lane] = acc;
+                    s[b * 24 + half * 8 + lane] = -acc;
                 }
             for (int lane = 0; lane < 8; ++lane)
                 s[b * 24 + 16 + lane] = s[b * 24 + lane] + s[b * 24 + 8 + lane];
@@ -127,8 +127,8 @@ void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivatio
                     for (int p = 0; p < 4; ++p)
                         for (int j = 4 * lane; j < 4 * lane + 4; ++j)
                             half_sum[p / 2] += ((c[b * 32 + j] >> (2 * p)) & 3) * xr[b * kBlock + j + 32 * p];
-                    half_sum[0] -= xs[b * 24 + lane];
-                    half_sum[1] -= xs[b * 24 + 8 + lane];
+                    half_sum[0] += xs[b * 24 + lane];
+                    half_sum[1] += xs[b * 24 + 8 + lane];
                     if (two) {
                         acc[lane] = std::fma(static_cast<float>(half_sum[0]), s[2 * b], acc[lane]);
                         acc[lane] = std::fma(static_cast<float>(half_sum[1]), s[2 * b + 1], acc[lane]);
@@ -152,22 +152,34 @@ void ternary_matmul_rows_avx2(const TernaryMatrix& w, const QuantizedActivations
     ternary_matmul_rows_scalar(w, x, y, row_begin, row_end);
 }
 #endif
+#if !defined(TERNSPEC_HAVE_AVX512VNNI)
+void ternary_matmul_rows_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                    int row_begin, int row_end) {
+    ternary_matmul_rows_avx2(w, x, y, row_begin, row_end);
+}
+#endif
 
 void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float* y) {
     if (x.cols != w.cols())
         throw Error(w.name() + ": activations have " + std::to_string(x.cols) + " columns, weights " +
                     std::to_string(w.cols()));
-    const bool avx2 = kernel_path() == KernelPath::Avx2;
+    const KernelPath path = kernel_path();
     // About 64K multiply-adds per task keeps TBB's overhead small on the tiny shapes.
     const long long work_per_row = static_cast<long long>(w.cols()) * std::max(1, x.rows);
     const int grain =
         static_cast<int>(std::clamp<long long>(65536 / std::max(1LL, work_per_row), 4, 1024)) & ~3;
     tbb::parallel_for(tbb::blocked_range<int>(0, w.rows(), std::max(4, grain)),
                       [&](const tbb::blocked_range<int>& r) {
-                          if (avx2)
-                              ternary_matmul_rows_avx2(w, x, y, r.begin(), r.end());
-                          else
-                              ternary_matmul_rows_scalar(w, x, y, r.begin(), r.end());
+                          switch (path) {
+                              case KernelPath::Avx512Vnni:
+                                  ternary_matmul_rows_avx512vnni(w, x, y, r.begin(), r.end());
+                                  break;
+                              case KernelPath::Avx2:
+                                  ternary_matmul_rows_avx2(w, x, y, r.begin(), r.end());
+                                  break;
+                              default:
+                                  ternary_matmul_rows_scalar(w, x, y, r.begin(), r.end());
+                          }
                       });
 }
 

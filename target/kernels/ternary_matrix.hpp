@@ -57,12 +57,13 @@ class TernaryMatrix {
     std::string name_;
 };
 
-// Per-token int8 activations, with the per-lane block sums the kernel subtracts (codes are w + 1).
+// Per-token int8 activations, with the negated per-lane block sums the kernel adds (codes are w + 1): a
+// dot-product instruction can start from them.
 struct QuantizedActivations {
     int rows = 0, cols = 0;
     AlignedArray<std::int8_t> q;  // rows * cols
     std::vector<float> scale;     // rows
-    // rows * blocks * 24: lane sums of planes 0-1, of planes 2-3, and of all four.
+    // rows * blocks * 24: negated lane sums of planes 0-1, of planes 2-3, and of all four.
     AlignedArray<std::int32_t> lane_sums;
 
     void quantize(const float* x, int rows, int cols);
@@ -80,5 +81,7 @@ void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivatio
                                 int row_begin, int row_end);
 void ternary_matmul_rows_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
                               int row_end);
+void ternary_matmul_rows_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                    int row_begin, int row_end);
 
 }  // namespace ternspec
