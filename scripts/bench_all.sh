@@ -9,6 +9,9 @@ big=/tmp/qwen3-1.7b.gguf
 models="eagle=models/tern-pystd-7m-eagle3,mtp=models/tern-pystd-7m-mtp"
 [ -f "$big" ] || $t synth "$big" --shape qwen3-1.7b --type q2_0_g128
 $t bench forward -m "$big" --tokens 1,2,4,8,16 --reps 7 --json > docs/bench/forward-qwen3-1.7b.json
+# The AVX2 path too, where the machine would pick AVX-512 VNNI: the project's reference machine has AVX2 only.
+TERNSPEC_KERNELS=avx2 $t bench forward -m "$big" --tokens 1,2,4,8,16 --reps 7 --json \
+  > docs/bench/forward-qwen3-1.7b-avx2.json
 for w in completion editing repeated; do
   $t bench spec -m models/tern-pystd-7m --prompts bench/workloads/$w.jsonl --draft suffix,ngram,eagle,mtp \
     --draft-model "$models" -k 3,6,auto --tree 8 -n 96 --reps 7 --threads 2 --project "$big" \
