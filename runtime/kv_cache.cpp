@@ -27,11 +27,10 @@ void KvCache::grow_to(int rows) {
     const int target = std::min(capacity_, std::max({rows, 2 * allocated_, 64}));
     const std::size_t row_bytes = static_cast<std::size_t>(width_) * elem_;
     std::vector<std::uint8_t> next(static_cast<std::size_t>(layers_) * 2 * target * row_bytes);
-    for (int plane = 0; plane < 2 * layers_; ++plane)
-        if (allocated_ > 0)
-            std::memcpy(next.data() + static_cast<std::size_t>(plane) * target * row_bytes,
-                        data_.data() + static_cast<std::size_t>(plane) * allocated_ * row_bytes,
-                        static_cast<std::size_t>(allocated_) * row_bytes);
+    for (int plane = 0; allocated_ > 0 && plane < 2 * layers_; ++plane)
+        std::memcpy(next.data() + static_cast<std::size_t>(plane) * target * row_bytes,
+                    data_.data() + static_cast<std::size_t>(plane) * allocated_ * row_bytes,
+                    static_cast<std::size_t>(allocated_) * row_bytes);
     data_ = std::move(next);
     allocated_ = target;
 }

@@ -23,7 +23,7 @@ struct MaddubsDot {
 
 void ternary_matmul_rows_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
                               int row_end) {
-    x86::matmul_rows<MaddubsDot, 2, 4>(w, x, y, row_begin, row_end);
+    x86::matmul_rows<MaddubsDot>(w, x, y, row_begin, row_end);
 }
 
 }  // namespace ternspec

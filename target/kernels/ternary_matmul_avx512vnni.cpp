@@ -1,7 +1,6 @@
 // AVX-512 VNNI body of ternary_matmul, on 256-bit vectors: vpdpbusd sums four u8 x s8 products straight
-// into each int32 lane, replacing AVX2's maddubs + add + madd, and
-// starts from the negated activation sums, so the +1 of the codes costs nothing. The 32 vector registers of
-// AVX-512VL also hold a larger tile.
+// into each int32 lane, replacing AVX2's maddubs + add + madd, and it starts from the negated activation
+// sums, so the +1 of the codes costs nothing. Same tiles as AVX2.
 #include "target/kernels/ternary_tile_x86.hpp"
 
 namespace ternspec {
@@ -21,7 +20,7 @@ struct DpbusdDot {
 
 void ternary_matmul_rows_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
                                     int row_begin, int row_end) {
-    x86::matmul_rows<DpbusdDot, 2, 4>(w, x, y, row_begin, row_end);
+    x86::matmul_rows<DpbusdDot>(w, x, y, row_begin, row_end);
 }
 
 }  // namespace ternspec

@@ -85,17 +85,11 @@ void tile(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int n
                 hsum(acc[r][t]) * x.scale[static_cast<std::size_t>(m0 + t)];
 }
 
-// All activation rows against rows n0..n0+R-1, T tokens per tile and the rest in smaller tiles.
-template <class Dot, int R, int T, bool Two>
+// All activation rows against rows n0..n0+R-1: four tokens per tile, the rest (up to three) in one tile.
+template <class Dot, int R, bool Two>
 void rows_tile(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int n0) {
     int m = 0;
-    for (; m + T <= x.rows; m += T) tile<Dot, R, T, Two>(w, x, y, n0, m);
-    if constexpr (T >= 8) {
-        if (x.rows - m >= T / 2) {
-            tile<Dot, R, T / 2, Two>(w, x, y, n0, m);
-            m += T / 2;
-        }
-    }
+    for (; m + 4 <= x.rows; m += 4) tile<Dot, R, 4, Two>(w, x, y, n0, m);
     switch (x.rows - m) {
         case 3:
             tile<Dot, R, 3, Two>(w, x, y, n0, m);
@@ -111,25 +105,26 @@ void rows_tile(const TernaryMatrix& w, const QuantizedActivations& x, float* y, 
     }
 }
 
-// Rows [row_begin, row_end): decode (one token) in tiles of four rows, batches in tiles of R x T.
-template <class Dot, int R, int T, bool Two>
+// Rows [row_begin, row_end): decode (one token) in tiles of 4 rows, batches in tiles of 2 rows x 4 tokens.
+// Larger tiles (1x8, 2x8, 3x4, 4x4) measured no faster on either path.
+template <class Dot, bool Two>
 void rows(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin, int row_end) {
     int n = row_begin;
     if (x.rows == 1) {
         for (; n + 4 <= row_end; n += 4) tile<Dot, 4, 1, Two>(w, x, y, n, 0);
     } else {
-        for (; n + R <= row_end; n += R) rows_tile<Dot, R, T, Two>(w, x, y, n);
+        for (; n + 2 <= row_end; n += 2) rows_tile<Dot, 2, Two>(w, x, y, n);
     }
-    for (; n < row_end; ++n) rows_tile<Dot, 1, T, Two>(w, x, y, n);
+    for (; n < row_end; ++n) rows_tile<Dot, 1, Two>(w, x, y, n);
 }
 
-template <class Dot, int R, int T>
+template <class Dot>
 void matmul_rows(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
                  int row_end) {
     if (w.scales_per_block() == 2)
-        rows<Dot, R, T, true>(w, x, y, row_begin, row_end);
+        rows<Dot, true>(w, x, y, row_begin, row_end);
     else
-        rows<Dot, R, T, false>(w, x, y, row_begin, row_end);
+        rows<Dot, false>(w, x, y, row_begin, row_end);
 }
 
 }  // namespace ternspec::x86
