@@ -7,8 +7,11 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
+#include <random>
 
 #include "target/formats/dequantize.hpp"
+#include "target/kernels/cpu_features.hpp"
+#include "target/model/attention.hpp"
 #include "target/model/gguf_export.hpp"
 #include "target/model/model_files.hpp"
 #include "target/model/qwen3_model.hpp"
@@ -225,4 +228,84 @@ TEST(KvCacheStorage, GrowsWithRowsWrittenAndKeepsContents) {
     EXPECT_EQ(small.bytes(),
               static_cast<std::size_t>(c.n_layers) * 2 * 70 * width * 2);  // capped at capacity
     EXPECT_THROW(small.store(0, 70, got.data(), got.data()), InputError);
+}
+
+// attend() directly: every token of a call (chain or tree, any head size, either cache type) gets the bits it
+// gets alone, on every kernel path, and the values of a naive double-precision softmax attention.
+TEST(Attention, BatchedEqualsAloneOnEveryPathAndMatchesNaive) {
+    for (const int hd : {20, 64})
+        for (const KvType type : {KvType::F16, KvType::F32}) {
+            ModelConfig c;
+            c.n_layers = 2;
+            c.n_kv_heads = 2;
+            c.head_dim = hd;
+            const int nh = 6, base = 37, M = 6, layer = 1, width = 2 * hd, qd = nh * hd;
+            KvCache cache(c, base + M, type);
+            std::mt19937 rng(static_cast<unsigned>(hd));
+            std::normal_distribution<float> normal(0.0f, 1.0f);
+            std::vector<float> k(static_cast<std::size_t>(width)), v(k.size());
+            for (int slot = 0; slot < base + M; ++slot)
+                for (int l = 0; l < c.n_layers; ++l) {
+                    for (std::size_t i = 0; i < k.size(); ++i) {
+                        k[i] = normal(rng);
+                        v[i] = normal(rng);
+                    }
+                    cache.store(l, slot, k.data(), v.data());
+                }
+            cache.commit(base);
+            const std::size_t stride = static_cast<std::size_t>(qd) + 5;  // q rows inside wider rows
+            std::vector<float> q(static_cast<std::size_t>(M) * stride);
+            for (auto& x : q) x = 2.0f * normal(rng);
+            const std::vector<std::int32_t> tree = {-1, 0, 0, 1, -1, 4};
+            for (const bool is_tree : {false, true}) {
+                const auto slots = attention_slots(
+                    base, M, is_tree ? std::span<const std::int32_t>(tree) : std::span<const std::int32_t>());
+                const KernelPath best = best_kernel_path();
+                std::vector<std::vector<float>> outs;
+                for (const KernelPath path : {KernelPath::Scalar, best}) {
+                    force_kernel_path(path);
+                    std::vector<float> together(static_cast<std::size_t>(M) * qd), alone(together.size());
+                    attend(cache, layer, slots, q.data(), stride, nh, c.n_kv_heads, hd, together.data());
+                    for (int i = 0; i < M; ++i)
+                        attend(cache, layer, {slots[static_cast<std::size_t>(i)]},
+                               q.data() + static_cast<std::size_t>(i) * stride, stride, nh, c.n_kv_heads, hd,
+                               alone.data() + static_cast<std::size_t>(i) * qd);
+                    ASSERT_EQ(0, std::memcmp(together.data(), alone.data(), together.size() * sizeof(float)))
+                        << kernel_path_name(path) << " hd " << hd << (is_tree ? " tree" : " chain");
+                    outs.push_back(together);
+                }
+                force_kernel_path(best);
+                EXPECT_EQ(0, std::memcmp(outs[0].data(), outs[1].data(), outs[0].size() * sizeof(float)));
+                std::vector<float> kr(static_cast<std::size_t>(width)), vr(kr.size());
+                for (int i = 0; i < M; ++i)
+                    for (int h = 0; h < nh; ++h) {
+                        const int g = h / (nh / c.n_kv_heads);
+                        const float* qh = q.data() + static_cast<std::size_t>(i) * stride +
+                                          static_cast<std::size_t>(h) * hd;
+                        const auto& sl = slots[static_cast<std::size_t>(i)];
+                        std::vector<double> w(sl.size());
+                        double mx = -1e300, denom = 0;
+                        for (std::size_t s = 0; s < sl.size(); ++s) {
+                            cache.load_part(layer, sl[s], false, 0, width, kr.data());
+                            double d = 0;
+                            for (int e = 0; e < hd; ++e)
+                                d += double(qh[e]) * kr[static_cast<std::size_t>(g * hd + e)];
+                            w[s] = d / std::sqrt(double(hd));
+                            mx = std::max(mx, w[s]);
+                        }
+                        for (auto& x : w) denom += (x = std::exp(x - mx));
+                        for (int e = 0; e < hd; ++e) {
+                            double o = 0;
+                            for (std::size_t s = 0; s < sl.size(); ++s) {
+                                cache.load_part(layer, sl[s], true, g * hd + e, 1, vr.data());
+                                o += w[s] / denom * vr[0];
+                            }
+                            const float got =
+                                outs[1][static_cast<std::size_t>(i) * qd + static_cast<std::size_t>(h) * hd +
+                                        static_cast<std::size_t>(e)];
+                            ASSERT_NEAR(got, o, 1e-5 + 1e-5 * std::fabs(o)) << "token " << i << " head " << h;
+                        }
+                    }
+            }
+        }
 }

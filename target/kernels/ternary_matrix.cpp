@@ -4,12 +4,36 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "target/kernels/cpu_features.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
+
+void* allocate_aligned_zeroed(std::size_t bytes) {
+    constexpr std::size_t kHuge = std::size_t{2} << 20;
+    const std::size_t align = bytes >= kHuge ? kHuge : 64;
+    void* p = nullptr;
+    // The size is not rounded up: the kernel backs only whole aligned 2 MB ranges with huge pages, so the
+    // tail stays on small pages and resident memory does not grow.
+    if (posix_memalign(&p, align, std::max<std::size_t>(bytes, 1)) != 0) throw std::bad_alloc();
+#if defined(__linux__)
+    if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure leaves 4 KB pages
+#endif
+    std::memset(p, 0, bytes);
+    return p;
+}
+
+void FreeDeleter::operator()(void* p) const {
+    std::free(p);
+}
 
 TernaryMatrix::TernaryMatrix(int rows, int cols, int group, std::span<const std::int8_t> trits,
                              std::span<const float> scales, const std::string& name)

@@ -14,15 +14,18 @@ namespace ternspec {
 
 inline constexpr int kBlock = 128;  // weights per packed block (32 bytes of 2-bit codes)
 
-template <typename T>
-struct AlignedDeleter {
-    void operator()(T* p) const { ::operator delete[](p, std::align_val_t(64)); }
+// Zeroed, 64-byte aligned storage. Arrays of 2 MB and more are aligned to 2 MB and offered to the kernel as
+// transparent huge pages: decode streams every weight once per token, and with 4 KB pages that walk is one
+// TLB miss per 4 KB (docs/packed-layout.md).
+void* allocate_aligned_zeroed(std::size_t bytes);
+struct FreeDeleter {
+    void operator()(void* p) const;
 };
 template <typename T>
-using AlignedArray = std::unique_ptr<T[], AlignedDeleter<T>>;
+using AlignedArray = std::unique_ptr<T[], FreeDeleter>;
 template <typename T>
 AlignedArray<T> make_aligned(std::size_t n) {
-    return AlignedArray<T>(new (std::align_val_t(64)) T[n]());
+    return AlignedArray<T>(static_cast<T*>(allocate_aligned_zeroed(n * sizeof(T))));
 }
 
 class TernaryMatrix {

@@ -1,11 +1,14 @@
 #include "target/model/attention.hpp"
 
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "target/kernels/cpu_features.hpp"
+#include "target/model/attention_core.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -53,62 +56,53 @@ void RopeTable::apply(float* v, int token) const {
 
 namespace {
 
-// q . k in eight fixed lanes combined in a fixed order: vectorisable without -ffast-math, and the same
-// result for a (token, head) whatever else shares the call.
-inline float dot(const float* a, const float* b, int n) {
-    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int e = 0;
-    for (; e + 8 <= n; e += 8)
-        for (int j = 0; j < 8; ++j) l[j] += a[e + j] * b[e + j];
-    float tail = 0;
-    for (; e < n; ++e) tail += a[e] * b[e];
-    return (((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))) + tail;
-}
+struct GenericOps {
+    static void rows(const KvCache& cache, int layer, const int* slots, int count, bool value, int first,
+                     int n, float* out) {
+        for (int c = 0; c < count; ++c)
+            cache.load_part(layer, slots[c], value, first, n, out + static_cast<std::size_t>(c) * n);
+    }
+    // Eight fixed lanes combined in a fixed order: vectorisable without -ffast-math; the AVX2 body
+    // (attention_avx2.cpp) computes the same floats.
+    static float dot(const float* a, const float* b, int n) {
+        float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int e = 0;
+        for (; e + 8 <= n; e += 8)
+            for (int j = 0; j < 8; ++j) l[j] += a[e + j] * b[e + j];
+        float tail = 0;
+        for (; e < n; ++e) tail += a[e] * b[e];
+        return (((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))) + tail;
+    }
+    static void axpy(float p, const float* v, float* o, int n) {
+        for (int e = 0; e < n; ++e) o[e] += p * v[e];
+    }
+};
 
 }  // namespace
+
+#if !defined(TERNSPEC_HAVE_AVX2)
+void attention_detail::attend_run_avx2(const AttendJob& job, int g, int i0, int i1) {
+    attend_run<GenericOps>(job, g, i0, i1);
+}
+#endif
 
 void attend(const KvCache& cache, int layer, const std::vector<std::vector<int>>& slots, const float* q,
             std::size_t q_stride, int nh, int nkv, int hd, float* out) {
     const int M = static_cast<int>(slots.size());
-    const int rep = nh / nkv;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    // Per (token, kv head): that head's keys and values are converted once and serve every query head of
-    // its group; each query head sums over its slots in slot order.
-    tbb::parallel_for(0, M * nkv, [&](int task) {
-        const int i = task / nkv, g = task % nkv;
-        const auto& sl = slots[static_cast<std::size_t>(i)];
-        const std::size_t S = sl.size();
-        thread_local std::vector<float> buf, scores;
-        buf.resize(static_cast<std::size_t>(hd));
-        scores.resize(S * static_cast<std::size_t>(rep));
-        const float* q0 = q + static_cast<std::size_t>(i) * q_stride + static_cast<std::size_t>(g) * rep * hd;
-        for (std::size_t s = 0; s < S; ++s) {
-            cache.load_part(layer, sl[s], false, g * hd, hd, buf.data());
-            for (int r = 0; r < rep; ++r)
-                scores[static_cast<std::size_t>(r) * S + s] = dot(q0 + r * hd, buf.data(), hd) * scale;
-        }
-        for (int r = 0; r < rep; ++r) {
-            float* sc = scores.data() + static_cast<std::size_t>(r) * S;
-            const float mx = *std::max_element(sc, sc + S);
-            double denom = 0;
-            for (std::size_t s = 0; s < S; ++s) {
-                sc[s] = std::exp(sc[s] - mx);
-                denom += sc[s];
-            }
-            const float inv = static_cast<float>(1.0 / denom);
-            for (std::size_t s = 0; s < S; ++s) sc[s] *= inv;
-        }
-        float* o0 = out + static_cast<std::size_t>(i) * static_cast<std::size_t>(nh) * hd +
-                    static_cast<std::size_t>(g) * rep * hd;
-        std::fill(o0, o0 + rep * hd, 0.0f);
-        for (std::size_t s = 0; s < S; ++s) {
-            cache.load_part(layer, sl[s], true, g * hd, hd, buf.data());
-            for (int r = 0; r < rep; ++r) {
-                const float p = scores[static_cast<std::size_t>(r) * S + s];
-                float* o = o0 + r * hd;
-                for (int e = 0; e < hd; ++e) o[e] += p * buf[static_cast<std::size_t>(e)];
-            }
-        }
+    const attention_detail::AttendJob job{cache, layer, slots, q, q_stride, nh, nkv, hd, out};
+    // One task per kv head and run of tokens; runs are as long as the threads allow, since a run shares the
+    // conversion of its prefix rows.
+    const int threads = tbb::this_task_arena::max_concurrency();
+    const int runs = std::clamp((threads + nkv - 1) / nkv, 1, std::max(1, M));
+    const int per_run = (M + runs - 1) / std::max(1, runs);
+    const bool avx2 = uses_avx2(kernel_path());
+    tbb::parallel_for(0, nkv * runs, [&](int task) {
+        const int g = task % nkv, i0 = (task / nkv) * per_run, i1 = std::min(M, i0 + per_run);
+        if (i0 >= i1) return;
+        if (avx2)
+            attention_detail::attend_run_avx2(job, g, i0, i1);
+        else
+            attention_detail::attend_run<GenericOps>(job, g, i0, i1);
     });
 }
 

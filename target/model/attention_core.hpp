@@ -1,0 +1,120 @@
+#pragma once
+// The body of attend() for one kv head and a run of tokens, shared by the generic and the AVX2 translation
+// units, which instantiate it with their own row operations. The tokens of a call share their cached
+// prefix, so each key and value row of that prefix is read and converted once and serves every query of
+// the run; before, each token converted the whole prefix again, and attention was half of a forward of
+// eight tokens on the shipped model. Per (token, head) the arithmetic and its order are those of one
+// token alone: scores in slot order, the same dot and the same accumulation, so batching changes nothing.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "runtime/kv_cache.hpp"
+
+namespace ternspec::attention_detail {
+
+struct AttendJob {
+    const KvCache& cache;
+    int layer;
+    const std::vector<std::vector<int>>& slots;
+    const float* q;
+    std::size_t q_stride;
+    int heads, kv_heads, head_dim;
+    float* out;
+};
+
+// Slots every token of [i0, i1) attends to first, in the same order: the cached prefix and, in a chain,
+// the first new token.
+inline std::size_t shared_prefix(const std::vector<std::vector<int>>& slots, int i0, int i1) {
+    const auto& first = slots[static_cast<std::size_t>(i0)];
+    std::size_t n = first.size();
+    for (int i = i0 + 1; i < i1; ++i) {
+        const auto& sl = slots[static_cast<std::size_t>(i)];
+        n = std::min(n, sl.size());
+        std::size_t s = 0;
+        while (s < n && sl[s] == first[s]) ++s;
+        n = s;
+    }
+    return n;
+}
+
+// Ops provides:
+//   static void rows(const KvCache&, int layer, const int* slots, int count, bool value, int first, int n,
+//                    float* out)   -- count rows' slices [first, first + n), converted to float;
+//   static float dot(const float* a, const float* b, int n)  -- eight lanes, fixed order;
+//   static void axpy(float p, const float* v, float* o, int n)  -- o[e] = o[e] + p * v[e].
+template <class Ops>
+void attend_run(const AttendJob& job, int g, int i0, int i1) {
+    constexpr int kChunk = 16;  // rows converted at a time
+    const int hd = job.head_dim;
+    const int rep = job.heads / job.kv_heads;
+    const int n_tok = i1 - i0;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const std::size_t shared = shared_prefix(job.slots, i0, i1);
+    std::size_t longest = 0;
+    for (int i = i0; i < i1; ++i) longest = std::max(longest, job.slots[static_cast<std::size_t>(i)].size());
+
+    thread_local std::vector<float> rows, scores;
+    rows.resize(static_cast<std::size_t>(kChunk) * hd);
+    scores.resize(static_cast<std::size_t>(n_tok) * rep * longest);
+    auto query = [&](int t, int r) {
+        return job.q + static_cast<std::size_t>(i0 + t) * job.q_stride +
+               static_cast<std::size_t>(g * rep + r) * hd;
+    };
+    auto score_row = [&](int t, int r) {
+        return scores.data() + (static_cast<std::size_t>(t) * rep + r) * longest;
+    };
+    auto output = [&](int t, int r) {
+        return job.out + static_cast<std::size_t>(i0 + t) * job.heads * hd +
+               static_cast<std::size_t>(g * rep + r) * hd;
+    };
+    // Runs a pass over slot range [s0, s1) of the tokens [t0, t1): `each(t, r, s, row)` per row.
+    auto pass = [&](bool value, int t0, int t1, std::size_t s0, std::size_t s1, auto&& each) {
+        const int* sl = job.slots[static_cast<std::size_t>(i0 + t0)].data();
+        for (std::size_t c0 = s0; c0 < s1; c0 += kChunk) {
+            const int count = static_cast<int>(std::min<std::size_t>(kChunk, s1 - c0));
+            Ops::rows(job.cache, job.layer, sl + c0, count, value, g * hd, hd, rows.data());
+            for (int t = t0; t < t1; ++t)
+                for (int r = 0; r < rep; ++r)
+                    for (int c = 0; c < count; ++c)
+                        each(t, r, c0 + static_cast<std::size_t>(c),
+                             rows.data() + static_cast<std::size_t>(c) * hd);
+        }
+    };
+
+    auto score = [&](int t, int r, std::size_t s, const float* k) {
+        score_row(t, r)[s] = Ops::dot(query(t, r), k, hd) * scale;
+    };
+    pass(false, 0, n_tok, 0, shared, score);
+    for (int t = 0; t < n_tok; ++t)
+        pass(false, t, t + 1, shared, job.slots[static_cast<std::size_t>(i0 + t)].size(), score);
+
+    for (int t = 0; t < n_tok; ++t) {
+        const std::size_t S = job.slots[static_cast<std::size_t>(i0 + t)].size();
+        for (int r = 0; r < rep; ++r) {
+            float* sc = score_row(t, r);
+            const float mx = *std::max_element(sc, sc + S);
+            double denom = 0;
+            for (std::size_t s = 0; s < S; ++s) {
+                sc[s] = std::exp(sc[s] - mx);
+                denom += sc[s];
+            }
+            const float inv = static_cast<float>(1.0 / denom);
+            for (std::size_t s = 0; s < S; ++s) sc[s] *= inv;
+            std::fill(output(t, r), output(t, r) + hd, 0.0f);
+        }
+    }
+
+    auto accumulate = [&](int t, int r, std::size_t s, const float* v) {
+        Ops::axpy(score_row(t, r)[s], v, output(t, r), hd);
+    };
+    pass(true, 0, n_tok, 0, shared, accumulate);
+    for (int t = 0; t < n_tok; ++t)
+        pass(true, t, t + 1, shared, job.slots[static_cast<std::size_t>(i0 + t)].size(), accumulate);
+}
+
+// attend_run with AVX2/F16C row operations (attention_avx2.cpp); the generic one where the build has no AVX2.
+void attend_run_avx2(const AttendJob& job, int g, int i0, int i1);
+
+}  // namespace ternspec::attention_detail
