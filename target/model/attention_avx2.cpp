@@ -40,13 +40,30 @@ struct Avx2Ops {
         const __m128 p = _mm_add_ps(h, _mm_movehl_ps(h, h));
         return _mm_cvtss_f32(_mm_add_ss(p, _mm_shuffle_ps(p, p, 0x55))) + tail;
     }
-    static void axpy(float p, const float* v, float* o, int n) {
-        const __m256 pv = _mm256_set1_ps(p);
+    // Eight vectors of the output at a time stay in registers while the rows stream past.
+    static void axpy_rows(const float* p, const float* v, int count, float* o, int n) {
         int e = 0;
-        for (; e + 8 <= n; e += 8)
-            _mm256_storeu_ps(
-                o + e, _mm256_add_ps(_mm256_loadu_ps(o + e), _mm256_mul_ps(pv, _mm256_loadu_ps(v + e))));
-        for (; e < n; ++e) o[e] += p * v[e];
+        for (; e + 64 <= n; e += 64) {
+            __m256 acc[8];
+            for (int j = 0; j < 8; ++j) acc[j] = _mm256_loadu_ps(o + e + 8 * j);
+            for (int c = 0; c < count; ++c) {
+                const __m256 pc = _mm256_set1_ps(p[c]);
+                const float* row = v + static_cast<std::size_t>(c) * n + e;
+                for (int j = 0; j < 8; ++j)
+                    acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(pc, _mm256_loadu_ps(row + 8 * j)));
+            }
+            for (int j = 0; j < 8; ++j) _mm256_storeu_ps(o + e + 8 * j, acc[j]);
+        }
+        for (; e + 8 <= n; e += 8) {
+            __m256 acc = _mm256_loadu_ps(o + e);
+            for (int c = 0; c < count; ++c)
+                acc = _mm256_add_ps(acc,
+                                    _mm256_mul_ps(_mm256_set1_ps(p[c]),
+                                                  _mm256_loadu_ps(v + static_cast<std::size_t>(c) * n + e)));
+            _mm256_storeu_ps(o + e, acc);
+        }
+        for (; e < n; ++e)
+            for (int c = 0; c < count; ++c) o[e] += p[c] * v[static_cast<std::size_t>(c) * n + e];
     }
 };
 

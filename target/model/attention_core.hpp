@@ -43,7 +43,8 @@ inline std::size_t shared_prefix(const std::vector<std::vector<int>>& slots, int
 //   static void rows(const KvCache&, int layer, const int* slots, int count, bool value, int first, int n,
 //                    float* out)   -- count rows' slices [first, first + n), converted to float;
 //   static float dot(const float* a, const float* b, int n)  -- eight lanes, fixed order;
-//   static void axpy(float p, const float* v, float* o, int n)  -- o[e] = o[e] + p * v[e].
+//   static void axpy_rows(const float* p, const float* v, int count, float* o, int n)  -- for each of `count`
+//       rows c in order, o[e] = o[e] + p[c] * v[c * n + e]; the output stays in registers across the rows.
 template <class Ops>
 void attend_run(const AttendJob& job, int g, int i0, int i1) {
     constexpr int kChunk = 16;  // rows converted at a time
@@ -69,22 +70,22 @@ void attend_run(const AttendJob& job, int g, int i0, int i1) {
         return job.out + static_cast<std::size_t>(i0 + t) * job.heads * hd +
                static_cast<std::size_t>(g * rep + r) * hd;
     };
-    // Runs a pass over slot range [s0, s1) of the tokens [t0, t1): `each(t, r, s, row)` per row.
+    // Runs a pass over slot range [s0, s1) of the tokens [t0, t1): `each(t, r, s, count, rows)` per chunk of
+    // `count` converted rows starting at slot index s.
     auto pass = [&](bool value, int t0, int t1, std::size_t s0, std::size_t s1, auto&& each) {
         const int* sl = job.slots[static_cast<std::size_t>(i0 + t0)].data();
         for (std::size_t c0 = s0; c0 < s1; c0 += kChunk) {
             const int count = static_cast<int>(std::min<std::size_t>(kChunk, s1 - c0));
             Ops::rows(job.cache, job.layer, sl + c0, count, value, g * hd, hd, rows.data());
             for (int t = t0; t < t1; ++t)
-                for (int r = 0; r < rep; ++r)
-                    for (int c = 0; c < count; ++c)
-                        each(t, r, c0 + static_cast<std::size_t>(c),
-                             rows.data() + static_cast<std::size_t>(c) * hd);
+                for (int r = 0; r < rep; ++r) each(t, r, c0, count, rows.data());
         }
     };
 
-    auto score = [&](int t, int r, std::size_t s, const float* k) {
-        score_row(t, r)[s] = Ops::dot(query(t, r), k, hd) * scale;
+    auto score = [&](int t, int r, std::size_t s, int count, const float* k) {
+        for (int c = 0; c < count; ++c)
+            score_row(t, r)[s + static_cast<std::size_t>(c)] =
+                Ops::dot(query(t, r), k + static_cast<std::size_t>(c) * hd, hd) * scale;
     };
     pass(false, 0, n_tok, 0, shared, score);
     for (int t = 0; t < n_tok; ++t)
@@ -106,8 +107,8 @@ void attend_run(const AttendJob& job, int g, int i0, int i1) {
         }
     }
 
-    auto accumulate = [&](int t, int r, std::size_t s, const float* v) {
-        Ops::axpy(score_row(t, r)[s], v, output(t, r), hd);
+    auto accumulate = [&](int t, int r, std::size_t s, int count, const float* v) {
+        Ops::axpy_rows(score_row(t, r) + s, v, count, output(t, r), hd);
     };
     pass(true, 0, n_tok, 0, shared, accumulate);
     for (int t = 0; t < n_tok; ++t)
