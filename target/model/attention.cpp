@@ -56,6 +56,21 @@ void RopeTable::apply(float* v, int token) const {
 
 namespace {
 
+// Slots every token of [i0, i1) attends to first, in the same order: the cached prefix and, in a chain,
+// the first new token.
+std::size_t shared_prefix(const std::vector<std::vector<int>>& slots, int i0, int i1) {
+    const auto& first = slots[static_cast<std::size_t>(i0)];
+    std::size_t n = first.size();
+    for (int i = i0 + 1; i < i1; ++i) {
+        const auto& sl = slots[static_cast<std::size_t>(i)];
+        n = std::min(n, sl.size());
+        std::size_t s = 0;
+        while (s < n && sl[s] == first[s]) ++s;
+        n = s;
+    }
+    return n;
+}
+
 struct GenericOps {
     static void rows(const KvCache& cache, int layer, const int* slots, int count, bool value, int first,
                      int n, float* out) {
@@ -82,8 +97,8 @@ struct GenericOps {
 }  // namespace
 
 #if !defined(TERNSPEC_HAVE_AVX2)
-void attention_detail::attend_run_avx2(const AttendJob& job, int g, int i0, int i1) {
-    attend_run<GenericOps>(job, g, i0, i1);
+void attention_detail::attend_run_avx2(const AttendJob& job, const AttendRun& run) {
+    attend_run<GenericOps>(job, run);
 }
 #endif
 
@@ -100,10 +115,18 @@ void attend(const KvCache& cache, int layer, const std::vector<std::vector<int>>
     tbb::parallel_for(0, nkv * runs, [&](int task) {
         const int g = task % nkv, i0 = (task / nkv) * per_run, i1 = std::min(M, i0 + per_run);
         if (i0 >= i1) return;
+        attention_detail::AttendRun run{g, i0, i1, shared_prefix(slots, i0, i1), 0, nullptr, nullptr};
+        for (int i = i0; i < i1; ++i)
+            run.longest = std::max(run.longest, slots[static_cast<std::size_t>(i)].size());
+        thread_local std::vector<float> rows, scores;
+        rows.resize(static_cast<std::size_t>(attention_detail::kRowChunk) * hd);
+        scores.resize(static_cast<std::size_t>(i1 - i0) * (nh / nkv) * run.longest);
+        run.rows = rows.data();
+        run.scores = scores.data();
         if (avx2)
-            attention_detail::attend_run_avx2(job, g, i0, i1);
+            attention_detail::attend_run_avx2(job, run);
         else
-            attention_detail::attend_run<GenericOps>(job, g, i0, i1);
+            attention_detail::attend_run<GenericOps>(job, run);
     });
 }
 

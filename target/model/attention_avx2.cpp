@@ -69,8 +69,8 @@ struct Avx2Ops {
 
 }  // namespace
 
-void attend_run_avx2(const AttendJob& job, int g, int i0, int i1) {
-    attend_run<Avx2Ops>(job, g, i0, i1);
+void attend_run_avx2(const AttendJob& job, const AttendRun& run) {
+    attend_run<Avx2Ops>(job, run);
 }
 
 }  // namespace ternspec::attention_detail

@@ -5,7 +5,6 @@
 // the run; before, each token converted the whole prefix again, and attention was half of a forward of
 // eight tokens on the shipped model. Per (token, head) the arithmetic and its order are those of one
 // token alone: scores in slot order, the same dot and the same accumulation, so batching changes nothing.
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -24,20 +23,18 @@ struct AttendJob {
     float* out;
 };
 
-// Slots every token of [i0, i1) attends to first, in the same order: the cached prefix and, in a chain,
-// the first new token.
-inline std::size_t shared_prefix(const std::vector<std::vector<int>>& slots, int i0, int i1) {
-    const auto& first = slots[static_cast<std::size_t>(i0)];
-    std::size_t n = first.size();
-    for (int i = i0 + 1; i < i1; ++i) {
-        const auto& sl = slots[static_cast<std::size_t>(i)];
-        n = std::min(n, sl.size());
-        std::size_t s = 0;
-        while (s < n && sl[s] == first[s]) ++s;
-        n = s;
-    }
-    return n;
-}
+inline constexpr int kRowChunk = 16;  // cache rows converted at a time
+
+// One task: kv head g for tokens [i0, i1). The generic translation unit fills it, scratch included, so that
+// the AVX2 one instantiates no standard-library template of its own: an inline function compiled with
+// -mavx2 could otherwise be the copy the linker keeps for the generic path too.
+struct AttendRun {
+    int g, i0, i1;
+    std::size_t shared;   // leading slots that every token of the run attends to, in the same order
+    std::size_t longest;  // the longest slot list of the run
+    float* rows;          // kRowChunk * head_dim floats
+    float* scores;        // (i1 - i0) * heads-per-group * longest floats
+};
 
 // Ops provides:
 //   static void rows(const KvCache&, int layer, const int* slots, int count, bool value, int first, int n,
@@ -46,26 +43,20 @@ inline std::size_t shared_prefix(const std::vector<std::vector<int>>& slots, int
 //   static void axpy_rows(const float* p, const float* v, int count, float* o, int n)  -- for each of `count`
 //       rows c in order, o[e] = o[e] + p[c] * v[c * n + e]; the output stays in registers across the rows.
 template <class Ops>
-void attend_run(const AttendJob& job, int g, int i0, int i1) {
-    constexpr int kChunk = 16;  // rows converted at a time
+void attend_run(const AttendJob& job, const AttendRun& run) {
+    const int g = run.g, i0 = run.i0, i1 = run.i1;
     const int hd = job.head_dim;
     const int rep = job.heads / job.kv_heads;
     const int n_tok = i1 - i0;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    const std::size_t shared = shared_prefix(job.slots, i0, i1);
-    std::size_t longest = 0;
-    for (int i = i0; i < i1; ++i) longest = std::max(longest, job.slots[static_cast<std::size_t>(i)].size());
-
-    thread_local std::vector<float> rows, scores;
-    rows.resize(static_cast<std::size_t>(kChunk) * hd);
-    scores.resize(static_cast<std::size_t>(n_tok) * rep * longest);
+    const std::size_t shared = run.shared, longest = run.longest;
+    float* const rows = run.rows;
+    float* const scores = run.scores;
     auto query = [&](int t, int r) {
         return job.q + static_cast<std::size_t>(i0 + t) * job.q_stride +
                static_cast<std::size_t>(g * rep + r) * hd;
     };
-    auto score_row = [&](int t, int r) {
-        return scores.data() + (static_cast<std::size_t>(t) * rep + r) * longest;
-    };
+    auto score_row = [&](int t, int r) { return scores + (static_cast<std::size_t>(t) * rep + r) * longest; };
     auto output = [&](int t, int r) {
         return job.out + static_cast<std::size_t>(i0 + t) * job.heads * hd +
                static_cast<std::size_t>(g * rep + r) * hd;
@@ -74,11 +65,12 @@ void attend_run(const AttendJob& job, int g, int i0, int i1) {
     // `count` converted rows starting at slot index s.
     auto pass = [&](bool value, int t0, int t1, std::size_t s0, std::size_t s1, auto&& each) {
         const int* sl = job.slots[static_cast<std::size_t>(i0 + t0)].data();
-        for (std::size_t c0 = s0; c0 < s1; c0 += kChunk) {
-            const int count = static_cast<int>(std::min<std::size_t>(kChunk, s1 - c0));
-            Ops::rows(job.cache, job.layer, sl + c0, count, value, g * hd, hd, rows.data());
+        for (std::size_t c0 = s0; c0 < s1; c0 += kRowChunk) {
+            const int count =
+                static_cast<int>(s1 - c0 < std::size_t{kRowChunk} ? s1 - c0 : std::size_t{kRowChunk});
+            Ops::rows(job.cache, job.layer, sl + c0, count, value, g * hd, hd, rows);
             for (int t = t0; t < t1; ++t)
-                for (int r = 0; r < rep; ++r) each(t, r, c0, count, rows.data());
+                for (int r = 0; r < rep; ++r) each(t, r, c0, count, rows);
         }
     };
 
@@ -95,7 +87,8 @@ void attend_run(const AttendJob& job, int g, int i0, int i1) {
         const std::size_t S = job.slots[static_cast<std::size_t>(i0 + t)].size();
         for (int r = 0; r < rep; ++r) {
             float* sc = score_row(t, r);
-            const float mx = *std::max_element(sc, sc + S);
+            float mx = sc[0];
+            for (std::size_t s = 1; s < S; ++s) mx = sc[s] > mx ? sc[s] : mx;
             double denom = 0;
             for (std::size_t s = 0; s < S; ++s) {
                 sc[s] = std::exp(sc[s] - mx);
@@ -103,7 +96,8 @@ void attend_run(const AttendJob& job, int g, int i0, int i1) {
             }
             const float inv = static_cast<float>(1.0 / denom);
             for (std::size_t s = 0; s < S; ++s) sc[s] *= inv;
-            std::fill(output(t, r), output(t, r) + hd, 0.0f);
+            float* o = output(t, r);
+            for (int e = 0; e < hd; ++e) o[e] = 0.0f;
         }
     }
 
@@ -116,6 +110,6 @@ void attend_run(const AttendJob& job, int g, int i0, int i1) {
 }
 
 // attend_run with AVX2/F16C row operations (attention_avx2.cpp); the generic one where the build has no AVX2.
-void attend_run_avx2(const AttendJob& job, int g, int i0, int i1);
+void attend_run_avx2(const AttendJob& job, const AttendRun& run);
 
 }  // namespace ternspec::attention_detail
