@@ -25,7 +25,9 @@ void* allocate_aligned_zeroed(std::size_t bytes) {
     // tail stays on small pages and resident memory does not grow.
     if (posix_memalign(&p, align, std::max<std::size_t>(bytes, 1)) != 0) throw std::bad_alloc();
 #if defined(__linux__)
-    if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure leaves 4 KB pages
+    // Only whole 2 MB pages inside the array: a huge page over the tail would be resident memory never used.
+    if (align == kHuge)
+        madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);  // advice: failure leaves 4 KB pages
 #endif
     std::memset(p, 0, bytes);
     return p;
