@@ -21,18 +21,18 @@ EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3M
     if (width_ < 1 || width_ > 16) throw InputError("eagle_width must be between 1 and 16");
 }
 
-std::vector<float> EagleDrafter::fused(const HiddenRows& hidden, int rows) const {
+std::vector<float> EagleDrafter::fused(const HiddenRows& hidden, int first, int rows) const {
     const int H = target_->config().hidden_size;
     std::vector<float> cat(static_cast<std::size_t>(rows) * 3 * H);
     const auto& layers = head_->config().aux_layers;
     for (int l = 0; l < 3; ++l) {
         auto it = hidden.find(layers[static_cast<std::size_t>(l)]);
-        if (it == hidden.end() || it->second.size() < static_cast<std::size_t>(rows) * H)
+        if (it == hidden.end() || it->second.size() < static_cast<std::size_t>(first + rows) * H)
             throw Error("EAGLE drafter: the target did not return hidden states of layer " +
                         std::to_string(layers[static_cast<std::size_t>(l)]));
         for (int r = 0; r < rows; ++r)
             std::copy_n(
-                it->second.begin() + static_cast<std::ptrdiff_t>(r) * H, H,
+                it->second.begin() + static_cast<std::ptrdiff_t>(first + r) * H, H,
                 cat.begin() + static_cast<std::ptrdiff_t>(r) * 3 * H + static_cast<std::ptrdiff_t>(l) * H);
     }
     return head_->fuse(cat.data(), rows);
@@ -40,19 +40,19 @@ std::vector<float> EagleDrafter::fused(const HiddenRows& hidden, int rows) const
 
 void EagleDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) {
     if (!hidden) throw Error("EAGLE drafter: begin() needs the prompt's hidden states");
-    const int n = static_cast<int>(prompt.size()), H = head_->config().hidden;
+    const int n = static_cast<int>(prompt.size()), H = target_->config().hidden_size;
     cache_.truncate(0);
+    committed_ = 0;
     backlog_tokens_.clear();
     backlog_hidden_.clear();
-    const auto g = fused(*hidden, n);
-    // Pairs (feature of token j, token j + 1) for j < n - 1; the last feature waits for the pending token.
-    if (n > 1) {
-        std::vector<std::int32_t> pos(static_cast<std::size_t>(n - 1));
-        std::iota(pos.begin(), pos.end(), 0);
-        head_->forward(cache_, g.data(), prompt.subspan(1), pos, attention_slots(0, n - 1, {}), nullptr);
-    }
-    committed_ = n - 1;
-    last_g_.assign(g.end() - H, g.end());
+    last_g_ = fused(*hidden, 0, 1);
+    // The prompt's pairs (feature of token j, token j + 1) wait in the backlog like observed ones, so a
+    // request whose rounds never draft (-k auto on a model where drafting does not pay) never runs the head.
+    backlog_tokens_.assign(prompt.begin() + 1, prompt.end());
+    for (const auto& [layer, rows] : *hidden)
+        if (rows.size() >= static_cast<std::size_t>(n) * H)
+            backlog_hidden_[layer].assign(rows.begin() + H,
+                                          rows.begin() + static_cast<std::ptrdiff_t>(n) * H);
 }
 
 void EagleDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) {
@@ -68,7 +68,7 @@ void EagleDrafter::catch_up() {
     const int m = static_cast<int>(backlog_tokens_.size()), H = head_->config().hidden;
     if (m == 0) return;
     cache_.truncate(committed_);  // drop the draft steps of the last round
-    const auto g = fused(backlog_hidden_, m);
+    const auto g = fused(backlog_hidden_, 0, m);
     // Pairs: (previous feature, cached[0]), (feature of cached[i - 1], cached[i]).
     std::vector<float> inputs(static_cast<std::size_t>(m) * H);
     std::copy(last_g_.begin(), last_g_.end(), inputs.begin());

@@ -22,7 +22,8 @@ class EagleDrafter : public Drafter {
     const EagleHead& head() const { return *head_; }
 
   private:
-    std::vector<float> fused(const HiddenRows& hidden, int rows) const;  // fc(concat of the three layers)
+    // fc(concat of the three layers) for rows [first, first + rows) of `hidden`.
+    std::vector<float> fused(const HiddenRows& hidden, int first, int rows) const;
     void catch_up();  // the observed pairs into the head's cache
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<EagleHead> head_;
