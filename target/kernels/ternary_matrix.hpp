@@ -28,6 +28,8 @@ AlignedArray<T> make_aligned(std::size_t n) {
     return AlignedArray<T>(static_cast<T*>(allocate_aligned_zeroed(n * sizeof(T))));
 }
 
+// Accessors the kernels call are always inlined: the AVX2 and AVX-512 translation units include this header
+// under their own -m flags, and an out-of-line copy compiled there could be the one the linker keeps for all.
 class TernaryMatrix {
   public:
     TernaryMatrix() = default;
@@ -36,15 +38,15 @@ class TernaryMatrix {
     TernaryMatrix(int rows, int cols, int group, std::span<const std::int8_t> trits,
                   std::span<const float> scales, const std::string& name);
 
-    int rows() const { return rows_; }
-    int cols() const { return cols_; }
-    int blocks_per_row() const { return cols_ / kBlock; }
-    int scales_per_block() const { return scales_per_block_; }
+    [[gnu::always_inline]] int rows() const { return rows_; }
+    [[gnu::always_inline]] int cols() const { return cols_; }
+    [[gnu::always_inline]] int blocks_per_row() const { return cols_ / kBlock; }
+    [[gnu::always_inline]] int scales_per_block() const { return scales_per_block_; }
     int source_group() const { return group_; }
-    const std::uint8_t* codes(int row) const {
+    [[gnu::always_inline]] const std::uint8_t* codes(int row) const {
         return codes_.get() + static_cast<std::size_t>(row) * cols_ / 4;
     }
-    const float* scales(int row) const {
+    [[gnu::always_inline]] const float* scales(int row) const {
         return scales_.get() + static_cast<std::size_t>(row) * blocks_per_row() * scales_per_block_;
     }
     std::size_t bytes() const;  // packed codes + scales
@@ -70,8 +72,10 @@ struct QuantizedActivations {
     AlignedArray<std::int32_t> lane_sums;
 
     void quantize(const float* x, int rows, int cols);
-    const std::int8_t* row(int m) const { return q.get() + static_cast<std::size_t>(m) * cols; }
-    const std::int32_t* sums(int m) const {
+    [[gnu::always_inline]] const std::int8_t* row(int m) const {
+        return q.get() + static_cast<std::size_t>(m) * cols;
+    }
+    [[gnu::always_inline]] const std::int32_t* sums(int m) const {
         return lane_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 24;
     }
 };
