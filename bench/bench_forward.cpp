@@ -61,11 +61,8 @@ const char* env_model() {
 }  // namespace
 
 BENCHMARK_CAPTURE(forward, shipped_7m, std::string(TERNSPEC_SOURCE_DIR) + "/models/tern-pystd-7m")
-    ->Arg(1)
-    ->Arg(2)
-    ->Arg(4)
-    ->Arg(8)
-    ->Arg(16)
+    ->RangeMultiplier(2)
+    ->Range(1, 16)
     ->UseRealTime();
 BENCHMARK_CAPTURE(forward, env_model, std::string(env_model()))->Arg(1)->Arg(4)->Arg(8)->UseRealTime();
 
