@@ -93,7 +93,7 @@ TEST(TernaryMatmul, EveryVectorPathIsBitIdenticalToScalarForEveryBatchSize) {
                 QuantizedActivations qa;
                 qa.quantize(x.data(), M, 512);
                 std::vector<float> a(static_cast<std::size_t>(M) * 67), b(a.size());
-                ternary_matmul_rows_scalar(c.w, qa, a.data(), 0, 67);
+                ternary_matmul_groups_scalar(c.w, qa, a.data(), 0, c.w.row_groups());
                 force_kernel_path(vector_path);
                 ASSERT_EQ(kernel_path(), vector_path);
                 ternary_matmul(c.w, qa, b.data());

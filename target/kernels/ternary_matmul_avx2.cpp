@@ -1,29 +1,32 @@
-// AVX2 body of ternary_matmul: maddubs(codes, x) sums (w+1)*x exactly in int16 (four planes stay below
-// 4 * 2 * 2 * 127), and madd with ones widens adjacent pairs to the int32 lanes.
+// AVX2 body of ternary_matmul: maddubs(codes, x) sums (w+1)*x exactly in int16, and the int16 lanes
+// accumulate a whole block (at most 32 steps of 2 * 2 * 127 = 16256) before madd with ones widens each
+// row's two lanes to its int32 lane.
 #include "target/kernels/ternary_tile_x86.hpp"
 
 namespace ternspec {
 namespace {
 
 struct MaddubsDot {
-    static __m256i pair(__m256i init, __m256i pa, __m256i xa, __m256i pb, __m256i xb) {
-        return _mm256_add_epi32(init, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(pa, xa),
-                                                                         _mm256_maddubs_epi16(pb, xb)),
-                                                        _mm256_set1_epi16(1)));
+    using Acc = __m256i;
+    // Four tokens keep the int16 and float accumulators of a tile inside AVX2's sixteen registers. The
+    // accumulators depend on each other only through one-cycle adds, so one chain per token suffices;
+    // more chains, eight tokens or an unrolled loop measured no faster (bench_kernels, gate_up).
+    static constexpr int kTokensPerTile = 4;
+    static constexpr int chains(int) { return 1; }
+    static constexpr int unroll(int) { return 1; }
+    static __m256i zero() { return _mm256_setzero_si256(); }
+    static __m256i step(__m256i acc, __m256i codes, const std::int8_t* x4) {
+        return _mm256_add_epi16(acc, _mm256_maddubs_epi16(codes, x86::broadcast4(x4)));
     }
-    static __m256i quad(__m256i init, __m256i p0, __m256i x0, __m256i p1, __m256i x1, __m256i p2, __m256i x2,
-                        __m256i p3, __m256i x3) {
-        const __m256i lo = _mm256_add_epi16(_mm256_maddubs_epi16(p0, x0), _mm256_maddubs_epi16(p1, x1));
-        const __m256i hi = _mm256_add_epi16(_mm256_maddubs_epi16(p2, x2), _mm256_maddubs_epi16(p3, x3));
-        return _mm256_add_epi32(init, _mm256_madd_epi16(_mm256_add_epi16(lo, hi), _mm256_set1_epi16(1)));
-    }
+    static __m256i merge(__m256i a, __m256i b) { return _mm256_add_epi16(a, b); }
+    static __m256i widen(__m256i acc) { return _mm256_madd_epi16(acc, _mm256_set1_epi16(1)); }
 };
 
 }  // namespace
 
-void ternary_matmul_rows_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
-                              int row_end) {
-    x86::matmul_rows<MaddubsDot>(w, x, y, row_begin, row_end);
+void ternary_matmul_groups_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                int group_begin, int group_end) {
+    x86::matmul_groups<MaddubsDot>(w, x, y, group_begin, group_end);
 }
 
 }  // namespace ternspec

@@ -37,6 +37,21 @@ void FreeDeleter::operator()(void* p) const {
     std::free(p);
 }
 
+namespace {
+
+// Where element e (0..127) of row r (0..7 in its group) sits in a 256-byte block: step e / 4 covers four
+// consecutive elements; byte 4r + e % 4 of vector step / 4 holds them in bit pair step % 4. So one shift and
+// one mask of a 32-byte vector give four elements of each of the eight rows, one row per int32 lane.
+struct CodeSlot {
+    int byte, shift;
+};
+CodeSlot code_slot(int r, int e) {
+    const int step = e / 4;
+    return {32 * (step / 4) + 4 * r + e % 4, 2 * (step % 4)};
+}
+
+}  // namespace
+
 TernaryMatrix::TernaryMatrix(int rows, int cols, int group, std::span<const std::int8_t> trits,
                              std::span<const float> scales, const std::string& name)
     : rows_(rows), cols_(cols), group_(group), name_(name) {
@@ -50,48 +65,52 @@ TernaryMatrix::TernaryMatrix(int rows, int cols, int group, std::span<const std:
         throw Error(name + ": trit or scale count does not match the shape");
     scales_per_block_ = group == 64 ? 2 : 1;
     const int bpr = cols / kBlock;
-    codes_ = make_aligned<std::uint8_t>(static_cast<std::size_t>(rows) * cols / 4);
-    scales_ = make_aligned<float>(static_cast<std::size_t>(rows) * bpr * scales_per_block_);
+    const std::size_t padded_rows = static_cast<std::size_t>(row_groups()) * kRowGroup;
+    codes_ = make_aligned<std::uint8_t>(padded_rows * cols / 4);
+    scales_ = make_aligned<float>(padded_rows * bpr * scales_per_block_);
+    // Padding rows get code 1 (weight 0) and scale 0.
+    std::memset(codes_.get(), 0x55, padded_rows * cols / 4);
     for (int r = 0; r < rows; ++r) {
         const std::int8_t* t = trits.data() + static_cast<std::size_t>(r) * cols;
-        std::uint8_t* c = codes_.get() + static_cast<std::size_t>(r) * cols / 4;
+        const int g = r / kRowGroup, rg = r % kRowGroup;
+        std::uint8_t* gc = codes_.get() + static_cast<std::size_t>(g) * kRowGroup * cols / 4;
+        float* gs = scales_.get() + static_cast<std::size_t>(g) * bpr * scales_per_block_ * kRowGroup;
         for (int b = 0; b < bpr; ++b) {
-            for (int j = 0; j < 32; ++j) {
-                std::uint8_t byte = 0;
-                for (int p = 0; p < 4; ++p) {
-                    const int v = t[b * kBlock + j + 32 * p];
-                    if (v < -1 || v > 1) throw FormatError(name + ": value is not ternary");
-                    byte |= static_cast<std::uint8_t>((v + 1) << (2 * p));
+            const std::int8_t* tb = t + b * kBlock;
+            for (int e = 0; e < kBlock; ++e)
+                if (tb[e] < -1 || tb[e] > 1) throw FormatError(name + ": value is not ternary");
+            std::uint8_t* block = gc + static_cast<std::size_t>(b) * 256;
+            for (int e = 0; e < kBlock; e += 16)  // e: first element of one code vector's 16
+                for (int i = 0; i < 4; ++i) {
+                    const CodeSlot slot = code_slot(rg, e + i);
+                    std::uint8_t byte = 0;
+                    for (int p = 0; p < 4; ++p)
+                        byte |= static_cast<std::uint8_t>((tb[e + 4 * p + i] + 1) << (2 * p));
+                    block[slot.byte] = byte;
                 }
-                c[b * 32 + j] = byte;
-            }
-            float* s = scales_.get() + (static_cast<std::size_t>(r) * bpr + b) * scales_per_block_;
             const std::size_t g0 =
                 (static_cast<std::size_t>(r) * cols + static_cast<std::size_t>(b) * kBlock) / group;
-            if (scales_per_block_ == 2) {
-                s[0] = scales[g0];
-                s[1] = scales[g0 + 1];
-            } else {
-                s[0] = scales[g0];
-            }
+            for (int h = 0; h < scales_per_block_; ++h)
+                gs[(static_cast<std::size_t>(b) * scales_per_block_ + h) * kRowGroup + rg] = scales[g0 + h];
         }
     }
 }
 
 std::size_t TernaryMatrix::bytes() const {
-    return static_cast<std::size_t>(rows_) * cols_ / 4 +
-           static_cast<std::size_t>(rows_) * blocks_per_row() * scales_per_block_ * sizeof(float);
+    const std::size_t padded_rows = static_cast<std::size_t>(row_groups()) * kRowGroup;
+    return padded_rows * cols_ / 4 + padded_rows * blocks_per_row() * scales_per_block_ * sizeof(float);
 }
 
 std::int8_t TernaryMatrix::trit(int row, int col) const {
-    const int b = col / kBlock, e = col % kBlock;
-    const std::uint8_t byte = codes(row)[b * 32 + e % 32];
-    return static_cast<std::int8_t>(((byte >> (2 * (e / 32))) & 3) - 1);
+    const CodeSlot slot = code_slot(row % kRowGroup, col % kBlock);
+    const std::uint8_t byte =
+        group_codes(row / kRowGroup)[static_cast<std::size_t>(col / kBlock) * 256 + slot.byte];
+    return static_cast<std::int8_t>(((byte >> slot.shift) & 3) - 1);
 }
 
 float TernaryMatrix::scale_of(int row, int col) const {
-    const int b = col / kBlock, e = col % kBlock;
-    return scales(row)[b * scales_per_block_ + (scales_per_block_ == 2 ? e / 64 : 0)];
+    const int b = col / kBlock, h = scales_per_block_ == 2 ? (col % kBlock) / 64 : 0;
+    return group_scales(row / kRowGroup)[(b * scales_per_block_ + h) * kRowGroup + row % kRowGroup];
 }
 
 void TernaryMatrix::dequantize_row(int row, float* out) const {
@@ -103,7 +122,7 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
         rows = m_rows;
         cols = k_cols;
         q = make_aligned<std::int8_t>(static_cast<std::size_t>(rows) * cols);
-        lane_sums = make_aligned<std::int32_t>(static_cast<std::size_t>(rows) * (cols / kBlock) * 24);
+        block_sums = make_aligned<std::int32_t>(static_cast<std::size_t>(rows) * (cols / kBlock) * 3);
         scale.assign(static_cast<std::size_t>(rows), 0.0f);
     }
     const int blocks = cols / kBlock;
@@ -118,70 +137,62 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
         // the default rounding mode), and vectorises where nearbyint is a library call.
         constexpr float kMagic = 12582912.0f;
         for (int k = 0; k < cols; ++k) qr[k] = static_cast<std::int8_t>((xr[k] * inv + kMagic) - kMagic);
-        std::int32_t* s = lane_sums.get() + static_cast<std::size_t>(m) * blocks * 24;
+        std::int32_t* s = block_sums.get() + static_cast<std::size_t>(m) * blocks * 3;
         for (int b = 0; b < blocks; ++b) {
-            const std::int8_t* xb = qr + b * kBlock;
-            for (int half = 0; half < 2; ++half)
-                for (int lane = 0; lane < 8; ++lane) {
-                    std::int32_t acc = 0;
-                    for (int p = 2 * half; p < 2 * half + 2; ++p)
-                        for (int j = 4 * lane; j < 4 * lane + 4; ++j) acc += xb[j + 32 * p];
-                    s[b * 24 + half * 8 + lane] = -acc;
-                }
-            for (int lane = 0; lane < 8; ++lane)
-                s[b * 24 + 16 + lane] = s[b * 24 + lane] + s[b * 24 + 8 + lane];
+            std::int32_t half[2] = {0, 0};
+            for (int e = 0; e < kBlock; ++e) half[e / 64] += qr[b * kBlock + e];
+            s[3 * b] = -half[0];
+            s[3 * b + 1] = -half[1];
+            s[3 * b + 2] = -(half[0] + half[1]);
         }
     }
 }
 
-// The scalar path is the oracle: the same integer lanes and the same fused multiply-adds as the AVX2 path.
-void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                int row_begin, int row_end) {
+// The scalar path is the oracle. Per row and token: each block's (or half block's) integer sum, exact, then
+// one fused multiply-add by its scale, blocks in order; the vector paths compute the same per int32 lane.
+void ternary_matmul_groups_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                  int group_begin, int group_end) {
     const int blocks = w.blocks_per_row();
+    const int spb = w.scales_per_block();
     const int n_out = w.rows();
-    const bool two = w.scales_per_block() == 2;
-    for (int n = row_begin; n < row_end; ++n) {
-        const std::uint8_t* c = w.codes(n);
-        const float* s = w.scales(n);
-        for (int m = 0; m < x.rows; ++m) {
-            const std::int8_t* xr = x.row(m);
-            const std::int32_t* xs = x.sums(m);
-            float acc[8] = {};
-            for (int b = 0; b < blocks; ++b) {
-                for (int lane = 0; lane < 8; ++lane) {
-                    std::int32_t half_sum[2] = {0, 0};
-                    for (int p = 0; p < 4; ++p)
-                        for (int j = 4 * lane; j < 4 * lane + 4; ++j)
-                            half_sum[p / 2] += ((c[b * 32 + j] >> (2 * p)) & 3) * xr[b * kBlock + j + 32 * p];
-                    half_sum[0] += xs[b * 24 + lane];
-                    half_sum[1] += xs[b * 24 + 8 + lane];
-                    if (two) {
-                        acc[lane] = std::fma(static_cast<float>(half_sum[0]), s[2 * b], acc[lane]);
-                        acc[lane] = std::fma(static_cast<float>(half_sum[1]), s[2 * b + 1], acc[lane]);
-                    } else {
-                        acc[lane] = std::fma(static_cast<float>(half_sum[0] + half_sum[1]), s[b], acc[lane]);
+    const int per_scale = kBlock / spb;
+    for (int g = group_begin; g < group_end; ++g) {
+        const std::uint8_t* gc = w.group_codes(g);
+        const float* gs = w.group_scales(g);
+        for (int r = 0; r < kRowGroup; ++r) {
+            const int n = g * kRowGroup + r;
+            if (n >= n_out) break;
+            for (int m = 0; m < x.rows; ++m) {
+                const std::int8_t* xr = x.row(m);
+                const std::int32_t* xs = x.sums(m);
+                float acc = 0.0f;
+                for (int b = 0; b < blocks; ++b)
+                    for (int h = 0; h < spb; ++h) {
+                        std::int32_t isum = xs[3 * b + (spb == 2 ? h : 2)];
+                        for (int e = h * per_scale; e < (h + 1) * per_scale; ++e) {
+                            const CodeSlot slot = code_slot(r, e);
+                            const int code =
+                                (gc[static_cast<std::size_t>(b) * 256 + slot.byte] >> slot.shift) & 3;
+                            isum += code * xr[b * kBlock + e];
+                        }
+                        acc = std::fma(static_cast<float>(isum), gs[(b * spb + h) * kRowGroup + r], acc);
                     }
-                }
+                y[static_cast<std::size_t>(m) * n_out + n] = acc * x.scale[static_cast<std::size_t>(m)];
             }
-            // The AVX2 path's horizontal order: halves, then pairs, then the last two.
-            const float h0 = acc[0] + acc[4], h1 = acc[1] + acc[5], h2 = acc[2] + acc[6],
-                        h3 = acc[3] + acc[7];
-            const float total = (h0 + h2) + (h1 + h3);
-            y[static_cast<std::size_t>(m) * n_out + n] = total * x.scale[static_cast<std::size_t>(m)];
         }
     }
 }
 
 #if !defined(TERNSPEC_HAVE_AVX2)
-void ternary_matmul_rows_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
-                              int row_end) {
-    ternary_matmul_rows_scalar(w, x, y, row_begin, row_end);
+void ternary_matmul_groups_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                int group_begin, int group_end) {
+    ternary_matmul_groups_scalar(w, x, y, group_begin, group_end);
 }
 #endif
 #if !defined(TERNSPEC_HAVE_AVX512VNNI)
-void ternary_matmul_rows_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                    int row_begin, int row_end) {
-    ternary_matmul_rows_avx2(w, x, y, row_begin, row_end);
+void ternary_matmul_groups_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                      int group_begin, int group_end) {
+    ternary_matmul_groups_avx2(w, x, y, group_begin, group_end);
 }
 #endif
 
@@ -191,20 +202,19 @@ void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float
                     std::to_string(w.cols()));
     const KernelPath path = kernel_path();
     // About 64K multiply-adds per task keeps TBB's overhead small on the tiny shapes.
-    const long long work_per_row = static_cast<long long>(w.cols()) * std::max(1, x.rows);
-    const int grain =
-        static_cast<int>(std::clamp<long long>(65536 / std::max(1LL, work_per_row), 4, 1024)) & ~3;
-    tbb::parallel_for(tbb::blocked_range<int>(0, w.rows(), std::max(4, grain)),
+    const long long work_per_group = static_cast<long long>(w.cols()) * kRowGroup * std::max(1, x.rows);
+    const int grain = static_cast<int>(std::clamp<long long>(65536 / std::max(1LL, work_per_group), 1, 256));
+    tbb::parallel_for(tbb::blocked_range<int>(0, w.row_groups(), grain),
                       [&](const tbb::blocked_range<int>& r) {
                           switch (path) {
                               case KernelPath::Avx512Vnni:
-                                  ternary_matmul_rows_avx512vnni(w, x, y, r.begin(), r.end());
+                                  ternary_matmul_groups_avx512vnni(w, x, y, r.begin(), r.end());
                                   break;
                               case KernelPath::Avx2:
-                                  ternary_matmul_rows_avx2(w, x, y, r.begin(), r.end());
+                                  ternary_matmul_groups_avx2(w, x, y, r.begin(), r.end());
                                   break;
                               default:
-                                  ternary_matmul_rows_scalar(w, x, y, r.begin(), r.end());
+                                  ternary_matmul_groups_scalar(w, x, y, r.begin(), r.end());
                           }
                       });
 }

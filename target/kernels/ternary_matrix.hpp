@@ -1,9 +1,9 @@
 #pragma once
 // The runtime's packed ternary weight layout (docs/packed-layout.md) and the batched kernel
 //   Y[m][n] = xs[m] * sum_b scale[n][b] * sum_{k in block b} w[n][k] * xq[m][k]
-// with int8 activations xq (per-token absmax scale xs). Block sums are exact integers; the float
-// accumulation runs in eight fixed lanes with a fixed final order, so a row's result is the same for
-// any batch size, any thread split and on both the scalar and AVX2 paths (bit for bit).
+// with int8 activations xq (per-token absmax scale xs). Block sums are exact integers and each row adds
+// its blocks' products in block order with one fused multiply-add each, so a row's result is the same for
+// any batch size, any thread split and on every kernel path (bit for bit).
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -12,7 +12,8 @@
 
 namespace ternspec {
 
-inline constexpr int kBlock = 128;  // weights per packed block (32 bytes of 2-bit codes)
+inline constexpr int kBlock = 128;   // weights per row and scale block
+inline constexpr int kRowGroup = 8;  // rows interleaved in one packed stream, one per int32 lane
 
 // Zeroed, 64-byte aligned storage. Arrays of 2 MB and more are aligned to 2 MB and offered to the kernel as
 // transparent huge pages: decode streams every weight once per token, and with 4 KB pages that walk is one
@@ -42,14 +43,18 @@ class TernaryMatrix {
     [[gnu::always_inline]] int cols() const { return cols_; }
     [[gnu::always_inline]] int blocks_per_row() const { return cols_ / kBlock; }
     [[gnu::always_inline]] int scales_per_block() const { return scales_per_block_; }
+    // Rows are packed in interleaved groups of kRowGroup; the last group is padded with zero weights.
+    [[gnu::always_inline]] int row_groups() const { return (rows_ + kRowGroup - 1) / kRowGroup; }
     int source_group() const { return group_; }
-    [[gnu::always_inline]] const std::uint8_t* codes(int row) const {
-        return codes_.get() + static_cast<std::size_t>(row) * cols_ / 4;
+    // A row group's codes: blocks of 256 bytes, eight 32-byte vectors each (docs/packed-layout.md).
+    [[gnu::always_inline]] const std::uint8_t* group_codes(int g) const {
+        return codes_.get() + static_cast<std::size_t>(g) * kRowGroup * cols_ / 4;
     }
-    [[gnu::always_inline]] const float* scales(int row) const {
-        return scales_.get() + static_cast<std::size_t>(row) * blocks_per_row() * scales_per_block_;
+    // A row group's scales: [block][scale of the block][row in group].
+    [[gnu::always_inline]] const float* group_scales(int g) const {
+        return scales_.get() + static_cast<std::size_t>(g) * blocks_per_row() * scales_per_block_ * kRowGroup;
     }
-    std::size_t bytes() const;  // packed codes + scales
+    std::size_t bytes() const;  // packed codes + scales, padding included
     std::int8_t trit(int row, int col) const;
     float scale_of(int row, int col) const;
     void dequantize_row(int row, float* out) const;  // exact trit * scale
@@ -62,33 +67,34 @@ class TernaryMatrix {
     std::string name_;
 };
 
-// Per-token int8 activations, with the negated per-lane block sums the kernel adds (codes are w + 1): a
-// dot-product instruction can start from them.
+// Per-token int8 activations, with the negated block sums the kernel starts from (codes are w + 1, so a
+// dot-product instruction over codes overshoots by exactly the sum of the activations).
 struct QuantizedActivations {
     int rows = 0, cols = 0;
     AlignedArray<std::int8_t> q;  // rows * cols
     std::vector<float> scale;     // rows
-    // rows * blocks * 24: negated lane sums of planes 0-1, of planes 2-3, and of all four.
-    AlignedArray<std::int32_t> lane_sums;
+    // rows * blocks * 3: negated sums of a block's first 64 values, of its last 64, and of all 128.
+    AlignedArray<std::int32_t> block_sums;
 
     void quantize(const float* x, int rows, int cols);
     [[gnu::always_inline]] const std::int8_t* row(int m) const {
         return q.get() + static_cast<std::size_t>(m) * cols;
     }
     [[gnu::always_inline]] const std::int32_t* sums(int m) const {
-        return lane_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 24;
+        return block_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 3;
     }
 };
 
-// Y (rows x W.rows(), row-major) = X * W^T, with rows split across TBB threads.
+// Y (rows x W.rows(), row-major) = X * W^T, with row groups split across TBB threads.
 void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float* y);
 
-// Kernel bodies for rows [row_begin, row_end) and all activation rows; used by ternary_matmul and the tests.
-void ternary_matmul_rows_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                int row_begin, int row_end);
-void ternary_matmul_rows_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y, int row_begin,
-                              int row_end);
-void ternary_matmul_rows_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                    int row_begin, int row_end);
+// Kernel bodies for row groups [group_begin, group_end) and all activation rows; used by ternary_matmul and
+// the tests.
+void ternary_matmul_groups_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                  int group_begin, int group_end);
+void ternary_matmul_groups_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                int group_begin, int group_end);
+void ternary_matmul_groups_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
+                                      int group_begin, int group_end);
 
 }  // namespace ternspec
