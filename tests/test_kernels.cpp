@@ -123,6 +123,36 @@ TEST(TernaryMatmul, RowResultDoesNotDependOnBatch) {
     }
 }
 
+TEST(Quantize, Avx2BodyGivesTheScalarBytes) {
+    if (!uses_avx2(best_kernel_path())) GTEST_SKIP() << "this CPU or build runs the scalar path only";
+    for (const float spread : {0.0f, 1e-30f, 1.0f, 3e4f}) {
+        auto x = activations(3, 640, 17);
+        for (auto& v : x) v *= spread;
+        if (spread == 1.0f) {  // amax 127 makes the scale 1, so these land on halves: round to even
+            x[0] = 127.0f;
+            x[5] = 2.5f;
+            x[6] = 3.5f;
+            x[7] = -2.5f;
+        }
+        for (int m = 0; m < 3; ++m) {
+            const float* xr = x.data() + static_cast<std::size_t>(m) * 640;
+            std::vector<std::int8_t> qa(640), qb(640);
+            std::vector<std::int32_t> sa(15), sb(15);
+            float ca = 0, cb = 0;
+            quantize_row_scalar(xr, 640, qa.data(), &ca, sa.data());
+            quantize_row_avx2(xr, 640, qb.data(), &cb, sb.data());
+            ASSERT_EQ(qa, qb) << spread;
+            ASSERT_EQ(sa, sb) << spread;
+            ASSERT_EQ(std::memcmp(&ca, &cb, sizeof ca), 0) << spread;
+            for (int b = 0; b < 5; ++b) {
+                std::int32_t total = 0;
+                for (int e = 0; e < 128; ++e) total += qa[static_cast<std::size_t>(b * 128 + e)];
+                ASSERT_EQ(sa[static_cast<std::size_t>(3 * b + 2)], -total);
+            }
+        }
+    }
+}
+
 TEST(KernelPath, ReportsWhatRuns) {
     const std::string name = kernel_path_name(kernel_path());
     EXPECT_TRUE(name == "avx512vnni" || name == "avx2" || name == "scalar");

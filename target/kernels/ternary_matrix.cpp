@@ -117,7 +117,30 @@ void TernaryMatrix::dequantize_row(int row, float* out) const {
     for (int k = 0; k < cols_; ++k) out[k] = static_cast<float>(trit(row, k)) * scale_of(row, k);
 }
 
+void quantize_row_scalar(const float* x, int cols, std::int8_t* q, float* scale, std::int32_t* sums) {
+    float amax = 0;
+    for (int k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(x[k]));
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    *scale = amax / 127.0f;
+    for (int k = 0; k < cols; ++k) q[k] = static_cast<std::int8_t>((x[k] * inv + kRoundMagic) - kRoundMagic);
+    for (int b = 0; b < cols / kBlock; ++b) {
+        std::int32_t half[2] = {0, 0};
+        for (int e = 0; e < kBlock; ++e) half[e / 64] += q[b * kBlock + e];
+        sums[3 * b] = -half[0];
+        sums[3 * b + 1] = -half[1];
+        sums[3 * b + 2] = -(half[0] + half[1]);
+    }
+}
+
+#if !defined(TERNSPEC_HAVE_AVX2)
+void quantize_row_avx2(const float* x, int cols, std::int8_t* q, float* scale, std::int32_t* sums) {
+    quantize_row_scalar(x, cols, q, scale, sums);
+}
+#endif
+
 void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
+    if (k_cols % kBlock != 0)
+        throw Error("activation rows of " + std::to_string(k_cols) + " values are not whole blocks of 128");
     if (m_rows != rows || k_cols != cols || !q) {
         rows = m_rows;
         cols = k_cols;
@@ -125,27 +148,23 @@ void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
         block_sums = make_aligned<std::int32_t>(static_cast<std::size_t>(rows) * (cols / kBlock) * 3);
         scale.assign(static_cast<std::size_t>(rows), 0.0f);
     }
-    const int blocks = cols / kBlock;
-    for (int m = 0; m < rows; ++m) {
+    const bool avx2 = uses_avx2(kernel_path());
+    auto one = [&](int m) {
         const float* xr = x + static_cast<std::size_t>(m) * cols;
-        float amax = 0;
-        for (int k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(xr[k]));
-        const float inv = amax > 0 ? 127.0f / amax : 0.0f;
-        scale[static_cast<std::size_t>(m)] = amax / 127.0f;
         std::int8_t* qr = q.get() + static_cast<std::size_t>(m) * cols;
-        // Adding and removing 1.5 * 2^23 rounds to nearest even exactly for |v| <= 127 (as nearbyint does in
-        // the default rounding mode), and vectorises where nearbyint is a library call.
-        constexpr float kMagic = 12582912.0f;
-        for (int k = 0; k < cols; ++k) qr[k] = static_cast<std::int8_t>((xr[k] * inv + kMagic) - kMagic);
-        std::int32_t* s = block_sums.get() + static_cast<std::size_t>(m) * blocks * 3;
-        for (int b = 0; b < blocks; ++b) {
-            std::int32_t half[2] = {0, 0};
-            for (int e = 0; e < kBlock; ++e) half[e / 64] += qr[b * kBlock + e];
-            s[3 * b] = -half[0];
-            s[3 * b + 1] = -half[1];
-            s[3 * b + 2] = -(half[0] + half[1]);
-        }
-    }
+        std::int32_t* s = block_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 3;
+        float* sc = &scale[static_cast<std::size_t>(m)];
+        if (avx2)
+            quantize_row_avx2(xr, cols, qr, sc, s);
+        else
+            quantize_row_scalar(xr, cols, qr, sc, s);
+    };
+    // Rows are independent; a verification batch on a large model has enough of them to share the cores,
+    // while a decode step's single row stays on the calling thread.
+    if (rows > 1 && static_cast<long long>(rows) * cols >= kParallelRowWork)
+        tbb::parallel_for(0, rows, one);
+    else
+        for (int m = 0; m < rows; ++m) one(m);
 }
 
 // The scalar path is the oracle. Per row and token: each block's (or half block's) integer sum, exact, then

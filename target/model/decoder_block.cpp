@@ -1,10 +1,25 @@
 #include "target/model/decoder_block.hpp"
 
+#include <tbb/parallel_for.h>
+
 #include <cmath>
 
 #include "target/model/qwen3_model.hpp"
 
 namespace ternspec {
+namespace {
+
+// Token rows are independent in the norms and the gated activation; a verification batch on a large model
+// shares them across the cores that the matrix products use, instead of leaving one core idle.
+template <class Fn>
+void for_each_row(int rows, int width, Fn&& fn) {
+    if (rows > 1 && static_cast<long long>(rows) * width >= kParallelRowWork)
+        tbb::parallel_for(0, rows, fn);
+    else
+        for (int i = 0; i < rows; ++i) fn(i);
+}
+
+}  // namespace
 
 DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary,
                                 const FloatFetch& floats) {
@@ -44,9 +59,10 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
     buf.proj.resize(rows * H);
     buf.gate_up.resize(rows * 2 * I);
     buf.act.resize(rows * I);
-    for (int i = 0; i < M; ++i)
+    for_each_row(M, H, [&](int i) {
         rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps,
                  buf.normed.data() + static_cast<std::size_t>(i) * H);
+    });
     buf.qa.quantize(buf.normed.data(), M, H);
     ternary_matmul(qkv, buf.qa, buf.qkv.data());
     // Per sequence: per-head q/k norm, RoPE, the new keys and values into its cache, attention.
@@ -66,18 +82,19 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
     }
     buf.qa.quantize(buf.att.data(), M, QD);
     ternary_matmul(o, buf.qa, buf.proj.data());
-    for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
-    for (int i = 0; i < M; ++i)
-        rms_norm(x.data() + static_cast<std::size_t>(i) * H, ffn_norm.data(), H, c.rms_eps,
-                 buf.normed.data() + static_cast<std::size_t>(i) * H);
+    for_each_row(M, H, [&](int i) {
+        float* xi = x.data() + static_cast<std::size_t>(i) * H;
+        const float* pi = buf.proj.data() + static_cast<std::size_t>(i) * H;
+        for (int e = 0; e < H; ++e) xi[e] += pi[e];
+        rms_norm(xi, ffn_norm.data(), H, c.rms_eps, buf.normed.data() + static_cast<std::size_t>(i) * H);
+    });
     buf.qa.quantize(buf.normed.data(), M, H);
     ternary_matmul(gate_up, buf.qa, buf.gate_up.data());
-    for (int i = 0; i < M; ++i)
-        for (int e = 0; e < I; ++e) {
-            const float g = buf.gate_up[static_cast<std::size_t>(i) * 2 * I + e],
-                        u = buf.gate_up[static_cast<std::size_t>(i) * 2 * I + I + e];
-            buf.act[static_cast<std::size_t>(i) * I + e] = g / (1.0f + std::exp(-g)) * u;
-        }
+    for_each_row(M, I, [&](int i) {
+        const float* gi = buf.gate_up.data() + static_cast<std::size_t>(i) * 2 * I;
+        float* ai = buf.act.data() + static_cast<std::size_t>(i) * I;
+        for (int e = 0; e < I; ++e) ai[e] = gi[e] / (1.0f + std::exp(-gi[e])) * gi[I + e];
+    });
     buf.qa.quantize(buf.act.data(), M, I);
     ternary_matmul(down, buf.qa, buf.proj.data());
     for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];

@@ -17,10 +17,15 @@
 namespace ternspec {
 
 void rms_norm(const float* x, const float* w, int n, float eps, float* out) {
-    double ss = 0;
-    for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+    // Four partial sums in a fixed order: one running sum waits on each add's latency.
+    double part[4] = {0, 0, 0, 0};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; ++j) part[j] += static_cast<double>(x[i + j]) * x[i + j];
+    for (; i < n; ++i) part[0] += static_cast<double>(x[i]) * x[i];
+    const double ss = (part[0] + part[1]) + (part[2] + part[3]);
     const float r = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
-    for (int i = 0; i < n; ++i) out[i] = x[i] * r * w[i];
+    for (i = 0; i < n; ++i) out[i] = x[i] * r * w[i];
 }
 
 namespace {
