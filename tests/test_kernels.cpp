@@ -8,6 +8,7 @@
 
 #include "drafters/int8_matrix.hpp"
 #include "target/kernels/cpu_features.hpp"
+#include "target/kernels/fast_math.hpp"
 #include "target/kernels/ternary_matrix.hpp"
 
 using namespace ternspec;
@@ -149,6 +150,49 @@ TEST(Quantize, Avx2BodyGivesTheScalarBytes) {
                 for (int e = 0; e < 128; ++e) total += qa[static_cast<std::size_t>(b * 128 + e)];
                 ASSERT_EQ(sa[static_cast<std::size_t>(3 * b + 2)], -total);
             }
+        }
+    }
+}
+
+TEST(FastMath, ExpIsWithinTwoUlpAndClampsOutsideItsRange) {
+    std::vector<float> x;
+    for (float v = -87.0f; v <= 88.0f; v += 0.0137f) x.push_back(v);
+    std::vector<float> y = x;
+    exp_shifted_row_scalar(y.data(), static_cast<int>(y.size()), 0.0f);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const double want = std::exp(static_cast<double>(x[i]));
+        const double ulp = std::nextafter(static_cast<float>(want), INFINITY) - static_cast<float>(want);
+        ASSERT_LE(std::fabs(y[i] - want), 2 * ulp) << x[i];
+    }
+    float edge[4] = {-1000.0f, -87.0f, 88.0f, 1000.0f};
+    exp_shifted_row_scalar(edge, 4, 0.0f);
+    EXPECT_EQ(edge[0], edge[1]);
+    EXPECT_EQ(edge[2], edge[3]);
+    EXPECT_GT(edge[0], 0.0f);
+    EXPECT_TRUE(std::isfinite(edge[3]));
+}
+
+TEST(FastMath, Avx2BodiesGiveTheScalarFloats) {
+    if (!uses_avx2(best_kernel_path())) GTEST_SKIP() << "this CPU or build runs the scalar path only";
+    std::mt19937 rng(5);
+    std::normal_distribution<float> n(0.0f, 12.0f);
+    for (const int len : {1, 7, 8, 13, 64, 203}) {
+        std::vector<float> g(static_cast<std::size_t>(len)), u(g.size());
+        for (auto& v : g) v = n(rng);
+        for (auto& v : u) v = n(rng);
+        g[0] = -0.0f;
+        if (len > 1) g[1] = 300.0f;
+        std::vector<float> a = g, b = g;
+        exp_shifted_row_scalar(a.data(), len, 3.5f);
+        exp_shifted_row_avx2(b.data(), len, 3.5f);
+        ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << len;
+        silu_mul_row_scalar(g.data(), u.data(), a.data(), len);
+        silu_mul_row_avx2(g.data(), u.data(), b.data(), len);
+        ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << len;
+        for (int i = 0; i < len; ++i) {
+            const double gd = g[static_cast<std::size_t>(i)];
+            const double want = gd / (1.0 + std::exp(-gd)) * u[static_cast<std::size_t>(i)];
+            ASSERT_NEAR(a[static_cast<std::size_t>(i)], want, 1e-5 * (1.0 + std::fabs(want))) << gd;
         }
     }
 }

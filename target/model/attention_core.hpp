@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/kv_cache.hpp"
+#include "target/kernels/fast_math.hpp"
 
 namespace ternspec::attention_detail {
 
@@ -89,13 +90,15 @@ void attend_run(const AttendJob& job, const AttendRun& run) {
             float* sc = score_row(t, r);
             float mx = sc[0];
             for (std::size_t s = 1; s < S; ++s) mx = sc[s] > mx ? sc[s] : mx;
-            double denom = 0;
-            for (std::size_t s = 0; s < S; ++s) {
-                sc[s] = std::exp(sc[s] - mx);
-                denom += sc[s];
-            }
+            exp_shifted_row(sc, static_cast<int>(S), mx);
+            double part[4] = {0, 0, 0, 0};
+            std::size_t s = 0;
+            for (; s + 4 <= S; s += 4)
+                for (int j = 0; j < 4; ++j) part[j] += sc[s + static_cast<std::size_t>(j)];
+            for (; s < S; ++s) part[0] += sc[s];
+            const double denom = (part[0] + part[1]) + (part[2] + part[3]);
             const float inv = static_cast<float>(1.0 / denom);
-            for (std::size_t s = 0; s < S; ++s) sc[s] *= inv;
+            for (s = 0; s < S; ++s) sc[s] *= inv;
             float* o = output(t, r);
             for (int e = 0; e < hd; ++e) o[e] = 0.0f;
         }

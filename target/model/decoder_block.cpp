@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "target/kernels/fast_math.hpp"
 #include "target/model/qwen3_model.hpp"
 
 namespace ternspec {
@@ -93,7 +94,7 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
     for_each_row(M, I, [&](int i) {
         const float* gi = buf.gate_up.data() + static_cast<std::size_t>(i) * 2 * I;
         float* ai = buf.act.data() + static_cast<std::size_t>(i) * I;
-        for (int e = 0; e < I; ++e) ai[e] = gi[e] / (1.0f + std::exp(-gi[e])) * gi[I + e];
+        silu_mul_row(gi, gi + I, ai, I);
     });
     buf.qa.quantize(buf.act.data(), M, I);
     ternary_matmul(down, buf.qa, buf.proj.data());
