@@ -46,8 +46,7 @@ void KvCache::store(int layer, int slot, const float* k, const float* v) {
         if (type_ == KvType::F32) {
             std::memcpy(dst, src, static_cast<std::size_t>(width_) * 4);
         } else {
-            auto* h = reinterpret_cast<std::uint16_t*>(dst);
-            for (int i = 0; i < width_; ++i) h[i] = float_to_half(src[i]);
+            float_row_to_half(src, reinterpret_cast<std::uint16_t*>(dst), width_);
         }
     }
 }

@@ -7,8 +7,10 @@
 #include <random>
 
 #include "drafters/int8_matrix.hpp"
+#include "target/io/half.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "target/kernels/fast_math.hpp"
+#include "target/kernels/half_table.hpp"
 #include "target/kernels/ternary_matrix.hpp"
 
 using namespace ternspec;
@@ -195,6 +197,26 @@ TEST(FastMath, Avx2BodiesGiveTheScalarFloats) {
             ASSERT_NEAR(a[static_cast<std::size_t>(i)], want, 1e-5 * (1.0 + std::fabs(want))) << gd;
         }
     }
+}
+
+TEST(HalfConvert, F16cRoundsAsFloatToHalf) {
+    if (!uses_avx2(best_kernel_path())) GTEST_SKIP() << "this CPU or build runs the scalar path only";
+    std::mt19937 rng(9);
+    std::vector<float> x;
+    for (int i = 0; i < 200000; ++i) {
+        const std::uint32_t bits = rng();
+        float f;
+        std::memcpy(&f, &bits, sizeof f);
+        if (!std::isnan(f)) x.push_back(f);
+    }
+    // Ties, subnormals, the overflow edge and infinities.
+    for (const float f : {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e-8f, 2.98023224e-8f, 5.96046448e-8f,
+                          1.0009765625f + 0.00048828125f, INFINITY, -INFINITY})
+        x.push_back(f);
+    std::vector<std::uint16_t> a(x.size()), b(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) a[i] = float_to_half(x[i]);
+    float_row_to_half_f16c(x.data(), b.data(), static_cast<int>(x.size()));
+    for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(a[i], b[i]) << x[i];
 }
 
 TEST(KernelPath, ReportsWhatRuns) {

@@ -21,7 +21,15 @@ void half_row_to_float_f16c(const std::uint16_t* src, float* dst, int n) {
     const float* t = half_table();
     for (int i = 0; i < n; ++i) dst[i] = t[src[i]];
 }
+void float_row_to_half_f16c(const float* src, std::uint16_t* dst, int n) {
+    for (int i = 0; i < n; ++i) dst[i] = float_to_half(src[i]);
+}
 #endif
+
+void float_row_to_half(const float* src, std::uint16_t* dst, int n) {
+    if (uses_avx2(kernel_path())) return float_row_to_half_f16c(src, dst, n);
+    for (int i = 0; i < n; ++i) dst[i] = float_to_half(src[i]);
+}
 
 void half_row_to_float(const std::uint16_t* src, float* dst, int n) {
     if (uses_avx2(kernel_path())) return half_row_to_float_f16c(src, dst, n);
