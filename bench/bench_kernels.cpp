@@ -65,7 +65,10 @@ BENCHMARK_CAPTURE(run, gate_up_avx512vnni, 12288, 2048, KernelPath::Avx512Vnni)
 BENCHMARK_CAPTURE(run, down_avx512vnni, 2048, 6144, KernelPath::Avx512Vnni)->Arg(1)->Arg(8)->UseRealTime();
 BENCHMARK_CAPTURE(run, qkv_avx512vnni, 4096, 2048, KernelPath::Avx512Vnni)->Arg(1)->Arg(8)->UseRealTime();
 // The tied LM head (151936 x 2048): 311 M multiply-adds per token, a fifth of the model's.
-BENCHMARK_CAPTURE(run, lm_head_avx512vnni, 151936, 2048, KernelPath::Avx512Vnni)->Arg(1)->Arg(8)->UseRealTime();
+BENCHMARK_CAPTURE(run, lm_head_avx512vnni, 151936, 2048, KernelPath::Avx512Vnni)
+    ->Arg(1)
+    ->Arg(8)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(run, gate_up_scalar, 12288, 2048, KernelPath::Scalar)->Arg(1)->Arg(8)->UseRealTime();
 
 BENCHMARK_MAIN();
