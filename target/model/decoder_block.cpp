@@ -68,15 +68,19 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
     ternary_matmul(qkv, buf.qa, buf.qkv.data());
     // Per sequence: per-head q/k norm, RoPE, the new keys and values into its cache, attention.
     for (const SequenceRows& s : seqs) {
-        for (int i = 0; i < s.rows; ++i) {
-            float* row = buf.qkv.data() + static_cast<std::size_t>(s.row0 + i) * (QD + 2 * KD);
+        auto row_of = [&](int i) {
+            return buf.qkv.data() + static_cast<std::size_t>(s.row0 + i) * (QD + 2 * KD);
+        };
+        for_each_row(s.rows, (nh + nkv) * hd, [&](int i) {
             for (int head = 0; head < nh + nkv; ++head) {
-                float* v = row + head * hd;
+                float* v = row_of(i) + head * hd;
                 rms_norm(v, head < nh ? q_norm.data() : k_norm.data(), hd, c.rms_eps, v);
                 s.rope->apply(v, i);
             }
-            s.cache->store(layer, s.base + i, row + QD, row + QD + KD);
-        }
+        });
+        // Serial: a store may grow the cache.
+        for (int i = 0; i < s.rows; ++i)
+            s.cache->store(layer, s.base + i, row_of(i) + QD, row_of(i) + QD + KD);
         attend(*s.cache, layer, *s.slots, buf.qkv.data() + static_cast<std::size_t>(s.row0) * (QD + 2 * KD),
                static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd,
                buf.att.data() + static_cast<std::size_t>(s.row0) * QD);

@@ -27,12 +27,17 @@ struct Config {
 };
 
 struct Outcome {
-    std::vector<double> tokens_per_s;  // one per repetition
-    DecodeStats stats;                 // of the last repetition
+    std::vector<double> tokens_per_s;  // one per run
+    // One per repetition: tokens/s over the mean of the two `none` runs either side of this run. This
+    // machine switches between speed modes for seconds at a time (whole repetitions ran at 0.6x), so a
+    // ratio of medians taken minutes apart can say 1.5x for a run that drafted nothing.
+    std::vector<double> speedups;
+    DecodeStats stats;  // of the last run
     bool lossless = true;
+    double speedup() const { return speedups.empty() ? 1.0 : median(speedups); }
 };
 
-std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>& res, double base_tps) {
+std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>& res) {
     // Left: per-position acceptance per configuration (those that drafted), a legend beside it; right:
     // speed-up bars. One colour per configuration in both panels.
     const int W = 1120, H = 440, pw = 400, ph = 280, x0 = 60, y0 = 40, xl = x0 + pw + 16, x1 = 680;
@@ -70,7 +75,7 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
         ++row;
     }
     double max_speed = 1.0;
-    for (const auto& r : res) max_speed = std::max(max_speed, median(r.tokens_per_s) / base_tps);
+    for (const auto& r : res) max_speed = std::max(max_speed, r.speedup());
     const double bw = static_cast<double>(pw) / static_cast<double>(cfgs.size());
     s << "<line x1='" << x1 << "' y1='" << y0 + ph << "' x2='" << x1 + pw << "' y2='" << y0 + ph
       << "' stroke='#444'/>\n";
@@ -78,7 +83,7 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
     s << "<line x1='" << x1 << "' y1='" << one << "' x2='" << x1 + pw << "' y2='" << one
       << "' stroke='#999' stroke-dasharray='4'/>\n";
     for (std::size_t i = 0; i < cfgs.size(); ++i) {
-        const double sp = median(res[i].tokens_per_s) / base_tps;
+        const double sp = res[i].speedup();
         const double h = ph * sp / (max_speed * 1.1);
         const double x = x1 + bw * static_cast<double>(i);
         s << "<rect x='" << x + bw * 0.15 << "' y='" << y0 + ph - h << "' width='" << bw * 0.7 << "' height='"
@@ -116,8 +121,9 @@ int bench_spec(int argc, char** argv) {
               "-m MODEL --prompts FILE.jsonl [--draft none,suffix,ngram] [-n N] [-k 2,4,8] [--json OUT] "
               "[--plot OUT.svg]",
               "Every drafter on the same requests in one process: tau, acceptance, per-position\n"
-              "acceptance, tokens/s, speed-up over none (ratio within this run), time shares, and\n"
-              "whether every output matched none (greedy).",
+              "acceptance, tokens/s, speed-up over none, time shares, and whether every output matched\n"
+              "none (greedy). Every configuration runs between two runs of none in each repetition, and\n"
+              "its speed-up is the median over repetitions of its tokens/s against those two neighbours.",
               opts);
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
@@ -150,32 +156,42 @@ int bench_spec(int argc, char** argv) {
     std::vector<Outcome> res(cfgs.size());
     std::vector<std::vector<std::int32_t>> reference(ids.size());
     ProgressLine bar("bench spec");
-    const long long total_runs = static_cast<long long>(reps) * static_cast<long long>(cfgs.size());
+    // Every configuration runs between two runs of `none` (none, c1, none, c2, none, ...), and its speed-up
+    // in a repetition is taken against those two neighbours.
+    const long long total_runs = static_cast<long long>(reps) * static_cast<long long>(2 * cfgs.size() - 1);
     long long done = 0;
+    auto run = [&](std::size_t c, int rep) {
+        // A fresh drafter per configuration and repetition; it serves the requests in order, so global
+        // state (the suffix drafter's trie of earlier answers) builds up as it would in a server.
+        auto drafter = create_drafter(cfgs[c].drafter, drafter_options(args, cfgs[c].drafter), model);
+        SpeculativeDecoder dec(model, drafter.get());
+        DecodeOptions o = base;
+        o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};
+        if (cfgs[c].k == 0 && cfgs[c].drafter != "none")
+            o.adaptive = adaptive_controller(args, *model, k_max);
+        DecodeStats total;
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            auto r = dec.run(ids[i], o);
+            if (c == 0 && rep == 0 && reference[i].empty()) reference[i] = r.tokens;
+            if (r.tokens != reference[i]) res[c].lossless = false;
+            total.merge(r.stats);
+        }
+        const double tps = total.decode_tokens_per_s();
+        res[c].tokens_per_s.push_back(tps);
+        res[c].stats = total;
+        bar.update(++done, total_runs, cfgs[c].label());
+        return tps;
+    };
     for (int rep = 0; rep < reps; ++rep) {
-        for (std::size_t c = 0; c < cfgs.size(); ++c) {
-            // A fresh drafter per configuration and repetition; it serves the requests in order, so global
-            // state (the suffix drafter's trie of earlier answers) builds up as it would in a server.
-            auto drafter = create_drafter(cfgs[c].drafter, drafter_options(args, cfgs[c].drafter), model);
-            SpeculativeDecoder dec(model, drafter.get());
-            DecodeOptions o = base;
-            o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};
-            if (cfgs[c].k == 0 && cfgs[c].drafter != "none")
-                o.adaptive = adaptive_controller(args, *model, k_max);
-            DecodeStats total;
-            for (std::size_t i = 0; i < ids.size(); ++i) {
-                auto r = dec.run(ids[i], o);
-                if (cfgs[c].drafter == "none" && rep == 0) reference[i] = r.tokens;
-                if (r.tokens != reference[i]) res[c].lossless = false;
-                total.merge(r.stats);
-            }
-            res[c].tokens_per_s.push_back(total.decode_tokens_per_s());
-            res[c].stats = total;
-            bar.update(++done, total_runs, cfgs[c].label());
+        double before = run(0, rep);
+        for (std::size_t c = 1; c < cfgs.size(); ++c) {
+            const double tps = run(c, rep);
+            const double after = run(0, rep);
+            res[c].speedups.push_back(tps / (0.5 * (before + after)));
+            before = after;
         }
     }
     bar.finish();
-    const double base_tps = median(res[0].tokens_per_s);
     // Projection: this run's draft sizes and acceptance, priced with another model's measured t(M).
     CostModel projected;
     if (args.has("project")) {
@@ -203,7 +219,7 @@ int bench_spec(int argc, char** argv) {
         const double tps = median(res[c].tokens_per_s), dec_s = st.t_total - st.t_prefill;
         const double draft = dec_s > 0 ? st.t_draft / dec_s : 0, verify = dec_s > 0 ? st.t_verify / dec_s : 0;
         std::printf("| %s | %.2f | %.1f%% | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |",
-                    cfgs[c].label().c_str(), st.tau(), 100 * st.acceptance_rate(), tps, tps / base_tps,
+                    cfgs[c].label().c_str(), st.tau(), 100 * st.acceptance_rate(), tps, res[c].speedup(),
                     100 * draft, 100 * verify, 100 * std::max(0.0, 1 - draft - verify),
                     res[c].lossless ? "yes" : "NO");
         if (proj) std::printf(" %.2fx |", project(st));
@@ -212,7 +228,8 @@ int bench_spec(int argc, char** argv) {
         j["config"] = {{"drafter", cfgs[c].drafter}, {"k", cfgs[c].k}, {"tree", cfgs[c].tree}};
         j["tokens_per_s_reps"] = res[c].tokens_per_s;
         j["tokens_per_s_median"] = tps;
-        j["speedup_vs_none"] = tps / base_tps;
+        j["speedup_vs_none"] = res[c].speedup();
+        j["speedup_vs_none_reps"] = res[c].speedups;
         j["matches_none"] = res[c].lossless;
         if (proj) j["projected_speedup"] = project(st);
         rows.push_back(j);
@@ -235,7 +252,7 @@ int bench_spec(int argc, char** argv) {
                               {"rows", rows}};
         std::ofstream(args.str("json")) << out.dump(1) << "\n";
     }
-    if (args.has("plot")) std::ofstream(args.str("plot")) << svg_plot(cfgs, res, base_tps);
+    if (args.has("plot")) std::ofstream(args.str("plot")) << svg_plot(cfgs, res);
     bool all = true;
     for (const auto& r : res) all = all && r.lossless;
     if (!all) {
