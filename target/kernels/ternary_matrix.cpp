@@ -138,27 +138,33 @@ void quantize_row_avx2(const float* x, int cols, std::int8_t* q, float* scale, s
 }
 #endif
 
-void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
+void QuantizedActivations::resize(int m_rows, int k_cols) {
     if (k_cols % kBlock != 0)
         throw Error("activation rows of " + std::to_string(k_cols) + " values are not whole blocks of 128");
-    if (m_rows != rows || k_cols != cols || !q) {
-        rows = m_rows;
-        cols = k_cols;
-        q = make_aligned<std::int8_t>(static_cast<std::size_t>(rows) * cols);
-        block_sums = make_aligned<std::int32_t>(static_cast<std::size_t>(rows) * (cols / kBlock) * 3);
-        scale.assign(static_cast<std::size_t>(rows), 0.0f);
+    rows = m_rows;
+    cols = k_cols;
+    const std::size_t need = static_cast<std::size_t>(rows) * cols;
+    if (need > capacity || !q) {  // a layer alternates widths; keep the largest buffer
+        capacity = std::max<std::size_t>(need, 1);
+        q = make_aligned<std::int8_t>(capacity);
+        block_sums = make_aligned<std::int32_t>(capacity / kBlock * 3 + 3);
     }
-    const bool avx2 = uses_avx2(kernel_path());
-    auto one = [&](int m) {
-        const float* xr = x + static_cast<std::size_t>(m) * cols;
-        std::int8_t* qr = q.get() + static_cast<std::size_t>(m) * cols;
-        std::int32_t* s = block_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 3;
-        float* sc = &scale[static_cast<std::size_t>(m)];
-        if (avx2)
-            quantize_row_avx2(xr, cols, qr, sc, s);
-        else
-            quantize_row_scalar(xr, cols, qr, sc, s);
-    };
+    scale.resize(static_cast<std::size_t>(rows));
+}
+
+void QuantizedActivations::quantize_row(int m, const float* x) {
+    std::int8_t* qr = q.get() + static_cast<std::size_t>(m) * cols;
+    std::int32_t* s = block_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 3;
+    float* sc = &scale[static_cast<std::size_t>(m)];
+    if (uses_avx2(kernel_path()))
+        quantize_row_avx2(x, cols, qr, sc, s);
+    else
+        quantize_row_scalar(x, cols, qr, sc, s);
+}
+
+void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
+    resize(m_rows, k_cols);
+    auto one = [&](int m) { quantize_row(m, x + static_cast<std::size_t>(m) * cols); };
     // Rows are independent; a verification batch on a large model has enough of them to share the cores,
     // while a decode step's single row stays on the calling thread.
     if (rows > 1 && static_cast<long long>(rows) * cols >= kParallelRowWork)

@@ -71,12 +71,16 @@ class TernaryMatrix {
 // dot-product instruction over codes overshoots by exactly the sum of the activations).
 struct QuantizedActivations {
     int rows = 0, cols = 0;
+    std::size_t capacity = 0;     // values q can hold
     AlignedArray<std::int8_t> q;  // rows * cols
     std::vector<float> scale;     // rows
     // rows * blocks * 3: negated sums of a block's first 64 values, of its last 64, and of all 128.
     AlignedArray<std::int32_t> block_sums;
 
     void quantize(const float* x, int rows, int cols);
+    // The same in two steps, so a caller's own parallel row loop can quantise each row it has just made.
+    void resize(int rows, int cols);
+    void quantize_row(int m, const float* x);
     [[gnu::always_inline]] const std::int8_t* row(int m) const {
         return q.get() + static_cast<std::size_t>(m) * cols;
     }

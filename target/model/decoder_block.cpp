@@ -60,11 +60,12 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
     buf.proj.resize(rows * H);
     buf.gate_up.resize(rows * 2 * I);
     buf.act.resize(rows * I);
+    buf.qa.resize(M, H);
     for_each_row(M, H, [&](int i) {
-        rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps,
-                 buf.normed.data() + static_cast<std::size_t>(i) * H);
+        float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
+        rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps, ni);
+        buf.qa.quantize_row(i, ni);
     });
-    buf.qa.quantize(buf.normed.data(), M, H);
     ternary_matmul(qkv, buf.qa, buf.qkv.data());
     // Per sequence: per-head q/k norm, RoPE, the new keys and values into its cache, attention.
     for (const SequenceRows& s : seqs) {
@@ -87,20 +88,23 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
     }
     buf.qa.quantize(buf.att.data(), M, QD);
     ternary_matmul(o, buf.qa, buf.proj.data());
+    buf.qa.resize(M, H);
     for_each_row(M, H, [&](int i) {
         float* xi = x.data() + static_cast<std::size_t>(i) * H;
         const float* pi = buf.proj.data() + static_cast<std::size_t>(i) * H;
         for (int e = 0; e < H; ++e) xi[e] += pi[e];
-        rms_norm(xi, ffn_norm.data(), H, c.rms_eps, buf.normed.data() + static_cast<std::size_t>(i) * H);
+        float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
+        rms_norm(xi, ffn_norm.data(), H, c.rms_eps, ni);
+        buf.qa.quantize_row(i, ni);
     });
-    buf.qa.quantize(buf.normed.data(), M, H);
     ternary_matmul(gate_up, buf.qa, buf.gate_up.data());
+    buf.qa.resize(M, I);
     for_each_row(M, I, [&](int i) {
         const float* gi = buf.gate_up.data() + static_cast<std::size_t>(i) * 2 * I;
         float* ai = buf.act.data() + static_cast<std::size_t>(i) * I;
         silu_mul_row(gi, gi + I, ai, I);
+        buf.qa.quantize_row(i, ai);
     });
-    buf.qa.quantize(buf.act.data(), M, I);
     ternary_matmul(down, buf.qa, buf.proj.data());
     for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
 }
