@@ -70,30 +70,42 @@ TernaryMatrix::TernaryMatrix(int rows, int cols, int group, std::span<const std:
     scales_ = make_aligned<float>(padded_rows * bpr * scales_per_block_);
     // Padding rows get code 1 (weight 0) and scale 0.
     std::memset(codes_.get(), 0x55, padded_rows * cols / 4);
-    for (int r = 0; r < rows; ++r) {
-        const std::int8_t* t = trits.data() + static_cast<std::size_t>(r) * cols;
-        const int g = r / kRowGroup, rg = r % kRowGroup;
+    // Row groups are packed in parallel (each writes only its own bytes); the first row out of range, in
+    // row order, names the error.
+    std::vector<int> bad_row(static_cast<std::size_t>(row_groups()), -1);
+    tbb::parallel_for(0, row_groups(), [&](int g) {
         std::uint8_t* gc = codes_.get() + static_cast<std::size_t>(g) * kRowGroup * cols / 4;
         float* gs = scales_.get() + static_cast<std::size_t>(g) * bpr * scales_per_block_ * kRowGroup;
-        for (int b = 0; b < bpr; ++b) {
-            const std::int8_t* tb = t + b * kBlock;
-            for (int e = 0; e < kBlock; ++e)
-                if (tb[e] < -1 || tb[e] > 1) throw FormatError(name + ": value is not ternary");
-            std::uint8_t* block = gc + static_cast<std::size_t>(b) * 256;
-            for (int e = 0; e < kBlock; e += 16)  // e: first element of one code vector's 16
-                for (int i = 0; i < 4; ++i) {
-                    const CodeSlot slot = code_slot(rg, e + i);
-                    std::uint8_t byte = 0;
-                    for (int p = 0; p < 4; ++p)
-                        byte |= static_cast<std::uint8_t>((tb[e + 4 * p + i] + 1) << (2 * p));
-                    block[slot.byte] = byte;
-                }
-            const std::size_t g0 =
-                (static_cast<std::size_t>(r) * cols + static_cast<std::size_t>(b) * kBlock) / group;
-            for (int h = 0; h < scales_per_block_; ++h)
-                gs[(static_cast<std::size_t>(b) * scales_per_block_ + h) * kRowGroup + rg] = scales[g0 + h];
+        for (int rg = 0; rg < kRowGroup && g * kRowGroup + rg < rows; ++rg) {
+            const int r = g * kRowGroup + rg;
+            const std::int8_t* t = trits.data() + static_cast<std::size_t>(r) * cols;
+            int bad = 0;
+            for (int k = 0; k < cols; ++k) bad |= static_cast<int>(t[k] < -1) | static_cast<int>(t[k] > 1);
+            if (bad) {
+                bad_row[static_cast<std::size_t>(g)] = r;
+                return;
+            }
+            for (int b = 0; b < bpr; ++b) {
+                const std::int8_t* tb = t + b * kBlock;
+                std::uint8_t* block = gc + static_cast<std::size_t>(b) * 256;
+                for (int e = 0; e < kBlock; e += 16)  // e: first element of one code vector's 16
+                    for (int i = 0; i < 4; ++i) {
+                        std::uint8_t byte = 0;
+                        for (int p = 0; p < 4; ++p)
+                            byte |= static_cast<std::uint8_t>((tb[e + 4 * p + i] + 1) << (2 * p));
+                        block[code_slot(rg, e + i).byte] = byte;
+                    }
+                const std::size_t g0 =
+                    (static_cast<std::size_t>(r) * cols + static_cast<std::size_t>(b) * kBlock) / group;
+                for (int h = 0; h < scales_per_block_; ++h)
+                    gs[(static_cast<std::size_t>(b) * scales_per_block_ + h) * kRowGroup + rg] =
+                        scales[g0 + h];
+            }
         }
-    }
+    });
+    for (const int r : bad_row)
+        if (r >= 0)
+            throw FormatError(name + ": row " + std::to_string(r) + " holds a value that is not ternary");
 }
 
 std::size_t TernaryMatrix::bytes() const {

@@ -103,10 +103,11 @@ TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
                     std::fill(tr, tr + G, std::int8_t{0});
                     continue;
                 }
-                bool bad = false;
+                int bad = 0;  // bitwise, so the loop vectorises
                 for (std::size_t j = 0; j < G; ++j) {
                     tr[j] = static_cast<std::int8_t>((v[j] == s) - (v[j] == -s));
-                    bad = bad || (v[j] != s && v[j] != -s && v[j] != 0.0f);
+                    bad |= static_cast<int>(v[j] != s) & static_cast<int>(v[j] != -s) &
+                           static_cast<int>(v[j] != 0.0f);
                 }
                 if (bad) {
                     std::size_t j = 0;
