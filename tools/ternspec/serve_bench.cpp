@@ -109,7 +109,14 @@ int bench_serve(int argc, char** argv) {
                        row.drafter + " " + mode_name(row.mode));
         }
     bar.finish();
-    const double base = median(rows[0].tokens_per_s);
+    // Ratios are taken per repetition between runs made minutes apart at most, then the median: this
+    // machine changes speed for seconds at a time, and a ratio of medians can mix its modes.
+    auto ratio = [&](const Row& a, const Row& b) {
+        std::vector<double> r;
+        for (std::size_t k = 0; k < a.tokens_per_s.size(); ++k)
+            r.push_back(a.tokens_per_s[k] / b.tokens_per_s[k]);
+        return median(r);
+    };
     std::printf(
         "\n%zu requests x %d tokens, %d at a time in the batched modes, k = %d, %d threads, %s kernels\n\n",
         ids.size(), opt.max_new_tokens, parallel, opt.budget.max_depth,
@@ -131,19 +138,21 @@ int bench_serve(int argc, char** argv) {
                           {"rows", nlohmann::json::array()}};
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const auto& r = rows[i];
-        const double tps = median(r.tokens_per_s),
-                     own = median(rows[i - static_cast<std::size_t>(r.mode)].tokens_per_s);
+        const Row& own = rows[i - static_cast<std::size_t>(r.mode)];
+        const double tps = median(r.tokens_per_s), vs_none = ratio(r, rows[0]), vs_own = ratio(r, own);
         std::printf("| %s | %s | %.2f | %.1f | %.2fx | %.2fx | %s |\n", r.drafter.c_str(), mode_name(r.mode),
-                    r.stats.tau(), tps, tps / base, tps / own, r.lossless ? "yes" : "NO");
-        out["rows"].push_back({{"drafter", r.drafter},
-                               {"serving", mode_name(r.mode)},
-                               {"tau", r.stats.tau()},
-                               {"tokens_per_s", r.tokens_per_s},
-                               {"median_tokens_per_s", tps},
-                               {"speedup_vs_none", tps / base},
-                               {"speedup_vs_one_at_a_time", tps / own},
-                               {"lossless", r.lossless},
-                               {"overlapped", r.overlapped}});
+                    r.stats.tau(), tps, vs_none, vs_own, r.lossless ? "yes" : "NO");
+        out["rows"].push_back(
+            {{"drafter", r.drafter},
+             {"serving", mode_name(r.mode)},
+             {"tau", r.stats.tau()},
+             {"tokens_per_s", r.tokens_per_s},
+             {"median_tokens_per_s", tps},
+             {"speedup_vs_none", vs_none},
+             {"speedup_vs_one_at_a_time", vs_own},
+             {"speedup_vs_batched", r.mode == Mode::Overlapped ? ratio(r, rows[i - 1]) : 1.0},
+             {"lossless", r.lossless},
+             {"overlapped", r.overlapped}});
     }
     if (args.has("json")) {
         std::ofstream f(args.str("json"));
