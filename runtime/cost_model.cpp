@@ -30,21 +30,24 @@ CostModel CostModel::measure(const Qwen3Model& m, int max_tokens, int reps) {
     pre.positions = std::span(pos).first(prefix);
     pre.no_logits = true;
     m.forward(cache, pre);
-    std::vector<double> t;
-    for (int n = 1; n <= max_tokens; ++n) {
-        ForwardInput in;
-        in.tokens = std::span(toks).subspan(prefix, static_cast<std::size_t>(n));
-        in.positions = std::span(pos).subspan(prefix, static_cast<std::size_t>(n));
-        std::vector<double> runs;
-        for (int r = 0; r <= reps; ++r) {
+    // Sizes interleave within each repetition, so a stretch of slow machine touches all of them alike
+    // instead of one size's every run (a curve taken size after size once read t(1) at 0.7x of the rest).
+    std::vector<std::vector<double>> runs(static_cast<std::size_t>(max_tokens));
+    for (int r = 0; r <= reps; ++r)  // the first round warms caches and thread pools
+        for (int n = 1; n <= max_tokens; ++n) {
+            ForwardInput in;
+            in.tokens = std::span(toks).subspan(prefix, static_cast<std::size_t>(n));
+            in.positions = std::span(pos).subspan(prefix, static_cast<std::size_t>(n));
             const auto t0 = std::chrono::steady_clock::now();
             m.forward(cache, in);
             const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             cache.trim_by(n);
-            if (r > 0) runs.push_back(dt);
+            if (r > 0) runs[static_cast<std::size_t>(n - 1)].push_back(dt);
         }
-        std::sort(runs.begin(), runs.end());
-        t.push_back(runs[runs.size() / 2]);
+    std::vector<double> t;
+    for (auto& v : runs) {
+        std::sort(v.begin(), v.end());
+        t.push_back(v[v.size() / 2]);
     }
     // A forward of more tokens never costs less: noise aside, keep the curve monotone.
     for (std::size_t i = 1; i < t.size(); ++i) t[i] = std::max(t[i], t[i - 1]);
@@ -53,7 +56,7 @@ CostModel CostModel::measure(const Qwen3Model& m, int max_tokens, int reps) {
 
 namespace {
 // Bumped whenever the forward's speed changes (kernels, attention), so cached curves are measured again.
-constexpr const char* kForwardGeneration = "forward-5";
+constexpr const char* kForwardGeneration = "forward-6";
 }  // namespace
 
 CostModel CostModel::cached(const Qwen3Model& m, const std::string& model_key, int max_tokens) {

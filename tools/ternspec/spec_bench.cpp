@@ -199,7 +199,7 @@ int bench_spec(int argc, char** argv) {
         for (const auto& r : res)
             longest = std::max(longest, static_cast<int>(r.stats.draft_size_hist.size()));
         const auto big = Qwen3Model::load(ModelFiles::open(args.str("project")));
-        projected = CostModel::measure(*big, longest, 3);
+        projected = CostModel::measure(*big, longest, 7);
     }
     // Relative to none's own projection, so both sides price the same prompts the same way.
     auto project = [&](const DecodeStats& st) {
