@@ -100,13 +100,16 @@ DraftLengthController::DraftLengthController(CostModel costs, int max_k)
       accepted_(static_cast<std::size_t>(max_k), 0.0) {}
 
 double DraftLengthController::expected_tokens(int k) const {
-    double e = 1.0, p = 1.0;
+    double e = 1.0, p = 1.0, above = 0.5;
     for (int d = 0; d < k; ++d) {
-        // Conditional acceptance at depth d + 1, with a uniform prior so unseen depths are tried.
-        const double a =
-            (accepted_[static_cast<std::size_t>(d)] + 1.0) / (reached_[static_cast<std::size_t>(d)] + 2.0);
+        // Conditional acceptance at depth d + 1. The prior (weight 2) is the estimate one depth up, a half
+        // at depth 1: a drafter right at depth 1 is presumed right deeper too until seen otherwise, so the
+        // deeper drafts it would pay for get tried (a flat prior of a half never tried them).
+        const double a = (accepted_[static_cast<std::size_t>(d)] + 2.0 * above) /
+                         (reached_[static_cast<std::size_t>(d)] + 2.0);
         p *= a;
         e += p;
+        above = a;
     }
     return e;
 }
@@ -118,6 +121,13 @@ int DraftLengthController::choose() const {
         const double rate = expected_tokens(k) / (costs_.seconds(k + 1) + k * draft_seconds_per_token());
         if (rate > best_rate) best = k, best_rate = rate;
     }
+    // A controller that stopped drafting learns nothing more about the drafter, so every kExploreEvery
+    // rounds without a draft it tries one token, unless even a sure token could not pay for its cost.
+    // Drafts that keep failing then cost one 2-token verification in kExploreEvery + 1 rounds.
+    constexpr int kExploreEvery = 32;
+    if (best == 0 && idle_rounds_ >= kExploreEvery &&
+        2.0 / (costs_.seconds(2) + draft_seconds_per_token()) > 1.0 / costs_.seconds(1))
+        best = 1;
     return best;
 }
 
@@ -135,6 +145,7 @@ double DraftLengthController::draft_seconds_per_token() const {
 void DraftLengthController::record(int depth, int accepted) {
     // Recent rounds count more: acceptance drifts with the text being written.
     constexpr double kDecay = 0.97;
+    idle_rounds_ = depth > 0 ? 0 : idle_rounds_ + 1;
     for (auto& v : reached_) v *= kDecay;
     for (auto& v : accepted_) v *= kDecay;
     for (int d = 0; d < std::min(depth, max_k_); ++d) {

@@ -46,6 +46,7 @@ class DraftLengthController {
     int max_k_;
     std::vector<double> reached_, accepted_;       // decayed counts per depth
     double draft_seconds_ = 0, draft_tokens_ = 0;  // decayed
+    int idle_rounds_ = 0;                          // rounds since the last draft
 };
 
 }  // namespace ternspec

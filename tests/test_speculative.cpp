@@ -271,6 +271,24 @@ TEST(DraftLength, FollowsCostsAndAcceptance) {
     EXPECT_EQ(costly.choose(), 0);
     costly.record_draft_cost(0.0, 0);  // a round without a draft changes nothing
     EXPECT_NEAR(costly.draft_seconds_per_token(), 3.0, 1e-9);
+    // Two tokens cost 1.6 decodes, too dear at the prior's one half: no draft, until 32 rounds without one
+    // make the controller try a single token. Accepted, drafting goes on; rejected, it waits again.
+    for (const bool right : {true, false}) {
+        DraftLengthController explore(CostModel({1.0, 1.6, 2.2, 2.8, 3.4}), 4);
+        int idle = 0;
+        while (explore.choose() == 0 && idle < 100) explore.record(0, 0), ++idle;
+        EXPECT_EQ(idle, 32);
+        EXPECT_EQ(explore.choose(), 1);
+        explore.record(1, right ? 1 : 0);
+        if (right)
+            EXPECT_GE(explore.choose(), 1);
+        else
+            EXPECT_EQ(explore.choose(), 0);
+    }
+    // A drafter right at depth 1 is presumed right deeper, so a cheap batch tries a longer draft.
+    DraftLengthController deeper(CostModel({1.0, 1.1, 1.2, 1.3, 1.4}), 4);
+    for (int r = 0; r < 20; ++r) deeper.record(1, 1);
+    EXPECT_GE(deeper.choose(), 3);
 }
 
 TEST(Lossless, AdaptiveDraftLength) {
