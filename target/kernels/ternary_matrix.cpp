@@ -13,6 +13,7 @@
 #endif
 
 #include "target/kernels/cpu_features.hpp"
+#include "target/kernels/row_parallel.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -68,8 +69,11 @@ TernaryMatrix::TernaryMatrix(int rows, int cols, int group, std::span<const std:
     const std::size_t padded_rows = static_cast<std::size_t>(row_groups()) * kRowGroup;
     codes_ = make_aligned<std::uint8_t>(padded_rows * cols / 4);
     scales_ = make_aligned<float>(padded_rows * bpr * scales_per_block_);
-    // Padding rows get code 1 (weight 0) and scale 0.
-    std::memset(codes_.get(), 0x55, padded_rows * cols / 4);
+    // Padding rows get code 1 (weight 0) and scale 0. They live only in the last group, whose bytes
+    // interleave them with real rows; the packing below overwrites every real row's bytes.
+    if (padded_rows != static_cast<std::size_t>(rows))
+        std::memset(codes_.get() + (padded_rows - kRowGroup) * cols / 4, 0x55,
+                    static_cast<std::size_t>(kRowGroup) * cols / 4);
     // Row groups are packed in parallel (each writes only its own bytes); the first row out of range, in
     // row order, names the error.
     std::vector<int> bad_row(static_cast<std::size_t>(row_groups()), -1);
@@ -176,13 +180,7 @@ void QuantizedActivations::quantize_row(int m, const float* x) {
 
 void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
     resize(m_rows, k_cols);
-    auto one = [&](int m) { quantize_row(m, x + static_cast<std::size_t>(m) * cols); };
-    // Rows are independent; a verification batch on a large model has enough of them to share the cores,
-    // while a decode step's single row stays on the calling thread.
-    if (rows > 1 && static_cast<long long>(rows) * cols >= kParallelRowWork)
-        tbb::parallel_for(0, rows, one);
-    else
-        for (int m = 0; m < rows; ++m) one(m);
+    for_each_row(rows, cols, [&](int m) { quantize_row(m, x + static_cast<std::size_t>(m) * cols); });
 }
 
 // The scalar path is the oracle. Per row and token: each block's (or half block's) integer sum, exact, then

@@ -96,9 +96,6 @@ void quantize_row_avx2(const float* x, int cols, std::int8_t* q, float* scale, s
 // Adding and removing 1.5 * 2^23 rounds to nearest even exactly for |v| <= 127 (as nearbyint does in the
 // default rounding mode), and vectorises where nearbyint is a library call.
 inline constexpr float kRoundMagic = 12582912.0f;
-// Per-row work (rows x columns) from which row loops go parallel: below it TBB's fork and join cost more
-// than the loop.
-inline constexpr long long kParallelRowWork = 8192;
 
 // Y (rows x W.rows(), row-major) = X * W^T, with row groups split across TBB threads.
 void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float* y);

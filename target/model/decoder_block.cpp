@@ -1,26 +1,12 @@
 #include "target/model/decoder_block.hpp"
 
-#include <tbb/parallel_for.h>
-
 #include <cmath>
 
 #include "target/kernels/fast_math.hpp"
+#include "target/kernels/row_parallel.hpp"
 #include "target/model/qwen3_model.hpp"
 
 namespace ternspec {
-namespace {
-
-// Token rows are independent in the norms and the gated activation; a verification batch on a large model
-// shares them across the cores that the matrix products use, instead of leaving one core idle.
-template <class Fn>
-void for_each_row(int rows, int width, Fn&& fn) {
-    if (rows > 1 && static_cast<long long>(rows) * width >= kParallelRowWork)
-        tbb::parallel_for(0, rows, fn);
-    else
-        for (int i = 0; i < rows; ++i) fn(i);
-}
-
-}  // namespace
 
 DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary,
                                 const FloatFetch& floats) {
