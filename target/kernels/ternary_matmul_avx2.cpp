@@ -8,15 +8,19 @@ namespace {
 
 struct MaddubsDot {
     using Acc = __m256i;
-    // Four tokens keep the int16 and float accumulators of a tile inside AVX2's sixteen registers. The
-    // accumulators depend on each other only through one-cycle adds, so one chain per token suffices;
-    // more chains, eight tokens or an unrolled loop measured no faster (bench_kernels, gate_up).
-    static constexpr int kTokensPerTile = 4;
-    static constexpr int chains(int) { return 1; }
+    // Eight tokens' int16 accumulators, the mask, a code vector and its plane fit AVX2's sixteen registers.
+    // A decode step's one or two tokens split their accumulation over four chains, since maddubs' latency
+    // would otherwise serialise them.
+    static constexpr int kTokensPerTile = 8;
+    static constexpr int chains(int t) { return t >= 4 ? 1 : 4 / t; }
     static constexpr int unroll(int) { return 1; }
     static __m256i zero() { return _mm256_setzero_si256(); }
     static __m256i step(__m256i acc, __m256i codes, const std::int8_t* x4) {
-        return _mm256_add_epi16(acc, _mm256_maddubs_epi16(codes, x86::broadcast4(x4)));
+        __m256i sum = _mm256_add_epi16(acc, _mm256_maddubs_epi16(codes, x86::broadcast4(x4)));
+        // Opaque to the optimiser: GCC otherwise reassociates a block's adds into trees whose partial sums
+        // spill three of four accumulators to the stack; 19% slower at eight tokens (bench_kernels).
+        asm("" : "+x"(sum));
+        return sum;
     }
     static __m256i merge(__m256i a, __m256i b) { return _mm256_add_epi16(a, b); }
     static __m256i widen(__m256i acc) { return _mm256_madd_epi16(acc, _mm256_set1_epi16(1)); }
