@@ -88,6 +88,9 @@ struct GenericOps {
         for (; e < n; ++e) tail += a[e] * b[e];
         return (((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))) + tail;
     }
+    static void dots(const float* q, const float* k, int count, int n, float* out) {
+        for (int c = 0; c < count; ++c) out[c] = dot(q, k + static_cast<std::size_t>(c) * n, n);
+    }
     static void axpy_rows(const float* p, const float* v, int count, float* o, int n) {
         for (int c = 0; c < count; ++c)
             for (int e = 0; e < n; ++e) o[e] += p[c] * v[static_cast<std::size_t>(c) * n + e];

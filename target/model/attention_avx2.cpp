@@ -40,6 +40,42 @@ struct Avx2Ops {
         const __m128 p = _mm_add_ps(h, _mm_movehl_ps(h, h));
         return _mm_cvtss_f32(_mm_add_ss(p, _mm_shuffle_ps(p, p, 0x55))) + tail;
     }
+    // Eight keys at a time: their independent sums hide the add latency that bounds one key's dot, and one
+    // transposing reduction combines each key's lanes in dot's order, ((0+4)+(2+6))+((1+5)+(3+7)).
+    static void dots(const float* q, const float* k, int count, int n, float* out) {
+        int c = 0;
+        if (n % 8 == 0) {
+            for (; c + 8 <= count; c += 8) {
+                const float* kc = k + static_cast<std::size_t>(c) * n;
+                __m256 acc[8];
+                for (int j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
+                for (int e = 0; e < n; e += 8) {
+                    const __m256 qv = _mm256_loadu_ps(q + e);
+                    for (int j = 0; j < 8; ++j)
+                        acc[j] = _mm256_add_ps(
+                            acc[j],
+                            _mm256_mul_ps(qv, _mm256_loadu_ps(kc + static_cast<std::size_t>(j) * n + e)));
+                }
+                // Lanes i and i + 4 of keys (2p, 2p + 1): [k0: x0..x3 | k1: x0..x3].
+                __m256 x[4];
+                for (int p = 0; p < 4; ++p)
+                    x[p] = _mm256_add_ps(_mm256_permute2f128_ps(acc[2 * p], acc[2 * p + 1], 0x20),
+                                         _mm256_permute2f128_ps(acc[2 * p], acc[2 * p + 1], 0x31));
+                // y0 = x0 + x2, y1 = x1 + x3 of keys [0, 2, 1, 3] and [4, 6, 5, 7], two per key.
+                const __m256 y0 =
+                    _mm256_add_ps(_mm256_shuffle_ps(x[0], x[1], 0x44), _mm256_shuffle_ps(x[0], x[1], 0xee));
+                const __m256 y1 =
+                    _mm256_add_ps(_mm256_shuffle_ps(x[2], x[3], 0x44), _mm256_shuffle_ps(x[2], x[3], 0xee));
+                // y0 + y1 of keys [0, 2, 4, 6 | 1, 3, 5, 7], then into key order; + 0 as dot adds its empty
+                // tail.
+                const __m256 z =
+                    _mm256_add_ps(_mm256_shuffle_ps(y0, y1, 0x88), _mm256_shuffle_ps(y0, y1, 0xdd));
+                const __m256 ordered = _mm256_permutevar8x32_ps(z, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+                _mm256_storeu_ps(out + c, _mm256_add_ps(ordered, _mm256_setzero_ps()));
+            }
+        }
+        for (; c < count; ++c) out[c] = dot(q, k + static_cast<std::size_t>(c) * n, n);
+    }
     // Eight vectors of the output at a time stay in registers while the rows stream past.
     static void axpy_rows(const float* p, const float* v, int count, float* o, int n) {
         int e = 0;

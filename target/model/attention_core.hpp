@@ -40,7 +40,9 @@ struct AttendRun {
 // Ops provides:
 //   static void rows(const KvCache&, int layer, const int* slots, int count, bool value, int first, int n,
 //                    float* out)   -- count rows' slices [first, first + n), converted to float;
-//   static float dot(const float* a, const float* b, int n)  -- eight lanes, fixed order;
+//   static void dots(const float* q, const float* k, int count, int n, float* out)  -- out[c] = q . k[c *
+//   n:],
+//       each summed in eight lanes combined in a fixed order;
 //   static void axpy_rows(const float* p, const float* v, int count, float* o, int n)  -- for each of `count`
 //       rows c in order, o[e] = o[e] + p[c] * v[c * n + e]; the output stays in registers across the rows.
 template <class Ops>
@@ -76,9 +78,9 @@ void attend_run(const AttendJob& job, const AttendRun& run) {
     };
 
     auto score = [&](int t, int r, std::size_t s, int count, const float* k) {
-        for (int c = 0; c < count; ++c)
-            score_row(t, r)[s + static_cast<std::size_t>(c)] =
-                Ops::dot(query(t, r), k + static_cast<std::size_t>(c) * hd, hd) * scale;
+        float* out = score_row(t, r) + s;
+        Ops::dots(query(t, r), k, count, hd, out);
+        for (int c = 0; c < count; ++c) out[c] *= scale;
     };
     pass(false, 0, n_tok, 0, shared, score);
     for (int t = 0; t < n_tok; ++t)
