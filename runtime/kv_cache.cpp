@@ -12,25 +12,29 @@ namespace ternspec {
 KvCache::KvCache(const ModelConfig& cfg, int capacity, KvType type)
     : layers_(cfg.n_layers),
       capacity_(capacity),
+      kv_heads_(cfg.n_kv_heads),
+      head_dim_(cfg.head_dim),
       width_(cfg.n_kv_heads * cfg.head_dim),
       type_(type),
       elem_(type == KvType::F16 ? 2 : 4) {
     if (capacity <= 0) throw InputError("KV cache capacity must be positive");
 }
 
-std::size_t KvCache::offset(int layer, int slot, int which) const {
-    return ((static_cast<std::size_t>(layer) * 2 + which) * allocated_ + slot) * width_ * elem_;
+std::size_t KvCache::offset(int layer, int which, int head, int slot) const {
+    const std::size_t plane = (static_cast<std::size_t>(layer) * 2 + which) * kv_heads_ + head;
+    return (plane * allocated_ + slot) * head_dim_ * elem_;
 }
 
 // Doubling keeps the copies to O(rows written); each plane moves to its place in the wider layout.
 void KvCache::grow_to(int rows) {
     const int target = std::min(capacity_, std::max({rows, 2 * allocated_, 64}));
-    const std::size_t row_bytes = static_cast<std::size_t>(width_) * elem_;
-    std::vector<std::uint8_t> next(static_cast<std::size_t>(layers_) * 2 * target * row_bytes);
-    for (int plane = 0; allocated_ > 0 && plane < 2 * layers_; ++plane)
-        std::memcpy(next.data() + static_cast<std::size_t>(plane) * target * row_bytes,
-                    data_.data() + static_cast<std::size_t>(plane) * allocated_ * row_bytes,
-                    static_cast<std::size_t>(allocated_) * row_bytes);
+    const std::size_t slice_bytes = static_cast<std::size_t>(head_dim_) * elem_;
+    const int planes = 2 * layers_ * kv_heads_;
+    std::vector<std::uint8_t> next(static_cast<std::size_t>(planes) * target * slice_bytes);
+    for (int plane = 0; allocated_ > 0 && plane < planes; ++plane)
+        std::memcpy(next.data() + static_cast<std::size_t>(plane) * target * slice_bytes,
+                    data_.data() + static_cast<std::size_t>(plane) * allocated_ * slice_bytes,
+                    static_cast<std::size_t>(allocated_) * slice_bytes);
     data_ = std::move(next);
     allocated_ = target;
 }
@@ -40,30 +44,34 @@ void KvCache::store(int layer, int slot, const float* k, const float* v) {
         throw InputError("KV cache full: slot " + std::to_string(slot) + " past the capacity of " +
                          std::to_string(capacity_) + " tokens");
     if (slot >= allocated_) grow_to(slot + 1);
-    for (int which = 0; which < 2; ++which) {
-        const float* src = which == 0 ? k : v;
-        std::uint8_t* dst = data_.data() + offset(layer, slot, which);
-        if (type_ == KvType::F32) {
-            std::memcpy(dst, src, static_cast<std::size_t>(width_) * 4);
-        } else {
-            float_row_to_half(src, reinterpret_cast<std::uint16_t*>(dst), width_);
+    for (int which = 0; which < 2; ++which)
+        for (int h = 0; h < kv_heads_; ++h) {
+            const float* src = (which == 0 ? k : v) + static_cast<std::size_t>(h) * head_dim_;
+            std::uint8_t* dst = data_.data() + offset(layer, which, h, slot);
+            if (type_ == KvType::F32)
+                std::memcpy(dst, src, static_cast<std::size_t>(head_dim_) * 4);
+            else
+                float_row_to_half(src, reinterpret_cast<std::uint16_t*>(dst), head_dim_);
         }
-    }
 }
 
-const void* KvCache::k_row(int layer, int slot) const {
-    return data_.data() + offset(layer, slot, 0);
-}
-const void* KvCache::v_row(int layer, int slot) const {
-    return data_.data() + offset(layer, slot, 1);
+const void* KvCache::slice(int layer, bool value, int head, int slot) const {
+    return data_.data() + offset(layer, value ? 1 : 0, head, slot);
 }
 
 void KvCache::load_part(int layer, int slot, bool value, int first, int n, float* out) const {
-    const void* row = value ? v_row(layer, slot) : k_row(layer, slot);
-    if (type_ == KvType::F32)
-        std::memcpy(out, static_cast<const float*>(row) + first, static_cast<std::size_t>(n) * 4);
-    else
-        half_row_to_float(static_cast<const std::uint16_t*>(row) + first, out, n);
+    while (n > 0) {
+        const int head = first / head_dim_, e = first % head_dim_;
+        const int count = std::min(n, head_dim_ - e);
+        const void* src = slice(layer, value, head, slot);
+        if (type_ == KvType::F32)
+            std::memcpy(out, static_cast<const float*>(src) + e, static_cast<std::size_t>(count) * 4);
+        else
+            half_row_to_float(static_cast<const std::uint16_t*>(src) + e, out, count);
+        first += count;
+        out += count;
+        n -= count;
+    }
 }
 
 void KvCache::commit(int n) {
@@ -96,8 +104,10 @@ void KvCache::keep(int count, std::span<const int> offsets) {
         if (dst == src) continue;
         for (int l = 0; l < layers_; ++l)
             for (int which = 0; which < 2; ++which)
-                std::memmove(data_.data() + offset(l, dst, which), data_.data() + offset(l, src, which),
-                             static_cast<std::size_t>(width_) * elem_);
+                for (int h = 0; h < kv_heads_; ++h)
+                    std::memmove(data_.data() + offset(l, which, h, dst),
+                                 data_.data() + offset(l, which, h, src),
+                                 static_cast<std::size_t>(head_dim_) * elem_);
     }
     size_ = base + static_cast<int>(offsets.size());
 }

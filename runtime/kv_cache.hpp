@@ -4,6 +4,8 @@
 // accepted path of a tree (the kept tokens move down, in order, to follow the prefix).
 // Storage grows with the rows actually written, up to the capacity: a cache sized to a 40K context costs
 // memory for the tokens it holds, not for the context (a drafter's F32 cache would otherwise take ~335 MB).
+// Each kv head's slices are contiguous across slots: attention reads one head's run of slots, and with whole
+// rows interleaved that was one short slice per row stride, which the hardware prefetcher did not follow.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -22,13 +24,14 @@ class KvCache {
     int capacity() const { return capacity_; }
     KvType type() const { return type_; }
     int row_width() const { return width_; }  // kv_heads * head_dim
+    int head_dim() const { return head_dim_; }
 
     // Writes the key and value rows of `slot` for one layer (slot may be past size() until commit).
     void store(int layer, int slot, const float* k, const float* v);
-    // Reads `n` values of a row starting at element `first` (one attention head's slice).
+    // Reads `n` values of a row (kv_heads * head_dim) starting at element `first`.
     void load_part(int layer, int slot, bool value, int first, int n, float* out) const;
-    const void* k_row(int layer, int slot) const;
-    const void* v_row(int layer, int slot) const;
+    // One kv head's head_dim values of a slot, as stored (fp16 or fp32); the next slot's follow them.
+    const void* slice(int layer, bool value, int head, int slot) const;
 
     void commit(int n);  // the n rows after size() become part of the cache
     void trim_by(int n);
@@ -39,14 +42,14 @@ class KvCache {
     std::size_t bytes() const { return data_.size(); }  // allocated now
 
   private:
-    std::size_t offset(int layer, int slot, int which) const;
+    std::size_t offset(int layer, int which, int head, int slot) const;
     void grow_to(int rows);
-    int layers_, capacity_, width_;
-    int allocated_ = 0;  // rows per [layer][k|v] plane
+    int layers_, capacity_, kv_heads_, head_dim_, width_;
+    int allocated_ = 0;  // slots per [layer][k|v][head] plane
     KvType type_;
     int elem_;
     int size_ = 0;
-    std::vector<std::uint8_t> data_;  // [layer][k|v][slot < allocated_][width]
+    std::vector<std::uint8_t> data_;  // [layer][k|v][kv head][slot < allocated_][head_dim]
 };
 
 }  // namespace ternspec

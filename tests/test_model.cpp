@@ -102,14 +102,13 @@ TEST(Forward, TreeNodesEqualTheChainOfTheirPath) {
     ForwardInput cin{chain, cpos, {}, {}, true, {}};
     m->forward(ref, cin);
     ASSERT_EQ(cache.size(), ref.size());
-    const std::size_t w = static_cast<std::size_t>(cache.row_width()) * 2;
+    const std::size_t w = static_cast<std::size_t>(cache.head_dim()) * 2;
     for (int l = 0; l < m->config().n_layers; ++l)
-        for (int s = 0; s < ref.size(); ++s) {
-            EXPECT_EQ(0, std::memcmp(cache.k_row(l, s), ref.k_row(l, s), w))
-                << "layer " << l << " slot " << s;
-            EXPECT_EQ(0, std::memcmp(cache.v_row(l, s), ref.v_row(l, s), w))
-                << "layer " << l << " slot " << s;
-        }
+        for (int s = 0; s < ref.size(); ++s)
+            for (int h = 0; h < m->config().n_kv_heads; ++h)
+                for (const bool value : {false, true})
+                    EXPECT_EQ(0, std::memcmp(cache.slice(l, value, h, s), ref.slice(l, value, h, s), w))
+                        << "layer " << l << " slot " << s << " head " << h << (value ? " value" : " key");
 }
 
 TEST(Forward, HiddenStatesAreTheResidualStream) {

@@ -14,13 +14,17 @@ struct Avx2Ops {
     static void rows(const KvCache& cache, int layer, const int* slots, int count, bool value, int first,
                      int n, float* out) {
         for (int c = 0; c < count; ++c) {
-            const void* row = value ? cache.v_row(layer, slots[c]) : cache.k_row(layer, slots[c]);
             float* dst = out + static_cast<std::size_t>(c) * n;
-            if (cache.type() == KvType::F32) {
-                std::memcpy(dst, static_cast<const float*>(row) + first, static_cast<std::size_t>(n) * 4);
+            if (n != cache.head_dim() || first % n != 0) {
+                cache.load_part(layer, slots[c], value, first, n, dst);
                 continue;
             }
-            const std::uint16_t* src = static_cast<const std::uint16_t*>(row) + first;
+            const void* row = cache.slice(layer, value, first / n, slots[c]);
+            if (cache.type() == KvType::F32) {
+                std::memcpy(dst, row, static_cast<std::size_t>(n) * 4);
+                continue;
+            }
+            const std::uint16_t* src = static_cast<const std::uint16_t*>(row);
             int e = 0;
             for (; e + 8 <= n; e += 8)
                 _mm256_storeu_ps(dst + e,
