@@ -18,7 +18,17 @@ void SuffixDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows
     local_ = SuffixTrie(depth_);
     cursor_ = {};
     for (auto t : prompt) local_.extend(cursor_, t);
-    synced_ = prompt.size();
+    synced_ = observed_ = prompt.size();
+}
+
+void SuffixDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows*) {
+    for (const auto t : cached) {
+        if (observed_ == synced_) {
+            local_.extend(cursor_, t);
+            ++synced_;
+        }
+        ++observed_;
+    }
 }
 
 void SuffixDrafter::end_request(std::span<const std::int32_t> output) {
@@ -94,15 +104,26 @@ DraftTree SuffixDrafter::propose(std::span<const std::int32_t> ctx, const DraftB
         if (e > best_expected) best = std::move(d), best_expected = e;
         break;
     }
-    // Global trie: walk the context's suffixes from the longest.
+    // Global trie: the longest suffix of the context with a continuation. Every substring of a stored
+    // sequence is a path from the root, so if the last m tokens continue, the last m - 1 do too, and a binary
+    // search finds the longest m in O(log depth) walks instead of one walk per length.
     const int len = static_cast<int>(ctx.size());
-    for (int m = std::min(max_match, len); m >= 1; --m) {
+    auto continuing = [&](int m) {
         const auto node = global_.find(ctx.subspan(static_cast<std::size_t>(len - m)));
-        if (node < 0 || global_.children(node).empty()) continue;
+        return node >= 0 && !global_.children(node).empty() ? node : -1;
+    };
+    int lo = 0, hi = std::min(max_match, len);  // continuing(lo) holds (m = 0: the root) or lo = 0
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (continuing(mid) >= 0)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    if (lo > 0) {
         double e = 0;
-        auto d = expand(global_, node, m, budget, &e);
+        auto d = expand(global_, continuing(lo), lo, budget, &e);
         if (e > best_expected) best = std::move(d), best_expected = e;
-        break;
     }
     return best;
 }

@@ -15,7 +15,10 @@ class SuffixDrafter : public Drafter {
     explicit SuffixDrafter(const DrafterOptions& o);
     std::string name() const override { return "suffix"; }
     void begin(std::span<const std::int32_t> prompt, const HiddenRows*) override;
-    void observe(std::span<const std::int32_t>, const HiddenRows*) override {}
+    // Extends the local trie with the tokens as they are cached, so that a round drafted after many rounds
+    // without a draft does not pay for all of them at once (the draft-length controller charges a round's
+    // drafting time to its drafted tokens).
+    void observe(std::span<const std::int32_t> cached, const HiddenRows*) override;
     // Brings the local trie up to the context (the pending token included) before matching.
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
     void end_request(std::span<const std::int32_t> output) override;
@@ -24,13 +27,16 @@ class SuffixDrafter : public Drafter {
     DraftTree expand(const SuffixTrie& trie, std::int32_t node, int match_len, const DraftBudget& budget,
                      double* expected) const;
 
+    std::size_t tokens_in_local_trie() const { return synced_; }  // for the tests
+
   private:
     int depth_;
     double max_spec_factor_, min_token_prob_;
     std::size_t global_max_tokens_;
     SuffixTrie local_;
     SuffixTrie::Cursor cursor_;
-    std::size_t synced_ = 0;  // context tokens already in the local trie
+    std::size_t synced_ = 0;    // context tokens already in the local trie
+    std::size_t observed_ = 0;  // context tokens seen by begin() and observe()
     SuffixTrie global_;
     std::deque<std::vector<std::int32_t>> responses_;
     std::size_t global_tokens_ = 0;

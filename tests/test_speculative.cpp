@@ -212,6 +212,29 @@ TEST(SuffixDrafter, ContinuesTheLongestEarlierMatch) {
     EXPECT_EQ(e.propose(p2, {8, 0}).tokens, (std::vector<std::int32_t>{9, 8}));
 }
 
+// Rounds without a draft still feed the local trie through observe(), so a later draft is the same as if
+// every round had drafted; the tokens cached are the context's, in order, the pending one first.
+TEST(SuffixDrafter, RoundsWithoutDraftsKeepTheTrieCurrent) {
+    const std::vector<std::int32_t> prompt = {7, 1, 2, 3, 4, 5};
+    const std::vector<std::vector<std::int32_t>> rounds = {{9}, {1, 2}, {3, 4, 5, 9}, {1}};
+    SuffixDrafter every({}), last({});
+    every.begin(prompt, nullptr);
+    last.begin(prompt, nullptr);
+    std::vector<std::int32_t> ctx = prompt;
+    for (const auto& cached : rounds) {
+        ctx.push_back(cached.front());  // the pending token, proposed from
+        (void)every.propose(ctx, {4, 0});
+        every.observe(cached, nullptr);
+        last.observe(cached, nullptr);
+        ctx.insert(ctx.end(), cached.begin() + 1, cached.end());
+    }
+    EXPECT_EQ(last.tokens_in_local_trie(), ctx.size());  // before any propose
+    ctx.push_back(2);
+    // The context ends "... 9 1 2": the longest earlier match continues 3 4 5 9.
+    EXPECT_EQ(last.propose(ctx, {4, 0}).tokens, (std::vector<std::int32_t>{3, 4, 5, 9}));
+    EXPECT_EQ(last.propose(ctx, {4, 0}).tokens, every.propose(ctx, {4, 0}).tokens);
+}
+
 TEST(SuffixDrafter, TreeBranchesOnEveryFrequentContinuation) {
     SuffixDrafter d({});
     // The longest earlier match of the context's end is "1 2", seen followed by 5 twice and by 6 once.
