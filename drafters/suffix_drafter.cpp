@@ -112,17 +112,18 @@ DraftTree SuffixDrafter::propose(std::span<const std::int32_t> ctx, const DraftB
         const auto node = global_.find(ctx.subspan(static_cast<std::size_t>(len - m)));
         return node >= 0 && !global_.children(node).empty() ? node : -1;
     };
-    int lo = 0, hi = std::min(max_match, len);  // continuing(lo) holds (m = 0: the root) or lo = 0
+    int lo = 0, hi = std::min(max_match, len);  // lo: the longest length known to continue, at `found`
+    std::int32_t found = -1;
     while (lo < hi) {
         const int mid = (lo + hi + 1) / 2;
-        if (continuing(mid) >= 0)
-            lo = mid;
+        if (const auto node = continuing(mid); node >= 0)
+            lo = mid, found = node;
         else
             hi = mid - 1;
     }
     if (lo > 0) {
         double e = 0;
-        auto d = expand(global_, continuing(lo), lo, budget, &e);
+        auto d = expand(global_, found, lo, budget, &e);
         if (e > best_expected) best = std::move(d), best_expected = e;
     }
     return best;

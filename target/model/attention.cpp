@@ -72,10 +72,11 @@ std::size_t shared_prefix(const std::vector<std::vector<int>>& slots, int i0, in
 }
 
 struct GenericOps {
-    static void rows(const KvCache& cache, int layer, const int* slots, int count, bool value, int first,
-                     int n, float* out) {
+    static void rows(const KvCache& cache, int layer, const int* slots, int count, bool value, int head,
+                     float* out) {
+        const int n = cache.head_dim();
         for (int c = 0; c < count; ++c)
-            cache.load_part(layer, slots[c], value, first, n, out + static_cast<std::size_t>(c) * n);
+            cache.load_part(layer, slots[c], value, head * n, n, out + static_cast<std::size_t>(c) * n);
     }
     // Eight fixed lanes combined in a fixed order: vectorisable without -ffast-math; the AVX2 body
     // (attention_avx2.cpp) computes the same floats.

@@ -11,15 +11,12 @@ namespace ternspec::attention_detail {
 namespace {
 
 struct Avx2Ops {
-    static void rows(const KvCache& cache, int layer, const int* slots, int count, bool value, int first,
-                     int n, float* out) {
+    static void rows(const KvCache& cache, int layer, const int* slots, int count, bool value, int head,
+                     float* out) {
+        const int n = cache.head_dim();
         for (int c = 0; c < count; ++c) {
             float* dst = out + static_cast<std::size_t>(c) * n;
-            if (n != cache.head_dim() || first % n != 0) {
-                cache.load_part(layer, slots[c], value, first, n, dst);
-                continue;
-            }
-            const void* row = cache.slice(layer, value, first / n, slots[c]);
+            const void* row = cache.slice(layer, value, head, slots[c]);
             if (cache.type() == KvType::F32) {
                 std::memcpy(dst, row, static_cast<std::size_t>(n) * 4);
                 continue;
@@ -29,7 +26,7 @@ struct Avx2Ops {
             for (; e + 8 <= n; e += 8)
                 _mm256_storeu_ps(dst + e,
                                  _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + e))));
-            if (e < n) cache.load_part(layer, slots[c], value, first + e, n - e, dst + e);
+            if (e < n) cache.load_part(layer, slots[c], value, head * n + e, n - e, dst + e);
         }
     }
     static float dot(const float* a, const float* b, int n) {

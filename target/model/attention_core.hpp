@@ -38,11 +38,10 @@ struct AttendRun {
 };
 
 // Ops provides:
-//   static void rows(const KvCache&, int layer, const int* slots, int count, bool value, int first, int n,
-//                    float* out)   -- count rows' slices [first, first + n), converted to float;
-//   static void dots(const float* q, const float* k, int count, int n, float* out)  -- out[c] = q . k[c *
-//   n:],
-//       each summed in eight lanes combined in a fixed order;
+//   static void rows(const KvCache&, int layer, const int* slots, int count, bool value, int head,
+//                    float* out)   -- kv head `head`'s slices of count slots, converted to float;
+//   static void dots(const float* q, const float* k, int count, int n, float* out)  -- out[c] is the dot of q
+//       with row c of k (n floats each), summed in eight lanes combined in a fixed order;
 //   static void axpy_rows(const float* p, const float* v, int count, float* o, int n)  -- for each of `count`
 //       rows c in order, o[e] = o[e] + p[c] * v[c * n + e]; the output stays in registers across the rows.
 template <class Ops>
@@ -71,7 +70,7 @@ void attend_run(const AttendJob& job, const AttendRun& run) {
         for (std::size_t c0 = s0; c0 < s1; c0 += kRowChunk) {
             const int count =
                 static_cast<int>(s1 - c0 < std::size_t{kRowChunk} ? s1 - c0 : std::size_t{kRowChunk});
-            Ops::rows(job.cache, job.layer, sl + c0, count, value, g * hd, hd, rows);
+            Ops::rows(job.cache, job.layer, sl + c0, count, value, g, rows);
             for (int t = t0; t < t1; ++t)
                 for (int r = 0; r < rep; ++r) each(t, r, c0, count, rows);
         }
