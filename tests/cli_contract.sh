@@ -12,7 +12,7 @@ check_help() {
 }
 check_error() {  # expected substring, then the command
   local want=$1; shift
-  "$bin" "$@" > /dev/null 2> "$tmp/err"
+  timeout 60 "$bin" "$@" > /dev/null 2> "$tmp/err"
   local rc=$?
   local lines
   lines=$(wc -l < "$tmp/err")
@@ -39,11 +39,38 @@ check_error "unknown shape" synth "$tmp/x.gguf" --shape huge
 check_error "needs --draft-model" decode -m "$tmp/tiny.gguf" -p hi --draft mtp
 check_error "no MTP layers" decode -m "$tmp/tiny.gguf" -p hi --draft mtp --draft-model "$tmp/tiny.gguf"
 echo '{"prompt": "hi"}' > "$tmp/p.jsonl"
-check_error "--parallel must be between" decode -m "$tmp/tiny.gguf" --prompts "$tmp/p.jsonl" --parallel 0
+check_error "parallel: 0 is out of range" decode -m "$tmp/tiny.gguf" --prompts "$tmp/p.jsonl" --parallel 0
 check_error "not eagle3" decode -m "$tmp/tiny.gguf" -p hi --draft eagle --draft-model "$tmp/tiny.gguf"
 printf 'caf\xe9 ok\n' > "$tmp/latin1.txt"
 "$bin" tokenize -m "$tmp/tiny.gguf" -f "$tmp/latin1.txt" > /dev/null 2>&1 || { echo "FAIL: invalid UTF-8 file must be accepted with replacement"; fail=1; }
 n=$("$bin" generate -m "$tmp/tiny.gguf" -p "hello" -n 5 --ignore-eos --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["ids"]))')
 [ "$n" = 5 ] || { echo "FAIL: generate --json ids ($n)"; fail=1; }
+# Options: unknown names, stray words and numbers out of range are errors naming the option (issue 18).
+for o in -md -ngl -cnv -zzz; do check_error "unknown option $o" generate -m "$tmp/tiny.gguf" -p hi $o 1; done
+check_error 'unexpected argument "stray"' generate -m "$tmp/tiny.gguf" -p hi stray
+check_error 'unexpected argument' inspect "$tmp/tiny.gguf" "$tmp/tiny.gguf"
+check_error "n-predict: 1099511627776 is out of range" generate -m "$tmp/tiny.gguf" -p hi -n 1099511627776
+check_error "k: 4294967297 is out of range" decode -m "$tmp/tiny.gguf" -p hi -k 4294967297
+check_error "top-k: 4294967297 is out of range" generate -m "$tmp/tiny.gguf" -p hi --top-k 4294967297
+check_error "n-predict: \"7.5\" is not an integer" generate -m "$tmp/tiny.gguf" -p hi -n 7.5
+check_error "temp: \"nan\" is not a finite number\|temp: nan is not a finite number" generate -m "$tmp/tiny.gguf" -p hi --temp nan
+for l in , ,, "" 1,,2; do check_error "tokens:" bench forward -m "$tmp/tiny.gguf" --tokens "$l"; done
+check_error "prefix: 2147483647 is out of range" bench forward -m "$tmp/tiny.gguf" --prefix 2147483647
+check_error "option -n needs a value" generate -m "$tmp/tiny.gguf" -p hi -n
+n=$("$bin" generate -m "$tmp/tiny.gguf" -p "hello" -n=3 --ignore-eos --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["ids"]))')
+[ "$n" = 3 ] || { echo "FAIL: -n=3 gave $n tokens"; fail=1; }
+n=$("$bin" generate -m "$tmp/tiny.gguf" -p "hello" --n-predict=4 --ignore-eos --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["ids"]))')
+[ "$n" = 4 ] || { echo "FAIL: --n-predict=4 gave $n tokens"; fail=1; }
+# Outputs: checked before the work, and every write after it.
+check_error "is a folder" bench spec -m "$tmp/tiny.gguf" --prompts "$tmp/p.jsonl" --json /
+check_error "does not exist" bench spec -m "$tmp/tiny.gguf" --prompts "$tmp/p.jsonl" --json /nonexistent/x
+check_error "is a folder" bench serve -m "$tmp/tiny.gguf" --prompts "$tmp/p.jsonl" --json "$tmp"
+check_error "plot /dev/full: write failed" bench spec -m "$tmp/tiny.gguf" --prompts "$tmp/p.jsonl" -n 2 --reps 1 --draft suffix --plot /dev/full
+check_error "npy /dev/full: write failed" logits -m "$tmp/tiny.gguf" -p hi --npy /dev/full
+"$bin" generate -m "$tmp/tiny.gguf" -p hi -n 2 --json > /dev/full 2> "$tmp/err"
+{ [ $? -eq 1 ] && grep -q "writing standard output failed" "$tmp/err"; } || { echo "FAIL: stdout to /dev/full"; fail=1; }
+# A FIFO is refused, not waited on.
+rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
+check_error "not a regular file" inspect "$tmp/fifo"
 if [ $fail -eq 0 ]; then echo "cli contract: all checks passed"; fi
 exit $fail

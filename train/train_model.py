@@ -78,6 +78,29 @@ def evaluate(model, data, seq, device, max_windows=None):
     return total / count, count
 
 
+@torch.no_grad()
+def warm_start(model, folder):
+    """Latent weights from a shipped folder that quantise back to exactly its ternary x scale values.
+
+    A shipped group holds t * s (t in {-1,0,1}); its absmean is s * mean|t|, so re-quantising t * s as it is
+    would shrink the group by mean|t|. Dividing by mean|t| gives a latent group whose absmean is s and whose
+    rounded ratios are t again, so the first forward of the continued run is the shipped model's forward.
+    """
+    from export import load_hf
+    src = load_hf(folder)
+    if src.cfg.hidden_size != model.cfg.hidden_size or src.cfg.num_hidden_layers != model.cfg.num_hidden_layers:
+        sys.exit(f"--init-from {folder}: its shape differs from the requested model")
+    state = src.state_dict()
+    for name, p in model.named_parameters():
+        w = state[name].float()
+        if w.dim() == 2:
+            g = w.reshape(w.shape[0], -1, 128)
+            frac = (g != 0).float().mean(-1, keepdim=True).clamp(min=1e-8)
+            w = (g / frac).reshape(w.shape)
+        p.copy_(w)
+    print(f"warm start from {folder}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", required=True, help="folder for tokenizer, data cache, checkpoint and log")
@@ -97,6 +120,8 @@ def main():
     ap.add_argument("--stop-after-minutes", type=float, default=0, help="save and exit after this long (0: run to the end)")
     ap.add_argument("--export", help="freeze to exact ternary values and write the HF folder here, then exit")
     ap.add_argument("--context", type=int, default=0, help="context length written to the exported config (default: the config's)")
+    ap.add_argument("--init-from", help="start a new run from a shipped HF folder's exact ternary weights (continued training)")
+    ap.add_argument("--rope-theta", type=float, default=10000.0)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -109,14 +134,17 @@ def main():
     with open(tok_path, encoding="utf-8") as fh:
         vocab = len(json.load(fh)["model"]["vocab"]) + len(bpe.SPECIAL_TOKENS)
     cfg = Config(vocab_size=vocab, hidden_size=args.hidden, intermediate_size=args.intermediate,
-                 num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.kv_heads)
+                 num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
+                 rope_theta=args.rope_theta)
     torch.manual_seed(0)
     model = Qwen3Ternary(cfg).to(device)
+    ckpt_path = os.path.join(args.work, "checkpoint.pt")
+    if args.init_from and not os.path.exists(ckpt_path):
+        warm_start(model, args.init_from)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95))
-    ckpt_path = os.path.join(args.work, "checkpoint.pt")
     step, history, elapsed = 0, [], 0.0
     gen = torch.Generator().manual_seed(1234)
     if os.path.exists(ckpt_path):
@@ -152,6 +180,10 @@ def main():
                     "elapsed": elapsed, "gen": gen.get_state(), "config": cfg.to_dict()}, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
 
+    if args.init_from and step == 0:
+        vl, _ = evaluate(model, data["val"], args.seq, device, max_windows=16)
+        print(f"eval before continued training: val loss {vl:.4f} bpb {vl / bytes_per_token / math.log(2):.4f} "
+              f"({args.seq}-token windows)", flush=True)
     t_start = time.time()
     last_save = time.time()
     t_log = time.time()

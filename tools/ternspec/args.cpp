@@ -1,11 +1,27 @@
 #include "tools/ternspec/args.hpp"
 
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "ternspec/error.hpp"
 
 namespace ternspec::cli {
+
+long long parse_integer(const std::string& text, const std::string& what, long long lo, long long hi) {
+    const auto range = " (an integer from " + std::to_string(lo) + " to " + std::to_string(hi) + ")";
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || end != text.c_str() + text.size() || std::isspace(static_cast<unsigned char>(text[0])))
+        throw InputError(what + ": \"" + text + "\" is not an integer" + range);
+    if (errno == ERANGE || v < lo || v > hi) throw InputError(what + ": " + text + " is out of range" + range);
+    return v;
+}
 
 Args::Args(std::string command, std::string usage, std::string summary, std::vector<Option> options)
     : command_(std::move(command)),
@@ -22,38 +38,84 @@ const Option* Args::lookup(const std::string& name) const {
     return nullptr;
 }
 
-bool Args::parse(int argc, char** argv) {
+const Option* Args::lookup_spelling(const std::string& spelling) const {
+    for (const auto& o : options_) {
+        if (spelling == "--" + o.name || (o.short_name && spelling == std::string("-") + o.short_name))
+            return &o;
+        for (const auto& a : o.aliases)
+            if (spelling == a) return &o;
+    }
+    return nullptr;
+}
+
+// Every spelling becomes "--name=value" or "--name" before CLI11 sees it: one-dash words of several
+// letters ("-md", "-sys") are names here, never a short option with its value glued on, so "-ngl" is an
+// unknown option rather than "-n gl"; and a value is taken as it is, even when it begins with a dash.
+std::vector<std::string> Args::normalise(int argc, char** argv) const {
+    std::vector<std::string> out;
+    bool only_positional = false;
     for (int i = 0; i < argc; ++i) {
-        std::string a = argv[i];
-        const Option* o = nullptr;
-        std::optional<std::string> inline_value;
-        if (a.rfind("--", 0) == 0 && a.size() > 2) {
-            auto eq = a.find('=');
-            const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-            if (eq != std::string::npos) inline_value = a.substr(eq + 1);
-            o = lookup(name);
-            if (!o) throw InputError("unknown option --" + name + " (see ternspec " + command_ + " --help)");
-        } else if (a.size() == 2 && a[0] == '-' && a[1] != '-') {
-            for (const auto& cand : options_)
-                if (cand.short_name == a[1]) o = &cand;
-            if (!o) throw InputError("unknown option " + a + " (see ternspec " + command_ + " --help)");
-        } else {
-            positional_.push_back(a);
+        const std::string a = argv[i];
+        const bool dashed = a.size() >= 2 && a[0] == '-' && !only_positional;
+        if (a == "--") {
+            only_positional = true;
             continue;
         }
-        if (o->name == "help") {
-            std::fputs(help_text().c_str(), stdout);
-            return false;
+        if (!dashed) {
+            out.push_back(a);
+            continue;
         }
+        const auto eq = a.find('=');
+        const std::string spelling = a.substr(0, eq);
+        const Option* o = lookup_spelling(spelling);
+        if (!o) throw InputError("unknown option " + spelling + " (see ternspec " + command_ + " --help)");
         if (o->value.empty()) {
-            if (inline_value) throw InputError("option --" + o->name + " takes no value");
-            values_[o->name] = "1";
-        } else if (inline_value) {
-            values_[o->name] = *inline_value;
+            if (eq != std::string::npos) throw InputError("option " + spelling + " takes no value");
+            out.push_back("--" + o->name);
+        } else if (eq != std::string::npos) {
+            out.push_back("--" + o->name + "=" + a.substr(eq + 1));
         } else {
-            if (i + 1 >= argc) throw InputError("option --" + o->name + " needs a value " + o->value);
-            values_[o->name] = argv[++i];
+            if (i + 1 >= argc) throw InputError("option " + spelling + " needs a value " + o->value);
+            out.push_back("--" + o->name + "=" + argv[++i]);
         }
+    }
+    return out;
+}
+
+bool Args::parse(int argc, char** argv, std::size_t max_positional) {
+    CLI::App app(summary_, "ternspec " + command_);
+    app.set_help_flag();
+    std::map<std::string, std::vector<std::string>> raw;
+    std::map<std::string, bool> flags;
+    for (const auto& o : options_) {
+        if (o.value.empty())
+            app.add_flag("--" + o.name, flags[o.name]);
+        else
+            app.add_option("--" + o.name, raw[o.name])->allow_extra_args(false)->expected(1);
+    }
+    app.add_option("positional", positional_);
+    std::vector<std::string> words = normalise(argc, argv);
+    std::reverse(words.begin(), words.end());  // CLI11 takes the words last first
+    try {
+        app.parse(words);
+    } catch (const CLI::ParseError& e) {
+        std::string msg = e.what();
+        if (const auto p = msg.find("The following arguments were not expected: "); p != std::string::npos)
+            msg = "unknown option or stray argument: " + msg.substr(p + 44);
+        throw InputError(msg + " (see ternspec " + command_ + " --help)");
+    }
+    if (flags["help"]) {
+        std::fputs(help_text().c_str(), stdout);
+        return false;
+    }
+    for (const auto& [name, on] : flags)
+        if (on) values_[name] = "1";
+    for (const auto& [name, vals] : raw)
+        if (!vals.empty()) values_[name] = vals.back();  // the last one wins, as in llama.cpp
+    if (positional_.size() > max_positional) {
+        throw InputError("unexpected argument \"" + positional_[max_positional] + "\"" +
+                         (max_positional == 0 ? "" : " (takes at most " + std::to_string(max_positional) + ")") +
+                         " (see ternspec " + command_ + " --help)");
     }
     return true;
 }
@@ -76,28 +138,18 @@ std::string Args::str(const std::string& name) const {
     throw InputError("--" + name + " is required (see ternspec " + command_ + " --help)");
 }
 
-long long Args::integer(const std::string& name) const {
-    const auto s = str(name);
-    try {
-        std::size_t used = 0;
-        const long long v = std::stoll(s, &used);
-        if (used != s.size()) throw std::invalid_argument(s);
-        return v;
-    } catch (const std::exception&) {
-        throw InputError("--" + name + ": \"" + s + "\" is not an integer");
-    }
+long long Args::integer(const std::string& name, long long lo, long long hi) const {
+    return parse_integer(str(name), "--" + name, lo, hi);
 }
 
 double Args::number(const std::string& name) const {
     const auto s = str(name);
-    try {
-        std::size_t used = 0;
-        const double v = std::stod(s, &used);
-        if (used != s.size()) throw std::invalid_argument(s);
-        return v;
-    } catch (const std::exception&) {
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || std::isspace(static_cast<unsigned char>(s[0])))
         throw InputError("--" + name + ": \"" + s + "\" is not a number");
-    }
+    if (!std::isfinite(v)) throw InputError("--" + name + ": " + s + " is not a finite number");
+    return v;
 }
 
 std::vector<std::string> Args::str_list(const std::string& name) const {
@@ -108,15 +160,13 @@ std::vector<std::string> Args::str_list(const std::string& name) const {
     return out;
 }
 
-std::vector<long long> Args::int_list(const std::string& name) const {
+std::vector<long long> Args::int_list(const std::string& name, long long lo, long long hi) const {
+    const auto text = str(name);
     std::vector<long long> out;
-    for (const auto& s : str_list(name)) {
-        try {
-            out.push_back(std::stoll(s));
-        } catch (const std::exception&) {
-            throw InputError("--" + name + ": \"" + s + "\" is not an integer");
-        }
-    }
+    std::stringstream ss(text);
+    for (std::string item; std::getline(ss, item, ',');) out.push_back(parse_integer(item, "--" + name, lo, hi));
+    if (out.empty() || (!text.empty() && text.back() == ','))
+        throw InputError("--" + name + ": \"" + text + "\" is not a comma-separated list of integers");
     return out;
 }
 
@@ -129,6 +179,11 @@ std::string Args::help_text() const {
         left += "--" + o.name + (o.value.empty() ? "" : " " + o.value);
         ss << left << std::string(left.size() < 30 ? 30 - left.size() : 1, ' ') << o.help;
         if (!o.fallback.empty()) ss << " (default " << o.fallback << ")";
+        if (!o.aliases.empty()) {
+            ss << " [also";
+            for (const auto& a : o.aliases) ss << " " << a;
+            ss << "]";
+        }
         ss << "\n";
     }
     return ss.str();

@@ -68,10 +68,12 @@ int bench_forward(int argc, char** argv) {
     if (!args.parse(argc, argv)) return 0;
     auto threads = apply_threads(args);
     auto model = load_model(args);
-    const auto sizes = args.int_list("tokens");
-    const int reps = static_cast<int>(args.integer("reps"));
-    const int prefix = static_cast<int>(args.integer("prefix"));
+    const int ctx = model->config().context_length;
+    const auto sizes = args.int_list("tokens", 1, ctx - 1);
+    const int reps = static_cast<int>(args.integer("reps", 1, 1000));
     const long long max_m = *std::max_element(sizes.begin(), sizes.end());
+    // The KV cache is sized from these: checked against the model's context before anything is allocated.
+    const int prefix = static_cast<int>(args.integer("prefix", 0, ctx - 1 - max_m));
     KvCache cache = model->make_cache(prefix + static_cast<int>(max_m) + 1);
     std::vector<std::int32_t> toks(static_cast<std::size_t>(std::max<long long>(prefix, max_m)));
     for (std::size_t i = 0; i < toks.size(); ++i)

@@ -27,10 +27,10 @@ std::vector<Option> prompt_options() {
 
 DecodeOptions decode_options(const Args& args) {
     DecodeOptions o;
-    o.max_new_tokens = static_cast<int>(args.integer("n-predict"));
+    o.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     o.sampling = sampling_from(args);
     o.stop_at_eos = !args.flag("ignore-eos");
-    if (args.has("ctx")) o.context = static_cast<int>(args.integer("ctx"));
+    if (args.has("ctx")) o.context = static_cast<int>(args.integer("ctx", 1, std::numeric_limits<int>::max()));
     const auto kv = args.str("kv");
     if (kv != "f16" && kv != "f32") throw InputError("--kv must be f16 or f32");
     o.kv_type = kv == "f16" ? KvType::F16 : KvType::F32;
@@ -62,19 +62,13 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     if (!k_arg) {
         opt.budget.max_depth = 1;
     } else if (*k_arg == "auto") {
-        opt.budget.max_depth = static_cast<int>(args.integer("k-max"));
-        if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64)
-            throw InputError("--k-max must be between 1 and 64");
+        opt.budget.max_depth = static_cast<int>(args.integer("k-max", 1, 64));
         if (drafter_name != "none") opt.adaptive = adaptive_controller(args, *model, opt.budget.max_depth);
     } else {
-        opt.budget.max_depth = static_cast<int>(args.integer("k"));
-        if (opt.budget.max_depth < 1 || opt.budget.max_depth > 64)
-            throw InputError("-k must be between 1 and 64");
+        opt.budget.max_depth = static_cast<int>(args.integer("k", 1, 64));
     }
     if (args.has("tree")) {
-        opt.budget.max_nodes = static_cast<int>(args.integer("tree"));
-        if (opt.budget.max_nodes < 1 || opt.budget.max_nodes > 64)
-            throw InputError("--tree must be between 1 and 64");
+        opt.budget.max_nodes = static_cast<int>(args.integer("tree", 1, 64));
     }
     auto drafter = create_drafter(drafter_name, dopt, model);
     SpeculativeDecoder dec(model, drafter.get());
@@ -95,7 +89,7 @@ int run_decode(const Args& args, const std::string& drafter_name) {
         };
     DecodeStats total;
     nlohmann::json requests = nlohmann::json::array();
-    const int parallel = args.has("parallel") ? static_cast<int>(args.integer("parallel")) : 1;
+    const int parallel = args.has("parallel") ? static_cast<int>(args.integer("parallel", 1, 256)) : 1;
     if (parallel < 1 || parallel > 64) throw InputError("--parallel must be between 1 and 64");
     const auto wall0 = std::chrono::steady_clock::now();
     if (parallel == 1) {

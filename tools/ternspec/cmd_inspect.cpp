@@ -70,7 +70,7 @@ int cmd_inspect(int argc, char** argv) {
               "Architecture, hyper-parameters, the format variant found, every tensor and the tokenizer.",
               {{"json", 0, "", "machine-readable output", ""},
                {"metadata", 0, "", "also list every GGUF metadata key", ""}});
-    if (!args.parse(argc, argv)) return 0;
+    if (!args.parse(argc, argv, 1)) return 0;
     if (args.positional().size() != 1) throw InputError("inspect takes one MODEL path (see --help)");
     if (std::filesystem::is_regular_file(args.positional()[0])) {
         const GgufFile g(args.positional()[0]);

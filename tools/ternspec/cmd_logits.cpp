@@ -10,6 +10,7 @@
 #include "target/io/mapped_file.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -28,7 +29,8 @@ void write_npy(const std::string& path, const std::vector<float>& data, std::siz
     out << header;
     out.write(reinterpret_cast<const char*>(data.data()),
               static_cast<std::streamsize>(data.size() * sizeof(float)));
-    if (!out) throw InputError(path + ": write failed");
+    out.close();
+    if (!out) throw InputError("--npy " + path + ": write failed");
 }
 
 std::vector<std::int32_t> read_ids(const std::string& path, int vocab) {
@@ -65,6 +67,7 @@ int cmd_logits(int argc, char** argv) {
         "chunking (batch invariance), so two runs with different --batch give identical files.",
         opts);
     if (!args.parse(argc, argv)) return 0;
+    if (args.has("npy")) check_writable(args.str("npy"), "--npy");
     auto threads = apply_threads(args);
     auto model = load_model(args);
     const int vocab = model->config().vocab_size;
@@ -75,7 +78,7 @@ int cmd_logits(int argc, char** argv) {
     if (static_cast<int>(ids.size()) > model->config().context_length)
         throw InputError(std::to_string(ids.size()) + " tokens exceed the model's context of " +
                          std::to_string(model->config().context_length));
-    const int batch = static_cast<int>(args.integer("batch"));
+    const int batch = static_cast<int>(args.integer("batch", 1, std::numeric_limits<int>::max()));
     if (batch < 1) throw InputError("--batch must be positive");
     const auto logits = model->logits_chunked(ids, batch);
     if (args.has("npy")) {
@@ -83,7 +86,7 @@ int cmd_logits(int argc, char** argv) {
         std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), vocab, args.str("npy").c_str());
         return 0;
     }
-    const int k = static_cast<int>(std::min<long long>(args.integer("top"), vocab));
+    const int k = static_cast<int>(std::min<long long>(args.integer("top", 1, std::numeric_limits<int>::max()), vocab));
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const float* row = logits.data() + i * static_cast<std::size_t>(vocab);
         std::vector<int> order(static_cast<std::size_t>(vocab));
@@ -112,7 +115,7 @@ int cmd_perplexity(int argc, char** argv) {
     auto model = load_model(args);
     const std::string text = read_prompt_file(args.str("file"));
     const auto ids = model->tokenizer().encode(text);
-    const int ctx = static_cast<int>(args.integer("ctx"));
+    const int ctx = static_cast<int>(args.integer("ctx", 2, std::numeric_limits<int>::max()));
     if (ctx < 2 || ctx > model->config().context_length)
         throw InputError("--ctx must be between 2 and the model's context of " +
                          std::to_string(model->config().context_length));

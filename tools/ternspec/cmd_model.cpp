@@ -33,13 +33,13 @@ int cmd_synth(int argc, char** argv) {
               {{"shape", 0, "NAME", "tiny, qwen3-0.6b or qwen3-1.7b", "tiny"},
                {"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
                {"seed", 0, "S", "random seed", "1"}});
-    if (!args.parse(argc, argv)) return 0;
+    if (!args.parse(argc, argv, 1)) return 0;
     if (args.positional().size() != 1) throw InputError("synth takes one output path (see --help)");
     const auto type = type_from_name(args.str("type"));
     if (!type) throw InputError("unknown type " + args.str("type"));
     ProgressLine bar("synth");
     synth_model(args.positional()[0], synth_shape(args.str("shape")), *type,
-                static_cast<std::uint64_t>(args.integer("seed")),
+                static_cast<std::uint64_t>(args.integer("seed", 0, std::numeric_limits<long long>::max())),
                 [&](int d, int t, const std::string& n) { bar.update(d, t, n); });
     bar.finish();
     std::fprintf(stderr, "wrote %s (%s, %s)\n", args.positional()[0].c_str(), args.str("shape").c_str(),
@@ -57,7 +57,7 @@ int cmd_convert(int argc, char** argv) {
         {{"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
          {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""},
          {"mtp", 0, "SIDECAR", "an MTP sidecar folder to store with the model", ""}});
-    if (!args.parse(argc, argv)) return 0;
+    if (!args.parse(argc, argv, 2)) return 0;
     if (args.positional().size() != 2) throw InputError("convert takes IN and OUT paths (see --help)");
     const auto type = type_from_name(args.str("type"));
     if (!type || *type == TensorType::Q8_0) throw InputError("unsupported output type " + args.str("type"));

@@ -40,7 +40,7 @@ int cmd_detokenize(int argc, char** argv) {
     Args args("detokenize", "-m MODEL|tokenizer.json [IDS...]",
               "Decode token ids (arguments, or whitespace-separated on standard input) to text.",
               {{"model", 'm', "PATH", "GGUF file, HF folder or tokenizer.json", ""}});
-    if (!args.parse(argc, argv)) return 0;
+    if (!args.parse(argc, argv, std::numeric_limits<std::size_t>::max())) return 0;
     const Tokenizer tok = load_tokenizer(args.str("model"));
     std::vector<std::int32_t> ids;
     auto add = [&](const std::string& s) {

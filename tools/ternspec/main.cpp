@@ -2,6 +2,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -10,6 +11,7 @@
 #include "target/kernels/cpu_features.hpp"
 #include "ternspec/error.hpp"
 #include "tools/ternspec/commands.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace {
 
@@ -68,7 +70,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     try {
-        return it->second.run(argc - 2, argv + 2);
+        const int rc = it->second.run(argc - 2, argv + 2);
+        if (!ternspec::cli::flush_stdout()) {
+            std::fprintf(stderr, "ternspec %s: writing standard output failed: %s\n", argv[1], std::strerror(errno));
+            return 1;
+        }
+        return rc;
     } catch (const ternspec::Error& e) {
         std::fprintf(stderr, "ternspec %s: %s\n", argv[1], e.what());
     } catch (const std::bad_alloc&) {

@@ -52,8 +52,7 @@ std::vector<Option> sampling_options() {
 
 std::unique_ptr<tbb::global_control> apply_threads(const Args& args) {
     if (!args.has("threads")) return nullptr;
-    const auto n = args.integer("threads");
-    if (n < 1 || n > 1024) throw InputError("--threads must be between 1 and 1024");
+    const auto n = args.integer("threads", 1, 1024);
     return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                  static_cast<std::size_t>(n));
 }
@@ -73,10 +72,10 @@ std::shared_ptr<Qwen3Model> load_model(const Args& args) {
 SamplingParams sampling_from(const Args& args) {
     SamplingParams p;
     p.temperature = static_cast<float>(args.number("temp"));
-    p.top_k = static_cast<int>(args.integer("top-k"));
+    p.top_k = static_cast<int>(args.integer("top-k", 0, std::numeric_limits<int>::max()));
     p.top_p = static_cast<float>(args.number("top-p"));
     p.min_p = static_cast<float>(args.number("min-p"));
-    p.seed = static_cast<std::uint64_t>(args.integer("seed"));
+    p.seed = static_cast<std::uint64_t>(args.integer("seed", 0, std::numeric_limits<long long>::max()));
     if (p.temperature < 0 || p.top_k < 0 || !(p.top_p > 0 && p.top_p <= 1) || p.min_p < 0 || p.min_p > 1)
         throw InputError(
             "sampling options out of range (temp >= 0, top-k >= 0, 0 < top-p <= 1, 0 <= min-p <= 1)");

@@ -9,6 +9,7 @@
 #include "runtime/batch_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -47,22 +48,23 @@ int bench_serve(int argc, char** argv) {
               "every output checked against it (greedy).",
               opts);
     if (!args.parse(argc, argv)) return 0;
+    if (args.has("json")) check_writable(args.str("json"), "--json");
     auto threads = apply_threads(args);
     auto model = load_model(args);
     const auto prompts = read_prompts_jsonl(args.str("prompts"), false);
     std::vector<std::vector<std::int32_t>> ids;
-    const auto keep = static_cast<std::size_t>(args.integer("prompt-tokens"));
+    const auto keep = static_cast<std::size_t>(args.integer("prompt-tokens", 0, std::numeric_limits<int>::max()));
     for (const auto& p : prompts) {
         ids.push_back(model->tokenizer().encode(p));
         if (keep > 0 && ids.back().size() > keep) ids.back().resize(keep);
     }
-    const int parallel = static_cast<int>(args.integer("parallel")),
-              reps = static_cast<int>(args.integer("reps"));
+    const int parallel = static_cast<int>(args.integer("parallel", 1, 256)),
+              reps = static_cast<int>(args.integer("reps", 1, 1000));
     if (parallel < 2 || parallel > 64) throw InputError("--parallel must be between 2 and 64");
     DecodeOptions opt;
-    opt.max_new_tokens = static_cast<int>(args.integer("n-predict"));
+    opt.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     opt.stop_at_eos = false;
-    opt.budget = {static_cast<int>(args.integer("k")), 0};
+    opt.budget = {static_cast<int>(args.integer("k", 1, 64)), 0};
     std::vector<Row> rows;
     std::vector<std::string> names{"none"};
     for (const auto& d : args.str_list("draft"))
@@ -155,9 +157,7 @@ int bench_serve(int argc, char** argv) {
              {"overlapped", r.overlapped}});
     }
     if (args.has("json")) {
-        std::ofstream f(args.str("json"));
-        if (!f) throw InputError(args.str("json") + ": cannot write");
-        f << out.dump(1) << "\n";
+        write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
     }
     for (const auto& r : rows)
         if (!r.lossless) throw Error("an output differed from one-at-a-time plain decoding: not lossless");

@@ -11,6 +11,7 @@
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -126,6 +127,8 @@ int bench_spec(int argc, char** argv) {
               "its speed-up is the median over repetitions of its tokens/s against those two neighbours.",
               opts);
     if (!args.parse(argc, argv)) return 0;
+    if (args.has("json")) check_writable(args.str("json"), "--json");
+    if (args.has("plot")) check_writable(args.str("plot"), "--plot");
     auto threads = apply_threads(args);
     auto model = load_model(args);
     const auto prompts = read_prompts_jsonl(args.str("prompts"), false);
@@ -145,13 +148,13 @@ int bench_spec(int argc, char** argv) {
                 if (k < 1 || k > 64) throw InputError("-k values must be between 1 and 64");
             }
             cfgs.push_back({d, k, 0});
-            if (args.has("tree")) cfgs.push_back({d, k, static_cast<int>(args.integer("tree"))});
+            if (args.has("tree")) cfgs.push_back({d, k, static_cast<int>(args.integer("tree", 1, 64))});
         }
     }
-    const int reps = static_cast<int>(args.integer("reps"));
-    const int k_max = static_cast<int>(args.integer("k-max"));
+    const int reps = static_cast<int>(args.integer("reps", 1, 1000));
+    const int k_max = static_cast<int>(args.integer("k-max", 1, 64));
     DecodeOptions base;
-    base.max_new_tokens = static_cast<int>(args.integer("n-predict"));
+    base.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     base.stop_at_eos = false;  // equal work for every drafter
     std::vector<Outcome> res(cfgs.size());
     std::vector<std::vector<std::int32_t>> reference(ids.size());
@@ -250,9 +253,9 @@ int bench_spec(int argc, char** argv) {
                               {"reps", reps},
                               {"kernels", kernel_path_name(kernel_path())},
                               {"rows", rows}};
-        std::ofstream(args.str("json")) << out.dump(1) << "\n";
+        write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
     }
-    if (args.has("plot")) std::ofstream(args.str("plot")) << svg_plot(cfgs, res);
+    if (args.has("plot")) write_output_file(args.str("plot"), svg_plot(cfgs, res), "--plot");
     bool all = true;
     for (const auto& r : res) all = all && r.lossless;
     if (!all) {

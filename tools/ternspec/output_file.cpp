@@ -1,0 +1,55 @@
+#include "tools/ternspec/output_file.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "ternspec/error.hpp"
+
+namespace ternspec::cli {
+
+void check_writable(const std::string& path, const std::string& option) {
+    namespace fs = std::filesystem;
+    const auto fail = [&](const std::string& why) { throw InputError(option + " " + path + ": " + why); };
+    if (path.empty()) fail("empty path");
+    std::error_code ec;
+    const auto st = fs::status(path, ec);
+    if (fs::is_directory(st)) fail("is a folder");
+    if (fs::exists(st)) {
+        if (::access(path.c_str(), W_OK) != 0) fail(std::string("cannot write: ") + std::strerror(errno));
+        return;
+    }
+    auto parent = fs::path(path).parent_path();
+    if (parent.empty()) parent = ".";
+    if (!fs::is_directory(parent, ec)) fail("folder " + parent.string() + " does not exist");
+    if (::access(parent.c_str(), W_OK) != 0)
+        fail("cannot create a file in " + parent.string() + ": " + std::strerror(errno));
+}
+
+void write_output_file(const std::string& path, const std::string& content, const std::string& option) {
+    const auto fail = [&](const char* what) {
+        throw InputError(option + " " + path + ": " + what + " failed: " + std::strerror(errno));
+    };
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) fail("open");
+    const bool wrote = std::fwrite(content.data(), 1, content.size(), f) == content.size();
+    const bool flushed = std::fflush(f) == 0;
+    const int saved = errno;
+    const bool closed = std::fclose(f) == 0;
+    if (!wrote || !flushed) {
+        errno = saved;
+        fail("write");
+    }
+    if (!closed) fail("close");
+}
+
+bool flush_stdout() {
+    std::cout.flush();
+    return std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout);
+}
+
+}  // namespace ternspec::cli

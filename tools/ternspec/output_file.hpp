@@ -1,0 +1,15 @@
+#pragma once
+// Output files named by options: checked before the work (a folder, a missing folder or an unwritable
+// path fails at once, not after an hour of benchmarking) and every write and close checked after it.
+#include <string>
+
+namespace ternspec::cli {
+
+// InputError naming the option and the path when `path` cannot be created or written.
+void check_writable(const std::string& path, const std::string& option);
+// Writes `content` to `path` (replacing it); any failed write, flush or close is an error naming both.
+void write_output_file(const std::string& path, const std::string& content, const std::string& option);
+// Flushes standard output; false when anything written to it was lost (a full disk, a closed pipe).
+bool flush_stdout();
+
+}  // namespace ternspec::cli
