@@ -1,29 +1,34 @@
 #!/usr/bin/env bash
-# libFuzzer targets for the GGUF, safetensors and tokenizer.json parsers, built with clang into build-fuzz/.
-#   scripts/fuzz.sh --smoke        each target for 20 s (CI)
+# libFuzzer targets for the GGUF, safetensors and tokenizer.json parsers and for tokenizing with a GGUF
+# vocabulary, built with clang into build-fuzz/.
+#   scripts/fuzz.sh --smoke        each target for 60 s (CI)
+#   scripts/fuzz.sh --long         each target for 10 minutes (nightly)
 #   scripts/fuzz.sh --seconds N    each target for N s
 # Seeds: the bad-input catalogue the tests write, plus small valid files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=20
+seconds=60
 case "${1:-}" in
-  --smoke) seconds=20 ;;
+  --smoke) seconds=60 ;;
+  --long) seconds=600 ;;
   --seconds) seconds=$2 ;;
   "") ;;
-  *) echo "usage: scripts/fuzz.sh [--smoke | --seconds N]"; exit 2 ;;
+  *) echo "usage: scripts/fuzz.sh [--smoke | --long | --seconds N]"; exit 2 ;;
 esac
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERNSPEC_FUZZ=ON \
   -DTERNSPEC_BUILD_TESTS=OFF -DTERNSPEC_BUILD_BENCH=OFF -DTERNSPEC_AVX2=OFF > /dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_safetensors fuzz_tokenizer_json
-for t in gguf safetensors tokenizer_json; do
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_safetensors fuzz_tokenizer_json fuzz_gguf_vocab
+for t in gguf safetensors tokenizer_json gguf_vocab; do
   corpus=build-fuzz/corpus/$t
   mkdir -p "$corpus"
   # Seeds: the catalogue of bad files (if the tests ran) and a valid tiny model.
   find build/tests/tmp -path '*bad_inputs*' -type f 2> /dev/null | while read -r f; do cp "$f" "$corpus/"; done || true
   [ -x build/ternspec ] && [ "$t" = gguf ] && build/ternspec synth "$corpus/tiny.gguf" --shape tiny 2> /dev/null || true
   [ "$t" = tokenizer_json ] && cp tests/data/*.json "$corpus/" 2> /dev/null || true
+  [ "$t" = gguf_vocab ] && printf '\x03<|im_start|>\n\x04<tool>\n\x03\n\x00x = "<|im_start|>\0<tool>"' > "$corpus/seed"
   echo "fuzz: $t for ${seconds}s"
+  # -timeout: an input that takes 10 s (a hang, a quadratic path) is a finding, like a crash.
   ASAN_OPTIONS=detect_leaks=1 build-fuzz/tests/fuzz/fuzz_$t "$corpus" -max_total_time="$seconds" -max_len=65536 \
-    -rss_limit_mb=4096 -print_final_stats=1 2>&1 | tail -n 3
+    -rss_limit_mb=4096 -timeout=10 -print_final_stats=1 2>&1 | tail -n 3
 done
 echo "fuzz: no crashes"

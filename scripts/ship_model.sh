@@ -11,7 +11,7 @@ out=models/$name
 py=/usr/bin/python3
 export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 $py train/train_model.py --work "$work" --export "$out" --threads 2 --context "${CONTEXT:-512}"
-build/ternspec convert "$out" "$out/$name.gguf" --type q2_0_g128
+build/ternspec convert "$out" "$out/$name.gguf" --type q2_0
 (cd train && $py make_val_text.py "../$work/val.txt")
 build/ternspec perplexity -m "$out" -f "$work/val.txt" --ctx 256 --json > "$work/perplexity_hf.json"
 build/ternspec perplexity -m "$out/$name.gguf" -f "$work/val.txt" --ctx 256 --json > "$work/perplexity_gguf.json"

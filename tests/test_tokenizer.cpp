@@ -96,7 +96,7 @@ TEST(StreamDecoder, InvalidBytesBecomeReplacementCharacters) {
 TEST(GgufTokenizer, RoundTripsThroughMetadata) {
     if (!fs::exists(kQwen3Json)) GTEST_SKIP();
     GgufWriter w;
-    qwen3().write_gguf_metadata(w);
+    qwen3().write_gguf_metadata(w, 151936);  // padded to Qwen3's embedding rows, as llama.cpp expects
     const auto path = fixtures::temp_path("qwen3_tokenizer.gguf");
     w.write(path);
     const auto t = Tokenizer::from_gguf(GgufFile(path));
@@ -105,6 +105,20 @@ TEST(GgufTokenizer, RoundTripsThroughMetadata) {
     for (const auto& text : nlohmann::json::parse(in))
         EXPECT_EQ(t.encode(text.get<std::string>()), qwen3().encode(text.get<std::string>()));
     EXPECT_EQ(t.eos_id(), qwen3().eos_id());
+    // What llama.cpp reads: one entry per embedding row, padding unused, <|...|> control, <think>
+    // user-defined.
+    const GgufFile g(path);
+    const auto& tokens = g.get("tokenizer.ggml.tokens").as_array("tokens");
+    const auto& types = g.get("tokenizer.ggml.token_type").as_array("types");
+    ASSERT_EQ(tokens.size(), 151936u);
+    EXPECT_EQ(tokens[151935].as_string("t"), "[PAD151935]");
+    EXPECT_EQ(types[151935].as_int("t"), 5);
+    EXPECT_EQ(types[static_cast<std::size_t>(*qwen3().token_id("<|im_start|>"))].as_int("t"), 3);
+    EXPECT_EQ(types[static_cast<std::size_t>(*qwen3().token_id("<think>"))].as_int("t"), 4);
+    EXPECT_EQ(types[static_cast<std::size_t>(*qwen3().token_id("Hello"))].as_int("t"), 1);
+    EXPECT_EQ(g.get("tokenizer.ggml.bos_token_id").as_int("bos"), *qwen3().token_id("<|endoftext|>"));
+    EXPECT_FALSE(g.get("tokenizer.ggml.add_bos_token").as_bool("add_bos"));
+    EXPECT_EQ(t.token_bytes(151935), "");
 }
 
 TEST(ShippedTokenizer, EncodesCodeCompactly) {

@@ -33,7 +33,7 @@ def main():
         "",
         f"- `model.safetensors`: the \"-unpacked\" layout. F16 values that are exactly ternary × fp16 scale per group",
         "  of 128, so ternspec packs them losslessly. `tests/test_model.cpp` reads the file and checks this.",
-        f"- `{name}.gguf`: made from the folder by `ternspec convert models/{name} models/{name}/{name}.gguf --type q2_0_g128`.",
+        f"- `{name}.gguf`: made from the folder by `ternspec convert models/{name} models/{name}/{name}.gguf --type q2_0` (mainline llama.cpp's Q2_0, group 64; llama.cpp loads it).",
         "",
         "## Architecture",
         f"- Qwen3: {c['num_hidden_layers']} layers, hidden {c['hidden_size']}, SwiGLU {c['intermediate_size']}, "

@@ -103,7 +103,7 @@ void synth_model(const std::string& out, const ModelConfig& c, TensorType type, 
     set_qwen3_metadata(
         w, c, "ternspec synthetic " + std::to_string(c.hidden_size) + "x" + std::to_string(c.n_layers));
     const Tokenizer tok = byte_tokenizer();
-    tok.write_gguf_metadata(w);
+    tok.write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
     w.set("tokenizer.chat_template", GgufValue::str(""));
 
     const int total = 2 + 9 * c.n_layers;
@@ -160,7 +160,7 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
     GgufWriter w;
     const auto& c = in.config();
     set_qwen3_metadata(w, c, in.path());
-    in.tokenizer().write_gguf_metadata(w);
+    in.tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
     if (!in.chat_template().empty()) w.set("tokenizer.chat_template", GgufValue::str(in.chat_template()));
     std::vector<const TensorRef*> tensors;
     for (const auto& [name, t] : in.tensors()) {

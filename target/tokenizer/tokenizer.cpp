@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <queue>
 
 #include "target/formats/gguf.hpp"
 #include "target/io/mapped_file.hpp"
@@ -201,7 +202,13 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
         for (std::size_t i = 0; i < arr.size(); ++i) {
             const auto ty = arr[i].as_int("tokenizer.ggml.token_type");
             if (ty == 3 || ty == 4) t.added_.push_back({t.pieces_[i], static_cast<std::int32_t>(i), ty == 3});
+            if (ty == 5) {  // unused ("[PAD151669]"): no text, and no string maps to it
+                t.ids_.erase(t.pieces_[i]);
+                t.pieces_[i].clear();
+            }
         }
+        // The padding past the last real token is the embedding's business, not the tokenizer's.
+        while (!t.pieces_.empty() && t.pieces_.back().empty()) t.pieces_.pop_back();
     }
     std::int32_t rank = 0;
     for (const auto& m : g.get("tokenizer.ggml.merges").as_array("tokenizer.ggml.merges")) {
@@ -244,6 +251,10 @@ void Tokenizer::finish(const std::string& what) {
               [](const Added& a, const Added& b) { return a.content.size() > b.content.size(); });
     added_index_.assign(pieces_.size(), -1);
     for (std::size_t i = 0; i < added_.size(); ++i) {
+        // An empty added token would match everywhere without advancing: refused, not looped on.
+        if (added_[i].content.empty())
+            throw FormatError(what + ": added token " + std::to_string(added_[i].id) +
+                              " is the empty string");
         added_index_[static_cast<std::size_t>(added_[i].id)] = static_cast<std::int32_t>(i);
         added_by_first_byte_[static_cast<unsigned char>(added_[i].content[0])].push_back(i);
     }
@@ -298,6 +309,55 @@ std::string Tokenizer::decode(const std::vector<std::int32_t>& ids) const {
     return utf8_sanitize(decode_bytes(ids));
 }
 
+// Lowest rank first, leftmost first among equal ranks, over a linked list of symbols with a heap of
+// candidate pairs: O(n log n) in the piece's length, where rescanning every pair after each merge was
+// quadratic (1 MB without whitespace took 38 s). Stale heap entries are recognised and skipped.
+std::vector<std::int32_t> Tokenizer::merge_bytes(std::string_view piece) const {
+    struct Symbol {
+        std::int32_t id;
+        std::int32_t prev, next;  // -1 at the ends
+    };
+    struct Candidate {
+        std::int32_t rank, left, a, b;
+        bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+    };
+    const auto n = static_cast<std::int32_t>(piece.size());
+    std::vector<Symbol> sym(static_cast<std::size_t>(n));
+    for (std::int32_t i = 0; i < n; ++i)
+        sym[static_cast<std::size_t>(i)] = {
+            byte_token_[static_cast<unsigned char>(piece[static_cast<std::size_t>(i)])], i - 1,
+            i + 1 < n ? i + 1 : -1};
+    std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
+    auto offer = [&](std::int32_t left) {
+        if (left < 0) return;
+        const auto right = sym[static_cast<std::size_t>(left)].next;
+        if (right < 0) return;
+        const auto a = sym[static_cast<std::size_t>(left)].id, b = sym[static_cast<std::size_t>(right)].id;
+        if (auto it = merges_.find(pair_key(a, b)); it != merges_.end())
+            heap.push({it->second.first, left, a, b});
+    };
+    for (std::int32_t i = 0; i + 1 < n; ++i) offer(i);
+    std::vector<bool> dead(static_cast<std::size_t>(n), false);
+    while (!heap.empty()) {
+        const auto c = heap.top();
+        heap.pop();
+        auto& l = sym[static_cast<std::size_t>(c.left)];
+        if (dead[static_cast<std::size_t>(c.left)] || l.next < 0 || l.id != c.a) continue;
+        auto& r = sym[static_cast<std::size_t>(l.next)];
+        if (r.id != c.b) continue;
+        l.id = merges_.find(pair_key(c.a, c.b))->second.second;
+        dead[static_cast<std::size_t>(l.next)] = true;
+        l.next = r.next;
+        if (r.next >= 0) sym[static_cast<std::size_t>(r.next)].prev = c.left;
+        offer(l.prev);
+        offer(c.left);
+    }
+    std::vector<std::int32_t> w;
+    for (std::int32_t i = n > 0 ? 0 : -1; i >= 0; i = sym[static_cast<std::size_t>(i)].next)
+        w.push_back(sym[static_cast<std::size_t>(i)].id);
+    return w;
+}
+
 void Tokenizer::encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const {
     {
         std::shared_lock lock(*cache_mutex_);
@@ -307,34 +367,7 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<std::int32_t>& 
             return;
         }
     }
-    std::vector<std::int32_t> w;
-    w.reserve(piece.size());
-    for (unsigned char b : piece) w.push_back(byte_token_[b]);
-    while (w.size() > 1) {
-        std::int32_t best_rank = INT32_MAX, merged = -1;
-        std::size_t best = 0;
-        for (std::size_t i = 0; i + 1 < w.size(); ++i) {
-            auto it = merges_.find(pair_key(w[i], w[i + 1]));
-            if (it != merges_.end() && it->second.first < best_rank) {
-                best_rank = it->second.first;
-                merged = it->second.second;
-                best = i;
-            }
-        }
-        if (merged < 0) break;
-        // Merge every occurrence of the best pair, left to right, as rank order would.
-        const std::int32_t a = w[best], b = w[best + 1];
-        std::size_t o = 0;
-        for (std::size_t i = 0; i < w.size();) {
-            if (i + 1 < w.size() && w[i] == a && w[i + 1] == b) {
-                w[o++] = merged;
-                i += 2;
-            } else {
-                w[o++] = w[i++];
-            }
-        }
-        w.resize(o);
-    }
+    std::vector<std::int32_t> w = merge_bytes(piece);
     out.insert(out.end(), w.begin(), w.end());
     std::unique_lock lock(*cache_mutex_);
     if (cache_->size() < 1'000'000) cache_->emplace(std::string(piece), std::move(w));
@@ -371,14 +404,39 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool parse_sp
     return out;
 }
 
-void Tokenizer::write_gguf_metadata(GgufWriter& w) const {
+namespace {
+
+// GGUF's tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
+enum GgufTokenType : std::int32_t { kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5 };
+
+// Added tokens that llama.cpp's converter makes control tokens even when the checkpoint does not mark them
+// special: "<|...|>" and "<｜...｜>" forms, "<pad>", "<mask>", "<unused...>".
+bool looks_special(const std::string& s) {
+    auto wrapped = [&](std::string_view open, std::string_view close) {
+        return s.size() >= open.size() + close.size() && s.starts_with(open) && s.ends_with(close);
+    };
+    return s == "<pad>" || s == "<mask>" || wrapped("<|", "|>") ||
+           wrapped("<\xef\xbd\x9c", "\xef\xbd\x9c>") || wrapped("<unused", ">");
+}
+
+}  // namespace
+
+void Tokenizer::write_gguf_metadata(GgufWriter& w, std::size_t embedding_rows) const {
+    if (embedding_rows < pieces_.size())
+        throw FormatError("the tokenizer has " + std::to_string(pieces_.size()) +
+                          " tokens but the embedding only " + std::to_string(embedding_rows) + " rows");
+    // llama.cpp sizes the embedding from the token list, so the list is padded to the embedding's rows with
+    // unused "[PAD{id}]" entries, as its converter does; ids with no vocabulary entry are written the same
+    // way.
     std::vector<GgufValue> tokens, types, merges;
-    for (std::size_t i = 0; i < pieces_.size(); ++i) {
-        // Ids with no vocabulary entry still need a unique string in GGUF's dense token list.
-        tokens.push_back(GgufValue::str(pieces_[i].empty() ? "[PAD" + std::to_string(i) + "]" : pieces_[i]));
-        int type = pieces_[i].empty() ? 5 : 1;  // 5: unused, 1: normal, 3: control, 4: user-defined
-        if (const auto a = added_index_[i]; a >= 0)
-            type = added_[static_cast<std::size_t>(a)].special ? 3 : 4;
+    for (std::size_t i = 0; i < embedding_rows; ++i) {
+        const bool pad = i >= pieces_.size() || pieces_[i].empty();
+        tokens.push_back(GgufValue::str(pad ? "[PAD" + std::to_string(i) + "]" : pieces_[i]));
+        std::int32_t type = pad ? kUnused : kNormal;
+        if (const auto a = pad ? -1 : added_index_[i]; a >= 0) {
+            const auto& added = added_[static_cast<std::size_t>(a)];
+            type = added.special || looks_special(added.content) ? kControl : kUserDefined;
+        }
         types.push_back(GgufValue::i32(type));
     }
     for (const auto& [a, b] : merge_list_)
@@ -395,6 +453,13 @@ void Tokenizer::write_gguf_metadata(GgufWriter& w) const {
     w.set("tokenizer.ggml.token_type", GgufValue::array(GgufType::I32, std::move(types)));
     w.set("tokenizer.ggml.merges", GgufValue::array(GgufType::STRING, std::move(merges)));
     if (eos_) w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(static_cast<std::uint32_t>(*eos_)));
+    // As llama.cpp writes Qwen3: <|endoftext|> is the BOS and padding id, and no BOS is prepended (ternspec
+    // prepends none either, so both tokenize a prompt alike).
+    if (const auto eot = token_id("<|endoftext|>")) {
+        w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(static_cast<std::uint32_t>(*eot)));
+        w.set("tokenizer.ggml.padding_token_id", GgufValue::u32(static_cast<std::uint32_t>(*eot)));
+    }
+    w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(false));
 }
 
 std::string StreamDecoder::push(std::int32_t id) {

@@ -38,12 +38,14 @@ class Tokenizer {
     std::size_t n_added() const { return added_.size(); }
     const std::string& pre_pattern() const { return splitter_->pattern(); }
     void set_eos(std::int32_t id) { eos_ = id; }
-    // tokenizer.ggml.* keys (gpt2 model, qwen2 pre-tokenizer when the regex is Qwen2's).
-    void write_gguf_metadata(GgufWriter& w) const;
+    // tokenizer.ggml.* keys (gpt2 model, qwen2 pre-tokenizer when the regex is Qwen2's), the token list
+    // padded to the embedding's rows.
+    void write_gguf_metadata(GgufWriter& w, std::size_t embedding_rows) const;
 
   private:
     Tokenizer() = default;
     void finish(const std::string& what);
+    std::vector<std::int32_t> merge_bytes(std::string_view piece) const;
     void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const;
     void encode_plain(std::string_view text, std::vector<std::int32_t>& out) const;
 

@@ -17,9 +17,11 @@ long long parse_integer(const std::string& text, const std::string& what, long l
     errno = 0;
     char* end = nullptr;
     const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || end != text.c_str() + text.size() || std::isspace(static_cast<unsigned char>(text[0])))
+    if (text.empty() || end != text.c_str() + text.size() ||
+        std::isspace(static_cast<unsigned char>(text[0])))
         throw InputError(what + ": \"" + text + "\" is not an integer" + range);
-    if (errno == ERANGE || v < lo || v > hi) throw InputError(what + ": " + text + " is out of range" + range);
+    if (errno == ERANGE || v < lo || v > hi)
+        throw InputError(what + ": " + text + " is out of range" + range);
     return v;
 }
 
@@ -113,9 +115,10 @@ bool Args::parse(int argc, char** argv, std::size_t max_positional) {
     for (const auto& [name, vals] : raw)
         if (!vals.empty()) values_[name] = vals.back();  // the last one wins, as in llama.cpp
     if (positional_.size() > max_positional) {
-        throw InputError("unexpected argument \"" + positional_[max_positional] + "\"" +
-                         (max_positional == 0 ? "" : " (takes at most " + std::to_string(max_positional) + ")") +
-                         " (see ternspec " + command_ + " --help)");
+        throw InputError(
+            "unexpected argument \"" + positional_[max_positional] + "\"" +
+            (max_positional == 0 ? "" : " (takes at most " + std::to_string(max_positional) + ")") +
+            " (see ternspec " + command_ + " --help)");
     }
     return true;
 }
@@ -164,7 +167,8 @@ std::vector<long long> Args::int_list(const std::string& name, long long lo, lon
     const auto text = str(name);
     std::vector<long long> out;
     std::stringstream ss(text);
-    for (std::string item; std::getline(ss, item, ',');) out.push_back(parse_integer(item, "--" + name, lo, hi));
+    for (std::string item; std::getline(ss, item, ',');)
+        out.push_back(parse_integer(item, "--" + name, lo, hi));
     if (out.empty() || (!text.empty() && text.back() == ','))
         throw InputError("--" + name + ": \"" + text + "\" is not a comma-separated list of integers");
     return out;

@@ -30,7 +30,8 @@ DecodeOptions decode_options(const Args& args) {
     o.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     o.sampling = sampling_from(args);
     o.stop_at_eos = !args.flag("ignore-eos");
-    if (args.has("ctx")) o.context = static_cast<int>(args.integer("ctx", 1, std::numeric_limits<int>::max()));
+    if (args.has("ctx"))
+        o.context = static_cast<int>(args.integer("ctx", 1, std::numeric_limits<int>::max()));
     const auto kv = args.str("kv");
     if (kv != "f16" && kv != "f32") throw InputError("--kv must be f16 or f32");
     o.kv_type = kv == "f16" ? KvType::F16 : KvType::F32;

@@ -86,7 +86,8 @@ int cmd_logits(int argc, char** argv) {
         std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), vocab, args.str("npy").c_str());
         return 0;
     }
-    const int k = static_cast<int>(std::min<long long>(args.integer("top", 1, std::numeric_limits<int>::max()), vocab));
+    const int k =
+        static_cast<int>(std::min<long long>(args.integer("top", 1, std::numeric_limits<int>::max()), vocab));
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const float* row = logits.data() + i * static_cast<std::size_t>(vocab);
         std::vector<int> order(static_cast<std::size_t>(vocab));

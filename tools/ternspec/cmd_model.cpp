@@ -31,7 +31,10 @@ int cmd_synth(int argc, char** argv) {
     Args args("synth", "OUT.gguf --shape tiny|qwen3-0.6b|qwen3-1.7b [--type T] [--seed S]",
               "A random ternary Qwen3 model with real shapes, for tests and benchmarks.",
               {{"shape", 0, "NAME", "tiny, qwen3-0.6b or qwen3-1.7b", "tiny"},
-               {"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
+               {"type", 0, "TYPE",
+                "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, tq2_0, tq1_0, f16, "
+                "bf16 or f32",
+                "q2_0"},
                {"seed", 0, "S", "random seed", "1"}});
     if (!args.parse(argc, argv, 1)) return 0;
     if (args.positional().size() != 1) throw InputError("synth takes one output path (see --help)");
@@ -54,7 +57,10 @@ int cmd_convert(int argc, char** argv) {
         "Refuses, naming the tensor, when T cannot hold the weights exactly. --mtp appends an MTP sidecar's\n"
         "modules as llama.cpp's nextn layers, so OUT also serves --draft=mtp --draft-model OUT.\n"
         "An EAGLE-3 head folder is written in its GGUF form (docs/eagle.md); use --type f16, bf16 or f32.",
-        {{"type", 0, "TYPE", "q2_0_g128, pq2_0, q2_0, tq2_0, tq1_0, f16, bf16 or f32", "q2_0_g128"},
+        {{"type", 0, "TYPE",
+          "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, tq2_0, tq1_0, f16, bf16 or "
+          "f32",
+          "q2_0"},
          {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""},
          {"mtp", 0, "SIDECAR", "an MTP sidecar folder to store with the model", ""}});
     if (!args.parse(argc, argv, 2)) return 0;

@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
     try {
         const int rc = it->second.run(argc - 2, argv + 2);
         if (!ternspec::cli::flush_stdout()) {
-            std::fprintf(stderr, "ternspec %s: writing standard output failed: %s\n", argv[1], std::strerror(errno));
+            std::fprintf(stderr, "ternspec %s: writing standard output failed: %s\n", argv[1],
+                         std::strerror(errno));
             return 1;
         }
         return rc;

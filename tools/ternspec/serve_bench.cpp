@@ -53,7 +53,8 @@ int bench_serve(int argc, char** argv) {
     auto model = load_model(args);
     const auto prompts = read_prompts_jsonl(args.str("prompts"), false);
     std::vector<std::vector<std::int32_t>> ids;
-    const auto keep = static_cast<std::size_t>(args.integer("prompt-tokens", 0, std::numeric_limits<int>::max()));
+    const auto keep =
+        static_cast<std::size_t>(args.integer("prompt-tokens", 0, std::numeric_limits<int>::max()));
     for (const auto& p : prompts) {
         ids.push_back(model->tokenizer().encode(p));
         if (keep > 0 && ids.back().size() > keep) ids.back().resize(keep);

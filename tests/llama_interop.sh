@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Every kind of GGUF ternspec writes, loaded by an independent llama.cpp (prebuilt, npm node-llama-cpp
+# 3.21.1, which scripts/setup.sh installs into tests/llama_ref), and the shipped model's greedy choices
+# compared position by position (teacher-forced top-1) between llama.cpp and ternspec.
+#   tests/llama_interop.sh BUILD/ternspec TMPDIR
+# Exit 77 (CTest: skipped) when the reference is not installed.
+set -u
+bin=$1
+tmp=$2
+src=$(cd "$(dirname "$0")/.." && pwd)
+ref=$src/tests/llama_ref
+mkdir -p "$tmp"
+if [ ! -d "$ref/node_modules/node-llama-cpp" ]; then
+  echo "llama.cpp reference not installed (scripts/setup.sh installs it): skipped"; exit 77
+fi
+fail=0
+loads() {  # GGUF: llama.cpp must load it
+  if node "$ref/llama_top1.mjs" "$1" > "$tmp/load.out" 2>&1; then echo "ok: llama.cpp loads $(basename "$1")"
+  else echo "FAIL: llama.cpp refuses $(basename "$1"): $(tail -n 3 "$tmp/load.out")"; fail=1; fi
+}
+refused() {  # GGUF in a layout this llama.cpp does not know: refused, as documented in docs/formats.md
+  if node "$ref/llama_top1.mjs" "$1" > "$tmp/load.out" 2>&1; then echo "FAIL: llama.cpp was expected to refuse $(basename "$1")"; fail=1
+  else echo "ok: llama.cpp refuses $(basename "$1") (a layout mainline llama.cpp does not have)"; fi
+}
+
+# synth: the default type, then every type synth can write.
+"$bin" synth "$tmp/tiny.gguf" --shape tiny 2> /dev/null && loads "$tmp/tiny.gguf"
+for t in q2_0 tq2_0 tq1_0 f16 bf16 f32; do
+  "$bin" synth "$tmp/tiny_$t.gguf" --shape tiny --type $t 2> /dev/null && loads "$tmp/tiny_$t.gguf"
+done
+for t in q2_0_g128 pq2_0; do
+  "$bin" synth "$tmp/tiny_$t.gguf" --shape tiny --type $t 2> /dev/null && refused "$tmp/tiny_$t.gguf"
+done
+
+# The shipped model: its GGUF as shipped, and convert's output in each type that holds it exactly (its
+# group-128 scales do not fit TQ1_0/TQ2_0's 256-blocks: convert refuses those, tested elsewhere).
+model=$src/models/tern-pystd-7m
+if [ -d "$model" ]; then
+  loads "$model/tern-pystd-7m.gguf"
+  "$bin" convert "$model" "$tmp/shipped.gguf" 2> /dev/null && loads "$tmp/shipped.gguf"
+  for t in f16; do "$bin" convert "$model" "$tmp/shipped_$t.gguf" --type $t 2> /dev/null && loads "$tmp/shipped_$t.gguf"; done
+  # Not yet: `convert --mtp` appends nextn layers, which this llama.cpp refuses for qwen3 ("wrong number of
+  # tensors"); issue 17 item 3 is open (docs/mtp.md).
+  # Teacher-forced greedy choices on held-out code (four completion prompts, about 500 positions).
+  /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][:4]
+open(sys.argv[2], "w").write("\n".join(r["prompt"] for r in rows))' "$src/bench/workloads/completion.jsonl" "$tmp/text.txt"
+  for g in shipped.gguf shipped_f16.gguf; do
+    [ -f "$tmp/$g" ] || continue
+    "$bin" tokenize -m "$tmp/$g" -f "$tmp/text.txt" > "$tmp/ids.txt"
+    /usr/bin/python3 -c 'import sys; ids = open(sys.argv[1]).read().split()[:512]; open(sys.argv[1], "w").write(" ".join(ids)); open(sys.argv[2], "w").write("[" + ",".join(ids) + "]")' "$tmp/ids.txt" "$tmp/ids.json"
+    "$bin" logits -m "$tmp/$g" --ids "$tmp/ids.txt" --top 1 > "$tmp/ternspec_top1.txt" || { echo "FAIL: ternspec logits $g"; fail=1; continue; }
+    node "$ref/llama_top1.mjs" "$tmp/$g" "$tmp/ids.json" > "$tmp/llama_top1.json" 2> "$tmp/llama.err" || { echo "FAIL: llama.cpp on $g: $(tail -n 2 "$tmp/llama.err")"; fail=1; continue; }
+    /usr/bin/python3 - "$tmp/ternspec_top1.txt" "$tmp/llama_top1.json" "$g" <<'PY' || fail=1
+import json, sys
+ours = [int(l.split()[2].split(":")[0]) for l in open(sys.argv[1]) if l.strip()]
+theirs = json.load(open(sys.argv[2]))["top1"]
+n = min(len(ours), len(theirs))
+same = sum(a == b for a, b in zip(ours[:n], theirs[:n]))
+share = same / max(n, 1)
+print(f"{sys.argv[3]}: teacher-forced top-1 agrees at {same}/{n} positions ({100 * share:.1f}%) with llama.cpp")
+sys.exit(0 if n >= 300 and share >= 0.97 else 1)
+PY
+  done
+fi
+[ $fail -eq 0 ] && echo "llama.cpp interop: all checks passed"
+exit $fail
