@@ -7,6 +7,7 @@
 #include "target/formats/dequantize.hpp"
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
+#include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/model/attention.hpp"
 #include "target/model/qwen3_model.hpp"
@@ -16,13 +17,8 @@ namespace ternspec {
 namespace {
 
 int get_int(const nlohmann::json& j, const char* key, const std::string& what, int fallback = -1) {
-    if (!j.contains(key) || j[key].is_null()) {
-        if (fallback >= 0) return fallback;
-        throw FormatError(what + ": config.json lacks " + key);
-    }
-    if (!j[key].is_number_integer() || j[key].get<long long>() <= 0 || j[key].get<long long>() > (1 << 24))
-        throw FormatError(what + ": config.json " + key + " is not a positive integer");
-    return j[key].get<int>();
+    return static_cast<int>(json_int_field(
+        j, key, what, 1, 1 << 24, fallback >= 0 ? std::optional<std::int64_t>(fallback) : std::nullopt));
 }
 
 }  // namespace
@@ -100,15 +96,17 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
     c.vocab = get_int(j, "vocab_size", cfg_path);
     c.draft_vocab = get_int(j, "draft_vocab_size", cfg_path, c.vocab);
     c.target_hidden = get_int(j, "target_hidden_size", cfg_path, tc.hidden_size);
-    c.rope_theta = j.value("rope_theta", 10000.0f);
-    c.rms_eps = j.value("rms_norm_eps", 1e-6f);
+    c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 10000.0f, 0, 1e12);
+    c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
     nlohmann::json ids = j.contains("eagle_aux_hidden_state_layer_ids")
                              ? j["eagle_aux_hidden_state_layer_ids"]
                          : j.contains("eagle_config")
                              ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
                              : nlohmann::json();
     if (ids.is_array()) {
-        for (const auto& v : ids) c.aux_layers.push_back(v.get<int>());
+        for (const auto& v : ids)
+            c.aux_layers.push_back(static_cast<int>(
+                json_integer(v, 0, tc.n_layers, cfg_path + ": eagle_aux_hidden_state_layer_ids")));
     } else {
         c.aux_layers = {std::min(2, tc.n_layers - 1), tc.n_layers / 2, std::max(0, tc.n_layers - 3)};
     }

@@ -4,10 +4,13 @@
 // that no rejection reads out of bounds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "runtime/speculative_decoder.hpp"
@@ -186,6 +189,116 @@ TEST(BadGguf, ModelLevelErrorsNameTheTensor) {
         "missing tensor blk.1.ffn_down.weight");
 }
 
+// Values a file may hold but a model cannot run on, and files that contradict themselves (issue 18, 9).
+namespace {
+
+// A copy of the tiny model with metadata edits and optionally one tensor's bytes changed.
+std::string edited_gguf(const std::string& name, const std::function<void(GgufWriter&)>& edit_kv,
+                        const std::string& tensor = "",
+                        const std::function<void(std::vector<std::uint8_t>&)>& edit_data = {}) {
+    const auto mf = ModelFiles::open(fixtures::tiny_gguf("edited_source", TensorType::F16));
+    GgufWriter w;
+    for (const auto& [k, v] : mf.gguf()->metadata()) w.set(k, v);
+    edit_kv(w);
+    for (const auto& t : mf.gguf()->tensors()) {
+        std::vector<std::uint8_t> d(mf.gguf()->tensor_data(t), mf.gguf()->tensor_data(t) + t.n_bytes);
+        if (t.name == tensor) edit_data(d);
+        w.add_tensor(t.name, t.type, t.shape, std::move(d));
+    }
+    fs::create_directories(fixtures::temp_path("bad_inputs"));
+    const auto path = fixtures::temp_path("bad_inputs/" + name);
+    w.write(path);
+    return path;
+}
+
+const auto load_model = [](const std::string& p) { Qwen3Model::load(ModelFiles::open(p)); };
+
+}  // namespace
+
+TEST(BadGguf, NonFiniteAndInconsistentValuesAreRefused) {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    expect_format_error(edited_gguf(
+                            "nan_norm.gguf", [](GgufWriter&) {}, "output_norm.weight",
+                            [&](std::vector<std::uint8_t>& d) { std::memcpy(d.data() + 12, &nan, 4); }),
+                        load_model, "output_norm.weight holds a non-finite value at element 3");
+    expect_format_error(
+        edited_gguf("inf_rope.gguf",
+                    [&](GgufWriter& w) { w.set("qwen3.rope.freq_base", GgufValue::f32(inf)); }),
+        load_model, "rope_theta");
+    expect_format_error(
+        edited_gguf("huge_rope.gguf",
+                    [](GgufWriter& w) {
+                        w.set("qwen3.rope.freq_base", GgufValue{GgufType::F64, GgufType::U32, double{1e300}});
+                    }),
+        load_model, "rope_theta");
+    expect_format_error(edited_gguf("inf_eps.gguf",
+                                    [&](GgufWriter& w) {
+                                        w.set("qwen3.attention.layer_norm_rms_epsilon", GgufValue::f32(inf));
+                                    }),
+                        load_model, "rms_norm_eps");
+    expect_format_error(edited_gguf("short_block_count.gguf",
+                                    [](GgufWriter& w) { w.set("qwen3.block_count", GgufValue::u32(1)); }),
+                        load_model, "blk.1.attn_k.weight is past the 1 layers the file declares");
+}
+
+namespace {
+
+// Peak resident memory in bytes since the last reset_peak_rss() (Linux's VmHWM).
+std::uint64_t peak_rss() {
+    std::ifstream in("/proc/self/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    return 0;
+}
+bool reset_peak_rss() {
+    std::ofstream f("/proc/self/clear_refs");
+    f << "5";
+    f.close();
+    return f.good();
+}
+
+}  // namespace
+
+// A 32 MiB u8 array under a key nobody reads cost 1.6 GB (48 x) when every element became a value.
+TEST(BadGguf, MetadataArraysCostNoMoreThanTheirBytes) {
+    const std::uint64_t n = 32u << 20;
+    Bytes b = header(0, 1);
+    b.str("junk.array").put<std::uint32_t>(static_cast<std::uint32_t>(GgufType::ARRAY));
+    b.put<std::uint32_t>(static_cast<std::uint32_t>(GgufType::U8)).put<std::uint64_t>(n);
+    b.s.append(n, '\x07');
+    const auto path = catalogue("big_u8_array.gguf", b.s);
+    b.s.clear();
+    b.s.shrink_to_fit();
+    if (!reset_peak_rss()) GTEST_SKIP() << "cannot reset the peak RSS here (/proc/self/clear_refs)";
+    const auto before = peak_rss();
+    {
+        const GgufFile g(path);
+        EXPECT_EQ(g.get("junk.array").array_size("junk.array"), n);
+    }
+    const auto grew = peak_rss() - before;
+    EXPECT_LT(grew, 4 * n) << "opening a " << n << "-byte array raised peak RSS by " << grew;
+}
+
+TEST(BadGguf, OverlappingTensorsAreRefused) {
+    // Point the second tensor in file order at the first one's bytes.
+    const auto path = fixtures::tiny_gguf("overlap_source", TensorType::F16);
+    std::string bytes = slurp(path);
+    const GgufFile g(path);
+    std::vector<GgufTensorInfo> by_offset = g.tensors();
+    std::sort(by_offset.begin(), by_offset.end(), [](auto& a, auto& b) { return a.offset < b.offset; });
+    const auto& victim = by_offset[1];
+    const std::string name_field = Bytes().str(victim.name).s;
+    const auto at = bytes.find(name_field);
+    ASSERT_NE(at, std::string::npos);
+    const auto offset_at = at + name_field.size() + 4 + 8 * victim.shape.size() + 4;
+    std::uint64_t stored = 0;
+    std::memcpy(&stored, bytes.data() + offset_at, 8);
+    ASSERT_EQ(stored, victim.offset);
+    const std::uint64_t first = by_offset[0].offset;
+    std::memcpy(bytes.data() + offset_at, &first, 8);
+    expect_format_error(catalogue("overlapping.gguf", bytes), open_gguf, "overlap");
+}
+
 TEST(BadSafetensors, Catalogue) {
     auto with_header = [](const std::string& h, std::size_t data) {
         Bytes b;
@@ -220,6 +333,20 @@ TEST(BadSafetensors, Catalogue) {
     expect_format_error(
         catalogue("no_shape.safetensors", with_header(R"({"w":{"dtype":"F32","data_offsets":[0,4]}})", 4)),
         open_st, "malformed entry");
+    // Fractions and out-of-range numbers where integers belong (UBSan: float-cast-overflow before).
+    expect_format_error(
+        catalogue("fraction_shape.safetensors",
+                  with_header(R"({"w":{"dtype":"F32","shape":[256.5],"data_offsets":[0,1024]}})", 1024)),
+        open_st, "shape is a fraction 256.5, not an integer");
+    expect_format_error(
+        catalogue("huge_shape.safetensors",
+                  with_header(R"({"w":{"dtype":"F32","shape":[1e300],"data_offsets":[0,4]}})", 4)),
+        open_st, "not an integer");
+    expect_format_error(catalogue("overlap.safetensors",
+                                  with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                                              12)),
+                        open_st, "tensors a and b overlap");
 }
 
 TEST(BadTokenizer, Catalogue) {
@@ -247,6 +374,13 @@ TEST(BadTokenizer, Catalogue) {
             "metaspace.tokenizer.json",
             R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}})"),
         open_tok, "unsupported pre-tokenizer Metaspace");
+    // 2^32 + 5 was read as 5, and 5.5 converted silently.
+    expect_format_error(catalogue("wrapping_id.tokenizer.json",
+                                  R"({"model": {"type": "BPE", "vocab": {"a": 4294967301}, "merges": []}})"),
+                        open_tok, "model.vocab id is 4294967301, out of range");
+    expect_format_error(catalogue("fraction_id.tokenizer.json",
+                                  R"({"model": {"type": "BPE", "vocab": {"a": 5.5}, "merges": []}})"),
+                        open_tok, "model.vocab id is a fraction 5.5");
 }
 
 // A control (3) or user-defined (4) token that is the empty string matched at every byte without moving

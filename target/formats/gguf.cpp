@@ -42,6 +42,11 @@ class Cursor {
                               std::to_string(pos_) + " (needs " + std::to_string(k) + " bytes, file has " +
                               std::to_string(n_) + ")");
     }
+    void skip(std::uint64_t k, const char* what) {
+        need(k, what);
+        pos_ += k;
+    }
+    const std::uint8_t* base() const { return p_; }
     std::uint64_t pos() const { return pos_; }
     std::uint64_t remaining() const { return n_ - pos_; }
     const std::string& file() const { return file_; }
@@ -77,7 +82,43 @@ std::uint64_t min_value_bytes(GgufType t) {
     return 1;
 }
 
-GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth) {
+// Walks one value without keeping it: the checks read_value makes, no allocation.
+void skip_value(Cursor& c, GgufType type, const std::string& key, int depth) {
+    switch (type) {
+        case GgufType::STRING:
+            c.skip(c.read<std::uint64_t>("a string length"), "a string value");
+            return;
+        case GgufType::BOOL: {
+            const auto b = c.read<std::uint8_t>("a bool value");
+            if (b > 1) throw FormatError(c.file() + ": key " + key + ": bool value " + std::to_string(b));
+            return;
+        }
+        case GgufType::ARRAY: {
+            if (depth >= kMaxArrayDepth)
+                throw FormatError(c.file() + ": key " + key + ": arrays nested too deep");
+            const auto et = c.read<std::uint32_t>("an array type");
+            if (et > static_cast<std::uint32_t>(GgufType::F64))
+                throw FormatError(c.file() + ": key " + key + ": unknown array element type " +
+                                  std::to_string(et));
+            const auto elem = static_cast<GgufType>(et);
+            const auto count = c.read<std::uint64_t>("an array length");
+            if (count > c.remaining() / min_value_bytes(elem))
+                throw FormatError(c.file() + ": key " + key + ": array of " + std::to_string(count) +
+                                  " elements does not fit in the file");
+            if (elem != GgufType::STRING && elem != GgufType::BOOL && elem != GgufType::ARRAY) {
+                c.skip(count * min_value_bytes(elem), "array elements");
+                return;
+            }
+            for (std::uint64_t i = 0; i < count; ++i) skip_value(c, elem, key, depth + 1);
+            return;
+        }
+        default:
+            c.skip(min_value_bytes(type), "a value");
+    }
+}
+
+GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth,
+                     const std::shared_ptr<const void>& keep) {
     GgufValue v;
     v.type = type;
     switch (type) {
@@ -132,11 +173,15 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth
             if (count > c.remaining() / min_value_bytes(v.elem_type))
                 throw FormatError(c.file() + ": key " + key + ": array of " + std::to_string(count) +
                                   " elements does not fit in the file");
-            std::vector<GgufValue> items;
-            items.reserve(count);
-            for (std::uint64_t i = 0; i < count; ++i)
-                items.push_back(read_value(c, v.elem_type, key, depth + 1));
-            v.value = std::move(items);
+            const auto start = c.pos();
+            for (std::uint64_t i = 0; i < count && v.elem_type == GgufType::ARRAY; ++i)
+                skip_value(c, v.elem_type, key, depth + 1);
+            if (v.elem_type == GgufType::STRING || v.elem_type == GgufType::BOOL) {
+                for (std::uint64_t i = 0; i < count; ++i) skip_value(c, v.elem_type, key, depth + 1);
+            } else if (v.elem_type != GgufType::ARRAY) {
+                c.skip(count * min_value_bytes(v.elem_type), "array elements");
+            }
+            v.value = GgufRawArray{keep, c.base() + start, count, c.pos() - start, c.file()};
             break;
         }
         default:
@@ -199,8 +244,14 @@ void write_value(std::ostream& out, const GgufValue& v, bool with_type) {
             put_string(out, v.as_string(key));
             break;
         case GgufType::ARRAY: {
-            const auto& items = v.as_array(key);
             put<std::uint32_t>(out, static_cast<std::uint32_t>(v.elem_type));
+            if (auto* raw = std::get_if<GgufRawArray>(&v.value)) {  // the bytes are already the encoding
+                put<std::uint64_t>(out, raw->count);
+                out.write(reinterpret_cast<const char*>(raw->data),
+                          static_cast<std::streamsize>(raw->n_bytes));
+                break;
+            }
+            const auto& items = std::get<std::vector<GgufValue>>(v.value);
             put<std::uint64_t>(out, items.size());
             for (const auto& it : items) write_value(out, it, false);
             break;
@@ -237,8 +288,35 @@ const std::string& GgufValue::as_string(const std::string& key) const {
     throw FormatError("metadata " + key + ": expected a string");
 }
 
-const std::vector<GgufValue>& GgufValue::as_array(const std::string& key) const {
+std::vector<GgufValue> GgufValue::as_array(const std::string& key) const {
     if (auto* a = std::get_if<std::vector<GgufValue>>(&value)) return *a;
+    if (auto* raw = std::get_if<GgufRawArray>(&value)) {
+        Cursor c(raw->data, raw->n_bytes, raw->file);
+        std::vector<GgufValue> items;
+        items.reserve(raw->count);
+        for (std::uint64_t i = 0; i < raw->count; ++i)
+            items.push_back(read_value(c, elem_type, key, 1, raw->keep));
+        return items;
+    }
+    throw FormatError("metadata " + key + ": expected an array");
+}
+
+void GgufValue::for_each(const std::string& key, const std::function<void(const GgufValue&)>& fn) const {
+    if (auto* a = std::get_if<std::vector<GgufValue>>(&value)) {
+        for (const auto& v : *a) fn(v);
+        return;
+    }
+    if (auto* raw = std::get_if<GgufRawArray>(&value)) {
+        Cursor c(raw->data, raw->n_bytes, raw->file);
+        for (std::uint64_t i = 0; i < raw->count; ++i) fn(read_value(c, elem_type, key, 1, raw->keep));
+        return;
+    }
+    throw FormatError("metadata " + key + ": expected an array");
+}
+
+std::uint64_t GgufValue::array_size(const std::string& key) const {
+    if (auto* a = std::get_if<std::vector<GgufValue>>(&value)) return a->size();
+    if (auto* raw = std::get_if<GgufRawArray>(&value)) return raw->count;
     throw FormatError("metadata " + key + ": expected an array");
 }
 
@@ -255,8 +333,7 @@ std::string GgufValue::summary() const {
     else if (auto* s = std::get_if<std::string>(&value)) {
         ss << '"' << (s->size() > 60 ? s->substr(0, 57) + "..." : *s) << '"';
     } else {
-        const auto& a = std::get<std::vector<GgufValue>>(value);
-        ss << "[" << a.size() << " items]";
+        ss << "[" << array_size("") << " items]";
     }
     return ss.str();
 }
@@ -286,7 +363,7 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
         const auto t = c.read<std::uint32_t>("a metadata type");
         if (t > static_cast<std::uint32_t>(GgufType::F64))
             throw FormatError(path + ": key " + key + ": unknown value type " + std::to_string(t));
-        auto v = read_value(c, static_cast<GgufType>(t), key, 0);
+        auto v = read_value(c, static_cast<GgufType>(t), key, 0, file_);
         if (!kv_.emplace(key, std::move(v)).second)
             throw FormatError(path + ": duplicate metadata key " + key);
     }
@@ -297,6 +374,10 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
         alignment_ = static_cast<std::uint64_t>(al);
     }
 
+    // Every tensor info takes at least 32 bytes of the file: a count the rest of the file cannot hold is
+    // refused before anything is reserved for it.
+    if (n_tensors > c.remaining() / 32)
+        throw FormatError(path + ": " + std::to_string(n_tensors) + " tensors do not fit in the file");
     tensors_.reserve(n_tensors);
     for (std::uint64_t i = 0; i < n_tensors; ++i) {
         GgufTensorInfo t;
@@ -379,6 +460,14 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
         if (!tensor_index_.emplace(t.name, &t - tensors_.data()).second)
             throw FormatError(path + ": duplicate tensor " + t.name);
     }
+    // Two tensors sharing bytes would alias each other's weights: refused, naming both.
+    std::vector<const GgufTensorInfo*> by_offset;
+    for (const auto& t : tensors_) by_offset.push_back(&t);
+    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+    for (std::size_t i = 1; i < by_offset.size(); ++i)
+        if (by_offset[i - 1]->offset + by_offset[i - 1]->n_bytes > by_offset[i]->offset)
+            throw FormatError(path + ": tensors " + by_offset[i - 1]->name + " and " + by_offset[i]->name +
+                              " overlap");
 }
 
 const GgufValue* GgufFile::find(const std::string& key) const {

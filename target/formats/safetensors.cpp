@@ -1,11 +1,13 @@
 #include "target/formats/safetensors.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "target/io/json_fields.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -77,8 +79,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
             t.file = path;
             t.type = dtype_of(entry.at("dtype").get<std::string>(), what);
             std::uint64_t n = 1;
+            if (!entry.at("shape").is_array()) throw FormatError(what + ": shape is not an array");
             for (const auto& d : entry.at("shape")) {
-                const auto v = d.get<std::uint64_t>();
+                const auto v = static_cast<std::uint64_t>(json_integer(d, 0, INT64_MAX, what + ": shape"));
                 if (v != 0 && n > UINT64_MAX / v) throw FormatError(what + ": shape overflows");
                 n *= v;
                 t.shape.push_back(v);
@@ -86,7 +89,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
             const auto& off = entry.at("data_offsets");
             if (!off.is_array() || off.size() != 2)
                 throw FormatError(what + ": data_offsets must be [begin, end]");
-            const auto b = off[0].get<std::uint64_t>(), e = off[1].get<std::uint64_t>();
+            const auto b = static_cast<std::uint64_t>(
+                           json_integer(off[0], 0, INT64_MAX, what + ": data_offsets")),
+                       e = static_cast<std::uint64_t>(
+                           json_integer(off[1], 0, INT64_MAX, what + ": data_offsets"));
             if (b > e || e > data_size)
                 throw FormatError(what + ": data_offsets run past the end of the file");
             t.n_bytes = e - b;
@@ -99,6 +105,14 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
             throw FormatError(what + ": malformed entry: " + e.what());
         }
     }
+    // Two tensors sharing bytes would alias each other's weights: refused, naming both.
+    std::vector<const SafetensorsTensor*> by_offset;
+    for (const auto& [name, t] : tensors_) by_offset.push_back(&t);
+    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->data < b->data; });
+    for (std::size_t i = 1; i < by_offset.size(); ++i)
+        if (by_offset[i - 1]->data + by_offset[i - 1]->n_bytes > by_offset[i]->data)
+            throw FormatError(path + ": tensors " + by_offset[i - 1]->name + " and " + by_offset[i]->name +
+                              " overlap");
 }
 
 SafetensorsSet::SafetensorsSet(const std::string& folder) {

@@ -1,5 +1,7 @@
 #include "target/model/model_config.hpp"
 
+#include <cmath>
+
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -22,8 +24,13 @@ void ModelConfig::validate(const std::string& what) const {
         throw FormatError(what + ": num_attention_heads " + std::to_string(n_heads) +
                           " is not a multiple of num_key_value_heads " + std::to_string(n_kv_heads));
     if (head_dim % 2 != 0) throw FormatError(what + ": head_dim must be even for RoPE");
-    if (!(rope_theta > 0) || !(rms_eps > 0))
-        throw FormatError(what + ": rope_theta and rms_norm_eps must be positive");
+    // inf or 1e300 (inf as a float) would turn every rotation or norm into NaN or zero, silently.
+    if (!std::isfinite(rope_theta) || !(rope_theta > 1) || rope_theta > 1e12f)
+        throw FormatError(what + ": rope_theta " + std::to_string(rope_theta) +
+                          " is not a finite value in (1, 1e12]");
+    if (!std::isfinite(rms_eps) || !(rms_eps > 0) || rms_eps > 1e-1f)
+        throw FormatError(what + ": rms_norm_eps " + std::to_string(rms_eps) +
+                          " is not a finite value in (0, 0.1]");
 }
 
 }  // namespace ternspec

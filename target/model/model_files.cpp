@@ -1,10 +1,12 @@
 #include "target/model/model_files.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
+#include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "ternspec/error.hpp"
 
@@ -80,15 +82,8 @@ const TensorRef& ModelFiles::get(const std::string& name) const {
 namespace {
 
 std::int32_t json_int(const nlohmann::json& j, const char* key, const std::string& what,
-                      std::int64_t fallback = -1) {
-    if (!j.contains(key) || j[key].is_null()) {
-        if (fallback >= 0) return static_cast<std::int32_t>(fallback);
-        throw FormatError(what + ": config.json lacks " + key);
-    }
-    if (!j[key].is_number_integer()) throw FormatError(what + ": config.json " + key + " is not an integer");
-    const auto v = j[key].get<std::int64_t>();
-    if (v < 0 || v > INT32_MAX) throw FormatError(what + ": config.json " + key + " out of range");
-    return static_cast<std::int32_t>(v);
+                      std::optional<std::int64_t> fallback = std::nullopt) {
+    return static_cast<std::int32_t>(json_int_field(j, key, what, 0, INT32_MAX, fallback));
 }
 
 ModelConfig config_from_gguf(const GgufFile& g) {
@@ -144,9 +139,10 @@ ModelFiles ModelFiles::open(const std::string& path) {
         c.n_kv_heads = json_int(j, "num_key_value_heads", cfg_path, c.n_heads);
         c.head_dim = json_int(j, "head_dim", cfg_path, c.n_heads ? c.hidden_size / c.n_heads : 0);
         c.context_length = json_int(j, "max_position_embeddings", cfg_path);
-        c.rope_theta = j.value("rope_theta", 1e6f);
-        c.rms_eps = j.value("rms_norm_eps", 1e-6f);
-        c.tied_embeddings = j.value("tie_word_embeddings", true);
+        mf.extra_layers_ = json_int(j, "num_nextn_predict_layers", cfg_path, 0);
+        c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 1e6f, 0, 1e12);
+        c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
+        c.tied_embeddings = json_bool_field(j, "tie_word_embeddings", cfg_path, true);
         mf.st_ = std::make_shared<SafetensorsSet>(path);
         for (const auto& [name, t] : mf.st_->tensors()) {
             const auto g = hf_to_gguf_name(name);
@@ -174,6 +170,9 @@ ModelFiles ModelFiles::open(const std::string& path) {
     } else {
         mf.gguf_ = std::make_shared<GgufFile>(path);
         mf.config_ = config_from_gguf(*mf.gguf_);
+        if (auto* n = mf.gguf_->find("qwen3.nextn_predict_layers"))
+            mf.extra_layers_ =
+                static_cast<int>(std::clamp<std::int64_t>(n->as_int("qwen3.nextn_predict_layers"), 0, 1024));
         for (const auto& t : mf.gguf_->tensors())
             mf.tensors_[t.name] = {t.name,    t.name, t.type, t.shape, mf.gguf_->tensor_data(t),
                                    t.n_bytes, path};

@@ -42,10 +42,14 @@ class ModelFiles {
     std::shared_ptr<const Tokenizer> tokenizer_ptr() const { return tokenizer_; }
     std::string chat_template() const { return chat_template_; }
     const GgufFile* gguf() const { return gguf_.get(); }
+    // Layers stored after the main stack (MTP / nextn modules): qwen3.nextn_predict_layers in a GGUF,
+    // num_nextn_predict_layers in config.json; 0 when absent.
+    int extra_layers() const { return extra_layers_; }
 
   private:
     std::string path_, format_, chat_template_;
     ModelConfig config_;
+    int extra_layers_ = 0;
     std::map<std::string, TensorRef> tensors_;
     std::shared_ptr<GgufFile> gguf_;
     std::shared_ptr<SafetensorsSet> st_;

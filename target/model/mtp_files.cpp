@@ -5,6 +5,7 @@
 
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
+#include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "ternspec/error.hpp"
 
@@ -14,13 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 int positive(const nlohmann::json& j, const char* key, const std::string& what, int fallback = -1) {
-    if (!j.contains(key) || j[key].is_null()) {
-        if (fallback > 0) return fallback;
-        throw FormatError(what + ": config.json lacks " + key);
-    }
-    if (!j[key].is_number_integer() || j[key].get<long long>() <= 0 || j[key].get<long long>() > (1 << 24))
-        throw FormatError(what + ": config.json " + key + " is not a positive integer");
-    return j[key].get<int>();
+    return static_cast<int>(json_int_field(
+        j, key, what, 1, 1 << 24, fallback > 0 ? std::optional<std::int64_t>(fallback) : std::nullopt));
 }
 
 }  // namespace
@@ -58,8 +54,8 @@ MtpFiles MtpFiles::open(const std::string& path) {
         c.n_kv_heads = positive(j, "num_key_value_heads", cfg_path, c.n_heads);
         c.head_dim = positive(j, "head_dim", cfg_path, c.hidden_size / c.n_heads);
         c.context_length = 1;  // the target's context applies
-        c.rope_theta = j.value("rope_theta", 1e6f);
-        c.rms_eps = j.value("rms_norm_eps", 1e-6f);
+        c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 1e6f, 0, 1e12);
+        c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
         auto st = std::make_shared<SafetensorsSet>(path);
         for (const auto& [name, t] : st->tensors()) {
             const auto g = hf_to_gguf_name(name);

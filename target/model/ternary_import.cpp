@@ -56,6 +56,11 @@ void absmean_quantize(const float* w, int n, std::int8_t* trits, float* scale) {
 std::vector<float> import_floats(const TensorRef& t) {
     std::vector<float> out(t.n_elems());
     dequantize(t.type, t.data, out.data(), out.size());
+    // A NaN or infinite norm weight makes every later logit NaN: the model would emit token 0 forever.
+    for (std::size_t i = 0; i < out.size(); ++i)
+        if (!std::isfinite(out[i]))
+            throw FormatError(t.file + ": tensor " + t.source_name + " holds a non-finite value at element " +
+                              std::to_string(i));
     return out;
 }
 

@@ -8,12 +8,17 @@
 #include <queue>
 
 #include "target/formats/gguf.hpp"
+#include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/tokenizer/utf8.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
 namespace {
+
+// Far above any published vocabulary (Qwen3 151,669; Gemma 3 262,144), and it bounds what a hostile
+// token list can make the tokenizer allocate.
+constexpr std::size_t kMaxVocabulary = std::size_t{1} << 21;
 
 // GPT-2's reversible map from bytes to printable code points.
 struct ByteMap {
@@ -85,21 +90,28 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
             throw FormatError(what + ": model type " + model.value("type", std::string()) + " is not BPE");
         const auto& vocab = model.at("vocab");
         if (!vocab.is_object()) throw FormatError(what + ": model.vocab is not an object");
+        const auto max_token = static_cast<std::int64_t>(kMaxVocabulary) - 1;
+        auto token_id = [&](const nlohmann::json& v, const std::string& field) {
+            return static_cast<std::int32_t>(json_integer(v, 0, max_token, what + ": " + field));
+        };
         std::int32_t max_id = -1;
-        for (auto& [piece, id] : vocab.items()) max_id = std::max(max_id, id.get<std::int32_t>());
-        if (j.contains("added_tokens"))
-            for (const auto& a : j["added_tokens"]) max_id = std::max(max_id, a.at("id").get<std::int32_t>());
-        if (max_id < 0 || max_id > (1 << 24)) throw FormatError(what + ": vocabulary ids out of range");
+        for (auto& [piece, id] : vocab.items()) max_id = std::max(max_id, token_id(id, "model.vocab id"));
+        if (j.contains("added_tokens")) {
+            if (!j["added_tokens"].is_array()) throw FormatError(what + ": added_tokens is not an array");
+            for (const auto& a : j["added_tokens"])
+                max_id = std::max(max_id, token_id(a.at("id"), "added_tokens id"));
+        }
+        if (max_id < 0) throw FormatError(what + ": the vocabulary is empty");
         t.pieces_.resize(static_cast<std::size_t>(max_id) + 1);
         for (auto& [piece, id] : vocab.items()) {
-            const auto i = id.get<std::int32_t>();
+            const auto i = token_id(id, "model.vocab id");
             if (i < 0) throw FormatError(what + ": negative token id for " + piece);
             t.pieces_[static_cast<std::size_t>(i)] = piece;
             t.ids_[piece] = i;
         }
         if (j.contains("added_tokens")) {
             for (const auto& a : j["added_tokens"]) {
-                const auto id = a.at("id").get<std::int32_t>();
+                const auto id = token_id(a.at("id"), "added_tokens id");
                 const auto content = a.at("content").get<std::string>();
                 if (id < 0 || content.empty()) throw FormatError(what + ": invalid added token");
                 t.pieces_[static_cast<std::size_t>(id)] = content;
@@ -190,17 +202,25 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
     if (model != "gpt2")
         throw FormatError(what + ": tokenizer.ggml.model " + model + " is not byte-level BPE (gpt2)");
     Tokenizer t;
-    const auto& tokens = g.get("tokenizer.ggml.tokens").as_array("tokenizer.ggml.tokens");
-    t.pieces_.reserve(tokens.size());
-    for (const auto& v : tokens) {
+    const auto& tokens = g.get("tokenizer.ggml.tokens");
+    const auto n_tokens = tokens.array_size("tokenizer.ggml.tokens");
+    if (n_tokens > kMaxVocabulary)
+        throw FormatError(what + ": tokenizer.ggml.tokens has " + std::to_string(n_tokens) +
+                          " entries (at most " + std::to_string(kMaxVocabulary) + ")");
+    t.pieces_.reserve(n_tokens);
+    tokens.for_each("tokenizer.ggml.tokens", [&](const GgufValue& v) {
         t.ids_[v.as_string("tokenizer.ggml.tokens")] = static_cast<std::int32_t>(t.pieces_.size());
         t.pieces_.push_back(v.as_string("tokenizer.ggml.tokens"));
-    }
+    });
     if (auto* types = g.find("tokenizer.ggml.token_type")) {
-        const auto& arr = types->as_array("tokenizer.ggml.token_type");
-        if (arr.size() != tokens.size()) throw FormatError(what + ": token_type and tokens differ in length");
+        if (types->array_size("tokenizer.ggml.token_type") != n_tokens)
+            throw FormatError(what + ": token_type and tokens differ in length");
+        std::vector<std::int64_t> arr;
+        arr.reserve(n_tokens);
+        types->for_each("tokenizer.ggml.token_type",
+                        [&](const GgufValue& v) { arr.push_back(v.as_int("tokenizer.ggml.token_type")); });
         for (std::size_t i = 0; i < arr.size(); ++i) {
-            const auto ty = arr[i].as_int("tokenizer.ggml.token_type");
+            const auto ty = arr[i];
             if (ty == 3 || ty == 4) t.added_.push_back({t.pieces_[i], static_cast<std::int32_t>(i), ty == 3});
             if (ty == 5) {  // unused ("[PAD151669]"): no text, and no string maps to it
                 t.ids_.erase(t.pieces_[i]);
@@ -211,14 +231,14 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
         while (!t.pieces_.empty() && t.pieces_.back().empty()) t.pieces_.pop_back();
     }
     std::int32_t rank = 0;
-    for (const auto& m : g.get("tokenizer.ggml.merges").as_array("tokenizer.ggml.merges")) {
+    g.get("tokenizer.ggml.merges").for_each("tokenizer.ggml.merges", [&](const GgufValue& m) {
         auto [a, b] = split_merge(m.as_string("tokenizer.ggml.merges"), what);
         auto ia = t.ids_.find(a), ib = t.ids_.find(b), im = t.ids_.find(a + b);
         if (ia == t.ids_.end() || ib == t.ids_.end() || im == t.ids_.end())
             throw FormatError(what + ": merge \"" + a + " " + b + "\" uses a token not in the vocabulary");
         t.merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, im->second));
         t.merge_list_.emplace_back(ia->second, ib->second);
-    }
+    });
     std::string pre = "default";
     if (auto* p = g.find("tokenizer.ggml.pre")) pre = p->as_string("tokenizer.ggml.pre");
     if (pre == "qwen2")
