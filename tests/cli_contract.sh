@@ -69,6 +69,22 @@ check_error "plot /dev/full: write failed" bench spec -m "$tmp/tiny.gguf" --prom
 check_error "npy /dev/full: write failed" logits -m "$tmp/tiny.gguf" -p hi --npy /dev/full
 "$bin" generate -m "$tmp/tiny.gguf" -p hi -n 2 --json > /dev/full 2> "$tmp/err"
 { [ $? -eq 1 ] && grep -q "writing standard output failed" "$tmp/err"; } || { echo "FAIL: stdout to /dev/full"; fail=1; }
+# A --prompts file with bad lines: each reported by number, the others served, exit 1 (one or N at a time).
+printf '{"prompt": "hello"}\nnot json\n{"prompt": ""}\n\n{"prompt": "%s"}\n{"prompt": "bye"}\n' "$(head -c 3000 /dev/zero | tr '\0' a)" > "$tmp/mixed.jsonl"
+for par in 1 2; do
+  "$bin" decode -m "$tmp/tiny.gguf" --draft suffix --prompts "$tmp/mixed.jsonl" -n 3 --ctx 64 --parallel $par --json > "$tmp/mixed.json" 2> "$tmp/err"
+  rc=$?
+  ok=$(/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(sum(1 for r in j["requests"] if "text" in r), j["failed"])' "$tmp/mixed.json" 2>/dev/null)
+  if [ $rc -ne 1 ] || [ "$ok" != "2 3" ] || ! grep -q "mixed.jsonl:2: needs a JSON object" "$tmp/err" || ! grep -q "mixed.jsonl:3: the prompt is empty" "$tmp/err" || ! grep -q "mixed.jsonl:5: prompt of 3000" "$tmp/err"; then
+    echo "FAIL: --prompts with bad lines (--parallel $par): rc $rc, served/failed '$ok': $(cat "$tmp/err")"; fail=1
+  fi
+done
+# A prompt that cannot fit is refused before it is tokenized (50 MB took 28 s and 1 GB).
+head -c 20000000 /dev/zero | tr '\0' a > "$tmp/huge.txt"
+start=$(date +%s)
+check_error "bytes (at least" generate -m "$tmp/tiny.gguf" -f "$tmp/huge.txt"
+[ $(( $(date +%s) - start )) -lt 20 ] || { echo "FAIL: a huge prompt took over 20 s to refuse"; fail=1; }
+rm -f "$tmp/huge.txt"
 # A FIFO is refused, not waited on.
 rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
 check_error "not a regular file" inspect "$tmp/fifo"

@@ -269,6 +269,8 @@ void Tokenizer::finish(const std::string& what) {
     // Longest first, so that a token that is a prefix of another never wins.
     std::sort(added_.begin(), added_.end(),
               [](const Added& a, const Added& b) { return a.content.size() > b.content.size(); });
+    for (std::int32_t id = 0; id < vocab_size(); ++id)
+        max_token_bytes_ = std::max(max_token_bytes_, pieces_[static_cast<std::size_t>(id)].size());
     added_index_.assign(pieces_.size(), -1);
     for (std::size_t i = 0; i < added_.size(); ++i) {
         // An empty added token would match everywhere without advancing: refused, not looped on.

@@ -35,6 +35,10 @@ class Tokenizer {
     std::optional<std::int32_t> token_id(const std::string& piece) const;
     std::optional<std::int32_t> eos_id() const { return eos_; }
     std::size_t n_merges() const { return merges_.size(); }
+    // A lower bound on the tokens of any text of `bytes` bytes, so that a prompt that cannot fit a context
+    // is refused before it is tokenized. NFC can shrink text up to 3x (Hangul L+V+T jamo to one syllable),
+    // and no token stands for more bytes than its vocabulary string.
+    std::size_t min_tokens(std::size_t bytes) const { return bytes / (3 * max_token_bytes_); }
     std::size_t n_added() const { return added_.size(); }
     const std::string& pre_pattern() const { return splitter_->pattern(); }
     void set_eos(std::int32_t id) { eos_ = id; }
@@ -66,6 +70,7 @@ class Tokenizer {
     std::shared_ptr<RegexSplitter> splitter_;
     bool nfc_ = true;
     std::optional<std::int32_t> eos_;
+    std::size_t max_token_bytes_ = 1;
 
     // Pre-token -> ids cache; code repeats its words a great deal. Looked up by string_view (no allocation).
     struct ViewHash {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
@@ -54,102 +55,165 @@ void print_summary(const std::string& drafter, const DecodeStats& s) {
         static_cast<long long>(s.accepted), static_cast<long long>(s.drafted), s.t_draft, s.t_verify);
 }
 
-int run_decode(const Args& args, const std::string& drafter_name) {
-    auto threads = apply_threads(args);
-    auto model = load_model(args);
-    DecodeOptions opt = decode_options(args);
-    const DrafterOptions dopt = drafter_options(args, drafter_name);
+// One request of a run: its line in a --prompts file (0 for -p/-f), its tokens, and what became of it.
+struct Request {
+    int line = 0;
+    std::string prompt, error;
+    std::vector<std::int32_t> ids;
+    std::optional<DecodeResult> result;
+};
+
+DraftBudget draft_budget(const Args& args, const std::string& drafter_name, const Qwen3Model& model,
+                         DecodeOptions& opt) {
+    DraftBudget b;
     const auto k_arg = args.opt("k");  // generate has no -k: plain decoding
     if (!k_arg) {
-        opt.budget.max_depth = 1;
+        b.max_depth = 1;
     } else if (*k_arg == "auto") {
-        opt.budget.max_depth = static_cast<int>(args.integer("k-max", 1, 64));
-        if (drafter_name != "none") opt.adaptive = adaptive_controller(args, *model, opt.budget.max_depth);
+        b.max_depth = static_cast<int>(args.integer("k-max", 1, 64));
+        if (drafter_name != "none") opt.adaptive = adaptive_controller(args, model, b.max_depth);
     } else {
-        opt.budget.max_depth = static_cast<int>(args.integer("k", 1, 64));
+        b.max_depth = static_cast<int>(args.integer("k", 1, 64));
     }
-    if (args.has("tree")) {
-        opt.budget.max_nodes = static_cast<int>(args.integer("tree", 1, 64));
-    }
-    auto drafter = create_drafter(drafter_name, dopt, model);
-    SpeculativeDecoder dec(model, drafter.get());
-    const bool json = args.flag("json");
+    if (args.has("tree")) b.max_nodes = static_cast<int>(args.integer("tree", 1, 64));
+    return b;
+}
 
-    std::vector<std::string> prompts;
+// The requests, each tokenized and checked against the context; a bad one carries its error and is skipped.
+std::vector<Request> gather_requests(const Args& args, const Qwen3Model& model, const DecodeOptions& opt) {
+    std::vector<Request> reqs;
     if (args.has("prompts")) {
         if (args.has("prompt") || args.has("file")) throw InputError("--prompts replaces -p and -f");
-        prompts = read_prompts_jsonl(args.str("prompts"), args.flag("chat"));
+        for (auto& p : read_prompt_lines(args.str("prompts"), args.flag("chat")))
+            reqs.push_back({p.line, std::move(p.prompt), std::move(p.error), {}, {}});
     } else {
-        prompts.push_back(prompt_text(args));
+        reqs.push_back({0, prompt_text(args), "", {}, {}});
     }
-    if (!json)
-        opt.on_token = [](std::int32_t, const std::string& piece) {
-            std::fputs(piece.c_str(), stdout);
-            std::fflush(stdout);
-            return true;
-        };
+    const int ctx = opt.context > 0 ? std::min(opt.context, model.config().context_length)
+                                    : model.config().context_length;
+    for (auto& r : reqs) {
+        if (!r.error.empty()) continue;
+        // Certain not to fit: refused without tokenizing it (50 MB took 28 s and 1 GB to be refused).
+        if (const auto at_least = model.tokenizer().min_tokens(r.prompt.size());
+            at_least >= static_cast<std::size_t>(ctx)) {
+            r.error = "prompt of " + std::to_string(r.prompt.size()) + " bytes (at least " +
+                      std::to_string(at_least) + " tokens) does not fit the context of " +
+                      std::to_string(ctx) + " tokens";
+            continue;
+        }
+        r.ids = model.tokenizer().encode(r.prompt);
+        if (r.ids.empty())
+            r.error = "the prompt has no tokens";
+        else if (static_cast<int>(r.ids.size()) >= ctx)
+            r.error = "prompt of " + std::to_string(r.ids.size()) + " tokens does not fit the context of " +
+                      std::to_string(ctx) + " tokens (one more is needed to generate)";
+    }
+    return reqs;
+}
+
+// Slots as a server has them: slot s serves the s-th good request of each group, and its drafter keeps
+// what it learned.
+void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
+                        const std::string& drafter_name, const DrafterOptions& dopt, int parallel,
+                        DecodeOptions opt, std::vector<Request>& reqs) {
+    opt.on_token = nullptr;
+    const auto ov = args.str("overlap");
+    if (ov != "auto" && ov != "on" && ov != "off")
+        throw InputError("--overlap is auto, on or off, not " + ov);
+    const Overlap overlap = ov == "on" ? Overlap::On : ov == "off" ? Overlap::Off : Overlap::Auto;
+    std::vector<std::unique_ptr<Drafter>> slots;
+    for (int s = 0; s < parallel; ++s) slots.push_back(create_drafter(drafter_name, dopt, model));
+    std::vector<Request*> good;
+    for (auto& r : reqs)
+        if (r.error.empty()) good.push_back(&r);
+    for (std::size_t first = 0; first < good.size(); first += static_cast<std::size_t>(parallel)) {
+        std::vector<BatchRequest> batch;
+        const auto end = std::min(good.size(), first + static_cast<std::size_t>(parallel));
+        for (std::size_t i = first; i < end; ++i) batch.push_back({good[i]->ids, slots[i - first].get()});
+        auto rs = decode_batch(model, batch, opt, overlap);
+        for (std::size_t k = 0; k < rs.size(); ++k) good[first + k]->result = std::move(rs[k]);
+    }
+}
+
+int report(const Args& args, const std::string& drafter_name, int parallel, double wall,
+           const std::vector<Request>& reqs) {
+    const bool json = args.flag("json");
+    if (!args.has("prompts") && !reqs[0].result) throw InputError(reqs[0].error);
+    const std::string file = args.has("prompts") ? args.str("prompts") : "";
     DecodeStats total;
     nlohmann::json requests = nlohmann::json::array();
-    const int parallel = args.has("parallel") ? static_cast<int>(args.integer("parallel", 1, 256)) : 1;
-    if (parallel < 1 || parallel > 64) throw InputError("--parallel must be between 1 and 64");
-    const auto wall0 = std::chrono::steady_clock::now();
-    if (parallel == 1) {
-        for (std::size_t i = 0; i < prompts.size(); ++i) {
-            const auto ids = model->tokenizer().encode(prompts[i]);
-            if (!json && prompts.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
-            auto r = dec.run(ids, opt);
-            total.merge(r.stats);
-            if (json)
-                requests.push_back(result_json(r));
-            else if (prompts.size() > 1 || spdlog::get_level() <= spdlog::level::info)
-                print_summary(drafter_name, r.stats);
+    std::size_t failed = 0;
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+        const auto& r = reqs[i];
+        if (!r.result) {
+            ++failed;
+            std::fprintf(stderr, "%s:%d: %s\n", file.c_str(), r.line, r.error.c_str());
+            if (json) requests.push_back({{"line", r.line}, {"error", r.error}});
+            continue;
         }
-    } else {
-        // Slots as a server has them: slot s serves requests s, s + N, ...; its drafter keeps what it
-        // learned.
-        opt.on_token = nullptr;
-        const auto ov = args.str("overlap");
-        if (ov != "auto" && ov != "on" && ov != "off")
-            throw InputError("--overlap is auto, on or off, not " + ov);
-        const Overlap overlap = ov == "on" ? Overlap::On : ov == "off" ? Overlap::Off : Overlap::Auto;
-        std::vector<std::unique_ptr<Drafter>> slots;
-        for (int s = 0; s < parallel; ++s) slots.push_back(create_drafter(drafter_name, dopt, model));
-        for (std::size_t first = 0; first < prompts.size(); first += static_cast<std::size_t>(parallel)) {
-            std::vector<BatchRequest> batch;
-            for (std::size_t i = first;
-                 i < std::min(prompts.size(), first + static_cast<std::size_t>(parallel)); ++i)
-                batch.push_back({model->tokenizer().encode(prompts[i]), slots[i - first].get()});
-            const auto rs = decode_batch(model, batch, opt, overlap);
-            for (std::size_t k = 0; k < rs.size(); ++k) {
-                total.merge(rs[k].stats);
-                if (json) {
-                    requests.push_back(result_json(rs[k]));
-                } else {
-                    std::printf("%s=== request %zu ===\n%s\n", first + k ? "\n" : "", first + k + 1,
-                                rs[k].text.c_str());
-                    print_summary(drafter_name, rs[k].stats);
-                }
-            }
+        total.merge(r.result->stats);
+        if (json) {
+            requests.push_back(result_json(*r.result));
+            if (r.line) requests.back()["line"] = r.line;
+        } else if (parallel > 1) {
+            std::printf("%s=== request %zu ===\n%s\n", i ? "\n" : "", i + 1, r.result->text.c_str());
+            print_summary(drafter_name, r.result->stats);
+        } else if (reqs.size() > 1 || spdlog::get_level() <= spdlog::level::info) {
+            print_summary(drafter_name, r.result->stats);
         }
     }
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     if (json) {
-        nlohmann::json out = prompts.size() == 1 ? requests[0] : nlohmann::json{{"requests", requests}};
+        nlohmann::json out =
+            reqs.size() == 1 && failed == 0 ? requests[0] : nlohmann::json{{"requests", requests}};
         out["drafter"] = drafter_name;
         out["total"] = total.to_json();
         out["wall_seconds"] = wall;
         out["parallel"] = parallel;
+        out["failed"] = failed;
         out["throughput_tokens_per_s"] = wall > 0 ? static_cast<double>(total.emitted) / wall : 0.0;
         std::cout << out.dump() << "\n";
-    } else if (prompts.size() > 1) {
-        std::fprintf(stderr, "\n=== total over %zu requests ===", prompts.size());
+    } else if (reqs.size() > 1) {
+        std::fprintf(stderr, "\n=== total over %zu requests ===", reqs.size() - failed);
         print_summary(drafter_name, total);
         std::fprintf(stderr, "throughput %.2f tok/s over %.2f s wall (%d at a time)\n",
                      wall > 0 ? total.emitted / wall : 0.0, wall, parallel);
     } else {
         std::printf("\n");
     }
-    return 0;
+    if (failed == 0) return 0;
+    std::fprintf(stderr, "ternspec: %zu of %zu requests failed (listed above)\n", failed, reqs.size());
+    return 1;
+}
+
+int run_decode(const Args& args, const std::string& drafter_name) {
+    auto threads = apply_threads(args);
+    const int parallel = args.has("parallel") ? static_cast<int>(args.integer("parallel", 1, 64)) : 1;
+    auto model = load_model(args);
+    DecodeOptions opt = decode_options(args);
+    const DrafterOptions dopt = drafter_options(args, drafter_name);
+    opt.budget = draft_budget(args, drafter_name, *model, opt);
+    auto reqs = gather_requests(args, *model, opt);
+    const bool json = args.flag("json");
+    if (!json)
+        opt.on_token = [](std::int32_t, const std::string& piece) {
+            std::fputs(piece.c_str(), stdout);
+            std::fflush(stdout);
+            return true;
+        };
+    const auto wall0 = std::chrono::steady_clock::now();
+    if (parallel == 1) {
+        auto drafter = create_drafter(drafter_name, dopt, model);
+        SpeculativeDecoder dec(model, drafter.get());
+        for (std::size_t i = 0; i < reqs.size(); ++i) {
+            if (!reqs[i].error.empty()) continue;
+            if (!json && reqs.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
+            reqs[i].result = dec.run(reqs[i].ids, opt);
+        }
+    } else {
+        decode_in_parallel(args, model, drafter_name, dopt, parallel, opt, reqs);
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    return report(args, drafter_name, parallel, wall, reqs);
 }
 
 }  // namespace

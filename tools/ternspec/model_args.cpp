@@ -141,23 +141,33 @@ DrafterOptions drafter_options(const Args& args, const std::string& drafter) {
     return o;
 }
 
-std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat) {
-    std::ifstream in(path);
-    if (!in) throw InputError(path + ": cannot open");
-    std::vector<std::string> out;
+std::vector<PromptLine> read_prompt_lines(const std::string& path, bool chat) {
+    std::istringstream in(read_prompt_file(path));
+    std::vector<PromptLine> out;
     int line_no = 0;
     for (std::string line; std::getline(in, line);) {
         ++line_no;
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        try {
-            const auto p = nlohmann::json::parse(line).at("prompt").get<std::string>();
-            out.push_back(chat ? chat_prompt(p) : p);
-        } catch (const nlohmann::json::exception&) {
-            throw InputError(path + ":" + std::to_string(line_no) +
-                             ": needs a JSON object with a \"prompt\" string");
-        }
+        PromptLine p{line_no, "", ""};
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object() || !j.contains("prompt") || !j["prompt"].is_string())
+            p.error = "needs a JSON object with a \"prompt\" string";
+        else if (j["prompt"].get<std::string>().empty())
+            p.error = "the prompt is empty";
+        else
+            p.prompt = chat ? chat_prompt(j["prompt"].get<std::string>()) : j["prompt"].get<std::string>();
+        out.push_back(std::move(p));
     }
     if (out.empty()) throw InputError(path + ": no prompts");
+    return out;
+}
+
+std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat) {
+    std::vector<std::string> out;
+    for (auto& p : read_prompt_lines(path, chat)) {
+        if (!p.error.empty()) throw InputError(path + ":" + std::to_string(p.line) + ": " + p.error);
+        out.push_back(std::move(p.prompt));
+    }
     return out;
 }
 

@@ -50,6 +50,15 @@ double median(std::vector<double> v);
 std::string command_line(const std::string& what, int argc, char** argv);
 
 // The "prompt" fields of a JSONL file, one request per non-empty line; wrapped in ChatML when chat is set.
+// One request per line, {"prompt": "..."}; blank lines skipped. A bad line does not sink the file: it
+// comes back with its number and what is wrong, for the caller to report while serving the rest.
+struct PromptLine {
+    int line;
+    std::string prompt;
+    std::string error;  // empty when the line is good
+};
+std::vector<PromptLine> read_prompt_lines(const std::string& path, bool chat);
+// The same, for benchmarks: any bad line is an error naming the file and line.
 std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat);
 
 // The prompt text from -p or -f (exactly one), wrapped in ChatML with --chat.
