@@ -18,6 +18,10 @@ namespace ternspec {
 
 class Qwen3Model;
 
+// The most tokens one round may draft (chain length or tree nodes): the verifier's masks and the
+// controller's tables are sized for it.
+inline constexpr int kMaxDraftTokens = 64;
+
 struct DraftBudget {
     int max_depth = 4;  // K: longest path
     int max_nodes = 0;  // 0: a chain of max_depth; otherwise a tree of at most this many nodes

@@ -69,10 +69,14 @@ Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::mak
     DrafterOptions o;
     o.draft_model = draft.draft_model;
     o.extra = draft.extra;
+    // Checked before the drafter (maybe a model file) is loaded: validate first, then allocate.
+    if (draft.k < 1 || draft.k > kMaxDraftTokens)
+        throw InputError("draft length k " + std::to_string(draft.k) + " is out of range (1 to " +
+                         std::to_string(kMaxDraftTokens) + ")");
+    if (draft.tree_nodes < 0 || draft.tree_nodes > kMaxDraftTokens)
+        throw InputError("tree_nodes " + std::to_string(draft.tree_nodes) + " is out of range (0 to " +
+                         std::to_string(kMaxDraftTokens) + ")");
     impl_->drafter = create_drafter(draft.drafter, o, impl_->model->model);
-    if (draft.k < 1 || draft.k > 64) throw InputError("draft length k must be between 1 and 64");
-    if (draft.tree_nodes < 0 || draft.tree_nodes > 64)
-        throw InputError("tree_nodes must be between 0 and 64");
 }
 
 Session::~Session() = default;
@@ -140,6 +144,15 @@ std::vector<Result> Session::generate_together(std::span<Session* const> session
         throw InputError("generate_together: " + std::to_string(sessions.size()) + " sessions for " +
                          std::to_string(prompts.size()) + " prompts");
     if (sessions.empty()) return {};
+    // A session decodes one request at a time (its drafter holds that request's state): null or repeated
+    // sessions are refused by position before anything runs.
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+        if (!sessions[i]) throw InputError("generate_together: session " + std::to_string(i) + " is null");
+        for (std::size_t j = 0; j < i; ++j)
+            if (sessions[j] == sessions[i])
+                throw InputError("generate_together: sessions " + std::to_string(j) + " and " +
+                                 std::to_string(i) + " are the same session; give each request its own");
+    }
     GenerateOptions shared = options;
     shared.on_token = nullptr;
     std::vector<DecodeOptions> per(sessions.size());

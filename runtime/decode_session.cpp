@@ -31,6 +31,23 @@ int context_of(const Qwen3Model& m, const DecodeOptions& opt) {
     return opt.context > 0 ? std::min(opt.context, m.config().context_length) : m.config().context_length;
 }
 
+// Options and prompt checked before the session allocates its KV cache: validate first, mutate after.
+int checked_context(const Qwen3Model& m, const DecodeOptions& opt, std::span<const std::int32_t> prompt) {
+    validate(opt);
+    const int ctx = context_of(m, opt);
+    const int vocab = m.config().vocab_size;
+    if (prompt.empty()) throw InputError("empty prompt: nothing to condition on");
+    for (auto t : prompt)
+        if (t < 0 || t >= vocab)
+            throw InputError("prompt token id " + std::to_string(t) + " is out of range (vocabulary of " +
+                             std::to_string(vocab) + ")");
+    if (static_cast<int>(prompt.size()) >= ctx)
+        throw InputError("prompt of " + std::to_string(prompt.size()) +
+                         " tokens does not fit the context of " + std::to_string(ctx) +
+                         " tokens (one more is needed to generate)");
+    return ctx;
+}
+
 // Rows this request can ever hold: its prompt, its output and one draft. A long-context model then costs
 // KV memory for what is asked, not for its whole context (4.7 GB per request at Qwen3-1.7B's 40K).
 int kv_rows(int ctx, std::size_t prompt, const DecodeOptions& opt) {
@@ -46,23 +63,12 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
     : model_(std::move(model)),
       drafter_(drafter),
       opt_(opt),
-      ctx_(context_of(*model_, opt)),
+      ctx_(checked_context(*model_, opt, prompt)),
       layers_(drafter ? drafter->hidden_layers() : std::vector<int>{}),
       cache_(model_->make_cache(kv_rows(ctx_, prompt.size(), opt), opt.kv_type)),
       rng_(opt.sampling.seed),
       stream_(model_->tokenizer()),
       prompt_(prompt.begin(), prompt.end()) {
-    const int vocab = model_->config().vocab_size;
-    if (prompt.empty()) throw InputError("empty prompt: nothing to condition on");
-    for (auto t : prompt)
-        if (t < 0 || t >= vocab)
-            throw InputError("prompt token id " + std::to_string(t) + " is out of range (vocabulary of " +
-                             std::to_string(vocab) + ")");
-    if (static_cast<int>(prompt.size()) >= ctx_)
-        throw InputError("prompt of " + std::to_string(prompt.size()) +
-                         " tokens does not fit the context of " + std::to_string(ctx_) +
-                         " tokens (one more is needed to generate)");
-    if (opt.max_new_tokens < 0) throw InputError("the number of tokens to generate must not be negative");
     res_.stats.prompt_tokens = static_cast<std::int64_t>(prompt.size());
     t0_ = now();
 }

@@ -8,6 +8,18 @@
 
 namespace ternspec {
 
+void validate(const SamplingParams& p) {
+    auto bad = [](const char* name, double v, const char* range) {
+        throw InputError(std::string("sampling ") + name + " " + std::to_string(v) + " is out of range (" +
+                         range + ")");
+    };
+    if (!std::isfinite(p.temperature) || p.temperature < 0)
+        bad("temperature", p.temperature, ">= 0; 0 is greedy");
+    if (p.top_k < 0) bad("top_k", p.top_k, ">= 0; 0 is off");
+    if (!std::isfinite(p.top_p) || !(p.top_p > 0) || p.top_p > 1) bad("top_p", p.top_p, "0 < top_p <= 1");
+    if (!std::isfinite(p.min_p) || p.min_p < 0 || p.min_p > 1) bad("min_p", p.min_p, "0 <= min_p <= 1");
+}
+
 std::int32_t argmax(const float* logits, int n) {
     int best = 0;
     for (int i = 1; i < n; ++i)

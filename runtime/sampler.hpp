@@ -16,6 +16,10 @@ struct SamplingParams {
     bool greedy() const { return temperature <= 0.0f; }
 };
 
+// InputError naming the parameter when one is out of range (temperature >= 0, top_k >= 0,
+// 0 < top_p <= 1, 0 <= min_p <= 1, all finite): the one check the CLI and the library share.
+void validate(const SamplingParams& p);
+
 std::int32_t argmax(const float* logits, int n);  // ties go to the lowest id
 
 // The filtered, normalised distribution (zeros outside the kept set).

@@ -1,11 +1,27 @@
 #include "runtime/speculative_decoder.hpp"
 
+#include <limits>
+
 #include "runtime/decode_session.hpp"
+#include "ternspec/error.hpp"
 
 namespace ternspec {
 
 std::string chat_prompt(const std::string& user_message) {
     return "<|im_start|>user\n" + user_message + "<|im_end|>\n<|im_start|>assistant\n";
+}
+
+void validate(const DecodeOptions& o) {
+    auto range = [](const char* name, int v, int lo, int hi) {
+        if (v < lo || v > hi)
+            throw InputError(std::string(name) + " " + std::to_string(v) + " is out of range (" +
+                             std::to_string(lo) + " to " + std::to_string(hi) + ")");
+    };
+    range("max_new_tokens", o.max_new_tokens, 0, std::numeric_limits<int>::max());
+    range("context", o.context, 0, std::numeric_limits<int>::max());  // 0: the model's
+    range("draft length (budget.max_depth)", o.budget.max_depth, 0, kMaxDraftTokens);
+    range("tree size (budget.max_nodes)", o.budget.max_nodes, 0, kMaxDraftTokens);
+    validate(o.sampling);
 }
 
 DecodeResult SpeculativeDecoder::run(std::span<const std::int32_t> prompt, const DecodeOptions& opt) {

@@ -32,6 +32,11 @@ struct DecodeOptions {
     std::function<bool(std::int32_t token, const std::string& piece)> on_token;
 };
 
+// InputError naming the field when DecodeOptions is out of range: max_new_tokens >= 0, context >= 0,
+// budget.max_depth in 0..64, budget.max_nodes in 0..64, and the sampling parameters. Every entry point
+// (CLI, C++ and C APIs, batches) checks through this before it allocates anything.
+void validate(const DecodeOptions& o);
+
 struct DecodeResult {
     std::vector<std::int32_t> tokens;  // output only
     std::string text;

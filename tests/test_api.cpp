@@ -116,3 +116,41 @@ TEST(CApi, StatusCodesAndLastError) {
     ternspec_session_free(s);
     ternspec_model_free(m);
 }
+
+// Library misuse is an InputError in API terms, checked by the same code as the CLI (issue 18, 13).
+TEST(Api, MisuseIsAClearError) {
+    const auto model = Model::load(fixtures::tiny_gguf("api_misuse"));
+    auto expect_input_error = [](auto&& fn, const std::string& mention) {
+        try {
+            fn();
+            ADD_FAILURE() << "accepted; expected an error mentioning " << mention;
+        } catch (const InputError& e) {
+            EXPECT_NE(std::string(e.what()).find(mention), std::string::npos) << e.what();
+        }
+    };
+    Session s(model, drafter("suffix"));
+    GenerateOptions o;
+    o.max_new_tokens = 4;
+    o.context = -7;
+    expect_input_error([&] { s.generate("hello", o); }, "context -7 is out of range");
+    o.context = 0;
+    o.sampling.temperature = -1;
+    expect_input_error([&] { s.generate("hello", o); }, "temperature");
+    o.sampling.temperature = 0.5f;
+    o.sampling.top_p = 0;
+    expect_input_error([&] { s.generate("hello", o); }, "top_p");
+    o.sampling.top_p = 1;
+    o.max_new_tokens = -1;
+    expect_input_error([&] { s.generate("hello", o); }, "max_new_tokens -1");
+    o.max_new_tokens = 4;
+    const std::vector<std::string> prompts = {"a b", "c d"};
+    std::vector<Session*> with_null = {&s, nullptr};
+    expect_input_error([&] { Session::generate_together(with_null, prompts, o); }, "session 1 is null");
+    std::vector<Session*> twice = {&s, &s};
+    expect_input_error([&] { Session::generate_together(twice, prompts, o); }, "are the same session");
+    expect_input_error([&] { Session(model, drafter("suffix", 65)); }, "draft length k 65 is out of range");
+    // k is checked before the drafter's files are read: a bad k with a missing draft model names k.
+    DraftOptions d = drafter("mtp", 0);
+    d.draft_model = "/nonexistent/mtp";
+    expect_input_error([&] { Session(model, d); }, "draft length k 0");
+}

@@ -70,12 +70,12 @@ DraftBudget draft_budget(const Args& args, const std::string& drafter_name, cons
     if (!k_arg) {
         b.max_depth = 1;
     } else if (*k_arg == "auto") {
-        b.max_depth = static_cast<int>(args.integer("k-max", 1, 64));
+        b.max_depth = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
         if (drafter_name != "none") opt.adaptive = adaptive_controller(args, model, b.max_depth);
     } else {
-        b.max_depth = static_cast<int>(args.integer("k", 1, 64));
+        b.max_depth = static_cast<int>(args.integer("k", 1, kMaxDraftTokens));
     }
-    if (args.has("tree")) b.max_nodes = static_cast<int>(args.integer("tree", 1, 64));
+    if (args.has("tree")) b.max_nodes = static_cast<int>(args.integer("tree", 1, kMaxDraftTokens));
     return b;
 }
 

@@ -79,6 +79,7 @@ SamplingParams sampling_from(const Args& args) {
     if (p.temperature < 0 || p.top_k < 0 || !(p.top_p > 0 && p.top_p <= 1) || p.min_p < 0 || p.min_p > 1)
         throw InputError(
             "sampling options out of range (temp >= 0, top-k >= 0, 0 < top-p <= 1, 0 <= min-p <= 1)");
+    validate(p);  // the library's own check, so the two cannot disagree
     return p;
 }
 

@@ -65,7 +65,7 @@ int bench_serve(int argc, char** argv) {
     DecodeOptions opt;
     opt.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     opt.stop_at_eos = false;
-    opt.budget = {static_cast<int>(args.integer("k", 1, 64)), 0};
+    opt.budget = {static_cast<int>(args.integer("k", 1, kMaxDraftTokens)), 0};
     std::vector<Row> rows;
     std::vector<std::string> names{"none"};
     for (const auto& d : args.str_list("draft"))

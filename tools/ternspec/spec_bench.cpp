@@ -145,14 +145,16 @@ int bench_spec(int argc, char** argv) {
                 } catch (const std::exception&) {
                     throw InputError("-k: \"" + ks + "\" is neither a number nor auto");
                 }
-                if (k < 1 || k > 64) throw InputError("-k values must be between 1 and 64");
+                if (k < 1 || k > kMaxDraftTokens)
+                    throw InputError("-k values must be between 1 and " + std::to_string(kMaxDraftTokens));
             }
             cfgs.push_back({d, k, 0});
-            if (args.has("tree")) cfgs.push_back({d, k, static_cast<int>(args.integer("tree", 1, 64))});
+            if (args.has("tree"))
+                cfgs.push_back({d, k, static_cast<int>(args.integer("tree", 1, kMaxDraftTokens))});
         }
     }
     const int reps = static_cast<int>(args.integer("reps", 1, 1000));
-    const int k_max = static_cast<int>(args.integer("k-max", 1, 64));
+    const int k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
     DecodeOptions base;
     base.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     base.stop_at_eos = false;  // equal work for every drafter
