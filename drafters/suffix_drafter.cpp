@@ -4,6 +4,8 @@
 #include <cmath>
 #include <queue>
 
+#include "ternspec/error.hpp"
+
 namespace ternspec {
 
 SuffixDrafter::SuffixDrafter(const DrafterOptions& o)
@@ -11,8 +13,12 @@ SuffixDrafter::SuffixDrafter(const DrafterOptions& o)
       max_spec_factor_(o.get("max_spec_factor", 2.0)),
       min_token_prob_(o.get("min_token_prob", 0.1)),
       global_max_tokens_(static_cast<std::size_t>(o.get("global_max_tokens", 1 << 20))),
+      global_max_bytes_(static_cast<std::size_t>(o.get("global_max_mb", 256.0) * (1 << 20))),
       local_(depth_),
-      global_(depth_) {}
+      global_(depth_) {
+    if (!(o.get("global_max_mb", 256.0) > 0))
+        throw InputError("suffix drafter: global_max_mb must be positive (the global trie's memory budget)");
+}
 
 void SuffixDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows*) {
     local_ = SuffixTrie(depth_);
@@ -36,7 +42,10 @@ void SuffixDrafter::end_request(std::span<const std::int32_t> output) {
     global_.add_sequence(output);
     global_tokens_ += output.size();
     responses_.emplace_back(output.begin(), output.end());
-    while (global_tokens_ > global_max_tokens_ && !responses_.empty()) {
+    // The oldest responses go first while either bound is exceeded; a response larger than the whole budget
+    // is evicted at once, itself included.
+    while ((global_tokens_ > global_max_tokens_ || global_.memory_bytes() > global_max_bytes_) &&
+           !responses_.empty()) {
         global_.remove_sequence(responses_.front());
         global_tokens_ -= responses_.front().size();
         responses_.pop_front();

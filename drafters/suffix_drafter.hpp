@@ -1,6 +1,7 @@
 #pragma once
 // SuffixDecoding: speculation from a suffix trie over this request's prompt and output, and a global trie
-// over earlier responses (bounded; the oldest are evicted). From the longest suffix of the context that
+// over earlier responses (bounded by global_max_tokens, default 2^20, and a memory budget global_max_mb,
+// default 256 MiB; the oldest responses are evicted first). From the longest suffix of the context that
 // occurred before, candidates are scored by the product of child frequencies; the path is capped at
 // max_spec_factor x match length and stops below min_token_prob. Chains or trees.
 #include <deque>
@@ -28,11 +29,12 @@ class SuffixDrafter : public Drafter {
                      double* expected) const;
 
     std::size_t tokens_in_local_trie() const { return synced_; }  // for the tests
+    const SuffixTrie& global_trie() const { return global_; }     // for the tests
 
   private:
     int depth_;
     double max_spec_factor_, min_token_prob_;
-    std::size_t global_max_tokens_;
+    std::size_t global_max_tokens_, global_max_bytes_;
     SuffixTrie local_;
     SuffixTrie::Cursor cursor_;
     std::size_t synced_ = 0;    // context tokens already in the local trie

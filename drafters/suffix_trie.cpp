@@ -1,6 +1,7 @@
 #include "drafters/suffix_trie.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "ternspec/error.hpp"
 
@@ -29,7 +30,11 @@ std::int32_t SuffixTrie::child_or_create(std::int32_t node, std::int32_t token) 
         nodes_.emplace_back();
     }
     nodes_[static_cast<std::size_t>(id)].depth = nodes_[static_cast<std::size_t>(node)].depth + 1;
-    nodes_[static_cast<std::size_t>(node)].children.emplace_back(token, id);
+    nodes_[static_cast<std::size_t>(id)].parent = node;
+    auto& ch = nodes_[static_cast<std::size_t>(node)].children;
+    const auto before = ch.capacity();
+    ch.emplace_back(token, id);
+    child_bytes_ += (ch.capacity() - before) * sizeof(ch[0]);
     return id;
 }
 
@@ -68,19 +73,56 @@ void SuffixTrie::remove_sequence(std::span<const std::int32_t> tokens) {
         nodes_[0].count--;
         active = std::move(next);
     }
-    if (emptied.empty()) return;
-    std::vector<char> dead(nodes_.size(), 0);
-    for (auto n : emptied) dead[static_cast<std::size_t>(n)] = 1;
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-        auto& ch = nodes_[i].children;
-        ch.erase(std::remove_if(ch.begin(), ch.end(),
-                                [&](const auto& p) { return dead[static_cast<std::size_t>(p.second)] != 0; }),
-                 ch.end());
+    // An emptied node's subtree is emptied too (counts cover children's), so unlinking each from its parent
+    // and freeing it costs O(removed nodes); scanning every node made eviction 13.7 ms at a 100K-token cap.
+    for (auto n : emptied) {
+        auto& ch = nodes_[static_cast<std::size_t>(nodes_[static_cast<std::size_t>(n)].parent)].children;
+        ch.erase(std::find_if(ch.begin(), ch.end(), [&](const auto& p) { return p.second == n; }));
     }
     for (auto n : emptied) {
+        child_bytes_ -= nodes_[static_cast<std::size_t>(n)].children.capacity() *
+                        sizeof(std::pair<std::int32_t, std::int32_t>);
         nodes_[static_cast<std::size_t>(n)] = Node{};
         free_.push_back(n);
     }
+}
+
+void SuffixTrie::check_integrity() const {
+    auto fail = [](const std::string& what) { throw Error("SuffixTrie integrity: " + what); };
+    std::vector<char> is_free(nodes_.size(), 0);
+    for (auto f : free_) {
+        if (f <= 0 || static_cast<std::size_t>(f) >= nodes_.size() || is_free[static_cast<std::size_t>(f)])
+            fail("free list entry " + std::to_string(f));
+        is_free[static_cast<std::size_t>(f)] = 1;
+    }
+    std::size_t reached = 0, bytes = 0;
+    std::vector<std::int32_t> stack{0};
+    while (!stack.empty()) {
+        const auto n = stack.back();
+        stack.pop_back();
+        ++reached;
+        const auto& node = nodes_[static_cast<std::size_t>(n)];
+        bytes += node.children.capacity() * sizeof(node.children[0]);
+        std::int64_t below = 0;
+        for (const auto& [tok, c] : node.children) {
+            if (c <= 0 || static_cast<std::size_t>(c) >= nodes_.size() ||
+                is_free[static_cast<std::size_t>(c)])
+                fail("node " + std::to_string(n) + " links to a freed or invalid node " + std::to_string(c));
+            const auto& child = nodes_[static_cast<std::size_t>(c)];
+            if (child.parent != n || child.depth != node.depth + 1)
+                fail("node " + std::to_string(c) + " disagrees with its parent " + std::to_string(n));
+            if (child.count <= 0)
+                fail("node " + std::to_string(c) + " is reachable with count " + std::to_string(child.count));
+            below += child.count;
+            stack.push_back(c);
+        }
+        if (n != 0 && below > node.count)
+            fail("node " + std::to_string(n) + " counts fewer than its children");
+    }
+    if (reached != live_nodes())
+        fail(std::to_string(reached) + " nodes reachable but " + std::to_string(live_nodes()) + " live");
+    if (bytes != child_bytes_)
+        fail("child list bytes " + std::to_string(child_bytes_) + ", counted " + std::to_string(bytes));
 }
 
 std::int32_t SuffixTrie::find(std::span<const std::int32_t> pattern) const {

@@ -31,17 +31,26 @@ class SuffixTrie {
     }
     int max_depth() const { return max_depth_; }
     std::size_t live_nodes() const { return nodes_.size() - free_.size(); }
+    // Bytes the live nodes and their child lists hold: what a memory budget is checked against. (Freed
+    // nodes are reused; the node array keeps its high-water mark.)
+    std::size_t memory_bytes() const { return live_nodes() * sizeof(Node) + child_bytes_; }
+    // Throws Error describing the first broken invariant: parent links and depths agree, no freed node is
+    // reachable, every reachable node is live and every live node reachable, counts are positive and cover
+    // their children's. For tests, after any sequence of adds and removes.
+    void check_integrity() const;
 
   private:
     struct Node {
         std::int64_t count = 0;
         std::int32_t depth = 0;
+        std::int32_t parent = -1;  // removal unlinks a node from its parent alone, not by scanning every node
         std::vector<std::pair<std::int32_t, std::int32_t>> children;  // (token, node)
     };
     std::int32_t child_or_create(std::int32_t node, std::int32_t token);
     int max_depth_;
     std::vector<Node> nodes_;
     std::vector<std::int32_t> free_;
+    std::size_t child_bytes_ = 0;  // capacity of every child list, in bytes
 };
 
 }  // namespace ternspec

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <tbb/task_arena.h>
 
+#include <chrono>
 #include <cmath>
 #include <random>
 
@@ -12,6 +13,7 @@
 #include "drafters/suffix_trie.hpp"
 #include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
+#include "ternspec/error.hpp"
 #include "tests/support/test_models.hpp"
 #include "verify/verify.hpp"
 
@@ -390,4 +392,75 @@ TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
                 }
             }
         }
+}
+
+// Adds and removes in any order keep the trie whole, and removing everything leaves the root alone.
+TEST(SuffixTrie, IntegrityHoldsThroughAddsAndRemoves) {
+    SuffixTrie trie(8);
+    std::mt19937 rng(7);
+    std::vector<std::vector<std::int32_t>> seqs;
+    for (int i = 0; i < 60; ++i) {
+        std::vector<std::int32_t> s(5 + rng() % 40);
+        for (auto& t : s) t = static_cast<std::int32_t>(rng() % 6);  // few symbols: deep shared paths
+        seqs.push_back(s);
+        trie.add_sequence(s);
+        if (i % 3 == 2) {
+            const auto k = rng() % seqs.size();
+            trie.remove_sequence(seqs[k]);
+            seqs.erase(seqs.begin() + static_cast<std::ptrdiff_t>(k));
+        }
+        ASSERT_NO_THROW(trie.check_integrity()) << "after step " << i;
+    }
+    for (const auto& s : seqs) trie.remove_sequence(s);
+    EXPECT_NO_THROW(trie.check_integrity());
+    EXPECT_EQ(trie.live_nodes(), 1u);
+    EXPECT_EQ(trie.count(trie.root()), 0);
+}
+
+// The global trie stays within its memory budget at every step, evicting the oldest responses (issue 18, 14).
+TEST(SuffixDrafter, GlobalTrieStaysWithinItsMemoryBudget) {
+    DrafterOptions o;
+    o.extra["global_max_mb"] = "1";
+    SuffixDrafter d(o);
+    std::mt19937 rng(3);
+    std::size_t peak = 0;
+    for (int r = 0; r < 200; ++r) {
+        std::vector<std::int32_t> out(400);
+        for (auto& t : out) t = static_cast<std::int32_t>(rng() % 5000);
+        d.end_request(out);
+        peak = std::max(peak, d.global_trie().memory_bytes());
+        ASSERT_LE(d.global_trie().memory_bytes(), std::size_t{1} << 20) << "after response " << r;
+    }
+    EXPECT_GT(peak, std::size_t{1} << 19);  // the budget was reached, so eviction was exercised
+    EXPECT_NO_THROW(d.global_trie().check_integrity());
+    DrafterOptions bad;
+    bad.extra["global_max_mb"] = "0";
+    EXPECT_THROW(SuffixDrafter{bad}, InputError);
+}
+
+// Evicting a response costs time for its own nodes, not the whole trie's (13.7 ms per end_request at a
+// 100K-token cap when every node was scanned): an end_request that evicts one response costs a small
+// multiple of one that only adds (a ratio, so a slow or sanitised build passes as well).
+TEST(SuffixDrafter, EvictionCostDoesNotGrowWithTheTrie) {
+    DrafterOptions o;
+    o.extra["global_max_tokens"] = "100000";
+    SuffixDrafter d(o);
+    std::mt19937 rng(5);
+    auto response = [&] {
+        std::vector<std::int32_t> out(500);
+        for (auto& t : out) t = static_cast<std::int32_t>(rng() % 3000);
+        return out;
+    };
+    auto timed = [&](int n) {
+        std::vector<std::vector<std::int32_t>> rs;
+        for (int i = 0; i < n; ++i) rs.push_back(response());
+        const auto t0 = std::chrono::steady_clock::now();
+        for (const auto& r : rs) d.end_request(r);
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / n;
+    };
+    for (int r = 0; r < 180; ++r) d.end_request(response());
+    const double adding = timed(20);    // up to the cap: 100K tokens, 3M nodes, nothing evicted
+    const double evicting = timed(20);  // each evicts the oldest response
+    EXPECT_LT(evicting, 4 * adding) << evicting << " ms evicting against " << adding << " ms adding";
+    EXPECT_NO_THROW(d.global_trie().check_integrity());
 }
