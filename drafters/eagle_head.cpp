@@ -7,6 +7,7 @@
 #include "target/formats/dequantize.hpp"
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
+#include "target/io/file_errors.hpp"
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/model/attention.hpp"
@@ -52,133 +53,139 @@ nlohmann::json config_from_gguf(const GgufFile& g) {
 }  // namespace
 
 EagleSource EagleSource::open(const std::string& path) {
-    namespace fs = std::filesystem;
-    EagleSource src;
-    src.path = path;
-    if (fs::is_regular_file(path)) {
-        auto g = std::make_shared<GgufFile>(path);
-        const auto arch = g->get("general.architecture").as_string("general.architecture");
-        if (arch != "eagle3")
-            throw FormatError(path + ": general.architecture is " + arch + ", not eagle3 (an EAGLE-3 head)");
-        src.config = config_from_gguf(*g);
-        src.config_origin = path;
-        for (const auto& t : g->tensors())
-            src.tensors[t.name] = {t.name, t.name, t.type, t.shape, g->tensor_data(t), t.n_bytes, path};
-        src.keep = g;
+    return naming_file(path, [&] {
+        namespace fs = std::filesystem;
+        EagleSource src;
+        src.path = path;
+        if (fs::is_regular_file(path)) {
+            auto g = std::make_shared<GgufFile>(path);
+            const auto arch = g->get("general.architecture").as_string("general.architecture");
+            if (arch != "eagle3")
+                throw FormatError(path + ": general.architecture is " + arch +
+                                  ", not eagle3 (an EAGLE-3 head)");
+            src.config = config_from_gguf(*g);
+            src.config_origin = path;
+            for (const auto& t : g->tensors())
+                src.tensors[t.name] = {t.name, t.name, t.type, t.shape, g->tensor_data(t), t.n_bytes, path};
+            src.keep = g;
+            return src;
+        }
+        const std::string cfg_path = (fs::path(path) / "config.json").string();
+        if (!fs::is_directory(path) || !fs::exists(cfg_path))
+            throw InputError(
+                path +
+                ": an EAGLE-3 draft model is a folder with config.json and model.safetensors, or a GGUF");
+        src.config_origin = cfg_path;
+        src.config = read_json_file(cfg_path);
+        auto st = std::make_shared<SafetensorsSet>(path);
+        for (const auto& [name, t] : st->tensors())
+            src.tensors[name] = {name, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+        src.keep = st;
         return src;
-    }
-    const std::string cfg_path = (fs::path(path) / "config.json").string();
-    if (!fs::is_directory(path) || !fs::exists(cfg_path))
-        throw InputError(
-            path + ": an EAGLE-3 draft model is a folder with config.json and model.safetensors, or a GGUF");
-    src.config_origin = cfg_path;
-    src.config = read_json_file(cfg_path);
-    auto st = std::make_shared<SafetensorsSet>(path);
-    for (const auto& [name, t] : st->tensors())
-        src.tensors[name] = {name, name, t.type, t.shape, t.data, t.n_bytes, t.file};
-    src.keep = st;
-    return src;
+    });
 }
 
 std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3Model& target) {
-    const auto src = EagleSource::open(path);
-    const std::string& cfg_path = src.config_origin;
-    const nlohmann::json& j = src.config;
-    auto h = std::make_shared<EagleHead>();
-    h->target_ = &target;
-    EagleConfig& c = h->cfg_;
-    const auto& tc = target.config();
-    c.hidden = get_int(j, "hidden_size", cfg_path);
-    c.intermediate = get_int(j, "intermediate_size", cfg_path);
-    c.heads = get_int(j, "num_attention_heads", cfg_path);
-    c.kv_heads = get_int(j, "num_key_value_heads", cfg_path, c.heads);
-    c.head_dim = get_int(j, "head_dim", cfg_path, c.hidden / c.heads);
-    c.vocab = get_int(j, "vocab_size", cfg_path);
-    c.draft_vocab = get_int(j, "draft_vocab_size", cfg_path, c.vocab);
-    c.target_hidden = get_int(j, "target_hidden_size", cfg_path, tc.hidden_size);
-    c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 10000.0f, 0, 1e12);
-    c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
-    nlohmann::json ids = j.contains("eagle_aux_hidden_state_layer_ids")
-                             ? j["eagle_aux_hidden_state_layer_ids"]
-                         : j.contains("eagle_config")
-                             ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
-                             : nlohmann::json();
-    if (ids.is_array()) {
-        for (const auto& v : ids)
-            c.aux_layers.push_back(static_cast<int>(
-                json_integer(v, 0, tc.n_layers, cfg_path + ": eagle_aux_hidden_state_layer_ids")));
-    } else {
-        c.aux_layers = {std::min(2, tc.n_layers - 1), tc.n_layers / 2, std::max(0, tc.n_layers - 3)};
-    }
-    if (c.aux_layers.size() != 3)
-        throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_ids must list three layers");
-    for (int l : c.aux_layers)
-        if (l < 0 || l > tc.n_layers)
-            throw FormatError(cfg_path + ": aux layer " + std::to_string(l) + " is outside the target's 0.." +
-                              std::to_string(tc.n_layers));
-    if (c.vocab != tc.vocab_size)
-        throw FormatError(cfg_path + ": vocab_size " + std::to_string(c.vocab) +
-                          " differs from the target's " + std::to_string(tc.vocab_size));
-    if (c.target_hidden != tc.hidden_size)
-        throw FormatError(cfg_path + ": target_hidden_size " + std::to_string(c.target_hidden) +
-                          " differs from the target's " + std::to_string(tc.hidden_size));
-    if (c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0)
-        throw FormatError(cfg_path + ": inconsistent attention shape");
+    return naming_file(path, [&] {
+        const auto src = EagleSource::open(path);
+        const std::string& cfg_path = src.config_origin;
+        const nlohmann::json& j = src.config;
+        auto h = std::make_shared<EagleHead>();
+        h->target_ = &target;
+        EagleConfig& c = h->cfg_;
+        const auto& tc = target.config();
+        c.hidden = get_int(j, "hidden_size", cfg_path);
+        c.intermediate = get_int(j, "intermediate_size", cfg_path);
+        c.heads = get_int(j, "num_attention_heads", cfg_path);
+        c.kv_heads = get_int(j, "num_key_value_heads", cfg_path, c.heads);
+        c.head_dim = get_int(j, "head_dim", cfg_path, c.hidden / c.heads);
+        c.vocab = get_int(j, "vocab_size", cfg_path);
+        c.draft_vocab = get_int(j, "draft_vocab_size", cfg_path, c.vocab);
+        c.target_hidden = get_int(j, "target_hidden_size", cfg_path, tc.hidden_size);
+        c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 10000.0f, 0, 1e12);
+        c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
+        nlohmann::json ids =
+            j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
+            : j.contains("eagle_config")
+                ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
+                : nlohmann::json();
+        if (ids.is_array()) {
+            for (const auto& v : ids)
+                c.aux_layers.push_back(static_cast<int>(
+                    json_integer(v, 0, tc.n_layers, cfg_path + ": eagle_aux_hidden_state_layer_ids")));
+        } else {
+            c.aux_layers = {std::min(2, tc.n_layers - 1), tc.n_layers / 2, std::max(0, tc.n_layers - 3)};
+        }
+        if (c.aux_layers.size() != 3)
+            throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_ids must list three layers");
+        for (int l : c.aux_layers)
+            if (l < 0 || l > tc.n_layers)
+                throw FormatError(cfg_path + ": aux layer " + std::to_string(l) +
+                                  " is outside the target's 0.." + std::to_string(tc.n_layers));
+        if (c.vocab != tc.vocab_size)
+            throw FormatError(cfg_path + ": vocab_size " + std::to_string(c.vocab) +
+                              " differs from the target's " + std::to_string(tc.vocab_size));
+        if (c.target_hidden != tc.hidden_size)
+            throw FormatError(cfg_path + ": target_hidden_size " + std::to_string(c.target_hidden) +
+                              " differs from the target's " + std::to_string(tc.hidden_size));
+        if (c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0)
+            throw FormatError(cfg_path + ": inconsistent attention shape");
 
-    auto find = [&](const std::string& name) -> const TensorRef* {
-        auto it = src.tensors.find(name);
-        return it == src.tensors.end() ? nullptr : &it->second;
-    };
-    auto get = [&](const std::string& name, std::vector<std::uint64_t> shape) {
-        const TensorRef* t = find(name);
-        // Some exporters name the layer layers.0 instead of midlayer.
-        if (!t && name.rfind("midlayer.", 0) == 0) t = find("layers.0." + name.substr(9));
-        if (!t) throw FormatError(path + ": missing tensor " + name);
-        if (t->shape != shape) throw FormatError(t->file + ": tensor " + name + " has the wrong shape");
-        std::uint64_t n = 1;
-        for (auto d : t->shape) n *= d;
-        std::vector<float> v(n);
-        dequantize(t->type, t->data, v.data(), n);
-        return v;
-    };
-    const auto H = static_cast<std::uint64_t>(c.hidden), I = static_cast<std::uint64_t>(c.intermediate);
-    const auto QD = static_cast<std::uint64_t>(c.heads) * c.head_dim,
-               KD = static_cast<std::uint64_t>(c.kv_heads) * c.head_dim;
-    auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
-        const auto v = get(name, {rows, cols});
-        return Int8Matrix(static_cast<int>(rows), static_cast<int>(cols), v.data(), name);
-    };
-    h->fc_ = mat("fc.weight", H, 3 * static_cast<std::uint64_t>(c.target_hidden));
-    h->q_ = mat("midlayer.self_attn.q_proj.weight", QD, 2 * H);
-    h->k_ = mat("midlayer.self_attn.k_proj.weight", KD, 2 * H);
-    h->v_ = mat("midlayer.self_attn.v_proj.weight", KD, 2 * H);
-    h->o_ = mat("midlayer.self_attn.o_proj.weight", H, QD);
-    h->gate_ = mat("midlayer.mlp.gate_proj.weight", I, H);
-    h->up_ = mat("midlayer.mlp.up_proj.weight", I, H);
-    h->down_ = mat("midlayer.mlp.down_proj.weight", H, I);
-    h->lm_head_ = mat("lm_head.weight", static_cast<std::uint64_t>(c.draft_vocab), H);
-    h->input_norm_ = get("midlayer.input_layernorm.weight", {H});
-    h->hidden_norm_ = get("midlayer.hidden_norm.weight", {H});
-    h->post_norm_ = get("midlayer.post_attention_layernorm.weight", {H});
-    h->final_norm_ = get("norm.weight", {H});
-    if (find("embed_tokens.weight"))
-        h->embed_ = get("embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
-    else if (c.hidden != tc.hidden_size)
-        throw FormatError(path + ": no embed_tokens.weight, and the target's embedding is not " +
-                          std::to_string(c.hidden) + " wide");
-    if (find("d2t")) {
-        const auto d = get("d2t", {static_cast<std::uint64_t>(c.draft_vocab)});
-        h->d2t_.assign(d.begin(), d.end());
-    } else {
-        h->d2t_.assign(static_cast<std::size_t>(c.draft_vocab), 0);
-    }
-    for (std::size_t i = 0; i < h->d2t_.size(); ++i) {
-        const auto t = static_cast<std::int64_t>(i) + h->d2t_[i];
-        if (t < 0 || t >= c.vocab)
-            throw FormatError(path + ": d2t maps draft id " + std::to_string(i) +
-                              " outside the target vocabulary");
-    }
-    return h;
+        auto find = [&](const std::string& name) -> const TensorRef* {
+            auto it = src.tensors.find(name);
+            return it == src.tensors.end() ? nullptr : &it->second;
+        };
+        auto get = [&](const std::string& name, std::vector<std::uint64_t> shape) {
+            const TensorRef* t = find(name);
+            // Some exporters name the layer layers.0 instead of midlayer.
+            if (!t && name.rfind("midlayer.", 0) == 0) t = find("layers.0." + name.substr(9));
+            if (!t) throw FormatError(path + ": missing tensor " + name);
+            if (t->shape != shape) throw FormatError(t->file + ": tensor " + name + " has the wrong shape");
+            std::uint64_t n = 1;
+            for (auto d : t->shape) n *= d;
+            std::vector<float> v(n);
+            dequantize(t->type, t->data, v.data(), n);
+            return v;
+        };
+        const auto H = static_cast<std::uint64_t>(c.hidden), I = static_cast<std::uint64_t>(c.intermediate);
+        const auto QD = static_cast<std::uint64_t>(c.heads) * c.head_dim,
+                   KD = static_cast<std::uint64_t>(c.kv_heads) * c.head_dim;
+        auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
+            const auto v = get(name, {rows, cols});
+            return Int8Matrix(static_cast<int>(rows), static_cast<int>(cols), v.data(), name);
+        };
+        h->fc_ = mat("fc.weight", H, 3 * static_cast<std::uint64_t>(c.target_hidden));
+        h->q_ = mat("midlayer.self_attn.q_proj.weight", QD, 2 * H);
+        h->k_ = mat("midlayer.self_attn.k_proj.weight", KD, 2 * H);
+        h->v_ = mat("midlayer.self_attn.v_proj.weight", KD, 2 * H);
+        h->o_ = mat("midlayer.self_attn.o_proj.weight", H, QD);
+        h->gate_ = mat("midlayer.mlp.gate_proj.weight", I, H);
+        h->up_ = mat("midlayer.mlp.up_proj.weight", I, H);
+        h->down_ = mat("midlayer.mlp.down_proj.weight", H, I);
+        h->lm_head_ = mat("lm_head.weight", static_cast<std::uint64_t>(c.draft_vocab), H);
+        h->input_norm_ = get("midlayer.input_layernorm.weight", {H});
+        h->hidden_norm_ = get("midlayer.hidden_norm.weight", {H});
+        h->post_norm_ = get("midlayer.post_attention_layernorm.weight", {H});
+        h->final_norm_ = get("norm.weight", {H});
+        if (find("embed_tokens.weight"))
+            h->embed_ = get("embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
+        else if (c.hidden != tc.hidden_size)
+            throw FormatError(path + ": no embed_tokens.weight, and the target's embedding is not " +
+                              std::to_string(c.hidden) + " wide");
+        if (find("d2t")) {
+            const auto d = get("d2t", {static_cast<std::uint64_t>(c.draft_vocab)});
+            h->d2t_.assign(d.begin(), d.end());
+        } else {
+            h->d2t_.assign(static_cast<std::size_t>(c.draft_vocab), 0);
+        }
+        for (std::size_t i = 0; i < h->d2t_.size(); ++i) {
+            const auto t = static_cast<std::int64_t>(i) + h->d2t_[i];
+            if (t < 0 || t >= c.vocab)
+                throw FormatError(path + ": d2t maps draft id " + std::to_string(i) +
+                                  " outside the target vocabulary");
+        }
+        return h;
+    });
 }
 
 void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "runtime/speculative_decoder.hpp"
 #include "target/formats/gguf.hpp"
@@ -71,6 +72,10 @@ void expect_format_error(const std::string& path, Fn&& fn, const std::string& mu
         ADD_FAILURE() << path << ": accepted";
     } catch (const FormatError& e) {
         EXPECT_NE(std::string(e.what()).find(must_mention), std::string::npos) << e.what();
+        // Every load error names the file (the README's promise), and in words, not a library's code.
+        EXPECT_NE(std::string(e.what()).find(fs::path(path).filename().string()), std::string::npos)
+            << e.what();
+        EXPECT_EQ(std::string(e.what()).find("[json.exception"), std::string::npos) << e.what();
     }
 }
 
@@ -277,6 +282,42 @@ TEST(BadGguf, MetadataArraysCostNoMoreThanTheirBytes) {
     }
     const auto grew = peak_rss() - before;
     EXPECT_LT(grew, 4 * n) << "opening a " << n << "-byte array raised peak RSS by " << grew;
+}
+
+// Values of the wrong type, in a GGUF or a config.json: the error names the file and the key (issue 18, 10).
+TEST(BadModel, WrongValueTypesNameTheFileAndKey) {
+    expect_format_error(
+        edited_gguf("string_block_count.gguf",
+                    [](GgufWriter& w) { w.set("qwen3.block_count", GgufValue::str("two")); }),
+        [](const std::string& p) { ModelFiles::open(p); }, "qwen3.block_count: expected an integer");
+    expect_format_error(
+        edited_gguf("int_tokens.gguf",
+                    [](GgufWriter& w) {
+                        w.set("tokenizer.ggml.tokens", GgufValue::array(GgufType::I32, {GgufValue::i32(1)}));
+                    }),
+        [](const std::string& p) { ModelFiles::open(p); }, "tokenizer.ggml.tokens: expected a string");
+    const auto dir = fixtures::hf_folder_from_gguf(fixtures::tiny_gguf("wrong_types_src"), "wrong_types_hf");
+    const auto cfg_path = dir + "/config.json";
+    const auto original = slurp(cfg_path);
+    for (const auto& [key, value, mention] :
+         std::vector<std::tuple<std::string, nlohmann::json, std::string>>{
+             {"hidden_size", "256", "hidden_size is string, not an integer"},
+             {"rope_theta", "1e6", "rope_theta is string, not a number"},
+             {"rms_norm_eps", 1e300, "rms_norm_eps is 1e+300"},
+             {"tie_word_embeddings", 1, "tie_word_embeddings is number, not a bool"},
+             {"num_hidden_layers", 2.5, "num_hidden_layers is a fraction 2.5"}}) {
+        auto j = nlohmann::json::parse(original);
+        j[key] = value;
+        std::ofstream(cfg_path) << j.dump();
+        try {
+            ModelFiles::open(dir);
+            ADD_FAILURE() << key << " = " << value.dump() << ": accepted";
+        } catch (const FormatError& e) {
+            EXPECT_NE(std::string(e.what()).find("config.json"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find(mention), std::string::npos) << e.what();
+        }
+    }
+    std::ofstream(cfg_path) << original;
 }
 
 TEST(BadGguf, OverlappingTensorsAreRefused) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "target/io/file_errors.hpp"
 #include "target/io/json_fields.hpp"
 #include "ternspec/error.hpp"
 
@@ -60,7 +61,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
         header =
             nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen));
     } catch (const nlohmann::json::exception& e) {
-        throw FormatError(path + ": invalid JSON header: " + e.what());
+        throw FormatError(path + ": invalid JSON header: " + json_error_words(e));
     }
     if (!header.is_object()) throw FormatError(path + ": header is not a JSON object");
     const std::uint8_t* data = bytes.data() + 8 + hlen;
@@ -102,7 +103,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
             t.data = data + b;
             tensors_.emplace(name, std::move(t));
         } catch (const nlohmann::json::exception& e) {
-            throw FormatError(what + ": malformed entry: " + e.what());
+            throw FormatError(what + ": malformed entry: " + json_error_words(e));
         }
     }
     // Two tensors sharing bytes would alias each other's weights: refused, naming both.
@@ -132,7 +133,7 @@ SafetensorsSet::SafetensorsSet(const std::string& folder) {
                 shards.push_back((dir / n).string());
             }
         } catch (const nlohmann::json::exception& e) {
-            throw FormatError(index.string() + ": " + e.what());
+            throw FormatError(index.string() + ": " + json_error_words(e));
         }
     } else if (fs::exists(dir / "model.safetensors")) {
         shards.push_back((dir / "model.safetensors").string());

@@ -6,6 +6,7 @@
 
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
+#include "target/io/file_errors.hpp"
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "ternspec/error.hpp"
@@ -65,7 +66,7 @@ nlohmann::json read_json_file(const std::string& path) {
     try {
         return nlohmann::json::parse(read_text_file(path));
     } catch (const nlohmann::json::exception& e) {
-        throw FormatError(path + ": invalid JSON: " + e.what());
+        throw FormatError(path + ": invalid JSON: " + json_error_words(e));
     }
 }
 
@@ -119,73 +120,76 @@ ModelConfig config_from_gguf(const GgufFile& g) {
 }  // namespace
 
 ModelFiles ModelFiles::open(const std::string& path) {
-    ModelFiles mf;
-    mf.path_ = path;
-    if (!fs::exists(path)) throw InputError(path + ": no such file or folder");
-    if (fs::is_directory(path)) {
-        const auto cfg_path = (fs::path(path) / "config.json").string();
-        if (!fs::exists(cfg_path)) throw FormatError(path + ": folder has no config.json");
-        const nlohmann::json j = read_json_file(cfg_path);
-        if (!j.is_object()) throw FormatError(cfg_path + ": not a JSON object");
-        const auto archs = j.value("architectures", nlohmann::json::array());
-        if (archs.empty() || archs[0] != "Qwen3ForCausalLM")
-            throw FormatError(cfg_path + ": architectures is not [\"Qwen3ForCausalLM\"]");
-        ModelConfig& c = mf.config_;
-        c.vocab_size = json_int(j, "vocab_size", cfg_path);
-        c.hidden_size = json_int(j, "hidden_size", cfg_path);
-        c.intermediate_size = json_int(j, "intermediate_size", cfg_path);
-        c.n_layers = json_int(j, "num_hidden_layers", cfg_path);
-        c.n_heads = json_int(j, "num_attention_heads", cfg_path);
-        c.n_kv_heads = json_int(j, "num_key_value_heads", cfg_path, c.n_heads);
-        c.head_dim = json_int(j, "head_dim", cfg_path, c.n_heads ? c.hidden_size / c.n_heads : 0);
-        c.context_length = json_int(j, "max_position_embeddings", cfg_path);
-        mf.extra_layers_ = json_int(j, "num_nextn_predict_layers", cfg_path, 0);
-        c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 1e6f, 0, 1e12);
-        c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
-        c.tied_embeddings = json_bool_field(j, "tie_word_embeddings", cfg_path, true);
-        mf.st_ = std::make_shared<SafetensorsSet>(path);
-        for (const auto& [name, t] : mf.st_->tensors()) {
-            const auto g = hf_to_gguf_name(name);
-            if (g.empty()) continue;
-            mf.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
-        }
-        const auto tok = (fs::path(path) / "tokenizer.json").string();
-        if (!fs::exists(tok)) throw FormatError(path + ": folder has no tokenizer.json");
-        mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_json_file(tok));
-        const auto tcfg = (fs::path(path) / "tokenizer_config.json").string();
-        if (fs::exists(tcfg)) {
-            try {
-                auto tj = nlohmann::json::parse(read_text_file(tcfg));
-                if (tj.contains("chat_template") && tj["chat_template"].is_string())
-                    mf.chat_template_ = tj["chat_template"].get<std::string>();
-                if (tj.contains("eos_token") && tj["eos_token"].is_string())
-                    if (auto id = mf.tokenizer_->token_id(tj["eos_token"].get<std::string>()))
-                        mf.tokenizer_->set_eos(*id);
-            } catch (const nlohmann::json::exception& e) {
-                throw FormatError(tcfg + ": " + e.what());
+    return naming_file(path, [&] {
+        ModelFiles mf;
+        mf.path_ = path;
+        if (!fs::exists(path)) throw InputError(path + ": no such file or folder");
+        if (fs::is_directory(path)) {
+            const auto cfg_path = (fs::path(path) / "config.json").string();
+            if (!fs::exists(cfg_path)) throw FormatError(path + ": folder has no config.json");
+            const nlohmann::json j = read_json_file(cfg_path);
+            if (!j.is_object()) throw FormatError(cfg_path + ": not a JSON object");
+            const auto archs = j.value("architectures", nlohmann::json::array());
+            if (archs.empty() || archs[0] != "Qwen3ForCausalLM")
+                throw FormatError(cfg_path + ": architectures is not [\"Qwen3ForCausalLM\"]");
+            ModelConfig& c = mf.config_;
+            c.vocab_size = json_int(j, "vocab_size", cfg_path);
+            c.hidden_size = json_int(j, "hidden_size", cfg_path);
+            c.intermediate_size = json_int(j, "intermediate_size", cfg_path);
+            c.n_layers = json_int(j, "num_hidden_layers", cfg_path);
+            c.n_heads = json_int(j, "num_attention_heads", cfg_path);
+            c.n_kv_heads = json_int(j, "num_key_value_heads", cfg_path, c.n_heads);
+            c.head_dim = json_int(j, "head_dim", cfg_path, c.n_heads ? c.hidden_size / c.n_heads : 0);
+            c.context_length = json_int(j, "max_position_embeddings", cfg_path);
+            mf.extra_layers_ = json_int(j, "num_nextn_predict_layers", cfg_path, 0);
+            c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 1e6f, 0, 1e12);
+            c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
+            c.tied_embeddings = json_bool_field(j, "tie_word_embeddings", cfg_path, true);
+            mf.st_ = std::make_shared<SafetensorsSet>(path);
+            for (const auto& [name, t] : mf.st_->tensors()) {
+                const auto g = hf_to_gguf_name(name);
+                if (g.empty()) continue;
+                mf.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
             }
+            const auto tok = (fs::path(path) / "tokenizer.json").string();
+            if (!fs::exists(tok)) throw FormatError(path + ": folder has no tokenizer.json");
+            mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_json_file(tok));
+            const auto tcfg = (fs::path(path) / "tokenizer_config.json").string();
+            if (fs::exists(tcfg)) {
+                try {
+                    auto tj = nlohmann::json::parse(read_text_file(tcfg));
+                    if (tj.contains("chat_template") && tj["chat_template"].is_string())
+                        mf.chat_template_ = tj["chat_template"].get<std::string>();
+                    if (tj.contains("eos_token") && tj["eos_token"].is_string())
+                        if (auto id = mf.tokenizer_->token_id(tj["eos_token"].get<std::string>()))
+                            mf.tokenizer_->set_eos(*id);
+                } catch (const nlohmann::json::exception& e) {
+                    throw FormatError(tcfg + ": " + json_error_words(e));
+                }
+            }
+            mf.format_ = "Hugging Face folder";
+            if (c.tied_embeddings) mf.tensors_.erase("output.weight");
+        } else {
+            mf.gguf_ = std::make_shared<GgufFile>(path);
+            mf.config_ = config_from_gguf(*mf.gguf_);
+            if (auto* n = mf.gguf_->find("qwen3.nextn_predict_layers"))
+                mf.extra_layers_ = static_cast<int>(
+                    std::clamp<std::int64_t>(n->as_int("qwen3.nextn_predict_layers"), 0, 1024));
+            for (const auto& t : mf.gguf_->tensors())
+                mf.tensors_[t.name] = {t.name,    t.name, t.type, t.shape, mf.gguf_->tensor_data(t),
+                                       t.n_bytes, path};
+            mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_gguf(*mf.gguf_));
+            if (auto* ct = mf.gguf_->find("tokenizer.chat_template"))
+                mf.chat_template_ = ct->as_string("tokenizer.chat_template");
+            mf.format_ = "GGUF v" + std::to_string(mf.gguf_->version());
         }
-        mf.format_ = "Hugging Face folder";
-        if (c.tied_embeddings) mf.tensors_.erase("output.weight");
-    } else {
-        mf.gguf_ = std::make_shared<GgufFile>(path);
-        mf.config_ = config_from_gguf(*mf.gguf_);
-        if (auto* n = mf.gguf_->find("qwen3.nextn_predict_layers"))
-            mf.extra_layers_ =
-                static_cast<int>(std::clamp<std::int64_t>(n->as_int("qwen3.nextn_predict_layers"), 0, 1024));
-        for (const auto& t : mf.gguf_->tensors())
-            mf.tensors_[t.name] = {t.name,    t.name, t.type, t.shape, mf.gguf_->tensor_data(t),
-                                   t.n_bytes, path};
-        mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_gguf(*mf.gguf_));
-        if (auto* ct = mf.gguf_->find("tokenizer.chat_template"))
-            mf.chat_template_ = ct->as_string("tokenizer.chat_template");
-        mf.format_ = "GGUF v" + std::to_string(mf.gguf_->version());
-    }
-    mf.config_.validate(path);
-    if (mf.tokenizer_->vocab_size() > mf.config_.vocab_size)
-        throw FormatError(path + ": tokenizer has " + std::to_string(mf.tokenizer_->vocab_size()) +
-                          " tokens but the model's vocabulary is " + std::to_string(mf.config_.vocab_size));
-    return mf;
+        mf.config_.validate(path);
+        if (mf.tokenizer_->vocab_size() > mf.config_.vocab_size)
+            throw FormatError(path + ": tokenizer has " + std::to_string(mf.tokenizer_->vocab_size()) +
+                              " tokens but the model's vocabulary is " +
+                              std::to_string(mf.config_.vocab_size));
+        return mf;
+    });
 }
 
 }  // namespace ternspec

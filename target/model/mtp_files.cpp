@@ -5,6 +5,7 @@
 
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
+#include "target/io/file_errors.hpp"
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "ternspec/error.hpp"
@@ -32,52 +33,54 @@ const TensorRef& MtpFiles::get(const std::string& name) const {
 }
 
 MtpFiles MtpFiles::open(const std::string& path) {
-    MtpFiles f;
-    f.path_ = path;
-    if (!fs::exists(path)) throw InputError(path + ": no such file or folder");
-    if (fs::is_directory(path)) {
-        const auto cfg_path = (fs::path(path) / "config.json").string();
-        if (!fs::exists(cfg_path)) throw FormatError(path + ": an MTP sidecar folder needs config.json");
-        const nlohmann::json j = read_json_file(cfg_path);
-        const auto arch =
-            j.is_object() ? j.value("architectures", nlohmann::json::array()) : nlohmann::json::array();
-        if (arch.empty() || arch[0] != "Qwen3MTPSidecar")
-            throw FormatError(cfg_path + ": architectures is not [\"Qwen3MTPSidecar\"] (an MTP sidecar)");
-        ModelConfig& c = f.config_;
-        f.depth_ = positive(j, "num_nextn_predict_layers", cfg_path);
-        f.first_layer_ = positive(j, "num_hidden_layers", cfg_path);
-        c.n_layers = f.depth_;
-        c.vocab_size = positive(j, "vocab_size", cfg_path);
-        c.hidden_size = positive(j, "hidden_size", cfg_path);
-        c.intermediate_size = positive(j, "intermediate_size", cfg_path);
-        c.n_heads = positive(j, "num_attention_heads", cfg_path);
-        c.n_kv_heads = positive(j, "num_key_value_heads", cfg_path, c.n_heads);
-        c.head_dim = positive(j, "head_dim", cfg_path, c.hidden_size / c.n_heads);
-        c.context_length = 1;  // the target's context applies
-        c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 1e6f, 0, 1e12);
-        c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
-        auto st = std::make_shared<SafetensorsSet>(path);
-        for (const auto& [name, t] : st->tensors()) {
-            const auto g = hf_to_gguf_name(name);
-            if (!g.empty()) f.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+    return naming_file(path, [&] {
+        MtpFiles f;
+        f.path_ = path;
+        if (!fs::exists(path)) throw InputError(path + ": no such file or folder");
+        if (fs::is_directory(path)) {
+            const auto cfg_path = (fs::path(path) / "config.json").string();
+            if (!fs::exists(cfg_path)) throw FormatError(path + ": an MTP sidecar folder needs config.json");
+            const nlohmann::json j = read_json_file(cfg_path);
+            const auto arch =
+                j.is_object() ? j.value("architectures", nlohmann::json::array()) : nlohmann::json::array();
+            if (arch.empty() || arch[0] != "Qwen3MTPSidecar")
+                throw FormatError(cfg_path + ": architectures is not [\"Qwen3MTPSidecar\"] (an MTP sidecar)");
+            ModelConfig& c = f.config_;
+            f.depth_ = positive(j, "num_nextn_predict_layers", cfg_path);
+            f.first_layer_ = positive(j, "num_hidden_layers", cfg_path);
+            c.n_layers = f.depth_;
+            c.vocab_size = positive(j, "vocab_size", cfg_path);
+            c.hidden_size = positive(j, "hidden_size", cfg_path);
+            c.intermediate_size = positive(j, "intermediate_size", cfg_path);
+            c.n_heads = positive(j, "num_attention_heads", cfg_path);
+            c.n_kv_heads = positive(j, "num_key_value_heads", cfg_path, c.n_heads);
+            c.head_dim = positive(j, "head_dim", cfg_path, c.hidden_size / c.n_heads);
+            c.context_length = 1;  // the target's context applies
+            c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 1e6f, 0, 1e12);
+            c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
+            auto st = std::make_shared<SafetensorsSet>(path);
+            for (const auto& [name, t] : st->tensors()) {
+                const auto g = hf_to_gguf_name(name);
+                if (!g.empty()) f.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+            }
+            f.keep_ = st;
+        } else {
+            auto mf = std::make_shared<ModelFiles>(ModelFiles::open(path));
+            const auto* g = mf->gguf();
+            const auto* n = g ? g->find("qwen3.nextn_predict_layers") : nullptr;
+            if (!n) throw FormatError(path + ": has no MTP layers (no qwen3.nextn_predict_layers)");
+            const auto d = n->as_int("qwen3.nextn_predict_layers");
+            if (d <= 0 || d > 64) throw FormatError(path + ": qwen3.nextn_predict_layers is out of range");
+            f.depth_ = static_cast<int>(d);
+            f.config_ = mf->config();
+            f.first_layer_ = f.config_.n_layers;
+            f.config_.n_layers = f.depth_;
+            f.tensors_ = mf->tensors();
+            f.keep_ = mf;
         }
-        f.keep_ = st;
-    } else {
-        auto mf = std::make_shared<ModelFiles>(ModelFiles::open(path));
-        const auto* g = mf->gguf();
-        const auto* n = g ? g->find("qwen3.nextn_predict_layers") : nullptr;
-        if (!n) throw FormatError(path + ": has no MTP layers (no qwen3.nextn_predict_layers)");
-        const auto d = n->as_int("qwen3.nextn_predict_layers");
-        if (d <= 0 || d > 64) throw FormatError(path + ": qwen3.nextn_predict_layers is out of range");
-        f.depth_ = static_cast<int>(d);
-        f.config_ = mf->config();
-        f.first_layer_ = f.config_.n_layers;
-        f.config_.n_layers = f.depth_;
-        f.tensors_ = mf->tensors();
-        f.keep_ = mf;
-    }
-    f.config_.validate(path);
-    return f;
+        f.config_.validate(path);
+        return f;
+    });
 }
 
 }  // namespace ternspec

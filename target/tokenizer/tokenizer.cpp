@@ -8,6 +8,7 @@
 #include <queue>
 
 #include "target/formats/gguf.hpp"
+#include "target/io/file_errors.hpp"
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/tokenizer/utf8.hpp"
@@ -70,9 +71,11 @@ std::pair<std::string, std::string> split_merge(const std::string& m, const std:
 }  // namespace
 
 Tokenizer Tokenizer::from_json_file(const std::string& path) {
-    MappedFile f(path);
-    const auto b = f.bytes();
-    return from_json_text(std::string(reinterpret_cast<const char*>(b.data()), b.size()), path);
+    return naming_file(path, [&] {
+        MappedFile f(path);
+        const auto b = f.bytes();
+        return from_json_text(std::string(reinterpret_cast<const char*>(b.data()), b.size()), path);
+    });
 }
 
 Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& what) {
@@ -81,7 +84,7 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
     try {
         j = json::parse(text);
     } catch (const json::exception& e) {
-        throw FormatError(what + ": invalid JSON: " + e.what());
+        throw FormatError(what + ": invalid JSON: " + json_error_words(e));
     }
     Tokenizer t;
     try {
@@ -184,7 +187,7 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
         if (pattern.empty()) throw FormatError(what + ": no pre-tokenizer regex");
         t.splitter_ = std::make_shared<RegexSplitter>(pattern);
     } catch (const json::exception& e) {
-        throw FormatError(what + ": malformed tokenizer: " + e.what());
+        throw FormatError(what + ": malformed tokenizer: " + json_error_words(e));
     }
     // EOS: Qwen's convention.
     for (const char* e : {"<|endoftext|>", "<|im_end|>"})
