@@ -10,7 +10,8 @@
 
 namespace ternspec {
 
-// "[json.exception.type_error.302] type must be number, but is string" -> "type must be number, but is string"
+// "[json.exception.type_error.302] type must be number, but is string" -> "type must be number, but is
+// string"
 inline std::string json_error_words(const nlohmann::json::exception& e) {
     std::string_view w = e.what();
     if (const auto close = w.find("] "); !w.empty() && w[0] == '[' && close != std::string_view::npos)
