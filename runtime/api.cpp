@@ -29,6 +29,7 @@ std::string active_kernels() {
 }
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
+    check_kernel_environment();  // an override that cannot be honoured is an error, not ignored
     if (options.threads > 0) {
         // Process-wide, as TBB's limit is; kept for the process's lifetime.
         static std::mutex mu;

@@ -85,6 +85,10 @@ start=$(date +%s)
 check_error "bytes (at least" generate -m "$tmp/tiny.gguf" -f "$tmp/huge.txt"
 [ $(( $(date +%s) - start )) -lt 20 ] || { echo "FAIL: a huge prompt took over 20 s to refuse"; fail=1; }
 rm -f "$tmp/huge.txt"
+# A kernel override that cannot be honoured is an error, not ignored.
+TERNSPEC_KERNELS=avx3 "$bin" --version > /dev/null 2> "$tmp/err"
+{ [ $? -eq 1 ] && grep -q "TERNSPEC_KERNELS=avx3 is not a kernel path" "$tmp/err"; } || { echo "FAIL: TERNSPEC_KERNELS=avx3"; fail=1; }
+TERNSPEC_KERNELS=scalar "$bin" --version | grep -q "kernels: scalar" || { echo "FAIL: TERNSPEC_KERNELS=scalar"; fail=1; }
 # A FIFO is refused, not waited on.
 rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
 check_error "not a regular file" inspect "$tmp/fifo"

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -12,6 +13,7 @@
 #include "target/kernels/fast_math.hpp"
 #include "target/kernels/half_table.hpp"
 #include "target/kernels/ternary_matrix.hpp"
+#include "ternspec/error.hpp"
 
 using namespace ternspec;
 
@@ -219,10 +221,31 @@ TEST(HalfConvert, F16cRoundsAsFloatToHalf) {
     for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(a[i], b[i]) << x[i];
 }
 
-TEST(KernelPath, ReportsWhatRuns) {
-    const std::string name = kernel_path_name(kernel_path());
-    EXPECT_TRUE(name == "avx512vnni" || name == "avx2" || name == "scalar");
-    EXPECT_LE(kernel_path(), best_kernel_path());
+// The path in use is the one TERNSPEC_KERNELS names, or the best one when it is unset (this test binary
+// runs without it, so the best one); the old test checked only that the name was one of three.
+TEST(KernelPath, RunsTheBestPathOrTheOverride) {
+    EXPECT_EQ(kernel_path(), kernel_path_override(std::getenv("TERNSPEC_KERNELS")));
+    EXPECT_EQ(kernel_path_override(nullptr), best_kernel_path());
+}
+
+// TERNSPEC_KERNELS: every path name up to the best one is honoured; an unknown name, or a path the CPU or
+// build lacks, is an error naming the value (it was silently ignored).
+TEST(KernelPath, OverridesAreParsedStrictly) {
+    EXPECT_EQ(kernel_path_override("scalar"), KernelPath::Scalar);
+    for (const auto p : {KernelPath::Avx2, KernelPath::Avx512Vnni}) {
+        if (p <= best_kernel_path())
+            EXPECT_EQ(kernel_path_override(kernel_path_name(p)), p);
+        else
+            EXPECT_THROW(kernel_path_override(kernel_path_name(p)), InputError);
+    }
+    for (const char* bad : {"", "AVX2", "avx3", "scalar ", "auto"}) {
+        try {
+            kernel_path_override(bad);
+            ADD_FAILURE() << "accepted TERNSPEC_KERNELS=" << bad;
+        } catch (const InputError& e) {
+            EXPECT_NE(std::string(e.what()).find("is not a kernel path"), std::string::npos) << e.what();
+        }
+    }
 }
 
 TEST(Int8Matmul, ScalarAndAvx2AgreeWithAnExactIntegerReference) {

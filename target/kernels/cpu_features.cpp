@@ -4,6 +4,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+
+#include "ternspec/error.hpp"
 
 namespace ternspec {
 namespace {
@@ -24,12 +27,12 @@ KernelPath detect_best() {
 }
 
 KernelPath detect() {
-    KernelPath p = best_kernel_path();
-    if (const char* e = std::getenv("TERNSPEC_KERNELS")) {
-        if (std::strcmp(e, "scalar") == 0) p = KernelPath::Scalar;
-        if (std::strcmp(e, "avx2") == 0) p = std::min(p, KernelPath::Avx2);
+    try {
+        return kernel_path_override(std::getenv("TERNSPEC_KERNELS"));
+    } catch (const InputError&) {
+        // Reported by check_kernel_environment() at every entry point; here the safe path is the answer.
+        return KernelPath::Scalar;
     }
-    return p;
 }
 
 std::atomic<int>& current() {
@@ -57,6 +60,25 @@ const char* kernel_path_name(KernelPath p) {
         default:
             return "scalar";
     }
+}
+
+KernelPath kernel_path_override(const char* value) {
+    const KernelPath best = best_kernel_path();
+    if (!value) return best;
+    const std::string_view v(value);
+    for (const auto p : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512Vnni}) {
+        if (v != kernel_path_name(p)) continue;
+        if (p > best)
+            throw InputError("TERNSPEC_KERNELS=" + std::string(v) +
+                             ": this CPU or build cannot run it (best: " + kernel_path_name(best) + ")");
+        return p;
+    }
+    throw InputError("TERNSPEC_KERNELS=" + std::string(v) +
+                     " is not a kernel path (scalar, avx2 or avx512vnni)");
+}
+
+void check_kernel_environment() {
+    (void)kernel_path_override(std::getenv("TERNSPEC_KERNELS"));
 }
 
 void force_kernel_path(KernelPath p) {

@@ -59,6 +59,12 @@ int main(int argc, char** argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 1 : 0;
     }
+    try {
+        ternspec::check_kernel_environment();
+    } catch (const ternspec::Error& e) {
+        std::fprintf(stderr, "ternspec: %s\n", e.what());
+        return 1;
+    }
     if (std::strcmp(argv[1], "--version") == 0) {
         std::printf("ternspec %s (kernels: %s)\n", TERNSPEC_VERSION,
                     ternspec::kernel_path_name(ternspec::kernel_path()));
