@@ -351,7 +351,7 @@ TEST(BadSafetensors, Catalogue) {
     expect_format_error(catalogue("short.safetensors", "abc"), open_st, "too short");
     expect_format_error(catalogue("huge_header.safetensors", Bytes().put<std::uint64_t>(1ull << 50).s + "{}"),
                         open_st, "runs past");
-    expect_format_error(catalogue("bad_json.safetensors", with_header("{\"a\": [1,", 0)), open_st,
+    expect_format_error(catalogue("bad_json.safetensors", with_header("{\"a\": {\"shape\": [1,", 0)), open_st,
                         "invalid JSON");
     expect_format_error(catalogue("not_object.safetensors", with_header("[1,2]", 0)), open_st,
                         "not a JSON object");
@@ -388,6 +388,18 @@ TEST(BadSafetensors, Catalogue) {
                                               R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                                               12)),
                         open_st, "tensors a and b overlap");
+    // Values where the format has none are refused while walking, before a DOM is built (a 99 MB header of
+    // `[]` entries cost 2.8 GB).
+    expect_format_error(catalogue("array_entries.safetensors", with_header(R"({"a":[],"b":[],"c":[]})", 0)),
+                        open_st, "header has an array where the format has none (at \"a\")");
+    expect_format_error(
+        catalogue("unknown_field.safetensors",
+                  with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1}})", 4)),
+        open_st, "field \"extra\"");
+    expect_format_error(
+        catalogue("nested_shape.safetensors",
+                  with_header(R"({"w":{"dtype":"F32","shape":[[1]],"data_offsets":[0,4]}})", 4)),
+        open_st, "an array where the format has none");
 }
 
 TEST(BadTokenizer, Catalogue) {
