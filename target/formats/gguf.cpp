@@ -82,6 +82,35 @@ std::uint64_t min_value_bytes(GgufType t) {
     return 1;
 }
 
+struct ArrayHeader {
+    GgufType elem;
+    std::uint64_t count;
+};
+
+ArrayHeader read_array_header(Cursor& c, const std::string& key, int depth) {
+    if (depth >= kMaxArrayDepth) throw FormatError(c.file() + ": key " + key + ": arrays nested too deep");
+    const auto et = c.read<std::uint32_t>("an array type");
+    if (et > static_cast<std::uint32_t>(GgufType::F64))
+        throw FormatError(c.file() + ": key " + key + ": unknown array element type " + std::to_string(et));
+    const auto elem = static_cast<GgufType>(et);
+    const auto count = c.read<std::uint64_t>("an array length");
+    if (count > c.remaining() / min_value_bytes(elem))
+        throw FormatError(c.file() + ": key " + key + ": array of " + std::to_string(count) +
+                          " elements does not fit in the file");
+    return {elem, count};
+}
+
+void skip_value(Cursor& c, GgufType type, const std::string& key, int depth);
+
+// Fixed-size elements are skipped in one step; strings, bools (checked) and nested arrays one by one.
+void skip_elements(Cursor& c, GgufType elem, std::uint64_t count, const std::string& key, int depth) {
+    if (elem != GgufType::STRING && elem != GgufType::BOOL && elem != GgufType::ARRAY) {
+        c.skip(count * min_value_bytes(elem), "array elements");
+        return;
+    }
+    for (std::uint64_t i = 0; i < count; ++i) skip_value(c, elem, key, depth + 1);
+}
+
 // Walks one value without keeping it: the checks read_value makes, no allocation.
 void skip_value(Cursor& c, GgufType type, const std::string& key, int depth) {
     switch (type) {
@@ -94,22 +123,8 @@ void skip_value(Cursor& c, GgufType type, const std::string& key, int depth) {
             return;
         }
         case GgufType::ARRAY: {
-            if (depth >= kMaxArrayDepth)
-                throw FormatError(c.file() + ": key " + key + ": arrays nested too deep");
-            const auto et = c.read<std::uint32_t>("an array type");
-            if (et > static_cast<std::uint32_t>(GgufType::F64))
-                throw FormatError(c.file() + ": key " + key + ": unknown array element type " +
-                                  std::to_string(et));
-            const auto elem = static_cast<GgufType>(et);
-            const auto count = c.read<std::uint64_t>("an array length");
-            if (count > c.remaining() / min_value_bytes(elem))
-                throw FormatError(c.file() + ": key " + key + ": array of " + std::to_string(count) +
-                                  " elements does not fit in the file");
-            if (elem != GgufType::STRING && elem != GgufType::BOOL && elem != GgufType::ARRAY) {
-                c.skip(count * min_value_bytes(elem), "array elements");
-                return;
-            }
-            for (std::uint64_t i = 0; i < count; ++i) skip_value(c, elem, key, depth + 1);
+            const auto [elem, count] = read_array_header(c, key, depth);
+            skip_elements(c, elem, count, key, depth);
             return;
         }
         default:
@@ -162,25 +177,10 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& key, int depth
             v.value = c.read_string("a string value");
             break;
         case GgufType::ARRAY: {
-            if (depth >= kMaxArrayDepth)
-                throw FormatError(c.file() + ": key " + key + ": arrays nested too deep");
-            const auto et = c.read<std::uint32_t>("an array type");
-            if (et > static_cast<std::uint32_t>(GgufType::F64))
-                throw FormatError(c.file() + ": key " + key + ": unknown array element type " +
-                                  std::to_string(et));
-            v.elem_type = static_cast<GgufType>(et);
-            const auto count = c.read<std::uint64_t>("an array length");
-            if (count > c.remaining() / min_value_bytes(v.elem_type))
-                throw FormatError(c.file() + ": key " + key + ": array of " + std::to_string(count) +
-                                  " elements does not fit in the file");
+            const auto [elem, count] = read_array_header(c, key, depth);
+            v.elem_type = elem;
             const auto start = c.pos();
-            for (std::uint64_t i = 0; i < count && v.elem_type == GgufType::ARRAY; ++i)
-                skip_value(c, v.elem_type, key, depth + 1);
-            if (v.elem_type == GgufType::STRING || v.elem_type == GgufType::BOOL) {
-                for (std::uint64_t i = 0; i < count; ++i) skip_value(c, v.elem_type, key, depth + 1);
-            } else if (v.elem_type != GgufType::ARRAY) {
-                c.skip(count * min_value_bytes(v.elem_type), "array elements");
-            }
+            skip_elements(c, elem, count, key, depth);
             v.value = GgufRawArray{keep, c.base() + start, count, c.pos() - start, c.file()};
             break;
         }
