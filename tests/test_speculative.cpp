@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "drafters/ngram_drafter.hpp"
@@ -32,6 +33,9 @@ void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const st
     plain_opt.max_new_tokens = n_tokens;
     plain_opt.stop_at_eos = false;
     SpeculativeDecoder plain(m, nullptr);
+    // A drafter that returned nothing would pass the equality checks: each must also have drafted and had
+    // drafts accepted, in chains and in trees, somewhere over the prompts.
+    std::map<std::string, std::int64_t> drafted, accepted;
     for (const auto& prompt : prompts(m->tokenizer())) {
         const auto want = plain.run(prompt, plain_opt).tokens;
         ASSERT_EQ(static_cast<int>(want.size()), n_tokens);
@@ -46,8 +50,15 @@ void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const st
                     EXPECT_EQ(r.tokens, want)
                         << label << " drafter " << name << " k " << k << " tree " << tree;
                     EXPECT_EQ(r.stats.emitted, n_tokens);
+                    const auto key = name + (tree ? " tree" : " chain");
+                    drafted[key] += r.stats.drafted;
+                    accepted[key] += r.stats.accepted;
                 }
         }
+    }
+    for (const std::string key : {"suffix chain", "suffix tree", "ngram chain", "ngram tree"}) {
+        EXPECT_GT(drafted[key], 0) << label << ": " << key << " never drafted";
+        EXPECT_GT(accepted[key], 0) << label << ": " << key << " never had a draft accepted";
     }
 }
 
