@@ -39,8 +39,11 @@ if [ -d "$model" ]; then
   loads "$model/tern-pystd-7m.gguf"
   "$bin" convert "$model" "$tmp/shipped.gguf" 2> /dev/null && loads "$tmp/shipped.gguf"
   for t in f16; do "$bin" convert "$model" "$tmp/shipped_$t.gguf" --type $t 2> /dev/null && loads "$tmp/shipped_$t.gguf"; done
-  # Not yet: `convert --mtp` appends nextn layers, which this llama.cpp refuses for qwen3 ("wrong number of
-  # tensors"); issue 17 item 3 is open (docs/mtp.md).
+  # convert --mtp: the target file llama.cpp loads, the modules in shipped_mtp.mtp.gguf (docs/mtp.md).
+  if [ -d "$src/models/tern-pystd-7m-mtp" ]; then
+    "$bin" convert "$model" "$tmp/shipped_mtp.gguf" --mtp "$src/models/tern-pystd-7m-mtp" 2> /dev/null && loads "$tmp/shipped_mtp.gguf"
+    [ -f "$tmp/shipped_mtp.mtp.gguf" ] || { echo "FAIL: convert --mtp wrote no shipped_mtp.mtp.gguf"; fail=1; }
+  fi
   # Teacher-forced greedy choices on held-out code (four completion prompts, about 500 positions).
   /usr/bin/python3 -c '
 import json, sys

@@ -47,7 +47,8 @@ double cosine(const std::vector<double>& a, const float* b) {
 std::string combined_gguf(const std::string& target, const std::string& sidecar, const std::string& name) {
     const auto out = fixtures::temp_path(name + ".gguf");
     const auto mtp = MtpFiles::open(sidecar);
-    convert_model(ModelFiles::open(target), out, TensorType::Q2_0_G128, false, {}, &mtp);
+    convert_model(ModelFiles::open(target), out, TensorType::Q2_0_G128, false, {}, &mtp,
+                  MtpPlacement::SameFile);
     return out;
 }
 
@@ -116,6 +117,46 @@ TEST(Mtp, CombinedGgufKeepsTheTargetAndItsLayerCount) {
     EXPECT_EQ(a->logits_chunked(kIds, 5), b->logits_chunked(kIds, 5));
     EXPECT_EQ(MtpFiles::open(both).depth(), 3);
     EXPECT_THROW(MtpFiles::open(gguf), FormatError);  // no nextn layers
+}
+
+// convert's default: the target file stays plain (what llama.cpp loads) and the modules go to OUT.mtp.gguf,
+// which serves --draft-model with the same drafts as the sidecar; a combined input is split the same way.
+TEST(Mtp, ConvertWritesTheModulesToAFileOfTheirOwn) {
+    const auto gguf = fixtures::tiny_gguf("mtp_split_target", TensorType::Q2_0_G128, 25);
+    const auto sidecar = fixtures::random_mtp_sidecar(gguf, "mtp_split", 3, 8);
+    const auto sidecar_files = MtpFiles::open(sidecar);
+    for (const auto& [source, name] : {std::pair{gguf, std::string("mtp_split_out")},
+                                       std::pair{combined_gguf(gguf, sidecar, "mtp_split_both"),
+                                                 std::string("mtp_split_from_combined")}}) {
+        const auto out = fixtures::temp_path(name + ".gguf");
+        convert_model(ModelFiles::open(source), out, TensorType::Q2_0_G128, false, {},
+                      source == gguf ? &sidecar_files : nullptr);
+        const auto target = ModelFiles::open(out);
+        EXPECT_EQ(target.extra_layers(), 0);
+        EXPECT_EQ(target.gguf()->find("qwen3.nextn_predict_layers"), nullptr);
+        for (const auto& [tensor, t] : target.tensors())
+            EXPECT_EQ(tensor.find("nextn"), std::string::npos) << tensor;
+        ASSERT_EQ(mtp_gguf_path(out), fixtures::temp_path(name + ".mtp.gguf"));
+        const auto modules = MtpFiles::open(mtp_gguf_path(out));
+        EXPECT_EQ(modules.depth(), 3);
+        EXPECT_THROW(Qwen3Model::load(ModelFiles::open(mtp_gguf_path(out))), FormatError);  // not a target
+        // Same drafts from the split file as from the sidecar.
+        auto m = Qwen3Model::load(target);
+        const auto prompt = m->tokenizer().encode("def f(x):\n    return x + 1\n");
+        DecodeOptions opt;
+        opt.max_new_tokens = 24;
+        opt.stop_at_eos = false;
+        opt.budget = {3, 0};
+        DrafterOptions a, b;
+        a.draft_model = sidecar;
+        b.draft_model = mtp_gguf_path(out);
+        auto da = create_drafter("mtp", a, m), db = create_drafter("mtp", b, m);
+        const auto ra = SpeculativeDecoder(m, da.get()).run(prompt, opt);
+        const auto rb = SpeculativeDecoder(m, db.get()).run(prompt, opt);
+        EXPECT_EQ(ra.tokens, rb.tokens);
+        EXPECT_EQ(ra.stats.accepted, rb.stats.accepted);
+        EXPECT_EQ(ra.stats.drafted, rb.stats.drafted);
+    }
 }
 
 TEST(Mtp, LosslessChainsAndTrees) {

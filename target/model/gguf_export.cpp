@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "target/formats/dequantize.hpp"
@@ -155,34 +156,11 @@ void synth_model(const std::string& out, const ModelConfig& c, TensorType type, 
     w.write(out);
 }
 
-void convert_model(const ModelFiles& in, const std::string& out, TensorType type, bool quantize_floats,
-                   const Progress& progress, const MtpFiles* mtp) {
-    GgufWriter w;
-    const auto& c = in.config();
-    set_qwen3_metadata(w, c, in.path());
-    in.tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
-    if (!in.chat_template().empty()) w.set("tokenizer.chat_template", GgufValue::str(in.chat_template()));
-    std::vector<const TensorRef*> tensors;
-    for (const auto& [name, t] : in.tensors()) {
-        // MTP layers the input already carries are kept, unless --mtp replaces them.
-        if (name.rfind("blk.", 0) == 0 && std::stoi(name.substr(4)) >= c.n_layers && mtp) continue;
-        tensors.push_back(&t);
-    }
-    if (mtp) {
-        const auto& m = mtp->config();
-        if (mtp->first_layer() != c.n_layers || m.hidden_size != c.hidden_size ||
-            m.intermediate_size != c.intermediate_size || m.n_heads != c.n_heads ||
-            m.n_kv_heads != c.n_kv_heads || m.head_dim != c.head_dim || m.vocab_size != c.vocab_size)
-            throw InputError(mtp->path() + ": the MTP modules' shape differs from " + in.path() +
-                             "'s layers, which one GGUF needs (one set of qwen3.* sizes)");
-        w.set("qwen3.block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers + mtp->depth())));
-        w.set("qwen3.nextn_predict_layers", GgufValue::u32(static_cast<std::uint32_t>(mtp->depth())));
-        for (const auto& [name, t] : mtp->tensors()) tensors.push_back(&t);
-    } else if (const auto* g = in.gguf(); g && g->find("qwen3.nextn_predict_layers")) {
-        const auto d = g->get("qwen3.nextn_predict_layers").as_int("qwen3.nextn_predict_layers");
-        w.set("qwen3.block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers + d)));
-        w.set("qwen3.nextn_predict_layers", GgufValue::u32(static_cast<std::uint32_t>(d)));
-    }
+namespace {
+
+// Each tensor re-encoded as `type` (1-D ones as F32), refused by name where `type` cannot hold it exactly.
+void add_converted(GgufWriter& w, const std::vector<const TensorRef*>& tensors, TensorType type,
+                   bool quantize_floats, const Progress& progress) {
     const int total = static_cast<int>(tensors.size());
     int done = 0;
     for (const TensorRef* t : tensors) {
@@ -207,7 +185,69 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
         }
         if (progress) progress(++done, total, t->name);
     }
+}
+
+void check_mtp_shape(const MtpFiles& mtp, const ModelFiles& in) {
+    const auto& c = in.config();
+    const auto& m = mtp.config();
+    if (mtp.first_layer() != c.n_layers || m.hidden_size != c.hidden_size ||
+        m.intermediate_size != c.intermediate_size || m.n_heads != c.n_heads ||
+        m.n_kv_heads != c.n_kv_heads || m.head_dim != c.head_dim || m.vocab_size != c.vocab_size)
+        throw InputError(mtp.path() + ": the MTP modules' shape differs from " + in.path() +
+                         "'s layers, which one set of qwen3.* sizes needs");
+}
+
+void set_model_metadata(GgufWriter& w, const ModelFiles& in, const std::string& name) {
+    const auto& c = in.config();
+    set_qwen3_metadata(w, c, name);
+    in.tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
+    if (!in.chat_template().empty()) w.set("tokenizer.chat_template", GgufValue::str(in.chat_template()));
+}
+
+void set_mtp_layers(GgufWriter& w, const ModelConfig& c, int depth) {
+    w.set("qwen3.block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers + depth)));
+    w.set("qwen3.nextn_predict_layers", GgufValue::u32(static_cast<std::uint32_t>(depth)));
+    // An MTP-only file has no token_embd to size the vocabulary from.
+    w.set("qwen3.vocab_size", GgufValue::u32(static_cast<std::uint32_t>(c.vocab_size)));
+}
+
+}  // namespace
+
+std::string mtp_gguf_path(const std::string& out) {
+    const std::string ext = ".gguf";
+    if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0)
+        return out.substr(0, out.size() - ext.size()) + ".mtp.gguf";
+    return out + ".mtp.gguf";
+}
+
+void convert_model(const ModelFiles& in, const std::string& out, TensorType type, bool quantize_floats,
+                   const Progress& progress, const MtpFiles* mtp, MtpPlacement placement) {
+    const auto& c = in.config();
+    std::optional<MtpFiles> carried;  // nextn layers the input holds travel like --mtp's
+    if (!mtp && in.extra_layers() > 0) {
+        carried = MtpFiles::open(in.path());
+        mtp = &*carried;
+    }
+    if (mtp) check_mtp_shape(*mtp, in);
+    GgufWriter w;
+    set_model_metadata(w, in, in.path());
+    std::vector<const TensorRef*> tensors;
+    for (const auto& [name, t] : in.tensors())
+        if (name.rfind("blk.", 0) != 0 || std::stoi(name.substr(4)) < c.n_layers) tensors.push_back(&t);
+    if (mtp && placement == MtpPlacement::SameFile) {
+        set_mtp_layers(w, c, mtp->depth());
+        for (const auto& [name, t] : mtp->tensors()) tensors.push_back(&t);
+    }
+    add_converted(w, tensors, type, quantize_floats, progress);
     w.write(out);
+    if (!mtp || placement == MtpPlacement::SameFile) return;
+    GgufWriter m;
+    set_model_metadata(m, in, mtp->path());
+    set_mtp_layers(m, c, mtp->depth());
+    std::vector<const TensorRef*> modules;
+    for (const auto& [name, t] : mtp->tensors()) modules.push_back(&t);
+    add_converted(m, modules, type, quantize_floats, progress);
+    m.write(mtp_gguf_path(out));
 }
 
 }  // namespace ternspec

@@ -24,9 +24,16 @@ void synth_model(const std::string& out, const ModelConfig& shape, TensorType ty
 
 // Re-encodes every weight of `in` as `type` (norms stay F32). Fails, naming the tensor, when the target type
 // cannot hold the weights exactly (e.g. two group-128 scales inside one 256-block of TQ2_0).
-// With `mtp`, its modules are appended after the main layers as llama.cpp stores MTP layers
-// (qwen3.nextn_predict_layers, blk.<L + d>.nextn.*), so one file serves --draft=mtp too.
+// MTP modules (`mtp`, or nextn layers `in` already carries) go by default to a file of their own,
+// mtp_gguf_path(out), named as llama.cpp names MTP layers (qwen3.nextn_predict_layers = D, blk.<L + d>.*):
+// llama.cpp's qwen3 loader refuses a file with tensors it does not create ("wrong number of tensors"), so
+// `out` stays the plain target it loads. SameFile appends them to `out` instead (ternspec reads both forms;
+// the tests use it to cover files made elsewhere).
+enum class MtpPlacement { SeparateFile, SameFile };
 void convert_model(const ModelFiles& in, const std::string& out, TensorType type, bool quantize,
-                   const Progress& progress = {}, const MtpFiles* mtp = nullptr);
+                   const Progress& progress = {}, const MtpFiles* mtp = nullptr,
+                   MtpPlacement placement = MtpPlacement::SeparateFile);
+// "X.gguf" -> "X.mtp.gguf" (otherwise the path with ".mtp.gguf" appended).
+std::string mtp_gguf_path(const std::string& out);
 
 }  // namespace ternspec

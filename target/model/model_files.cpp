@@ -111,8 +111,12 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     if (auto* v = g.find("qwen3.attention.layer_norm_rms_epsilon"))
         c.rms_eps = static_cast<float>(v->as_float("qwen3.attention.layer_norm_rms_epsilon"));
     const auto* emb = g.find_tensor("token_embd.weight");
-    if (!emb) throw FormatError(g.path() + ": missing tensor token_embd.weight");
-    c.vocab_size = static_cast<std::int32_t>(emb->shape[0]);
+    if (emb)
+        c.vocab_size = static_cast<std::int32_t>(emb->shape[0]);
+    else if (g.find("qwen3.vocab_size") && g.find("qwen3.nextn_predict_layers"))  // an MTP-only file
+        c.vocab_size = i32("qwen3.vocab_size");
+    else
+        throw FormatError(g.path() + ": missing tensor token_embd.weight");
     c.tied_embeddings = g.find_tensor("output.weight") == nullptr;
     return c;
 }

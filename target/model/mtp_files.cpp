@@ -75,7 +75,10 @@ MtpFiles MtpFiles::open(const std::string& path) {
             f.config_ = mf->config();
             f.first_layer_ = f.config_.n_layers;
             f.config_.n_layers = f.depth_;
-            f.tensors_ = mf->tensors();
+            // Only the modules' layers: a file that also holds the target keeps its own tensors to itself.
+            for (const auto& [name, t] : mf->tensors())
+                if (name.rfind("blk.", 0) == 0 && std::stoi(name.substr(4)) >= f.first_layer_)
+                    f.tensors_[name] = t;
             f.keep_ = mf;
         }
         f.config_.validate(path);

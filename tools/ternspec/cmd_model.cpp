@@ -54,8 +54,9 @@ int cmd_convert(int argc, char** argv) {
     Args args(
         "convert", "IN OUT.gguf --type T [--quantize] [--mtp SIDECAR]",
         "Re-encode every weight of IN (GGUF file or HF folder) as type T; norms are stored as F32.\n"
-        "Refuses, naming the tensor, when T cannot hold the weights exactly. --mtp appends an MTP sidecar's\n"
-        "modules as llama.cpp's nextn layers, so OUT also serves --draft=mtp --draft-model OUT.\n"
+        "Refuses, naming the tensor, when T cannot hold the weights exactly. MTP modules (--mtp SIDECAR,\n"
+        "or nextn layers IN carries) are written to OUT.mtp.gguf, for --draft=mtp --draft-model; OUT stays\n"
+        "the plain target, which llama.cpp loads.\n"
         "An EAGLE-3 head folder is written in its GGUF form (docs/eagle.md); use --type f16, bf16 or f32.",
         {{"type", 0, "TYPE",
           "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, tq2_0, tq1_0, f16, bf16 or "
@@ -82,6 +83,8 @@ int cmd_convert(int argc, char** argv) {
         [&](int d, int t, const std::string& n) { bar.update(d, t, n); }, mtp ? &*mtp : nullptr);
     bar.finish();
     std::fprintf(stderr, "wrote %s (%s)\n", args.positional()[1].c_str(), args.str("type").c_str());
+    if (mtp || in.extra_layers() > 0)
+        std::fprintf(stderr, "wrote %s (MTP modules)\n", mtp_gguf_path(args.positional()[1]).c_str());
     return 0;
 }
 
