@@ -83,8 +83,7 @@ bool DecodeSession::emit(std::int32_t tok) {
     res_.tokens.push_back(tok);
     context_.push_back(tok);
     ++res_.stats.emitted;
-    const auto eos = model_->tokenizer().eos_id();
-    if (opt_.stop_at_eos && eos && tok == *eos) {
+    if (opt_.stop_at_eos && model_->tokenizer().is_end(tok)) {
         res_.stop_reason = "eos";
         return false;
     }

@@ -320,6 +320,80 @@ TEST(BadModel, WrongValueTypesNameTheFileAndKey) {
     std::ofstream(cfg_path) << original;
 }
 
+// Hugging Face config settings are applied as transformers applies them, or refused by name, never
+// ignored (issue 17, 6): RoPE scaling, nested rope_parameters, tie_word_embeddings' default, every end id
+// in generation_config.json, chat_template.jinja.
+TEST(HfConfig, SettingsAreAppliedOrRefused) {
+    const auto gguf = fixtures::tiny_gguf("hf_fidelity_src");
+    const auto dir = fixtures::hf_folder_from_gguf(gguf, "hf_fidelity");
+    const auto cfg_path = dir + "/config.json";
+    const auto original = nlohmann::json::parse(slurp(cfg_path));
+    auto with = [&](const std::function<void(nlohmann::json&)>& edit) {
+        auto j = original;
+        edit(j);
+        std::ofstream(cfg_path) << j.dump();
+    };
+    auto refused = [&](const std::string& mention) {
+        try {
+            ModelFiles::open(dir);
+            ADD_FAILURE() << "accepted; expected " << mention;
+        } catch (const FormatError& e) {
+            EXPECT_NE(std::string(e.what()).find(mention), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("config.json"), std::string::npos) << e.what();
+        }
+    };
+    with([](auto& j) { j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}}; });
+    refused("rope_scaling asks for \"yarn\" RoPE scaling");
+    with([](auto& j) { j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}}; });
+    refused("\"linear\"");
+    with([](auto& j) {
+        j.erase("rope_theta");
+        j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 123456.0}};
+    });
+    EXPECT_FLOAT_EQ(ModelFiles::open(dir).config().rope_theta, 123456.0f);
+    with([](auto& j) { j.erase("rope_theta"); });
+    EXPECT_FLOAT_EQ(ModelFiles::open(dir).config().rope_theta, 10000.0f);  // transformers' Qwen3 default
+    with([](auto& j) { j.erase("tie_word_embeddings"); });
+    refused(
+        "tie_word_embeddings is absent (transformers' default: false) but the folder has no lm_head.weight");
+    with([](auto&) {});
+    // generation_config.json: every listed id ends generation. The id is one greedy decoding reaches (its
+    // third token), so stopping there is observable.
+    std::int32_t third = -1;
+    {
+        auto m = Qwen3Model::load(ModelFiles::open(dir));
+        DecodeOptions o;
+        o.max_new_tokens = 8;
+        o.stop_at_eos = false;
+        third = SpeculativeDecoder(m, nullptr).run(m->tokenizer().encode("hello"), o).tokens.at(2);
+    }
+    std::ofstream(dir + "/generation_config.json")
+        << nlohmann::json{{"eos_token_id", {100 == third ? 101 : 100, third}}}.dump();
+    {
+        const auto mf = ModelFiles::open(dir);
+        EXPECT_TRUE(mf.tokenizer().is_end(third));
+        auto m = Qwen3Model::load(mf);
+        DecodeOptions o;
+        o.max_new_tokens = 8;
+        const auto r = SpeculativeDecoder(m, nullptr).run(m->tokenizer().encode("hello"), o);
+        EXPECT_EQ(r.stop_reason, "eos");
+        EXPECT_LE(r.tokens.size(), 3u);
+        EXPECT_TRUE(mf.tokenizer().is_end(r.tokens.back()));
+    }
+    std::ofstream(dir + "/generation_config.json") << R"({"eos_token_id": [5, 100000]})";
+    refused("eos_token_id is 100000, out of range");
+    fs::remove(dir + "/generation_config.json");
+    // chat_template.jinja where tokenizer_config.json has none.
+    fs::remove(dir + "/tokenizer_config.json");
+    std::ofstream(dir + "/chat_template.jinja") << "{{ messages[0]['content'] }}";
+    EXPECT_EQ(ModelFiles::open(dir).chat_template(), "{{ messages[0]['content'] }}");
+    // GGUF: a rope scaling key is refused, not ignored.
+    expect_format_error(
+        edited_gguf("yarn.gguf",
+                    [](GgufWriter& w) { w.set("qwen3.rope.scaling.type", GgufValue::str("yarn")); }),
+        [](const std::string& p) { ModelFiles::open(p); }, "qwen3.rope.scaling.type is yarn");
+}
+
 TEST(BadGguf, OverlappingTensorsAreRefused) {
     // Point the second tensor in file order at the first one's bytes.
     const auto path = fixtures::tiny_gguf("overlap_source", TensorType::F16);

@@ -87,6 +87,40 @@ std::int32_t json_int(const nlohmann::json& j, const char* key, const std::strin
     return static_cast<std::int32_t>(json_int_field(j, key, what, 0, INT32_MAX, fallback));
 }
 
+// RoPE as transformers reads a Qwen3 config: rope_theta at the top level (default 10000), or nested in
+// rope_parameters (newer transformers). Any scaling (rope_scaling or rope_type other than "default": YaRN,
+// linear, dynamic) is refused by name: ternspec applies plain RoPE, and ignoring it would be silent.
+float hf_rope_theta(const nlohmann::json& j, const std::string& file) {
+    for (const char* key : {"rope_scaling", "rope_parameters"}) {
+        if (!j.contains(key) || j[key].is_null()) continue;
+        const auto& r = j[key];
+        if (!r.is_object()) throw FormatError(file + ": " + key + " is not an object");
+        const auto type = r.contains("rope_type") ? r["rope_type"]
+                          : r.contains("type")    ? r["type"]
+                                                  : nlohmann::json();
+        if (!type.is_null() && type != "default")
+            throw FormatError(file + ": " + key + " asks for " + type.dump() +
+                              " RoPE scaling, which ternspec does not apply (plain RoPE only)");
+        if (std::string(key) == "rope_parameters" && r.contains("rope_theta"))
+            return json_float_field(r, "rope_theta", file + ": rope_parameters", 10000.0f, 1, 1e12);
+    }
+    return json_float_field(j, "rope_theta", file, 10000.0f, 1, 1e12);
+}
+
+// generation_config.json's eos_token_id (one id or a list; Qwen3 lists <|im_end|> and <|endoftext|>):
+// every one of them ends generation.
+void read_generation_config(const std::string& folder, Tokenizer& tok) {
+    const auto path = (fs::path(folder) / "generation_config.json").string();
+    if (!fs::exists(path)) return;
+    const auto j = read_json_file(path);
+    if (!j.is_object() || !j.contains("eos_token_id") || j["eos_token_id"].is_null()) return;
+    const auto& e = j["eos_token_id"];
+    const auto ids = e.is_array() ? e : nlohmann::json::array({e});
+    for (const auto& id : ids)
+        tok.add_end_id(
+            static_cast<std::int32_t>(json_integer(id, 0, tok.vocab_size() - 1, path + ": eos_token_id")));
+}
+
 ModelConfig config_from_gguf(const GgufFile& g) {
     ModelConfig c;
     const auto arch = g.get("general.architecture").as_string("general.architecture");
@@ -106,6 +140,10 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     c.head_dim = g.find("qwen3.attention.key_length") ? i32("qwen3.attention.key_length")
                                                       : (c.n_heads ? c.hidden_size / c.n_heads : 0);
     c.context_length = i32("qwen3.context_length");
+    if (auto* s = g.find("qwen3.rope.scaling.type"); s && s->as_string("qwen3.rope.scaling.type") != "none")
+        throw FormatError(g.path() + ": qwen3.rope.scaling.type is " +
+                          s->as_string("qwen3.rope.scaling.type") +
+                          ", which ternspec does not apply (plain RoPE only)");
     if (auto* v = g.find("qwen3.rope.freq_base"))
         c.rope_theta = static_cast<float>(v->as_float("qwen3.rope.freq_base"));
     if (auto* v = g.find("qwen3.attention.layer_norm_rms_epsilon"))
@@ -146,9 +184,11 @@ ModelFiles ModelFiles::open(const std::string& path) {
             c.head_dim = json_int(j, "head_dim", cfg_path, c.n_heads ? c.hidden_size / c.n_heads : 0);
             c.context_length = json_int(j, "max_position_embeddings", cfg_path);
             mf.extra_layers_ = json_int(j, "num_nextn_predict_layers", cfg_path, 0);
-            c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 1e6f, 0, 1e12);
+            c.rope_theta = hf_rope_theta(j, cfg_path);
             c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
-            c.tied_embeddings = json_bool_field(j, "tie_word_embeddings", cfg_path, true);
+            // transformers' Qwen3Config default is false: a folder that omits the key and has no
+            // lm_head.weight is refused below rather than run with the embedding as its head.
+            c.tied_embeddings = json_bool_field(j, "tie_word_embeddings", cfg_path, false);
             mf.st_ = std::make_shared<SafetensorsSet>(path);
             for (const auto& [name, t] : mf.st_->tensors()) {
                 const auto g = hf_to_gguf_name(name);
@@ -171,8 +211,18 @@ ModelFiles ModelFiles::open(const std::string& path) {
                     throw FormatError(tcfg + ": " + json_error_words(e));
                 }
             }
+            read_generation_config(path, *mf.tokenizer_);
+            if (mf.chat_template_.empty()) {
+                const auto jinja = (fs::path(path) / "chat_template.jinja").string();
+                if (fs::exists(jinja)) mf.chat_template_ = read_text_file(jinja);
+            }
             mf.format_ = "Hugging Face folder";
             if (c.tied_embeddings) mf.tensors_.erase("output.weight");
+            if (!c.tied_embeddings && !mf.tensors_.count("output.weight"))
+                throw FormatError(
+                    cfg_path + ": tie_word_embeddings is " +
+                    (j.contains("tie_word_embeddings") ? "false" : "absent (transformers' default: false)") +
+                    " but the folder has no lm_head.weight");
         } else {
             mf.gguf_ = std::make_shared<GgufFile>(path);
             mf.config_ = config_from_gguf(*mf.gguf_);

@@ -1,6 +1,7 @@
 #pragma once
 // Byte-level BPE as Qwen2/Qwen3 use it: added tokens matched first, NFC, a Split regex, GPT-2's byte to
 // character map, merges by rank. Loads from a Hugging Face tokenizer.json or a GGUF's tokenizer.ggml.*.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -42,6 +43,12 @@ class Tokenizer {
     std::size_t n_added() const { return added_.size(); }
     const std::string& pre_pattern() const { return splitter_->pattern(); }
     void set_eos(std::int32_t id) { eos_ = id; }
+    // Further ids that end generation (generation_config.json may list several); eos_id() is one too.
+    void add_end_id(std::int32_t id) { end_ids_.push_back(id); }
+    bool is_end(std::int32_t id) const {
+        return (eos_ && id == *eos_) || std::find(end_ids_.begin(), end_ids_.end(), id) != end_ids_.end();
+    }
+    const std::vector<std::int32_t>& extra_end_ids() const { return end_ids_; }
     // tokenizer.ggml.* keys (gpt2 model, qwen2 pre-tokenizer when the regex is Qwen2's), the token list
     // padded to the embedding's rows.
     void write_gguf_metadata(GgufWriter& w, std::size_t embedding_rows) const;
@@ -70,6 +77,7 @@ class Tokenizer {
     std::shared_ptr<RegexSplitter> splitter_;
     bool nfc_ = true;
     std::optional<std::int32_t> eos_;
+    std::vector<std::int32_t> end_ids_;
     std::size_t max_token_bytes_ = 1;
 
     // Pre-token -> ids cache; code repeats its words a great deal. Looked up by string_view (no allocation).
