@@ -29,7 +29,7 @@ class DecodeSession {
 
     std::shared_ptr<const Qwen3Model> model_;
     Drafter* drafter_;
-    const DecodeOptions& opt_;
+    DecodeOptions opt_;  // a copy: a session outlives the options a caller built on the stack
     int ctx_;
     std::vector<int> layers_;
     KvCache cache_;
