@@ -394,6 +394,37 @@ TEST(HfConfig, SettingsAreAppliedOrRefused) {
         [](const std::string& p) { ModelFiles::open(p); }, "qwen3.rope.scaling.type is yarn");
 }
 
+// A safetensors header is read into its entries by SAX, not into a DOM: memory follows the entries. The
+// worst shape the format allows (many empty tensors with short names, about 60 bytes each) is measured;
+// the DOM cost 28x the header's bytes. The bound is on that worst case, with room; not 4x (each tensor's
+// table entry holds its name, file and shape).
+TEST(BadSafetensors, HeaderMemoryFollowsItsEntries) {
+    std::string h = "{";
+    for (int i = 0; i < 200000; ++i)
+        h += (i ? ",\"t" : "\"t") + std::to_string(i) +
+             R"(":{"dtype":"F32","shape":[0],"data_offsets":[0,0]})";
+    h += "}";
+    Bytes b;
+    b.put<std::uint64_t>(h.size());
+    b.s += h;
+    const auto path = catalogue("many_entries.safetensors", b.s);
+    const auto header_bytes = h.size();
+    b.s.clear();
+    b.s.shrink_to_fit();
+    h.clear();
+    h.shrink_to_fit();
+    if (!reset_peak_rss()) GTEST_SKIP() << "cannot reset the peak RSS here (/proc/self/clear_refs)";
+    const auto before = peak_rss();
+    {
+        SafetensorsFile f(path);
+        EXPECT_EQ(f.tensors().size(), 200000u);
+    }
+    const auto ratio = static_cast<double>(peak_rss() - before) / static_cast<double>(header_bytes);
+    RecordProperty("peak_rss_over_header_bytes", std::to_string(ratio));
+    std::printf("safetensors header of %zu bytes: peak RSS grew %.1fx its size\n", header_bytes, ratio);
+    EXPECT_LT(ratio, 12.0);
+}
+
 TEST(BadGguf, OverlappingTensorsAreRefused) {
     // Point the second tensor in file order at the first one's bytes.
     const auto path = fixtures::tiny_gguf("overlap_source", TensorType::F16);

@@ -4,11 +4,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "target/io/file_errors.hpp"
-#include "target/io/json_fields.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -46,26 +46,52 @@ const char* dtype_name(TensorType t) {
     }
 }
 
-// Walks the header with nlohmann's SAX interface, keeping nothing, and stops at the first value that is
-// not where the format allows it: {name: {"dtype": str, "shape": [int...], "data_offsets": [int, int]},
-// "__metadata__": {str: str}}. A header of 99 MB of `[]` entries cost 2.8 GB as a DOM; refused here first.
-class HeaderShape : public nlohmann::json_sax<nlohmann::json> {
+// One tensor entry as the header states it, before it is checked against the file.
+struct HeaderEntry {
+    std::string name, dtype;
+    std::vector<std::uint64_t> shape, offsets;
+    bool has_dtype = false, has_shape = false, has_offsets = false;
+};
+
+// Reads the header with nlohmann's SAX interface straight into entries, stopping at the first value that
+// is not where the format allows it: {name: {"dtype": str, "shape": [int...], "data_offsets": [int, int]},
+// "__metadata__": {str: str}}. No DOM is built, so memory follows the entries, not the JSON's shape (a
+// 99 MB header of `[]` entries cost 2.8 GB as a DOM).
+class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
   public:
     std::string error;
+    std::vector<HeaderEntry> entries;
+    std::map<std::string, std::string> metadata;
 
-    bool null() override { return scalar("null"); }
-    bool boolean(bool) override { return scalar("a bool"); }
-    bool number_integer(number_integer_t) override { return number(); }
-    bool number_unsigned(number_unsigned_t) override { return number(); }
-    bool number_float(number_float_t, const string_t&) override { return number(); }
-    bool string(string_t&) override {
-        if (depth_ == 2 && (in_metadata_ || key_ == "dtype")) return true;
+    bool null() override { return fail("null"); }
+    bool boolean(bool) override { return fail("a bool"); }
+    bool number_integer(number_integer_t v) override {
+        if (v < 0) return fail_number("a negative number " + std::to_string(v));
+        return number(static_cast<std::uint64_t>(v));
+    }
+    bool number_unsigned(number_unsigned_t v) override { return number(v); }
+    bool number_float(number_float_t, const string_t& text) override {
+        return fail_number("a fraction " + text + ", not an integer");
+    }
+    bool string(string_t& v) override {
+        if (depth_ == 2 && in_metadata_) {
+            metadata[key_] = v;
+            return true;
+        }
+        if (depth_ == 2 && key_ == "dtype" && !in_array_) {
+            entries.back().dtype = v;
+            entries.back().has_dtype = true;
+            return true;
+        }
         return fail("a string");
     }
     bool binary(binary_t&) override { return fail("binary data"); }
     bool start_object(std::size_t) override {
-        if (depth_ > 1) return fail("an object");
-        if (depth_ == 1) in_metadata_ = key_ == "__metadata__";
+        if (depth_ > 1 || in_array_) return fail("an object");
+        if (depth_ == 1) {
+            in_metadata_ = key_ == "__metadata__";
+            if (!in_metadata_) entries.push_back({key_, "", {}, {}});
+        }
         ++depth_;
         return true;
     }
@@ -83,6 +109,7 @@ class HeaderShape : public nlohmann::json_sax<nlohmann::json> {
         if (in_array_ || depth_ != 2 || in_metadata_ || (key_ != "shape" && key_ != "data_offsets"))
             return fail("an array");
         in_array_ = true;
+        (key_ == "shape" ? entries.back().has_shape : entries.back().has_offsets) = true;
         return true;
     }
     bool end_array() override {
@@ -95,15 +122,24 @@ class HeaderShape : public nlohmann::json_sax<nlohmann::json> {
     }
 
   private:
-    bool number() { return in_array_ ? true : fail("a number"); }
-    bool scalar(const char* what) { return fail(what); }
+    bool number(std::uint64_t v) {
+        if (!in_array_) return fail("a number");
+        if (v > static_cast<std::uint64_t>(INT64_MAX))
+            return fail_number(std::to_string(v) + ", out of range");
+        (key_ == "shape" ? entries.back().shape : entries.back().offsets).push_back(v);
+        return true;
+    }
+    bool fail_number(const std::string& what) {
+        error = "tensor " + entries.back().name + ": " + key_ + " is " + what;
+        return false;
+    }
     bool fail(const std::string& what) {
         if (depth_ == 0) {
             error = "header is not a JSON object";
             return false;
         }
         error = "header has " + what + " where the format has none" +
-                (depth_ >= 1 && !key_.empty() ? " (at \"" + key_ + "\")" : "");
+                (!key_.empty() ? " (at \"" + key_ + "\")" : "");
         return false;
     }
     int depth_ = 0;
@@ -121,61 +157,36 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
     if (hlen > kMaxHeader || hlen > bytes.size() - 8)
         throw FormatError(path + ": header length " + std::to_string(hlen) +
                           " runs past the end of the file");
-    {
-        HeaderShape shape;
-        nlohmann::json::sax_parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen),
-                                  &shape);
-        if (!shape.error.empty()) throw FormatError(path + ": " + shape.error);
-    }
-    nlohmann::json header;
-    try {
-        header =
-            nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen));
-    } catch (const nlohmann::json::exception& e) {
-        throw FormatError(path + ": invalid JSON header: " + json_error_words(e));
-    }
-    if (!header.is_object()) throw FormatError(path + ": header is not a JSON object");
+    HeaderReader header;
+    nlohmann::json::sax_parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen),
+                              &header);
+    if (!header.error.empty()) throw FormatError(path + ": " + header.error);
+    metadata_ = std::move(header.metadata);
     const std::uint8_t* data = bytes.data() + 8 + hlen;
     const std::uint64_t data_size = bytes.size() - 8 - hlen;
-    for (auto& [name, entry] : header.items()) {
-        const std::string what = path + ": tensor " + name;
-        if (name == "__metadata__") {
-            if (!entry.is_object()) throw FormatError(path + ": __metadata__ is not an object");
-            for (auto& [k, v] : entry.items())
-                if (v.is_string()) metadata_[k] = v.get<std::string>();
-            continue;
+    for (auto& entry : header.entries) {
+        const std::string what = path + ": tensor " + entry.name;
+        if (!entry.has_dtype || !entry.has_shape || !entry.has_offsets)
+            throw FormatError(what + ": malformed entry: it needs dtype, shape and data_offsets");
+        SafetensorsTensor t;
+        t.name = entry.name;
+        t.file = path;
+        t.type = dtype_of(entry.dtype, what);
+        std::uint64_t n = 1;
+        for (const auto v : entry.shape) {
+            if (v != 0 && n > UINT64_MAX / v) throw FormatError(what + ": shape overflows");
+            n *= v;
         }
-        try {
-            SafetensorsTensor t;
-            t.name = name;
-            t.file = path;
-            t.type = dtype_of(entry.at("dtype").get<std::string>(), what);
-            std::uint64_t n = 1;
-            if (!entry.at("shape").is_array()) throw FormatError(what + ": shape is not an array");
-            for (const auto& d : entry.at("shape")) {
-                const auto v = static_cast<std::uint64_t>(json_integer(d, 0, INT64_MAX, what + ": shape"));
-                if (v != 0 && n > UINT64_MAX / v) throw FormatError(what + ": shape overflows");
-                n *= v;
-                t.shape.push_back(v);
-            }
-            const auto& off = entry.at("data_offsets");
-            if (!off.is_array() || off.size() != 2)
-                throw FormatError(what + ": data_offsets must be [begin, end]");
-            const auto b = static_cast<std::uint64_t>(
-                           json_integer(off[0], 0, INT64_MAX, what + ": data_offsets")),
-                       e = static_cast<std::uint64_t>(
-                           json_integer(off[1], 0, INT64_MAX, what + ": data_offsets"));
-            if (b > e || e > data_size)
-                throw FormatError(what + ": data_offsets run past the end of the file");
-            t.n_bytes = e - b;
-            if (t.n_bytes != tensor_bytes(t.type, n, what))
-                throw FormatError(what + ": " + std::to_string(t.n_bytes) +
-                                  " bytes do not match its shape and dtype");
-            t.data = data + b;
-            tensors_.emplace(name, std::move(t));
-        } catch (const nlohmann::json::exception& e) {
-            throw FormatError(what + ": malformed entry: " + json_error_words(e));
-        }
+        t.shape = std::move(entry.shape);
+        if (entry.offsets.size() != 2) throw FormatError(what + ": data_offsets must be [begin, end]");
+        const auto b = entry.offsets[0], e = entry.offsets[1];
+        if (b > e || e > data_size) throw FormatError(what + ": data_offsets run past the end of the file");
+        t.n_bytes = e - b;
+        if (t.n_bytes != tensor_bytes(t.type, n, what))
+            throw FormatError(what + ": " + std::to_string(t.n_bytes) +
+                              " bytes do not match its shape and dtype");
+        t.data = data + b;
+        if (!tensors_.emplace(t.name, std::move(t)).second) throw FormatError(what + ": appears twice");
     }
     // Two tensors sharing bytes would alias each other's weights: refused, naming both.
     std::vector<const SafetensorsTensor*> by_offset;
