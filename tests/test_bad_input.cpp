@@ -422,6 +422,9 @@ TEST(BadSafetensors, HeaderMemoryFollowsItsEntries) {
     const auto ratio = static_cast<double>(peak_rss() - before) / static_cast<double>(header_bytes);
     RecordProperty("peak_rss_over_header_bytes", std::to_string(ratio));
     std::printf("safetensors header of %zu bytes: peak RSS grew %.1fx its size\n", header_bytes, ratio);
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "ASan's redzones and quarantine inflate every allocation; the bound holds for plain builds";
+#endif
     EXPECT_LT(ratio, 12.0);
 }
 
