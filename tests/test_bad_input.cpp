@@ -423,7 +423,8 @@ TEST(BadSafetensors, HeaderMemoryFollowsItsEntries) {
     RecordProperty("peak_rss_over_header_bytes", std::to_string(ratio));
     std::printf("safetensors header of %zu bytes: peak RSS grew %.1fx its size\n", header_bytes, ratio);
 #if defined(__SANITIZE_ADDRESS__)
-    GTEST_SKIP() << "ASan's redzones and quarantine inflate every allocation; the bound holds for plain builds";
+    GTEST_SKIP()
+        << "ASan's redzones and quarantine inflate every allocation; the bound holds for plain builds";
 #endif
     EXPECT_LT(ratio, 12.0);
 }
