@@ -42,11 +42,13 @@ nlohmann::json config_from_gguf(const GgufFile& g) {
                         {"rope_theta", g.get("eagle3.rope.freq_base").as_float("eagle3.rope.freq_base")},
                         {"rms_norm_eps", g.get("eagle3.attention.layer_norm_rms_epsilon")
                                              .as_float("eagle3.attention.layer_norm_rms_epsilon")}};
-    nlohmann::json ids = nlohmann::json::array();
-    for (const auto& v :
-         g.get("eagle3.aux_hidden_state_layer_ids").as_array("eagle3.aux_hidden_state_layer_ids"))
-        ids.push_back(v.as_int("eagle3.aux_hidden_state_layer_ids"));
-    j["eagle_config"] = {{"eagle_aux_hidden_state_layer_ids", ids}};
+    // Absent when the checkpoint listed none: the loader then takes the published defaults for the target.
+    if (const auto* layers = g.find("eagle3.aux_hidden_state_layer_ids")) {
+        nlohmann::json ids = nlohmann::json::array();
+        for (const auto& v : layers->as_array("eagle3.aux_hidden_state_layer_ids"))
+            ids.push_back(v.as_int("eagle3.aux_hidden_state_layer_ids"));
+        j["eagle_config"] = {{"eagle_aux_hidden_state_layer_ids", ids}};
+    }
     return j;
 }
 
@@ -104,6 +106,12 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
         c.target_hidden = get_int(j, "target_hidden_size", cfg_path, tc.hidden_size);
         c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 10000.0f, 0, 1e12);
         c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
+        // Variants of the head's layout that this implementation does not compute: refused by name rather
+        // than run with the wrong arithmetic (acceptance would collapse without an error).
+        for (const char* variant : {"fc_norm", "norm_before_residual"})
+            if (json_bool_field(j, variant, cfg_path, false))
+                throw FormatError(cfg_path + ": " + variant +
+                                  " is true; ternspec's EAGLE-3 head implements the variant without it");
         nlohmann::json ids =
             j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
             : j.contains("eagle_config")
@@ -219,11 +227,17 @@ void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType 
         : j.contains("eagle_config")
             ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
             : nlohmann::json();
-    if (!ids.is_array())
-        throw FormatError(in.config_origin + ": the GGUF form needs eagle_aux_hidden_state_layer_ids");
-    std::vector<GgufValue> items;
-    for (const auto& v : ids) items.push_back(GgufValue::i32(v.get<std::int32_t>()));
-    w.set("eagle3.aux_hidden_state_layer_ids", GgufValue::array(GgufType::I32, std::move(items)));
+    // SpecForge's Qwen3 configs list no layer ids: the file then carries none either, and loading it takes
+    // the published defaults for its target ({2, L/2, L-3}), as loading the folder does.
+    if (!ids.is_null() && !ids.is_array())
+        throw FormatError(in.config_origin + ": eagle_aux_hidden_state_layer_ids is not a list");
+    if (ids.is_array()) {
+        std::vector<GgufValue> items;
+        for (const auto& v : ids)
+            items.push_back(GgufValue::i32(static_cast<std::int32_t>(
+                json_integer(v, 0, 1 << 16, in.config_origin + ": eagle_aux_hidden_state_layer_ids"))));
+        w.set("eagle3.aux_hidden_state_layer_ids", GgufValue::array(GgufType::I32, std::move(items)));
+    }
     for (const auto& [name, t] : in.tensors) {
         if (t.type == TensorType::I8 || t.type == TensorType::I32 || t.type == TensorType::I64) {
             w.add_tensor(name, t.type, t.shape, std::vector<std::uint8_t>(t.data, t.data + t.n_bytes));

@@ -137,3 +137,35 @@ TEST(Eagle, GgufFormDraftsLikeTheCheckpoint) {
     wrong.draft_model = gguf;
     EXPECT_THROW(create_drafter("eagle", wrong, m), FormatError);
 }
+
+// SpecForge's Qwen3 configs list no aux layer ids: the folder and its GGUF form both take the published
+// defaults ({2, L/2, L-3}) and draft alike; fc_norm / norm_before_residual variants are refused by name.
+TEST(Eagle, HeadsWithoutLayerIdsAndUnknownVariants) {
+    const auto gguf = fixtures::tiny_gguf("eagle_noids_target", TensorType::Q2_0_G128, 13);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions folder, file;
+    folder.draft_model = fixtures::random_eagle_head(gguf, "eagle_noids_head", 128, 6);
+    const auto cfg_path = folder.draft_model + "/config.json";
+    auto cfg = nlohmann::json::parse(std::ifstream(cfg_path));
+    cfg.erase("eagle_aux_hidden_state_layer_ids");
+    if (cfg.contains("eagle_config")) cfg["eagle_config"].erase("eagle_aux_hidden_state_layer_ids");
+    std::ofstream(cfg_path, std::ios::trunc) << cfg.dump();
+    file.draft_model = fixtures::temp_path("eagle_noids_head.gguf");
+    write_eagle_gguf(EagleSource::open(folder.draft_model), file.draft_model, TensorType::BF16);
+    const int L = m->config().n_layers;
+    const std::vector<int> defaults = {std::min(2, L - 1), L / 2, std::max(0, L - 3)};
+    EXPECT_EQ(EagleHead::load(folder.draft_model, *m)->config().aux_layers, defaults);
+    EXPECT_EQ(EagleHead::load(file.draft_model, *m)->config().aux_layers, defaults);
+    for (const char* variant : {"fc_norm", "norm_before_residual"}) {
+        auto v = cfg;
+        v[variant] = true;
+        std::ofstream(cfg_path, std::ios::trunc) << v.dump();
+        try {
+            EagleHead::load(folder.draft_model, *m);
+            ADD_FAILURE() << variant << " accepted";
+        } catch (const FormatError& e) {
+            EXPECT_NE(std::string(e.what()).find(std::string(variant) + " is true"), std::string::npos)
+                << e.what();
+        }
+    }
+}
