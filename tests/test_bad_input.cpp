@@ -501,6 +501,13 @@ TEST(BadSafetensors, Catalogue) {
     // `[]` entries cost 2.8 GB).
     expect_format_error(catalogue("array_entries.safetensors", with_header(R"({"a":[],"b":[],"c":[]})", 0)),
                         open_st, "header has an array where the format has none (at \"a\")");
+    // A header that is a single number (a fraction or a negative one) has no entry to name: once a crash,
+    // found by fuzz_safetensors' 10-minute run.
+    for (const auto* h : {"5555.5", "-3", "[1.5]", R"({"w": 2.5})", R"({"w": {"shape": -1}})"})
+        expect_format_error(
+            catalogue(std::string("number_header_") + std::to_string(std::strlen(h)) + ".safetensors",
+                      with_header(h, 0)),
+            open_st, "header");
     expect_format_error(
         catalogue("unknown_field.safetensors",
                   with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1}})", 4)),
