@@ -7,18 +7,30 @@
 #include "ternspec/error.hpp"
 
 namespace ternspec {
+namespace {
+
+// The global trie's memory budget in bytes, checked before the conversion: a negative or huge double cast
+// to size_t is undefined behaviour, so the check cannot wait for the constructor's body.
+std::size_t budget_bytes(const DrafterOptions& o) {
+    const double mb = o.get("global_max_mb", 256.0);
+    if (!(mb > 0) || mb > double(1 << 30))
+        throw InputError(
+            "suffix drafter: global_max_mb must be positive and at most 2^30 (the global trie's "
+            "memory budget in MiB), not " +
+            std::to_string(mb));
+    return static_cast<std::size_t>(mb * (1 << 20));
+}
+
+}  // namespace
 
 SuffixDrafter::SuffixDrafter(const DrafterOptions& o)
     : depth_(static_cast<int>(o.get("suffix_depth", 32))),
       max_spec_factor_(o.get("max_spec_factor", 2.0)),
       min_token_prob_(o.get("min_token_prob", 0.1)),
       global_max_tokens_(static_cast<std::size_t>(o.get("global_max_tokens", 1 << 20))),
-      global_max_bytes_(static_cast<std::size_t>(o.get("global_max_mb", 256.0) * (1 << 20))),
+      global_max_bytes_(budget_bytes(o)),
       local_(depth_),
-      global_(depth_) {
-    if (!(o.get("global_max_mb", 256.0) > 0))
-        throw InputError("suffix drafter: global_max_mb must be positive (the global trie's memory budget)");
-}
+      global_(depth_) {}
 
 void SuffixDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows*) {
     local_ = SuffixTrie(depth_);

@@ -27,14 +27,23 @@ HiddenRows select_rows(const std::map<int, std::vector<float>>& hidden, const st
     return out;
 }
 
-int context_of(const Qwen3Model& m, const DecodeOptions& opt) {
+// Rows this request can ever hold: its prompt, its output and one draft. A long-context model then costs
+// KV memory for what is asked, not for its whole context (4.7 GB per request at Qwen3-1.7B's 40K).
+int kv_rows(int ctx, std::size_t prompt, const DecodeOptions& opt) {
+    const long long need = static_cast<long long>(prompt) + std::max(0, opt.max_new_tokens) +
+                           std::max(opt.budget.max_depth, opt.budget.max_nodes) + 2;
+    return static_cast<int>(std::min<long long>(ctx, need));
+}
+
+}  // namespace
+
+int request_context(const Qwen3Model& m, const DecodeOptions& opt) {
     return opt.context > 0 ? std::min(opt.context, m.config().context_length) : m.config().context_length;
 }
 
-// Options and prompt checked before the session allocates its KV cache: validate first, mutate after.
-int checked_context(const Qwen3Model& m, const DecodeOptions& opt, std::span<const std::int32_t> prompt) {
+int check_request(const Qwen3Model& m, const DecodeOptions& opt, std::span<const std::int32_t> prompt) {
     validate(opt);
-    const int ctx = context_of(m, opt);
+    const int ctx = request_context(m, opt);
     const int vocab = m.config().vocab_size;
     if (prompt.empty()) throw InputError("empty prompt: nothing to condition on");
     for (auto t : prompt)
@@ -48,22 +57,12 @@ int checked_context(const Qwen3Model& m, const DecodeOptions& opt, std::span<con
     return ctx;
 }
 
-// Rows this request can ever hold: its prompt, its output and one draft. A long-context model then costs
-// KV memory for what is asked, not for its whole context (4.7 GB per request at Qwen3-1.7B's 40K).
-int kv_rows(int ctx, std::size_t prompt, const DecodeOptions& opt) {
-    const long long need = static_cast<long long>(prompt) + std::max(0, opt.max_new_tokens) +
-                           std::max(opt.budget.max_depth, opt.budget.max_nodes) + 2;
-    return static_cast<int>(std::min<long long>(ctx, need));
-}
-
-}  // namespace
-
 DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter,
                              std::span<const std::int32_t> prompt, const DecodeOptions& opt)
     : model_(std::move(model)),
       drafter_(drafter),
       opt_(opt),
-      ctx_(checked_context(*model_, opt, prompt)),
+      ctx_(check_request(*model_, opt, prompt)),  // validate first, allocate after
       layers_(drafter ? drafter->hidden_layers() : std::vector<int>{}),
       cache_(model_->make_cache(kv_rows(ctx_, prompt.size(), opt), opt.kv_type)),
       rng_(opt.sampling.seed),

@@ -37,6 +37,13 @@ struct DecodeOptions {
 // (CLI, C++ and C APIs, batches) checks through this before it allocates anything.
 void validate(const DecodeOptions& o);
 
+// The KV capacity a request gets: DecodeOptions::context capped at the model's, or the model's.
+int request_context(const Qwen3Model& m, const DecodeOptions& o);
+// InputError when `prompt` cannot be decoded with `o` on `m`: options out of range, an empty prompt, ids
+// outside the vocabulary, or no room left in the context. Returns the context. DecodeSession checks through
+// this before it allocates; callers serving many requests use it to report a bad one and serve the rest.
+int check_request(const Qwen3Model& m, const DecodeOptions& o, std::span<const std::int32_t> prompt);
+
 struct DecodeResult {
     std::vector<std::int32_t> tokens;  // output only
     std::string text;

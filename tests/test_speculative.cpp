@@ -444,9 +444,11 @@ TEST(SuffixDrafter, GlobalTrieStaysWithinItsMemoryBudget) {
     }
     EXPECT_GT(peak, std::size_t{1} << 19);  // the budget was reached, so eviction was exercised
     EXPECT_NO_THROW(d.global_trie().check_integrity());
-    DrafterOptions bad;
-    bad.extra["global_max_mb"] = "0";
-    EXPECT_THROW(SuffixDrafter{bad}, InputError);
+    for (const char* v : {"0", "-5", "1e30"}) {  // -5 and 1e30 were cast to size_t first: undefined
+        DrafterOptions bad;
+        bad.extra["global_max_mb"] = v;
+        EXPECT_THROW(SuffixDrafter{bad}, InputError) << v;
+    }
 }
 
 // Evicting a response costs time for its own nodes, not the whole trie's (13.7 ms per end_request at a

@@ -108,7 +108,6 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
         t.pieces_.resize(static_cast<std::size_t>(max_id) + 1);
         for (auto& [piece, id] : vocab.items()) {
             const auto i = token_id(id, "model.vocab id");
-            if (i < 0) throw FormatError(what + ": negative token id for " + piece);
             t.pieces_[static_cast<std::size_t>(i)] = piece;
             t.ids_[piece] = i;
         }
@@ -116,7 +115,7 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
             for (const auto& a : j["added_tokens"]) {
                 const auto id = token_id(a.at("id"), "added_tokens id");
                 const auto content = a.at("content").get<std::string>();
-                if (id < 0 || content.empty()) throw FormatError(what + ": invalid added token");
+                if (content.empty()) throw FormatError(what + ": invalid added token");
                 t.pieces_[static_cast<std::size_t>(id)] = content;
                 t.ids_[content] = id;
                 t.added_.push_back({content, id, a.value("special", false)});
@@ -218,18 +217,16 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
     if (auto* types = g.find("tokenizer.ggml.token_type")) {
         if (types->array_size("tokenizer.ggml.token_type") != n_tokens)
             throw FormatError(what + ": token_type and tokens differ in length");
-        std::vector<std::int64_t> arr;
-        arr.reserve(n_tokens);
-        types->for_each("tokenizer.ggml.token_type",
-                        [&](const GgufValue& v) { arr.push_back(v.as_int("tokenizer.ggml.token_type")); });
-        for (std::size_t i = 0; i < arr.size(); ++i) {
-            const auto ty = arr[i];
+        std::size_t i = 0;
+        types->for_each("tokenizer.ggml.token_type", [&](const GgufValue& v) {
+            const auto ty = v.as_int("tokenizer.ggml.token_type");
             if (ty == 3 || ty == 4) t.added_.push_back({t.pieces_[i], static_cast<std::int32_t>(i), ty == 3});
             if (ty == 5) {  // unused ("[PAD151669]"): no text, and no string maps to it
                 t.ids_.erase(t.pieces_[i]);
                 t.pieces_[i].clear();
             }
-        }
+            ++i;
+        });
         // The padding past the last real token is the embedding's business, not the tokenizer's.
         while (!t.pieces_.empty() && t.pieces_.back().empty()) t.pieces_.pop_back();
     }

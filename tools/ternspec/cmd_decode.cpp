@@ -89,8 +89,7 @@ std::vector<Request> gather_requests(const Args& args, const Qwen3Model& model, 
     } else {
         reqs.push_back({0, prompt_text(args), "", {}, {}});
     }
-    const int ctx = opt.context > 0 ? std::min(opt.context, model.config().context_length)
-                                    : model.config().context_length;
+    const int ctx = request_context(model, opt);
     for (auto& r : reqs) {
         if (!r.error.empty()) continue;
         // Certain not to fit: refused without tokenizing it (50 MB took 28 s and 1 GB to be refused).
@@ -102,11 +101,11 @@ std::vector<Request> gather_requests(const Args& args, const Qwen3Model& model, 
             continue;
         }
         r.ids = model.tokenizer().encode(r.prompt);
-        if (r.ids.empty())
-            r.error = "the prompt has no tokens";
-        else if (static_cast<int>(r.ids.size()) >= ctx)
-            r.error = "prompt of " + std::to_string(r.ids.size()) + " tokens does not fit the context of " +
-                      std::to_string(ctx) + " tokens (one more is needed to generate)";
+        try {
+            check_request(model, opt, r.ids);
+        } catch (const InputError& e) {
+            r.error = e.what();
+        }
     }
     return reqs;
 }
