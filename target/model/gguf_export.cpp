@@ -233,7 +233,7 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
     set_model_metadata(w, in, in.path());
     std::vector<const TensorRef*> tensors;
     for (const auto& [name, t] : in.tensors())
-        if (name.rfind("blk.", 0) != 0 || std::stoi(name.substr(4)) < c.n_layers) tensors.push_back(&t);
+        if (block_index(name) < c.n_layers) tensors.push_back(&t);
     if (mtp && placement == MtpPlacement::SameFile) {
         set_mtp_layers(w, c, mtp->depth());
         for (const auto& [name, t] : mtp->tensors()) tensors.push_back(&t);

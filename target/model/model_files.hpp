@@ -59,6 +59,10 @@ class ModelFiles {
 // A JSON config file (config.json and kin); FormatError naming the file when it does not parse.
 nlohmann::json read_json_file(const std::string& path);
 
+// The layer of a GGUF tensor name "blk.<N>.<...>" (N capped at 2^30), or -1 for any other name (a hostile
+// "blk.x" included, which std::stoi answered with std::invalid_argument).
+int block_index(const std::string& gguf_name);
+
 // HF parameter name -> GGUF name, or "" for names ternspec does not use.
 std::string hf_to_gguf_name(const std::string& hf);
 

@@ -77,8 +77,7 @@ MtpFiles MtpFiles::open(const std::string& path) {
             f.config_.n_layers = f.depth_;
             // Only the modules' layers: a file that also holds the target keeps its own tensors to itself.
             for (const auto& [name, t] : mf->tensors())
-                if (name.rfind("blk.", 0) == 0 && std::stoi(name.substr(4)) >= f.first_layer_)
-                    f.tensors_[name] = t;
+                if (block_index(name) >= f.first_layer_) f.tensors_[name] = t;
             f.keep_ = mf;
         }
         f.config_.validate(path);

@@ -88,9 +88,7 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
     auto fetch_floats = [&](const std::string& name, std::uint64_t n) { return floats(name, n); };
     // A file whose block_count is smaller than its layers would run a truncated model without a word.
     for (const auto& [name, t] : files.tensors()) {
-        if (name.rfind("blk.", 0) != 0) continue;
-        const auto l = std::strtol(name.c_str() + 4, nullptr, 10);
-        if (l >= c.n_layers + files.extra_layers())
+        if (block_index(name) >= c.n_layers + files.extra_layers())
             throw FormatError(t.file + ": tensor " + t.source_name + " is past the " +
                               std::to_string(c.n_layers) + " layers the file declares");
     }
