@@ -163,11 +163,12 @@ ModelConfig config_from_gguf(const GgufFile& g) {
 
 int block_index(const std::string& gguf_name) {
     if (gguf_name.rfind("blk.", 0) != 0) return -1;
-    int n = 0;
+    long long n = 0;  // capped below, never overflows
     std::size_t i = 4;
     for (; i < gguf_name.size() && gguf_name[i] >= '0' && gguf_name[i] <= '9'; ++i)
-        n = std::min(n * 10 + (gguf_name[i] - '0'), 1 << 30);  // a longer number is still "past every layer"
-    return i > 4 && i < gguf_name.size() && gguf_name[i] == '.' ? n : -1;
+        n = std::min<long long>(n * 10 + (gguf_name[i] - '0'),
+                                1 << 30);  // a longer number is still "past every layer"
+    return i > 4 && i < gguf_name.size() && gguf_name[i] == '.' ? static_cast<int>(n) : -1;
 }
 
 ModelFiles ModelFiles::open(const std::string& path) {
