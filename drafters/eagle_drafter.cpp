@@ -64,22 +64,28 @@ void EagleDrafter::observe(std::span<const std::int32_t> cached, const HiddenRow
         backlog_hidden_[layer].insert(backlog_hidden_[layer].end(), rows.begin(), rows.end());
 }
 
-void EagleDrafter::catch_up() {
+std::vector<float> EagleDrafter::catch_up_and_root(std::int32_t pending, std::vector<float>& logits) {
     const int m = static_cast<int>(backlog_tokens_.size()), H = head_->config().hidden;
-    if (m == 0) return;
     cache_.truncate(committed_);  // drop the draft steps of the last round
-    const auto g = fused(backlog_hidden_, 0, m);
-    // Pairs: (previous feature, cached[0]), (feature of cached[i - 1], cached[i]).
-    std::vector<float> inputs(static_cast<std::size_t>(m) * H);
+    // Pairs: (previous feature, cached[0]), (feature of cached[i - 1], cached[i]), then the root step
+    // (feature of the last cached token, pending).
+    std::vector<float> inputs(static_cast<std::size_t>(m + 1) * H);
     std::copy(last_g_.begin(), last_g_.end(), inputs.begin());
-    std::copy_n(g.begin(), static_cast<std::ptrdiff_t>(m - 1) * H, inputs.begin() + H);
-    std::vector<std::int32_t> pos(static_cast<std::size_t>(m));
+    if (m > 0) {
+        const auto g = fused(backlog_hidden_, 0, m);
+        std::copy(g.begin(), g.end(), inputs.begin() + H);
+        last_g_.assign(g.end() - H, g.end());
+    }
+    std::vector<std::int32_t> tokens(backlog_tokens_);
+    tokens.push_back(pending);
+    std::vector<std::int32_t> pos(static_cast<std::size_t>(m + 1));
     std::iota(pos.begin(), pos.end(), committed_);
-    head_->forward(cache_, inputs.data(), backlog_tokens_, pos, attention_slots(committed_, m, {}), nullptr);
+    auto h = head_->forward(cache_, inputs.data(), tokens, pos, attention_slots(committed_, m + 1, {}),
+                            &logits, m);
     committed_ += m;
-    last_g_.assign(g.end() - H, g.end());
     backlog_tokens_.clear();
     backlog_hidden_.clear();
+    return {h.end() - H, h.end()};
 }
 
 DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
@@ -87,9 +93,8 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
     const int H = head_->config().hidden, V = head_->config().draft_vocab;
     const bool chain = budget.max_nodes == 0;
     const int width = chain ? 1 : width_;
-    catch_up();
-    cache_.truncate(committed_);
-    if (cache_.size() + 1 + width * budget.max_depth > cache_.capacity()) return {};
+    const int backlog = static_cast<int>(backlog_tokens_.size());
+    if (committed_ + backlog + 1 + width * budget.max_depth > cache_.capacity()) return {};
 
     std::vector<ScoredNode> nodes;
     std::vector<int> slot;                // head cache slot of each expanded node
@@ -102,13 +107,9 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
             made.push_back(static_cast<int>(nodes.size()) - 1);
         }
     };
-    // Root step: the newest verified feature with the pending token.
-    const int root_slot = cache_.size();
     std::vector<float> logits;
-    const std::int32_t pending = ctx.back();
-    std::vector<std::int32_t> pos{committed_};
-    auto root_h = head_->forward(cache_, last_g_.data(), std::span(&pending, 1), pos,
-                                 attention_slots(committed_, 1, {}), &logits);
+    const auto root_h = catch_up_and_root(ctx.back(), logits);
+    const int root_slot = committed_;
     std::vector<int> frontier;
     children(logits.data(), -1, 1, 0.0, frontier);
     for (int depth = 2; depth <= budget.max_depth; ++depth) {

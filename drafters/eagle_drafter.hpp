@@ -19,12 +19,18 @@ class EagleDrafter : public Drafter {
     void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;
     void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override;
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
+    std::size_t weight_bytes_per_draft(int depth) const override {
+        return head_->round_bytes() + static_cast<std::size_t>(depth) * head_->step_bytes();
+    }
     const EagleHead& head() const { return *head_; }
 
   private:
     // fc(concat of the three layers) for rows [first, first + rows) of `hidden`.
     std::vector<float> fused(const HiddenRows& hidden, int first, int rows) const;
-    void catch_up();  // the observed pairs into the head's cache
+    // The observed pairs into the head's cache, and with them (one pass, so the layer's weights are read
+    // once a round) the root step: the newest verified feature with the pending token. Returns the root
+    // step's output row; its draft logits go to `logits`.
+    std::vector<float> catch_up_and_root(std::int32_t pending, std::vector<float>& logits);
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<EagleHead> head_;
     int width_;

@@ -1,5 +1,6 @@
 #include "drafters/eagle_head.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/model/attention.hpp"
+#include "target/model/gguf_export.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "ternspec/error.hpp"
 
@@ -159,8 +161,12 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
         const auto QD = static_cast<std::uint64_t>(c.heads) * c.head_dim,
                    KD = static_cast<std::uint64_t>(c.kv_heads) * c.head_dim;
         auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
-            const auto v = get(name, {rows, cols});
-            return Int8Matrix(static_cast<int>(rows), static_cast<int>(cols), v.data(), name);
+            const TensorRef* t = find(name);
+            if (!t && name.rfind("midlayer.", 0) == 0) t = find("layers.0." + name.substr(9));
+            if (!t) throw FormatError(path + ": missing tensor " + name);
+            if (t->shape != std::vector<std::uint64_t>{rows, cols})
+                throw FormatError(t->file + ": tensor " + name + " has the wrong shape");
+            return HeadMatrix::load(*t);
         };
         h->fc_ = mat("fc.weight", H, 3 * static_cast<std::uint64_t>(c.target_hidden));
         h->q_ = mat("midlayer.self_attn.q_proj.weight", QD, 2 * H);
@@ -197,8 +203,10 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
 }
 
 void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type) {
-    if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16)
-        throw InputError("an EAGLE-3 head is written as f32, f16 or bf16");
+    if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16 &&
+        !type_info(type).ternary)
+        throw InputError(
+            "an EAGLE-3 head is written as f32, f16, bf16 or (exactly ternary heads) a ternary type");
     const auto& j = in.config;
     auto num = [&](const char* key, long long fallback) -> long long {
         if (j.contains(key) && j[key].is_number_integer()) return j[key].get<long long>();
@@ -243,6 +251,10 @@ void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType 
             w.add_tensor(name, t.type, t.shape, std::vector<std::uint8_t>(t.data, t.data + t.n_bytes));
             continue;
         }
+        if (t.shape.size() == 2 && type_info(type).ternary) {  // refused by name unless exactly ternary
+            w.add_tensor(name, type, t.shape, encode_ternary_exact(t, type, false));
+            continue;
+        }
         std::vector<float> v(t.n_elems());
         dequantize(t.type, t.data, v.data(), v.size());
         const TensorType to = t.shape.size() == 1 ? TensorType::F32 : type;
@@ -254,8 +266,12 @@ void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType 
 }
 
 std::size_t EagleHead::bytes() const {
-    return fc_.bytes() + q_.bytes() + k_.bytes() + v_.bytes() + o_.bytes() + gate_.bytes() + up_.bytes() +
-           down_.bytes() + lm_head_.bytes() + embed_.size() * sizeof(float);
+    return round_bytes() + step_bytes() + embed_.size() * sizeof(float);
+}
+
+std::size_t EagleHead::step_bytes() const {
+    return q_.bytes() + k_.bytes() + v_.bytes() + o_.bytes() + gate_.bytes() + up_.bytes() + down_.bytes() +
+           lm_head_.bytes();
 }
 
 KvCache EagleHead::make_cache(int capacity) const {
@@ -275,7 +291,7 @@ std::vector<float> EagleHead::fuse(const float* features, int M) const {
 std::vector<float> EagleHead::forward(KvCache& cache, const float* g, std::span<const std::int32_t> tokens,
                                       std::span<const std::int32_t> positions,
                                       const std::vector<std::vector<int>>& slots,
-                                      std::vector<float>* draft_logits) const {
+                                      std::vector<float>* draft_logits, int logits_from) const {
     const int M = static_cast<int>(tokens.size()), H = cfg_.hidden, hd = cfg_.head_dim;
     const int QD = cfg_.heads * hd, KD = cfg_.kv_heads * hd, I = cfg_.intermediate;
     const int base = cache.size();
@@ -321,11 +337,12 @@ std::vector<float> EagleHead::forward(KvCache& cache, const float* g, std::span<
     for (std::size_t t = 0; t < h.size(); ++t) h[t] += d[t];
     cache.commit(M);
     if (draft_logits) {
-        for (int i = 0; i < M; ++i)
-            rms_norm(h.data() + static_cast<std::size_t>(i) * H, final_norm_.data(), H, cfg_.rms_eps,
+        const int from = std::clamp(logits_from, 0, M), rows = M - from;
+        for (int i = 0; i < rows; ++i)
+            rms_norm(h.data() + static_cast<std::size_t>(from + i) * H, final_norm_.data(), H, cfg_.rms_eps,
                      n.data() + static_cast<std::size_t>(i) * H);
-        draft_logits->resize(static_cast<std::size_t>(M) * cfg_.draft_vocab);
-        lm_head_.multiply(n.data(), M, draft_logits->data());
+        draft_logits->resize(static_cast<std::size_t>(rows) * cfg_.draft_vocab);
+        lm_head_.multiply(n.data(), rows, draft_logits->data());
     }
     return h;
 }

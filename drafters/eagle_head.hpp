@@ -7,7 +7,8 @@
 //   lm_head(norm(out)) over the draft vocabulary; draft id i is target id i + d2t[i].
 // Layer ids (eagle_aux_hidden_state_layer_ids) name the residual stream *entering* that target layer, as
 // vLLM captures them; absent ids default to (2, L/2, L-3). docs/eagle.md has the details.
-// Every matrix is quantised to int8 per row at load.
+// Matrices are packed ternary when the file holds exactly ternary weights, int8 per row otherwise
+// (drafters/head_matrix.hpp).
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "drafters/int8_matrix.hpp"
+#include "drafters/head_matrix.hpp"
 #include "runtime/kv_cache.hpp"
 #include "target/model/model_config.hpp"
 #include "target/model/model_files.hpp"
@@ -43,8 +44,15 @@ struct EagleSource {
     static EagleSource open(const std::string& path);
 };
 
-// Writes the head at `in` (either form) as a GGUF with its matrices as `type` (F32, F16 or BF16).
+// Writes the head at `in` (either form) as a GGUF with its matrices as `type`: F32, F16, BF16, or a ternary
+// type for a head whose weights are exactly ternary (refused by tensor name otherwise).
 void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type);
+
+// A random head of the published EAGLE-3 shape for `target` (its hidden, intermediate and attention sizes;
+// `draft_vocab` draft tokens) written as `type`: a ternary type holds random trits (packed ternary at load),
+// f16/bf16/f32 hold Gaussian weights (int8 at load). Its cost does not depend on the values.
+void synth_eagle3(const std::string& out, const ModelConfig& target, int draft_vocab, TensorType type,
+                  std::uint64_t seed);
 
 class EagleHead {
   public:
@@ -53,6 +61,11 @@ class EagleHead {
 
     const EagleConfig& config() const { return cfg_; }
     std::size_t bytes() const;
+    // Bytes read by one draft step (the layer and the head over the draft vocabulary), and by the fusion of
+    // target features that runs once per round: drafting k tokens reads round_bytes() + k * step_bytes().
+    std::size_t step_bytes() const;
+    std::size_t round_bytes() const { return fc_.bytes(); }
+    bool ternary() const { return lm_head_.ternary() && q_.ternary(); }
     KvCache make_cache(int capacity) const;
 
     // fc over the concatenated target hidden states: features is M x (3 * target_hidden).
@@ -60,11 +73,11 @@ class EagleHead {
     // One head pass for M inputs (g rows, tokens) at the given positions, appended to the cache at
     // slots cache.size().. (committed); slots[i] lists the cache slots input i attends to (its own
     // included; see attention_slots). Returns the M output rows (pre-norm, the next step's g); when
-    // draft_logits is non-null it receives M x draft_vocab logits.
+    // draft_logits is non-null it receives (M - logits_from) x draft_vocab logits, of rows logits_from..M-1.
     std::vector<float> forward(KvCache& cache, const float* g, std::span<const std::int32_t> tokens,
                                std::span<const std::int32_t> positions,
-                               const std::vector<std::vector<int>>& slots,
-                               std::vector<float>* draft_logits) const;
+                               const std::vector<std::vector<int>>& slots, std::vector<float>* draft_logits,
+                               int logits_from = 0) const;
     std::int32_t to_target(std::int32_t draft_id) const {
         return draft_id + d2t_[static_cast<std::size_t>(draft_id)];
     }
@@ -73,7 +86,7 @@ class EagleHead {
     EagleConfig cfg_;
     const Qwen3Model* target_ = nullptr;
     std::vector<float> embed_;  // own embedding (vocab x hidden), empty when borrowed from the target
-    Int8Matrix fc_, q_, k_, v_, o_, gate_, up_, down_, lm_head_;
+    HeadMatrix fc_, q_, k_, v_, o_, gate_, up_, down_, lm_head_;
     std::vector<float> input_norm_, hidden_norm_, post_norm_, final_norm_;
     std::vector<std::int64_t> d2t_;
 };

@@ -26,6 +26,12 @@ MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model
     outs_.resize(static_cast<std::size_t>(depth_));
 }
 
+std::size_t MtpDrafter::weight_bytes_per_draft(int depth) const {
+    std::size_t b = 0;
+    for (int d = 0; d < std::min(depth, depth_); ++d) b += mods_->step_bytes(d);
+    return b;
+}
+
 std::vector<int> MtpDrafter::hidden_layers() const {
     return {target_->config().n_layers};
 }
@@ -46,28 +52,37 @@ void MtpDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows*
     hidden_.insert(hidden_.end(), it->second.begin(), it->second.end());
 }
 
-// Module d commits row j once t[j + d + 1] is verified: rows 0 .. N - 2 - d for a context of N tokens.
-void MtpDrafter::catch_up(int d, std::span<const std::int32_t> ctx) {
+// Module d commits row j once t[j + d + 1] is verified: rows 0 .. N - 2 - d for a context of N tokens. The
+// rows it has yet to commit and `draft` rows (rolled back next round) go through one forward, so the
+// module's weights are read once a round. Returns the draft rows' outputs.
+std::vector<float> MtpDrafter::run_module(int d, std::span<const std::int32_t> ctx, const DraftRows& draft) {
     const int H = target_->config().hidden_size, N = static_cast<int>(ctx.size());
     auto& cache = caches_[static_cast<std::size_t>(d)];
     int& done = committed_[static_cast<std::size_t>(d)];
     cache.truncate(done);  // the last round's draft rows
-    const int count = N - 1 - d - done;
-    if (count <= 0) return;
-    const auto& prev = d == 0 ? hidden_ : outs_[static_cast<std::size_t>(d - 1)];
+    const int count = std::max(0, N - 1 - d - done);
+    if (count == 0 && draft.tokens.empty()) return {};
+    const auto& src = d == 0 ? hidden_ : outs_[static_cast<std::size_t>(d - 1)];
+    std::vector<float> prev(src.begin() + static_cast<std::ptrdiff_t>(done) * H,
+                            src.begin() + static_cast<std::ptrdiff_t>(done + count) * H);
+    prev.insert(prev.end(), draft.prev.begin(), draft.prev.end());
+    std::vector<std::int32_t> toks(ctx.begin() + done + d + 1, ctx.begin() + done + d + 1 + count);
+    toks.insert(toks.end(), draft.tokens.begin(), draft.tokens.end());
     std::vector<std::int32_t> pos(static_cast<std::size_t>(count));
     std::iota(pos.begin(), pos.end(), done);
-    const auto out =
-        mods_->forward(d, cache, prev.data() + static_cast<std::size_t>(done) * H,
-                       ctx.subspan(static_cast<std::size_t>(done + d + 1), static_cast<std::size_t>(count)),
-                       pos, attention_slots(done, count, {}));
-    outs_[static_cast<std::size_t>(d)].insert(outs_[static_cast<std::size_t>(d)].end(), out.begin(),
-                                              out.end());
+    pos.insert(pos.end(), draft.positions.begin(), draft.positions.end());
+    auto slots = attention_slots(done, count, {});
+    slots.insert(slots.end(), draft.slots.begin(), draft.slots.end());
+    const auto out = mods_->forward(d, cache, prev.data(), toks, pos, slots);
+    auto& committed_out = outs_[static_cast<std::size_t>(d)];
+    committed_out.insert(committed_out.end(), out.begin(),
+                         out.begin() + static_cast<std::ptrdiff_t>(count) * H);
     done += count;
+    return {out.begin() + static_cast<std::ptrdiff_t>(count) * H, out.end()};
 }
 
 DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
-    const int H = target_->config().hidden_size, V = target_->config().vocab_size,
+    const int H = target_->config().hidden_size, V = mods_->draft_vocab_size(),
               N = static_cast<int>(ctx.size());
     if (static_cast<int>(hidden_.size() / static_cast<std::size_t>(H)) != N - 1)
         throw Error("MTP drafter: " + std::to_string(hidden_.size() / static_cast<std::size_t>(H)) +
@@ -76,13 +91,13 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
     if (max_depth < 1) return {};
     const bool chain = budget.max_nodes == 0;
     const int width = chain ? 1 : width_;
-    for (int d = 0; d < max_depth; ++d) catch_up(d, ctx);
+    run_module(0, ctx, {});  // module 0's newest committed row gives depth 1; later modules catch up below
 
     std::vector<ScoredNode> nodes;
     std::vector<std::vector<float>> pass;  // per expanded node: its module's outputs over the drafted rows
     auto children = [&](const float* logits, int parent, int depth, double base, std::vector<int>& made) {
         for (const auto& [id, lp] : top_log_probs(logits, V, width)) {
-            nodes.push_back({id, parent, depth, base + lp});
+            nodes.push_back({mods_->to_target(id), parent, depth, base + lp});
             pass.emplace_back();
             made.push_back(static_cast<int>(nodes.size()) - 1);
         }
@@ -98,11 +113,14 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
         const int d = depth - 1, first = N - 1 - d, rows = d;
         frontier = best_nodes(nodes, std::move(frontier), width);
         const int G = static_cast<int>(frontier.size());
-        auto& cache = caches_[static_cast<std::size_t>(d)];
-        const int base = cache.size();
-        std::vector<float> prev(static_cast<std::size_t>(G) * rows * H);
-        std::vector<std::int32_t> toks, pos;
-        std::vector<std::vector<int>> slots;
+        // The draft rows follow the module's rows committed in the same forward: slots from `first` on.
+        const int base = first;
+        DraftRows draft;
+        draft.prev.resize(static_cast<std::size_t>(G) * rows * H);
+        auto& prev = draft.prev;
+        auto& toks = draft.tokens;
+        auto& pos = draft.positions;
+        auto& slots = draft.slots;
         const auto& committed_prev = outs_[static_cast<std::size_t>(d - 1)];
         for (int g = 0; g < G; ++g) {
             const int node = frontier[static_cast<std::size_t>(g)];
@@ -125,8 +143,8 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
                 slots.push_back(std::move(sl));
             }
         }
-        if (base + G * rows > cache.capacity()) break;
-        const auto out = mods_->forward(d, cache, prev.data(), toks, pos, slots);
+        if (base + G * rows > caches_[static_cast<std::size_t>(d)].capacity()) break;
+        const auto out = run_module(d, ctx, draft);
         std::vector<float> last(static_cast<std::size_t>(G) * H);
         for (int g = 0; g < G; ++g)
             std::copy_n(out.begin() + (static_cast<std::ptrdiff_t>(g) * rows + rows - 1) * H, H,

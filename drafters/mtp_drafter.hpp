@@ -20,11 +20,17 @@ class MtpDrafter : public Drafter {
     void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;
     void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override;
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
+    std::size_t weight_bytes_per_draft(int depth) const override;
     const MtpModules& modules() const { return *mods_; }
     int depth() const { return depth_; }
 
   private:
-    void catch_up(int d, std::span<const std::int32_t> context);
+    struct DraftRows {  // rows of a draft pass through one module
+        std::vector<float> prev;
+        std::vector<std::int32_t> tokens, positions;
+        std::vector<std::vector<int>> slots;
+    };
+    std::vector<float> run_module(int d, std::span<const std::int32_t> context, const DraftRows& draft);
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<MtpModules> mods_;
     int depth_, width_;

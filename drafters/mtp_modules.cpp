@@ -1,5 +1,6 @@
 #include "drafters/mtp_modules.hpp"
 
+#include "drafters/head_matrix.hpp"
 #include "target/model/mtp_files.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "ternspec/error.hpp"
@@ -50,12 +51,28 @@ std::shared_ptr<MtpModules> MtpModules::load(const std::string& path,
         mod.eh_proj = pack(ternary(p + "nextn.eh_proj.weight", {H, 2 * H}), p + "nextn.eh_proj.weight");
         mod.block = DecoderBlock::load(p, c, ternary, floats);
         if (files.find(p + "nextn.shared_head_head.weight"))
-            mod.head = std::make_unique<TernaryMatrix>(pack(
+            mod.head = std::make_shared<TernaryMatrix>(pack(
                 ternary(p + "nextn.shared_head_head.weight", {V, H}), p + "nextn.shared_head_head.weight"));
         if (files.find(p + "nextn.embed_tokens.weight"))
             mod.embed = std::make_unique<TernaryMatrix>(
                 pack(ternary(p + "nextn.embed_tokens.weight", {V, H}), p + "nextn.embed_tokens.weight"));
         m->modules_.push_back(std::move(mod));
+    }
+    m->draft_ids_ = files.draft_vocab();
+    if (!m->draft_ids_.empty()) {
+        // Modules on the target's head share one restricted copy; a module with its own head gets its own.
+        std::shared_ptr<const TernaryMatrix> shared;
+        for (auto& mod : m->modules_) {
+            if (mod.head) {
+                mod.head =
+                    std::make_shared<TernaryMatrix>(select_rows(*mod.head, m->draft_ids_, "MTP draft head"));
+                continue;
+            }
+            if (!shared)
+                shared = std::make_shared<TernaryMatrix>(
+                    select_rows(m->target_->head_matrix(), m->draft_ids_, "MTP draft head"));
+            mod.head = shared;
+        }
     }
     return m;
 }
@@ -65,6 +82,15 @@ std::size_t MtpModules::bytes() const {
     for (const auto& mod : modules_)
         b += mod.eh_proj.bytes() + mod.block.bytes() + (mod.head ? mod.head->bytes() : 0);
     return b;
+}
+
+std::size_t MtpModules::step_bytes(int d) const {
+    const Module& mod = modules_.at(static_cast<std::size_t>(d));
+    return mod.eh_proj.bytes() + mod.block.bytes() + (mod.head ? *mod.head : target_->head_matrix()).bytes();
+}
+
+int MtpModules::draft_vocab_size() const {
+    return draft_ids_.empty() ? cfg_.vocab_size : static_cast<int>(draft_ids_.size());
 }
 
 KvCache MtpModules::make_cache(int capacity) const {

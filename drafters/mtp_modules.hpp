@@ -27,6 +27,13 @@ class MtpModules {
     int depth() const { return static_cast<int>(modules_.size()); }
     const ModelConfig& block_config() const { return cfg_; }
     std::size_t bytes() const;  // packed weights a pass over every module reads (shared head excluded)
+    // Bytes module d reads per drafted token: eh_proj, its block and the head it scores with.
+    std::size_t step_bytes(int d) const;
+    // logits() scores draft_vocab_size() ids: the sidecar's draft vocabulary (docs/mtp.md) or the target's.
+    int draft_vocab_size() const;
+    std::int32_t to_target(std::int32_t draft_id) const {
+        return draft_ids_.empty() ? draft_id : draft_ids_[static_cast<std::size_t>(draft_id)];
+    }
     KvCache make_cache(int capacity) const;
 
     // Module d over M rows: prev (M x hidden) and the tokens they condition on, at the given positions,
@@ -34,7 +41,7 @@ class MtpModules {
     std::vector<float> forward(int d, KvCache& cache, const float* prev, std::span<const std::int32_t> tokens,
                                std::span<const std::int32_t> positions,
                                const std::vector<std::vector<int>>& slots) const;
-    // Vocabulary logits of module d's output rows.
+    // Logits over the draft vocabulary of module d's output rows (rows x draft_vocab_size()).
     void logits(int d, const float* out, int rows, float* logits) const;
 
   private:
@@ -42,11 +49,13 @@ class MtpModules {
         std::vector<float> enorm, hnorm, head_norm;
         TernaryMatrix eh_proj;
         DecoderBlock block;
-        std::unique_ptr<TernaryMatrix> head, embed;  // null: the target's
+        std::shared_ptr<const TernaryMatrix> head;  // null: the target's
+        std::unique_ptr<TernaryMatrix> embed;       // null: the target's
     };
     std::shared_ptr<const Qwen3Model> target_;
     ModelConfig cfg_;
     std::vector<Module> modules_;
+    std::vector<std::int32_t> draft_ids_;  // empty: the full vocabulary
 };
 
 }  // namespace ternspec

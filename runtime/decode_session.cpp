@@ -72,6 +72,17 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
     t0_ = now();
 }
 
+template <typename F>
+double DecodeSession::timed_drafter_call(F&& call) {
+    const double td = now();
+    call();
+    const double untimed = drafter_->take_untimed_seconds();
+    t0_ += untimed;  // out of t_total too
+    const double s = now() - td - untimed;
+    res_.stats.t_draft += s;
+    return s;
+}
+
 std::int32_t DecodeSession::choose(const float* logits) {
     const int vocab = model_->config().vocab_size;
     return opt_.sampling.greedy() ? argmax(logits, vocab)
@@ -110,18 +121,16 @@ const ForwardInput& DecodeSession::next_input() {
         input_.logit_rows = {static_cast<std::int32_t>(prompt_.size()) - 1};
         return input_;
     }
-    DecodeStats& st = res_.stats;
     // Draft, capped by the context left and the tokens still wanted.
     draft_ = DraftTree{};
     if (drafter_) {
-        const double td = now();
-        DraftBudget b = opt_.budget;
-        if (opt_.adaptive) b.max_depth = std::min(b.max_depth, opt_.adaptive->choose());
-        b.max_depth = std::min(b.max_depth, opt_.max_new_tokens - static_cast<int>(res_.tokens.size()));
-        if (b.max_depth > 0) draft_ = drafter_->propose(context_, b);
-        draft_.truncate(static_cast<std::size_t>(std::max(0, ctx_ - cache_.size() - 1)));
-        round_draft_s_ = now() - td;
-        st.t_draft += round_draft_s_;
+        round_draft_s_ = timed_drafter_call([&] {
+            DraftBudget b = opt_.budget;
+            if (opt_.adaptive) b.max_depth = std::min(b.max_depth, opt_.adaptive->choose());
+            b.max_depth = std::min(b.max_depth, opt_.max_new_tokens - static_cast<int>(res_.tokens.size()));
+            if (b.max_depth > 0) draft_ = drafter_->propose(context_, b);
+            draft_.truncate(static_cast<std::size_t>(std::max(0, ctx_ - cache_.size() - 1)));
+        });
     }
     toks_ = {pending_};
     pos_ = {cache_.size()};
@@ -148,11 +157,8 @@ void DecodeSession::consume(const ForwardOutput& out) {
         prefilled_ = true;
         pending_ = choose(out.logits.data());
         st.t_prefill = now() - t0_;
-        if (drafter_) {
-            const double td = now();
-            drafter_->begin(prompt_, layers_.empty() ? nullptr : &out.hidden);
-            st.t_draft += now() - td;
-        }
+        if (drafter_)
+            timed_drafter_call([&] { drafter_->begin(prompt_, layers_.empty() ? nullptr : &out.hidden); });
         context_ = prompt_;
         if (opt_.max_new_tokens == 0) res_.stop_reason = "length";
         done_ = !(opt_.max_new_tokens > 0 && emit(pending_));
@@ -170,18 +176,18 @@ void DecodeSession::consume(const ForwardOutput& out) {
     if (opt_.adaptive) opt_.adaptive->record(depth_, static_cast<int>(v.accepted_nodes.size()));
     double observe_s = 0;
     st.t_verify += now() - t_sent_;  // the target's forward (shared in a batch) and the verification
+    accepted_ = v.accepted_nodes;
     if (drafter_) {
-        const double td = now();
         std::vector<std::int32_t> cached{pending_};
         for (int node : v.accepted_nodes) cached.push_back(draft_.tokens[static_cast<std::size_t>(node)]);
-        if (layers_.empty()) {
-            drafter_->observe(cached, nullptr);
-        } else {
-            const auto rows = select_rows(out.hidden, kept, H);
-            drafter_->observe(cached, &rows);
-        }
-        observe_s = now() - td;
-        st.t_draft += observe_s;
+        observe_s = timed_drafter_call([&] {
+            if (layers_.empty()) {
+                drafter_->observe(cached, nullptr);
+            } else {
+                const auto rows = select_rows(out.hidden, kept, H);
+                drafter_->observe(cached, &rows);
+            }
+        });
     }
     if (opt_.adaptive) opt_.adaptive->record_draft_cost(round_draft_s_ + observe_s, depth_);
     for (int node : v.accepted_nodes)

@@ -22,10 +22,20 @@ class DecodeSession {
     void consume(const ForwardOutput& out);
     // Called once, when done(): the output, its text and statistics.
     DecodeResult finish();
+    // The next rounds' draft budget, replacing the options' (the replay benchmark steps an oracle session
+    // with the budget the measured session chose).
+    void set_budget(const DraftBudget& b) { opt_.budget = b; }
+    // The last round's draft and the nodes of it the target accepted, in path order.
+    const DraftTree& last_draft() const { return draft_; }
+    const std::vector<int>& last_accepted() const { return accepted_; }
 
   private:
     bool emit(std::int32_t token);  // false: stop
     std::int32_t choose(const float* logits);
+    // Times a drafter call into t_draft, less the seconds the drafter says were not drafting (those leave
+    // t_total too). Returns the seconds counted.
+    template <typename F>
+    double timed_drafter_call(F&& call);
 
     std::shared_ptr<const Qwen3Model> model_;
     Drafter* drafter_;
@@ -43,6 +53,7 @@ class DecodeSession {
     // The round in flight.
     DraftTree draft_;
     int depth_ = 0;
+    std::vector<int> accepted_;
     std::vector<std::int32_t> toks_, pos_, parents_;
     ForwardInput input_;
 };

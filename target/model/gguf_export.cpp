@@ -1,6 +1,7 @@
 #include "target/model/gguf_export.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -29,6 +30,10 @@ void set_qwen3_metadata(GgufWriter& w, const ModelConfig& c, const std::string& 
     w.set("qwen3.attention.layer_norm_rms_epsilon", GgufValue::f32(c.rms_eps));
 }
 
+namespace {
+void set_mtp_layers(GgufWriter& w, const ModelConfig& c, int depth);
+}  // namespace
+
 ModelConfig synth_shape(const std::string& name) {
     ModelConfig c;
     c.rope_theta = 1e6f;
@@ -42,8 +47,15 @@ ModelConfig synth_shape(const std::string& name) {
     } else if (name == "qwen3-1.7b") {
         c.vocab_size = 151936, c.hidden_size = 2048, c.intermediate_size = 6144, c.n_layers = 28,
         c.n_heads = 16, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
+    } else if (name == "qwen3-4b") {
+        c.vocab_size = 151936, c.hidden_size = 2560, c.intermediate_size = 9728, c.n_layers = 36,
+        c.n_heads = 32, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
+    } else if (name == "qwen3-8b") {
+        c.vocab_size = 151936, c.hidden_size = 4096, c.intermediate_size = 12288, c.n_layers = 36,
+        c.n_heads = 32, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
+        c.tied_embeddings = false;  // Qwen3-8B has its own output matrix
     } else {
-        throw InputError("unknown shape " + name + " (tiny, qwen3-0.6b, qwen3-1.7b)");
+        throw InputError("unknown shape " + name + " (tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b)");
     }
     return c;
 }
@@ -92,68 +104,145 @@ std::vector<std::uint8_t> encode_rows(TensorType type, const std::vector<float>&
 
 }  // namespace
 
-void synth_model(const std::string& out, const ModelConfig& c, TensorType type, std::uint64_t seed,
-                 const Progress& progress) {
-    const auto& info = type_info(type);
-    const bool float_type = !info.ternary;
-    if (type == TensorType::Q8_0)
+std::vector<std::uint8_t> random_matrix(TensorType type, int rows, int cols, std::mt19937_64& rng) {
+    std::vector<float> v(static_cast<std::size_t>(rows) * cols);
+    if (!type_info(type).ternary && type != TensorType::F16 && type != TensorType::BF16 &&
+        type != TensorType::F32)
+        throw InputError("synthetic weights cannot be written as " + std::string(type_info(type).name));
+    const int group = type_info(type).ternary ? static_cast<int>(type_info(type).block_elems) : 128;
+    const float base = 1.0f / std::sqrt(2.0f / 3.0f * static_cast<float>(cols));
+    std::uniform_real_distribution<float> jitter(0.8f, 1.2f);
+    for (std::size_t g = 0; g < v.size() / group; ++g) {
+        float s = base * jitter(rng);
+        // The stored scale must be exact in the file's precision so the values stay exactly ternary.
+        if (type == TensorType::BF16)
+            s = bf16_to_float(float_to_bf16(s));
+        else if (type != TensorType::F32)
+            s = half_to_float(float_to_half(s));
+        std::uint64_t bits = rng();
+        for (int j = 0; j < group; ++j) {
+            if (j % 32 == 0) bits = rng();
+            const int t = static_cast<int>(bits % 3) - 1;
+            bits /= 3;
+            v[g * group + j] = static_cast<float>(t) * s;
+        }
+    }
+    return encode_rows(type, v);
+}
+
+namespace {
+
+void add_norm(GgufWriter& w, const std::string& name, int n) {
+    std::vector<float> v(static_cast<std::size_t>(n), 1.0f);
+    w.add_tensor(name, TensorType::F32, {static_cast<std::uint64_t>(n)}, encode_rows(TensorType::F32, v));
+}
+
+// One Qwen3 decoder layer's tensors under GGUF names, prefix "blk.<l>.".
+void add_random_block(GgufWriter& w, const ModelConfig& c, const std::string& p, TensorType type,
+                      std::mt19937_64& rng) {
+    auto matrix = [&](const std::string& name, int rows, int cols) {
+        w.add_tensor(p + name, type, {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols)},
+                     random_matrix(type, rows, cols, rng));
+    };
+    add_norm(w, p + "attn_norm.weight", c.hidden_size);
+    add_norm(w, p + "ffn_norm.weight", c.hidden_size);
+    add_norm(w, p + "attn_q_norm.weight", c.head_dim);
+    add_norm(w, p + "attn_k_norm.weight", c.head_dim);
+    const int QD = c.n_heads * c.head_dim, KD = c.n_kv_heads * c.head_dim;
+    matrix("attn_q.weight", QD, c.hidden_size);
+    matrix("attn_k.weight", KD, c.hidden_size);
+    matrix("attn_v.weight", KD, c.hidden_size);
+    matrix("attn_output.weight", c.hidden_size, QD);
+    matrix("ffn_gate.weight", c.intermediate_size, c.hidden_size);
+    matrix("ffn_up.weight", c.intermediate_size, c.hidden_size);
+    matrix("ffn_down.weight", c.hidden_size, c.intermediate_size);
+}
+
+void check_synth_type(TensorType type) {
+    if (!type_info(type).ternary && type != TensorType::F16 && type != TensorType::BF16 &&
+        type != TensorType::F32)
         throw InputError("synth writes ternary models: choose a ternary type or f16/bf16/f32");
-    const int group = float_type ? 128 : static_cast<int>(info.block_elems);
-    std::mt19937_64 rng(seed);
-    GgufWriter w;
+}
+
+void set_synth_metadata(GgufWriter& w, const ModelConfig& c) {
     set_qwen3_metadata(
         w, c, "ternspec synthetic " + std::to_string(c.hidden_size) + "x" + std::to_string(c.n_layers));
-    const Tokenizer tok = byte_tokenizer();
-    tok.write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
+    byte_tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
     w.set("tokenizer.chat_template", GgufValue::str(""));
+}
 
-    const int total = 2 + 9 * c.n_layers;
+}  // namespace
+
+void synth_model(const std::string& out, const ModelConfig& c, TensorType type, std::uint64_t seed,
+                 const Progress& progress) {
+    check_synth_type(type);
+    std::mt19937_64 rng(seed);
+    GgufWriter w;
+    set_synth_metadata(w, c);
+    const int total = 1 + c.n_layers + (c.tied_embeddings ? 0 : 1);
     int done = 0;
-    auto matrix = [&](const std::string& name, int rows, int cols) {
-        std::vector<float> v(static_cast<std::size_t>(rows) * cols);
-        const float base = 1.0f / std::sqrt(2.0f / 3.0f * static_cast<float>(cols));
-        std::uniform_real_distribution<float> jitter(0.8f, 1.2f);
-        for (std::size_t g = 0; g < v.size() / group; ++g) {
-            float s = base * jitter(rng);
-            // The stored scale must be exact in the file's precision so the values stay exactly ternary.
-            if (type == TensorType::BF16)
-                s = bf16_to_float(float_to_bf16(s));
-            else if (type != TensorType::F32)
-                s = half_to_float(float_to_half(s));
-            std::uint64_t bits = rng();
-            for (int j = 0; j < group; ++j) {
-                if (j % 32 == 0) bits = rng();
-                const int t = static_cast<int>(bits % 3) - 1;
-                bits /= 3;
-                v[g * group + j] = static_cast<float>(t) * s;
-            }
-        }
-        w.add_tensor(name, type, {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols)},
-                     encode_rows(type, v));
-        if (progress) progress(++done, total, name);
-    };
-    auto norm = [&](const std::string& name, int n) {
-        std::vector<float> v(static_cast<std::size_t>(n), 1.0f);
-        w.add_tensor(name, TensorType::F32, {static_cast<std::uint64_t>(n)}, encode_rows(TensorType::F32, v));
-    };
-    matrix("token_embd.weight", c.vocab_size, c.hidden_size);
-    norm("output_norm.weight", c.hidden_size);
-    const int QD = c.n_heads * c.head_dim, KD = c.n_kv_heads * c.head_dim;
+    const auto V = static_cast<std::uint64_t>(c.vocab_size), H = static_cast<std::uint64_t>(c.hidden_size);
+    w.add_tensor("token_embd.weight", type, {V, H}, random_matrix(type, c.vocab_size, c.hidden_size, rng));
+    if (progress) progress(++done, total, "token_embd.weight");
+    add_norm(w, "output_norm.weight", c.hidden_size);
+    if (!c.tied_embeddings) {
+        w.add_tensor("output.weight", type, {V, H}, random_matrix(type, c.vocab_size, c.hidden_size, rng));
+        if (progress) progress(++done, total, "output.weight");
+    }
     for (int l = 0; l < c.n_layers; ++l) {
-        const std::string p = "blk." + std::to_string(l) + ".";
-        norm(p + "attn_norm.weight", c.hidden_size);
-        norm(p + "ffn_norm.weight", c.hidden_size);
-        norm(p + "attn_q_norm.weight", c.head_dim);
-        norm(p + "attn_k_norm.weight", c.head_dim);
-        matrix(p + "attn_q.weight", QD, c.hidden_size);
-        matrix(p + "attn_k.weight", KD, c.hidden_size);
-        matrix(p + "attn_v.weight", KD, c.hidden_size);
-        matrix(p + "attn_output.weight", c.hidden_size, QD);
-        matrix(p + "ffn_gate.weight", c.intermediate_size, c.hidden_size);
-        matrix(p + "ffn_up.weight", c.intermediate_size, c.hidden_size);
-        matrix(p + "ffn_down.weight", c.hidden_size, c.intermediate_size);
+        add_random_block(w, c, "blk." + std::to_string(l) + ".", type, rng);
+        if (progress) progress(++done, total, "blk." + std::to_string(l));
     }
     w.write(out);
+}
+
+void synth_mtp(const std::string& out, const ModelConfig& c, int depth, int draft_vocab, TensorType type,
+               std::uint64_t seed) {
+    check_synth_type(type);
+    if (depth < 1 || depth > 64) throw InputError("--mtp: depth must be between 1 and 64");
+    if (draft_vocab < 0 || draft_vocab > c.vocab_size)
+        throw InputError("--draft-vocab must be between 0 and the vocabulary (" +
+                         std::to_string(c.vocab_size) + ")");
+    std::mt19937_64 rng(seed ^ 0x6d7470ULL);
+    GgufWriter w;
+    set_synth_metadata(w, c);
+    set_mtp_layers(w, c, depth);
+    const auto H = static_cast<std::uint64_t>(c.hidden_size);
+    for (int d = 0; d < depth; ++d) {
+        const std::string p = "blk." + std::to_string(c.n_layers + d) + ".";
+        add_norm(w, p + "nextn.enorm.weight", c.hidden_size);
+        add_norm(w, p + "nextn.hnorm.weight", c.hidden_size);
+        add_norm(w, p + "nextn.shared_head_norm.weight", c.hidden_size);
+        w.add_tensor(p + "nextn.eh_proj.weight", type, {H, 2 * H},
+                     random_matrix(type, c.hidden_size, 2 * c.hidden_size, rng));
+        add_random_block(w, c, p, type, rng);
+    }
+    if (draft_vocab > 0) {
+        // The first ids stand in for the most frequent ones: cost does not depend on which rows they are.
+        std::vector<std::uint8_t> ids(static_cast<std::size_t>(draft_vocab) * 4);
+        for (int i = 0; i < draft_vocab; ++i)
+            std::memcpy(ids.data() + 4 * static_cast<std::size_t>(i), &i, 4);
+        w.add_tensor(kMtpDraftVocabTensor, TensorType::I32, {static_cast<std::uint64_t>(draft_vocab)},
+                     std::move(ids));
+    }
+    w.write(out);
+}
+
+std::vector<std::uint8_t> encode_ternary_exact(const TensorRef& t, TensorType type, bool quantize_floats) {
+    const auto d = import_ternary(t, quantize_floats);
+    std::vector<float> v(d.trits.size());
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(d.trits[i]) * d.scales[i / d.group];
+    auto bytes = encode_rows(type, v);
+    std::vector<float> back(v.size());
+    dequantize(type, bytes.data(), back.data(), back.size());
+    for (std::size_t i = 0; i < v.size(); ++i)
+        if (back[i] != v[i])
+            throw InputError(t.file + ": tensor " + t.source_name + " cannot be written as " +
+                             std::string(type_info(type).name) + " without loss (element " +
+                             std::to_string(i) + ": " + std::to_string(v[i]) + " becomes " +
+                             std::to_string(back[i]) +
+                             "); its scale groups are finer than the type's blocks");
+    return bytes;
 }
 
 namespace {
@@ -164,25 +253,14 @@ void add_converted(GgufWriter& w, const std::vector<const TensorRef*>& tensors, 
     const int total = static_cast<int>(tensors.size());
     int done = 0;
     for (const TensorRef* t : tensors) {
-        if (t->shape.size() == 1) {
+        if (t->type == TensorType::I32 ||
+            t->type == TensorType::I64)  // ids (a draft vocabulary), as they are
+            w.add_tensor(t->name, t->type, t->shape,
+                         std::vector<std::uint8_t>(t->data, t->data + t->n_bytes));
+        else if (t->shape.size() == 1)
             w.add_tensor(t->name, TensorType::F32, t->shape, encode_rows(TensorType::F32, import_floats(*t)));
-        } else {
-            const auto d = import_ternary(*t, quantize_floats);
-            std::vector<float> v(d.trits.size());
-            for (std::size_t i = 0; i < v.size(); ++i)
-                v[i] = static_cast<float>(d.trits[i]) * d.scales[i / d.group];
-            auto bytes = encode_rows(type, v);
-            std::vector<float> back(v.size());
-            dequantize(type, bytes.data(), back.data(), back.size());
-            for (std::size_t i = 0; i < v.size(); ++i)
-                if (back[i] != v[i])
-                    throw InputError(t->file + ": tensor " + t->source_name + " cannot be written as " +
-                                     std::string(type_info(type).name) + " without loss (element " +
-                                     std::to_string(i) + ": " + std::to_string(v[i]) + " becomes " +
-                                     std::to_string(back[i]) +
-                                     "); its scale groups are finer than the type's blocks");
-            w.add_tensor(t->name, type, t->shape, std::move(bytes));
-        }
+        else
+            w.add_tensor(t->name, type, t->shape, encode_ternary_exact(*t, type, quantize_floats));
         if (progress) progress(++done, total, t->name);
     }
 }

@@ -2,7 +2,9 @@
 // Writing Qwen3 models as GGUF: `synth` (random ternary weights with real shapes) and `convert`.
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "target/formats/gguf.hpp"
 #include "target/model/model_files.hpp"
@@ -14,13 +16,27 @@ using Progress = std::function<void(int done, int total, const std::string& what
 
 void set_qwen3_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name);
 
-// Named shapes: tiny (tests), qwen3-0.6b, qwen3-1.7b (Ternary-Bonsai's published sizes).
+// Named shapes: tiny (tests), qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b (Qwen3's published sizes, which
+// Ternary-Bonsai keeps).
 ModelConfig synth_shape(const std::string& name);
 
 // A random ternary model: trits uniform over {-1, 0, +1}, scales near 1/sqrt(2/3 * row length) so that
 // activations stay O(1), a byte-level tokenizer (256 bytes + Qwen's three special tokens).
 void synth_model(const std::string& out, const ModelConfig& shape, TensorType type, std::uint64_t seed,
                  const Progress& progress = {});
+
+// Random trits, scales near 1/sqrt(2/3 * cols) per block (exact in the type's precision), encoded as `type`
+// (a ternary type, or f16/bf16/f32 holding exactly ternary values).
+std::vector<std::uint8_t> random_matrix(TensorType type, int rows, int cols, std::mt19937_64& rng);
+
+// D random MTP modules at the target shape `c`, in the GGUF form convert writes (mtp_gguf_path), with a
+// draft vocabulary of the first `draft_vocab` ids when it is non-zero: the drafting cost of real modules.
+void synth_mtp(const std::string& out, const ModelConfig& c, int depth, int draft_vocab, TensorType type,
+               std::uint64_t seed);
+
+// The ternary weights of `t` written as `type`, refused by name when `type` cannot hold them exactly
+// (quantize_floats: absmean-quantise float weights that are not ternary).
+std::vector<std::uint8_t> encode_ternary_exact(const TensorRef& t, TensorType type, bool quantize_floats);
 
 // Re-encodes every weight of `in` as `type` (norms stay F32). Fails, naming the tensor, when the target type
 // cannot hold the weights exactly (e.g. two group-128 scales inside one 256-block of TQ2_0).

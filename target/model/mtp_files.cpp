@@ -1,5 +1,6 @@
 #include "target/model/mtp_files.hpp"
 
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,34 @@ namespace {
 int positive(const nlohmann::json& j, const char* key, const std::string& what, int fallback = -1) {
     return static_cast<int>(json_int_field(
         j, key, what, 1, 1 << 24, fallback > 0 ? std::optional<std::int64_t>(fallback) : std::nullopt));
+}
+
+// Target ids, each once and inside the vocabulary: a repeated or out-of-range id would make a draft token
+// that the head never scored, or two draft ids for one token.
+std::vector<std::int32_t> read_draft_vocab(const TensorRef& t, int vocab) {
+    const std::string what = t.file + ": tensor " + t.source_name;
+    if (t.shape.size() != 1 || t.shape[0] == 0 || t.shape[0] > static_cast<std::uint64_t>(vocab))
+        throw FormatError(what + " must list between 1 and " + std::to_string(vocab) + " token ids");
+    if (t.type != TensorType::I32 && t.type != TensorType::I64)
+        throw FormatError(what + " must hold I32 or I64 token ids");
+    std::vector<std::int32_t> ids(t.shape[0]);
+    std::vector<char> seen(static_cast<std::size_t>(vocab), 0);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        std::int64_t v = 0;
+        if (t.type == TensorType::I32) {
+            std::int32_t x;
+            std::memcpy(&x, t.data + 4 * i, 4);
+            v = x;
+        } else {
+            std::memcpy(&v, t.data + 8 * i, 8);
+        }
+        if (v < 0 || v >= vocab || seen[static_cast<std::size_t>(v)])
+            throw FormatError(what + ": entry " + std::to_string(i) + " (" + std::to_string(v) +
+                              ") is outside the vocabulary or repeated");
+        seen[static_cast<std::size_t>(v)] = 1;
+        ids[i] = static_cast<std::int32_t>(v);
+    }
+    return ids;
 }
 
 }  // namespace
@@ -60,7 +89,8 @@ MtpFiles MtpFiles::open(const std::string& path) {
             c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
             auto st = std::make_shared<SafetensorsSet>(path);
             for (const auto& [name, t] : st->tensors()) {
-                const auto g = hf_to_gguf_name(name);
+                const auto g =
+                    name == kMtpDraftVocabSidecar ? std::string(kMtpDraftVocabTensor) : hf_to_gguf_name(name);
                 if (!g.empty()) f.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
             }
             f.keep_ = st;
@@ -77,10 +107,12 @@ MtpFiles MtpFiles::open(const std::string& path) {
             f.config_.n_layers = f.depth_;
             // Only the modules' layers: a file that also holds the target keeps its own tensors to itself.
             for (const auto& [name, t] : mf->tensors())
-                if (block_index(name) >= f.first_layer_) f.tensors_[name] = t;
+                if (block_index(name) >= f.first_layer_ || name == kMtpDraftVocabTensor) f.tensors_[name] = t;
             f.keep_ = mf;
         }
         f.config_.validate(path);
+        if (const auto* t = f.find(kMtpDraftVocabTensor))
+            f.draft_vocab_ = read_draft_vocab(*t, f.config_.vocab_size);
         return f;
     });
 }

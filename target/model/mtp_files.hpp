@@ -4,14 +4,21 @@
 // model.layers.<L + d>.{enorm, hnorm, eh_proj, shared_head.*, <Qwen3 block>}), or a GGUF that carries them
 // after its main layers as llama.cpp does (qwen3.nextn_predict_layers = D, blk.<L + d>.nextn.*).
 // Tensors are presented under GGUF names whatever the source.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "target/model/model_config.hpp"
 #include "target/model/model_files.hpp"
 
 namespace ternspec {
+
+// The modules' draft vocabulary (optional): target ids, most frequent first; the shared head then scores
+// only these rows (the EAGLE-3 d2t idea), which at Qwen3's 151,936 tokens is most of a module's bytes.
+inline constexpr const char* kMtpDraftVocabTensor = "mtp.draft_vocab";  // GGUF name
+inline constexpr const char* kMtpDraftVocabSidecar = "draft_vocab";     // sidecar safetensors name
 
 class MtpFiles {
   public:
@@ -24,12 +31,15 @@ class MtpFiles {
     const std::map<std::string, TensorRef>& tensors() const { return tensors_; }
     const TensorRef* find(const std::string& name) const;
     const TensorRef& get(const std::string& name) const;
+    // The draft vocabulary's target ids (empty: the full vocabulary), checked against vocab_size.
+    const std::vector<std::int32_t>& draft_vocab() const { return draft_vocab_; }
 
   private:
     std::string path_;
     int depth_ = 0, first_layer_ = 0;
     ModelConfig config_;
     std::map<std::string, TensorRef> tensors_;
+    std::vector<std::int32_t> draft_vocab_;
     std::shared_ptr<const void> keep_;  // the mapped files the TensorRefs point into
 };
 

@@ -15,37 +15,12 @@
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/read_bandwidth.hpp"
 #include "tools/ternspec/serve_bench.hpp"
 #include "tools/ternspec/spec_bench.hpp"
 
 namespace ternspec::cli {
 namespace {
-
-// Read bandwidth: all threads summing a buffer far larger than the caches, one pass per call, so the
-// passes can interleave with what is measured against them.
-class ReadBandwidthProbe {
-  public:
-    explicit ReadBandwidthProbe(std::size_t bytes = 1ull << 29) : buf_(bytes / 8) {
-        tbb::parallel_for(tbb::blocked_range<std::size_t>(0, buf_.size()), [&](const auto& r) {
-            for (auto i = r.begin(); i < r.end(); ++i) buf_[i] = i;
-        });
-    }
-    double pass_gbs() {
-        const double t0 = seconds();
-        sink_ = sink_ + tbb::parallel_reduce(
-                            tbb::blocked_range<std::size_t>(0, buf_.size(), 1 << 16), std::uint64_t{0},
-                            [&](const auto& r, std::uint64_t acc) {
-                                for (auto i = r.begin(); i < r.end(); ++i) acc += buf_[i];
-                                return acc;
-                            },
-                            std::plus<>());
-        return static_cast<double>(buf_.size() * 8) / (seconds() - t0) / 1e9;
-    }
-
-  private:
-    std::vector<std::uint64_t> buf_;
-    volatile std::uint64_t sink_ = 0;
-};
 
 long long resident_kib() {
     std::ifstream in("/proc/self/status");

@@ -9,6 +9,7 @@
 #include "target/model/gguf_export.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -28,25 +29,57 @@ bool is_eagle_head(const std::string& path) {
 }  // namespace
 
 int cmd_synth(int argc, char** argv) {
-    Args args("synth", "OUT.gguf --shape tiny|qwen3-0.6b|qwen3-1.7b [--type T] [--seed S]",
-              "A random ternary Qwen3 model with real shapes, for tests and benchmarks.",
-              {{"shape", 0, "NAME", "tiny, qwen3-0.6b or qwen3-1.7b", "tiny"},
-               {"type", 0, "TYPE",
-                "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, tq2_0, tq1_0, f16, "
-                "bf16 or f32",
-                "q2_0"},
-               {"seed", 0, "S", "random seed", "1"}});
+    Args args(
+        "synth", "OUT.gguf --shape NAME [--type T] [--seed S] [--eagle3] [--mtp D]",
+        "A random ternary Qwen3 model with real shapes, for tests and benchmarks; with --eagle3 and\n"
+        "--mtp D, drafters at the real shapes beside it (random weights: their cost does not depend on\n"
+        "the values): OUT.eagle3-ternary.gguf (packed ternary at load), OUT.eagle3-int8.gguf (f16,\n"
+        "int8 at load) and OUT.mtp.gguf (ternary modules).",
+        {{"shape", 0, "NAME", "tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b or qwen3-8b", "tiny"},
+         {"type", 0, "TYPE",
+          "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, tq2_0, tq1_0, f16, "
+          "bf16 or f32",
+          "q2_0"},
+         {"seed", 0, "S", "random seed", "1"},
+         {"vocab", 0, "N", "override the shape's vocabulary size (e.g. to hold another model's ids)", ""},
+         {"eagle3", 0, "", "also write EAGLE-3 heads of the published shape for this target", ""},
+         {"eagle-draft-vocab", 0, "N",
+          "the heads' draft vocabulary (default: 32000, as published, or the vocabulary)", ""},
+         {"mtp", 0, "D", "also write D MTP modules", ""},
+         {"mtp-draft-vocab", 0, "N", "the MTP modules' draft vocabulary (0: the full vocabulary)", "0"}});
     if (!args.parse(argc, argv, 1)) return 0;
     if (args.positional().size() != 1) throw InputError("synth takes one output path (see --help)");
     const auto type = type_from_name(args.str("type"));
     if (!type) throw InputError("unknown type " + args.str("type"));
+    const std::string& out = args.positional()[0];
+    auto shape = synth_shape(args.str("shape"));
+    if (args.has("vocab")) shape.vocab_size = static_cast<int>(args.integer("vocab", 259, 1 << 21));
+    const auto seed =
+        static_cast<std::uint64_t>(args.integer("seed", 0, std::numeric_limits<long long>::max()));
+    // Checked before hours of writing.
+    const int mtp = args.has("mtp") ? static_cast<int>(args.integer("mtp", 1, 64)) : 0;
+    const int eagle_vocab = args.has("eagle-draft-vocab")
+                                ? static_cast<int>(args.integer("eagle-draft-vocab", 1, shape.vocab_size))
+                                : std::min(32000, shape.vocab_size);
+    const int mtp_vocab = static_cast<int>(args.integer("mtp-draft-vocab", 0, shape.vocab_size));
+    const std::string stem = out.size() > 5 && out.ends_with(".gguf") ? out.substr(0, out.size() - 5) : out;
+    check_writable(out, "OUT");
     ProgressLine bar("synth");
-    synth_model(args.positional()[0], synth_shape(args.str("shape")), *type,
-                static_cast<std::uint64_t>(args.integer("seed", 0, std::numeric_limits<long long>::max())),
-                [&](int d, int t, const std::string& n) { bar.update(d, t, n); });
+    synth_model(out, shape, *type, seed, [&](int d, int t, const std::string& n) { bar.update(d, t, n); });
     bar.finish();
-    std::fprintf(stderr, "wrote %s (%s, %s)\n", args.positional()[0].c_str(), args.str("shape").c_str(),
+    std::fprintf(stderr, "wrote %s (%s, %s)\n", out.c_str(), args.str("shape").c_str(),
                  args.str("type").c_str());
+    const TensorType ternary = type_info(*type).ternary ? *type : TensorType::Q2_0;
+    if (args.flag("eagle3")) {
+        synth_eagle3(stem + ".eagle3-ternary.gguf", shape, eagle_vocab, ternary, seed);
+        synth_eagle3(stem + ".eagle3-int8.gguf", shape, eagle_vocab, TensorType::F16, seed);
+        std::fprintf(stderr, "wrote %s.eagle3-ternary.gguf and %s.eagle3-int8.gguf\n", stem.c_str(),
+                     stem.c_str());
+    }
+    if (mtp > 0) {
+        synth_mtp(mtp_gguf_path(out), shape, mtp, mtp_vocab, ternary, seed);
+        std::fprintf(stderr, "wrote %s (%d modules)\n", mtp_gguf_path(out).c_str(), mtp);
+    }
     return 0;
 }
 

@@ -122,10 +122,11 @@ std::vector<Option> drafter_option_list() {
             {"mtp-depth", 0, "D", "MTP modules to chain (default: all in --draft-model)", ""}};
 }
 
-DrafterOptions drafter_options(const Args& args, const std::string& drafter) {
+DrafterOptions drafter_options(const Args& args, const std::string& drafter,
+                               const std::string& model_option) {
     DrafterOptions o;
-    if (args.has("draft-model"))
-        for (const auto& item : args.str_list("draft-model")) {
+    if (args.has(model_option))
+        for (const auto& item : args.str_list(model_option)) {
             const auto eq = item.find('=');
             if (eq == std::string::npos)
                 o.draft_model = item;

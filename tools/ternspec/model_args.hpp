@@ -38,9 +38,10 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
                                                            int max_k);
 
 // Options for drafters: --draft-model (PATH, or NAME=PATH,... when several drafters share a command),
-// --draft-opt KEY=VALUE,..., --mtp-depth D.
+// --draft-opt KEY=VALUE,..., --mtp-depth D. `model_option` names the option that holds the weights' paths.
 std::vector<Option> drafter_option_list();
-DrafterOptions drafter_options(const Args& args, const std::string& drafter);
+DrafterOptions drafter_options(const Args& args, const std::string& drafter,
+                               const std::string& model_option = "draft-model");
 
 // Benchmark helpers: a monotonic clock in seconds, and the median of repetitions.
 double seconds();

@@ -12,6 +12,8 @@
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/output_file.hpp"
+#include "tools/ternspec/read_bandwidth.hpp"
+#include "tools/ternspec/replay_drafter.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -35,6 +37,7 @@ struct Outcome {
     std::vector<double> speedups;
     DecodeStats stats;  // of the last run
     bool lossless = true;
+    double draft_bytes_per_token = 0;  // weight bytes the drafter read per drafted token (--replay)
     double speedup() const { return speedups.empty() ? 1.0 : median(speedups); }
 };
 
@@ -104,8 +107,10 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
 
 int bench_spec(int argc, char** argv) {
     auto opts = model_options();
-    opts.push_back(
-        {"draft", 0, "LIST", "drafters to compare (none is always included)", "none,suffix,ngram"});
+    opts.push_back({"draft", 0, "LIST",
+                    "drafters to compare (none is always included); NAME#LABEL is drafter NAME with the "
+                    "--draft-model entry NAME#LABEL=PATH",
+                    "none,suffix,ngram"});
     opts.push_back({"prompts", 0, "FILE", "JSONL workload, {\"prompt\": ...} per line", ""});
     opts.push_back({"n-predict", 'n', "N", "tokens to generate per request", "96"});
     opts.push_back(
@@ -116,6 +121,13 @@ int bench_spec(int argc, char** argv) {
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"project", 0, "MODEL",
                     "also project speed-ups onto MODEL's measured t(M) (e.g. a synth qwen3-1.7b)", ""});
+    opts.push_back(
+        {"replay", 0, "TRAINED",
+         "measure -m (e.g. a synth qwen3-1.7b with real-shape drafters) end to end, taking only which "
+         "drafted tokens are accepted from TRAINED and its drafters decoding the same prompts in "
+         "lockstep",
+         ""});
+    opts.push_back({"replay-draft-model", 0, "NAME=PATH,...", "TRAINED's drafter weights, per drafter", ""});
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
     opts.push_back({"plot", 0, "OUT.svg", "draw per-position acceptance and speed-ups", ""});
     Args args("bench spec",
@@ -131,9 +143,21 @@ int bench_spec(int argc, char** argv) {
     if (args.has("plot")) check_writable(args.str("plot"), "--plot");
     auto threads = apply_threads(args);
     auto model = load_model(args);
+    const bool replay = args.has("replay");
+    if (replay && args.has("project"))
+        throw InputError("--replay measures; --project is for runs without it");
+    std::shared_ptr<const Qwen3Model> trained;
+    if (replay) trained = Qwen3Model::load(ModelFiles::open(args.str("replay")));
     const auto prompts = read_prompts_jsonl(args.str("prompts"), false);
     std::vector<std::vector<std::int32_t>> ids;
-    for (const auto& p : prompts) ids.push_back(model->tokenizer().encode(p));
+    // With --replay both targets read the trained model's token ids, so their contexts match token for token.
+    for (const auto& p : prompts) ids.push_back((replay ? *trained : *model).tokenizer().encode(p));
+    if (replay)
+        for (const auto& v : ids)
+            for (auto t : v)
+                if (t >= model->config().vocab_size)
+                    throw InputError("--replay: " + args.str("replay") + "'s token id " + std::to_string(t) +
+                                     " is outside " + args.str("model") + "'s vocabulary");
     std::vector<Config> cfgs{{"none", 0, 0}};
     for (const auto& d : args.str_list("draft")) {
         if (d == "none") continue;
@@ -160,6 +184,9 @@ int bench_spec(int argc, char** argv) {
     base.stop_at_eos = false;  // equal work for every drafter
     std::vector<Outcome> res(cfgs.size());
     std::vector<std::vector<std::int32_t>> reference(ids.size());
+    std::map<std::vector<std::int32_t>, std::vector<std::int32_t>> reference_of;  // prompt -> plain output
+    DecodeOptions oracle_base = base;
+    if (replay) oracle_base.context = 0;
     ProgressLine bar("bench spec");
     // Every configuration runs between two runs of `none` (none, c1, none, c2, none, ...), and its speed-up
     // in a repetition is taken against those two neighbours.
@@ -168,7 +195,17 @@ int bench_spec(int argc, char** argv) {
     auto run = [&](std::size_t c, int rep) {
         // A fresh drafter per configuration and repetition; it serves the requests in order, so global
         // state (the suffix drafter's trie of earlier answers) builds up as it would in a server.
-        auto drafter = create_drafter(cfgs[c].drafter, drafter_options(args, cfgs[c].drafter), model);
+        // NAME#LABEL: drafter NAME with its own --draft-model entry (two heads of one kind in one run).
+        const std::string kind = cfgs[c].drafter.substr(0, cfgs[c].drafter.find('#'));
+        auto drafter = create_drafter(kind, drafter_options(args, cfgs[c].drafter), model);
+        ReplayDrafter* replayed = nullptr;
+        if (replay && cfgs[c].drafter != "none") {
+            auto oracle = create_drafter(kind, drafter_options(args, kind, "replay-draft-model"), trained);
+            auto r = std::make_unique<ReplayDrafter>(std::move(drafter), trained, std::move(oracle),
+                                                     oracle_base, &reference_of, model->config().vocab_size);
+            replayed = r.get();
+            drafter = std::move(r);
+        }
         SpeculativeDecoder dec(model, drafter.get());
         DecodeOptions o = base;
         o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};
@@ -177,17 +214,24 @@ int bench_spec(int argc, char** argv) {
         DecodeStats total;
         for (std::size_t i = 0; i < ids.size(); ++i) {
             auto r = dec.run(ids[i], o);
-            if (c == 0 && rep == 0 && reference[i].empty()) reference[i] = r.tokens;
+            if (c == 0 && rep == 0 && reference[i].empty()) {
+                reference[i] = r.tokens;
+                reference_of[ids[i]] = r.tokens;
+            }
             if (r.tokens != reference[i]) res[c].lossless = false;
             total.merge(r.stats);
         }
         const double tps = total.decode_tokens_per_s();
         res[c].tokens_per_s.push_back(tps);
         res[c].stats = total;
+        if (replayed) res[c].draft_bytes_per_token = replayed->bytes_per_drafted_token();
         bar.update(++done, total_runs, cfgs[c].label());
         return tps;
     };
+    ReadBandwidthProbe probe;
+    std::vector<double> bandwidth;  // one read pass per repetition
     for (int rep = 0; rep < reps; ++rep) {
+        bandwidth.push_back(probe.pass_gbs());
         double before = run(0, rep);
         for (std::size_t c = 1; c < cfgs.size(); ++c) {
             const double tps = run(c, rep);
@@ -198,13 +242,16 @@ int bench_spec(int argc, char** argv) {
     }
     bar.finish();
     // Projection: this run's draft sizes and acceptance, priced with another model's measured t(M).
+    // With --replay the measured model's own curve gives each row's ceiling: its speed-up if drafting were
+    // free (tau over the verification cost), so the gap to the hardware's limit is visible.
     CostModel projected;
-    if (args.has("project")) {
+    if (args.has("project") || replay) {
         int longest = 1;
         for (const auto& r : res)
             longest = std::max(longest, static_cast<int>(r.stats.draft_size_hist.size()));
-        const auto big = Qwen3Model::load(ModelFiles::open(args.str("project")));
-        projected = CostModel::measure(*big, longest, 7);
+        projected =
+            replay ? CostModel::measure(*model, longest, 7)
+                   : CostModel::measure(*Qwen3Model::load(ModelFiles::open(args.str("project"))), longest, 7);
     }
     // Relative to none's own projection, so both sides price the same prompts the same way.
     auto project = [&](const DecodeStats& st) {
@@ -214,11 +261,14 @@ int bench_spec(int argc, char** argv) {
         return rate(st) / rate(res[0].stats);
     };
     nlohmann::json rows = nlohmann::json::array();
-    const bool proj = args.has("project");
+    const bool proj = args.has("project") || replay;
+    const double target_bytes = static_cast<double>(model->weight_bytes());
     std::printf(
-        "| drafter | tau | acceptance | tokens/s | speed-up | draft | verify | other | matches none |%s\n",
-        proj ? " projected speed-up |" : "");
-    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|:---:|%s\n", proj ? "---:|" : "");
+        "| drafter | tau | acceptance | tokens/s | speed-up | draft | verify | other | matches none |%s%s\n",
+        proj ? (replay ? " free-drafting ceiling |" : " projected speed-up |") : "",
+        replay ? " draft bytes/token vs target |" : "");
+    std::printf("|---|---:|---:|---:|---:|---:|---:|---:|:---:|%s%s\n", proj ? "---:|" : "",
+                replay ? "---:|" : "");
     for (std::size_t c = 0; c < cfgs.size(); ++c) {
         const auto& st = res[c].stats;
         const double tps = median(res[c].tokens_per_s), dec_s = st.t_total - st.t_prefill;
@@ -228,6 +278,7 @@ int bench_spec(int argc, char** argv) {
                     100 * draft, 100 * verify, 100 * std::max(0.0, 1 - draft - verify),
                     res[c].lossless ? "yes" : "NO");
         if (proj) std::printf(" %.2fx |", project(st));
+        if (replay) std::printf(" %.1f%% |", 100 * res[c].draft_bytes_per_token / target_bytes);
         std::printf("\n");
         auto j = st.to_json();
         j["config"] = {{"drafter", cfgs[c].drafter}, {"k", cfgs[c].k}, {"tree", cfgs[c].tree}};
@@ -236,25 +287,42 @@ int bench_spec(int argc, char** argv) {
         j["speedup_vs_none"] = res[c].speedup();
         j["speedup_vs_none_reps"] = res[c].speedups;
         j["matches_none"] = res[c].lossless;
-        if (proj) j["projected_speedup"] = project(st);
+        if (proj) j[replay ? "ceiling_free_drafting" : "projected_speedup"] = project(st);
+        if (replay) {
+            j["draft_bytes_per_token"] = res[c].draft_bytes_per_token;
+            j["draft_bytes_per_token_vs_target"] = res[c].draft_bytes_per_token / target_bytes;
+        }
         rows.push_back(j);
     }
+    std::printf(
+        "kernels %s; read bandwidth %.1f GB/s (median of %zu passes); target weights read per forward %.1f "
+        "MB\n",
+        kernel_path_name(kernel_path()), median(bandwidth), bandwidth.size(), target_bytes / 1e6);
     if (args.has("json")) {
-        nlohmann::json out = {{"command", command_line("bench spec", argc, argv)},
-                              {"model", args.str("model")},
-                              {"workload", args.str("prompts")},
-                              {"requests", ids.size()},
-                              {"projected_onto", args.has("project") ? args.str("project") : ""},
-                              {"projected_t_ms",
-                               [&] {
-                                   std::vector<double> ms;
-                                   for (double t : projected.curve()) ms.push_back(t * 1e3);
-                                   return ms;
-                               }()},
-                              {"n_predict", base.max_new_tokens},
-                              {"reps", reps},
-                              {"kernels", kernel_path_name(kernel_path())},
-                              {"rows", rows}};
+        nlohmann::json out = {
+            {"command", command_line("bench spec", argc, argv)},
+            {"model", args.str("model")},
+            {"workload", args.str("prompts")},
+            {"requests", ids.size()},
+            {"measured", true},
+            {"acceptance_source",
+             replay ? "replayed from " + args.str("replay") + " with its drafters (" +
+                          (args.has("replay-draft-model") ? args.str("replay-draft-model") : "") + ")"
+                    : "this run"},
+            {"target_bytes_per_forward", model->weight_bytes()},
+            {"projected_onto", args.has("project") ? args.str("project") : ""},
+            {"projected_t_ms",
+             [&] {
+                 std::vector<double> ms;
+                 for (double t : projected.curve()) ms.push_back(t * 1e3);
+                 return ms;
+             }()},
+            {"n_predict", base.max_new_tokens},
+            {"reps", reps},
+            {"kernels", kernel_path_name(kernel_path())},
+            {"read_bandwidth_gbs", median(bandwidth)},
+            {"read_bandwidth_runs_gbs", bandwidth},
+            {"rows", rows}};
         write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
     }
     if (args.has("plot")) write_output_file(args.str("plot"), svg_plot(cfgs, res), "--plot");
