@@ -14,13 +14,13 @@ TERNSPEC_KERNELS=avx2 $t bench forward -m "$big" --tokens 1,2,4,8,16 --reps 7 --
   > docs/bench/forward-qwen3-1.7b-avx2.json
 for w in completion editing repeated; do
   $t bench spec -m models/tern-pystd-7m --prompts bench/workloads/$w.jsonl --draft suffix,ngram,eagle,mtp \
-    --draft-model "$models" -k 3,6,auto --tree 8 -n 96 --reps 7 --threads 2 --project "$big" \
+    --draft-model "$models" -k 3,6,auto --tree 8 -n 96 --reps 7 --threads 2 \
     --json docs/bench/spec-$w.json --plot docs/bench/spec-$w.svg
 done
 $t bench serve -m models/tern-pystd-7m --prompts bench/workloads/completion.jsonl --draft suffix,eagle,mtp \
   --draft-model "$models" -k 3 --parallel 4 -n 64 --reps 7 --threads 2 --json docs/bench/serve-completion.json
 $t bench serve -m "$big" --prompts bench/workloads/completion.jsonl --draft none -n 16 --parallel 4 --reps 3 \
   --prompt-tokens 32 --threads 2 --json docs/bench/serve-qwen3-1.7b.json
-/usr/bin/python3 scripts/bench_report.py
+scripts/bench_bonsai.sh  # measured at the Qwen3 shapes; runs bench_report.py
 /usr/bin/python3 train/drafter_card.py eagle models/tern-pystd-7m-eagle3 docs/bench
 /usr/bin/python3 train/drafter_card.py mtp models/tern-pystd-7m-mtp docs/bench

@@ -169,3 +169,34 @@ TEST(Eagle, HeadsWithoutLayerIdsAndUnknownVariants) {
         }
     }
 }
+
+TEST(Eagle, TernaryHeadsArePackedAndLossless) {
+    // The published head shape for a tiny target, written ternary and as f16 (int8 at load): the ternary one
+    // is packed with the target's kernels and reads fewer bytes; both are lossless.
+    const auto gguf = fixtures::tiny_gguf("eagle_ternary_target", TensorType::Q2_0, 31);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    const auto ternary = fixtures::temp_path("eagle_ternary.gguf"),
+               int8 = fixtures::temp_path("eagle_int8.gguf");
+    synth_eagle3(ternary, m->config(), 100, TensorType::Q2_0, 3);
+    synth_eagle3(int8, m->config(), 100, TensorType::F16, 3);
+    const auto t = EagleHead::load(ternary, *m), i = EagleHead::load(int8, *m);
+    EXPECT_TRUE(t->ternary());
+    EXPECT_FALSE(i->ternary());
+    EXPECT_LT(t->step_bytes() * 3, i->step_bytes());
+    const auto prompt = m->tokenizer().encode("x = [i * i for i in range(5)]\n");
+    DecodeOptions plain;
+    plain.max_new_tokens = 24;
+    plain.stop_at_eos = false;
+    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain).tokens;
+    for (const auto& path : {ternary, int8})
+        for (int tree : {0, 6}) {
+            DrafterOptions o;
+            o.draft_model = path;
+            auto d = create_drafter("eagle", o, m);
+            DecodeOptions opt = plain;
+            opt.budget = {3, tree};
+            const auto r = SpeculativeDecoder(m, d.get()).run(prompt, opt);
+            EXPECT_EQ(r.tokens, want) << path << " tree " << tree;
+            EXPECT_GT(r.stats.drafted, 0);
+        }
+}

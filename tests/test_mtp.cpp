@@ -337,3 +337,59 @@ TEST(Mtp, BatchedRequestsMatchDecodingAlone) {
             EXPECT_EQ(together[i].tokens, alone[i]) << "request " << i;
     }
 }
+
+namespace {
+
+// Forwards to a drafter and keeps every token it proposed.
+class RecordingDrafter : public Drafter {
+  public:
+    explicit RecordingDrafter(std::unique_ptr<Drafter> d) : d_(std::move(d)) {}
+    std::string name() const override { return d_->name(); }
+    std::vector<int> hidden_layers() const override { return d_->hidden_layers(); }
+    void begin(std::span<const std::int32_t> p, const HiddenRows* h) override { d_->begin(p, h); }
+    void observe(std::span<const std::int32_t> c, const HiddenRows* h) override { d_->observe(c, h); }
+    DraftTree propose(std::span<const std::int32_t> ctx, const DraftBudget& b) override {
+        auto t = d_->propose(ctx, b);
+        proposed.insert(proposed.end(), t.tokens.begin(), t.tokens.end());
+        return t;
+    }
+    std::vector<std::int32_t> proposed;
+
+  private:
+    std::unique_ptr<Drafter> d_;
+};
+
+}  // namespace
+
+TEST(Mtp, DraftVocabularyBoundsProposalsAndStaysLossless) {
+    const auto gguf = fixtures::tiny_gguf("mtp_dv_target", TensorType::Q2_0, 29);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    const auto path = fixtures::temp_path("mtp_dv.mtp.gguf");
+    constexpr int kDraftVocab = 40;
+    synth_mtp(path, m->config(), 3, kDraftVocab, TensorType::Q2_0, 5);
+    DrafterOptions o;
+    o.draft_model = path;
+    const auto prompt = m->tokenizer().encode("for i in range(10):\n    print(i)\n");
+    DecodeOptions plain;
+    plain.max_new_tokens = 32;
+    plain.stop_at_eos = false;
+    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain).tokens;
+    for (int tree : {0, 8}) {
+        RecordingDrafter d(create_drafter("mtp", o, m));
+        DecodeOptions opt = plain;
+        opt.budget = {3, tree};
+        EXPECT_EQ(SpeculativeDecoder(m, &d).run(prompt, opt).tokens, want) << "tree " << tree;
+        ASSERT_FALSE(d.proposed.empty());
+        for (auto t : d.proposed) EXPECT_LT(t, kDraftVocab) << "a token outside the draft vocabulary";
+    }
+    // The head over 40 rows reads less than the head over the whole vocabulary of 512.
+    const auto full_path = fixtures::temp_path("mtp_full.mtp.gguf");
+    synth_mtp(full_path, m->config(), 3, 0, TensorType::Q2_0, 5);
+    DrafterOptions full_o;
+    full_o.draft_model = full_path;
+    const MtpDrafter restricted(o, m), full(full_o, m);
+    EXPECT_EQ(restricted.modules().draft_vocab_size(), kDraftVocab);
+    EXPECT_EQ(full.modules().draft_vocab_size(), m->config().vocab_size);
+    EXPECT_EQ(full.modules().step_bytes(0) - restricted.modules().step_bytes(0),
+              m->head_matrix().bytes() - m->head_matrix().bytes() * kDraftVocab / m->config().vocab_size);
+}

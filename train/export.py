@@ -77,6 +77,8 @@ def read_safetensors(path):
         raw = np.frombuffer(blob[a:b], dtype=np.uint8).copy()
         if h["dtype"] == "BF16":
             t = torch.from_numpy(raw.view(np.int16)).view(torch.bfloat16).float()
+        elif h["dtype"] in ("I64", "I32", "BOOL"):  # index tensors (EAGLE-3's d2t, t2d) stay integers
+            t = torch.from_numpy(raw.view({"I64": np.int64, "I32": np.int32, "BOOL": np.bool_}[h["dtype"]]))
         else:
             t = torch.from_numpy(raw.view({"F16": np.float16, "F32": np.float32}[h["dtype"]])).float()
         out[name] = t.reshape(h["shape"])

@@ -24,26 +24,36 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import write_safetensors  # noqa: E402
 import resume  # noqa: E402
 import windows  # noqa: E402
-from model import Config, Qwen3Ternary, RMSNorm, rotate_half  # noqa: E402
+from model import Config, Qwen3Ternary, RMSNorm, TernaryLinear, rotate_half, ternary_weight  # noqa: E402
+
+
+class QuantLinear(TernaryLinear):
+    """A ternary head layer in training: ternary weights per group of 128 and int8 activations per token,
+    straight-through, exactly as the runtime's packed kernels compute it (quantisation-aware training)."""
+
+
+def linear(ternary):
+    return (lambda i, o, bias=False: QuantLinear(i, o)) if ternary else nn.Linear
 
 
 class EagleHead(nn.Module):
-    def __init__(self, H, inter, heads, kv_heads, head_dim, draft_vocab, eps=1e-6, theta=10000.0):
+    def __init__(self, H, inter, heads, kv_heads, head_dim, draft_vocab, eps=1e-6, theta=10000.0, ternary=False):
         super().__init__()
         self.H, self.nh, self.nkv, self.hd, self.theta = H, heads, kv_heads, head_dim, theta
-        self.fc = nn.Linear(3 * H, H, bias=False)
+        Linear = linear(ternary)
+        self.fc = Linear(3 * H, H, bias=False)
         self.input_layernorm = RMSNorm(H, eps)
         self.hidden_norm = RMSNorm(H, eps)
         self.post_attention_layernorm = RMSNorm(H, eps)
-        self.q_proj = nn.Linear(2 * H, heads * head_dim, bias=False)
-        self.k_proj = nn.Linear(2 * H, kv_heads * head_dim, bias=False)
-        self.v_proj = nn.Linear(2 * H, kv_heads * head_dim, bias=False)
-        self.o_proj = nn.Linear(heads * head_dim, H, bias=False)
-        self.gate_proj = nn.Linear(H, inter, bias=False)
-        self.up_proj = nn.Linear(H, inter, bias=False)
-        self.down_proj = nn.Linear(inter, H, bias=False)
+        self.q_proj = Linear(2 * H, heads * head_dim, bias=False)
+        self.k_proj = Linear(2 * H, kv_heads * head_dim, bias=False)
+        self.v_proj = Linear(2 * H, kv_heads * head_dim, bias=False)
+        self.o_proj = Linear(heads * head_dim, H, bias=False)
+        self.gate_proj = Linear(H, inter, bias=False)
+        self.up_proj = Linear(H, inter, bias=False)
+        self.down_proj = Linear(inter, H, bias=False)
         self.norm = RMSNorm(H, eps)
-        self.lm_head = nn.Linear(H, draft_vocab, bias=False)
+        self.lm_head = Linear(H, draft_vocab, bias=False)
 
     def rope(self, x, positions):
         inv = 1.0 / (self.theta ** (torch.arange(0, self.hd, 2, device=x.device).float() / self.hd))
@@ -91,13 +101,39 @@ class EagleHead(nn.Module):
         return outs
 
 
-def load_target(work, device):
+def load_target(work, device, folder=None):
+    """The frozen target: a shipped HF folder (exact ternary weights) or the training checkpoint in `work`."""
+    if folder:
+        from export import load_hf
+        m = load_hf(folder)
+        return m.to(device).eval(), m.cfg
     ck = torch.load(os.path.join(work, "checkpoint.pt"), map_location="cpu")
     cfg = Config(**ck["config"])
     m = Qwen3Ternary(cfg)
     m.load_state_dict(ck["model"])
     m.freeze_ternary()
     return m.to(device).eval(), cfg
+
+
+HF_NAMES = {"fc.weight": "fc.weight", "norm.weight": "norm.weight", "lm_head.weight": "lm_head.weight"}
+for _n in ("input_layernorm", "hidden_norm", "post_attention_layernorm"):
+    HF_NAMES[f"{_n}.weight"] = f"midlayer.{_n}.weight"
+for _n in ("q_proj", "k_proj", "v_proj", "o_proj"):
+    HF_NAMES[f"{_n}.weight"] = f"midlayer.self_attn.{_n}.weight"
+for _n in ("gate_proj", "up_proj", "down_proj"):
+    HF_NAMES[f"{_n}.weight"] = f"midlayer.mlp.{_n}.weight"
+
+
+def init_from(head, folder):
+    """A trained head's weights (the published checkpoint format) as the start of this run; returns its
+    draft vocabulary (target ids), which this run keeps."""
+    from export import read_safetensors
+    sd = read_safetensors(os.path.join(folder, "model.safetensors"))
+    with torch.no_grad():
+        for name, p in head.named_parameters():
+            p.copy_(sd[HF_NAMES[name]].float())
+    d2t = sd["d2t"].long()
+    return (torch.arange(len(d2t)) + d2t).numpy()
 
 
 def main():
@@ -115,11 +151,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--extra-data", default="", help="another token stream to draw windows from (make_selfdistill.py)")
     ap.add_argument("--extra-share", type=float, default=0.5, help="share of each batch drawn from --extra-data")
+    ap.add_argument("--target", default="", help="the target's shipped HF folder (default: --work's checkpoint.pt)")
+    ap.add_argument("--ternary", action="store_true",
+                    help="quantisation-aware training: ternary weights per group of 128, int8 activations; exported "
+                         "exactly ternary, so the runtime packs the head with the target's kernels")
+    ap.add_argument("--init-from", default="", help="start from this trained head folder (and keep its draft vocabulary)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    target, tcfg = load_target(args.work, device)
+    target, tcfg = load_target(args.work, device, args.target)
     for p in target.parameters():
         p.requires_grad_(False)
     data = np.load(os.path.join(args.work, "train.npy"))
@@ -128,14 +169,20 @@ def main():
     # Reduced vocabulary: the most frequent training tokens; draft id i is target id i + d2t[i].
     counts = np.bincount(data, minlength=tcfg.vocab_size)
     keep = np.sort(np.argsort(-counts, kind="stable")[: args.draft_vocab])
+    if args.init_from:
+        with open(os.path.join(args.init_from, "config.json")) as fh:
+            init_cfg = json.load(fh)
+        args.intermediate, args.draft_vocab = init_cfg["intermediate_size"], init_cfg["draft_vocab_size"]
+    head = EagleHead(tcfg.hidden_size, args.intermediate, tcfg.num_attention_heads, tcfg.num_key_value_heads,
+                     tcfg.head_dim, args.draft_vocab, tcfg.rms_norm_eps, tcfg.rope_theta, args.ternary).to(device)
+    ck_path = os.path.join(args.work, "eagle_checkpoint" + ("-ternary" if args.ternary else "") + ".pt")
+    if args.init_from and not os.path.exists(ck_path):
+        keep = init_from(head, args.init_from)
     d2t = torch.tensor(keep - np.arange(len(keep)), dtype=torch.int64)
     t2d = torch.zeros(tcfg.vocab_size, dtype=torch.bool)
     t2d[torch.tensor(keep)] = True
     keep_t = torch.tensor(keep, device=device)
-    head = EagleHead(tcfg.hidden_size, args.intermediate, tcfg.num_attention_heads, tcfg.num_key_value_heads,
-                     tcfg.head_dim, len(keep), tcfg.rms_norm_eps, tcfg.rope_theta).to(device)
     opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
-    ck_path = os.path.join(args.work, "eagle_checkpoint.pt")
     step, elapsed, hist, runs = resume.resume(ck_path, "head", head, opt, device)
     gen = torch.Generator().manual_seed(7 + step)
     K = args.steps_ttt
@@ -181,14 +228,9 @@ def main():
     resume.save(ck_path, "head", head, opt, step, elapsed, hist, runs)
     os.makedirs(args.out, exist_ok=True)
     sd = head.state_dict()
-    names = {"fc.weight": "fc.weight", "norm.weight": "norm.weight", "lm_head.weight": "lm_head.weight"}
-    for n in ("input_layernorm", "hidden_norm", "post_attention_layernorm"):
-        names[f"{n}.weight"] = f"midlayer.{n}.weight"
-    for n in ("q_proj", "k_proj", "v_proj", "o_proj"):
-        names[f"{n}.weight"] = f"midlayer.self_attn.{n}.weight"
-    for n in ("gate_proj", "up_proj", "down_proj"):
-        names[f"{n}.weight"] = f"midlayer.mlp.{n}.weight"
-    tensors = {names[k]: v.detach().cpu().to(torch.bfloat16) for k, v in sd.items()}
+    # Ternary heads leave as exact trit x bf16-scale values: the runtime finds every group in {-s, 0, +s}.
+    tensors = {HF_NAMES[k]: (ternary_weight(v.detach().float(), torch.bfloat16) if args.ternary and v.dim() == 2
+                             else v.detach()).cpu().to(torch.bfloat16) for k, v in sd.items()}
     tensors.update({"d2t": d2t, "t2d": t2d})
     write_safetensors(os.path.join(args.out, "model.safetensors"), tensors, {"format": "pt"})
     cfg = {"architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama", "hidden_size": tcfg.hidden_size,
@@ -197,6 +239,8 @@ def main():
            "draft_vocab_size": len(keep), "target_hidden_size": tcfg.hidden_size, "rope_theta": tcfg.rope_theta,
            "rms_norm_eps": tcfg.rms_norm_eps, "eagle_config": {"eagle_aux_hidden_state_layer_ids": layers},
            "torch_dtype": "bfloat16"}
+    if args.ternary:
+        cfg["quantization"] = {"ternary_group_size": 128, "activations": "int8 per token (absmax)"}
     with open(os.path.join(args.out, "config.json"), "w") as fh:
         json.dump(cfg, fh, indent=2)
     with open(os.path.join(args.out, "training.json"), "w") as fh:

@@ -200,7 +200,11 @@ int bench_spec(int argc, char** argv) {
         auto drafter = create_drafter(kind, drafter_options(args, cfgs[c].drafter), model);
         ReplayDrafter* replayed = nullptr;
         if (replay && cfgs[c].drafter != "none") {
-            auto oracle = create_drafter(kind, drafter_options(args, kind, "replay-draft-model"), trained);
+            // The trained pair's weights: the entry for NAME#LABEL, else the one for NAME.
+            auto oracle_opts = drafter_options(args, cfgs[c].drafter, "replay-draft-model");
+            if (oracle_opts.draft_model.empty())
+                oracle_opts = drafter_options(args, kind, "replay-draft-model");
+            auto oracle = create_drafter(kind, oracle_opts, trained);
             auto r = std::make_unique<ReplayDrafter>(std::move(drafter), trained, std::move(oracle),
                                                      oracle_base, &reference_of, model->config().vocab_size);
             replayed = r.get();
