@@ -83,7 +83,7 @@ EagleSource EagleSource::open(const std::string& path) {
         src.config = read_json_file(cfg_path);
         auto st = std::make_shared<SafetensorsSet>(path);
         for (const auto& [name, t] : st->tensors())
-            src.tensors[name] = {name, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+            src.tensors[name] = {name, name, t.type, t.shape(), t.data, t.n_bytes, t.file()};
         src.keep = st;
         return src;
     });

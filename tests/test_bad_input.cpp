@@ -394,10 +394,9 @@ TEST(HfConfig, SettingsAreAppliedOrRefused) {
         [](const std::string& p) { ModelFiles::open(p); }, "qwen3.rope.scaling.type is yarn");
 }
 
-// A safetensors header is read into its entries by SAX, not into a DOM: memory follows the entries. The
-// worst shape the format allows (many empty tensors with short names, about 60 bytes each) is measured;
-// the DOM cost 28x the header's bytes. The bound is on that worst case, with room; not 4x (each tensor's
-// table entry holds its name, file and shape).
+// A safetensors header is read by SAX, each entry filed in the table as it closes: memory follows the table.
+// The worst shape the format allows (many empty tensors with short names, about 60 bytes each) is
+// measured; the DOM cost 28x the header's bytes, a list of parsed entries before the table 9.1x.
 TEST(BadSafetensors, HeaderMemoryFollowsItsEntries) {
     std::string h = "{";
     for (int i = 0; i < 200000; ++i)
@@ -426,7 +425,7 @@ TEST(BadSafetensors, HeaderMemoryFollowsItsEntries) {
     GTEST_SKIP()
         << "ASan's redzones and quarantine inflate every allocation; the bound holds for plain builds";
 #endif
-    EXPECT_LT(ratio, 12.0);
+    EXPECT_LT(ratio, 4.0);
 }
 
 TEST(BadGguf, OverlappingTensorsAreRefused) {

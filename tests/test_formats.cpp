@@ -199,7 +199,7 @@ TEST(Safetensors, RoundTripsAndShards) {
         dequantize(t.type, t.data, y.data(), 6);
         EXPECT_EQ(y[1], -2.0f) << name;
         EXPECT_EQ(y[5], -0.25f) << name;
-        EXPECT_EQ(t.shape, (std::vector<std::uint64_t>{2, 3}));
+        EXPECT_EQ(t.shape(), (std::vector<std::uint64_t>{2, 3}));
     }
 }
 

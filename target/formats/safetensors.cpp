@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -53,14 +54,16 @@ struct HeaderEntry {
     bool has_dtype = false, has_shape = false, has_offsets = false;
 };
 
-// Reads the header with nlohmann's SAX interface straight into entries, stopping at the first value that
-// is not where the format allows it: {name: {"dtype": str, "shape": [int...], "data_offsets": [int, int]},
-// "__metadata__": {str: str}}. No DOM is built, so memory follows the entries, not the JSON's shape (a
-// 99 MB header of `[]` entries cost 2.8 GB as a DOM).
+// Reads the header with nlohmann's SAX interface, handing each tensor entry to `on_entry` as it closes
+// (which checks it and files it in the table), and stopping at the first value that is not where the
+// format allows it: {name: {"dtype": str, "shape": [int...], "data_offsets": [int, int]}, "__metadata__":
+// {str: str}}. No DOM and no list of entries is built, so memory follows the table alone (a 99 MB header
+// of `[]` entries cost 2.8 GB as a DOM).
 class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
   public:
+    explicit HeaderReader(std::function<std::string(HeaderEntry&)> on_entry)
+        : on_entry_(std::move(on_entry)) {}
     std::string error;
-    std::vector<HeaderEntry> entries;
     std::map<std::string, std::string> metadata;
 
     bool null() override { return fail("null"); }
@@ -83,8 +86,8 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
             return true;
         }
         if (depth_ == 2 && key_ == "dtype" && !in_array_) {
-            entries.back().dtype = v;
-            entries.back().has_dtype = true;
+            entry_.dtype = v;
+            entry_.has_dtype = true;
             return true;
         }
         return fail("a string");
@@ -94,7 +97,13 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
         if (depth_ > 1 || in_array_) return fail("an object");
         if (depth_ == 1) {
             in_metadata_ = key_ == "__metadata__";
-            if (!in_metadata_) entries.push_back({key_, "", {}, {}});
+            if (!in_metadata_) {
+                entry_.name = key_;
+                entry_.dtype.clear();
+                entry_.shape.clear();
+                entry_.offsets.clear();
+                entry_.has_dtype = entry_.has_shape = entry_.has_offsets = false;
+            }
         }
         ++depth_;
         return true;
@@ -106,14 +115,17 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
         return true;
     }
     bool end_object() override {
-        --depth_;
+        if (--depth_ == 1 && !in_metadata_) {
+            error = on_entry_(entry_);
+            if (!error.empty()) return false;
+        }
         return true;
     }
     bool start_array(std::size_t) override {
         if (in_array_ || depth_ != 2 || in_metadata_ || (key_ != "shape" && key_ != "data_offsets"))
             return fail("an array");
         in_array_ = true;
-        (key_ == "shape" ? entries.back().has_shape : entries.back().has_offsets) = true;
+        (key_ == "shape" ? entry_.has_shape : entry_.has_offsets) = true;
         return true;
     }
     bool end_array() override {
@@ -130,11 +142,11 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
         if (!in_array_) return fail("a number");
         if (v > static_cast<std::uint64_t>(INT64_MAX))
             return fail_number(std::to_string(v) + ", out of range");
-        (key_ == "shape" ? entries.back().shape : entries.back().offsets).push_back(v);
+        (key_ == "shape" ? entry_.shape : entry_.offsets).push_back(v);
         return true;
     }
     bool fail_number(const std::string& what) {
-        error = "tensor " + entries.back().name + ": " + key_ + " is " + what;
+        error = "tensor " + entry_.name + ": " + key_ + " is " + what;
         return false;
     }
     bool fail(const std::string& what) {
@@ -149,11 +161,14 @@ class HeaderReader : public nlohmann::json_sax<nlohmann::json> {
     int depth_ = 0;
     bool in_metadata_ = false, in_array_ = false;
     std::string key_;
+    HeaderEntry entry_;  // the one being read; its buffers are reused
+    std::function<std::string(HeaderEntry&)> on_entry_;
 };
 
 }  // namespace
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shared<MappedFile>(path)) {
+SafetensorsFile::SafetensorsFile(const std::string& path)
+    : path_(path), file_(std::make_shared<MappedFile>(path)) {
     const auto bytes = file_->bytes();
     if (bytes.size() < 8) throw FormatError(path + ": too short for a safetensors header");
     std::uint64_t hlen;
@@ -161,44 +176,58 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
     if (hlen > kMaxHeader || hlen > bytes.size() - 8)
         throw FormatError(path + ": header length " + std::to_string(hlen) +
                           " runs past the end of the file");
-    HeaderReader header;
+    const std::uint8_t* data = bytes.data() + 8 + hlen;
+    const std::uint64_t data_size = bytes.size() - 8 - hlen;
+    // Each entry is checked and filed as soon as it closes; the message names the tensor.
+    auto file_entry = [&](HeaderEntry& entry) -> std::string {
+        const std::string what = "tensor " + entry.name;
+        if (!entry.has_dtype || !entry.has_shape || !entry.has_offsets)
+            return what + ": malformed entry: it needs dtype, shape and data_offsets";
+        SafetensorsTensor t;
+        t.path = &path_;
+        try {
+            t.type = dtype_of(entry.dtype, what);
+        } catch (const FormatError& err) {
+            return err.what();
+        }
+        std::uint64_t n = 1;
+        for (const auto v : entry.shape) {
+            if (v != 0 && n > UINT64_MAX / v) return what + ": shape overflows";
+            n *= v;
+        }
+        if (entry.offsets.size() != 2) return what + ": data_offsets must be [begin, end]";
+        const auto b = entry.offsets[0], e = entry.offsets[1];
+        if (b > e || e > data_size) return what + ": data_offsets run past the end of the file";
+        t.n_bytes = e - b;
+        try {
+            if (t.n_bytes != tensor_bytes(t.type, n, what))
+                return what + ": " + std::to_string(t.n_bytes) + " bytes do not match its shape and dtype";
+        } catch (const Error& err) {
+            return err.what();
+        }
+        t.data = data + b;
+        t.dims = &dims_;
+        t.dims_at = dims_.size();
+        t.rank = static_cast<std::uint32_t>(entry.shape.size());
+        dims_.insert(dims_.end(), entry.shape.begin(), entry.shape.end());
+        if (!tensors_.emplace(entry.name, std::move(t)).second) return what + ": appears twice";
+        return {};
+    };
+    HeaderReader header(file_entry);
     nlohmann::json::sax_parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen),
                               &header);
     if (!header.error.empty()) throw FormatError(path + ": " + header.error);
     metadata_ = std::move(header.metadata);
-    const std::uint8_t* data = bytes.data() + 8 + hlen;
-    const std::uint64_t data_size = bytes.size() - 8 - hlen;
-    for (auto& entry : header.entries) {
-        const std::string what = path + ": tensor " + entry.name;
-        if (!entry.has_dtype || !entry.has_shape || !entry.has_offsets)
-            throw FormatError(what + ": malformed entry: it needs dtype, shape and data_offsets");
-        SafetensorsTensor t;
-        t.name = entry.name;
-        t.file = path;
-        t.type = dtype_of(entry.dtype, what);
-        std::uint64_t n = 1;
-        for (const auto v : entry.shape) {
-            if (v != 0 && n > UINT64_MAX / v) throw FormatError(what + ": shape overflows");
-            n *= v;
-        }
-        t.shape = std::move(entry.shape);
-        if (entry.offsets.size() != 2) throw FormatError(what + ": data_offsets must be [begin, end]");
-        const auto b = entry.offsets[0], e = entry.offsets[1];
-        if (b > e || e > data_size) throw FormatError(what + ": data_offsets run past the end of the file");
-        t.n_bytes = e - b;
-        if (t.n_bytes != tensor_bytes(t.type, n, what))
-            throw FormatError(what + ": " + std::to_string(t.n_bytes) +
-                              " bytes do not match its shape and dtype");
-        t.data = data + b;
-        if (!tensors_.emplace(t.name, std::move(t)).second) throw FormatError(what + ": appears twice");
-    }
     // Two tensors sharing bytes would alias each other's weights: refused, naming both.
-    std::vector<const SafetensorsTensor*> by_offset;
-    for (const auto& [name, t] : tensors_) by_offset.push_back(&t);
-    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->data < b->data; });
+    dims_.shrink_to_fit();
+    std::vector<const std::pair<const std::string, SafetensorsTensor>*> by_offset;
+    by_offset.reserve(tensors_.size());
+    for (const auto& entry : tensors_) by_offset.push_back(&entry);
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](const auto* a, const auto* b) { return a->second.data < b->second.data; });
     for (std::size_t i = 1; i < by_offset.size(); ++i)
-        if (by_offset[i - 1]->data + by_offset[i - 1]->n_bytes > by_offset[i]->data)
-            throw FormatError(path + ": tensors " + by_offset[i - 1]->name + " and " + by_offset[i]->name +
+        if (by_offset[i - 1]->second.data + by_offset[i - 1]->second.n_bytes > by_offset[i]->second.data)
+            throw FormatError(path + ": tensors " + by_offset[i - 1]->first + " and " + by_offset[i]->first +
                               " overlap");
 }
 

@@ -12,22 +12,36 @@
 
 namespace ternspec {
 
+// One tensor of the table. Lean on purpose: a header may list hundreds of thousands of tensors, and the
+// table is what it costs in memory. The name is the table's key; the dimensions live in one array per file
+// and the file's path once, both owned by the SafetensorsFile (which therefore does not move).
 struct SafetensorsTensor {
-    std::string name;
     TensorType type;
-    std::vector<std::uint64_t> shape;
+    std::uint32_t rank = 0;
+    std::size_t dims_at = 0;  // index of the first dimension in *dims
+    const std::vector<std::uint64_t>* dims = nullptr;
     const std::uint8_t* data = nullptr;
     std::uint64_t n_bytes = 0;
-    std::string file;
+    const std::string* path = nullptr;
+
+    std::vector<std::uint64_t> shape() const {
+        return {dims->begin() + static_cast<std::ptrdiff_t>(dims_at),
+                dims->begin() + static_cast<std::ptrdiff_t>(dims_at + rank)};
+    }
+    const std::string& file() const { return *path; }
 };
 
 class SafetensorsFile {
   public:
     explicit SafetensorsFile(const std::string& path);
+    SafetensorsFile(const SafetensorsFile&) = delete;  // the table points into it
+    SafetensorsFile& operator=(const SafetensorsFile&) = delete;
     const std::map<std::string, SafetensorsTensor>& tensors() const { return tensors_; }
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
   private:
+    std::string path_;
+    std::vector<std::uint64_t> dims_;
     std::shared_ptr<MappedFile> file_;
     std::map<std::string, SafetensorsTensor> tensors_;
     std::map<std::string, std::string> metadata_;

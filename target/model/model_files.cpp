@@ -203,7 +203,7 @@ ModelFiles ModelFiles::open(const std::string& path) {
             for (const auto& [name, t] : mf.st_->tensors()) {
                 const auto g = hf_to_gguf_name(name);
                 if (g.empty()) continue;
-                mf.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+                mf.tensors_[g] = {g, name, t.type, t.shape(), t.data, t.n_bytes, t.file()};
             }
             const auto tok = (fs::path(path) / "tokenizer.json").string();
             if (!fs::exists(tok)) throw FormatError(path + ": folder has no tokenizer.json");

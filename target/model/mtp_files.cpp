@@ -91,7 +91,7 @@ MtpFiles MtpFiles::open(const std::string& path) {
             for (const auto& [name, t] : st->tensors()) {
                 const auto g =
                     name == kMtpDraftVocabSidecar ? std::string(kMtpDraftVocabTensor) : hf_to_gguf_name(name);
-                if (!g.empty()) f.tensors_[g] = {g, name, t.type, t.shape, t.data, t.n_bytes, t.file};
+                if (!g.empty()) f.tensors_[g] = {g, name, t.type, t.shape(), t.data, t.n_bytes, t.file()};
             }
             f.keep_ = st;
         } else {

@@ -10,7 +10,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         ternspec::SafetensorsFile f(path);
         for (const auto& [name, t] : f.tensors()) {
             std::uint64_t n = 1;
-            for (auto d : t.shape) n *= d;
+            for (auto d : t.shape()) n *= d;
             if (n <= (1u << 16)) {
                 std::vector<float> out(n);
                 ternspec::dequantize(t.type, t.data, out.data(), n);
