@@ -93,6 +93,7 @@ bool DecodeSession::emit(std::int32_t tok) {
     res_.tokens.push_back(tok);
     context_.push_back(tok);
     ++res_.stats.emitted;
+    if (res_.stats.target_forwards > 0) ++res_.stats.round_emitted;  // the prefill's token is no round's
     if (opt_.stop_at_eos && model_->tokenizer().is_end(tok)) {
         res_.stop_reason = "eos";
         return false;

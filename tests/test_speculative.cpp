@@ -477,3 +477,17 @@ TEST(SuffixDrafter, EvictionCostDoesNotGrowWithTheTrie) {
     EXPECT_LT(evicting, 4 * adding) << evicting << " ms evicting against " << adding << " ms adding";
     EXPECT_NO_THROW(d.global_trie().check_integrity());
 }
+
+TEST(Stats, PlainDecodingHasTauOneAndNoAcceptance) {
+    // tau counts verification rounds only: the token the prefill emits belongs to none.
+    const auto gguf = fixtures::tiny_gguf("stats_tau", TensorType::Q2_0, 37);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DecodeOptions o;
+    o.max_new_tokens = 17;
+    o.stop_at_eos = false;
+    const auto r = SpeculativeDecoder(m, nullptr).run(m->tokenizer().encode("abc"), o);
+    EXPECT_EQ(r.stats.emitted, 17);
+    EXPECT_EQ(r.stats.target_forwards, 16);
+    EXPECT_DOUBLE_EQ(r.stats.tau(), 1.0);
+    EXPECT_EQ(r.stats.drafted, 0);
+}

@@ -25,6 +25,7 @@ void DecodeStats::record_round(int draft_depth, int draft_nodes, int accepted_le
 void DecodeStats::merge(const DecodeStats& o) {
     prompt_tokens += o.prompt_tokens;
     emitted += o.emitted;
+    round_emitted += o.round_emitted;
     target_forwards += o.target_forwards;
     drafted += o.drafted;
     accepted += o.accepted;
@@ -56,6 +57,7 @@ nlohmann::json DecodeStats::to_json() const {
     const double decode_s = t_total - t_prefill;
     return {{"prompt_tokens", prompt_tokens},
             {"emitted", emitted},
+            {"round_emitted", round_emitted},
             {"target_forwards", target_forwards},
             {"drafted", drafted},
             {"accepted", accepted},

@@ -10,6 +10,7 @@ namespace ternspec {
 struct DecodeStats {
     std::int64_t prompt_tokens = 0;
     std::int64_t emitted = 0;          // output tokens
+    std::int64_t round_emitted = 0;    // output tokens emitted by verification rounds (not by the prefill)
     std::int64_t target_forwards = 0;  // after prefill
     std::int64_t drafted = 0;          // draft nodes sent to the target
     std::int64_t accepted = 0;         // draft nodes accepted
@@ -23,8 +24,11 @@ struct DecodeStats {
     void merge(const DecodeStats& o);
     std::vector<double> per_position_acceptance() const;  // [d]: accepted / drafted at depth d + 1
     double acceptance_rate() const { return drafted ? static_cast<double>(accepted) / drafted : 0.0; }
-    // Tokens per target forward, bonus token included.
-    double tau() const { return target_forwards ? static_cast<double>(emitted) / target_forwards : 0.0; }
+    // Mean tokens a verification round emits, bonus token included: 1.00 for plain decoding. The token the
+    // prefill emits is no round's.
+    double tau() const {
+        return target_forwards ? static_cast<double>(round_emitted) / target_forwards : 0.0;
+    }
     // Tokens per second if every target forward of M tokens cost t(M) and drafting were free: what this
     // run's acceptance would give on another model whose cost curve is t.
     template <typename CostFn>

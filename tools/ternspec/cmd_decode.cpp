@@ -45,14 +45,19 @@ nlohmann::json result_json(const DecodeResult& r) {
 }
 
 void print_summary(const std::string& drafter, const DecodeStats& s) {
+    // Plain decoding drafted nothing: no acceptance figure to give.
+    char acceptance[96] = "";
+    if (s.drafted)
+        std::snprintf(acceptance, sizeof acceptance, ", acceptance %.1f%% (%lld/%lld)",
+                      100 * s.acceptance_rate(), static_cast<long long>(s.accepted),
+                      static_cast<long long>(s.drafted));
     std::fprintf(
         stderr,
         "\n[%s] prompt %lld tok, output %lld tok | prefill %.1f tok/s, decode %.2f tok/s | forwards %lld, "
-        "tau %.2f, acceptance %.1f%% (%lld/%lld) | draft %.3fs verify %.3fs\n",
+        "tau %.2f%s | draft %.3fs verify %.3fs\n",
         drafter.c_str(), static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.emitted),
         s.t_prefill > 0 ? s.prompt_tokens / s.t_prefill : 0.0, s.decode_tokens_per_s(),
-        static_cast<long long>(s.target_forwards), s.tau(), 100 * s.acceptance_rate(),
-        static_cast<long long>(s.accepted), static_cast<long long>(s.drafted), s.t_draft, s.t_verify);
+        static_cast<long long>(s.target_forwards), s.tau(), acceptance, s.t_draft, s.t_verify);
 }
 
 // One request of a run: its line in a --prompts file (0 for -p/-f), its tokens, and what became of it.

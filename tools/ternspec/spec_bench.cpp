@@ -277,10 +277,11 @@ int bench_spec(int argc, char** argv) {
         const auto& st = res[c].stats;
         const double tps = median(res[c].tokens_per_s), dec_s = st.t_total - st.t_prefill;
         const double draft = dec_s > 0 ? st.t_draft / dec_s : 0, verify = dec_s > 0 ? st.t_verify / dec_s : 0;
-        std::printf("| %s | %.2f | %.1f%% | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |",
-                    cfgs[c].label().c_str(), st.tau(), 100 * st.acceptance_rate(), tps, res[c].speedup(),
-                    100 * draft, 100 * verify, 100 * std::max(0.0, 1 - draft - verify),
-                    res[c].lossless ? "yes" : "NO");
+        char acc[32] = "-";  // plain decoding drafted nothing
+        if (st.drafted) std::snprintf(acc, sizeof acc, "%.1f%%", 100 * st.acceptance_rate());
+        std::printf("| %s | %.2f | %s | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |",
+                    cfgs[c].label().c_str(), st.tau(), acc, tps, res[c].speedup(), 100 * draft, 100 * verify,
+                    100 * std::max(0.0, 1 - draft - verify), res[c].lossless ? "yes" : "NO");
         if (proj) std::printf(" %.2fx |", project(st));
         if (replay) std::printf(" %.1f%% |", 100 * res[c].draft_bytes_per_token / target_bytes);
         std::printf("\n");
