@@ -15,7 +15,10 @@ EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3M
     : target_(std::move(target)),
       head_(o.draft_model.empty()
                 ? throw InputError("--draft=eagle needs --draft-model PATH (an EAGLE-3 head)")
-                : EagleHead::load(o.draft_model, *target_)),
+                : EagleHead::load(o.draft_model, *target_,
+                                  o.extra.count("eagle_layer_convention")
+                                      ? o.extra.at("eagle_layer_convention")
+                                      : std::string())),
       width_(static_cast<int>(o.get("eagle_width", 4))),
       cache_(head_->make_cache(target_->config().context_length + 64)) {
     if (width_ < 1 || width_ > 16) throw InputError("eagle_width must be between 1 and 16");

@@ -1,5 +1,7 @@
 #include "drafters/eagle_head.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -22,6 +24,47 @@ namespace {
 int get_int(const nlohmann::json& j, const char* key, const std::string& what, int fallback = -1) {
     return static_cast<int>(json_int_field(
         j, key, what, 1, 1 << 24, fallback >= 0 ? std::optional<std::int64_t>(fallback) : std::nullopt));
+}
+
+// A field at the top level of the config or inside eagle_config (checkpoints use both); null when absent.
+nlohmann::json eagle_field(const nlohmann::json& j, const char* key) {
+    if (j.contains(key)) return j[key];
+    if (j.contains("eagle_config") && j["eagle_config"].is_object() && j["eagle_config"].contains(key))
+        return j["eagle_config"][key];
+    return nullptr;
+}
+
+// Whose convention explicit aux layer ids follow: the config's eagle_aux_hidden_state_layer_convention, else
+// the drafter option, else vLLM's with a warning (the two differ by one layer, and a head read in the wrong
+// one drafts badly without any error).
+std::string layer_convention(const nlohmann::json& j, const std::string& cfg_path,
+                             const std::string& option) {
+    const auto check = [](const std::string& v, const std::string& what) {
+        if (v != "vllm" && v != "sglang")
+            throw FormatError(what + " is \"" + v +
+                              "\"; it must be \"vllm\" (the stream entering layer id) or " +
+                              "\"sglang\" (the output of layer id)");
+        return v;
+    };
+    const auto field = eagle_field(j, "eagle_aux_hidden_state_layer_convention");
+    if (!field.is_null() && !field.is_string())
+        throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_convention is not a string");
+    const std::string from_config =
+        field.is_string()
+            ? check(field.get<std::string>(), cfg_path + ": eagle_aux_hidden_state_layer_convention")
+            : "";
+    const std::string from_option = option.empty() ? "" : check(option, "eagle_layer_convention");
+    if (!from_config.empty() && !from_option.empty() && from_config != from_option)
+        throw InputError("eagle_layer_convention=" + from_option + " contradicts " + cfg_path +
+                         ", which says " + from_config);
+    if (!from_config.empty()) return from_config;
+    if (!from_option.empty()) return from_option;
+    spdlog::warn(
+        "{}: explicit eagle_aux_hidden_state_layer_ids without a convention; reading them as vLLM's "
+        "(the stream entering layer id). A head trained with SpecForge for SGLang needs "
+        "--draft-opt eagle_layer_convention=sglang",
+        cfg_path);
+    return "vllm";
 }
 
 }  // namespace
@@ -50,6 +93,9 @@ nlohmann::json config_from_gguf(const GgufFile& g) {
         for (const auto& v : layers->as_array("eagle3.aux_hidden_state_layer_ids"))
             ids.push_back(v.as_int("eagle3.aux_hidden_state_layer_ids"));
         j["eagle_config"] = {{"eagle_aux_hidden_state_layer_ids", ids}};
+        if (const auto* conv = g.find("eagle3.aux_hidden_state_layer_convention"))
+            j["eagle_config"]["eagle_aux_hidden_state_layer_convention"] =
+                conv->as_string("eagle3.aux_hidden_state_layer_convention");
     }
     return j;
 }
@@ -89,7 +135,8 @@ EagleSource EagleSource::open(const std::string& path) {
     });
 }
 
-std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3Model& target) {
+std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3Model& target,
+                                           const std::string& convention) {
     return naming_file(path, [&] {
         const auto src = EagleSource::open(path);
         const std::string& cfg_path = src.config_origin;
@@ -114,15 +161,16 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
             if (json_bool_field(j, variant, cfg_path, false))
                 throw FormatError(cfg_path + ": " + variant +
                                   " is true; ternspec's EAGLE-3 head implements the variant without it");
-        nlohmann::json ids =
-            j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
-            : j.contains("eagle_config")
-                ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
-                : nlohmann::json();
+        const nlohmann::json ids = eagle_field(j, "eagle_aux_hidden_state_layer_ids");
         if (ids.is_array()) {
+            // SGLang (and SpecForge, which trains for it) captures the output of layer id, i.e. the stream
+            // entering id + 1; vLLM and ternspec the stream entering id.
+            const bool sglang = layer_convention(j, cfg_path, convention) == "sglang";
             for (const auto& v : ids)
-                c.aux_layers.push_back(static_cast<int>(
-                    json_integer(v, 0, tc.n_layers, cfg_path + ": eagle_aux_hidden_state_layer_ids")));
+                c.aux_layers.push_back(
+                    static_cast<int>(json_integer(v, 0, tc.n_layers - (sglang ? 1 : 0),
+                                                  cfg_path + ": eagle_aux_hidden_state_layer_ids")) +
+                    (sglang ? 1 : 0));
         } else {
             c.aux_layers = {std::min(2, tc.n_layers - 1), tc.n_layers / 2, std::max(0, tc.n_layers - 3)};
         }
@@ -245,6 +293,9 @@ void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType 
             items.push_back(GgufValue::i32(static_cast<std::int32_t>(
                 json_integer(v, 0, 1 << 16, in.config_origin + ": eagle_aux_hidden_state_layer_ids"))));
         w.set("eagle3.aux_hidden_state_layer_ids", GgufValue::array(GgufType::I32, std::move(items)));
+        const auto conv = eagle_field(j, "eagle_aux_hidden_state_layer_convention");
+        if (conv.is_string())
+            w.set("eagle3.aux_hidden_state_layer_convention", GgufValue::str(conv.get<std::string>()));
     }
     for (const auto& [name, t] : in.tensors) {
         if (t.type == TensorType::I8 || t.type == TensorType::I32 || t.type == TensorType::I64) {

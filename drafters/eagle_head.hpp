@@ -56,8 +56,10 @@ void synth_eagle3(const std::string& out, const ModelConfig& target, int draft_v
 
 class EagleHead {
   public:
-    // A folder with config.json + model.safetensors, checked against the target it drafts for.
-    static std::shared_ptr<EagleHead> load(const std::string& path, const Qwen3Model& target);
+    // A folder with config.json + model.safetensors (or the GGUF form), checked against the target it drafts
+    // for. `convention` ("vllm", "sglang" or "" to take the config's) says how explicit aux layer ids count.
+    static std::shared_ptr<EagleHead> load(const std::string& path, const Qwen3Model& target,
+                                           const std::string& convention = "");
 
     const EagleConfig& config() const { return cfg_; }
     std::size_t bytes() const;

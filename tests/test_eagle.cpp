@@ -200,3 +200,44 @@ TEST(Eagle, TernaryHeadsArePackedAndLossless) {
             EXPECT_GT(r.stats.drafted, 0);
         }
 }
+
+// Explicit aux layer ids in SGLang's convention (the output of layer id) name the stream entering id + 1:
+// chosen by the config's eagle_aux_hidden_state_layer_convention, or by the drafter option where the config
+// says nothing; a contradiction between the two is an error. Both forms (folder, GGUF) read alike.
+TEST(Eagle, SglangLayerConventionShiftsIdsByOne) {
+    const auto gguf = fixtures::tiny_gguf("eagle_conv_target", TensorType::Q2_0_G128, 17);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    const auto dir = fixtures::random_eagle_head(gguf, "eagle_conv_head", 128, 6);
+    const auto cfg_path = dir + "/config.json";
+    auto cfg = nlohmann::json::parse(std::ifstream(cfg_path));
+    cfg.erase("eagle_aux_hidden_state_layer_ids");
+    cfg["eagle_config"] = {{"eagle_aux_hidden_state_layer_ids", {0, 1, 1}}};
+    auto write = [&](const nlohmann::json& c) { std::ofstream(cfg_path, std::ios::trunc) << c.dump(); };
+    write(cfg);
+    EXPECT_EQ(EagleHead::load(dir, *m)->config().aux_layers, (std::vector<int>{0, 1, 1}));  // vLLM's
+    EXPECT_EQ(EagleHead::load(dir, *m, "sglang")->config().aux_layers, (std::vector<int>{1, 2, 2}));
+    auto said = cfg;
+    said["eagle_config"]["eagle_aux_hidden_state_layer_convention"] = "sglang";
+    write(said);
+    EXPECT_EQ(EagleHead::load(dir, *m)->config().aux_layers, (std::vector<int>{1, 2, 2}));
+    const auto file = fixtures::temp_path("eagle_conv_head.gguf");
+    write_eagle_gguf(EagleSource::open(dir), file, TensorType::BF16);
+    EXPECT_EQ(EagleHead::load(file, *m)->config().aux_layers, (std::vector<int>{1, 2, 2}));
+    EXPECT_THROW(EagleHead::load(dir, *m, "vllm"), InputError);  // contradicts the config
+    said["eagle_config"]["eagle_aux_hidden_state_layer_convention"] = "hf";
+    write(said);
+    try {
+        EagleHead::load(dir, *m);
+        ADD_FAILURE() << "an unknown convention was accepted";
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("eagle_aux_hidden_state_layer_convention is \"hf\""),
+                  std::string::npos)
+            << e.what();
+    }
+    // In SGLang's convention id L - 1 is the last usable one (the final state); L would point past the stack.
+    auto past = cfg;
+    past["eagle_config"]["eagle_aux_hidden_state_layer_ids"] = {0, 1, m->config().n_layers};
+    past["eagle_config"]["eagle_aux_hidden_state_layer_convention"] = "sglang";
+    write(past);
+    EXPECT_THROW(EagleHead::load(dir, *m), FormatError);
+}

@@ -237,7 +237,8 @@ def main():
            "intermediate_size": args.intermediate, "num_attention_heads": tcfg.num_attention_heads,
            "num_key_value_heads": tcfg.num_key_value_heads, "head_dim": tcfg.head_dim, "vocab_size": tcfg.vocab_size,
            "draft_vocab_size": len(keep), "target_hidden_size": tcfg.hidden_size, "rope_theta": tcfg.rope_theta,
-           "rms_norm_eps": tcfg.rms_norm_eps, "eagle_config": {"eagle_aux_hidden_state_layer_ids": layers},
+           "rms_norm_eps": tcfg.rms_norm_eps, "eagle_config": {"eagle_aux_hidden_state_layer_ids": layers,
+                            "eagle_aux_hidden_state_layer_convention": "vllm"},
            "torch_dtype": "bfloat16"}
     if args.ternary:
         cfg["quantization"] = {"ternary_group_size": 128, "activations": "int8 per token (absmax)"}
