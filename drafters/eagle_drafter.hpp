@@ -7,7 +7,7 @@
 
 #include "drafters/drafter.hpp"
 #include "drafters/eagle_head.hpp"
-#include "runtime/kv_cache.hpp"
+#include "target/model/kv_cache.hpp"
 
 namespace ternspec {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "drafters/head_matrix.hpp"
-#include "runtime/kv_cache.hpp"
+#include "target/model/kv_cache.hpp"
 #include "target/model/model_config.hpp"
 #include "target/model/model_files.hpp"
 

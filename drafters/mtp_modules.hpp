@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/kv_cache.hpp"
 #include "target/model/decoder_block.hpp"
+#include "target/model/kv_cache.hpp"
 
 namespace ternspec {
 

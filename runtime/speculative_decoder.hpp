@@ -10,10 +10,10 @@
 
 #include "drafters/drafter.hpp"
 #include "runtime/cost_model.hpp"
-#include "runtime/kv_cache.hpp"
-#include "runtime/sampler.hpp"
+#include "target/model/kv_cache.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "verify/decode_stats.hpp"
+#include "verify/sampler.hpp"
 
 namespace ternspec {
 

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "runtime/sampler.hpp"
 #include "verify/draft_tree.hpp"
+#include "verify/sampler.hpp"
 
 namespace ternspec {
 

@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "runtime/kv_cache.hpp"
+#include "target/model/kv_cache.hpp"
 
 namespace ternspec {
 

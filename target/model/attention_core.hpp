@@ -9,8 +9,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "runtime/kv_cache.hpp"
 #include "target/kernels/fast_math.hpp"
+#include "target/model/kv_cache.hpp"
 
 namespace ternspec::attention_detail {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/kv_cache.hpp"
 #include "target/kernels/ternary_matrix.hpp"
 #include "target/model/attention.hpp"
+#include "target/model/kv_cache.hpp"
 #include "target/model/model_config.hpp"
 #include "target/model/ternary_import.hpp"
 

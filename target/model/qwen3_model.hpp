@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "runtime/kv_cache.hpp"
 #include "target/kernels/ternary_matrix.hpp"
 #include "target/model/decoder_block.hpp"
+#include "target/model/kv_cache.hpp"
 #include "target/model/model_files.hpp"
 
 namespace ternspec {

@@ -9,11 +9,11 @@
 
 #include "drafters/drafter.hpp"
 #include "runtime/cost_model.hpp"
-#include "runtime/sampler.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/tokenizer/tokenizer.hpp"
 #include "ternspec/error.hpp"
 #include "tools/ternspec/args.hpp"
+#include "verify/sampler.hpp"
 
 namespace ternspec::cli {
 

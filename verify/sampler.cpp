@@ -1,4 +1,4 @@
-#include "runtime/sampler.hpp"
+#include "verify/sampler.hpp"
 
 #include <algorithm>
 #include <cmath>
