@@ -32,12 +32,7 @@ HeadMatrix HeadMatrix::load(const TensorRef& t) {
         h.m_ = TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, t.name);
         return h;
     }
-    std::vector<float> v(t.n_elems());
-    dequantize(t.type, t.data, v.data(), v.size());
-    for (std::size_t i = 0; i < v.size(); ++i)
-        if (!std::isfinite(v[i]))
-            throw FormatError(t.file + ": tensor " + t.source_name + " holds a non-finite value at element " +
-                              std::to_string(i));
+    const auto v = import_floats(t);  // refuses a non-finite weight, naming the tensor and element
     h.m_ = Int8Matrix(rows, cols, v.data(), t.name);
     return h;
 }
