@@ -92,5 +92,11 @@ TERNSPEC_KERNELS=scalar "$bin" --version | grep -q "kernels: scalar" || { echo "
 # A FIFO is refused, not waited on.
 rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
 check_error "not a regular file" inspect "$tmp/fifo"
+# llama.cpp's spellings where ternspec's differ: -c/--ctx-size, -s, --draft-max, -md/--model-draft.
+"$bin" decode -m "$tmp/tiny.gguf" -p hi -n 4 -c 64 -s 3 --draft-max 2 --draft ngram > /dev/null 2>&1 \
+  || { echo "FAIL: -c -s --draft-max"; fail=1; }
+"$bin" decode -m "$tmp/tiny.gguf" -p hi -n 4 --ctx-size 64 --draft mtp -md "$tmp/missing.gguf" > /dev/null 2> "$tmp/err"
+grep -q "missing.gguf" "$tmp/err" || { echo "FAIL: -md does not reach the drafter: $(cat "$tmp/err")"; fail=1; }
+check_error "does not fit the context of 8" generate -m "$tmp/tiny.gguf" -p "a long prompt of many bytes" -c 8
 if [ $fail -eq 0 ]; then echo "cli contract: all checks passed"; fi
 exit $fail

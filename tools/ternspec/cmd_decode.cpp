@@ -20,7 +20,7 @@ std::vector<Option> prompt_options() {
             {"file", 'f', "FILE", "read the prompt from FILE", ""},
             {"n-predict", 'n', "N", "tokens to generate at most", "128"},
             {"chat", 0, "", "wrap the prompt in Qwen3's ChatML turn format", ""},
-            {"ctx", 0, "N", "context (KV cache) length; default the model's", ""},
+            {"ctx", 0, "N", "context (KV cache) length; default the model's", "", {"-c", "--ctx-size"}},
             {"kv", 0, "TYPE", "KV cache type: f16 or f32", "f16"},
             {"ignore-eos", 0, "", "keep going past end of sequence", ""},
             {"json", 0, "", "print one JSON object: text, ids, counts, timings, statistics", ""}};
@@ -240,8 +240,12 @@ int cmd_decode(int argc, char** argv) {
     std::string names;
     for (const auto& n : drafter_names()) names += (names.empty() ? "" : "|") + n;
     opts.push_back({"draft", 0, "NAME", "drafter: " + names, "suffix"});
-    opts.push_back(
-        {"k", 'k', "K|auto", "draft length (longest path); auto: chosen per round from measured costs", "4"});
+    opts.push_back({"k",
+                    'k',
+                    "K|auto",
+                    "draft length (longest path); auto: chosen per round from measured costs",
+                    "4",
+                    {"--draft-max"}});
     opts.push_back({"k-max", 0, "K", "longest draft -k auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "draft a tree of at most N nodes instead of a chain", ""});
     for (auto& o : drafter_option_list()) opts.push_back(o);

@@ -47,7 +47,7 @@ std::vector<Option> sampling_options() {
             {"top-k", 0, "K", "keep the K most likely tokens (0: off)", "0"},
             {"top-p", 0, "P", "nucleus: smallest set with probability >= P", "1"},
             {"min-p", 0, "P", "drop tokens below P x the top probability", "0"},
-            {"seed", 0, "S", "random seed for sampling", "0"}};
+            {"seed", 0, "S", "random seed for sampling", "0", {"-s"}}};
 }
 
 std::unique_ptr<tbb::global_control> apply_threads(const Args& args) {
@@ -115,8 +115,12 @@ std::string command_line(const std::string& what, int argc, char** argv) {
 }
 
 std::vector<Option> drafter_option_list() {
-    return {{"draft-model", 0, "PATH",
-             "weights for drafters that have them (NAME=PATH,... for several drafters)", ""},
+    return {{"draft-model",
+             0,
+             "PATH",
+             "weights for drafters that have them (NAME=PATH,... for several drafters)",
+             "",
+             {"-md", "--model-draft"}},
             {"draft-opt", 0, "K=V,...",
              "drafter-specific options (e.g. max_spec_factor=2, eagle_width=4, mtp_width=4)", ""},
             {"mtp-depth", 0, "D", "MTP modules to chain (default: all in --draft-model)", ""}};
