@@ -4,7 +4,9 @@
 # and int8; three MTP modules), every stage run for real, acceptance replayed round by round from the shipped
 # 7M model and its trained drafters decoding the same prompts (bench spec --replay). Draft vocabularies of
 # 16,384 tokens: they cover 99.3% of the Qwen3 tokens of Python source (docs/bench/qwen3-vocab-coverage.json).
-# Run on an otherwise idle machine (about 40 minutes on 2 cores); writes docs/bench/replay-*.json.
+# Targets in the group-128 Q2_0 layout of the published Ternary-Bonsai files (mainline q2_0, group 64, costs
+# more per multi-token forward on this machine: t(4)/t(1) 2.25 against 1.81 in one run). Run on an otherwise
+# idle machine (about 40 minutes on 2 cores); writes docs/bench/replay-*.json.
 #   scripts/bench_bonsai.sh [SYNTH_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,7 @@ mkdir -p "$dir"
 trained="eagle=models/tern-pystd-7m-eagle3-ternary,eagle#int8=models/tern-pystd-7m-eagle3,mtp=models/tern-pystd-7m-mtp"
 for shape in 1.7b 4b 8b; do
   m=$dir/qwen3-$shape.gguf
-  [ -f "$m.done" ] || { $t synth "$m" --shape qwen3-$shape --eagle3 --eagle-draft-vocab 16384 --mtp 3 \
+  [ -f "$m.done" ] || { $t synth "$m" --shape qwen3-$shape --type q2_0_g128 --eagle3 --eagle-draft-vocab 16384 --mtp 3 \
     --mtp-draft-vocab 16384 && touch "$m.done"; }
 done
 run() {  # shape workload requests n k drafters
