@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "drafters/eagle_config.hpp"
 #include "target/formats/dequantize.hpp"
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
@@ -26,80 +27,6 @@ int get_int(const nlohmann::json& j, const char* key, const std::string& what, i
         j, key, what, 1, 1 << 24, fallback >= 0 ? std::optional<std::int64_t>(fallback) : std::nullopt));
 }
 
-// A field at the top level of the config or inside eagle_config (checkpoints use both); null when absent.
-nlohmann::json eagle_field(const nlohmann::json& j, const char* key) {
-    if (j.contains(key)) return j[key];
-    if (j.contains("eagle_config") && j["eagle_config"].is_object() && j["eagle_config"].contains(key))
-        return j["eagle_config"][key];
-    return nullptr;
-}
-
-// Whose convention explicit aux layer ids follow: the config's eagle_aux_hidden_state_layer_convention, else
-// the drafter option, else vLLM's with a warning (the two differ by one layer, and a head read in the wrong
-// one drafts badly without any error).
-std::string layer_convention(const nlohmann::json& j, const std::string& cfg_path,
-                             const std::string& option) {
-    const auto check = [](const std::string& v, const std::string& what) {
-        if (v != "vllm" && v != "sglang")
-            throw FormatError(what + " is \"" + v +
-                              "\"; it must be \"vllm\" (the stream entering layer id) or " +
-                              "\"sglang\" (the output of layer id)");
-        return v;
-    };
-    const auto field = eagle_field(j, "eagle_aux_hidden_state_layer_convention");
-    if (!field.is_null() && !field.is_string())
-        throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_convention is not a string");
-    const std::string from_config =
-        field.is_string()
-            ? check(field.get<std::string>(), cfg_path + ": eagle_aux_hidden_state_layer_convention")
-            : "";
-    const std::string from_option = option.empty() ? "" : check(option, "eagle_layer_convention");
-    if (!from_config.empty() && !from_option.empty() && from_config != from_option)
-        throw InputError("eagle_layer_convention=" + from_option + " contradicts " + cfg_path +
-                         ", which says " + from_config);
-    if (!from_config.empty()) return from_config;
-    if (!from_option.empty()) return from_option;
-    spdlog::warn(
-        "{}: explicit eagle_aux_hidden_state_layer_ids without a convention; reading them as vLLM's "
-        "(the stream entering layer id). A head trained with SpecForge for SGLang needs "
-        "--draft-opt eagle_layer_convention=sglang",
-        cfg_path);
-    return "vllm";
-}
-
-}  // namespace
-
-namespace {
-
-// The GGUF form (docs/eagle.md) keeps the checkpoint's tensor names and stores config.json's fields as
-// eagle3.* metadata; this turns them back into the config.json the loader reads.
-nlohmann::json config_from_gguf(const GgufFile& g) {
-    auto u = [&](const std::string& k) { return g.get("eagle3." + k).as_int("eagle3." + k); };
-    nlohmann::json j = {{"architectures", {"LlamaForCausalLMEagle3"}},
-                        {"hidden_size", u("embedding_length")},
-                        {"intermediate_size", u("feed_forward_length")},
-                        {"num_attention_heads", u("attention.head_count")},
-                        {"num_key_value_heads", u("attention.head_count_kv")},
-                        {"head_dim", u("attention.key_length")},
-                        {"vocab_size", u("vocab_size")},
-                        {"draft_vocab_size", u("draft_vocab_size")},
-                        {"target_hidden_size", u("target_hidden_size")},
-                        {"rope_theta", g.get("eagle3.rope.freq_base").as_float("eagle3.rope.freq_base")},
-                        {"rms_norm_eps", g.get("eagle3.attention.layer_norm_rms_epsilon")
-                                             .as_float("eagle3.attention.layer_norm_rms_epsilon")}};
-    // Absent when the checkpoint listed none: the loader then takes the published defaults for the target.
-    if (const auto* layers = g.find("eagle3.aux_hidden_state_layer_ids")) {
-        nlohmann::json ids = nlohmann::json::array();
-        for (const auto& v : layers->as_array("eagle3.aux_hidden_state_layer_ids"))
-            ids.push_back(v.as_int("eagle3.aux_hidden_state_layer_ids"));
-        j["eagle_config"] = {{"eagle_aux_hidden_state_layer_ids", ids}};
-        if (const auto* conv = g.find("eagle3.aux_hidden_state_layer_convention"))
-            j["eagle_config"]["eagle_aux_hidden_state_layer_convention"] =
-                conv->as_string("eagle3.aux_hidden_state_layer_convention");
-    }
-    return j;
-}
-
 }  // namespace
 
 EagleSource EagleSource::open(const std::string& path) {
@@ -107,19 +34,7 @@ EagleSource EagleSource::open(const std::string& path) {
         namespace fs = std::filesystem;
         EagleSource src;
         src.path = path;
-        if (fs::is_regular_file(path)) {
-            auto g = std::make_shared<GgufFile>(path);
-            const auto arch = g->get("general.architecture").as_string("general.architecture");
-            if (arch != "eagle3")
-                throw FormatError(path + ": general.architecture is " + arch +
-                                  ", not eagle3 (an EAGLE-3 head)");
-            src.config = config_from_gguf(*g);
-            src.config_origin = path;
-            for (const auto& t : g->tensors())
-                src.tensors[t.name] = {t.name, t.name, t.type, t.shape, g->tensor_data(t), t.n_bytes, path};
-            src.keep = g;
-            return src;
-        }
+        if (fs::is_regular_file(path)) return open_gguf(path);
         const std::string cfg_path = (fs::path(path) / "config.json").string();
         if (!fs::is_directory(path) || !fs::exists(cfg_path))
             throw InputError(
@@ -157,23 +72,11 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
         c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
         // Variants of the head's layout that this implementation does not compute: refused by name rather
         // than run with the wrong arithmetic (acceptance would collapse without an error).
-        for (const char* variant : {"fc_norm", "norm_before_residual"})
+        for (const char* variant : {"fc_norm", "norm_before_residual", "norm_before_fc"})
             if (json_bool_field(j, variant, cfg_path, false))
                 throw FormatError(cfg_path + ": " + variant +
                                   " is true; ternspec's EAGLE-3 head implements the variant without it");
-        const nlohmann::json ids = eagle_field(j, "eagle_aux_hidden_state_layer_ids");
-        if (ids.is_array()) {
-            // SGLang (and SpecForge, which trains for it) captures the output of layer id, i.e. the stream
-            // entering id + 1; vLLM and ternspec the stream entering id.
-            const bool sglang = layer_convention(j, cfg_path, convention) == "sglang";
-            for (const auto& v : ids)
-                c.aux_layers.push_back(
-                    static_cast<int>(json_integer(v, 0, tc.n_layers - (sglang ? 1 : 0),
-                                                  cfg_path + ": eagle_aux_hidden_state_layer_ids")) +
-                    (sglang ? 1 : 0));
-        } else {
-            c.aux_layers = {std::min(2, tc.n_layers - 1), tc.n_layers / 2, std::max(0, tc.n_layers - 3)};
-        }
+        c.aux_layers = aux_layers_for(j, cfg_path, tc.n_layers, convention);
         if (c.aux_layers.size() != 3)
             throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_ids must list three layers");
         for (int l : c.aux_layers)
@@ -248,72 +151,6 @@ std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3M
         }
         return h;
     });
-}
-
-void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type) {
-    if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::BF16 &&
-        !type_info(type).ternary)
-        throw InputError(
-            "an EAGLE-3 head is written as f32, f16, bf16 or (exactly ternary heads) a ternary type");
-    const auto& j = in.config;
-    auto num = [&](const char* key, long long fallback) -> long long {
-        if (j.contains(key) && j[key].is_number_integer()) return j[key].get<long long>();
-        if (fallback < 0) throw FormatError(in.config_origin + ": lacks " + key);
-        return fallback;
-    };
-    GgufWriter w;
-    w.set("general.architecture", GgufValue::str("eagle3"));
-    w.set("general.alignment", GgufValue::u32(32));
-    const auto hidden = num("hidden_size", -1), heads = num("num_attention_heads", -1);
-    auto u32 = [&](const std::string& k, long long v) {
-        w.set("eagle3." + k, GgufValue::u32(static_cast<std::uint32_t>(v)));
-    };
-    u32("embedding_length", hidden);
-    u32("feed_forward_length", num("intermediate_size", -1));
-    u32("attention.head_count", heads);
-    u32("attention.head_count_kv", num("num_key_value_heads", heads));
-    u32("attention.key_length", num("head_dim", hidden / heads));
-    u32("vocab_size", num("vocab_size", -1));
-    u32("draft_vocab_size", num("draft_vocab_size", num("vocab_size", -1)));
-    u32("target_hidden_size", num("target_hidden_size", hidden));
-    w.set("eagle3.rope.freq_base", GgufValue::f32(j.value("rope_theta", 10000.0f)));
-    w.set("eagle3.attention.layer_norm_rms_epsilon", GgufValue::f32(j.value("rms_norm_eps", 1e-6f)));
-    const nlohmann::json ids =
-        j.contains("eagle_aux_hidden_state_layer_ids") ? j["eagle_aux_hidden_state_layer_ids"]
-        : j.contains("eagle_config")
-            ? j["eagle_config"].value("eagle_aux_hidden_state_layer_ids", nlohmann::json())
-            : nlohmann::json();
-    // SpecForge's Qwen3 configs list no layer ids: the file then carries none either, and loading it takes
-    // the published defaults for its target ({2, L/2, L-3}), as loading the folder does.
-    if (!ids.is_null() && !ids.is_array())
-        throw FormatError(in.config_origin + ": eagle_aux_hidden_state_layer_ids is not a list");
-    if (ids.is_array()) {
-        std::vector<GgufValue> items;
-        for (const auto& v : ids)
-            items.push_back(GgufValue::i32(static_cast<std::int32_t>(
-                json_integer(v, 0, 1 << 16, in.config_origin + ": eagle_aux_hidden_state_layer_ids"))));
-        w.set("eagle3.aux_hidden_state_layer_ids", GgufValue::array(GgufType::I32, std::move(items)));
-        const auto conv = eagle_field(j, "eagle_aux_hidden_state_layer_convention");
-        if (conv.is_string())
-            w.set("eagle3.aux_hidden_state_layer_convention", GgufValue::str(conv.get<std::string>()));
-    }
-    for (const auto& [name, t] : in.tensors) {
-        if (t.type == TensorType::I8 || t.type == TensorType::I32 || t.type == TensorType::I64) {
-            w.add_tensor(name, t.type, t.shape, std::vector<std::uint8_t>(t.data, t.data + t.n_bytes));
-            continue;
-        }
-        if (t.shape.size() == 2 && type_info(type).ternary) {  // refused by name unless exactly ternary
-            w.add_tensor(name, type, t.shape, encode_ternary_exact(t, type, false));
-            continue;
-        }
-        std::vector<float> v(t.n_elems());
-        dequantize(t.type, t.data, v.data(), v.size());
-        const TensorType to = t.shape.size() == 1 ? TensorType::F32 : type;
-        std::vector<std::uint8_t> bytes(tensor_bytes(to, v.size(), name));
-        quantize(to, v.data(), bytes.data(), v.size());
-        w.add_tensor(name, to, t.shape, std::move(bytes));
-    }
-    w.write(out);
 }
 
 std::size_t EagleHead::bytes() const {

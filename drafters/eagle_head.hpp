@@ -21,6 +21,7 @@
 #include "target/model/kv_cache.hpp"
 #include "target/model/model_config.hpp"
 #include "target/model/model_files.hpp"
+#include "target/tokenizer/tokenizer.hpp"
 
 namespace ternspec {
 
@@ -42,11 +43,23 @@ struct EagleSource {
     std::map<std::string, TensorRef> tensors;
     std::shared_ptr<const void> keep;  // the mapped files the tensors point into
     static EagleSource open(const std::string& path);
+    static EagleSource open_gguf(const std::string& path);  // either GGUF layout (drafters/eagle_gguf.cpp)
 };
 
-// Writes the head at `in` (either form) as a GGUF with its matrices as `type`: F32, F16, BF16, or a ternary
-// type for a head whose weights are exactly ternary (refused by tensor name otherwise).
-void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type);
+// What an EAGLE-3 GGUF takes from the target it drafts for: llama.cpp reads the tokenizer from the head's
+// own file, the target layers as absolute ids, and a context length.
+struct EagleGgufTarget {
+    const Tokenizer* tokenizer = nullptr;  // null: none written (llama.cpp then refuses the file)
+    int n_layers = 0;
+    int context_length = 0;
+};
+
+// Writes the head at `in` (any form) in llama.cpp's eagle3 GGUF layout (keys eagle3.*, eagle3.target_layers,
+// tensors fc, d2t as absolute ids, output_norm, output, blk.0.*; docs/eagle.md) with its matrices as
+// `type`: F32, F16, BF16, or a ternary type for a head whose weights are exactly ternary (refused by tensor
+// name otherwise).
+void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType type,
+                      const EagleGgufTarget& target);
 
 // A random head of the published EAGLE-3 shape for `target` (its hidden, intermediate and attention sizes;
 // `draft_vocab` draft tokens) written as `type`: a ternary type holds random trits (packed ternary at load),

@@ -78,7 +78,8 @@ void synth_eagle3(const std::string& out, const ModelConfig& c, int draft_vocab,
     add("d2t", TensorType::I64, {static_cast<std::uint64_t>(draft_vocab)},
         std::vector<std::uint8_t>(static_cast<std::size_t>(draft_vocab) * 8, 0));
     src.keep = store;
-    write_eagle_gguf(src, out, type);
+    const Tokenizer tok = synth_tokenizer();
+    write_eagle_gguf(src, out, type, {&tok, c.n_layers, c.context_length});
 }
 
 }  // namespace ternspec

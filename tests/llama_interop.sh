@@ -32,6 +32,16 @@ for t in q2_0_g128 pq2_0; do
   "$bin" synth "$tmp/tiny_$t.gguf" --shape tiny --type $t 2> /dev/null && refused "$tmp/tiny_$t.gguf"
 done
 
+# EAGLE-3 heads in llama.cpp's eagle3 layout: synth's (int8-stored and ternary) and the shipped head's convert.
+# (This llama.cpp's resource estimate does not count d2t and logs "wrong number of tensors" once; the load
+# itself succeeds.)
+"$bin" synth "$tmp/eagle_target.gguf" --shape tiny --eagle3 --eagle-draft-vocab 64 2> /dev/null \
+  && loads "$tmp/eagle_target.eagle3-int8.gguf" && loads "$tmp/eagle_target.eagle3-ternary.gguf"
+if [ -d "$src/models/tern-pystd-7m-eagle3" ]; then
+  "$bin" convert "$src/models/tern-pystd-7m-eagle3" "$tmp/shipped_eagle.gguf" --type f16 --target "$src/models/tern-pystd-7m" \
+    2> /dev/null && loads "$tmp/shipped_eagle.gguf"
+fi
+
 # The shipped model: its GGUF as shipped, and convert's output in each type that holds it exactly (its
 # group-128 scales do not fit TQ1_0/TQ2_0's 256-blocks: convert refuses those, tested elsewhere).
 model=$src/models/tern-pystd-7m

@@ -119,7 +119,8 @@ TEST(Eagle, GgufFormDraftsLikeTheCheckpoint) {
     folder.draft_model = fixtures::random_eagle_head(gguf, "eagle_gguf_head", 128, 5);
     file.draft_model = fixtures::temp_path("eagle_gguf_head.gguf");
     // BF16 in both forms, so the weights are bit-identical.
-    write_eagle_gguf(EagleSource::open(folder.draft_model), file.draft_model, TensorType::BF16);
+    write_eagle_gguf(EagleSource::open(folder.draft_model), file.draft_model, TensorType::BF16,
+                     {&m->tokenizer(), m->config().n_layers, m->config().context_length});
     const auto prompt = m->tokenizer().encode("for i in range(10):\n    print(i)\n");
     DecodeOptions opt;
     opt.max_new_tokens = 24;
@@ -151,7 +152,8 @@ TEST(Eagle, HeadsWithoutLayerIdsAndUnknownVariants) {
     if (cfg.contains("eagle_config")) cfg["eagle_config"].erase("eagle_aux_hidden_state_layer_ids");
     std::ofstream(cfg_path, std::ios::trunc) << cfg.dump();
     file.draft_model = fixtures::temp_path("eagle_noids_head.gguf");
-    write_eagle_gguf(EagleSource::open(folder.draft_model), file.draft_model, TensorType::BF16);
+    write_eagle_gguf(EagleSource::open(folder.draft_model), file.draft_model, TensorType::BF16,
+                     {&m->tokenizer(), m->config().n_layers, m->config().context_length});
     const int L = m->config().n_layers;
     const std::vector<int> defaults = {std::min(2, L - 1), L / 2, std::max(0, L - 3)};
     EXPECT_EQ(EagleHead::load(folder.draft_model, *m)->config().aux_layers, defaults);
@@ -221,7 +223,8 @@ TEST(Eagle, SglangLayerConventionShiftsIdsByOne) {
     write(said);
     EXPECT_EQ(EagleHead::load(dir, *m)->config().aux_layers, (std::vector<int>{1, 2, 2}));
     const auto file = fixtures::temp_path("eagle_conv_head.gguf");
-    write_eagle_gguf(EagleSource::open(dir), file, TensorType::BF16);
+    write_eagle_gguf(EagleSource::open(dir), file, TensorType::BF16,
+                     {&m->tokenizer(), m->config().n_layers, m->config().context_length});
     EXPECT_EQ(EagleHead::load(file, *m)->config().aux_layers, (std::vector<int>{1, 2, 2}));
     EXPECT_THROW(EagleHead::load(dir, *m, "vllm"), InputError);  // contradicts the config
     said["eagle_config"]["eagle_aux_hidden_state_layer_convention"] = "hf";

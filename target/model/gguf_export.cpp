@@ -60,9 +60,7 @@ ModelConfig synth_shape(const std::string& name) {
     return c;
 }
 
-namespace {
-
-Tokenizer byte_tokenizer() {
+Tokenizer synth_tokenizer() {
     nlohmann::json vocab = nlohmann::json::object();
     // GPT-2's byte map, written out so the tokenizer.json is self-contained.
     int extra = 0;
@@ -95,6 +93,8 @@ Tokenizer byte_tokenizer() {
     };
     return Tokenizer::from_json_text(j.dump(), "synthetic byte tokenizer");
 }
+
+namespace {
 
 std::vector<std::uint8_t> encode_rows(TensorType type, const std::vector<float>& values) {
     std::vector<std::uint8_t> bytes(tensor_bytes(type, values.size(), "tensor"));
@@ -167,7 +167,7 @@ void check_synth_type(TensorType type) {
 void set_synth_metadata(GgufWriter& w, const ModelConfig& c) {
     set_qwen3_metadata(
         w, c, "ternspec synthetic " + std::to_string(c.hidden_size) + "x" + std::to_string(c.n_layers));
-    byte_tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
+    synth_tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
     w.set("tokenizer.chat_template", GgufValue::str(""));
 }
 

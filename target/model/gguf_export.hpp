@@ -9,6 +9,7 @@
 #include "target/formats/gguf.hpp"
 #include "target/model/model_files.hpp"
 #include "target/model/mtp_files.hpp"
+#include "target/tokenizer/tokenizer.hpp"
 
 namespace ternspec {
 
@@ -19,6 +20,9 @@ void set_qwen3_metadata(GgufWriter& w, const ModelConfig& c, const std::string& 
 // Named shapes: tiny (tests), qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b (Qwen3's published sizes, which
 // Ternary-Bonsai keeps).
 ModelConfig synth_shape(const std::string& name);
+
+// The byte-level tokenizer synthetic models carry: 256 bytes and Qwen's three special tokens.
+Tokenizer synth_tokenizer();
 
 // A random ternary model: trits uniform over {-1, 0, +1}, scales near 1/sqrt(2/3 * row length) so that
 // activations stay O(1), a byte-level tokenizer (256 bytes + Qwen's three special tokens).

@@ -90,19 +90,28 @@ int cmd_convert(int argc, char** argv) {
         "Refuses, naming the tensor, when T cannot hold the weights exactly. MTP modules (--mtp SIDECAR,\n"
         "or nextn layers IN carries) are written to OUT.mtp.gguf, for --draft=mtp --draft-model; OUT stays\n"
         "the plain target, which llama.cpp loads.\n"
-        "An EAGLE-3 head folder is written in its GGUF form (docs/eagle.md); use --type f16, bf16 or f32.",
+        "An EAGLE-3 head is written in llama.cpp's eagle3 layout (docs/eagle.md) with --target TARGET; use\n"
+        "--type f16, bf16, f32, or a ternary type for a head trained ternary.",
         {{"type", 0, "TYPE",
           "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, tq2_0, tq1_0, f16, bf16 or "
           "f32",
           "q2_0"},
          {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""},
-         {"mtp", 0, "SIDECAR", "an MTP sidecar folder to store with the model", ""}});
+         {"mtp", 0, "SIDECAR", "an MTP sidecar folder to store with the model", ""},
+         {"target", 0, "TARGET",
+          "for an EAGLE-3 head: the target it drafts for (its tokenizer goes in the file)", ""}});
     if (!args.parse(argc, argv, 2)) return 0;
     if (args.positional().size() != 2) throw InputError("convert takes IN and OUT paths (see --help)");
     const auto type = type_from_name(args.str("type"));
     if (!type || *type == TensorType::Q8_0) throw InputError("unsupported output type " + args.str("type"));
     if (is_eagle_head(args.positional()[0])) {
-        write_eagle_gguf(EagleSource::open(args.positional()[0]), args.positional()[1], *type);
+        if (!args.has("target"))
+            throw InputError(
+                "an EAGLE-3 head's GGUF carries its target's tokenizer and layer count (llama.cpp "
+                "reads both from it): pass --target TARGET");
+        const auto target = ModelFiles::open(args.str("target"));
+        write_eagle_gguf(EagleSource::open(args.positional()[0]), args.positional()[1], *type,
+                         {&target.tokenizer(), target.config().n_layers, target.config().context_length});
         std::fprintf(stderr, "wrote %s (EAGLE-3 head, %s)\n", args.positional()[1].c_str(),
                      args.str("type").c_str());
         return 0;
