@@ -105,7 +105,9 @@ std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>
 
 }  // namespace
 
-int bench_spec(int argc, char** argv) {
+namespace {
+
+std::vector<Option> spec_bench_options() {
     auto opts = model_options();
     opts.push_back({"draft", 0, "LIST",
                     "drafters to compare (none is always included); NAME#LABEL is drafter NAME with the "
@@ -130,34 +132,11 @@ int bench_spec(int argc, char** argv) {
     opts.push_back({"replay-draft-model", 0, "NAME=PATH,...", "TRAINED's drafter weights, per drafter", ""});
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
     opts.push_back({"plot", 0, "OUT.svg", "draw per-position acceptance and speed-ups", ""});
-    Args args("bench spec",
-              "-m MODEL --prompts FILE.jsonl [--draft none,suffix,ngram] [-n N] [-k 2,4,8] [--json OUT] "
-              "[--plot OUT.svg]",
-              "Every drafter on the same requests in one process: tau, acceptance, per-position\n"
-              "acceptance, tokens/s, speed-up over none, time shares, and whether every output matched\n"
-              "none (greedy). Every configuration runs between two runs of none in each repetition, and\n"
-              "its speed-up is the median over repetitions of its tokens/s against those two neighbours.",
-              opts);
-    if (!args.parse(argc, argv)) return 0;
-    if (args.has("json")) check_writable(args.str("json"), "--json");
-    if (args.has("plot")) check_writable(args.str("plot"), "--plot");
-    auto threads = apply_threads(args);
-    auto model = load_model(args);
-    const bool replay = args.has("replay");
-    if (replay && args.has("project"))
-        throw InputError("--replay measures; --project is for runs without it");
-    std::shared_ptr<const Qwen3Model> trained;
-    if (replay) trained = Qwen3Model::load(ModelFiles::open(args.str("replay")));
-    const auto prompts = read_prompts_jsonl(args.str("prompts"), false);
-    std::vector<std::vector<std::int32_t>> ids;
-    // With --replay both targets read the trained model's token ids, so their contexts match token for token.
-    for (const auto& p : prompts) ids.push_back((replay ? *trained : *model).tokenizer().encode(p));
-    if (replay)
-        for (const auto& v : ids)
-            for (auto t : v)
-                if (t >= model->config().vocab_size)
-                    throw InputError("--replay: " + args.str("replay") + "'s token id " + std::to_string(t) +
-                                     " is outside " + args.str("model") + "'s vocabulary");
+    return opts;
+}
+
+// none, then every drafter at every -k value (and with --tree N, a tree of it too).
+std::vector<Config> parse_configs(const Args& args) {
     std::vector<Config> cfgs{{"none", 0, 0}};
     for (const auto& d : args.str_list("draft")) {
         if (d == "none") continue;
@@ -177,39 +156,46 @@ int bench_spec(int argc, char** argv) {
                 cfgs.push_back({d, k, static_cast<int>(args.integer("tree", 1, kMaxDraftTokens))});
         }
     }
-    const int reps = static_cast<int>(args.integer("reps", 1, 1000));
-    const int k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
+    return cfgs;
+}
+
+// One bench spec run: the models, the requests, every configuration's outcome.
+struct SpecBench {
+    const Args& args;
+    std::shared_ptr<const Qwen3Model> model, trained;  // trained: --replay's acceptance source
+    std::vector<std::vector<std::int32_t>> ids;
+    std::vector<Config> cfgs;
+    std::vector<Outcome> res;
     DecodeOptions base;
-    base.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
-    base.stop_at_eos = false;  // equal work for every drafter
-    std::vector<Outcome> res(cfgs.size());
-    std::vector<std::vector<std::int32_t>> reference(ids.size());
-    std::map<std::vector<std::int32_t>, std::vector<std::int32_t>> reference_of;  // prompt -> plain output
-    DecodeOptions oracle_base = base;
-    if (replay) oracle_base.context = 0;
-    ProgressLine bar("bench spec");
-    // Every configuration runs between two runs of `none` (none, c1, none, c2, none, ...), and its speed-up
-    // in a repetition is taken against those two neighbours.
-    const long long total_runs = static_cast<long long>(reps) * static_cast<long long>(2 * cfgs.size() - 1);
-    long long done = 0;
-    auto run = [&](std::size_t c, int rep) {
-        // A fresh drafter per configuration and repetition; it serves the requests in order, so global
-        // state (the suffix drafter's trie of earlier answers) builds up as it would in a server.
-        // NAME#LABEL: drafter NAME with its own --draft-model entry (two heads of one kind in one run).
-        const std::string kind = cfgs[c].drafter.substr(0, cfgs[c].drafter.find('#'));
-        auto drafter = create_drafter(kind, drafter_options(args, cfgs[c].drafter), model);
+    int k_max = 8;
+    std::vector<std::vector<std::int32_t>> reference;                             // none's outputs
+    std::map<std::vector<std::int32_t>, std::vector<std::int32_t>> reference_of;  // prompt -> none's output
+    std::vector<double> bandwidth;                                                // one pass per repetition
+
+    bool replay() const { return trained != nullptr; }
+
+    // A fresh drafter per configuration and repetition; it serves the requests in order, so global state
+    // (the suffix drafter's trie of earlier answers) builds up as it would in a server. NAME#LABEL: drafter
+    // NAME with its own --draft-model entry (two heads of one kind in one run).
+    std::unique_ptr<Drafter> make_drafter(const Config& cfg, ReplayDrafter** replayed) const {
+        const std::string kind = cfg.drafter.substr(0, cfg.drafter.find('#'));
+        auto drafter = create_drafter(kind, drafter_options(args, cfg.drafter), model);
+        if (!replay() || cfg.drafter == "none") return drafter;
+        // The trained pair's weights: the entry for NAME#LABEL, else the one for NAME.
+        auto oracle_opts = drafter_options(args, cfg.drafter, "replay-draft-model");
+        if (oracle_opts.draft_model.empty()) oracle_opts = drafter_options(args, kind, "replay-draft-model");
+        auto oracle = create_drafter(kind, oracle_opts, trained);
+        DecodeOptions oracle_base = base;
+        oracle_base.context = 0;
+        auto r = std::make_unique<ReplayDrafter>(std::move(drafter), trained, std::move(oracle), oracle_base,
+                                                 &reference_of, model->config().vocab_size);
+        *replayed = r.get();
+        return r;
+    }
+
+    double run(std::size_t c, int rep) {
         ReplayDrafter* replayed = nullptr;
-        if (replay && cfgs[c].drafter != "none") {
-            // The trained pair's weights: the entry for NAME#LABEL, else the one for NAME.
-            auto oracle_opts = drafter_options(args, cfgs[c].drafter, "replay-draft-model");
-            if (oracle_opts.draft_model.empty())
-                oracle_opts = drafter_options(args, kind, "replay-draft-model");
-            auto oracle = create_drafter(kind, oracle_opts, trained);
-            auto r = std::make_unique<ReplayDrafter>(std::move(drafter), trained, std::move(oracle),
-                                                     oracle_base, &reference_of, model->config().vocab_size);
-            replayed = r.get();
-            drafter = std::move(r);
-        }
+        auto drafter = make_drafter(cfgs[c], &replayed);
         SpeculativeDecoder dec(model, drafter.get());
         DecodeOptions o = base;
         o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};
@@ -229,50 +215,68 @@ int bench_spec(int argc, char** argv) {
         res[c].tokens_per_s.push_back(tps);
         res[c].stats = total;
         if (replayed) res[c].draft_bytes_per_token = replayed->bytes_per_drafted_token();
-        bar.update(++done, total_runs, cfgs[c].label());
         return tps;
-    };
-    ReadBandwidthProbe probe;
-    std::vector<double> bandwidth;  // one read pass per repetition
-    for (int rep = 0; rep < reps; ++rep) {
-        bandwidth.push_back(probe.pass_gbs());
-        double before = run(0, rep);
-        for (std::size_t c = 1; c < cfgs.size(); ++c) {
-            const double tps = run(c, rep);
-            const double after = run(0, rep);
-            res[c].speedups.push_back(tps / (0.5 * (before + after)));
-            before = after;
-        }
     }
-    bar.finish();
-    // Projection: this run's draft sizes and acceptance, priced with another model's measured t(M).
-    // With --replay the measured model's own curve gives each row's ceiling: its speed-up if drafting were
-    // free (tau over the verification cost), so the gap to the hardware's limit is visible.
-    CostModel projected;
-    if (args.has("project") || replay) {
+
+    // Every configuration runs between two runs of `none` (none, c1, none, c2, none, ...), and its speed-up
+    // in a repetition is taken against those two neighbours.
+    void run_all(int reps) {
+        ProgressLine bar("bench spec");
+        const long long total_runs =
+            static_cast<long long>(reps) * static_cast<long long>(2 * cfgs.size() - 1);
+        long long done = 0;
+        ReadBandwidthProbe probe;
+        auto timed = [&](std::size_t c, int rep) {
+            const double tps = run(c, rep);
+            bar.update(++done, total_runs, cfgs[c].label());
+            return tps;
+        };
+        for (int rep = 0; rep < reps; ++rep) {
+            bandwidth.push_back(probe.pass_gbs());
+            double before = timed(0, rep);
+            for (std::size_t c = 1; c < cfgs.size(); ++c) {
+                const double tps = timed(c, rep);
+                const double after = timed(0, rep);
+                res[c].speedups.push_back(tps / (0.5 * (before + after)));
+                before = after;
+            }
+        }
+        bar.finish();
+    }
+
+    // Projection: this run's draft sizes and acceptance, priced with another model's measured t(M). With
+    // --replay the measured model's own curve gives each row's ceiling: its speed-up if drafting were free
+    // (tau over the verification cost), so the gap to the hardware's limit is visible.
+    CostModel cost_curve() const {
+        if (!args.has("project") && !replay()) return {};
         int longest = 1;
         for (const auto& r : res)
             longest = std::max(longest, static_cast<int>(r.stats.draft_size_hist.size()));
-        projected =
-            replay ? CostModel::measure(*model, longest, 7)
+        return replay()
+                   ? CostModel::measure(*model, longest, 7)
                    : CostModel::measure(*Qwen3Model::load(ModelFiles::open(args.str("project"))), longest, 7);
     }
+
+    nlohmann::json report(const CostModel& curve) const;
+};
+
+nlohmann::json SpecBench::report(const CostModel& curve) const {
     // Relative to none's own projection, so both sides price the same prompts the same way.
     auto project = [&](const DecodeStats& st) {
         auto rate = [&](const DecodeStats& s) {
-            return s.projected_tokens_per_s([&](int m) { return projected.seconds(m); });
+            return s.projected_tokens_per_s([&](int m) { return curve.seconds(m); });
         };
         return rate(st) / rate(res[0].stats);
     };
     nlohmann::json rows = nlohmann::json::array();
-    const bool proj = args.has("project") || replay;
+    const bool proj = curve.max_tokens() > 0;
     const double target_bytes = static_cast<double>(model->weight_bytes());
     std::printf(
         "| drafter | tau | acceptance | tokens/s | speed-up | draft | verify | other | matches none |%s%s\n",
-        proj ? (replay ? " free-drafting ceiling |" : " projected speed-up |") : "",
-        replay ? " draft bytes/token vs target |" : "");
+        proj ? (replay() ? " free-drafting ceiling |" : " projected speed-up |") : "",
+        replay() ? " draft bytes/token vs target |" : "");
     std::printf("|---|---:|---:|---:|---:|---:|---:|---:|:---:|%s%s\n", proj ? "---:|" : "",
-                replay ? "---:|" : "");
+                replay() ? "---:|" : "");
     for (std::size_t c = 0; c < cfgs.size(); ++c) {
         const auto& st = res[c].stats;
         const double tps = median(res[c].tokens_per_s), dec_s = st.t_total - st.t_prefill;
@@ -283,7 +287,7 @@ int bench_spec(int argc, char** argv) {
                     cfgs[c].label().c_str(), st.tau(), acc, tps, res[c].speedup(), 100 * draft, 100 * verify,
                     100 * std::max(0.0, 1 - draft - verify), res[c].lossless ? "yes" : "NO");
         if (proj) std::printf(" %.2fx |", project(st));
-        if (replay) std::printf(" %.1f%% |", 100 * res[c].draft_bytes_per_token / target_bytes);
+        if (replay()) std::printf(" %.1f%% |", 100 * res[c].draft_bytes_per_token / target_bytes);
         std::printf("\n");
         auto j = st.to_json();
         j["config"] = {{"drafter", cfgs[c].drafter}, {"k", cfgs[c].k}, {"tree", cfgs[c].tree}};
@@ -292,51 +296,81 @@ int bench_spec(int argc, char** argv) {
         j["speedup_vs_none"] = res[c].speedup();
         j["speedup_vs_none_reps"] = res[c].speedups;
         j["matches_none"] = res[c].lossless;
-        if (proj) j[replay ? "ceiling_free_drafting" : "projected_speedup"] = project(st);
-        if (replay) {
+        if (proj) j[replay() ? "ceiling_free_drafting" : "projected_speedup"] = project(st);
+        if (replay()) {
             j["draft_bytes_per_token"] = res[c].draft_bytes_per_token;
             j["draft_bytes_per_token_vs_target"] = res[c].draft_bytes_per_token / target_bytes;
         }
         rows.push_back(j);
     }
     std::printf(
-        "kernels %s; read bandwidth %.1f GB/s (median of %zu passes); target weights read per forward %.1f "
-        "MB\n",
+        "kernels %s; read bandwidth %.1f GB/s (median of %zu passes); target weights read per forward "
+        "%.1f MB\n",
         kernel_path_name(kernel_path()), median(bandwidth), bandwidth.size(), target_bytes / 1e6);
-    if (args.has("json")) {
-        nlohmann::json out = {
-            {"command", command_line("bench spec", argc, argv)},
-            {"model", args.str("model")},
+    std::vector<double> ms;
+    for (double t : curve.curve()) ms.push_back(t * 1e3);
+    return {{"model", args.str("model")},
             {"workload", args.str("prompts")},
             {"requests", ids.size()},
             {"measured", true},
             {"acceptance_source",
-             replay ? "replayed from " + args.str("replay") + " with its drafters (" +
-                          (args.has("replay-draft-model") ? args.str("replay-draft-model") : "") + ")"
-                    : "this run"},
+             replay() ? "replayed from " + args.str("replay") + " with its drafters (" +
+                            (args.has("replay-draft-model") ? args.str("replay-draft-model") : "") + ")"
+                      : "this run"},
             {"target_bytes_per_forward", model->weight_bytes()},
             {"projected_onto", args.has("project") ? args.str("project") : ""},
-            {"projected_t_ms",
-             [&] {
-                 std::vector<double> ms;
-                 for (double t : projected.curve()) ms.push_back(t * 1e3);
-                 return ms;
-             }()},
+            {replay() ? "t_ms" : "projected_t_ms", ms},
             {"n_predict", base.max_new_tokens},
-            {"reps", reps},
             {"kernels", kernel_path_name(kernel_path())},
             {"read_bandwidth_gbs", median(bandwidth)},
             {"read_bandwidth_runs_gbs", bandwidth},
             {"rows", rows}};
-        write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
-    }
-    if (args.has("plot")) write_output_file(args.str("plot"), svg_plot(cfgs, res), "--plot");
-    bool all = true;
-    for (const auto& r : res) all = all && r.lossless;
-    if (!all) {
-        std::fprintf(stderr, "bench spec: some outputs differ from plain decoding\n");
-        return 1;
-    }
+}
+
+}  // namespace
+
+int bench_spec(int argc, char** argv) {
+    Args args("bench spec",
+              "-m MODEL --prompts FILE.jsonl [--draft none,suffix,ngram] [-n N] [-k 2,4,8] [--json OUT] "
+              "[--plot OUT.svg]",
+              "Every drafter on the same requests in one process: tau, acceptance, per-position\n"
+              "acceptance, tokens/s, speed-up over none, time shares, and whether every output matched\n"
+              "none (greedy). Every configuration runs between two runs of none in each repetition, and\n"
+              "its speed-up is the median over repetitions of its tokens/s against those two neighbours.",
+              spec_bench_options());
+    if (!args.parse(argc, argv)) return 0;
+    if (args.has("json")) check_writable(args.str("json"), "--json");
+    if (args.has("plot")) check_writable(args.str("plot"), "--plot");
+    if (args.has("replay") && args.has("project"))
+        throw InputError("--replay measures; --project is for runs without it");
+    auto threads = apply_threads(args);
+    SpecBench b{args, load_model(args), nullptr, {}, parse_configs(args), {}, {}, 8, {}, {}, {}};
+    if (args.has("replay")) b.trained = Qwen3Model::load(ModelFiles::open(args.str("replay")));
+    // With --replay both targets read the trained model's token ids, so their contexts match token for token.
+    for (const auto& p : read_prompts_jsonl(args.str("prompts"), false))
+        b.ids.push_back((b.replay() ? *b.trained : *b.model).tokenizer().encode(p));
+    for (const auto& v : b.ids)
+        for (auto t : v)
+            if (t >= b.model->config().vocab_size)
+                throw InputError("--replay: " + args.str("replay") + "'s token id " + std::to_string(t) +
+                                 " is outside " + args.str("model") + "'s vocabulary");
+    const int reps = static_cast<int>(args.integer("reps", 1, 1000));
+    b.k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
+    b.base.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
+    b.base.stop_at_eos = false;  // equal work for every drafter
+    b.res.resize(b.cfgs.size());
+    b.reference.resize(b.ids.size());
+    b.run_all(reps);
+    auto out = b.report(b.cost_curve());
+    out["command"] = command_line("bench spec", argc, argv);
+    out["reps"] = reps;
+    if (args.has("json")) write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
+    if (args.has("plot")) write_output_file(args.str("plot"), svg_plot(b.cfgs, b.res), "--plot");
+    for (const auto& r : b.res)
+        if (!r.lossless) {
+            std::fprintf(stderr, "bench spec: some outputs differ from plain decoding\n");
+            return 1;
+        }
     return 0;
 }
 
