@@ -17,7 +17,9 @@ def shape_lines(kind, cfg):
                 f"- fc fuses the target's layers {cfg['eagle_config']['eagle_aux_hidden_state_layer_ids']}: the residual "
                 "stream *entering* those layers.",
                 f"- Draft vocabulary: the {cfg['draft_vocab_size']} most frequent training tokens (`d2t`/`t2d`).",
-                "- Stored as BF16; ternspec quantises it to int8 per row at load."]
+                ("- Trained quantisation-aware and stored as exact ternary values (bf16 trit x scale, groups of 128); "
+                 "ternspec packs it with the target's kernels at load."
+                 if cfg.get("quantization") else "- Stored as BF16; ternspec quantises it to int8 per row at load.")]
     return [f"- {cfg['num_nextn_predict_layers']} MTP modules (DeepSeek-V3 style, `docs/mtp.md`), layers "
             f"{cfg['num_hidden_layers']}..{cfg['num_hidden_layers'] + cfg['num_nextn_predict_layers'] - 1} after the target's stack.",
             f"- Each: enorm/hnorm, eh_proj [{cfg['hidden_size']}, {2 * cfg['hidden_size']}], one Qwen3 layer (hidden "

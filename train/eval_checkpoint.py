@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--shipped", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--whole", action="store_true", help="every 2,048-token window of the validation stream too")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     val = np.load(os.path.join(args.work, "val.npy"))
@@ -39,10 +40,11 @@ def main():
             warm_start(m, args.shipped)
         else:
             m.load_state_dict(ck["model"])
-        for seq, windows in ((2048, 32), (512, 128)):
+        for seq, windows in ((2048, 32), (512, 128)) + (((2048, None),) if args.whole else ()):
             loss, _ = evaluate(m, val, seq, "cpu", max_windows=windows)
-            out[f"{name}_bpb_{seq}"] = loss / bytes_per_token / math.log(2)
-            print(name, seq, windows, loss, out[f"{name}_bpb_{seq}"], flush=True)
+            key = f"{name}_bpb_{seq}" + ("_whole_validation" if windows is None else "")
+            out[key] = loss / bytes_per_token / math.log(2)
+            print(name, seq, windows, loss, out[key], flush=True)
     with open(args.out, "w") as fh:
         json.dump(out, fh, indent=1)
 
