@@ -35,29 +35,30 @@ void set_mtp_layers(GgufWriter& w, const ModelConfig& c, int depth);
 }  // namespace
 
 ModelConfig synth_shape(const std::string& name) {
-    ModelConfig c;
-    c.rope_theta = 1e6f;
-    c.rms_eps = 1e-6f;
-    if (name == "tiny") {
-        c.vocab_size = 512, c.hidden_size = 256, c.intermediate_size = 512, c.n_layers = 2, c.n_heads = 4,
-        c.n_kv_heads = 2, c.head_dim = 64, c.context_length = 1024;
-    } else if (name == "qwen3-0.6b") {
-        c.vocab_size = 151936, c.hidden_size = 1024, c.intermediate_size = 3072, c.n_layers = 28,
-        c.n_heads = 16, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
-    } else if (name == "qwen3-1.7b") {
-        c.vocab_size = 151936, c.hidden_size = 2048, c.intermediate_size = 6144, c.n_layers = 28,
-        c.n_heads = 16, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
-    } else if (name == "qwen3-4b") {
-        c.vocab_size = 151936, c.hidden_size = 2560, c.intermediate_size = 9728, c.n_layers = 36,
-        c.n_heads = 32, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
-    } else if (name == "qwen3-8b") {
-        c.vocab_size = 151936, c.hidden_size = 4096, c.intermediate_size = 12288, c.n_layers = 36,
-        c.n_heads = 32, c.n_kv_heads = 8, c.head_dim = 128, c.context_length = 40960;
-        c.tied_embeddings = false;  // Qwen3-8B has its own output matrix
-    } else {
-        throw InputError("unknown shape " + name + " (tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b)");
+    struct Shape {
+        const char* name;
+        int vocab, hidden, intermediate, layers, heads, kv_heads, head_dim, context;
+        bool tied;
+    };
+    // Qwen3's published configs; Qwen3-8B has its own output matrix.
+    static const Shape shapes[] = {
+        {"tiny", 512, 256, 512, 2, 4, 2, 64, 1024, true},
+        {"qwen3-0.6b", 151936, 1024, 3072, 28, 16, 8, 128, 40960, true},
+        {"qwen3-1.7b", 151936, 2048, 6144, 28, 16, 8, 128, 40960, true},
+        {"qwen3-4b", 151936, 2560, 9728, 36, 32, 8, 128, 40960, true},
+        {"qwen3-8b", 151936, 4096, 12288, 36, 32, 8, 128, 40960, false},
+    };
+    for (const auto& s : shapes) {
+        if (name != s.name) continue;
+        ModelConfig c;
+        c.rope_theta = 1e6f;
+        c.rms_eps = 1e-6f;
+        c.vocab_size = s.vocab, c.hidden_size = s.hidden, c.intermediate_size = s.intermediate,
+        c.n_layers = s.layers, c.n_heads = s.heads, c.n_kv_heads = s.kv_heads, c.head_dim = s.head_dim,
+        c.context_length = s.context, c.tied_embeddings = s.tied;
+        return c;
     }
-    return c;
+    throw InputError("unknown shape " + name + " (tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b)");
 }
 
 Tokenizer synth_tokenizer() {
