@@ -81,6 +81,39 @@ std::vector<float> MtpDrafter::run_module(int d, std::span<const std::int32_t> c
     return {out.begin() + static_cast<std::ptrdiff_t>(count) * H, out.end()};
 }
 
+// Module d's rows for the frontier nodes: per node, rows first .. first + d - 1 conditioned on its path
+// x_1 .. x_d. Row `first` reads module d-1's last committed output, later rows its outputs in the parent's
+// pass; each row attends to the committed rows and its own chain (slots from `first` on).
+MtpDrafter::DraftRows MtpDrafter::frontier_rows(int d, int first, const std::vector<int>& frontier,
+                                                const std::vector<ScoredNode>& nodes,
+                                                const std::vector<std::vector<float>>& pass) const {
+    const int H = target_->config().hidden_size, rows = d, G = static_cast<int>(frontier.size());
+    const int base = first;
+    DraftRows draft;
+    draft.prev.resize(static_cast<std::size_t>(G) * rows * H);
+    const auto& committed_prev = outs_[static_cast<std::size_t>(d - 1)];
+    for (int g = 0; g < G; ++g) {
+        const int node = frontier[static_cast<std::size_t>(g)];
+        std::vector<std::int32_t> path;
+        for (int a = node; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent)
+            path.insert(path.begin(), nodes[static_cast<std::size_t>(a)].token);
+        const int parent = nodes[static_cast<std::size_t>(node)].parent;
+        for (int i = 0; i < rows; ++i) {
+            const float* src =
+                i == 0 ? committed_prev.data() + static_cast<std::size_t>(first) * H
+                       : pass[static_cast<std::size_t>(parent)].data() + static_cast<std::size_t>(i - 1) * H;
+            std::copy_n(src, H, draft.prev.begin() + (static_cast<std::ptrdiff_t>(g) * rows + i) * H);
+            draft.tokens.push_back(path[static_cast<std::size_t>(i)]);
+            draft.positions.push_back(first + i);
+            std::vector<int> sl(static_cast<std::size_t>(first));
+            std::iota(sl.begin(), sl.end(), 0);
+            for (int k = 0; k <= i; ++k) sl.push_back(base + g * rows + k);
+            draft.slots.push_back(std::move(sl));
+        }
+    }
+    return draft;
+}
+
 DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
     const int H = target_->config().hidden_size, V = mods_->draft_vocab_size(),
               N = static_cast<int>(ctx.size());
@@ -113,36 +146,8 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
         const int d = depth - 1, first = N - 1 - d, rows = d;
         frontier = best_nodes(nodes, std::move(frontier), width);
         const int G = static_cast<int>(frontier.size());
-        // The draft rows follow the module's rows committed in the same forward: slots from `first` on.
-        const int base = first;
-        DraftRows draft;
-        draft.prev.resize(static_cast<std::size_t>(G) * rows * H);
-        auto& prev = draft.prev;
-        auto& toks = draft.tokens;
-        auto& pos = draft.positions;
-        auto& slots = draft.slots;
-        const auto& committed_prev = outs_[static_cast<std::size_t>(d - 1)];
-        for (int g = 0; g < G; ++g) {
-            const int node = frontier[static_cast<std::size_t>(g)];
-            std::vector<std::int32_t> path;
-            for (int a = node; a >= 0; a = nodes[static_cast<std::size_t>(a)].parent)
-                path.insert(path.begin(), nodes[static_cast<std::size_t>(a)].token);
-            const int parent = nodes[static_cast<std::size_t>(node)].parent;
-            for (int i = 0; i < rows; ++i) {
-                // Row `first` reads module d-1's last committed output; later rows its outputs in the
-                // parent's pass.
-                const float* src = i == 0 ? committed_prev.data() + static_cast<std::size_t>(first) * H
-                                          : pass[static_cast<std::size_t>(parent)].data() +
-                                                static_cast<std::size_t>(i - 1) * H;
-                std::copy_n(src, H, prev.begin() + (static_cast<std::ptrdiff_t>(g) * rows + i) * H);
-                toks.push_back(path[static_cast<std::size_t>(i)]);
-                pos.push_back(first + i);
-                std::vector<int> sl(static_cast<std::size_t>(first));
-                std::iota(sl.begin(), sl.end(), 0);
-                for (int k = 0; k <= i; ++k) sl.push_back(base + g * rows + k);
-                slots.push_back(std::move(sl));
-            }
-        }
+        const int base = first;  // the draft rows follow the module's rows committed in the same forward
+        const DraftRows draft = frontier_rows(d, first, frontier, nodes, pass);
         if (base + G * rows > caches_[static_cast<std::size_t>(d)].capacity()) break;
         const auto out = run_module(d, ctx, draft);
         std::vector<float> last(static_cast<std::size_t>(G) * H);

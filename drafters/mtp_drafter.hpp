@@ -9,6 +9,7 @@
 
 #include "drafters/drafter.hpp"
 #include "drafters/mtp_modules.hpp"
+#include "drafters/scored_tree.hpp"
 
 namespace ternspec {
 
@@ -31,6 +32,9 @@ class MtpDrafter : public Drafter {
         std::vector<std::vector<int>> slots;
     };
     std::vector<float> run_module(int d, std::span<const std::int32_t> context, const DraftRows& draft);
+    DraftRows frontier_rows(int d, int first, const std::vector<int>& frontier,
+                            const std::vector<ScoredNode>& nodes,
+                            const std::vector<std::vector<float>>& pass) const;
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<MtpModules> mods_;
     int depth_, width_;
