@@ -28,6 +28,9 @@ refused() {  # GGUF in a layout this llama.cpp does not know: refused, as docume
 for t in q2_0 tq2_0 tq1_0 f16 bf16 f32; do
   "$bin" synth "$tmp/tiny_$t.gguf" --shape tiny --type $t 2> /dev/null && loads "$tmp/tiny_$t.gguf"
 done
+# Qwen3's real vocabulary size (151,936 embedding rows for a 259-token byte tokenizer: the token list is
+# padded as convert_hf_to_gguf.py pads it), at a tiny width so the file stays small.
+"$bin" synth "$tmp/tiny_qwen3_vocab.gguf" --shape tiny --vocab 151936 2> /dev/null && loads "$tmp/tiny_qwen3_vocab.gguf"
 for t in q2_0_g128 pq2_0; do
   "$bin" synth "$tmp/tiny_$t.gguf" --shape tiny --type $t 2> /dev/null && refused "$tmp/tiny_$t.gguf"
 done
