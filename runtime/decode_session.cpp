@@ -190,7 +190,12 @@ void DecodeSession::consume(const ForwardOutput& out) {
             }
         });
     }
-    if (opt_.adaptive) opt_.adaptive->record_draft_cost(round_draft_s_ + observe_s, depth_);
+    // A request's first drafting round also carries the drafter's catch-up over the whole prompt (EAGLE's and
+    // MTP's heads run over every prompt row then): a one-time cost, not a per-token one. Taught to the
+    // controller, it priced drafting out for good at the 1.7B shape (-k auto drafted nothing).
+    if (opt_.adaptive && depth_ > 0 && drafted_once_)
+        opt_.adaptive->record_draft_cost(round_draft_s_ + observe_s, depth_);
+    drafted_once_ = drafted_once_ || depth_ > 0;
     for (int node : v.accepted_nodes)
         if (!emit(draft_.tokens[static_cast<std::size_t>(node)])) {
             done_ = true;

@@ -47,7 +47,7 @@ class DecodeSession {
     StreamDecoder stream_;
     DecodeResult res_;
     std::vector<std::int32_t> prompt_, context_;
-    bool prefilled_ = false, done_ = false;
+    bool prefilled_ = false, done_ = false, drafted_once_ = false;
     std::int32_t pending_ = -1;
     double t0_ = 0, t_sent_ = 0, round_draft_s_ = 0;
     // The round in flight.

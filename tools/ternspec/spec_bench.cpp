@@ -225,14 +225,15 @@ struct SpecBench {
         const long long total_runs =
             static_cast<long long>(reps) * static_cast<long long>(2 * cfgs.size() - 1);
         long long done = 0;
-        ReadBandwidthProbe probe;
         auto timed = [&](std::size_t c, int rep) {
             const double tps = run(c, rep);
             bar.update(++done, total_runs, cfgs[c].label());
             return tps;
         };
         for (int rep = 0; rep < reps; ++rep) {
-            bandwidth.push_back(probe.pass_gbs());
+            // A fresh buffer each repetition: a probe kept across minutes of decoding read at 2-4 GB/s on its
+            // later passes while decoding itself still streamed weights at over 30 GB/s (1.7B run, session 8).
+            bandwidth.push_back(ReadBandwidthProbe().pass_gbs());
             double before = timed(0, rep);
             for (std::size_t c = 1; c < cfgs.size(); ++c) {
                 const double tps = timed(c, rep);
