@@ -232,7 +232,8 @@ struct SpecBench {
         };
         for (int rep = 0; rep < reps; ++rep) {
             // A fresh buffer each repetition: a probe kept across minutes of decoding read at 2-4 GB/s on its
-            // later passes while decoding itself still streamed weights at over 30 GB/s (1.7B run, session 8).
+            // later passes while decoding itself still streamed weights at over 30 GB/s (1.7B run, session
+            // 8).
             bandwidth.push_back(ReadBandwidthProbe().pass_gbs());
             double before = timed(0, rep);
             for (std::size_t c = 1; c < cfgs.size(); ++c) {
