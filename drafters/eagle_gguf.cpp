@@ -8,6 +8,7 @@
 #include "target/formats/gguf.hpp"
 #include "target/io/json_fields.hpp"
 #include "target/model/gguf_export.hpp"
+#include "target/model/ternary_import.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -39,23 +40,6 @@ const std::map<std::string, std::string>& llama_names() {
 std::string checkpoint_name(const std::string& name) {
     // Some exporters name the layer layers.0 instead of midlayer.
     return name.rfind("layers.0.", 0) == 0 ? "midlayer." + name.substr(9) : name;
-}
-
-// d2t as the checkpoint has it (offsets: target id = i + d2t[i]) or as llama.cpp has it (absolute ids).
-std::vector<std::int64_t> read_ids(const TensorRef& t) {
-    std::vector<std::int64_t> v(t.n_elems());
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        if (t.type == TensorType::I64) {
-            std::memcpy(&v[i], t.data + 8 * i, 8);
-        } else if (t.type == TensorType::I32) {
-            std::int32_t x;
-            std::memcpy(&x, t.data + 4 * i, 4);
-            v[i] = x;
-        } else {
-            throw FormatError(t.file + ": tensor " + t.source_name + " must hold I32 or I64 ids");
-        }
-    }
-    return v;
 }
 
 std::vector<std::uint8_t> encoded(const TensorRef& t, TensorType type) {
@@ -136,7 +120,7 @@ EagleSource EagleSource::open_gguf(const std::string& path) {
                           : std::int64_t{0});
         auto it = src.tensors.find("d2t");
         if (it != src.tensors.end()) {
-            const auto ids = read_ids(it->second);
+            const auto ids = import_ints(it->second);
             keep->d2t_offsets.resize(ids.size());
             for (std::size_t i = 0; i < ids.size(); ++i)
                 keep->d2t_offsets[i] = ids[i] - static_cast<std::int64_t>(i);
@@ -204,7 +188,7 @@ void write_eagle_gguf(const EagleSource& in, const std::string& out, TensorType 
         if (it == llama_names().end())
             throw FormatError(in.config_origin + ": tensor " + source + " is not part of an EAGLE-3 head");
         if (name == "d2t") {  // llama.cpp reads absolute target ids
-            auto ids = read_ids(t);
+            auto ids = import_ints(t);
             for (std::size_t i = 0; i < ids.size(); ++i) {
                 ids[i] += static_cast<std::int64_t>(i);
                 if (ids[i] < 0 || ids[i] >= vocab)

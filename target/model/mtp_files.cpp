@@ -9,6 +9,7 @@
 #include "target/io/file_errors.hpp"
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
+#include "target/model/ternary_import.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -27,19 +28,11 @@ std::vector<std::int32_t> read_draft_vocab(const TensorRef& t, int vocab) {
     const std::string what = t.file + ": tensor " + t.source_name;
     if (t.shape.size() != 1 || t.shape[0] == 0 || t.shape[0] > static_cast<std::uint64_t>(vocab))
         throw FormatError(what + " must list between 1 and " + std::to_string(vocab) + " token ids");
-    if (t.type != TensorType::I32 && t.type != TensorType::I64)
-        throw FormatError(what + " must hold I32 or I64 token ids");
-    std::vector<std::int32_t> ids(t.shape[0]);
+    const auto values = import_ints(t);
+    std::vector<std::int32_t> ids(values.size());
     std::vector<char> seen(static_cast<std::size_t>(vocab), 0);
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        std::int64_t v = 0;
-        if (t.type == TensorType::I32) {
-            std::int32_t x;
-            std::memcpy(&x, t.data + 4 * i, 4);
-            v = x;
-        } else {
-            std::memcpy(&v, t.data + 8 * i, 8);
-        }
+        const std::int64_t v = values[i];
         if (v < 0 || v >= vocab || seen[static_cast<std::size_t>(v)])
             throw FormatError(what + ": entry " + std::to_string(i) + " (" + std::to_string(v) +
                               ") is outside the vocabulary or repeated");

@@ -64,6 +64,22 @@ std::vector<float> import_floats(const TensorRef& t) {
     return out;
 }
 
+std::vector<std::int64_t> import_ints(const TensorRef& t) {
+    if (t.type != TensorType::I32 && t.type != TensorType::I64)
+        throw FormatError(t.file + ": tensor " + t.source_name + " must hold I32 or I64 ids");
+    std::vector<std::int64_t> v(t.n_elems());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (t.type == TensorType::I64) {
+            std::memcpy(&v[i], t.data + 8 * i, 8);
+        } else {
+            std::int32_t x;
+            std::memcpy(&x, t.data + 4 * i, 4);
+            v[i] = x;
+        }
+    }
+    return v;
+}
+
 // Groups are decoded in chunks, in parallel: a 1.7B model holds 1.7 G weights, and one float array of a
 // whole tensor (1.2 GB for the embedding) plus a division per weight made loading take about 19 s. Errors
 // are kept per chunk and the first in file order is raised, so the message does not depend on threads.

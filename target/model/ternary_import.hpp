@@ -26,4 +26,8 @@ void absmean_quantize(const float* w, int n, std::int8_t* trits, float* scale);
 
 std::vector<float> import_floats(const TensorRef& t);
 
+// An I32 or I64 tensor's values (token-id tables: EAGLE-3's d2t, an MTP draft vocabulary); FormatError
+// naming the tensor for any other type.
+std::vector<std::int64_t> import_ints(const TensorRef& t);
+
 }  // namespace ternspec
