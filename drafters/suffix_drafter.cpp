@@ -21,30 +21,38 @@ std::size_t budget_bytes(const DrafterOptions& o) {
     return static_cast<std::size_t>(mb * (1 << 20));
 }
 
+int int_option(const DrafterOptions& o, const char* key, double fallback, int lo, int hi) {
+    const double v = o.get(key, fallback);
+    if (!(v >= lo && v <= hi) || v != std::floor(v))
+        throw InputError(std::string("suffix drafter: ") + key + " must be an integer in [" +
+                         std::to_string(lo) + ", " + std::to_string(hi) + "], not " + std::to_string(v));
+    return static_cast<int>(v);
+}
+
 }  // namespace
 
 SuffixDrafter::SuffixDrafter(const DrafterOptions& o)
-    : depth_(static_cast<int>(o.get("suffix_depth", 32))),
-      max_spec_factor_(o.get("max_spec_factor", 2.0)),
-      min_token_prob_(o.get("min_token_prob", 0.1)),
+    : depth_(int_option(o, "suffix_depth", 32, 1, 1024)),
+      max_match_(int_option(o, "max_match", 32, 1, 1 << 16)),
+      max_occurrences_(int_option(o, "max_occurrences", 32, 1, 1 << 20)),
+      max_spec_factor_(o.get("max_spec_factor", double(kMaxDraftTokens))),
+      max_spec_offset_(o.get("max_spec_offset", 0.0)),
+      min_token_prob_(o.get("min_token_prob", 0.2)),
+      match_prior_(o.get("match_prior", 2.0)),
+      overlap_(o.get("overlap", 1) != 0),
       global_max_tokens_(static_cast<std::size_t>(o.get("global_max_tokens", 1 << 20))),
       global_max_bytes_(budget_bytes(o)),
-      local_(depth_),
       global_(depth_) {}
 
 void SuffixDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows*) {
-    local_ = SuffixTrie(depth_);
-    cursor_ = {};
-    for (auto t : prompt) local_.extend(cursor_, t);
-    synced_ = observed_ = prompt.size();
+    local_.clear();
+    for (auto t : prompt) local_.append(t);
+    observed_ = prompt.size();
 }
 
 void SuffixDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows*) {
     for (const auto t : cached) {
-        if (observed_ == synced_) {
-            local_.extend(cursor_, t);
-            ++synced_;
-        }
+        if (observed_ == local_.size()) local_.append(t);
         ++observed_;
     }
 }
@@ -64,37 +72,46 @@ void SuffixDrafter::end_request(std::span<const std::int32_t> output) {
     }
 }
 
+int SuffixDrafter::max_len(int match_len, const DraftBudget& budget) const {
+    const double cap = max_spec_factor_ * match_len + max_spec_offset_ + 1e-6;
+    return std::max(0, std::min(budget.max_depth, static_cast<int>(std::min(cap, double(kMaxDraftTokens)))));
+}
+
 DraftTree SuffixDrafter::expand(const SuffixTrie& trie, std::int32_t node, int match_len,
                                 const DraftBudget& budget, double* expected) const {
     DraftTree d;
     *expected = 0;
-    const int max_len =
-        std::min(budget.max_depth, std::max(1, static_cast<int>(std::floor(max_spec_factor_ * match_len))));
-    const int max_nodes = budget.max_nodes > 0 ? budget.max_nodes : max_len;
+    const int len = max_len(match_len, budget);
+    const int max_nodes = budget.max_nodes > 0 ? budget.max_nodes : len;
     struct Cand {
         double prob;
+        std::int64_t seen;
         std::int32_t trie_node, parent, depth, token;
-        bool operator<(const Cand& o) const { return prob < o.prob || (prob == o.prob && token > o.token); }
+        bool operator<(const Cand& o) const { return prob < o.prob || (prob == o.prob && seen < o.seen); }
     };
     std::priority_queue<Cand> queue;
+    auto reliable = [&](int depth) {
+        return match_prior_ > 0 ? (match_len + depth) / (match_len + depth + match_prior_) : 1.0;
+    };
+    // A child's probability is its count over its parent's (which counts the occurrences that end there).
     auto push_children = [&](std::int32_t tn, std::int32_t parent, int depth, double prob) {
-        if (depth >= max_len) return;
-        std::int64_t total = 0;
-        for (const auto& [t, c] : trie.children(tn)) total += trie.count(c);
-        if (total == 0) return;
-        if (budget.max_nodes == 0) {  // chain: only the most frequent child
-            std::pair<std::int32_t, std::int32_t> best{-1, -1};
-            for (const auto& ch : trie.children(tn))
-                if (best.second < 0 || trie.count(ch.second) > trie.count(best.second) ||
-                    (trie.count(ch.second) == trie.count(best.second) && ch.first < best.first))
-                    best = ch;
-            const double p = prob * static_cast<double>(trie.count(best.second)) / static_cast<double>(total);
-            if (p >= min_token_prob_) queue.push({p, best.second, parent, depth + 1, best.first});
+        if (depth >= len) return;
+        const auto total = static_cast<double>(trie.count(tn));
+        if (budget.max_nodes == 0) {  // chain: only the most frequent child, ties to the most recent
+            std::int32_t best = -1, best_tok = -1;
+            for (const auto& [t, c] : trie.children(tn))
+                if (best < 0 || trie.count(c) > trie.count(best) ||
+                    (trie.count(c) == trie.count(best) && trie.last_seen(c) > trie.last_seen(best)))
+                    best = c, best_tok = t;
+            if (best < 0) return;
+            const double p = prob * static_cast<double>(trie.count(best)) / total * reliable(depth);
+            if (p >= min_token_prob_)
+                queue.push({p, trie.last_seen(best), best, parent, depth + 1, best_tok});
             return;
         }
         for (const auto& [t, c] : trie.children(tn)) {
-            const double p = prob * static_cast<double>(trie.count(c)) / static_cast<double>(total);
-            if (p >= min_token_prob_) queue.push({p, c, parent, depth + 1, t});
+            const double p = prob * static_cast<double>(trie.count(c)) / total * reliable(depth);
+            if (p >= min_token_prob_) queue.push({p, trie.last_seen(c), c, parent, depth + 1, t});
         }
     };
     push_children(node, -1, 0, 1.0);
@@ -108,45 +125,69 @@ DraftTree SuffixDrafter::expand(const SuffixTrie& trie, std::int32_t node, int m
     return d;
 }
 
-DraftTree SuffixDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
-    for (; synced_ < ctx.size(); ++synced_) local_.extend(cursor_, ctx[synced_]);
-    DraftTree best;
-    double best_expected = 0;
-    // The trie is depth-bounded: a match of length m leaves depth - m levels for the continuation, so
-    // matches are capped to leave room for a full draft (else a long copy would shrink drafts to nothing).
-    const int max_match = std::max(1, depth_ - budget.max_depth);
-    // Local trie: the cursor already holds every suffix of the context; take the longest that occurred
-    // before.
-    for (int i = std::min(static_cast<int>(cursor_.active.size()), max_match) - 1; i >= 0; --i) {
-        const auto node = cursor_.active[static_cast<std::size_t>(i)];
-        if (local_.children(node).empty()) continue;
-        double e = 0;
-        auto d = expand(local_, node, i + 1, budget, &e);
-        if (e > best_expected) best = std::move(d), best_expected = e;
-        break;
+void SuffixDrafter::propose_local(const DraftBudget& budget, DraftTree* best, double* best_score) {
+    local_.matches(max_match_, max_occurrences_, occurrences_);
+    // The occurrences come longest first: the set matching m tokens is a prefix of the list. Each distinct
+    // length drafts once, from its whole prefix (a shorter length with the same set drafts the same tokens,
+    // only fewer). Shorter matches allow shorter drafts, so the walk stops once the cap cannot beat the best.
+    const SuffixDraftLimits base{0, budget.max_nodes, min_token_prob_, overlap_};
+    ends_.clear();
+    for (std::size_t i = 0; i < occurrences_.size();) {
+        const int m = occurrences_[i].length;
+        for (; i < occurrences_.size() && occurrences_[i].length == m; ++i)
+            ends_.push_back(occurrences_[i].end);
+        const int len = max_len(m, budget);
+        if (len <= *best_score) break;
+        SuffixDraftLimits lim = base;
+        lim.max_len = len;
+        lim.match_len = m;
+        lim.prior = match_prior_;
+        double score = 0;
+        auto d = draft_from_occurrences(local_.tokens(), ends_, lim, tally_, &score);
+        if (score > *best_score) *best = std::move(d), *best_score = score;
     }
-    // Global trie: the longest suffix of the context with a continuation. Every substring of a stored
-    // sequence is a path from the root, so if the last m tokens continue, the last m - 1 do too, and a binary
-    // search finds the longest m in O(log depth) walks instead of one walk per length.
+}
+
+void SuffixDrafter::propose_global(std::span<const std::int32_t> ctx, const DraftBudget& budget,
+                                   DraftTree* best, double* best_score) {
+    // The trie is depth-bounded: a match of length m leaves depth - m levels for the continuation, so
+    // matches are capped to leave room for a full draft.
     const int len = static_cast<int>(ctx.size());
+    const int max_match = std::min(std::max(1, depth_ - budget.max_depth), len);
+    // Every substring of a stored sequence is a path from the root, so if the last m tokens continue, the
+    // last m - 1 do too: a binary search finds the longest.
     auto continuing = [&](int m) {
         const auto node = global_.find(ctx.subspan(static_cast<std::size_t>(len - m)));
         return node >= 0 && !global_.children(node).empty() ? node : -1;
     };
-    int lo = 0, hi = std::min(max_match, len);  // lo: the longest length known to continue, at `found`
-    std::int32_t found = -1;
+    int lo = 0, hi = max_match;
     while (lo < hi) {
         const int mid = (lo + hi + 1) / 2;
-        if (const auto node = continuing(mid); node >= 0)
-            lo = mid, found = node;
+        if (continuing(mid) >= 0)
+            lo = mid;
         else
             hi = mid - 1;
     }
-    if (lo > 0) {
+    // Then every length from the longest down, skipping those whose node counts the same occurrences as
+    // the longer one's (same continuations, shorter cap).
+    std::int64_t longer_count = -1;
+    for (int m = lo; m >= 1; --m) {
+        if (max_len(m, budget) <= *best_score) break;
+        const auto node = global_.find(ctx.subspan(static_cast<std::size_t>(len - m)));
+        if (global_.count(node) == longer_count) continue;
+        longer_count = global_.count(node);
         double e = 0;
-        auto d = expand(global_, found, lo, budget, &e);
-        if (e > best_expected) best = std::move(d), best_expected = e;
+        auto d = expand(global_, node, m, budget, &e);
+        if (e > *best_score) *best = std::move(d), *best_score = e;
     }
+}
+
+DraftTree SuffixDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
+    while (local_.size() < ctx.size()) local_.append(ctx[local_.size()]);
+    DraftTree best;
+    double best_score = 0;
+    propose_local(budget, &best, &best_score);
+    if (global_.live_nodes() > 1) propose_global(ctx, budget, &best, &best_score);
     return best;
 }
 

@@ -13,6 +13,10 @@ SuffixTrie::SuffixTrie(int max_depth) : max_depth_(max_depth) {
 }
 
 std::int32_t SuffixTrie::child(std::int32_t node, std::int32_t token) const {
+    if (node == 0)
+        return token >= 0 && static_cast<std::size_t>(token) < root_index_.size()
+                   ? root_index_[static_cast<std::size_t>(token)]
+                   : -1;
     for (const auto& [t, c] : nodes_[static_cast<std::size_t>(node)].children)
         if (t == token) return c;
     return -1;
@@ -35,6 +39,11 @@ std::int32_t SuffixTrie::child_or_create(std::int32_t node, std::int32_t token) 
     const auto before = ch.capacity();
     ch.emplace_back(token, id);
     child_bytes_ += (ch.capacity() - before) * sizeof(ch[0]);
+    if (node == 0) {
+        const auto t = static_cast<std::size_t>(token);
+        if (t >= root_index_.size()) root_index_.resize(std::max(t + 1, root_index_.size() * 2), -1);
+        root_index_[t] = id;
+    }
     return id;
 }
 
@@ -44,7 +53,12 @@ void SuffixTrie::extend(Cursor& cur, std::int32_t token) {
     next.push_back(child_or_create(0, token));
     for (auto a : cur.active)
         if (nodes_[static_cast<std::size_t>(a)].depth < max_depth_) next.push_back(child_or_create(a, token));
-    for (auto n : next) nodes_[static_cast<std::size_t>(n)].count++;
+    ++clock_;
+    for (auto n : next) {
+        auto& node = nodes_[static_cast<std::size_t>(n)];
+        node.count++;
+        node.stamp = clock_;
+    }
     nodes_[0].count++;
     cur.active = std::move(next);
 }
@@ -76,8 +90,11 @@ void SuffixTrie::remove_sequence(std::span<const std::int32_t> tokens) {
     // An emptied node's subtree is emptied too (counts cover children's), so unlinking each from its parent
     // and freeing it costs O(removed nodes); scanning every node made eviction 13.7 ms at a 100K-token cap.
     for (auto n : emptied) {
-        auto& ch = nodes_[static_cast<std::size_t>(nodes_[static_cast<std::size_t>(n)].parent)].children;
-        ch.erase(std::find_if(ch.begin(), ch.end(), [&](const auto& p) { return p.second == n; }));
+        const auto parent = nodes_[static_cast<std::size_t>(n)].parent;
+        auto& ch = nodes_[static_cast<std::size_t>(parent)].children;
+        const auto it = std::find_if(ch.begin(), ch.end(), [&](const auto& p) { return p.second == n; });
+        if (parent == 0) root_index_[static_cast<std::size_t>(it->first)] = -1;
+        ch.erase(it);
     }
     for (auto n : emptied) {
         child_bytes_ -= nodes_[static_cast<std::size_t>(n)].children.capacity() *
@@ -111,6 +128,8 @@ void SuffixTrie::check_integrity() const {
             const auto& child = nodes_[static_cast<std::size_t>(c)];
             if (child.parent != n || child.depth != node.depth + 1)
                 fail("node " + std::to_string(c) + " disagrees with its parent " + std::to_string(n));
+            if (n == 0 && this->child(0, tok) != c)
+                fail("root index disagrees with the root's child list for token " + std::to_string(tok));
             if (child.count <= 0)
                 fail("node " + std::to_string(c) + " is reachable with count " + std::to_string(child.count));
             below += child.count;

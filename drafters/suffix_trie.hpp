@@ -26,6 +26,9 @@ class SuffixTrie {
     std::int32_t child(std::int32_t node, std::int32_t token) const;
     std::int32_t find(std::span<const std::int32_t> pattern) const;  // -1 when absent
     std::int64_t count(std::int32_t node) const { return nodes_[static_cast<std::size_t>(node)].count; }
+    // When the node's count last grew (a clock of extend calls): ties between equal counts go to the most
+    // recent, as in SuffixDecoding.
+    std::int64_t last_seen(std::int32_t node) const { return nodes_[static_cast<std::size_t>(node)].stamp; }
     const std::vector<std::pair<std::int32_t, std::int32_t>>& children(std::int32_t node) const {
         return nodes_[static_cast<std::size_t>(node)].children;
     }
@@ -41,7 +44,7 @@ class SuffixTrie {
 
   private:
     struct Node {
-        std::int64_t count = 0;
+        std::int64_t count = 0, stamp = 0;
         std::int32_t depth = 0;
         std::int32_t parent = -1;  // removal unlinks a node from its parent alone, not by scanning every node
         std::vector<std::pair<std::int32_t, std::int32_t>> children;  // (token, node)
@@ -51,6 +54,9 @@ class SuffixTrie {
     std::vector<Node> nodes_;
     std::vector<std::int32_t> free_;
     std::size_t child_bytes_ = 0;  // capacity of every child list, in bytes
+    std::int64_t clock_ = 0;
+    // The root has a child per distinct token (thousands): looked up by index, not by scanning its list.
+    std::vector<std::int32_t> root_index_;
 };
 
 }  // namespace ternspec

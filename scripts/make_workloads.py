@@ -2,8 +2,12 @@
 """Builds bench/workloads/*.jsonl from the held-out validation modules (train/corpus.py), never from the
 training split. Prompts stay short: the shipped model was trained on 256-token windows.
 
-  python3 scripts/make_workloads.py        (stdlib only; deterministic)
+  python3 scripts/make_workloads.py                   (stdlib only; deterministic)
+  python3 scripts/make_workloads.py --held-out DIR    completion and editing prompts from the validation
+                                                      modules the workloads do not use: for measuring
+                                                      defaults chosen on bench/workloads (docs/suffix.md)
 """
+import argparse
 import json
 import os
 import re
@@ -31,35 +35,57 @@ def code_chunk(text, limit):
     return head(text, limit)
 
 
-def main():
-    _, val = corpus.split()
-    texts = [(m, t) for m, t in ((m, corpus.read_text(m)) for m in val) if t and len(t) > 1500]
-    os.makedirs(OUT, exist_ok=True)
-    # Completion: a module's head; continue it.
-    completion = [{"prompt": head(t, 600), "source": m, "kind": "completion"} for m, t in texts[:16]]
-    # Editing: a block of code, then the same block starting again with one identifier renamed; the model's
-    # continuation mostly copies the rest, which is where a drafter that reads the context pays.
+def completion_rows(texts):
+    """A module's head; continue it."""
+    return [{"prompt": head(t, 600), "source": m, "kind": "completion"} for m, t in texts]
+
+
+def editing_rows(texts):
+    """A block of code, then the same block starting again with one identifier renamed; the model's
+    continuation mostly copies the rest, which is where a drafter that reads the context pays."""
     editing = []
-    for m, t in texts[16:30]:
+    for m, t in texts:
         block = code_chunk(t, 420)
         names = [n for n in re.findall(r"\b([a-z_][a-z0-9_]{3,})\b", block) if n not in {"self", "return", "def", "class"}]
         if not names:
             continue
-        old = max(set(names), key=names.count)
+        old = max(sorted(set(names)), key=names.count)  # sorted: ties by name, not by hash order
         new = old + "_v2"
         edited = re.sub(r"\b%s\b" % re.escape(old), new, block)
         first = "".join(edited.splitlines(keepends=True)[:2])
         editing.append({"prompt": block + "\n\n# revised: %s renamed to %s\n" % (old, new) + first, "source": m, "kind": "editing"})
+    return editing
+
+
+def write(out, name, rows):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, name + ".jsonl"), "w") as fh:
+        for r in rows:
+            fh.write(json.dumps(r) + "\n")
+    print(f"{name}: {len(rows)} requests")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--held-out", metavar="DIR", help="write held-out completion and editing prompts here instead")
+    args = ap.parse_args()
+    _, val = corpus.split()
+    texts = [(m, t) for m, t in ((m, corpus.read_text(m)) for m in val) if t and len(t) > 1500]
+    if args.held_out:
+        # The modules after the 35 the workloads use; both kinds from each.
+        rest = texts[35:]
+        write(args.held_out, "completion", completion_rows(rest))
+        write(args.held_out, "editing", editing_rows(rest))
+        return
+    completion = completion_rows(texts[:16])
+    editing = editing_rows(texts[16:30])
     # Repeated: the same heads again, cut at slightly different points, one request after another.
     repeated = []
     for m, t in texts[30:35]:
         for limit in (420, 470, 520):
             repeated.append({"prompt": head(t, limit), "source": m, "kind": "repeated"})
     for name, rows in (("completion", completion), ("editing", editing), ("repeated", repeated)):
-        with open(os.path.join(OUT, name + ".jsonl"), "w") as fh:
-            for r in rows:
-                fh.write(json.dumps(r) + "\n")
-        print(f"{name}: {len(rows)} requests")
+        write(OUT, name, rows)
 
 
 if __name__ == "__main__":

@@ -215,17 +215,58 @@ TEST(SuffixDrafter, ContinuesTheLongestEarlierMatch) {
     SuffixDrafter d({});
     const std::vector<std::int32_t> prompt = {1, 2, 3, 4, 1, 2, 3};
     d.begin(prompt, nullptr);
+    // One earlier occurrence of "1 2 3": 4, then the copy runs into the present and continues with the
+    // draft itself (1 2 3). Path probabilities with the match prior 2: 3/5, x 4/6, x 5/7, x 6/8 = 0.21.
     const auto draft = d.propose(prompt, {4, 0});
     EXPECT_EQ(draft.tokens, (std::vector<std::int32_t>{4, 1, 2, 3}));
     EXPECT_TRUE(draft.is_chain());
-    // Length cap: max_spec_factor x match length (a match of 1 token proposes at most 2 with factor 2).
-    SuffixDrafter e({});
+    // A 1-token match is weak evidence: 1/3, then 1/3 x 2/4 < min_token_prob 0.2.
     const std::vector<std::int32_t> p2 = {5, 9, 8, 7, 6, 5};
+    SuffixDrafter e({});
     e.begin(p2, nullptr);
-    EXPECT_EQ(e.propose(p2, {8, 0}).tokens, (std::vector<std::int32_t>{9, 8}));
+    EXPECT_EQ(e.propose(p2, {8, 0}).tokens, (std::vector<std::int32_t>{9}));
+    // Without the prior every token has probability 1; SuffixDecoding's length cap then limits the draft
+    // to max_spec_factor x match length.
+    DrafterOptions o;
+    o.extra = {{"match_prior", "0"}, {"max_spec_factor", "2"}};
+    SuffixDrafter f(o);
+    f.begin(p2, nullptr);
+    EXPECT_EQ(f.propose(p2, {8, 0}).tokens, (std::vector<std::int32_t>{9, 8}));
 }
 
-// Rounds without a draft still feed the local trie through observe(), so a later draft is the same as if
+TEST(SuffixDrafter, LoopsDraftPastTheirPeriod) {
+    // "7 8 9" repeating: the only earlier occurrence of the longest match is one period back, and its
+    // continuation runs into the present after 3 tokens; it goes on with the draft's own tokens.
+    const std::vector<std::int32_t> ctx = {1, 7, 8, 9, 7, 8, 9};
+    for (const auto& [overlap, want] : std::vector<std::pair<std::string, std::vector<std::int32_t>>>{
+             {"1", {7, 8, 9, 7, 8, 9}}, {"0", {7, 8, 9}}}) {
+        DrafterOptions o;
+        o.extra = {{"match_prior", "0"}, {"overlap", overlap}};
+        SuffixDrafter d(o);
+        d.begin(ctx, nullptr);
+        EXPECT_EQ(d.propose(ctx, {6, 0}).tokens, want) << "overlap=" << overlap;
+    }
+}
+
+TEST(SuffixDrafter, EveryMatchLengthCompetes) {
+    // "1 2 3" (the longest match) was followed by 7 once and 8 once; "2 3" by 9 three more times. The
+    // longest match's best chain scores 3 x 0.5, the shorter one's 3 x 0.6: the shorter one drafts.
+    const std::vector<std::int32_t> ctx = {1, 2, 3, 7, 7, 7, 1, 2, 3, 8, 8, 8, 4, 2, 3, 9, 9,
+                                           9, 5, 2, 3, 9, 9, 9, 6, 2, 3, 9, 9, 9, 1, 2, 3};
+    DrafterOptions o;
+    o.extra = {{"match_prior", "0"}};
+    SuffixDrafter d(o);
+    d.begin(ctx, nullptr);
+    EXPECT_EQ(d.propose(ctx, {3, 0}).tokens, (std::vector<std::int32_t>{9, 9, 9}));
+    // Equal counts go to the most recent: with a length cap that leaves only the longest match a token
+    // (0.4 x 3 = 1.2; 0.4 x 2 < 1), 8 came after 7.
+    o.extra["max_spec_factor"] = "0.4";
+    SuffixDrafter e(o);
+    e.begin(ctx, nullptr);
+    EXPECT_EQ(e.propose(ctx, {3, 0}).tokens, (std::vector<std::int32_t>{8}));
+}
+
+// Rounds without a draft still feed the local index through observe(), so a later draft is the same as if
 // every round had drafted; the tokens cached are the context's, in order, the pending one first.
 TEST(SuffixDrafter, RoundsWithoutDraftsKeepTheTrieCurrent) {
     const std::vector<std::int32_t> prompt = {7, 1, 2, 3, 4, 5};
@@ -241,7 +282,7 @@ TEST(SuffixDrafter, RoundsWithoutDraftsKeepTheTrieCurrent) {
         last.observe(cached, nullptr);
         ctx.insert(ctx.end(), cached.begin() + 1, cached.end());
     }
-    EXPECT_EQ(last.tokens_in_local_trie(), ctx.size());  // before any propose
+    EXPECT_EQ(last.tokens_in_local_index(), ctx.size());  // before any propose
     ctx.push_back(2);
     // The context ends "... 9 1 2": the longest earlier match continues 3 4 5 9.
     EXPECT_EQ(last.propose(ctx, {4, 0}).tokens, (std::vector<std::int32_t>{3, 4, 5, 9}));
@@ -249,7 +290,9 @@ TEST(SuffixDrafter, RoundsWithoutDraftsKeepTheTrieCurrent) {
 }
 
 TEST(SuffixDrafter, TreeBranchesOnEveryFrequentContinuation) {
-    SuffixDrafter d({});
+    DrafterOptions o;
+    o.extra = {{"match_prior", "0"}};  // the counts alone decide, as in SuffixDecoding
+    SuffixDrafter d(o);
     // The longest earlier match of the context's end is "1 2", seen followed by 5 twice and by 6 once.
     const std::vector<std::int32_t> prompt = {1, 2, 5, 9, 1, 2, 6, 9, 1, 2, 5, 9, 3, 1, 2};
     d.begin(prompt, nullptr);
