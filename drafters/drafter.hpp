@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "verify/draft_tree.hpp"
+#include "verify/sampler.hpp"
 
 namespace ternspec {
 
@@ -25,6 +26,11 @@ inline constexpr int kMaxDraftTokens = 64;
 struct DraftBudget {
     int max_depth = 4;  // K: longest path
     int max_nodes = 0;  // 0: a chain of max_depth; otherwise a tree of at most this many nodes
+    // Set when the target samples: drafters with a distribution of their own (EAGLE, MTP) then draw their
+    // drafts from it, processed as the target's is, and attach it (soft drafts); null: greedy, one-hot.
+    const SamplingParams* sampling = nullptr;
+    Rng* rng = nullptr;
+    bool soft() const { return sampling && rng && !sampling->greedy(); }
 };
 
 // Hidden states of the target for the tokens just appended: layer -> tokens x hidden_size.

@@ -20,6 +20,7 @@ EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3M
                                       ? o.extra.at("eagle_layer_convention")
                                       : std::string())),
       width_(static_cast<int>(o.get("eagle_width", 4))),
+      soft_(o.get("soft_drafts", 1) != 0),
       cache_(head_->make_cache(target_->config().context_length + 64)) {
     if (width_ < 1 || width_ > 16) throw InputError("eagle_width must be between 1 and 16");
 }
@@ -102,13 +103,27 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
     std::vector<ScoredNode> nodes;
     std::vector<int> slot;                // head cache slot of each expanded node
     std::vector<std::vector<float>> out;  // head output of each expanded node (its children's g)
+    // Greedy: the `width` most likely draft tokens. Sampling: `width` draws from the head's processed
+    // distribution, which goes into the draft for verification (soft drafts).
+    const bool soft = soft_ && budget.soft();
+    ChildDists dists;
     auto children = [&](const float* logits, int parent, int depth, double base, std::vector<int>& made) {
-        for (const auto& [id, lp] : top_log_probs(logits, V, width)) {
-            nodes.push_back({head_->to_target(id), parent, depth, base + lp});
+        auto add = [&](std::int32_t target_id, double lp) {
+            nodes.push_back({target_id, parent, depth, base + lp});
             slot.push_back(-1);
             out.emplace_back();
             made.push_back(static_cast<int>(nodes.size()) - 1);
+        };
+        if (!soft) {
+            for (const auto& [id, lp] : top_log_probs(logits, V, width)) add(head_->to_target(id), lp);
+            return;
         }
+        const auto s = sample_children(
+            logits, V, [&](std::int32_t id) { return head_->to_target(id); }, target_->config().vocab_size,
+            width, *budget.sampling, *budget.rng);
+        dists.resize(std::max(dists.size(), static_cast<std::size_t>(parent + 2)));
+        dists[static_cast<std::size_t>(parent + 1)] = s.q;
+        for (const auto& [id, lp] : s.children) add(id, lp);
     };
     std::vector<float> logits;
     const auto root_h = catch_up_and_root(ctx.back(), logits);
@@ -153,7 +168,7 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
         }
         frontier = std::move(next);
     }
-    return assemble_draft(nodes, chain, budget.max_nodes);
+    return assemble_draft(nodes, chain, budget.max_nodes, soft ? &dists : nullptr);
 }
 
 }  // namespace ternspec

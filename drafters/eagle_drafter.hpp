@@ -2,7 +2,9 @@
 // EAGLE-3 drafting: the head runs on the target's fused hidden states and its own outputs, keeps its own KV
 // cache (rolled back to the verified tokens every round), and drafts a chain (K steps) or an EAGLE-2
 // dynamic tree (each depth expands the `width` best nodes by cumulative draft log-probability; the best
-// max_nodes nodes are kept). Drafts are one-hot proposals: stochastic verification stays exact.
+// max_nodes nodes are kept). When the target samples, drafts are drawn from the head's own processed
+// distribution and carry it (soft drafts, verified by speculative sampling); greedy drafts are the most
+// likely tokens.
 #include <memory>
 
 #include "drafters/drafter.hpp"
@@ -34,6 +36,7 @@ class EagleDrafter : public Drafter {
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<EagleHead> head_;
     int width_;
+    bool soft_;  // soft_drafts option: 0 keeps greedy one-hot drafts when the target samples (for comparison)
     KvCache cache_;
     int committed_ = 0;                         // head cache rows that hold verified (feature, token) pairs
     std::vector<float> last_g_;                 // the newest fused feature not yet paired with its next token

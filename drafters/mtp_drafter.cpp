@@ -15,7 +15,8 @@ MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model
                                                      "folder or a GGUF with nextn layers)")
                                   : MtpModules::load(o.draft_model, target_)),
       depth_(static_cast<int>(o.get("mtp_depth", mods_->depth()))),
-      width_(static_cast<int>(o.get("mtp_width", 4))) {
+      width_(static_cast<int>(o.get("mtp_width", 4))),
+      soft_(o.get("soft_drafts", 1) != 0) {
     if (depth_ < 1 || depth_ > mods_->depth())
         throw InputError("--mtp-depth " + std::to_string(depth_) + " is outside 1.." +
                          std::to_string(mods_->depth()) + " (the modules in " + o.draft_model + ")");
@@ -128,12 +129,26 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
 
     std::vector<ScoredNode> nodes;
     std::vector<std::vector<float>> pass;  // per expanded node: its module's outputs over the drafted rows
+    // Greedy: the `width` most likely draft tokens. Sampling: `width` draws from the head's processed
+    // distribution, which goes into the draft for verification (soft drafts).
+    const bool soft = soft_ && budget.soft();
+    ChildDists dists;
     auto children = [&](const float* logits, int parent, int depth, double base, std::vector<int>& made) {
-        for (const auto& [id, lp] : top_log_probs(logits, V, width)) {
-            nodes.push_back({mods_->to_target(id), parent, depth, base + lp});
+        auto add = [&](std::int32_t target_id, double lp) {
+            nodes.push_back({target_id, parent, depth, base + lp});
             pass.emplace_back();
             made.push_back(static_cast<int>(nodes.size()) - 1);
+        };
+        if (!soft) {
+            for (const auto& [id, lp] : top_log_probs(logits, V, width)) add(mods_->to_target(id), lp);
+            return;
         }
+        const auto s = sample_children(
+            logits, V, [&](std::int32_t id) { return mods_->to_target(id); }, target_->config().vocab_size,
+            width, *budget.sampling, *budget.rng);
+        dists.resize(std::max(dists.size(), static_cast<std::size_t>(parent + 2)));
+        dists[static_cast<std::size_t>(parent + 1)] = s.q;
+        for (const auto& [id, lp] : s.children) add(id, lp);
     };
     // Depth 1: module 0's committed row N - 2 (the newest hidden state with the pending token).
     std::vector<float> logits(static_cast<std::size_t>(V));
@@ -166,7 +181,7 @@ DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudg
         }
         frontier = std::move(next);
     }
-    return assemble_draft(nodes, chain, budget.max_nodes);
+    return assemble_draft(nodes, chain, budget.max_nodes, soft ? &dists : nullptr);
 }
 
 }  // namespace ternspec

@@ -38,6 +38,7 @@ class MtpDrafter : public Drafter {
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<MtpModules> mods_;
     int depth_, width_;
+    bool soft_;  // soft_drafts option: 0 keeps greedy one-hot drafts when the target samples (for comparison)
     std::vector<KvCache> caches_;
     std::vector<int> committed_;            // rows in each module's cache, all verified
     std::vector<float> hidden_;             // the target's final pre-norm state of every cached token

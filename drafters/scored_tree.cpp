@@ -32,10 +32,33 @@ std::vector<int> best_nodes(const std::vector<ScoredNode>& nodes, std::vector<in
     return candidates;
 }
 
-DraftTree assemble_draft(const std::vector<ScoredNode>& nodes, bool chain, int max_nodes) {
+SampledChildren sample_children(const float* logits, int n,
+                                const std::function<std::int32_t(std::int32_t)>& to_target, int target_vocab,
+                                int width, const SamplingParams& sp, Rng& rng) {
+    const auto draft_q = target_distribution(logits, n, sp);
+    auto q = std::make_shared<std::vector<float>>(static_cast<std::size_t>(target_vocab), 0.0f);
+    for (int i = 0; i < n; ++i)
+        if (draft_q[static_cast<std::size_t>(i)] > 0)
+            (*q)[static_cast<std::size_t>(to_target(i))] = draft_q[static_cast<std::size_t>(i)];
+    SampledChildren out;
+    std::vector<float> left = *q;
+    const auto support = std::count_if(left.begin(), left.end(), [](float v) { return v > 0; });
+    for (int c = 0; c < width && c < support; ++c) {
+        const auto id = rng.draw(left);
+        out.children.emplace_back(id, std::log(static_cast<double>((*q)[static_cast<std::size_t>(id)])));
+        left[static_cast<std::size_t>(id)] = 0.0f;
+    }
+    out.q = std::move(q);
+    return out;
+}
+
+DraftTree assemble_draft(const std::vector<ScoredNode>& nodes, bool chain, int max_nodes,
+                         const ChildDists* dists) {
     std::vector<int> keep(nodes.size());
     std::iota(keep.begin(), keep.end(), 0);
-    if (!chain) {
+    if (!chain && dists) {
+        if (static_cast<int>(keep.size()) > max_nodes) keep.resize(static_cast<std::size_t>(max_nodes));
+    } else if (!chain) {
         keep = best_nodes(nodes, std::move(keep), max_nodes);
         std::vector<char> kept(nodes.size(), 0);
         for (int k : keep) kept[static_cast<std::size_t>(k)] = 1;
@@ -58,6 +81,14 @@ DraftTree assemble_draft(const std::vector<ScoredNode>& nodes, bool chain, int m
         const ScoredNode& n = nodes[static_cast<std::size_t>(k)];
         index[static_cast<std::size_t>(k)] = static_cast<int>(out.size());
         out.add(n.token, n.parent < 0 ? -1 : index[static_cast<std::size_t>(n.parent)]);
+    }
+    if (dists && !dists->empty()) {
+        out.dist.assign(out.size() + 1, nullptr);
+        out.dist[0] = (*dists)[0];
+        for (int k : keep)
+            if (static_cast<std::size_t>(k + 1) < dists->size())
+                out.dist[static_cast<std::size_t>(index[static_cast<std::size_t>(k)] + 1)] =
+                    (*dists)[static_cast<std::size_t>(k + 1)];
     }
     return out;
 }

@@ -127,6 +127,7 @@ const ForwardInput& DecodeSession::next_input() {
     if (drafter_) {
         round_draft_s_ = timed_drafter_call([&] {
             DraftBudget b = opt_.budget;
+            if (!opt_.sampling.greedy()) b.sampling = &opt_.sampling, b.rng = &rng_;
             if (opt_.adaptive) b.max_depth = std::min(b.max_depth, opt_.adaptive->choose());
             b.max_depth = std::min(b.max_depth, opt_.max_new_tokens - static_cast<int>(res_.tokens.size()));
             if (b.max_depth > 0) draft_ = drafter_->propose(context_, b);

@@ -27,6 +27,18 @@ std::int32_t argmax(const float* logits, int n) {
     return best;
 }
 
+namespace {
+
+// The first `n` entries of `order` (indices into p) become the n most likely, most likely first, ties to
+// the lowest id: the order every filter is defined on.
+void sort_prefix(std::vector<int>& order, std::size_t n, const std::vector<float>& p) {
+    const auto before = [&](int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); };
+    n = std::min(n, order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(), before);
+}
+
+}  // namespace
+
 std::vector<float> target_distribution(const float* logits, int n, const SamplingParams& sp) {
     std::vector<float> p(static_cast<std::size_t>(n), 0.0f);
     if (sp.greedy()) {
@@ -40,15 +52,32 @@ std::vector<float> target_distribution(const float* logits, int n, const Samplin
         total += p[i];
     }
     for (auto& v : p) v = static_cast<float>(v / total);
-    std::vector<int> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p[a] > p[b]; });
-    std::size_t keep = order.size();
+    // The kept set is a prefix of the tokens sorted by probability (top-k, then top-p, then min-p). Only
+    // as much of the order as the filters look at is sorted: a full sort of a 150K vocabulary per token
+    // made sampling several times slower than greedy decoding.
+    std::size_t keep = p.size();
     if (sp.top_k > 0) keep = std::min(keep, static_cast<std::size_t>(sp.top_k));
+    std::vector<int> order;
+    std::size_t sorted = 0;
+    auto ensure_sorted = [&](std::size_t upto) {
+        if (order.empty()) {
+            order.resize(p.size());
+            std::iota(order.begin(), order.end(), 0);
+        }
+        if (upto > sorted) {
+            // Sort a growing prefix: the top 64 usually settle top-p; else 8x more, up to everything.
+            std::size_t want = std::max<std::size_t>(64, sorted * 8);
+            want = std::max(want, upto);
+            sort_prefix(order, want, p);
+            sorted = std::min(want, order.size());
+        }
+    };
+    if (keep < p.size()) ensure_sorted(keep);
     if (sp.top_p < 1.0f) {
         double cum = 0;
         for (std::size_t i = 0; i < keep; ++i) {
-            cum += p[order[i]];
+            ensure_sorted(i + 1);
+            cum += p[static_cast<std::size_t>(order[i])];
             if (cum >= sp.top_p) {
                 keep = i + 1;
                 break;
@@ -56,16 +85,31 @@ std::vector<float> target_distribution(const float* logits, int n, const Samplin
         }
     }
     if (sp.min_p > 0.0f) {
-        const float floor = sp.min_p * p[order[0]];
+        const float floor = sp.min_p * (order.empty() ? *std::max_element(p.begin(), p.end())
+                                                      : p[static_cast<std::size_t>(order[0])]);
+        if (keep == p.size() && order.empty()) {
+            // No other filter: every token at or above the floor stays; no order needed.
+            double kept = 0;
+            for (auto& v : p) {
+                if (v < floor) v = 0.0f;
+                kept += v;
+            }
+            for (auto& v : p) v = static_cast<float>(v / kept);
+            return p;
+        }
+        ensure_sorted(keep);
         std::size_t k = 1;
-        while (k < keep && p[order[k]] >= floor) ++k;
+        while (k < keep && p[static_cast<std::size_t>(order[k])] >= floor) ++k;
         keep = k;
     }
-    for (std::size_t i = keep; i < order.size(); ++i) p[order[i]] = 0.0f;
+    if (keep == p.size()) return p;  // temperature alone: the softmax
+    std::vector<float> out(p.size(), 0.0f);
     double kept = 0;
-    for (std::size_t i = 0; i < keep; ++i) kept += p[order[i]];
-    for (std::size_t i = 0; i < keep; ++i) p[order[i]] = static_cast<float>(p[order[i]] / kept);
-    return p;
+    for (std::size_t i = 0; i < keep; ++i) kept += p[static_cast<std::size_t>(order[i])];
+    for (std::size_t i = 0; i < keep; ++i)
+        out[static_cast<std::size_t>(order[i])] =
+            static_cast<float>(p[static_cast<std::size_t>(order[i])] / kept);
+    return out;
 }
 
 std::int32_t Rng::draw(const std::vector<float>& probs) {

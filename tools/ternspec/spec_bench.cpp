@@ -121,6 +121,9 @@ std::vector<Option> spec_bench_options() {
     opts.push_back({"tree", 0, "N", "also run each drafter with a tree of N nodes", ""});
     opts.push_back({"reps", 0, "R", "repetitions (interleaved; medians reported)", "3"});
     for (auto& o : drafter_option_list()) opts.push_back(o);
+    // Sampling: every configuration samples with the same settings and seed; outputs then differ between
+    // drafters by design (they consume the random stream differently), so matching none is greedy-only.
+    for (auto& o : sampling_options()) opts.push_back(o);
     opts.push_back({"project", 0, "MODEL",
                     "also project speed-ups onto MODEL's measured t(M) (e.g. a synth qwen3-1.7b)", ""});
     opts.push_back(
@@ -208,7 +211,7 @@ struct SpecBench {
                 reference[i] = r.tokens;
                 reference_of[ids[i]] = r.tokens;
             }
-            if (r.tokens != reference[i]) res[c].lossless = false;
+            if (base.sampling.greedy() && r.tokens != reference[i]) res[c].lossless = false;
             total.merge(r.stats);
         }
         const double tps = total.decode_tokens_per_s();
@@ -287,7 +290,10 @@ nlohmann::json SpecBench::report(const CostModel& curve) const {
         if (st.drafted) std::snprintf(acc, sizeof acc, "%.1f%%", 100 * st.acceptance_rate());
         std::printf("| %s | %.2f | %s | %.1f | %.2fx | %.0f%% | %.0f%% | %.0f%% | %s |",
                     cfgs[c].label().c_str(), st.tau(), acc, tps, res[c].speedup(), 100 * draft, 100 * verify,
-                    100 * std::max(0.0, 1 - draft - verify), res[c].lossless ? "yes" : "NO");
+                    100 * std::max(0.0, 1 - draft - verify),
+                    !base.sampling.greedy() ? "n/a (sampling)"
+                    : res[c].lossless       ? "yes"
+                                            : "NO");
         if (proj) std::printf(" %.2fx |", project(st));
         if (replay()) std::printf(" %.1f%% |", 100 * res[c].draft_bytes_per_token / target_bytes);
         std::printf("\n");
@@ -297,7 +303,7 @@ nlohmann::json SpecBench::report(const CostModel& curve) const {
         j["tokens_per_s_median"] = tps;
         j["speedup_vs_none"] = res[c].speedup();
         j["speedup_vs_none_reps"] = res[c].speedups;
-        j["matches_none"] = res[c].lossless;
+        j["matches_none"] = base.sampling.greedy() ? nlohmann::json(res[c].lossless) : nlohmann::json();
         if (proj) j[replay() ? "ceiling_free_drafting" : "projected_speedup"] = project(st);
         if (replay()) {
             j["draft_bytes_per_token"] = res[c].draft_bytes_per_token;
@@ -360,12 +366,18 @@ int bench_spec(int argc, char** argv) {
     b.k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
     b.base.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     b.base.stop_at_eos = false;  // equal work for every drafter
+    b.base.sampling = sampling_from(args);
     b.res.resize(b.cfgs.size());
     b.reference.resize(b.ids.size());
     b.run_all(reps);
     auto out = b.report(b.cost_curve());
     out["command"] = command_line("bench spec", argc, argv);
     out["reps"] = reps;
+    out["sampling"] = {{"temperature", b.base.sampling.temperature},
+                       {"top_k", b.base.sampling.top_k},
+                       {"top_p", b.base.sampling.top_p},
+                       {"min_p", b.base.sampling.min_p},
+                       {"seed", b.base.sampling.seed}};
     if (args.has("json")) write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
     if (args.has("plot")) write_output_file(args.str("plot"), svg_plot(b.cfgs, b.res), "--plot");
     for (const auto& r : b.res)
