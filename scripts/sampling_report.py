@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""Markdown tables from docs/bench/sampling-*.json (scripts/bench_sampling.sh): per workload and drafter,
+tau, acceptance and speed-up at each temperature, tau as a share of greedy tau, and one-hot drafts' tau."""
+import json
+import os
+
+DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "bench")
+
+
+def load(name):
+    path = os.path.join(DOCS, name)
+    if not os.path.exists(path):
+        return {}
+    with open(path) as fh:
+        return {r["config"]["drafter"]: r for r in json.load(fh)["rows"]}
+
+
+for w in ("workloads", "heldout"):
+    greedy = load(f"sampling-{w}-t0.json")
+    print(f"\n{'bench/workloads' if w == 'workloads' else 'held-out'} completion prompts\n")
+    print("| drafter | temperature | τ | acceptance | speed-up vs plain sampling | τ / greedy τ | one-hot drafts: τ, acceptance |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for d in ("eagle", "mtp", "suffix"):
+        for t in ("0", "0.3", "0.7", "1.0"):
+            r = load(f"sampling-{w}-t{t}.json").get(d)
+            if r is None:
+                continue
+            oh = load(f"sampling-{w}-t{t}-onehot.json").get(d)
+            share = r["tau"] / greedy[d]["tau"] if d in greedy else float("nan")
+            ohs = f"{oh['tau']:.2f}, {100 * oh['acceptance_rate']:.1f}%" if oh else "(greedy)"
+            print(f"| {d} k=4 | {t} | {r['tau']:.2f} | {100 * r['acceptance_rate']:.1f}% | {r['speedup_vs_none']:.2f}× | "
+                  f"{100 * share:.0f}% | {ohs} |")
