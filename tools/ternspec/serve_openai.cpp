@@ -1,0 +1,248 @@
+#include "tools/ternspec/serve_openai.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "target/model/qwen3_model.hpp"
+
+namespace ternspec::cli {
+namespace {
+
+using nlohmann::json;
+
+// Fields this server reads, and those OpenAI defines that it accepts but does not act on (they must still
+// have the right type). Anything else is ignored, as OpenAI's own clients send extras.
+const json* field(const json& body, const char* name) {
+    const auto it = body.find(name);
+    return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
+double number(const json& body, const char* name, double lo, double hi, double fallback) {
+    const json* v = field(body, name);
+    if (!v) return fallback;
+    if (!v->is_number()) throw ApiError(400, std::string("'") + name + "' must be a number", name);
+    const double x = v->get<double>();
+    if (!std::isfinite(x) || x < lo || x > hi)
+        throw ApiError(400,
+                       std::string("'") + name + "' must be between " + std::to_string(lo) + " and " +
+                           std::to_string(hi),
+                       name);
+    return x;
+}
+
+long long integer(const json& body, const char* name, long long lo, long long hi, long long fallback) {
+    const json* v = field(body, name);
+    if (!v) return fallback;
+    if (!v->is_number_integer()) throw ApiError(400, std::string("'") + name + "' must be an integer", name);
+    const auto x = v->get<long long>();
+    if (x < lo || x > hi)
+        throw ApiError(400,
+                       std::string("'") + name + "' must be between " + std::to_string(lo) + " and " +
+                           std::to_string(hi),
+                       name);
+    return x;
+}
+
+bool boolean(const json& body, const char* name, bool fallback) {
+    const json* v = field(body, name);
+    if (!v) return fallback;
+    if (!v->is_boolean()) throw ApiError(400, std::string("'") + name + "' must be a boolean", name);
+    return v->get<bool>();
+}
+
+std::vector<std::int32_t> prompt_ids(const json& p, const Qwen3Model& model) {
+    const int vocab = model.config().vocab_size;
+    auto ids_of = [&](const json& arr) {
+        std::vector<std::int32_t> ids;
+        for (const auto& t : arr) {
+            if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() >= vocab)
+                throw ApiError(400,
+                               "'prompt' token ids must be integers in [0, " + std::to_string(vocab) + ")",
+                               "prompt");
+            ids.push_back(t.get<std::int32_t>());
+        }
+        return ids;
+    };
+    if (p.is_string()) return model.tokenizer().encode(p.get<std::string>());
+    if (p.is_array() && !p.empty() && p[0].is_number()) return ids_of(p);
+    if (p.is_array() && p.size() == 1 && (p[0].is_string() || p[0].is_array()))
+        return prompt_ids(p[0], model);
+    if (p.is_array() && p.size() > 1)
+        throw ApiError(400, "'prompt': one prompt per request (batches of prompts are not supported)",
+                       "prompt");
+    throw ApiError(400, "'prompt' must be a string or an array of token ids", "prompt");
+}
+
+// Qwen3's ChatML turns. (Rendering the model's own Jinja chat template is the CLI issue's renderer, not
+// here yet: this is the format the shipped and the Bonsai models use.)
+std::string chatml(const json& messages) {
+    if (!messages.is_array() || messages.empty())
+        throw ApiError(400, "'messages' must be a non-empty array", "messages");
+    std::string out;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+        const auto& m = messages[i];
+        const std::string where = "messages[" + std::to_string(i) + "]";
+        if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+            throw ApiError(400, "'" + where + ".role' must be a string", where + ".role");
+        const auto role = m["role"].get<std::string>();
+        if (role != "system" && role != "user" && role != "assistant" && role != "developer")
+            throw ApiError(
+                400, "'" + where + ".role' must be system, developer, user or assistant, not '" + role + "'",
+                where + ".role");
+        std::string content;
+        const auto c = m.find("content");
+        if (c == m.end() || c->is_null()) {
+        } else if (c->is_string()) {
+            content = c->get<std::string>();
+        } else if (c->is_array()) {  // [{"type": "text", "text": ...}]
+            for (const auto& part : *c) {
+                if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+                    !part["text"].is_string())
+                    throw ApiError(400, "'" + where + ".content': only text parts are supported",
+                                   where + ".content");
+                content += part["text"].get<std::string>();
+            }
+        } else {
+            throw ApiError(400, "'" + where + ".content' must be a string or an array of text parts",
+                           where + ".content");
+        }
+        out += "<|im_start|>" + std::string(role == "developer" ? "system" : role) + "\n" + content +
+               "<|im_end|>\n";
+    }
+    return out + "<|im_start|>assistant\n";
+}
+
+}  // namespace
+
+std::string error_body(const ApiError& e) {
+    return json{{"error",
+                 {{"message", e.what()},
+                  {"type", e.type},
+                  {"param", e.param.empty() ? json() : json(e.param)},
+                  {"code", e.code.empty() ? json() : json(e.code)}}}}
+        .dump();
+}
+
+bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model, const ApiLimits& limits,
+                   const Scheduler& scheduler, ServeJob& job) {
+    json body;
+    try {
+        body = json::parse(text);
+    } catch (const json::exception& e) {
+        throw ApiError(400, std::string("the body is not valid JSON: ") + e.what());
+    }
+    if (!body.is_object()) throw ApiError(400, "the body must be a JSON object");
+    if (const json* m = field(body, "model"); m && !m->is_string())
+        throw ApiError(400, "'model' must be a string", "model");
+    if (integer(body, "n", 1, 1, 1) != 1) throw ApiError(400, "'n' must be 1", "n");
+    if (const json* lp = field(body, "logprobs");
+        lp && !(lp->is_boolean() && !lp->get<bool>()) && !(lp->is_number_integer() && lp->get<int>() == 0))
+        throw ApiError(400, "'logprobs' is not supported", "logprobs");
+    if (boolean(body, "echo", false)) throw ApiError(400, "'echo' is not supported", "echo");
+    if (ep == Endpoint::Chat) {
+        if (!body.contains("messages")) throw ApiError(400, "'messages' is required", "messages");
+        job.prompt = model.tokenizer().encode(chatml(body["messages"]));
+    } else {
+        if (!body.contains("prompt")) throw ApiError(400, "'prompt' is required", "prompt");
+        job.prompt = prompt_ids(body["prompt"], model);
+    }
+    if (job.prompt.empty())
+        throw ApiError(400, "the prompt is empty", ep == Endpoint::Chat ? "messages" : "prompt");
+    const int room = limits.context - static_cast<int>(job.prompt.size());
+    if (room < 1)
+        throw ApiError(400,
+                       "the prompt has " + std::to_string(job.prompt.size()) + " tokens; the context is " +
+                           std::to_string(limits.context),
+                       ep == Endpoint::Chat ? "messages" : "prompt", "invalid_request_error",
+                       "context_length_exceeded");
+    // OpenAI's default for completions is 16; chat runs to the end of the turn (here: the context).
+    const char* mt =
+        ep == Endpoint::Chat && field(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    const long long max_tokens =
+        integer(body, mt, 0, std::numeric_limits<std::int32_t>::max(), ep == Endpoint::Chat ? room : 16);
+    if (max_tokens > room)
+        throw ApiError(400,
+                       "'" + std::string(mt) + "' " + std::to_string(max_tokens) + " plus the prompt's " +
+                           std::to_string(job.prompt.size()) + " tokens exceeds the context of " +
+                           std::to_string(limits.context),
+                       mt, "invalid_request_error", "context_length_exceeded");
+    auto& o = job.options;
+    o.max_new_tokens = static_cast<int>(max_tokens);
+    o.sampling.temperature = static_cast<float>(number(body, "temperature", 0, 2, 1.0));
+    o.sampling.top_p = static_cast<float>(number(body, "top_p", 1e-9, 1, 1.0));
+    o.sampling.top_k =
+        static_cast<int>(integer(body, "top_k", 0, std::numeric_limits<std::int32_t>::max(), 0));
+    o.sampling.min_p = static_cast<float>(number(body, "min_p", 0, 1, 0.0));
+    o.sampling.seed = static_cast<std::uint64_t>(integer(body, "seed", std::numeric_limits<long long>::min(),
+                                                         std::numeric_limits<long long>::max(), 0));
+    if (const json* st = field(body, "stop")) {
+        if (st->is_string())
+            job.stop = {st->get<std::string>()};
+        else if (st->is_array() && st->size() <= 4 &&
+                 std::all_of(st->begin(), st->end(), [](const json& x) { return x.is_string(); }))
+            job.stop = st->get<std::vector<std::string>>();
+        else
+            throw ApiError(400, "'stop' must be a string or an array of at most 4 strings", "stop");
+        std::erase_if(job.stop, [](const std::string& s) { return s.empty(); });
+    }
+    // The speculation extension: {"speculative": {"draft": NAME, "k": K, "tree": N}}.
+    job.drafter = limits.default_drafter;
+    o.budget = {limits.default_k, limits.default_tree};
+    if (const json* sp = field(body, "speculative")) {
+        if (!sp->is_object()) throw ApiError(400, "'speculative' must be an object", "speculative");
+        if (const json* d = field(*sp, "draft")) {
+            if (!d->is_string())
+                throw ApiError(400, "'speculative.draft' must be a string", "speculative.draft");
+            job.drafter = d->get<std::string>();
+            if (!scheduler.has_drafter(job.drafter))
+                throw ApiError(400, "'speculative.draft': this server has no drafter '" + job.drafter + "'",
+                               "speculative.draft");
+        }
+        o.budget.max_depth = static_cast<int>(integer(*sp, "k", 0, kMaxDraftTokens, o.budget.max_depth));
+        o.budget.max_nodes = static_cast<int>(integer(*sp, "tree", 0, kMaxDraftTokens, o.budget.max_nodes));
+    }
+    o.stop_at_eos = true;
+    return boolean(body, "stream", false);
+}
+
+json response_body(Endpoint ep, const std::string& id, const std::string& model_id, long created,
+                   const ServeJob& job, const std::string& text) {
+    const auto& st = job.stats;
+    json usage = {{"prompt_tokens", job.prompt.size()},
+                  {"completion_tokens", job.completion_tokens},
+                  {"total_tokens", static_cast<std::int64_t>(job.prompt.size()) + job.completion_tokens},
+                  {"drafted_tokens", st.drafted},
+                  {"accepted_tokens", st.accepted}};
+    json choice = {{"index", 0}, {"finish_reason", job.finish_reason}};
+    if (ep == Endpoint::Chat)
+        choice["message"] = {{"role", "assistant"}, {"content", text}};
+    else
+        choice["text"] = text, choice["logprobs"] = nullptr;
+    return {{"id", id},
+            {"object", ep == Endpoint::Chat ? "chat.completion" : "text_completion"},
+            {"created", created},
+            {"model", model_id},
+            {"choices", json::array({choice})},
+            {"usage", usage}};
+}
+
+json stream_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,
+                  const std::string& piece, const std::string* finish_reason, bool first) {
+    json choice = {{"index", 0}, {"finish_reason", finish_reason ? json(*finish_reason) : json()}};
+    if (ep == Endpoint::Chat) {
+        json delta = json::object();
+        if (first) delta["role"] = "assistant";
+        if (!piece.empty()) delta["content"] = piece;
+        choice["delta"] = delta;
+    } else {
+        choice["text"] = piece;
+        choice["logprobs"] = nullptr;
+    }
+    return {{"id", id},
+            {"object", ep == Endpoint::Chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", created},
+            {"model", model_id},
+            {"choices", json::array({choice})}};
+}
+
+}  // namespace ternspec::cli

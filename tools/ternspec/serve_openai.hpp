@@ -1,0 +1,48 @@
+#pragma once
+// The OpenAI wire format for `ternspec serve`: request bodies of /v1/completions and /v1/chat/completions
+// checked field by field into a ServeJob (a wrong type or value is an ApiError naming the field, answered
+// with HTTP 4xx and OpenAI's error object), and the response and stream-chunk bodies.
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "tools/ternspec/serve_scheduler.hpp"
+
+namespace ternspec::cli {
+
+struct ApiError : std::runtime_error {
+    int status;
+    std::string type, param, code;
+    ApiError(int status, std::string message, std::string param = {},
+             std::string type = "invalid_request_error", std::string code = {})
+        : std::runtime_error(std::move(message)),
+          status(status),
+          type(std::move(type)),
+          param(std::move(param)),
+          code(std::move(code)) {}
+};
+
+// {"error": {"message", "type", "param", "code"}}
+std::string error_body(const ApiError& e);
+
+struct ApiLimits {
+    int context = 0;  // the model's context: prompt + max_tokens must fit
+    std::string default_drafter = "none";
+    int default_k = 4, default_tree = 0;
+};
+
+enum class Endpoint { Completions, Chat };
+
+// Parses and checks a request body into `job` (prompt ids, options, drafter, stop strings); returns
+// whether the client asked for a stream. `encode` turns text into ids; `has_drafter` says which drafters
+// the server offers.
+bool parse_request(Endpoint ep, const std::string& body, const Qwen3Model& model, const ApiLimits& limits,
+                   const Scheduler& scheduler, ServeJob& job);
+
+// The finished job as a response body, and the stream chunks (without the "data: " framing).
+nlohmann::json response_body(Endpoint ep, const std::string& id, const std::string& model_id, long created,
+                             const ServeJob& job, const std::string& text);
+nlohmann::json stream_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,
+                            const std::string& piece, const std::string* finish_reason, bool first);
+
+}  // namespace ternspec::cli
