@@ -46,6 +46,10 @@ class Drafter {
     virtual void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) = 0;
     virtual DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) = 0;
     virtual void end_request(std::span<const std::int32_t> /*output*/) {}
+    // A drafter for another concurrent request that shares what this one learns across requests (the
+    // suffix drafter's trie of earlier answers), so a server's slots learn from every request; null when a
+    // drafter has nothing to share (a fresh one is then as good).
+    virtual std::unique_ptr<Drafter> sibling() const { return nullptr; }
     // Weight bytes a chain draft of `depth` tokens reads (0 for drafters without weights): what drafting
     // costs on a memory-bound CPU, next to the target's bytes per forward.
     virtual std::size_t weight_bytes_per_draft(int /*depth*/) const { return 0; }

@@ -42,7 +42,15 @@ SuffixDrafter::SuffixDrafter(const DrafterOptions& o)
       overlap_(o.get("overlap", 1) != 0),
       global_max_tokens_(static_cast<std::size_t>(o.get("global_max_tokens", 1 << 20))),
       global_max_bytes_(budget_bytes(o)),
-      global_(depth_) {}
+      global_(std::make_shared<GlobalStore>(depth_)) {}
+
+std::unique_ptr<Drafter> SuffixDrafter::sibling() const {
+    auto d =
+        std::make_unique<SuffixDrafter>(*this);  // the options; its own request state is reset by begin()
+    d->local_.clear();
+    d->observed_ = 0;
+    return d;  // global_ is the same shared store
+}
 
 void SuffixDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows*) {
     local_.clear();
@@ -59,16 +67,18 @@ void SuffixDrafter::observe(std::span<const std::int32_t> cached, const HiddenRo
 
 void SuffixDrafter::end_request(std::span<const std::int32_t> output) {
     if (output.empty()) return;
-    global_.add_sequence(output);
-    global_tokens_ += output.size();
-    responses_.emplace_back(output.begin(), output.end());
+    auto& g = *global_;
+    std::lock_guard<std::mutex> lock(g.mu);
+    g.trie.add_sequence(output);
+    g.tokens += output.size();
+    g.responses.emplace_back(output.begin(), output.end());
     // The oldest responses go first while either bound is exceeded; a response larger than the whole budget
     // is evicted at once, itself included.
-    while ((global_tokens_ > global_max_tokens_ || global_.memory_bytes() > global_max_bytes_) &&
-           !responses_.empty()) {
-        global_.remove_sequence(responses_.front());
-        global_tokens_ -= responses_.front().size();
-        responses_.pop_front();
+    while ((g.tokens > global_max_tokens_ || g.trie.memory_bytes() > global_max_bytes_) &&
+           !g.responses.empty()) {
+        g.trie.remove_sequence(g.responses.front());
+        g.tokens -= g.responses.front().size();
+        g.responses.pop_front();
     }
 }
 
@@ -150,15 +160,18 @@ void SuffixDrafter::propose_local(const DraftBudget& budget, DraftTree* best, do
 
 void SuffixDrafter::propose_global(std::span<const std::int32_t> ctx, const DraftBudget& budget,
                                    DraftTree* best, double* best_score) {
+    std::lock_guard<std::mutex> lock(global_->mu);
+    const SuffixTrie& global = global_->trie;
     // The trie is depth-bounded: a match of length m leaves depth - m levels for the continuation, so
     // matches are capped to leave room for a full draft.
+    if (global.live_nodes() <= 1) return;
     const int len = static_cast<int>(ctx.size());
     const int max_match = std::min(std::max(1, depth_ - budget.max_depth), len);
     // Every substring of a stored sequence is a path from the root, so if the last m tokens continue, the
     // last m - 1 do too: a binary search finds the longest.
     auto continuing = [&](int m) {
-        const auto node = global_.find(ctx.subspan(static_cast<std::size_t>(len - m)));
-        return node >= 0 && !global_.children(node).empty() ? node : -1;
+        const auto node = global.find(ctx.subspan(static_cast<std::size_t>(len - m)));
+        return node >= 0 && !global.children(node).empty() ? node : -1;
     };
     int lo = 0, hi = max_match;
     while (lo < hi) {
@@ -173,11 +186,11 @@ void SuffixDrafter::propose_global(std::span<const std::int32_t> ctx, const Draf
     std::int64_t longer_count = -1;
     for (int m = lo; m >= 1; --m) {
         if (max_len(m, budget) <= *best_score) break;
-        const auto node = global_.find(ctx.subspan(static_cast<std::size_t>(len - m)));
-        if (global_.count(node) == longer_count) continue;
-        longer_count = global_.count(node);
+        const auto node = global.find(ctx.subspan(static_cast<std::size_t>(len - m)));
+        if (global.count(node) == longer_count) continue;
+        longer_count = global.count(node);
         double e = 0;
-        auto d = expand(global_, node, m, budget, &e);
+        auto d = expand(global, node, m, budget, &e);
         if (e > *best_score) *best = std::move(d), *best_score = e;
     }
 }
@@ -187,7 +200,7 @@ DraftTree SuffixDrafter::propose(std::span<const std::int32_t> ctx, const DraftB
     DraftTree best;
     double best_score = 0;
     propose_local(budget, &best, &best_score);
-    if (global_.live_nodes() > 1) propose_global(ctx, budget, &best, &best_score);
+    propose_global(ctx, budget, &best, &best_score);
     return best;
 }
 

@@ -9,6 +9,7 @@
 // min_token_prob and at K; max_spec_factor and max_spec_offset add the cap min(K, factor x m + offset)
 // when given. Options and their measured effect: docs/suffix.md.
 #include <deque>
+#include <mutex>
 
 #include "drafters/context_index.hpp"
 #include "drafters/drafter.hpp"
@@ -27,9 +28,10 @@ class SuffixDrafter : public Drafter {
     // Brings the index up to the context (the pending token included) before matching.
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
     void end_request(std::span<const std::int32_t> output) override;
+    std::unique_ptr<Drafter> sibling() const override;
 
     std::size_t tokens_in_local_index() const { return local_.size(); }  // for the tests
-    const SuffixTrie& global_trie() const { return global_; }            // for the tests
+    const SuffixTrie& global_trie() const { return global_->trie; }      // for the tests
 
   private:
     // A draft from the global trie, given the node matched and the match length.
@@ -49,9 +51,15 @@ class SuffixDrafter : public Drafter {
     FollowerTally tally_;
     std::vector<ContextIndex::Occurrence> occurrences_;
     std::vector<std::int32_t> ends_;
-    SuffixTrie global_;
-    std::deque<std::vector<std::int32_t>> responses_;
-    std::size_t global_tokens_ = 0;
+    // Earlier responses, shared by siblings (a server's slots); the mutex makes concurrent siblings safe.
+    struct GlobalStore {
+        explicit GlobalStore(int depth) : trie(depth) {}
+        std::mutex mu;
+        SuffixTrie trie;
+        std::deque<std::vector<std::int32_t>> responses;
+        std::size_t tokens = 0;
+    };
+    std::shared_ptr<GlobalStore> global_;
 };
 
 }  // namespace ternspec

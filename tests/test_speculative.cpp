@@ -318,6 +318,23 @@ TEST(SuffixDrafter, GlobalTrieLearnsFromEarlierResponsesAndEvicts) {
     EXPECT_TRUE(d.propose(ctx, {4, 0}).empty());
 }
 
+// A server's slots: siblings learn from each other's finished requests (one shared global trie).
+TEST(SuffixDrafter, SiblingsShareWhatTheyLearn) {
+    SuffixDrafter a({});
+    auto b = a.sibling();
+    ASSERT_TRUE(b);
+    const std::vector<std::int32_t> answer = {5, 6, 7, 8, 9, 10, 11, 12};
+    a.begin(std::vector<std::int32_t>{1, 2}, nullptr);
+    a.end_request(answer);
+    const std::vector<std::int32_t> ctx = {3, 4, 5, 6, 7};  // never seen by b itself
+    b->begin(ctx, nullptr);
+    EXPECT_EQ(b->propose(ctx, {3, 0}).tokens, (std::vector<std::int32_t>{8, 9, 10}));
+    EXPECT_EQ(a.global_trie().live_nodes(), static_cast<const SuffixDrafter&>(*b).global_trie().live_nodes());
+    SuffixDrafter fresh({});  // an unrelated drafter learnt nothing
+    fresh.begin(ctx, nullptr);
+    EXPECT_TRUE(fresh.propose(ctx, {3, 0}).tokens.empty());
+}
+
 TEST(NgramDrafter, ProposesWhatFollowedTheMostRecentMatch) {
     NgramDrafter d({});
     EXPECT_EQ(d.propose(std::vector<std::int32_t>{5, 6, 7, 8, 5, 6}, {3, 0}).tokens,

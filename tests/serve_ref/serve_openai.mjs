@@ -66,10 +66,14 @@ try {
   check(c.choices[0].text === want, "completion equals generate");
   check(c.usage.completion_tokens > 0 && c.usage.drafted_tokens >= c.usage.accepted_tokens, "usage with drafted/accepted");
 
-  let streamed = "";
-  for await (const chunk of await client.completions.create({ model: "x", prompt, max_tokens: 32, temperature: 0, stream: true }))
-    streamed += chunk.choices[0].text ?? "";
+  let streamed = "", streamUsage = null;
+  for await (const chunk of await client.completions.create({
+    model: "x", prompt, max_tokens: 32, temperature: 0, stream: true, stream_options: { include_usage: true } })) {
+    streamed += chunk.choices[0]?.text ?? "";
+    if (chunk.usage) streamUsage = chunk.usage;
+  }
   check(streamed === want, "streamed completion equals generate");
+  check(streamUsage?.completion_tokens === c.usage.completion_tokens, "stream_options.include_usage: a usage chunk");
 
   const messages = [{ role: "user", content: "Write a function." }];
   const chatPrompt = "<|im_start|>user\nWrite a function.<|im_end|>\n<|im_start|>assistant\n";

@@ -256,6 +256,10 @@ int cmd_serve(int argc, char** argv) {
                         event(json::parse(error_body(ApiError(500, error, {}, "server_error"))).dump());
                     else
                         event(stream_chunk(ep, id, model_id, created, "", &reason, false).dump());
+                    if (error.empty() && job->include_usage) {
+                        std::lock_guard<std::mutex> lock(job->mu);
+                        event(usage_chunk(ep, id, model_id, created, *job).dump());
+                    }
                     event("[DONE]");
                     sink.done();
                     return true;

@@ -202,17 +202,34 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
         o.budget.max_nodes = static_cast<int>(integer(*sp, "tree", 0, kMaxDraftTokens, o.budget.max_nodes));
     }
     o.stop_at_eos = true;
+    if (const json* so = field(body, "stream_options")) {
+        if (!so->is_object()) throw ApiError(400, "'stream_options' must be an object", "stream_options");
+        job.include_usage = boolean(*so, "include_usage", false);
+    }
     return boolean(body, "stream", false);
+}
+
+json usage_of(const ServeJob& job) {
+    return {{"prompt_tokens", job.prompt.size()},
+            {"completion_tokens", job.completion_tokens},
+            {"total_tokens", static_cast<std::int64_t>(job.prompt.size()) + job.completion_tokens},
+            {"drafted_tokens", job.stats.drafted},
+            {"accepted_tokens", job.stats.accepted}};
+}
+
+json usage_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,
+                 const ServeJob& job) {
+    return {{"id", id},
+            {"object", ep == Endpoint::Chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", created},
+            {"model", model_id},
+            {"choices", json::array()},
+            {"usage", usage_of(job)}};
 }
 
 json response_body(Endpoint ep, const std::string& id, const std::string& model_id, long created,
                    const ServeJob& job, const std::string& text) {
-    const auto& st = job.stats;
-    json usage = {{"prompt_tokens", job.prompt.size()},
-                  {"completion_tokens", job.completion_tokens},
-                  {"total_tokens", static_cast<std::int64_t>(job.prompt.size()) + job.completion_tokens},
-                  {"drafted_tokens", st.drafted},
-                  {"accepted_tokens", st.accepted}};
+    const json usage = usage_of(job);
     json choice = {{"index", 0}, {"finish_reason", job.finish_reason}};
     if (ep == Endpoint::Chat)
         choice["message"] = {{"role", "assistant"}, {"content", text}};

@@ -42,6 +42,11 @@ bool parse_request(Endpoint ep, const std::string& body, const Qwen3Model& model
 // The finished job as a response body, and the stream chunks (without the "data: " framing).
 nlohmann::json response_body(Endpoint ep, const std::string& id, const std::string& model_id, long created,
                              const ServeJob& job, const std::string& text);
+// The usage object (OpenAI's, plus drafted_tokens and accepted_tokens), and the last stream chunk that
+// carries it when stream_options.include_usage is set.
+nlohmann::json usage_of(const ServeJob& job);
+nlohmann::json usage_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,
+                           const ServeJob& job);
 nlohmann::json stream_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,
                             const std::string& piece, const std::string* finish_reason, bool first);
 

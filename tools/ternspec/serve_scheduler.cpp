@@ -75,7 +75,13 @@ std::unique_ptr<Drafter> Scheduler::take_drafter(const std::string& name) {
         idle.pop_back();
         return d;
     }
-    return create_drafter(name, opt_.drafters.at(name), model_);
+    // Every slot's drafter of one kind shares what the kind learns across requests (Drafter::sibling).
+    auto& proto = prototypes_[name];
+    if (proto)
+        if (auto s = proto->sibling()) return s;
+    auto d = create_drafter(name, opt_.drafters.at(name), model_);
+    if (!proto) proto = d->sibling();
+    return d;
 }
 
 void Scheduler::finish(Running& r, const std::string& reason, const std::string& error,

@@ -25,6 +25,7 @@ struct ServeJob {
     DecodeOptions options;
     std::string drafter = "none";
     std::vector<std::string> stop;  // stop strings: the text ends before the first one found
+    bool include_usage = false;     // stream_options.include_usage: a last chunk with the usage
 
     // Written by the scheduler under `mu`; `cv` is notified on every change.
     std::mutex mu;
@@ -83,6 +84,7 @@ class Scheduler {
     // Idle drafters by name: a drafter serves one request at a time and keeps what it learnt across
     // requests (the suffix drafter's trie of earlier answers).
     std::map<std::string, std::vector<std::unique_ptr<Drafter>>> idle_;
+    std::map<std::string, std::unique_ptr<Drafter>> prototypes_;  // never decodes; its siblings do
     std::thread thread_;
 };
 
