@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -63,7 +64,11 @@ class Drafter {
 struct DrafterOptions {
     std::string draft_model;  // path, for drafters with weights
     std::map<std::string, std::string> extra;
+    // A numeric option (InputError naming it when its value is not a number), or text. Each records the
+    // key as one the drafter knows, so create_drafter can warn about options nobody read (typos).
     double get(const std::string& key, double fallback) const;
+    std::string text(const std::string& key, const std::string& fallback) const;
+    mutable std::set<std::string> known;
 };
 
 std::unique_ptr<Drafter> create_drafter(const std::string& name, const DrafterOptions& options,

@@ -15,10 +15,7 @@ EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3M
     : target_(std::move(target)),
       head_(o.draft_model.empty()
                 ? throw InputError("--draft=eagle needs --draft-model PATH (an EAGLE-3 head)")
-                : EagleHead::load(o.draft_model, *target_,
-                                  o.extra.count("eagle_layer_convention")
-                                      ? o.extra.at("eagle_layer_convention")
-                                      : std::string())),
+                : EagleHead::load(o.draft_model, *target_, o.text("eagle_layer_convention", ""))),
       width_(static_cast<int>(o.get("eagle_width", 4))),
       soft_(o.get("soft_drafts", 1) != 0),
       cache_(head_->make_cache(target_->config().context_length + 64)) {

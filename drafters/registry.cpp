@@ -1,5 +1,9 @@
 // The drafter registry: one line per drafter.
+#include <spdlog/spdlog.h>
+
+#include <cmath>
 #include <functional>
+#include <mutex>
 
 #include "drafters/drafter.hpp"
 #include "drafters/eagle_drafter.hpp"
@@ -29,13 +33,25 @@ const std::map<std::string, Factory>& registry() {
 }  // namespace
 
 double DrafterOptions::get(const std::string& key, double fallback) const {
+    known.insert(key);
     auto it = extra.find(key);
     if (it == extra.end()) return fallback;
+    std::size_t used = 0;
+    double v = 0;
     try {
-        return std::stod(it->second);
+        v = std::stod(it->second, &used);
     } catch (const std::exception&) {
-        throw InputError("drafter option " + key + "=" + it->second + " is not a number");
+        used = 0;
     }
+    if (used == 0 || used != it->second.size() || !std::isfinite(v))
+        throw InputError("drafter option " + key + "=" + it->second + " is not a number");
+    return v;
+}
+
+std::string DrafterOptions::text(const std::string& key, const std::string& fallback) const {
+    known.insert(key);
+    auto it = extra.find(key);
+    return it == extra.end() ? fallback : it->second;
 }
 
 std::unique_ptr<Drafter> create_drafter(const std::string& name, const DrafterOptions& options,
@@ -47,7 +63,25 @@ std::unique_ptr<Drafter> create_drafter(const std::string& name, const DrafterOp
         for (const auto& [n, f] : registry()) known += ", " + n;
         throw InputError("unknown drafter " + name + " (known: " + known + ")");
     }
-    return it->second(options, std::move(target));
+    options.known.clear();
+    auto d = it->second(options, std::move(target));
+    // Options this drafter never asked for are typos or meant for another drafter: said once, not ignored
+    // silently.
+    static std::mutex mu;
+    static std::set<std::string> said;
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [key, value] : options.extra)
+        if (!options.known.count(key) && said.insert(name + "/" + key).second) {
+            std::string knows;
+            for (const auto& k : options.known) knows += (knows.empty() ? "" : ", ") + k;
+            spdlog::warn("drafter {} has no option '{}' (ignored); its options: {}", name, key,
+                         knows.empty() ? "none" : knows);
+        }
+    if (!options.draft_model.empty() && (name == "suffix" || name == "ngram") &&
+        said.insert(name + "/model").second)
+        spdlog::warn("drafter {} takes no weights; --draft-model {} is ignored for it", name,
+                     options.draft_model);
+    return d;
 }
 
 std::vector<std::string> drafter_names() {

@@ -24,6 +24,7 @@ for c in inspect tokenize detokenize generate decode logits perplexity synth con
 check_help bench forward
 check_help bench spec
 check_help bench serve
+check_help serve
 "$bin" --version | grep -Eq 'kernels: (avx512vnni|avx2|scalar)' || { echo "FAIL: --version"; fail=1; }
 "$bin" synth "$tmp/tiny.gguf" --shape tiny 2> /dev/null || { echo "FAIL: synth"; fail=1; }
 printf 'GGUF\x03\x00\x00\x00' > "$tmp/trunc.gguf"
@@ -98,5 +99,33 @@ check_error "not a regular file" inspect "$tmp/fifo"
 "$bin" decode -m "$tmp/tiny.gguf" -p hi -n 4 --ctx-size 64 --draft mtp -md "$tmp/missing.gguf" > /dev/null 2> "$tmp/err"
 grep -q "missing.gguf" "$tmp/err" || { echo "FAIL: -md does not reach the drafter: $(cat "$tmp/err")"; fail=1; }
 check_error "does not fit the context of 8" generate -m "$tmp/tiny.gguf" -p "a long prompt of many bytes" -c 8
+# Stop strings (--stop, llama.cpp's -r/--reverse-prompt): the text ends before the first one, stop reason
+# "stop"; -e turns \n into a newline; --system-prompt needs --chat; unknown escapes are errors.
+m=$(dirname "$0")/../models/tern-pystd-7m
+full=$("$bin" generate -m "$m" -p 'def f(x):\n    return' -e -n 24 --json 2> /dev/null)
+cut=$(printf '%s' "$full" | /usr/bin/python3 -c 'import json,sys; t=json.load(sys.stdin)["text"]; print(t[4:7])')
+out=$("$bin" generate -m "$m" -p 'def f(x):\n    return' -e -n 24 -r "$cut" --json 2> /dev/null)
+printf '%s\n%s' "$full" "$out" | /usr/bin/python3 -c '
+import json, sys
+full, out = (json.loads(l) for l in sys.stdin.read().split("\n"))
+cut = sys.argv[1]
+ok = out["stop_reason"] == "stop" and out["text"] == full["text"][: full["text"].index(cut)]
+sys.exit(0 if ok else 1)' "$cut" || { echo "FAIL: --stop/-r: $out"; fail=1; }
+streamed=$("$bin" generate -m "$m" -p 'def f(x):\n    return' -e -n 24 --stop "$cut" 2> /dev/null)
+[ "$streamed" = "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["text"], end="")')" ] \
+  || { echo "FAIL: streamed text with --stop: '$streamed'"; fail=1; }
+check_error "needs --chat" generate -m "$m" -p hi -sys "be brief"
+check_error 'unknown escape' generate -m "$m" -p 'a\q' -e
+# A drafter option no drafter reads is a warning naming it, not silence.
+"$bin" decode -m "$m" -p hi -n 4 --draft suffix --draft-opt max_spec_factr=2 > /dev/null 2> "$tmp/err"
+grep -q "has no option 'max_spec_factr'" "$tmp/err" || { echo "FAIL: --draft-opt typo not reported: $(cat "$tmp/err")"; fail=1; }
+check_error "is not a number" decode -m "$m" -p hi --draft suffix --draft-opt min_token_prob=0.2x
+# Generation cut by the context says so on stderr.
+"$bin" generate -m "$m" -p hello -n 100 -c 20 > /dev/null 2> "$tmp/err"
+grep -q "stopped at the end of the context" "$tmp/err" || { echo "FAIL: context stop not reported"; fail=1; }
+# bench serve without -t uses every core (it used to demand --threads).
+head -2 "$(dirname "$0")/../bench/workloads/completion.jsonl" > "$tmp/two.jsonl"
+"$bin" bench serve -m "$m" --prompts "$tmp/two.jsonl" -n 4 --parallel 2 --reps 1 > /dev/null 2> "$tmp/err" \
+  || { echo "FAIL: bench serve without -t: $(cat "$tmp/err")"; fail=1; }
 if [ $fail -eq 0 ]; then echo "cli contract: all checks passed"; fi
 exit $fail

@@ -113,7 +113,8 @@ bool Args::parse(int argc, char** argv, std::size_t max_positional) {
     for (const auto& [name, on] : flags)
         if (on) values_[name] = "1";
     for (const auto& [name, vals] : raw)
-        if (!vals.empty()) values_[name] = vals.back();  // the last one wins, as in llama.cpp
+        if (!vals.empty())
+            values_[name] = vals.back(), all_values_[name] = vals;  // the last one wins, as in llama.cpp
     if (positional_.size() > max_positional) {
         throw InputError(
             "unexpected argument \"" + positional_[max_positional] + "\"" +
@@ -161,6 +162,11 @@ std::vector<std::string> Args::str_list(const std::string& name) const {
     for (std::string item; std::getline(ss, item, ',');)
         if (!item.empty()) out.push_back(item);
     return out;
+}
+
+std::vector<std::string> Args::all(const std::string& name) const {
+    const auto it = all_values_.find(name);
+    return it == all_values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::vector<long long> Args::int_list(const std::string& name, long long lo, long long hi) const {

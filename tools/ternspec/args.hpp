@@ -40,6 +40,8 @@ class Args {
     std::vector<long long> int_list(const std::string& name, long long lo = 1,
                                     long long hi = std::numeric_limits<std::int32_t>::max()) const;
     std::vector<std::string> str_list(const std::string& name) const;
+    // Every value of a repeatable option (e.g. --stop A --stop B), commas kept.
+    std::vector<std::string> all(const std::string& name) const;
     const std::vector<std::string>& positional() const { return positional_; }
     std::string help_text() const;
 
@@ -50,6 +52,7 @@ class Args {
     std::string command_, usage_, summary_;
     std::vector<Option> options_;
     std::map<std::string, std::string> values_;
+    std::map<std::string, std::vector<std::string>> all_values_;
     std::vector<std::string> positional_;
 };
 

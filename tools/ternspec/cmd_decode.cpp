@@ -9,6 +9,7 @@
 
 #include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
+#include "runtime/stop_strings.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
 
@@ -20,6 +21,14 @@ std::vector<Option> prompt_options() {
             {"file", 'f', "FILE", "read the prompt from FILE", ""},
             {"n-predict", 'n', "N", "tokens to generate at most", "128"},
             {"chat", 0, "", "wrap the prompt in Qwen3's ChatML turn format", ""},
+            {"system-prompt", 0, "TEXT", "with --chat: a system turn before the prompt", "", {"-sys"}},
+            {"escape", 'e', "", "process escapes (\\n \\t \\\\ \\\" \\') in -p and --system-prompt", ""},
+            {"stop",
+             0,
+             "TEXT",
+             "end the output before TEXT (repeatable); the stop reason is \"stop\"",
+             "",
+             {"-r", "--reverse-prompt"}},
             {"ctx", 0, "N", "context (KV cache) length; default the model's", "", {"-c", "--ctx-size"}},
             {"kv", 0, "TYPE", "KV cache type: f16 or f32", "f16"},
             {"ignore-eos", 0, "", "keep going past end of sequence", ""},
@@ -37,6 +46,16 @@ DecodeOptions decode_options(const Args& args) {
     if (kv != "f16" && kv != "f32") throw InputError("--kv must be f16 or f32");
     o.kv_type = kv == "f16" ? KvType::F16 : KvType::F32;
     return o;
+}
+
+// Stop strings: the output is cut before the first one; streamed text holds back what could become one.
+void apply_stop(const std::vector<std::string>& stops, DecodeResult& r) {
+    if (stops.empty()) return;
+    StopStrings s(stops);
+    s.feed(r.text);
+    if (!s.stopped()) return;
+    r.text = s.text();
+    r.stop_reason = "stop";
 }
 
 nlohmann::json result_json(const DecodeResult& r) {
@@ -133,9 +152,22 @@ void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model
     for (std::size_t first = 0; first < good.size(); first += static_cast<std::size_t>(parallel)) {
         std::vector<BatchRequest> batch;
         const auto end = std::min(good.size(), first + static_cast<std::size_t>(parallel));
-        for (std::size_t i = first; i < end; ++i) batch.push_back({good[i]->ids, slots[i - first].get()});
+        // Each request stops at its own stop string: its own options, with a callback that watches its text.
+        std::vector<DecodeOptions> own(end - first, opt);
+        std::vector<StopStrings> outs(end - first, StopStrings(args.all("stop")));
+        for (std::size_t i = first; i < end; ++i) {
+            auto* out = &outs[i - first];
+            if (args.has("stop"))
+                own[i - first].on_token = [out](std::int32_t, const std::string& piece) {
+                    return out->feed(piece);
+                };
+            batch.push_back({good[i]->ids, slots[i - first].get(), &own[i - first]});
+        }
         auto rs = decode_batch(model, batch, opt, overlap);
-        for (std::size_t k = 0; k < rs.size(); ++k) good[first + k]->result = std::move(rs[k]);
+        for (std::size_t k = 0; k < rs.size(); ++k) {
+            apply_stop(args.all("stop"), rs[k]);
+            good[first + k]->result = std::move(rs[k]);
+        }
     }
 }
 
@@ -165,6 +197,12 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
         } else if (reqs.size() > 1 || spdlog::get_level() <= spdlog::level::info) {
             print_summary(drafter_name, r.result->stats);
         }
+        if (!json && r.result->stop_reason == "context")
+            std::fprintf(stderr,
+                         "\nternspec: %s stopped at the end of the context (%lld tokens with the prompt); "
+                         "-c/--ctx-size sets it, up to the model's\n",
+                         reqs.size() > 1 ? ("request " + std::to_string(i + 1)).c_str() : "generation",
+                         static_cast<long long>(r.result->stats.prompt_tokens + r.result->stats.emitted));
     }
     if (json) {
         nlohmann::json out =
@@ -198,11 +236,20 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     opt.budget = draft_budget(args, drafter_name, *model, opt);
     auto reqs = gather_requests(args, *model, opt);
     const bool json = args.flag("json");
-    if (!json)
-        opt.on_token = [](std::int32_t, const std::string& piece) {
-            std::fputs(piece.c_str(), stdout);
-            std::fflush(stdout);
-            return true;
+    // Streamed text goes through the stop strings: what could still become one is held back until it
+    // cannot, and a stop string ends the request.
+    auto out = std::make_shared<StopStrings>(args.all("stop"));
+    auto printed = std::make_shared<std::size_t>(0);
+    auto flush = [out, printed](std::size_t upto) {
+        if (upto > *printed) std::fwrite(out->text().data() + *printed, 1, upto - *printed, stdout);
+        std::fflush(stdout);
+        *printed = std::max(*printed, upto);
+    };
+    if (!json || args.has("stop"))
+        opt.on_token = [out, flush, json](std::int32_t, const std::string& piece) {
+            const bool go = out->feed(piece);
+            if (!json) flush(out->ready());
+            return go;
         };
     const auto wall0 = std::chrono::steady_clock::now();
     if (parallel == 1) {
@@ -211,7 +258,11 @@ int run_decode(const Args& args, const std::string& drafter_name) {
         for (std::size_t i = 0; i < reqs.size(); ++i) {
             if (!reqs[i].error.empty()) continue;
             if (!json && reqs.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
+            *out = StopStrings(args.all("stop"));
+            *printed = 0;
             reqs[i].result = dec.run(reqs[i].ids, opt);
+            if (!json) flush(out->text().size());  // what was held back, when no stop string came
+            apply_stop(args.all("stop"), *reqs[i].result);
         }
     } else {
         decode_in_parallel(args, model, drafter_name, dopt, parallel, opt, reqs);

@@ -215,7 +215,7 @@ int cmd_serve(int argc, char** argv) {
                 job->cv.wait(lock, [&] { return job->done; });
                 if (!job->error.empty())
                     return send_error(res, ApiError(500, job->error, {}, "server_error"));
-                res.set_content(response_body(ep, id, model_id, created, *job, job->text).dump(),
+                res.set_content(response_body(ep, id, model_id, created, *job, job->output.text()).dump(),
                                 "application/json");
                 return;
             }
@@ -230,9 +230,10 @@ int cmd_serve(int argc, char** argv) {
                     {
                         std::unique_lock<std::mutex> lock(job->mu);
                         job->cv.wait_for(lock, std::chrono::milliseconds(100),
-                                         [&] { return job->done || job->ready > *sent; });
-                        piece = job->text.substr(*sent, job->ready - *sent);
-                        *sent = job->ready;
+                                         [&] { return job->done || job->output.ready() > *sent; });
+                        const std::size_t ready = job->done ? job->output.text().size() : job->output.ready();
+                        piece = job->output.text().substr(*sent, ready - *sent);
+                        *sent = ready;
                         done = job->done;
                         reason = job->finish_reason;
                         error = job->error;

@@ -177,10 +177,56 @@ std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat) 
     return out;
 }
 
+std::string unescape(const std::string& s, const std::string& option) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '\\') {
+            out += s[i];
+            continue;
+        }
+        if (++i == s.size()) throw InputError(option + ": a lone backslash at the end (with -e)");
+        switch (s[i]) {
+            case 'n':
+                out += '\n';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '"':
+                out += '"';
+                break;
+            case '\'':
+                out += '\'';
+                break;
+            default:
+                throw InputError(option + ": unknown escape \\" + std::string(1, s[i]) +
+                                 " (with -e: \\n \\t \\r \\\\ \\\" \\')");
+        }
+    }
+    return out;
+}
+
 std::string prompt_text(const Args& args) {
     if (args.has("prompt") == args.has("file")) throw InputError("give exactly one of -p TEXT or -f FILE");
     std::string text = args.has("prompt") ? args.str("prompt") : read_prompt_file(args.str("file"));
-    if (args.flag("chat")) text = chat_prompt(text);
+    const bool esc = args.flag("escape");
+    if (esc && args.has("prompt")) text = unescape(text, "-p");
+    if (args.has("system-prompt") && !args.flag("chat"))
+        throw InputError("--system-prompt needs --chat (it is a turn of the chat format)");
+    if (args.flag("chat")) {
+        text = chat_prompt(text);
+        if (args.has("system-prompt")) {
+            const auto sys =
+                esc ? unescape(args.str("system-prompt"), "--system-prompt") : args.str("system-prompt");
+            text = "<|im_start|>system\n" + sys + "<|im_end|>\n" + text;
+        }
+    }
     return text;
 }
 

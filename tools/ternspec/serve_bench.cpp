@@ -1,5 +1,7 @@
 #include "tools/ternspec/serve_bench.hpp"
 
+#include <tbb/task_arena.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -120,10 +122,12 @@ int bench_serve(int argc, char** argv) {
             r.push_back(a.tokens_per_s[k] / b.tokens_per_s[k]);
         return median(r);
     };
+    // -t, or every core TBB was given (the default).
+    const int threads_used = tbb::this_task_arena::max_concurrency();
     std::printf(
         "\n%zu requests x %d tokens, %d at a time in the batched modes, k = %d, %d threads, %s kernels\n\n",
-        ids.size(), opt.max_new_tokens, parallel, opt.budget.max_depth,
-        static_cast<int>(args.integer("threads")), kernel_path_name(kernel_path()));
+        ids.size(), opt.max_new_tokens, parallel, opt.budget.max_depth, threads_used,
+        kernel_path_name(kernel_path()));
     std::printf(
         "| drafter | serving | tau | tokens/s | vs none one at a time | vs same drafter one at a time | "
         "outputs match |\n");
@@ -135,7 +139,7 @@ int bench_serve(int argc, char** argv) {
                           {"n_predict", opt.max_new_tokens},
                           {"parallel", parallel},
                           {"k", opt.budget.max_depth},
-                          {"threads", args.integer("threads")},
+                          {"threads", threads_used},
                           {"kernels", kernel_path_name(kernel_path())},
                           {"reps", reps},
                           {"rows", nlohmann::json::array()}};

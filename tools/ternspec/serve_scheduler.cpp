@@ -13,23 +13,6 @@ struct Scheduler::Running {
     bool stopped_by_string = false;
 };
 
-namespace {
-
-// Longest suffix of `text` that is a proper prefix of a stop string: held back from streaming, since the
-// next token may complete the stop string.
-std::size_t held_back(const std::string& text, const std::vector<std::string>& stops) {
-    std::size_t hold = 0;
-    for (const auto& s : stops)
-        for (std::size_t n = std::min(s.size() - 1, text.size()); n > hold; --n)
-            if (text.compare(text.size() - n, n, s, 0, n) == 0) {
-                hold = n;
-                break;
-            }
-    return hold;
-}
-
-}  // namespace
-
 Scheduler::Scheduler(std::shared_ptr<const Qwen3Model> model, SchedulerOptions options)
     : model_(std::move(model)), opt_(std::move(options)) {
     thread_ = std::thread([this] { loop(); });
@@ -94,7 +77,6 @@ void Scheduler::finish(Running& r, const std::string& reason, const std::string&
         job.finish_reason = reason;
         job.error = error;
         if (stats) job.stats = *stats;
-        job.ready = job.text.size();
     }
     job.cv.notify_all();
     std::lock_guard<std::mutex> lock(mu_);
@@ -122,24 +104,19 @@ void Scheduler::admit(std::vector<Running>& running) {
         try {
             r.drafter = take_drafter(job->drafter);
             DecodeOptions o = job->options;
-            ServeJob* j =
-                job.get();  // the callback runs inside consume(), on this thread, while the job lives
-            const auto stops = job->stop;
-            o.on_token = [j, stops](std::int32_t, const std::string& piece) {
-                std::lock_guard<std::mutex> lock(j->mu);
-                j->text += piece;
-                ++j->completion_tokens;
-                for (const auto& s : stops)
-                    if (const auto at = j->text.find(s); at != std::string::npos) {
-                        j->text.resize(at);
-                        j->ready = j->text.size();
-                        j->finish_reason = "stop";
-                        j->cv.notify_all();
-                        return false;
-                    }
-                j->ready = j->text.size() - held_back(j->text, stops);
+            // The callback runs inside consume(), on this thread, while the job lives.
+            ServeJob* j = job.get();
+            job->output = StopStrings(job->stop);
+            o.on_token = [j](std::int32_t, const std::string& piece) {
+                bool go;
+                {
+                    std::lock_guard<std::mutex> lock(j->mu);
+                    ++j->completion_tokens;
+                    go = j->output.feed(piece);
+                    if (!go) j->finish_reason = "stop";
+                }
                 j->cv.notify_all();
-                return !j->cancelled.load();
+                return go && !j->cancelled.load();
             };
             r.session = std::make_unique<DecodeSession>(model_, r.drafter.get(), job->prompt, o);
         } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 
 #include "drafters/drafter.hpp"
 #include "runtime/speculative_decoder.hpp"
+#include "runtime/stop_strings.hpp"
 
 namespace ternspec::cli {
 
@@ -30,8 +31,7 @@ struct ServeJob {
     // Written by the scheduler under `mu`; `cv` is notified on every change.
     std::mutex mu;
     std::condition_variable cv;
-    std::string text;       // everything generated so far (stop strings cut off)
-    std::size_t ready = 0;  // text[0, ready) can be sent (a possible stop-string prefix is held back)
+    StopStrings output;  // the text so far, cut at a stop string; output.ready() of it can be sent
     bool done = false;
     std::string finish_reason;  // stop, length, cancelled, error
     std::string error;
