@@ -104,23 +104,16 @@ DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
     // distribution, which goes into the draft for verification (soft drafts).
     const bool soft = soft_ && budget.soft();
     ChildDists dists;
+    const auto to_target = [&](std::int32_t id) { return head_->to_target(id); };
     auto children = [&](const float* logits, int parent, int depth, double base, std::vector<int>& made) {
-        auto add = [&](std::int32_t target_id, double lp) {
-            nodes.push_back({target_id, parent, depth, base + lp});
+        for (const auto& [id, lp] :
+             pick_children(logits, V, to_target, target_->config().vocab_size, width,
+                           soft ? budget.sampling : nullptr, budget.rng, parent, dists)) {
+            nodes.push_back({id, parent, depth, base + lp});
             slot.push_back(-1);
             out.emplace_back();
             made.push_back(static_cast<int>(nodes.size()) - 1);
-        };
-        if (!soft) {
-            for (const auto& [id, lp] : top_log_probs(logits, V, width)) add(head_->to_target(id), lp);
-            return;
         }
-        const auto s = sample_children(
-            logits, V, [&](std::int32_t id) { return head_->to_target(id); }, target_->config().vocab_size,
-            width, *budget.sampling, *budget.rng);
-        dists.resize(std::max(dists.size(), static_cast<std::size_t>(parent + 2)));
-        dists[static_cast<std::size_t>(parent + 1)] = s.q;
-        for (const auto& [id, lp] : s.children) add(id, lp);
     };
     std::vector<float> logits;
     const auto root_h = catch_up_and_root(ctx.back(), logits);

@@ -52,6 +52,20 @@ SampledChildren sample_children(const float* logits, int n,
     return out;
 }
 
+std::vector<std::pair<std::int32_t, double>> pick_children(
+    const float* logits, int n, const std::function<std::int32_t(std::int32_t)>& to_target, int target_vocab,
+    int width, const SamplingParams* sampling, Rng* rng, int parent, ChildDists& dists) {
+    std::vector<std::pair<std::int32_t, double>> out;
+    if (!sampling) {
+        for (const auto& [id, lp] : top_log_probs(logits, n, width)) out.emplace_back(to_target(id), lp);
+        return out;
+    }
+    auto s = sample_children(logits, n, to_target, target_vocab, width, *sampling, *rng);
+    dists.resize(std::max(dists.size(), static_cast<std::size_t>(parent + 2)));
+    dists[static_cast<std::size_t>(parent + 1)] = std::move(s.q);
+    return s.children;
+}
+
 DraftTree assemble_draft(const std::vector<ScoredNode>& nodes, bool chain, int max_nodes,
                          const ChildDists* dists) {
     std::vector<int> keep(nodes.size());

@@ -40,6 +40,13 @@ SampledChildren sample_children(const float* logits, int n,
 // A node list's children distributions: entry 0 the root's, entry k + 1 node k's (null: not expanded).
 using ChildDists = std::vector<std::shared_ptr<const std::vector<float>>>;
 
+// The children of node `parent` (-1: the root) from its draft logits, as (target id, log-probability):
+// greedy, the `width` most likely; with `sampling` (soft drafts), `width` draws from q, which goes into
+// dists[parent + 1]. What EAGLE and MTP both do at every expanded node.
+std::vector<std::pair<std::int32_t, double>> pick_children(
+    const float* logits, int n, const std::function<std::int32_t(std::int32_t)>& to_target, int target_vocab,
+    int width, const SamplingParams* sampling, Rng* rng, int parent, ChildDists& dists);
+
 // chain: every node, in order (one per depth). Otherwise the max_nodes best nodes whose ancestors are all
 // kept (a child never outscores its parent), parents first.
 // With `dists` (soft drafts) a tree keeps the first max_nodes nodes in the order they were drawn instead:

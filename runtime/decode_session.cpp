@@ -132,6 +132,7 @@ const ForwardInput& DecodeSession::next_input() {
             b.max_depth = std::min(b.max_depth, opt_.max_new_tokens - static_cast<int>(res_.tokens.size()));
             if (b.max_depth > 0) draft_ = drafter_->propose(context_, b);
             draft_.truncate(static_cast<std::size_t>(std::max(0, ctx_ - cache_.size() - 1)));
+            if (static_cast<int>(draft_.size()) < opt_.draft_min) draft_ = DraftTree{};
         });
     }
     toks_ = {pending_};

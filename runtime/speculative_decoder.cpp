@@ -20,6 +20,7 @@ void validate(const DecodeOptions& o) {
     range("max_new_tokens", o.max_new_tokens, 0, std::numeric_limits<int>::max());
     range("context", o.context, 0, std::numeric_limits<int>::max());  // 0: the model's
     range("draft length (budget.max_depth)", o.budget.max_depth, 0, kMaxDraftTokens);
+    range("draft_min", o.draft_min, 0, kMaxDraftTokens);
     range("tree size (budget.max_nodes)", o.budget.max_nodes, 0, kMaxDraftTokens);
     validate(o.sampling);
 }

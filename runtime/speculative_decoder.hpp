@@ -26,6 +26,9 @@ struct DecodeOptions {
     std::shared_ptr<DraftLengthController> adaptive;
     bool stop_at_eos = true;
     int context = 0;  // KV capacity; 0: the model's context length
+    // llama.cpp's --draft-min: a draft of fewer tokens is not verified (the round runs the pending token
+    // alone), for drafters whose short drafts are rarely worth a wider forward.
+    int draft_min = 0;
     KvType kv_type = KvType::F16;
     // Called for every emitted token with its text (held back while a UTF-8 sequence is incomplete).
     // Returning false cancels the decode.

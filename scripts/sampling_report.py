@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Markdown tables from docs/bench/sampling-*.json (scripts/bench_sampling.sh): per workload and drafter,
-tau, acceptance and speed-up at each temperature, tau as a share of greedy tau, and one-hot drafts' tau."""
+tau, acceptance and speed-up at each temperature, tau as a share of greedy tau, and one-hot drafts' tau.
+scripts/bench_report.py puts them into docs/benchmarks.md; run alone, it prints them."""
 import json
 import os
 
@@ -15,18 +16,27 @@ def load(name):
         return {r["config"]["drafter"]: r for r in json.load(fh)["rows"]}
 
 
-for w in ("workloads", "heldout"):
-    greedy = load(f"sampling-{w}-t0.json")
-    print(f"\n{'bench/workloads' if w == 'workloads' else 'held-out'} completion prompts\n")
-    print("| drafter | temperature | τ | acceptance | speed-up vs plain sampling | τ / greedy τ | one-hot drafts: τ, acceptance |")
-    print("|---|---:|---:|---:|---:|---:|---|")
-    for d in ("eagle", "mtp", "suffix"):
-        for t in ("0", "0.3", "0.7", "1.0"):
-            r = load(f"sampling-{w}-t{t}.json").get(d)
-            if r is None:
-                continue
-            oh = load(f"sampling-{w}-t{t}-onehot.json").get(d)
-            share = r["tau"] / greedy[d]["tau"] if d in greedy else float("nan")
-            ohs = f"{oh['tau']:.2f}, {100 * oh['acceptance_rate']:.1f}%" if oh else "(greedy)"
-            print(f"| {d} k=4 | {t} | {r['tau']:.2f} | {100 * r['acceptance_rate']:.1f}% | {r['speedup_vs_none']:.2f}× | "
-                  f"{100 * share:.0f}% | {ohs} |")
+def tables():
+    out = []
+    for w in ("workloads", "heldout"):
+        greedy = load(f"sampling-{w}-t0.json")
+        if not greedy:
+            continue
+        out += ["", f"{'bench/workloads' if w == 'workloads' else 'held-out'} completion prompts", "",
+                "| drafter | temperature | τ | acceptance | speed-up vs plain sampling | τ / greedy τ | one-hot drafts: τ, acceptance |",
+                "|---|---:|---:|---:|---:|---:|---|"]
+        for d in ("eagle", "mtp", "suffix"):
+            for t in ("0", "0.3", "0.7", "1.0"):
+                r = load(f"sampling-{w}-t{t}.json").get(d)
+                if r is None:
+                    continue
+                oh = load(f"sampling-{w}-t{t}-onehot.json").get(d)
+                share = r["tau"] / greedy[d]["tau"] if d in greedy else float("nan")
+                ohs = f"{oh['tau']:.2f}, {100 * oh['acceptance_rate']:.1f}%" if oh else "(greedy)"
+                out.append(f"| {d} k=4 | {t} | {r['tau']:.2f} | {100 * r['acceptance_rate']:.1f}% | "
+                           f"{r['speedup_vs_none']:.2f}× | {100 * share:.0f}% | {ohs} |")
+    return out
+
+
+if __name__ == "__main__":
+    print("\n".join(tables()))

@@ -17,21 +17,26 @@ def workload(r):
     return os.path.basename(r["streams"]).replace("streams-", "").replace(".jsonl", "")
 
 
-def comparison(name):
+def comparison_lines(name):
     rs = rows(name)
     arc = {(workload(r), r["k"]): r for r in rs if r["system"] == "arctic"}
-    print("| workload | K | tree | τ ternspec | τ Arctic | τ ratio | accept ternspec | accept Arctic | Δ accept | propose µs ternspec | propose µs Arctic |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    out = ["| workload | K | tree | τ ternspec | τ Arctic | τ ratio | accept ternspec | accept Arctic | Δ accept | propose µs ternspec | propose µs Arctic |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rs:
         if r["system"] != "ternspec":
             continue
         a = arc.get((workload(r), r["k"]))
         if a is None:
-            print(f"| {workload(r)} | {r['k']} | {r['tree_nodes']} | {r['tau']:.3f} | | | {r['acceptance']:.3f} | | | {r['propose_us']:.2f} | |")
+            out.append(f"| {workload(r)} | {r['k']} | {r['tree_nodes']} | {r['tau']:.3f} | | | {r['acceptance']:.3f} | | | {r['propose_us']:.2f} | |")
             continue
-        print(f"| {workload(r)} | {r['k']} | {r['tree_nodes']} | {r['tau']:.3f} | {a['tau']:.3f} | {r['tau'] / a['tau']:.3f} | "
-              f"{r['acceptance']:.3f} | {a['acceptance']:.3f} | {r['acceptance'] - a['acceptance']:+.3f} | "
-              f"{r['propose_us']:.2f} | {a['propose_us']:.2f} |")
+        out.append(f"| {workload(r)} | {r['k']} | {r['tree_nodes']} | {r['tau']:.3f} | {a['tau']:.3f} | {r['tau'] / a['tau']:.3f} | "
+                   f"{r['acceptance']:.3f} | {a['acceptance']:.3f} | {r['acceptance'] - a['acceptance']:+.3f} | "
+                   f"{r['propose_us']:.2f} | {a['propose_us']:.2f} |")
+    return out
+
+
+def comparison(name):
+    print("\n".join(comparison_lines(name)))
 
 
 def ablation():

@@ -123,6 +123,12 @@ check_error "is not a number" decode -m "$m" -p hi --draft suffix --draft-opt mi
 # Generation cut by the context says so on stderr.
 "$bin" generate -m "$m" -p hello -n 100 -c 20 > /dev/null 2> "$tmp/err"
 grep -q "stopped at the end of the context" "$tmp/err" || { echo "FAIL: context stop not reported"; fail=1; }
+# --draft-min: drafts shorter than it are not verified (k 4 < 5: nothing drafted reaches the target).
+for dm in 0 5; do
+  "$bin" decode -m "$m" -p 'abc abc abc abc abc abc' -n 24 --draft suffix -k 4 --draft-min $dm --json 2> /dev/null \
+    | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["total"]["drafted"]; sys.exit(0 if (d > 0) == (sys.argv[1] == "0") else 1)' $dm \
+    || { echo "FAIL: --draft-min $dm"; fail=1; }
+done
 # bench serve without -t uses every core (it used to demand --threads).
 head -2 "$(dirname "$0")/../bench/workloads/completion.jsonl" > "$tmp/two.jsonl"
 "$bin" bench serve -m "$m" --prompts "$tmp/two.jsonl" -n 4 --parallel 2 --reps 1 > /dev/null 2> "$tmp/err" \

@@ -113,6 +113,30 @@ TEST(CApi, StatusCodesAndLastError) {
     EXPECT_EQ(st.emitted, 8);
     ASSERT_NE(text, nullptr);
     ternspec_string_free(text);
+    // A callback returning 0 stops the generation after that token.
+    struct Count {
+        int n = 0;
+    } count;
+    auto stop_after_three = [](int32_t, const char*, void* user) {
+        return ++static_cast<Count*>(user)->n < 3 ? 1 : 0;
+    };
+    o.max_new_tokens = 20;
+    ASSERT_EQ(ternspec_generate(s, "hello hello", &o, stop_after_three, &count, nullptr, &st), TERNSPEC_OK);
+    EXPECT_EQ(count.n, 3);
+    EXPECT_LE(st.emitted, 3 + 4);  // the round in flight may have emitted up to k more before the check
+    // NULL options: the documented defaults (128 tokens, greedy, stop at end of sequence).
+    ternspec_generate_options defaults;
+    ternspec_generate_options_init(&defaults);
+    char* a = nullptr;
+    char* b = nullptr;
+    ASSERT_EQ(ternspec_generate(s, "hello", nullptr, nullptr, nullptr, &a, &st), TERNSPEC_OK);
+    const auto emitted_null = st.emitted;
+    ASSERT_EQ(ternspec_generate(s, "hello", &defaults, nullptr, nullptr, &b, &st), TERNSPEC_OK);
+    EXPECT_STREQ(a, b);
+    EXPECT_EQ(emitted_null, st.emitted);
+    EXPECT_LE(st.emitted, 128);
+    ternspec_string_free(a);
+    ternspec_string_free(b);
     ternspec_session_free(s);
     ternspec_model_free(m);
 }

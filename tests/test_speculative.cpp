@@ -335,6 +335,27 @@ TEST(SuffixDrafter, SiblingsShareWhatTheyLearn) {
     EXPECT_TRUE(fresh.propose(ctx, {3, 0}).tokens.empty());
 }
 
+// A draft that would run past the context is cut to fit (DecodeSession truncates it); the output still
+// equals plain decoding to the last token the context holds, for chains and trees.
+TEST(Lossless, DraftsTruncatedAtTheContextLimit) {
+    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("ctx_limit", TensorType::Q2_0_G128, 5)));
+    const auto prompt = m->tokenizer().encode("abc abc abc abc abc abc abc abc");
+    DecodeOptions o;
+    o.max_new_tokens = 1000;
+    o.stop_at_eos = false;
+    o.context = static_cast<int>(prompt.size()) + 23;
+    const auto plain = SpeculativeDecoder(m, nullptr).run(prompt, o);
+    EXPECT_EQ(plain.stop_reason, "context");
+    for (const int tree : {0, 8}) {
+        auto d = create_drafter("suffix", {}, m);
+        o.budget = {8, tree};
+        const auto r = SpeculativeDecoder(m, d.get()).run(prompt, o);
+        EXPECT_EQ(r.tokens, plain.tokens) << "tree " << tree;
+        EXPECT_EQ(r.stop_reason, "context");
+        EXPECT_GT(r.stats.accepted, 0) << "the drafter never drafted into the last rounds";
+    }
+}
+
 TEST(NgramDrafter, ProposesWhatFollowedTheMostRecentMatch) {
     NgramDrafter d({});
     EXPECT_EQ(d.propose(std::vector<std::int32_t>{5, 6, 7, 8, 5, 6}, {3, 0}).tokens,

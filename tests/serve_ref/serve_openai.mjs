@@ -163,7 +163,7 @@ try {
   check(/ternspec_tau\{drafter="suffix"\} [0-9.]+/.test(metrics) && /ternspec_acceptance_per_position\{drafter="suffix",position="1"\}/.test(metrics),
     "/metrics has tau and acceptance per position per drafter");
 } catch (e) {
-  check(false, "exception: " + (e.stack || e));
+  check(false, "exception: " + (e.stack || e) + (e.cause ? " cause: " + (e.cause.stack || e.cause) + " " + JSON.stringify(e.cause.cause?.code ?? e.cause.code ?? "") : ""));
 } finally {
   main.proc.kill("SIGTERM");
   const code = await Promise.race([main.exited, sleep(10000).then(() => "timeout")]);

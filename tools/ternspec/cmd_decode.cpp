@@ -70,13 +70,23 @@ void print_summary(const std::string& drafter, const DecodeStats& s) {
         std::snprintf(acceptance, sizeof acceptance, ", acceptance %.1f%% (%lld/%lld)",
                       100 * s.acceptance_rate(), static_cast<long long>(s.accepted),
                       static_cast<long long>(s.drafted));
+    // Acceptance at each draft depth (for trees: of the nodes at that depth), where it was drafted.
+    std::string depths;
+    const auto per = s.per_position_acceptance();
+    for (std::size_t d = 0; d < per.size() && d < 8; ++d) {
+        char b[16];
+        std::snprintf(b, sizeof b, " %.0f%%", 100 * per[d]);
+        depths += b;
+    }
+    if (!depths.empty()) depths = " | by depth" + depths + (per.size() > 8 ? " ..." : "");
     std::fprintf(
         stderr,
         "\n[%s] prompt %lld tok, output %lld tok | prefill %.1f tok/s, decode %.2f tok/s | forwards %lld, "
-        "tau %.2f%s | draft %.3fs verify %.3fs\n",
+        "tau %.2f%s%s | draft %.3fs verify %.3fs\n",
         drafter.c_str(), static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.emitted),
         s.t_prefill > 0 ? s.prompt_tokens / s.t_prefill : 0.0, s.decode_tokens_per_s(),
-        static_cast<long long>(s.target_forwards), s.tau(), acceptance, s.t_draft, s.t_verify);
+        static_cast<long long>(s.target_forwards), s.tau(), acceptance, depths.c_str(), s.t_draft,
+        s.t_verify);
 }
 
 // One request of a run: its line in a --prompts file (0 for -p/-f), its tokens, and what became of it.
@@ -234,6 +244,8 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     DecodeOptions opt = decode_options(args);
     const DrafterOptions dopt = drafter_options(args, drafter_name);
     opt.budget = draft_budget(args, drafter_name, *model, opt);
+    if (args.has("draft-min"))
+        opt.draft_min = static_cast<int>(args.integer("draft-min", 0, kMaxDraftTokens));
     auto reqs = gather_requests(args, *model, opt);
     const bool json = args.flag("json");
     // Streamed text goes through the stop strings: what could still become one is held back until it
@@ -298,6 +310,8 @@ int cmd_decode(int argc, char** argv) {
                     "4",
                     {"--draft-max"}});
     opts.push_back({"k-max", 0, "K", "longest draft -k auto may choose", "8"});
+    opts.push_back(
+        {"draft-min", 0, "N", "drafts of fewer tokens are not verified (llama.cpp's --draft-min)", "0"});
     opts.push_back({"tree", 0, "N", "draft a tree of at most N nodes instead of a chain", ""});
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back(

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "tools/ternspec/commands.hpp"
@@ -154,6 +155,11 @@ int cmd_serve(int argc, char** argv) {
     const std::size_t pool = static_cast<std::size_t>(slots + max_queue + 8);
     svr.new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
     svr.set_payload_max_length(static_cast<std::size_t>(max_body));
+    // httplib closes a keep-alive connection after 5 requests by default; a client that reuses it at that
+    // moment sees a reset (seen with 16 concurrent OpenAI clients): no count limit. The idle timeout stays
+    // 5 s: it bounds how long stopping waits for idle connections, and clients (Node's 4 s) close first.
+    svr.set_keep_alive_max_count(std::numeric_limits<std::size_t>::max());
+    svr.set_keep_alive_timeout(5);
     svr.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
         if (api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
         if (req.get_header_value("Authorization") == "Bearer " + api_key)
@@ -240,12 +246,8 @@ int cmd_serve(int argc, char** argv) {
                     }
                     auto event = [&](const std::string& data) {
                         const std::string frame = "data: " + data + "\n\n";
-                        return sink.is_writable() && sink.write(frame.data(), frame.size());
+                        return sink.write(frame.data(), frame.size());
                     };
-                    if (!sink.is_writable()) {  // the client went away: free its slot at the next round
-                        job->cancelled = true;
-                        return false;
-                    }
                     if ((!piece.empty() || (*first && ep == Endpoint::Chat)) &&
                         !event(stream_chunk(ep, id, model_id, created, piece, nullptr, *first).dump())) {
                         job->cancelled = true;
