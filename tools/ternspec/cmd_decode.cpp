@@ -48,13 +48,11 @@ DecodeOptions decode_options(const Args& args) {
     return o;
 }
 
-// Stop strings: the output is cut before the first one; streamed text holds back what could become one.
-void apply_stop(const std::vector<std::string>& stops, DecodeResult& r) {
-    if (stops.empty()) return;
-    StopStrings s(stops);
-    s.feed(r.text);
-    if (!s.stopped()) return;
-    r.text = s.text();
+// Stop strings: the output is cut before the first one. `seen` watched every piece as it was emitted (and
+// ended the decode there), so its text is already the cut one.
+void apply_stop(const StopStrings& seen, DecodeResult& r) {
+    if (!seen.stopped()) return;
+    r.text = seen.text();
     r.stop_reason = "stop";
 }
 
@@ -175,7 +173,7 @@ void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model
         }
         auto rs = decode_batch(model, batch, opt, overlap);
         for (std::size_t k = 0; k < rs.size(); ++k) {
-            apply_stop(args.all("stop"), rs[k]);
+            apply_stop(outs[k], rs[k]);
             good[first + k]->result = std::move(rs[k]);
         }
     }
@@ -274,7 +272,7 @@ int run_decode(const Args& args, const std::string& drafter_name) {
             *printed = 0;
             reqs[i].result = dec.run(reqs[i].ids, opt);
             if (!json) flush(out->text().size());  // what was held back, when no stop string came
-            apply_stop(args.all("stop"), *reqs[i].result);
+            apply_stop(*out, *reqs[i].result);
         }
     } else {
         decode_in_parallel(args, model, drafter_name, dopt, parallel, opt, reqs);
