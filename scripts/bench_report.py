@@ -168,9 +168,11 @@ def sampling_section(out):
             "- The suffix drafter stays one-hot (its counts are not a model of the target's distribution): its τ "
             "falls to 36–50 % of greedy at 0.7–1.0.",
             "- Speed-ups stay below 1 for EAGLE and MTP on this 7M model at every temperature, greedy included: the "
-            "model is compute-bound and drafting takes about half of each round (see the Qwen3-shape section). Plain "
-            "sampling itself went from 1,180 to 4,185 tokens/s in the same change (greedy: 6,250): the sampler no "
-            "longer sorts the whole vocabulary per token, only the prefix its filters read.",
+            "model is compute-bound and drafting takes about half of each round (see the Qwen3-shape section). In these "
+            "runs plain sampling at 0.7 decodes 4,099–4,113 tokens/s against greedy's 5,218–5,933 (the `none` rows "
+            "of `sampling-*-t0.7.json` and `-t0.json`): the sampler no longer sorts the whole vocabulary per token, "
+            "only the prefix its filters read. With commit 358e998's sampler, the same `bench spec` command at 0.7 "
+            "on 6 held-out prompts measured 1,180 tokens/s (that run's JSON was not kept).",
             "- Not measured: sampling at the Qwen3 shapes. Each expanded draft node carries a dense distribution over "
             "the target's vocabulary (600 KB at Qwen3's 151,936 ids), written once and read by verification.", ""]
 
