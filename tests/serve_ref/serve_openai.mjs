@@ -3,7 +3,7 @@
 // cases as OpenAI error objects with 4xx codes, a client that disconnects mid-stream freeing its slot,
 // the API key, /metrics, and SIGTERM ending the process with exit 0. Every wait is bounded.
 //   node tests/serve_ref/serve_openai.mjs TERNSPEC MODEL_DIR
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import OpenAI from "openai";
 
@@ -47,20 +47,34 @@ function generate(prompt, n) {
   return JSON.parse(out.toString()).text;
 }
 
+// Asynchronous, like every wait here: a synchronous child blocks Node's event loop, so the client's
+// keep-alive timers go stale and its next request can land on a connection the server has already closed
+// after its idle timeout (seen as "other side closed" under AddressSanitizer).
 function curl(port, path, body, headers = []) {
   const args = ["-s", "-o", "-", "-w", "\n%{http_code}", "-X", body === null ? "GET" : "POST", ...headers];
   if (body !== null) args.push("-H", "Content-Type: application/json", "--data-binary", "@-");
-  const out = execFileSync("curl", [...args, `http://127.0.0.1:${port}${path}`], { input: body ?? "" }).toString();
-  const cut = out.lastIndexOf("\n");
-  return { status: Number(out.slice(cut + 1)), body: out.slice(0, cut) };
+  return new Promise((resolve, reject) => {
+    const child = execFile("curl", [...args, `http://127.0.0.1:${port}${path}`], (err, stdout) => {
+      if (err) return reject(err);
+      const cut = stdout.lastIndexOf("\n");
+      resolve({ status: Number(stdout.slice(cut + 1)), body: stdout.slice(0, cut) });
+    });
+    child.stdin.end(body ?? "");
+  });
 }
+
+// Expectations first, from plain `ternspec generate`, before any client connection is open (see curl).
+const prompt = "def add(a, b):\n    return";
+const want = generate(prompt, 32);
+const chatPrompt = "<|im_start|>user\nWrite a function.<|im_end|>\n<|im_start|>assistant\n";
+const chatWant = generate(chatPrompt, 24);
+const prompts = Array.from({ length: 16 }, (_, i) => `x${i} = ${i}\ny${i} = x${i} + 1\nprint(`);
+const wants = prompts.map((p) => generate(p, 40));
 
 const key = "test-key";
 const main = await startServer(["--draft", "suffix", "-np", "4", "--max-queue", "16", "--max-body", "4096", "--api-key", key]);
 const client = new OpenAI({ baseURL: `http://127.0.0.1:${main.port}/v1`, apiKey: key, maxRetries: 0, timeout: 60000 });
 try {
-  const prompt = "def add(a, b):\n    return";
-  const want = generate(prompt, 32);
 
   const c = await client.completions.create({ model: "tern-pystd-7m", prompt, max_tokens: 32, temperature: 0 });
   check(c.choices[0].text === want, "completion equals generate");
@@ -76,8 +90,6 @@ try {
   check(streamUsage?.completion_tokens === c.usage.completion_tokens, "stream_options.include_usage: a usage chunk");
 
   const messages = [{ role: "user", content: "Write a function." }];
-  const chatPrompt = "<|im_start|>user\nWrite a function.<|im_end|>\n<|im_start|>assistant\n";
-  const chatWant = generate(chatPrompt, 24);
   const chat = await client.chat.completions.create({ model: "x", messages, max_tokens: 24, temperature: 0 });
   check(chat.choices[0].message.content === chatWant, "chat equals generate on the ChatML prompt");
   let chatStreamed = "";
@@ -86,8 +98,6 @@ try {
   check(chatStreamed === chatWant, "streamed chat equals generate");
 
   // 16 concurrent streams, mixed drafters, each checked against plain generate.
-  const prompts = Array.from({ length: 16 }, (_, i) => `x${i} = ${i}\ny${i} = x${i} + 1\nprint(`);
-  const wants = prompts.map((p) => generate(p, 40));
   const drafts = ["suffix", "ngram", "none"];
   const outs = await Promise.all(
     prompts.map(async (p, i) => {
@@ -132,16 +142,16 @@ try {
     ["body over --max-body", "/v1/completions", JSON.stringify({ prompt: "x".repeat(5000) }), 413],
   ];
   for (const [what, path, body, status] of cases) {
-    const r = curl(main.port, path, body, auth);
+    const r = await curl(main.port, path, body, auth);
     let err = null;
     try { err = JSON.parse(r.body).error; } catch {}
     check(r.status === status && err && typeof err.message === "string" && "type" in err && "param" in err && "code" in err,
       `${what}: HTTP ${r.status} ${err ? err.message : r.body.slice(0, 80)}`);
   }
-  check(curl(main.port, "/v1/nothing", null, auth).status === 404, "unknown endpoint 404");
-  check(curl(main.port, "/v1/models", null).status === 401, "missing API key 401");
-  check(curl(main.port, "/health", null).status === 200, "/health needs no key");
-  const models = JSON.parse(curl(main.port, "/v1/models", null, auth).body);
+  check((await curl(main.port, "/v1/nothing", null, auth)).status === 404, "unknown endpoint 404");
+  check((await curl(main.port, "/v1/models", null)).status === 401, "missing API key 401");
+  check((await curl(main.port, "/health", null)).status === 200, "/health needs no key");
+  const models = JSON.parse((await curl(main.port, "/v1/models", null, auth)).body);
   check(models.data?.[0]?.id === "tern-pystd-7m", "/v1/models lists the model");
 
   // A client that goes away mid-stream: its request is cancelled and its slot freed.
@@ -152,14 +162,14 @@ try {
   let freed = false;
   for (let i = 0; i < 50 && !freed; i++) {
     await sleep(100);
-    const m = curl(main.port, "/metrics", null, auth).body;
+    const m = (await curl(main.port, "/metrics", null, auth)).body;
     freed = /ternspec_requests_total\{outcome="cancelled"\} [1-9]/.test(m) && /ternspec_running_requests 0/.test(m);
   }
   check(freed, "a disconnected stream is cancelled and its slot freed");
   const after = await client.completions.create({ model: "x", prompt, max_tokens: 32, temperature: 0 });
   check(after.choices[0].text === want, "still serving after errors and a disconnect");
 
-  const metrics = curl(main.port, "/metrics", null, auth).body;
+  const metrics = (await curl(main.port, "/metrics", null, auth)).body;
   check(/ternspec_tau\{drafter="suffix"\} [0-9.]+/.test(metrics) && /ternspec_acceptance_per_position\{drafter="suffix",position="1"\}/.test(metrics),
     "/metrics has tau and acceptance per position per drafter");
 } catch (e) {
