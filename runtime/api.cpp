@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "runtime/batch_decoder.hpp"
+#include "runtime/chat/chat_template.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "ternspec/ternspec.hpp"
@@ -61,7 +62,7 @@ std::string Model::decode(const std::vector<std::int32_t>& tokens) const {
     return impl_->model->tokenizer().decode(tokens);
 }
 std::string Model::chat_prompt(std::string_view user_message) const {
-    return ternspec::chat_prompt(std::string(user_message));
+    return single_turn_prompt(model_chat_template(*impl_->model), std::string(user_message));
 }
 
 Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::make_unique<Impl>()) {

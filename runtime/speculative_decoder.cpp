@@ -7,10 +7,6 @@
 
 namespace ternspec {
 
-std::string chat_prompt(const std::string& user_message) {
-    return "<|im_start|>user\n" + user_message + "<|im_end|>\n<|im_start|>assistant\n";
-}
-
 void validate(const DecodeOptions& o) {
     auto range = [](const char* name, int v, int lo, int hi) {
         if (v < lo || v > hi)

@@ -65,7 +65,4 @@ class SpeculativeDecoder {
     Drafter* drafter_;
 };
 
-// ChatML, the format Qwen3 models are trained on: one user turn, then the assistant's turn opened.
-std::string chat_prompt(const std::string& user_message);
-
 }  // namespace ternspec

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# libFuzzer targets for the GGUF, safetensors and tokenizer.json parsers and for tokenizing with a GGUF
-# vocabulary, built with clang into build-fuzz/.
+# libFuzzer targets for the GGUF, safetensors and tokenizer.json parsers, for tokenizing with a GGUF
+# vocabulary, and for chat templates (parse and render), built with clang into build-fuzz/.
 #   scripts/fuzz.sh --smoke        each target for 60 s (CI)
 #   scripts/fuzz.sh --long         each target for 10 minutes (nightly)
 #   scripts/fuzz.sh --seconds N    each target for N s
@@ -17,14 +17,18 @@ case "${1:-}" in
 esac
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERNSPEC_FUZZ=ON \
   -DTERNSPEC_BUILD_TESTS=OFF -DTERNSPEC_BUILD_BENCH=OFF -DTERNSPEC_AVX2=OFF > /dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_safetensors fuzz_tokenizer_json fuzz_gguf_vocab
-for t in gguf safetensors tokenizer_json gguf_vocab; do
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_safetensors fuzz_tokenizer_json fuzz_gguf_vocab fuzz_chat_template
+for t in gguf safetensors tokenizer_json gguf_vocab chat_template; do
   corpus=build-fuzz/corpus/$t
   mkdir -p "$corpus"
   # Seeds: the catalogue of bad files (if the tests ran) and a valid tiny model.
   find build/tests/tmp -path '*bad_inputs*' -type f 2> /dev/null | while read -r f; do cp "$f" "$corpus/"; done || true
   [ -x build/ternspec ] && [ "$t" = gguf ] && build/ternspec synth "$corpus/tiny.gguf" --shape tiny 2> /dev/null || true
   [ "$t" = tokenizer_json ] && cp tests/data/*.json "$corpus/" 2> /dev/null || true
+  # Chat templates: the shipped model's and the published ones the chat_templates test extracts.
+  [ "$t" = chat_template ] && /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chat_template"], end="")' \
+    models/tern-pystd-7m/tokenizer_config.json > "$corpus/shipped.jinja" 2> /dev/null || true
+  [ "$t" = chat_template ] && cp build/tests/tmp/chat_templates/templates/*.jinja "$corpus/" 2> /dev/null || true
   [ "$t" = gguf_vocab ] && printf '\x03<|im_start|>\n\x04<tool>\n\x03\n\x00x = "<|im_start|>\0<tool>"' > "$corpus/seed"
   echo "fuzz: $t for ${seconds}s"
   # -timeout: an input that takes 10 s (a hang, a quadratic path) is a finding, like a crash.

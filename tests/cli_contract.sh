@@ -20,7 +20,7 @@ check_error() {  # expected substring, then the command
     echo "FAIL: ternspec $* -> rc $rc, $lines lines: $(cat "$tmp/err")"; fail=1
   fi
 }
-for c in inspect tokenize detokenize generate decode logits perplexity synth convert; do check_help "$c"; done
+for c in inspect tokenize detokenize generate decode logits perplexity synth convert template; do check_help "$c"; done
 check_help bench forward
 check_help bench spec
 check_help bench serve
@@ -116,6 +116,23 @@ streamed=$("$bin" generate -m "$m" -p 'def f(x):\n    return' -e -n 24 --stop "$
   || { echo "FAIL: streamed text with --stop: '$streamed'"; fail=1; }
 check_error "needs --chat" generate -m "$m" -p hi -sys "be brief"
 check_error 'unknown escape' generate -m "$m" -p 'a\q' -e
+# Chat templates: --chat renders the model's template (equal to `ternspec template`); a template outside
+# the supported subset, or one that refuses the conversation, is an error naming the file and line.
+"$bin" template -m "$m" -p hi -sys "be brief" > "$tmp/prompt.txt" 2> /dev/null
+want=$(printf '<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n')
+[ "$(cat "$tmp/prompt.txt")" = "$want" ] || { echo "FAIL: template -p -sys: $(cat "$tmp/prompt.txt")"; fail=1; }
+a=$("$bin" generate -m "$m" -p hi -sys "be brief" --chat -n 8 --json 2> /dev/null | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["stats"]["prompt_tokens"])')
+b=$("$bin" template -m "$m" -p hi -sys "be brief" --ids | wc -w)
+[ "$a" = "$b" ] || { echo "FAIL: --chat prompt is $a tokens, template --ids $b"; fail=1; }
+printf 'line one\n{{ messages | frobnicate }}' > "$tmp/bad.jinja"
+check_error "bad.jinja: chat template line 2: the filter 'frobnicate' is not supported" template --chat-template-file "$tmp/bad.jinja" -p hi
+check_error "bad.jinja" generate -m "$m" -p hi --chat --chat-template-file "$tmp/bad.jinja"
+printf "{{ raise_exception('only one turn please') }}" > "$tmp/refuse.jinja"
+check_error "only one turn please" template --chat-template-file "$tmp/refuse.jinja" -p hi
+check_error "none.jinja: cannot open" template --chat-template-file "$tmp/none.jinja" -p hi
+check_error "needs --chat" generate -m "$m" -p hi --chat-template-kwargs '{"enable_thinking":false}'
+check_error "wants a JSON object" generate -m "$m" -p hi --chat --chat-template-kwargs '[1]'
+check_error "exactly one of --messages FILE or -p TEXT" template -m "$m"
 # A drafter option no drafter reads is a warning naming it, not silence.
 "$bin" decode -m "$m" -p hi -n 4 --draft suffix --draft-opt max_spec_factr=2 > /dev/null 2> "$tmp/err"
 grep -q "has no option 'max_spec_factr'" "$tmp/err" || { echo "FAIL: --draft-opt typo not reported: $(cat "$tmp/err")"; fail=1; }

@@ -79,7 +79,8 @@ class Model {
     ModelInfo info() const;
     std::vector<std::int32_t> encode(std::string_view text) const;
     std::string decode(const std::vector<std::int32_t>& tokens) const;
-    std::string chat_prompt(std::string_view user_message) const;  // Qwen3's ChatML turn
+    // One user turn in the model's own chat template (Qwen3's ChatML when it ships none), ready to generate.
+    std::string chat_prompt(std::string_view user_message) const;
 
     struct Impl;
     const std::shared_ptr<Impl>& impl() const { return impl_; }

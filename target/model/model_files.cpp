@@ -82,6 +82,26 @@ const TensorRef& ModelFiles::get(const std::string& name) const {
 
 namespace {
 
+// tokenizer_config.json's chat_template: a string, or a list of {"name", "template"} of which "default"
+// is the one for plain chat (transformers' choice when no tools are asked for).
+std::string chat_template_field(const nlohmann::json& j, const std::string& path) {
+    if (j.is_string()) return j.get<std::string>();
+    if (j.is_null()) return "";
+    if (j.is_array()) {
+        std::string names;
+        for (const auto& e : j) {
+            if (!e.is_object() || !e.contains("name") || !e["name"].is_string() || !e.contains("template") ||
+                !e["template"].is_string())
+                throw FormatError(path +
+                                  ": chat_template list entries must be {\"name\", \"template\"} strings");
+            if (e["name"] == "default") return e["template"].get<std::string>();
+            names += (names.empty() ? "" : ", ") + e["name"].get<std::string>();
+        }
+        throw FormatError(path + ": chat_template lists no \"default\" template (it has: " + names + ")");
+    }
+    throw FormatError(path + ": chat_template must be a string or a list of named templates");
+}
+
 std::int32_t json_int(const nlohmann::json& j, const char* key, const std::string& what,
                       std::optional<std::int64_t> fallback = std::nullopt) {
     return static_cast<std::int32_t>(json_int_field(j, key, what, 0, INT32_MAX, fallback));
@@ -212,8 +232,8 @@ ModelFiles ModelFiles::open(const std::string& path) {
             if (fs::exists(tcfg)) {
                 try {
                     auto tj = nlohmann::json::parse(read_text_file(tcfg));
-                    if (tj.contains("chat_template") && tj["chat_template"].is_string())
-                        mf.chat_template_ = tj["chat_template"].get<std::string>();
+                    if (tj.contains("chat_template"))
+                        mf.chat_template_ = chat_template_field(tj["chat_template"], tcfg);
                     if (tj.contains("eos_token") && tj["eos_token"].is_string())
                         if (auto id = mf.tokenizer_->token_id(tj["eos_token"].get<std::string>()))
                             mf.tokenizer_->set_eos(*id);

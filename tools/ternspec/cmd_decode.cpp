@@ -20,8 +20,11 @@ std::vector<Option> prompt_options() {
     return {{"prompt", 'p', "TEXT", "prompt text", ""},
             {"file", 'f', "FILE", "read the prompt from FILE", ""},
             {"n-predict", 'n', "N", "tokens to generate at most", "128"},
-            {"chat", 0, "", "wrap the prompt in Qwen3's ChatML turn format", ""},
+            {"chat", 0, "", "render the prompt as a user turn with the model's chat template", ""},
             {"system-prompt", 0, "TEXT", "with --chat: a system turn before the prompt", "", {"-sys"}},
+            {"chat-template-file", 0, "FILE", "with --chat: this Jinja template instead of the model's", ""},
+            {"chat-template-kwargs", 0, "JSON",
+             "with --chat: template variables, e.g. '{\"enable_thinking\":false}'", ""},
             {"escape", 'e', "", "process escapes (\\n \\t \\\\ \\\" \\') in -p and --system-prompt", ""},
             {"stop",
              0,
@@ -116,10 +119,12 @@ std::vector<Request> gather_requests(const Args& args, const Qwen3Model& model, 
     std::vector<Request> reqs;
     if (args.has("prompts")) {
         if (args.has("prompt") || args.has("file")) throw InputError("--prompts replaces -p and -f");
-        for (auto& p : read_prompt_lines(args.str("prompts"), args.flag("chat")))
+        const auto chat = chat_template_from(args, model);
+        for (auto& p :
+             read_prompt_lines(args.str("prompts"), chat ? &*chat : nullptr, chat_options_from(args)))
             reqs.push_back({p.line, std::move(p.prompt), std::move(p.error), {}, {}});
     } else {
-        reqs.push_back({0, prompt_text(args), "", {}, {}});
+        reqs.push_back({0, prompt_text(args, model), "", {}, {}});
     }
     const int ctx = request_context(model, opt);
     for (auto& r : reqs) {

@@ -98,6 +98,8 @@ int cmd_serve(int argc, char** argv) {
     opts.push_back({"host", 0, "ADDR", "address to listen on (0.0.0.0: every interface, an explicit choice)",
                     "127.0.0.1"});
     opts.push_back({"port", 0, "PORT", "TCP port", "8080"});
+    opts.push_back({"chat-template-file", 0, "FILE",
+                    "render chat requests with this Jinja template, not the model's", ""});
     opts.push_back({"parallel", 0, "N", "requests decoded together (slots)", "4", {"-np"}});
     opts.push_back({"max-queue", 0, "N", "requests waiting beyond the slots; more get HTTP 503", "64"});
     opts.push_back({"max-body", 0, "BYTES", "largest request body accepted (HTTP 413 beyond)", "1048576"});
@@ -147,6 +149,13 @@ int cmd_serve(int argc, char** argv) {
     limits.default_drafter = default_drafter;
     limits.default_k = static_cast<int>(args.integer("k", 0, kMaxDraftTokens));
     limits.default_tree = static_cast<int>(args.integer("tree", 0, kMaxDraftTokens));
+    // Parsed at startup: a template outside the supported subset fails here, not on the first chat request.
+    const std::string template_file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
+    const ChatTemplate chat = model_chat_template(
+        *model, template_file.empty() ? "" : read_prompt_file(template_file), template_file);
+    if (chat.is_builtin())
+        spdlog::info("the model has no chat template: chat requests use Qwen3's ChatML turns");
+    limits.chat = &chat;
     Scheduler scheduler(model, so);
 
     httplib::Server svr;

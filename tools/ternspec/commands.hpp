@@ -13,5 +13,6 @@ int cmd_synth(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
+int cmd_template(int argc, char** argv);
 
 }  // namespace ternspec::cli

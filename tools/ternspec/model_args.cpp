@@ -147,7 +147,8 @@ DrafterOptions drafter_options(const Args& args, const std::string& drafter,
     return o;
 }
 
-std::vector<PromptLine> read_prompt_lines(const std::string& path, bool chat) {
+std::vector<PromptLine> read_prompt_lines(const std::string& path, const ChatTemplate* chat,
+                                          const ChatOptions& options) {
     std::istringstream in(read_prompt_file(path));
     std::vector<PromptLine> out;
     int line_no = 0;
@@ -161,16 +162,17 @@ std::vector<PromptLine> read_prompt_lines(const std::string& path, bool chat) {
         else if (j["prompt"].get<std::string>().empty())
             p.error = "the prompt is empty";
         else
-            p.prompt = chat ? chat_prompt(j["prompt"].get<std::string>()) : j["prompt"].get<std::string>();
+            p.prompt = chat ? single_turn_prompt(*chat, j["prompt"].get<std::string>(), "", options)
+                            : j["prompt"].get<std::string>();
         out.push_back(std::move(p));
     }
     if (out.empty()) throw InputError(path + ": no prompts");
     return out;
 }
 
-std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat) {
+std::vector<std::string> read_prompts_jsonl(const std::string& path) {
     std::vector<std::string> out;
-    for (auto& p : read_prompt_lines(path, chat)) {
+    for (auto& p : read_prompt_lines(path, nullptr)) {
         if (!p.error.empty()) throw InputError(path + ":" + std::to_string(p.line) + ": " + p.error);
         out.push_back(std::move(p.prompt));
     }
@@ -212,22 +214,43 @@ std::string unescape(const std::string& s, const std::string& option) {
     return out;
 }
 
-std::string prompt_text(const Args& args) {
+std::optional<ChatTemplate> chat_template_from(const Args& args, const Qwen3Model& model) {
+    for (const char* o : {"system-prompt", "chat-template-file", "chat-template-kwargs"})
+        if (args.has(o) && !args.flag("chat"))
+            throw InputError(std::string("--") + o + " needs --chat (it shapes the chat format)");
+    if (!args.flag("chat")) return std::nullopt;
+    const std::string file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
+    std::string source;
+    if (!file.empty()) {
+        source = read_prompt_file(file);
+        if (source.empty()) throw InputError(file + ": the chat template file is empty");
+    }
+    auto chat = model_chat_template(model, source, file);
+    if (chat.is_builtin()) spdlog::info("the model has no chat template: using Qwen3's ChatML turns");
+    return chat;
+}
+
+ChatOptions chat_options_from(const Args& args) {
+    ChatOptions o;
+    if (!args.has("chat-template-kwargs")) return o;
+    const auto j = nlohmann::ordered_json::parse(args.str("chat-template-kwargs"), nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        throw InputError("--chat-template-kwargs wants a JSON object, e.g. '{\"enable_thinking\":false}'");
+    o.extra = j;
+    return o;
+}
+
+std::string prompt_text(const Args& args, const Qwen3Model& model) {
     if (args.has("prompt") == args.has("file")) throw InputError("give exactly one of -p TEXT or -f FILE");
     std::string text = args.has("prompt") ? args.str("prompt") : read_prompt_file(args.str("file"));
     const bool esc = args.flag("escape");
     if (esc && args.has("prompt")) text = unescape(text, "-p");
-    if (args.has("system-prompt") && !args.flag("chat"))
-        throw InputError("--system-prompt needs --chat (it is a turn of the chat format)");
-    if (args.flag("chat")) {
-        text = chat_prompt(text);
-        if (args.has("system-prompt")) {
-            const auto sys =
-                esc ? unescape(args.str("system-prompt"), "--system-prompt") : args.str("system-prompt");
-            text = "<|im_start|>system\n" + sys + "<|im_end|>\n" + text;
-        }
-    }
-    return text;
+    const auto chat = chat_template_from(args, model);
+    if (!chat) return text;
+    std::string sys;
+    if (args.has("system-prompt"))
+        sys = esc ? unescape(args.str("system-prompt"), "--system-prompt") : args.str("system-prompt");
+    return single_turn_prompt(*chat, text, sys, chat_options_from(args));
 }
 
 ProgressLine::ProgressLine(std::string label) : label_(std::move(label)), tty_(::isatty(2) != 0) {}

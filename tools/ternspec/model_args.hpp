@@ -4,10 +4,12 @@
 #include <tbb/global_control.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "drafters/drafter.hpp"
+#include "runtime/chat/chat_template.hpp"
 #include "runtime/cost_model.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/tokenizer/tokenizer.hpp"
@@ -50,7 +52,7 @@ double median(std::vector<double> v);
 // "ternspec <what> <args...>", for JSON reports that say what made them.
 std::string command_line(const std::string& what, int argc, char** argv);
 
-// The "prompt" fields of a JSONL file, one request per non-empty line; wrapped in ChatML when chat is set.
+// The "prompt" fields of a JSONL file, one request per non-empty line; a user turn of `chat` when given.
 // One request per line, {"prompt": "..."}; blank lines skipped. A bad line does not sink the file: it
 // comes back with its number and what is wrong, for the caller to report while serving the rest.
 struct PromptLine {
@@ -58,12 +60,19 @@ struct PromptLine {
     std::string prompt;
     std::string error;  // empty when the line is good
 };
-std::vector<PromptLine> read_prompt_lines(const std::string& path, bool chat);
+std::vector<PromptLine> read_prompt_lines(const std::string& path, const ChatTemplate* chat,
+                                          const ChatOptions& options = {});
 // The same, for benchmarks: any bad line is an error naming the file and line.
-std::vector<std::string> read_prompts_jsonl(const std::string& path, bool chat);
+std::vector<std::string> read_prompts_jsonl(const std::string& path);
 
-// The prompt text from -p or -f (exactly one), wrapped in ChatML with --chat.
-std::string prompt_text(const Args& args);
+// With --chat: the model's template, or --chat-template-file's; nothing without --chat (and the chat
+// options given without it are an error).
+std::optional<ChatTemplate> chat_template_from(const Args& args, const Qwen3Model& model);
+// --chat-template-kwargs as template variables.
+ChatOptions chat_options_from(const Args& args);
+
+// The prompt text from -p or -f (exactly one), rendered as a user turn with --chat.
+std::string prompt_text(const Args& args, const Qwen3Model& model);
 
 class ProgressLine {
   public:

@@ -53,7 +53,7 @@ int bench_serve(int argc, char** argv) {
     if (args.has("json")) check_writable(args.str("json"), "--json");
     auto threads = apply_threads(args);
     auto model = load_model(args);
-    const auto prompts = read_prompts_jsonl(args.str("prompts"), false);
+    const auto prompts = read_prompts_jsonl(args.str("prompts"));
     std::vector<std::vector<std::int32_t>> ids;
     const auto keep =
         static_cast<std::size_t>(args.integer("prompt-tokens", 0, std::numeric_limits<int>::max()));

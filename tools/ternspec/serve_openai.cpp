@@ -73,22 +73,27 @@ std::vector<std::int32_t> prompt_ids(const json& p, const Qwen3Model& model) {
     throw ApiError(400, "'prompt' must be a string or an array of token ids", "prompt");
 }
 
-// Qwen3's ChatML turns. (Rendering the model's own Jinja chat template is the CLI issue's renderer, not
-// here yet: this is the format the shipped and the Bonsai models use.)
-std::string chatml(const json& messages) {
+// The conversation checked and rendered with the model's chat template. Roles are those of the OpenAI API
+// (developer becomes system); text parts are joined; every other field of a message (tool_calls,
+// reasoning_content, name...) reaches the template as the client sent it, in its order.
+std::string chat_text(const nlohmann::ordered_json& body, const ChatTemplate& chat) {
+    const auto& messages = body["messages"];
     if (!messages.is_array() || messages.empty())
         throw ApiError(400, "'messages' must be a non-empty array", "messages");
-    std::string out;
+    auto turns = nlohmann::ordered_json::array();
     for (std::size_t i = 0; i < messages.size(); ++i) {
-        const auto& m = messages[i];
+        auto m = messages[i];
         const std::string where = "messages[" + std::to_string(i) + "]";
         if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
             throw ApiError(400, "'" + where + ".role' must be a string", where + ".role");
         const auto role = m["role"].get<std::string>();
-        if (role != "system" && role != "user" && role != "assistant" && role != "developer")
+        if (role != "system" && role != "user" && role != "assistant" && role != "developer" &&
+            role != "tool")
             throw ApiError(
-                400, "'" + where + ".role' must be system, developer, user or assistant, not '" + role + "'",
+                400,
+                "'" + where + ".role' must be system, developer, user, assistant or tool, not '" + role + "'",
                 where + ".role");
+        if (role == "developer") m["role"] = "system";
         std::string content;
         const auto c = m.find("content");
         if (c == m.end() || c->is_null()) {
@@ -96,8 +101,8 @@ std::string chatml(const json& messages) {
             content = c->get<std::string>();
         } else if (c->is_array()) {  // [{"type": "text", "text": ...}]
             for (const auto& part : *c) {
-                if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
-                    !part["text"].is_string())
+                if (!part.is_object() || !part.contains("type") || part["type"] != "text" ||
+                    !part.contains("text") || !part["text"].is_string())
                     throw ApiError(400, "'" + where + ".content': only text parts are supported",
                                    where + ".content");
                 content += part["text"].get<std::string>();
@@ -106,10 +111,24 @@ std::string chatml(const json& messages) {
             throw ApiError(400, "'" + where + ".content' must be a string or an array of text parts",
                            where + ".content");
         }
-        out += "<|im_start|>" + std::string(role == "developer" ? "system" : role) + "\n" + content +
-               "<|im_end|>\n";
+        m["content"] = content;
+        turns.push_back(std::move(m));
     }
-    return out + "<|im_start|>assistant\n";
+    ChatOptions options;
+    if (body.contains("tools") && !body["tools"].is_null()) {
+        if (!body["tools"].is_array()) throw ApiError(400, "'tools' must be an array", "tools");
+        options.tools = body["tools"];
+    }
+    if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
+        if (!body["chat_template_kwargs"].is_object())
+            throw ApiError(400, "'chat_template_kwargs' must be an object", "chat_template_kwargs");
+        options.extra = body["chat_template_kwargs"];
+    }
+    try {
+        return chat.render(turns, options);
+    } catch (const InputError& e) {
+        throw ApiError(400, e.what(), "messages");
+    }
 }
 
 }  // namespace
@@ -141,7 +160,7 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     if (boolean(body, "echo", false)) throw ApiError(400, "'echo' is not supported", "echo");
     if (ep == Endpoint::Chat) {
         if (!body.contains("messages")) throw ApiError(400, "'messages' is required", "messages");
-        job.prompt = model.tokenizer().encode(chatml(body["messages"]));
+        job.prompt = model.tokenizer().encode(chat_text(nlohmann::ordered_json::parse(text), *limits.chat));
     } else {
         if (!body.contains("prompt")) throw ApiError(400, "'prompt' is required", "prompt");
         job.prompt = prompt_ids(body["prompt"], model);

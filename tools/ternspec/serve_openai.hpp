@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/chat/chat_template.hpp"
 #include "tools/ternspec/serve_scheduler.hpp"
 
 namespace ternspec::cli {
@@ -29,6 +30,7 @@ struct ApiLimits {
     int context = 0;  // the model's context: prompt + max_tokens must fit
     std::string default_drafter = "none";
     int default_k = 4, default_tree = 0;
+    const ChatTemplate* chat = nullptr;  // renders /v1/chat/completions' messages
 };
 
 enum class Endpoint { Completions, Chat };

@@ -355,7 +355,7 @@ int bench_spec(int argc, char** argv) {
     SpecBench b{args, load_model(args), nullptr, {}, parse_configs(args), {}, {}, 8, {}, {}, {}};
     if (args.has("replay")) b.trained = Qwen3Model::load(ModelFiles::open(args.str("replay")));
     // With --replay both targets read the trained model's token ids, so their contexts match token for token.
-    for (const auto& p : read_prompts_jsonl(args.str("prompts"), false))
+    for (const auto& p : read_prompts_jsonl(args.str("prompts")))
         b.ids.push_back((b.replay() ? *b.trained : *b.model).tokenizer().encode(p));
     for (const auto& v : b.ids)
         for (auto t : v)

@@ -1,0 +1,77 @@
+#include "runtime/chat/chat_template.hpp"
+
+#include "runtime/chat/jinja_interpreter.hpp"
+
+namespace ternspec {
+
+const char* ChatTemplate::builtin_source() {
+    // Qwen3's turn format for models that ship no template (the shipped test model's own is the same).
+    return "{%- for message in messages %}"
+           "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+           "{%- endfor %}"
+           "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+}
+
+namespace {
+jinja::Body parse_naming(const std::string& source, const std::string& origin) {
+    try {
+        return jinja::parse_template(source);
+    } catch (const InputError& e) {
+        if (origin.empty()) throw;
+        throw InputError(origin + ": " + e.what());
+    }
+}
+}  // namespace
+
+ChatTemplate::ChatTemplate(const std::string& source, std::string bos_token, std::string eos_token,
+                           std::string origin)
+    : source_(source.empty() ? builtin_source() : source),
+      builtin_(source.empty()),
+      bos_(std::move(bos_token)),
+      eos_(std::move(eos_token)),
+      origin_(std::move(origin)),
+      program_(parse_naming(source_, origin_)) {}
+
+std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const ChatOptions& options) const {
+    if (!messages.is_array()) throw InputError("chat messages must be a list");
+    if (!options.extra.is_null() && !options.extra.is_object())
+        throw InputError("chat template variables must be an object");
+    jinja::Value vars = jinja::Value::dict();
+    auto& v = *vars.object;
+    if (options.extra.is_object())
+        for (const auto& [k, x] : options.extra.items()) v.set(k, jinja::Value::from_json(x));
+    v.set("messages", jinja::Value::from_json(messages));
+    v.set("add_generation_prompt", jinja::Value::boolean(options.add_generation_prompt));
+    v.set("bos_token", jinja::Value::string(bos_));
+    v.set("eos_token", jinja::Value::string(eos_));
+    if (!options.tools.is_null()) v.set("tools", jinja::Value::from_json(options.tools));
+    if (options.enable_thinking) v.set("enable_thinking", jinja::Value::boolean(*options.enable_thinking));
+    try {
+        return jinja::render(program_, vars);
+    } catch (const InputError& e) {
+        if (origin_.empty()) throw;
+        throw InputError(origin_ + ": " + e.what());
+    }
+}
+
+ChatTemplate model_chat_template(const std::string& model_source, const Tokenizer& tok,
+                                 const std::string& source_override, const std::string& override_origin) {
+    const std::string eos = tok.eos_id() ? tok.piece(*tok.eos_id()) : std::string();
+    if (!source_override.empty()) return ChatTemplate(source_override, "", eos, override_origin);
+    return ChatTemplate(model_source, "", eos, "the model's chat template");
+}
+
+ChatTemplate model_chat_template(const Qwen3Model& model, const std::string& source_override,
+                                 const std::string& override_origin) {
+    return model_chat_template(model.chat_template(), model.tokenizer(), source_override, override_origin);
+}
+
+std::string single_turn_prompt(const ChatTemplate& chat, const std::string& user, const std::string& system,
+                               const ChatOptions& options) {
+    auto messages = nlohmann::ordered_json::array();
+    if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+    messages.push_back({{"role", "user"}, {"content", user}});
+    return chat.render(messages, options);
+}
+
+}  // namespace ternspec

@@ -1,0 +1,185 @@
+// The chat-template renderer: Jinja semantics chat templates rely on (whitespace control, loop scoping,
+// namespaces, macros, filters, Python string methods), errors that name the line and the construct, and
+// the model files' templates. Byte-for-byte agreement with @huggingface/jinja on published templates is
+// tests/llama_ref/chat_templates.mjs.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "runtime/chat/chat_template.hpp"
+#include "runtime/chat/jinja_interpreter.hpp"
+#include "support/test_models.hpp"
+#include "target/model/model_files.hpp"
+
+namespace ternspec {
+namespace {
+
+std::string render(const std::string& source,
+                   const nlohmann::ordered_json& vars = nlohmann::ordered_json::object()) {
+    return jinja::render(jinja::parse_template(source), jinja::Value::from_json(vars));
+}
+
+std::string error_of(const std::string& source,
+                     const nlohmann::ordered_json& vars = nlohmann::ordered_json::object()) {
+    try {
+        render(source, vars);
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+TEST(Jinja, WhitespaceControlAndBlockTrimming) {
+    // trim_blocks drops the newline after a tag, lstrip_blocks the indentation before one; `-` strips all
+    // whitespace on its side; the template's last newline goes.
+    EXPECT_EQ(render("  {% if true %}\n  x\n  {% endif %}\ny\n"), "  x\ny");
+    EXPECT_EQ(render("a   {{- 'b' -}}   c"), "abc");
+    EXPECT_EQ(render("a {# note #} b"), "a  b");
+    EXPECT_EQ(render("a\n{#- note -#}\nb"), "ab");
+    EXPECT_EQ(render("{% generation %}x{% endgeneration %}"), "x");
+}
+
+TEST(Jinja, LoopsScopesAndNamespaces) {
+    const nlohmann::ordered_json v = {{"xs", {"a", "b", "c"}}};
+    EXPECT_EQ(render("{% for x in xs %}{{ loop.index }}{{ x }}{{ ',' if not loop.last }}{% endfor %}", v),
+              "1a,2b,3c");
+    EXPECT_EQ(render("{% for x in xs %}{{ loop.revindex0 }}{{ loop.previtem or '-' }}{% endfor %}", v),
+              "2-1a0b");
+    // A set inside a loop stays in the loop; a namespace carries it out.
+    EXPECT_EQ(render("{% set n = 0 %}{% for x in xs %}{% set n = n + 1 %}{% endfor %}{{ n }}", v), "0");
+    EXPECT_EQ(
+        render(
+            "{% set ns = namespace(n=0) %}{% for x in xs %}{% set ns.n = ns.n + 1 %}{% endfor %}{{ ns.n }}",
+            v),
+        "3");
+    EXPECT_EQ(render("{% for x in xs if x != 'b' %}{{ x }}{{ loop.length }}{% endfor %}", v), "a2c2");
+    EXPECT_EQ(render("{% for x in xs %}{% if x == 'b' %}{% continue %}{% endif %}{{ x }}{% endfor %}", v),
+              "ac");
+    EXPECT_EQ(render("{% for x in xs %}{% if x == 'b' %}{% break %}{% endif %}{{ x }}{% endfor %}", v), "a");
+    EXPECT_EQ(render("{% for x in [] %}{{ x }}{% else %}empty{% endfor %}"), "empty");
+    EXPECT_EQ(render("{% for k, v in {'a': 1, 'b': 2}.items() %}{{ k }}={{ v }};{% endfor %}"), "a=1;b=2;");
+    EXPECT_EQ(render("{% for x in missing %}{{ x }}{% endfor %}done"),
+              "done");  // undefined iterates as empty
+}
+
+TEST(Jinja, MacrosAndSetBlocks) {
+    EXPECT_EQ(render("{% macro tag(name, close=false) %}<{{ '/' if close }}{{ name }}>{% endmacro %}"
+                     "{{ tag('b') }}x{{ tag('b', close=true) }}"),
+              "<b>x</b>");
+    EXPECT_EQ(render("{% set body %}[{{ 1 + 2 }}]{% endset %}{{ body }}{{ body }}"), "[3][3]");
+}
+
+TEST(Jinja, PythonStringMethodsAndSlices) {
+    const nlohmann::ordered_json v = {{"s", "\n\n  Answer.\n"}, {"t", "<think>a</think>rest"}};
+    EXPECT_EQ(render("[{{ s.strip() }}][{{ s.lstrip('\\n') }}][{{ s.rstrip() }}]", v),
+              "[Answer.][  Answer.\n][\n\n  Answer.]");
+    EXPECT_EQ(render("{{ t.split('</think>')[-1] }}|{{ t.split('</think>')[0].split('<think>')[-1] }}", v),
+              "rest|a");
+    EXPECT_EQ(render("{{ 'a b  c'.split() | length }}{{ 'a,b,c'.split(',', 1) | tojson }}"),
+              "3[\"a\", \"b,c\"]");
+    EXPECT_EQ(render("{{ 'abc'[::-1] }}{{ 'abcdef'[1:4] }}{{ [1,2,3][-1] }}{{ 'héllo'[1] }}"), "cbabcd3é");
+    EXPECT_EQ(render("{{ 'Hello World'.lower() }} {{ 'ab'.upper() }} {{ 'hello world' | title }}"),
+              "hello world AB Hello World");
+    EXPECT_EQ(
+        render(
+            "{{ 'x' if 'ell' in 'hello' }}{{ 'y' if 'a' not in ['b'] }}{{ 'abc'.startswith(('x', 'a')) }}"),
+        "xytrue");
+    EXPECT_EQ(render("{{ 'a-b-c'.replace('-', '+') }} {{ 'a-b-c' | replace('-', '', 1) }}"), "a+b+c ab-c");
+    EXPECT_EQ(render("{{ 'héllo' | length }}"), "5");  // characters, not bytes
+}
+
+TEST(Jinja, FiltersTestsAndJson) {
+    const nlohmann::ordered_json v = {
+        {"tools", {{{"name", "f"}, {"args", {{"z", 1}, {"a", nullptr}}}}, {{"name", "g"}, {"hidden", true}}}},
+        {"d", {{"b", 2}, {"a", 1}}}};
+    EXPECT_EQ(render("{{ tools[0] | tojson }}", v), R"({"name": "f", "args": {"z": 1, "a": null}})");
+    EXPECT_EQ(render("{{ d | tojson(indent=2) }}", v), "{\n  \"b\": 2,\n  \"a\": 1\n}");
+    EXPECT_EQ(render("{{ d | tojson(sort_keys=true, separators=(',', ':')) }}", v), R"({"a":1,"b":2})");
+    EXPECT_EQ(render("{{ 'é👋' | tojson(ensure_ascii=true) }}"), R"("\u00e9\ud83d\udc4b")");
+    EXPECT_EQ(render("{{ tools | map(attribute='name') | join(', ') }}", v), "f, g");
+    EXPECT_EQ(render("{{ tools | selectattr('hidden') | map(attribute='name') | list | tojson }}", v),
+              "[\"g\"]");
+    EXPECT_EQ(render("{{ tools | rejectattr('hidden', 'defined') | length }}", v), "1");
+    EXPECT_EQ(render("{% for k, x in d | dictsort %}{{ k }}{{ x }}{% endfor %}", v), "a1b2");
+    EXPECT_EQ(render("{{ missing | default('dflt') }}{{ '' | default('e', true) }}{{ none is none }}", v),
+              "dfltetrue");
+    EXPECT_EQ(render("{{ 'a\\nb\\n\\nc' | indent(2) }}|{{ 'x' | indent(2, true) }}"), "a\n  b\n\n  c|  x");
+    EXPECT_EQ(
+        render("{{ d is mapping }}{{ tools is sequence }}{{ 'x' is string }}{{ 3 is odd }}{{ x is defined }}",
+               v),
+        "truetruetruetruefalse");
+    EXPECT_EQ(render("{{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 2 ** 10 }} {{ 1.5 + "
+                     "1 }} {{ 2.0 }}"),
+              "3 -4 1 2 3.5 1024 2.5 2.0");
+    EXPECT_EQ(
+        render("{{ [3, 1, 2] | sort | join }}{{ [3, 1, 2] | max }}{{ ['a', 'a', 'b'] | unique | join }}"),
+        "1233ab");
+}
+
+TEST(Jinja, ErrorsNameTheLineAndTheConstruct) {
+    EXPECT_NE(error_of("x\n{{ 'a' | frobnicate }}").find("line 2"), std::string::npos);
+    EXPECT_NE(error_of("{{ 'a' | frobnicate }}").find("frobnicate"), std::string::npos);
+    EXPECT_NE(error_of("{{ '{}'.format(1) }}").find("'format'"), std::string::npos);
+    EXPECT_NE(error_of("{% if x %}never closed").find("endif"), std::string::npos);
+    EXPECT_NE(error_of("{{ x").find("closing }}"), std::string::npos);
+    EXPECT_NE(error_of("{% include 'other.jinja' %}").find("'include' is not supported"), std::string::npos);
+    EXPECT_NE(error_of("{{ raise_exception('roles must alternate') }}").find("roles must alternate"),
+              std::string::npos);
+    EXPECT_NE(error_of("{{ 1 + none }}").find("'+'"), std::string::npos);
+    EXPECT_NE(error_of("{{ 'a' < 1 }}").find("cannot order"), std::string::npos);
+    EXPECT_NE(error_of("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nesting"),
+              std::string::npos);
+    EXPECT_NE(error_of("{{ " + std::string(5000, '-') + "1 }}").find("nesting"), std::string::npos);
+    EXPECT_NE(error_of("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}").find("deeper"),
+              std::string::npos);
+    EXPECT_NE(error_of("{{ range(10000000) | length }}").find("million"), std::string::npos);
+    // Work and memory are bounded: a hang or a doubling string from a model file is an error.
+    EXPECT_NE(error_of("{% for a in range(100000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}")
+                  .find("steps"),
+              std::string::npos);
+    EXPECT_NE(error_of("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+                       "{% endfor %}")
+                  .find("MiB"),
+              std::string::npos);
+    EXPECT_NE(error_of("{{ 'ab' * 1000000 }}").find("100000"), std::string::npos);
+}
+
+TEST(ChatTemplate, ShippedModelAndBuiltinAgreeOnQwenTurns) {
+    const std::string want =
+        "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n";
+    EXPECT_EQ(single_turn_prompt(ChatTemplate(""), "U", "S"), want);
+    const auto shipped = fixtures::shipped_model();
+    if (shipped.empty()) GTEST_SKIP() << "no shipped model in this checkout";
+    const auto files = ModelFiles::open(shipped);
+    ASSERT_FALSE(files.chat_template().empty());
+    const auto chat = model_chat_template(files.chat_template(), files.tokenizer());
+    EXPECT_FALSE(chat.is_builtin());
+    EXPECT_EQ(single_turn_prompt(chat, "U", "S"), want);
+    ChatOptions no_prompt;
+    no_prompt.add_generation_prompt = false;
+    EXPECT_EQ(single_turn_prompt(chat, "U", "", no_prompt), "<|im_start|>user\nU<|im_end|>\n");
+}
+
+TEST(ChatTemplate, NamedTemplateListsInTokenizerConfig) {
+    const auto gguf = fixtures::tiny_gguf("chat_list.gguf");
+    const auto folder = fixtures::hf_folder_from_gguf(gguf, "chat_list_hf");
+    const auto cfg = (std::filesystem::path(folder) / "tokenizer_config.json").string();
+    auto write = [&](const nlohmann::json& j) { std::ofstream(cfg) << j.dump(); };
+    write({{"chat_template",
+            {{{"name", "tool_use"}, {"template", "T"}}, {{"name", "default"}, {"template", "D"}}}}});
+    EXPECT_EQ(ModelFiles::open(folder).chat_template(), "D");
+    write({{"chat_template", {{{"name", "tool_use"}, {"template", "T"}}}}});
+    try {
+        ModelFiles::open(folder);
+        FAIL() << "a template list without a default was accepted";
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("no \"default\""), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("tool_use"), std::string::npos) << e.what();
+    }
+    write({{"chat_template", 5}});
+    EXPECT_THROW(ModelFiles::open(folder), FormatError);
+}
+
+}  // namespace
+}  // namespace ternspec
