@@ -47,7 +47,7 @@ printf 'caf\xe9 ok\n' > "$tmp/latin1.txt"
 n=$("$bin" generate -m "$tmp/tiny.gguf" -p "hello" -n 5 --ignore-eos --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["ids"]))')
 [ "$n" = 5 ] || { echo "FAIL: generate --json ids ($n)"; fail=1; }
 # Options: unknown names, stray words and numbers out of range are errors naming the option (issue 18).
-for o in -md -ngl -cnv -zzz; do check_error "unknown option $o" generate -m "$tmp/tiny.gguf" -p hi $o 1; done
+for o in -md -ngl -zzz; do check_error "unknown option $o" generate -m "$tmp/tiny.gguf" -p hi $o 1; done
 check_error 'unexpected argument "stray"' generate -m "$tmp/tiny.gguf" -p hi stray
 check_error 'unexpected argument' inspect "$tmp/tiny.gguf" "$tmp/tiny.gguf"
 check_error "n-predict: 1099511627776 is out of range" generate -m "$tmp/tiny.gguf" -p hi -n 1099511627776
@@ -133,6 +133,26 @@ check_error "none.jinja: cannot open" template --chat-template-file "$tmp/none.j
 check_error "needs --chat" generate -m "$m" -p hi --chat-template-kwargs '{"enable_thinking":false}'
 check_error "wants a JSON object" generate -m "$m" -p hi --chat --chat-template-kwargs '[1]'
 check_error "exactly one of --messages FILE or -p TEXT" template -m "$m"
+# -cnv: each line of input is a user turn; the second answer is what plain generation gives on the
+# two-turn conversation the template renders (history kept, greedy, lossless with the drafter).
+printf 'def add(a, b):\nand subtract?\n' | "$bin" decode -m "$m" -cnv -n 12 -sys "You write Python." > "$tmp/cnv.txt" 2> /dev/null \
+  || { echo "FAIL: -cnv exit code"; fail=1; }
+/usr/bin/python3 - "$bin" "$m" "$tmp" << 'PY' || { echo "FAIL: -cnv turns differ from generate on the rendered history"; fail=1; }
+import json, subprocess, sys
+bin, m, tmp = sys.argv[1:]
+def gen(messages):
+    json.dump(messages, open(f"{tmp}/msgs.json", "w"))
+    prompt = subprocess.run([bin, "template", "-m", m, "--messages", f"{tmp}/msgs.json"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([bin, "generate", "-m", m, "-p", prompt, "-n", "12", "--json"], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["text"]
+msgs = [{"role": "system", "content": "You write Python."}, {"role": "user", "content": "def add(a, b):"}]
+a1 = gen(msgs)
+msgs += [{"role": "assistant", "content": a1}, {"role": "user", "content": "and subtract?"}]
+a2 = gen(msgs)
+got = open(f"{tmp}/cnv.txt").read()
+sys.exit(0 if got == a1 + "\n" + a2 + "\n" else 1)
+PY
+check_error "does not go with -cnv" generate -m "$m" -cnv --json
 # A drafter option no drafter reads is a warning naming it, not silence.
 "$bin" decode -m "$m" -p hi -n 4 --draft suffix --draft-opt max_spec_factr=2 > /dev/null 2> "$tmp/err"
 grep -q "has no option 'max_spec_factr'" "$tmp/err" || { echo "FAIL: --draft-opt typo not reported: $(cat "$tmp/err")"; fail=1; }

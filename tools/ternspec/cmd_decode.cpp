@@ -1,5 +1,6 @@
 // `generate` (plain decoding) and `decode` (speculative, any drafter): both run the same decode loop.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -23,6 +24,12 @@ std::vector<Option> prompt_options() {
             {"chat", 0, "", "render the prompt as a user turn with the model's chat template", ""},
             {"system-prompt", 0, "TEXT", "with --chat: a system turn before the prompt", "", {"-sys"}},
             {"chat-template-file", 0, "FILE", "with --chat: this Jinja template instead of the model's", ""},
+            {"conversation",
+             0,
+             "",
+             "interactive chat on a terminal: one user turn per line of input (implies --chat)",
+             "",
+             {"-cnv"}},
             {"chat-template-kwargs", 0, "JSON",
              "with --chat: template variables, e.g. '{\"enable_thinking\":false}'", ""},
             {"escape", 'e', "", "process escapes (\\n \\t \\\\ \\\" \\') in -p and --system-prompt", ""},
@@ -240,6 +247,62 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
     return 1;
 }
 
+// -cnv: a conversation, one user turn per line of standard input (-p, when given, is the first), each
+// answer streamed and kept in the history the chat template renders for the next turn.
+int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
+             const std::string& drafter_name, const DrafterOptions& dopt, DecodeOptions opt) {
+    for (const char* o : {"prompts", "file", "parallel", "json"})
+        if (args.has(o)) throw InputError(std::string("--") + o + " does not go with -cnv/--conversation");
+    const auto chat = chat_template_from(args, *model);
+    const ChatOptions options = chat_options_from(args);
+    const bool esc = args.flag("escape");
+    auto history = nlohmann::ordered_json::array();
+    if (args.has("system-prompt"))
+        history.push_back({{"role", "system"},
+                           {"content", esc ? unescape(args.str("system-prompt"), "--system-prompt")
+                                           : args.str("system-prompt")}});
+    auto drafter = create_drafter(drafter_name, dopt, model);
+    SpeculativeDecoder dec(model, drafter.get());
+    const bool tty = ::isatty(0) != 0;
+    std::optional<std::string> first;
+    if (args.has("prompt")) first = esc ? unescape(args.str("prompt"), "-p") : args.str("prompt");
+    for (;;) {
+        std::string line;
+        if (first) {
+            line = *first;
+            first.reset();
+        } else {
+            if (tty) std::fputs("\n> ", stdout), std::fflush(stdout);
+            if (!std::getline(std::cin, line)) break;
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        }
+        history.push_back({{"role", "user"}, {"content", line}});
+        const auto ids = model->tokenizer().encode(chat->render(history, options));
+        check_request(*model, opt, ids);  // a conversation past the context ends here, saying so
+        StopStrings out(args.all("stop"));
+        std::size_t printed = 0;
+        opt.on_token = [&](std::int32_t, const std::string& piece) {
+            const bool go = out.feed(piece);
+            std::fwrite(out.text().data() + printed, 1, out.ready() - printed, stdout);
+            std::fflush(stdout);
+            printed = out.ready();
+            return go;
+        };
+        DecodeResult r = dec.run(ids, opt);
+        std::fwrite(out.text().data() + printed, 1, out.text().size() - printed, stdout);
+        std::fputs("\n", stdout);
+        std::fflush(stdout);
+        apply_stop(out, r);
+        if (spdlog::get_level() <= spdlog::level::info) print_summary(drafter_name, r.stats);
+        history.push_back({{"role", "assistant"}, {"content", r.text}});
+        if (r.stop_reason == "context") {
+            std::fprintf(stderr, "ternspec: the conversation reached the end of the context\n");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int run_decode(const Args& args, const std::string& drafter_name) {
     auto threads = apply_threads(args);
     const int parallel = args.has("parallel") ? static_cast<int>(args.integer("parallel", 1, 64)) : 1;
@@ -249,6 +312,7 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     opt.budget = draft_budget(args, drafter_name, *model, opt);
     if (args.has("draft-min"))
         opt.draft_min = static_cast<int>(args.integer("draft-min", 0, kMaxDraftTokens));
+    if (args.flag("conversation")) return converse(args, model, drafter_name, dopt, opt);
     auto reqs = gather_requests(args, *model, opt);
     const bool json = args.flag("json");
     // Streamed text goes through the stop strings: what could still become one is held back until it

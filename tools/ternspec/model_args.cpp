@@ -216,9 +216,9 @@ std::string unescape(const std::string& s, const std::string& option) {
 
 std::optional<ChatTemplate> chat_template_from(const Args& args, const Qwen3Model& model) {
     for (const char* o : {"system-prompt", "chat-template-file", "chat-template-kwargs"})
-        if (args.has(o) && !args.flag("chat"))
+        if (args.has(o) && !args.flag("chat") && !args.flag("conversation"))
             throw InputError(std::string("--") + o + " needs --chat (it shapes the chat format)");
-    if (!args.flag("chat")) return std::nullopt;
+    if (!args.flag("chat") && !args.flag("conversation")) return std::nullopt;
     const std::string file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
     std::string source;
     if (!file.empty()) {

@@ -71,6 +71,9 @@ std::optional<ChatTemplate> chat_template_from(const Args& args, const Qwen3Mode
 // --chat-template-kwargs as template variables.
 ChatOptions chat_options_from(const Args& args);
 
+// -e: \n \t \r \\ \" \' in `s` processed; anything else after a backslash is an error naming `option`.
+std::string unescape(const std::string& s, const std::string& option);
+
 // The prompt text from -p or -f (exactly one), rendered as a user turn with --chat.
 std::string prompt_text(const Args& args, const Qwen3Model& model);
 
