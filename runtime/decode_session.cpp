@@ -85,6 +85,12 @@ double DecodeSession::timed_drafter_call(F&& call) {
 
 std::int32_t DecodeSession::choose(const float* logits) {
     const int vocab = model_->config().vocab_size;
+    std::vector<float> penalized;
+    if (opt_.sampling.penalized()) {
+        penalized.assign(logits, logits + vocab);
+        apply_repeat_penalty(penalized.data(), vocab, opt_.sampling, context_);
+        logits = penalized.data();
+    }
     return opt_.sampling.greedy() ? argmax(logits, vocab)
                                   : rng_.draw(target_distribution(logits, vocab, opt_.sampling));
 }
@@ -158,20 +164,21 @@ void DecodeSession::consume(const ForwardOutput& out) {
     const int vocab = model_->config().vocab_size, H = model_->config().hidden_size;
     if (!prefilled_) {
         prefilled_ = true;
+        context_ = prompt_;  // before choosing: a repeat penalty looks at the prompt
         pending_ = choose(out.logits.data());
         st.t_prefill = now() - t0_;
         if (drafter_)
             timed_drafter_call([&] { drafter_->begin(prompt_, layers_.empty() ? nullptr : &out.hidden); });
-        context_ = prompt_;
         if (opt_.max_new_tokens == 0) res_.stop_reason = "length";
         done_ = !(opt_.max_new_tokens > 0 && emit(pending_));
         if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = "context", done_ = true;
         return;
     }
     const int n = static_cast<int>(toks_.size());
-    const Verdict v = opt_.sampling.greedy()
-                          ? verify_greedy(draft_, out.logits.data(), vocab)
-                          : verify_stochastic(draft_, out.logits.data(), vocab, opt_.sampling, rng_);
+    const Verdict v =
+        opt_.sampling.greedy()
+            ? verify_greedy(draft_, out.logits.data(), vocab, opt_.sampling, context_)
+            : verify_stochastic(draft_, out.logits.data(), vocab, opt_.sampling, rng_, context_);
     std::vector<int> kept{0};
     for (int node : v.accepted_nodes) kept.push_back(node + 1);
     cache_.keep(n, kept);

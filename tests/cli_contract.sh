@@ -153,6 +153,8 @@ got = open(f"{tmp}/cnv.txt").read()
 sys.exit(0 if got == a1 + "\n" + a2 + "\n" else 1)
 PY
 check_error "does not go with -cnv" generate -m "$m" -cnv --json
+check_error "repeat_penalty" generate -m "$m" -p hi --repeat-penalty 0
+[ "$("$bin" generate -m "$m" -p "def f(x):" -n 24 --repeat-penalty 1.5 2> /dev/null)" = "$("$bin" decode -m "$m" -p "def f(x):" -n 24 --repeat-penalty 1.5 --draft suffix -k 6 2> /dev/null)" ] || { echo "FAIL: --repeat-penalty: decode differs from generate"; fail=1; }
 # A drafter option no drafter reads is a warning naming it, not silence.
 "$bin" decode -m "$m" -p hi -n 4 --draft suffix --draft-opt max_spec_factr=2 > /dev/null 2> "$tmp/err"
 grep -q "has no option 'max_spec_factr'" "$tmp/err" || { echo "FAIL: --draft-opt typo not reported: $(cat "$tmp/err")"; fail=1; }

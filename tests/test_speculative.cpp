@@ -28,8 +28,10 @@ std::vector<std::vector<std::int32_t>> prompts(const Tokenizer& t) {
             t.encode("for i in range(10):\n    print(i)\nfor i in range(10):\n")};
 }
 
-void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const std::string& label) {
+void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const std::string& label,
+                     const SamplingParams& sampling = {}) {
     DecodeOptions plain_opt;
+    plain_opt.sampling = sampling;
     plain_opt.max_new_tokens = n_tokens;
     plain_opt.stop_at_eos = false;
     SpeculativeDecoder plain(m, nullptr);
@@ -92,6 +94,83 @@ TEST(Lossless, GreedyEveryDrafterEveryKChainAndTreeOnRandomModels) {
             fixtures::tiny_gguf("lossless_" + std::to_string(seed), TensorType::Q2_0_G128, seed)));
         expect_lossless(m, 40, "random model seed " + std::to_string(seed));
     }
+}
+
+// A repeat penalty changes the target's distribution; verification applies it over the context and each
+// draft path, so speculation still equals plain (penalised) decoding, and the penalty does change it.
+TEST(Lossless, GreedyWithARepeatPenalty) {
+    auto m =
+        Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("lossless_penalty", TensorType::Q2_0_G128, 5)));
+    SamplingParams sp;
+    sp.repeat_penalty = 1.6f;
+    sp.repeat_last_n = 12;
+    expect_lossless(m, 40, "repeat penalty 1.6 over 12", sp);
+    DecodeOptions o;
+    o.max_new_tokens = 40;
+    o.stop_at_eos = false;
+    const auto prompt = prompts(m->tokenizer())[1];
+    const auto without = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
+    o.sampling = sp;
+    EXPECT_NE(SpeculativeDecoder(m, nullptr).run(prompt, o).tokens, without) << "the penalty changed nothing";
+}
+
+TEST(Sampler, RepeatPenaltyFollowsLlamaCpp) {
+    std::vector<float> logits{2.0f, -1.0f, 0.5f, 3.0f, 0.0f};
+    SamplingParams sp;
+    sp.repeat_penalty = 2.0f;
+    sp.repeat_last_n = 3;
+    const std::vector<std::int32_t> ctx{3, 0, 1, 1, 4};  // the last three: 1, 1, 4
+    apply_repeat_penalty(logits.data(), 5, sp, ctx);
+    EXPECT_EQ(logits, (std::vector<float>{2.0f, -2.0f, 0.5f, 3.0f, 0.0f}));  // once per distinct token
+    sp.repeat_last_n = -1;
+    apply_repeat_penalty(logits.data(), 5, sp, ctx);
+    EXPECT_EQ(logits, (std::vector<float>{1.0f, -4.0f, 0.5f, 1.5f, 0.0f}));
+    sp.repeat_penalty = 0.0f;
+    EXPECT_THROW(validate(sp), InputError);
+}
+
+// The penalty at a draft node counts the draft tokens above it. Context ..., 4, root 5; draft A = 1 then
+// B = 2; every row prefers 1 slightly over 2. With the last two tokens penalised, the row after A sees
+// {5, 1}: 1 drops below 2, so B is the target's choice there (and would not be were A left out).
+TEST(Verify, RepeatPenaltyCountsTheDraftPath) {
+    const int V = 6;
+    const std::vector<float> row = {0.0f, 2.0f, 1.8f, 0.0f, 0.0f, 0.0f};
+    std::vector<float> rows;
+    for (int r = 0; r < 3; ++r) rows.insert(rows.end(), row.begin(), row.end());
+    DraftTree d;
+    d.add(1, -1);
+    d.add(2, 0);
+    SamplingParams sp;
+    sp.repeat_penalty = 2.0f;
+    sp.repeat_last_n = 2;
+    const std::vector<std::int32_t> ctx{4, 5};
+    const auto v = verify_greedy(d, rows.data(), V, sp, ctx);
+    EXPECT_EQ(v.accepted_nodes, (std::vector<int>{0, 1}));
+    EXPECT_EQ(v.next_token, 1);  // after the path {1, 2}, both are penalised: 2.0 / 2 > 1.8 / 2
+    // Stochastic: the token emitted at depth 2 follows softmax(penalised row) over the context {5, 1}.
+    sp.temperature = 1.0f;
+    std::vector<float> sharp(row);
+    sharp[1] = 12.0f;  // row 0: the first draft token is accepted almost surely
+    std::vector<float> srows(sharp);
+    srows.insert(srows.end(), row.begin(), row.end());
+    srows.insert(srows.end(), row.begin(), row.end());
+    std::vector<float> want_logits(row);
+    apply_repeat_penalty(want_logits.data(), V, sp, std::vector<std::int32_t>{5, 1});
+    const auto p2 = target_distribution(want_logits.data(), V, sp);
+    Rng rng(5);
+    const int trials = 40000;
+    std::vector<int> counts(V, 0);
+    int first_accepted = 0;
+    for (int t = 0; t < trials; ++t) {
+        const auto s = verify_stochastic(d, srows.data(), V, sp, rng, ctx);
+        if (s.accepted_nodes.empty()) continue;
+        ++first_accepted;
+        counts[static_cast<std::size_t>(s.accepted_nodes.size() > 1 ? 2 : s.next_token)]++;
+    }
+    ASSERT_GT(first_accepted, trials * 99 / 100);
+    int dof = 0;
+    const double x = chi2(counts, p2, first_accepted, &dof);
+    EXPECT_LT(x, chi2_limit(dof)) << "depth-2 tokens do not follow the path-penalised distribution";
 }
 
 TEST(Lossless, GreedyOnTheShippedModel) {

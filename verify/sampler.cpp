@@ -18,6 +18,25 @@ void validate(const SamplingParams& p) {
     if (p.top_k < 0) bad("top_k", p.top_k, ">= 0; 0 is off");
     if (!std::isfinite(p.top_p) || !(p.top_p > 0) || p.top_p > 1) bad("top_p", p.top_p, "0 < top_p <= 1");
     if (!std::isfinite(p.min_p) || p.min_p < 0 || p.min_p > 1) bad("min_p", p.min_p, "0 <= min_p <= 1");
+    if (!std::isfinite(p.repeat_penalty) || !(p.repeat_penalty > 0))
+        bad("repeat_penalty", p.repeat_penalty, "> 0; 1 is off");
+    if (p.repeat_last_n < -1) bad("repeat_last_n", p.repeat_last_n, ">= -1; -1 is the whole context");
+}
+
+void apply_repeat_penalty(float* logits, int n, const SamplingParams& p,
+                          std::span<const std::int32_t> context) {
+    if (!p.penalized()) return;
+    const std::size_t last = p.repeat_last_n < 0
+                                 ? context.size()
+                                 : std::min(context.size(), static_cast<std::size_t>(p.repeat_last_n));
+    std::vector<std::int32_t> seen(context.end() - static_cast<std::ptrdiff_t>(last), context.end());
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    for (const std::int32_t t : seen) {
+        if (t < 0 || t >= n) continue;
+        float& l = logits[t];
+        l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
+    }
 }
 
 std::int32_t argmax(const float* logits, int n) {

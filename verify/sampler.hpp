@@ -3,6 +3,7 @@
 // Speculative verification uses the same p, so the sampler defines what "lossless" preserves.
 #include <cstdint>
 #include <random>
+#include <span>
 #include <vector>
 
 namespace ternspec {
@@ -13,7 +14,12 @@ struct SamplingParams {
     float top_p = 1.0f;
     float min_p = 0.0f;
     std::uint64_t seed = 0;
+    // llama.cpp's repeat penalty over the last repeat_last_n tokens (-1: the whole context); 1 is off. It
+    // changes the target distribution itself, so verification applies it too, along each draft path.
+    float repeat_penalty = 1.0f;
+    int repeat_last_n = 64;
     bool greedy() const { return temperature <= 0.0f; }
+    bool penalized() const { return repeat_penalty != 1.0f && repeat_last_n != 0; }
 };
 
 // InputError naming the parameter when one is out of range (temperature >= 0, top_k >= 0,
@@ -21,6 +27,11 @@ struct SamplingParams {
 void validate(const SamplingParams& p);
 
 std::int32_t argmax(const float* logits, int n);  // ties go to the lowest id
+
+// Each distinct token of the last repeat_last_n of `context`: a positive logit divided by the penalty, any
+// other multiplied by it (llama.cpp's rule). Nothing when !p.penalized().
+void apply_repeat_penalty(float* logits, int n, const SamplingParams& p,
+                          std::span<const std::int32_t> context);
 
 // The filtered, normalised distribution (zeros outside the kept set).
 std::vector<float> target_distribution(const float* logits, int n, const SamplingParams& p);

@@ -19,14 +19,33 @@ void normalise(std::vector<float>& v) {
         for (auto& x : v) x = static_cast<float>(x / t);
 }
 
+// Row `slot` of the logits as the sampler sees it: with a repeat penalty, over the context and the draft
+// path to the slot (copied into `buf`); the row itself otherwise.
+const float* slot_logits(const DraftTree& d, const float* logits, int slot, int vocab,
+                         const SamplingParams& sp, std::span<const std::int32_t> context,
+                         std::vector<float>& buf) {
+    const float* row = logits + static_cast<std::size_t>(slot) * vocab;
+    if (!sp.penalized()) return row;
+    std::vector<std::int32_t> path;
+    for (int i = slot - 1; i >= 0; i = d.parents[static_cast<std::size_t>(i)])
+        path.push_back(d.tokens[static_cast<std::size_t>(i)]);
+    std::vector<std::int32_t> seq(context.begin(), context.end());
+    seq.insert(seq.end(), path.rbegin(), path.rend());
+    buf.assign(row, row + vocab);
+    apply_repeat_penalty(buf.data(), vocab, sp, seq);
+    return buf.data();
+}
+
 }  // namespace
 
-Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab) {
+Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp,
+                      std::span<const std::int32_t> context) {
     const auto ch = children_of(draft);
     Verdict v;
+    std::vector<float> buf;
     int slot = 0;  // 0: root, i + 1: node i
     for (;;) {
-        const std::int32_t want = argmax(logits + static_cast<std::size_t>(slot) * vocab, vocab);
+        const std::int32_t want = argmax(slot_logits(draft, logits, slot, vocab, sp, context, buf), vocab);
         int next = -1;
         for (int c : ch[static_cast<std::size_t>(slot)])
             if (draft.tokens[static_cast<std::size_t>(c)] == want) {
@@ -43,13 +62,14 @@ Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab) {
 }
 
 Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp,
-                          Rng& rng) {
+                          Rng& rng, std::span<const std::int32_t> context) {
     const auto ch = children_of(draft);
     Verdict v;
+    std::vector<float> buf;
     int slot = 0;
     for (;;) {
         std::vector<float> p =
-            target_distribution(logits + static_cast<std::size_t>(slot) * vocab, vocab, sp);
+            target_distribution(slot_logits(draft, logits, slot, vocab, sp, context, buf), vocab, sp);
         const auto& dptr = static_cast<std::size_t>(slot) < draft.dist.size()
                                ? draft.dist[static_cast<std::size_t>(slot)]
                                : nullptr;

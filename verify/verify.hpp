@@ -14,12 +14,16 @@ struct Verdict {
     std::int32_t next_token = -1;     // the target's own token after the path (bonus or correction)
 };
 
+// `context` is the sequence so far, ending with the root (pending) token: a repeat penalty in `sp` is
+// applied to each row over it and the draft path to that row, as plain decoding would have applied it.
+
 // Greedy: follow children that equal the target's argmax; then the argmax itself.
-Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab);
+Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp = {},
+                      std::span<const std::int32_t> context = {});
 
 // Lossless stochastic acceptance (speculative sampling; for several children of a node, recursive rejection
 // sampling without replacement). The emitted tokens follow the target's distribution exactly.
 Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp,
-                          Rng& rng);
+                          Rng& rng, std::span<const std::int32_t> context = {});
 
 }  // namespace ternspec

@@ -192,6 +192,9 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     o.sampling.top_k =
         static_cast<int>(integer(body, "top_k", 0, std::numeric_limits<std::int32_t>::max(), 0));
     o.sampling.min_p = static_cast<float>(number(body, "min_p", 0, 1, 0.0));
+    // llama.cpp server's names; vLLM's repetition_penalty is another rule (over prompt and output alike).
+    o.sampling.repeat_penalty = static_cast<float>(number(body, "repeat_penalty", 1e-3, 100, 1.0));
+    o.sampling.repeat_last_n = static_cast<int>(integer(body, "repeat_last_n", -1, 1 << 20, 64));
     o.sampling.seed = static_cast<std::uint64_t>(integer(body, "seed", std::numeric_limits<long long>::min(),
                                                          std::numeric_limits<long long>::max(), 0));
     if (const json* st = field(body, "stop")) {
