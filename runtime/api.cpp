@@ -65,8 +65,16 @@ std::string Model::chat_prompt(std::string_view user_message) const {
     return single_turn_prompt(model_chat_template(*impl_->model), std::string(user_message));
 }
 
+std::string Model::chat_prompt(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+    auto list = nlohmann::ordered_json::array();
+    for (const auto& m : messages) list.push_back({{"role", m.role}, {"content", m.content}});
+    ChatOptions o;
+    o.add_generation_prompt = add_generation_prompt;
+    return model_chat_template(*impl_->model).render(list, o);
+}
+
 Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::make_unique<Impl>()) {
-    impl_->model = model.impl();
+    impl_->model = model.impl_;
     impl_->draft = draft;
     DrafterOptions o;
     o.draft_model = draft.draft_model;
@@ -95,8 +103,9 @@ namespace {
 DecodeOptions decode_options(const GenerateOptions& options, const DraftOptions& draft) {
     DecodeOptions o;
     o.max_new_tokens = options.max_new_tokens;
-    o.sampling = {options.sampling.temperature, options.sampling.top_k, options.sampling.top_p,
-                  options.sampling.min_p, options.sampling.seed};
+    o.sampling = {options.sampling.temperature,  options.sampling.top_k, options.sampling.top_p,
+                  options.sampling.min_p,        options.sampling.seed,  options.sampling.repeat_penalty,
+                  options.sampling.repeat_last_n};
     o.budget = {draft.k, draft.tree_nodes};
     o.stop_at_eos = options.stop_at_eos;
     o.context = options.context;
@@ -104,6 +113,10 @@ DecodeOptions decode_options(const GenerateOptions& options, const DraftOptions&
         o.on_token = [&options](std::int32_t t, const std::string& piece) {
             if (options.cancel && options.cancel->load()) return false;
             return options.on_token ? options.on_token(t, piece) : true;
+        };
+    if (options.on_round)
+        o.on_round = [&options](int drafted, int accepted, double draft_s, double verify_s) {
+            options.on_round(RoundInfo{drafted, accepted, draft_s, verify_s});
         };
     return o;
 }
@@ -157,6 +170,7 @@ std::vector<Result> Session::generate_together(std::span<Session* const> session
     }
     GenerateOptions shared = options;
     shared.on_token = nullptr;
+    shared.on_round = nullptr;
     std::vector<DecodeOptions> per(sessions.size());
     std::vector<BatchRequest> reqs;
     for (std::size_t i = 0; i < sessions.size(); ++i) {

@@ -1,6 +1,9 @@
 // The C API: every entry point catches everything and reports through a status and ternspec_last_error().
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <new>
 #include <string>
 
@@ -12,6 +15,7 @@ struct ternspec_model {
 };
 struct ternspec_session {
     ternspec::Session session;
+    std::atomic<bool> cancel{false};
 };
 
 namespace {
@@ -44,6 +48,49 @@ int null_argument(const char* what) {
     return TERNSPEC_ERROR_INPUT;
 }
 
+char* copy_string(const std::string& text) {
+    char* s = static_cast<char*>(std::malloc(text.size() + 1));
+    if (!s) throw std::bad_alloc();
+    std::memcpy(s, text.c_str(), text.size() + 1);
+    return s;
+}
+
+// "key=value,key=value" into drafter options; a piece without '=' is an error naming it.
+std::map<std::string, std::string> parse_extra(const char* extra) {
+    std::map<std::string, std::string> out;
+    if (!extra) return out;
+    std::string s(extra);
+    std::size_t start = 0;
+    while (start <= s.size()) {
+        const std::size_t comma = s.find(',', start);
+        const std::string kv =
+            s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!kv.empty()) {
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0)
+                throw ternspec::InputError("session option extra: '" + kv + "' is not key=value");
+            out[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+int create_session(ternspec_model* model, const ternspec_session_options& o, ternspec_session** out) {
+    if (!model || !out) return null_argument("model and out");
+    *out = nullptr;
+    return guarded([&] {
+        ternspec::DraftOptions d;
+        d.drafter = o.drafter ? o.drafter : "none";
+        d.k = o.k;
+        d.tree_nodes = o.tree_nodes;
+        if (o.draft_model) d.draft_model = o.draft_model;
+        d.extra = parse_extra(o.extra);
+        *out = new ternspec_session{ternspec::Session(model->model, d)};
+    });
+}
+
 }  // namespace
 
 extern "C" {
@@ -51,18 +98,80 @@ extern "C" {
 const char* ternspec_version(void) {
     return TERNSPEC_VERSION;
 }
+const char* ternspec_active_kernels(void) {
+    static const std::string kernels = ternspec::active_kernels();
+    return kernels.c_str();
+}
 const char* ternspec_last_error(void) {
     return g_last_error.c_str();
 }
 
-int ternspec_model_load(const char* path, int quantize, ternspec_model** out) {
+void ternspec_load_options_init(ternspec_load_options* o) {
+    if (o) *o = {0, 0};
+}
+
+int ternspec_model_load_with(const char* path, const ternspec_load_options* options, ternspec_model** out) {
     if (!path || !out) return null_argument("path and out");
     *out = nullptr;
     return guarded([&] {
         ternspec::LoadOptions o;
-        o.quantize = quantize != 0;
+        if (options) {
+            if (options->threads < 0)
+                throw ternspec::InputError("load option threads " + std::to_string(options->threads) +
+                                           " is negative (0: all cores)");
+            o.quantize = options->quantize != 0;
+            o.threads = options->threads;
+        }
         *out = new ternspec_model{ternspec::Model::load(path, o)};
     });
+}
+
+int ternspec_model_load(const char* path, int quantize, ternspec_model** out) {
+    ternspec_load_options o{quantize, 0};
+    return ternspec_model_load_with(path, &o, out);
+}
+
+int ternspec_model_get_info(const ternspec_model* model, ternspec_model_info* out) {
+    if (!model || !out) return null_argument("model and out");
+    return guarded([&] {
+        const auto i = model->model.info();
+        *out = {i.vocab_size, i.hidden_size, i.layers,         i.heads,
+                i.kv_heads,   i.head_dim,    i.context_length, static_cast<std::uint64_t>(i.weight_bytes)};
+    });
+}
+
+int ternspec_tokenize(const ternspec_model* model, const char* text, int32_t* ids, size_t capacity,
+                      size_t* n_out) {
+    if (!model || !text || !n_out) return null_argument("model, text and n_out");
+    if (capacity > 0 && !ids) return null_argument("ids (with a capacity above 0)");
+    return guarded([&] {
+        const auto v = model->model.encode(text);
+        *n_out = v.size();
+        if (v.size() > capacity)
+            throw ternspec::InputError("tokenize: the text has " + std::to_string(v.size()) +
+                                       " tokens, more than the capacity of " + std::to_string(capacity));
+        if (!v.empty()) std::memcpy(ids, v.data(), v.size() * sizeof(int32_t));
+    });
+}
+
+int ternspec_detokenize(const ternspec_model* model, const int32_t* ids, size_t n, char** text_out) {
+    if (!model || !text_out || (n > 0 && !ids)) return null_argument("model, ids and text_out");
+    *text_out = nullptr;
+    return guarded([&] {
+        const int vocab = model->model.info().vocab_size;
+        for (size_t i = 0; i < n; ++i)
+            if (ids[i] < 0 || ids[i] >= vocab)
+                throw ternspec::InputError("detokenize: ids[" + std::to_string(i) +
+                                           "] = " + std::to_string(ids[i]) + " is not a token id (0.." +
+                                           std::to_string(vocab - 1) + ")");
+        *text_out = copy_string(model->model.decode(std::vector<std::int32_t>(ids, ids + n)));
+    });
+}
+
+int ternspec_chat_prompt(const ternspec_model* model, const char* user_message, char** text_out) {
+    if (!model || !user_message || !text_out) return null_argument("model, user_message and text_out");
+    *text_out = nullptr;
+    return guarded([&] { *text_out = copy_string(model->model.chat_prompt(user_message)); });
 }
 
 void ternspec_model_free(ternspec_model* model) {
@@ -71,25 +180,30 @@ void ternspec_model_free(ternspec_model* model) {
 
 int ternspec_session_create(ternspec_model* model, const char* drafter, int k, int tree_nodes,
                             const char* draft_model, ternspec_session** out) {
-    if (!model || !out) return null_argument("model and out");
-    *out = nullptr;
-    return guarded([&] {
-        ternspec::DraftOptions d;
-        d.drafter = drafter ? drafter : "none";
-        d.k = k;
-        d.tree_nodes = tree_nodes;
-        if (draft_model) d.draft_model = draft_model;
-        *out = new ternspec_session{ternspec::Session(model->model, d)};
-    });
+    return create_session(model, {drafter, k, tree_nodes, draft_model, nullptr}, out);
+}
+
+void ternspec_session_options_init(ternspec_session_options* o) {
+    if (o) *o = {"none", 4, 0, nullptr, nullptr};
+}
+
+int ternspec_session_create_with(ternspec_model* model, const ternspec_session_options* options,
+                                 ternspec_session** out) {
+    if (!options) return null_argument("options");
+    return create_session(model, *options, out);
 }
 
 void ternspec_session_free(ternspec_session* session) {
     delete session;
 }
 
+void ternspec_session_cancel(ternspec_session* session) {
+    if (session) session->cancel.store(true);
+}
+
 void ternspec_generate_options_init(ternspec_generate_options* o) {
     if (!o) return;
-    *o = {128, 0.0f, 0, 1.0f, 0.0f, 0, 1};
+    *o = {128, 0.0f, 0, 1.0f, 0.0f, 0, 1, 1.0f, 64, 0, nullptr};
 }
 
 int ternspec_generate(ternspec_session* session, const char* prompt, const ternspec_generate_options* options,
@@ -103,29 +217,46 @@ int ternspec_generate(ternspec_session* session, const char* prompt, const terns
         const auto& o = options ? *options : defaults;
         ternspec::GenerateOptions g;
         g.max_new_tokens = o.max_new_tokens;
-        g.sampling = {o.temperature, o.top_k, o.top_p, o.min_p, o.seed};
+        g.sampling = {o.temperature, o.top_k, o.top_p, o.min_p, o.seed, o.repeat_penalty, o.repeat_last_n};
         g.stop_at_eos = o.stop_at_eos != 0;
+        g.context = o.context;
         if (callback)
             g.on_token = [&](std::int32_t t, std::string_view piece) {
                 return callback(t, std::string(piece).c_str(), user) != 0;
             };
+        if (o.on_round)
+            g.on_round = [&](const ternspec::RoundInfo& r) {
+                o.on_round(r.drafted, r.accepted, r.draft_seconds, r.verify_seconds, user);
+            };
+        session->cancel.store(false);
+        g.cancel = &session->cancel;
         const auto r = session->session.generate(prompt, g);
-        if (text_out) {
-            char* s = static_cast<char*>(std::malloc(r.text.size() + 1));
-            if (!s) throw std::bad_alloc();
-            std::memcpy(s, r.text.c_str(), r.text.size() + 1);
-            *text_out = s;
+        if (text_out) *text_out = copy_string(r.text);
+        if (stats_out) {
+            const auto& st = r.stats;
+            ternspec_stats c{};
+            c.prompt_tokens = st.prompt_tokens;
+            c.emitted = st.emitted;
+            c.target_forwards = st.target_forwards;
+            c.drafted = st.drafted;
+            c.accepted = st.accepted;
+            c.acceptance_rate = st.acceptance_rate;
+            c.tau = st.tau;
+            c.decode_tokens_per_s = st.decode_tokens_per_s;
+            c.seconds_total = st.seconds_total;
+            c.seconds_prefill = st.seconds_prefill;
+            c.seconds_draft = st.seconds_draft;
+            c.seconds_verify = st.seconds_verify;
+            c.n_positions = static_cast<int>(
+                std::min<std::size_t>(st.per_position_acceptance.size(), TERNSPEC_MAX_DRAFT));
+            for (int i = 0; i < c.n_positions; ++i)
+                c.per_position_acceptance[i] = st.per_position_acceptance[static_cast<std::size_t>(i)];
+            c.n_histogram = static_cast<int>(
+                std::min<std::size_t>(st.accepted_length_histogram.size(), TERNSPEC_MAX_DRAFT + 1));
+            for (int i = 0; i < c.n_histogram; ++i)
+                c.accepted_length_histogram[i] = st.accepted_length_histogram[static_cast<std::size_t>(i)];
+            *stats_out = c;
         }
-        if (stats_out)
-            *stats_out = {r.stats.prompt_tokens,
-                          r.stats.emitted,
-                          r.stats.target_forwards,
-                          r.stats.drafted,
-                          r.stats.accepted,
-                          r.stats.acceptance_rate,
-                          r.stats.tau,
-                          r.stats.decode_tokens_per_s,
-                          r.stats.seconds_total};
     });
 }
 

@@ -185,7 +185,8 @@ void DecodeSession::consume(const ForwardOutput& out) {
     st.record_round(depth_, static_cast<int>(draft_.size()), static_cast<int>(v.accepted_nodes.size()));
     if (opt_.adaptive) opt_.adaptive->record(depth_, static_cast<int>(v.accepted_nodes.size()));
     double observe_s = 0;
-    st.t_verify += now() - t_sent_;  // the target's forward (shared in a batch) and the verification
+    const double verify_s = now() - t_sent_;
+    st.t_verify += verify_s;  // the target's forward (shared in a batch) and the verification
     accepted_ = v.accepted_nodes;
     if (drafter_) {
         std::vector<std::int32_t> cached{pending_};
@@ -205,6 +206,9 @@ void DecodeSession::consume(const ForwardOutput& out) {
     if (opt_.adaptive && depth_ > 0 && drafted_once_)
         opt_.adaptive->record_draft_cost(round_draft_s_ + observe_s, depth_);
     drafted_once_ = drafted_once_ || depth_ > 0;
+    if (opt_.on_round)
+        opt_.on_round(static_cast<int>(draft_.size()), static_cast<int>(v.accepted_nodes.size()),
+                      round_draft_s_ + observe_s, verify_s);
     for (int node : v.accepted_nodes)
         if (!emit(draft_.tokens[static_cast<std::size_t>(node)])) {
             done_ = true;

@@ -33,6 +33,9 @@ struct DecodeOptions {
     // Called for every emitted token with its text (held back while a UTF-8 sequence is incomplete).
     // Returning false cancels the decode.
     std::function<bool(std::int32_t token, const std::string& piece)> on_token;
+    // Called after each verification round, before its tokens are emitted: draft nodes sent, draft tokens
+    // accepted, and the round's drafting and verification seconds (for live acceptance displays).
+    std::function<void(int drafted, int accepted, double draft_seconds, double verify_seconds)> on_round;
 };
 
 // InputError naming the field when DecodeOptions is out of range: max_new_tokens >= 0, context >= 0,

@@ -178,3 +178,104 @@ TEST(Api, MisuseIsAClearError) {
     d.draft_model = "/nonexistent/mtp";
     expect_input_error([&] { Session(model, d); }, "draft length k 0");
 }
+
+// What the C++ API reaches, the C API reaches too: load options, model info, tokenize and detokenize,
+// the chat prompt, session options with drafter options, per-round callbacks, statistics per position,
+// and cancellation from another thread.
+TEST(CApi, ReachesWhatTheCppApiDoes) {
+    const auto path = fixtures::tiny_gguf("c_api_full");
+    ternspec_load_options lo;
+    ternspec_load_options_init(&lo);
+    lo.threads = -1;
+    ternspec_model* m = nullptr;
+    EXPECT_EQ(ternspec_model_load_with(path.c_str(), &lo, &m), TERNSPEC_ERROR_INPUT);
+    EXPECT_NE(std::string(ternspec_last_error()).find("threads -1"), std::string::npos);
+    lo.threads = 0;
+    ASSERT_EQ(ternspec_model_load_with(path.c_str(), &lo, &m), TERNSPEC_OK);
+    const auto cpp = Model::load(path);
+
+    ternspec_model_info info{};
+    ASSERT_EQ(ternspec_model_get_info(m, &info), TERNSPEC_OK);
+    EXPECT_EQ(info.vocab_size, cpp.info().vocab_size);
+    EXPECT_EQ(info.layers, cpp.info().layers);
+    EXPECT_EQ(info.weight_bytes, cpp.info().weight_bytes);
+    EXPECT_STREQ(ternspec_active_kernels(), active_kernels().c_str());
+
+    size_t n = 0;
+    EXPECT_EQ(ternspec_tokenize(m, "hello world hello", nullptr, 0, &n), TERNSPEC_ERROR_INPUT);
+    ASSERT_EQ(n, cpp.encode("hello world hello").size());
+    std::vector<int32_t> ids(n);
+    ASSERT_EQ(ternspec_tokenize(m, "hello world hello", ids.data(), ids.size(), &n), TERNSPEC_OK);
+    EXPECT_EQ(ids, cpp.encode("hello world hello"));
+    char* text = nullptr;
+    ASSERT_EQ(ternspec_detokenize(m, ids.data(), ids.size(), &text), TERNSPEC_OK);
+    EXPECT_STREQ(text, "hello world hello");
+    ternspec_string_free(text);
+    const int32_t bad = info.vocab_size;
+    EXPECT_EQ(ternspec_detokenize(m, &bad, 1, &text), TERNSPEC_ERROR_INPUT);
+    ASSERT_EQ(ternspec_chat_prompt(m, "hi", &text), TERNSPEC_OK);
+    EXPECT_EQ(std::string(text), cpp.chat_prompt("hi"));
+    ternspec_string_free(text);
+
+    ternspec_session_options so;
+    ternspec_session_options_init(&so);
+    so.drafter = "suffix";
+    so.k = 6;
+    so.extra = "max_spec_factr=2";  // a typo: a warning, as in the CLI
+    ternspec_session* s = nullptr;
+    ASSERT_EQ(ternspec_session_create_with(m, &so, &s), TERNSPEC_OK);
+    so.extra = "no_equals_sign";
+    ternspec_session* s2 = nullptr;
+    EXPECT_EQ(ternspec_session_create_with(m, &so, &s2), TERNSPEC_ERROR_INPUT);
+
+    // Per-round callback and per-position statistics agree with the C++ session's.
+    struct Rounds {
+        int rounds = 0, drafted = 0, accepted = 0;
+    } rounds;
+    ternspec_generate_options o;
+    ternspec_generate_options_init(&o);
+    o.max_new_tokens = 40;
+    o.stop_at_eos = 0;
+    o.on_round = [](int drafted, int accepted, double, double, void* u) {
+        auto* r = static_cast<Rounds*>(u);
+        ++r->rounds, r->drafted += drafted, r->accepted += accepted;
+    };
+    ternspec_stats st{};
+    const char* prompt = "abc abc abc abc abc abc abc abc";
+    ASSERT_EQ(ternspec_generate(s, prompt, &o, nullptr, &rounds, nullptr, &st), TERNSPEC_OK);
+    EXPECT_EQ(rounds.drafted, st.drafted);
+    EXPECT_EQ(rounds.accepted, st.accepted);
+    EXPECT_EQ(rounds.rounds, st.target_forwards);  // target_forwards counts the verifying forwards
+    GenerateOptions g;
+    g.max_new_tokens = 40;
+    g.stop_at_eos = false;
+    DraftOptions d = drafter("suffix", 6);
+    const auto want = Session(cpp, d).generate(prompt, g).stats;
+    ASSERT_EQ(st.n_positions, static_cast<int>(want.per_position_acceptance.size()));
+    for (int i = 0; i < st.n_positions; ++i)
+        EXPECT_DOUBLE_EQ(st.per_position_acceptance[i],
+                         want.per_position_acceptance[static_cast<std::size_t>(i)]);
+    ASSERT_EQ(st.n_histogram, static_cast<int>(want.accepted_length_histogram.size()));
+    EXPECT_GT(st.seconds_verify, 0);
+
+    // Cancellation from another thread ends a long generation early.
+    o.max_new_tokens = 100000;
+    o.on_round = nullptr;
+    std::atomic<int> tokens{0};
+    std::thread canceller([&] {
+        while (tokens.load() < 5) std::this_thread::yield();
+        ternspec_session_cancel(s);
+    });
+    ASSERT_EQ(ternspec_generate(
+                  s, prompt, &o,
+                  [](int32_t, const char*, void* u) {
+                      static_cast<std::atomic<int>*>(u)->fetch_add(1);
+                      return 1;
+                  },
+                  &tokens, nullptr, &st),
+              TERNSPEC_OK);
+    canceller.join();
+    EXPECT_LT(st.emitted, 100000);
+    ternspec_session_free(s);
+    ternspec_model_free(m);
+}

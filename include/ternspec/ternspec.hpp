@@ -2,7 +2,12 @@
 // ternspec's public C++ API: load a ternary Qwen3 model, open sessions with a drafter, generate with a
 // streaming callback, read the statistics. Only the standard library and ternspec/error.hpp are included,
 // so nothing internal leaks. Errors are ternspec::FormatError (files) and ternspec::InputError (requests).
-// One Model serves any number of Sessions, on any threads; a Session is used by one thread at a time.
+//
+// Threads and lifetimes: a Model is immutable once loaded; any number of threads may use it and the
+// Sessions made from it at once (copies share it; it lives while a copy or a Session does). A Session is
+// used by one thread at a time. Callbacks run on the thread that called generate(), before it returns;
+// their string_view arguments are valid only during the call. GenerateOptions::cancel may be set from any
+// thread.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -18,7 +23,9 @@
 namespace ternspec {
 
 std::string version();
-std::string active_kernels();  // "avx2" or "scalar"
+// The kernels this CPU runs: "avx512vnni", "avx2" or "scalar" (TERNSPEC_KERNELS=avx2|scalar forces a
+// lower one, for comparisons).
+std::string active_kernels();
 
 struct LoadOptions {
     bool quantize = false;  // absmean-quantise float weights that are not exactly ternary (else refused)
@@ -37,14 +44,30 @@ struct SamplingOptions {
     float top_p = 1.0f;
     float min_p = 0.0f;
     std::uint64_t seed = 0;
+    float repeat_penalty = 1.0f;  // llama.cpp's repeat penalty over the last repeat_last_n tokens; 1: off
+    int repeat_last_n = 64;       // -1: the whole context
 };
 
+// The drafters:
+//   "none"    plain decoding;
+//   "suffix"  SuffixDecoding: a suffix index over this request and earlier responses (no weights);
+//   "ngram"   the most recent earlier continuation of the last tokens (no weights);
+//   "eagle"   an EAGLE-3 head (draft_model: its folder, e.g. a SpecForge checkpoint);
+//   "mtp"     multi-token-prediction modules (draft_model: the sidecar folder; extra {"mtp_depth", "D"}).
+// Options a drafter does not know in `extra` are reported as warnings on the log.
 struct DraftOptions {
-    std::string drafter = "none";              // none, suffix, ngram
-    int k = 4;                                 // draft length
+    std::string drafter = "none";
+    int k = 4;                                 // draft length (longest path), 1 to 64
     int tree_nodes = 0;                        // > 0: draft trees of at most this many nodes
-    std::string draft_model;                   // for drafters with weights
+    std::string draft_model;                   // for "eagle" and "mtp"
     std::map<std::string, std::string> extra;  // drafter-specific options, e.g. {"max_spec_factor", "2"}
+};
+
+// One verification round, for live acceptance displays.
+struct RoundInfo {
+    int drafted = 0;   // draft tokens sent to the target
+    int accepted = 0;  // of them accepted
+    double draft_seconds = 0, verify_seconds = 0;
 };
 
 struct GenerateOptions {
@@ -54,6 +77,8 @@ struct GenerateOptions {
     int context = 0;  // KV capacity; 0: the model's context length
     // Called per emitted token with its text (incomplete UTF-8 is held back); return false to stop.
     std::function<bool(std::int32_t token, std::string_view piece)> on_token;
+    // Called after each verification round, before the round's tokens reach on_token.
+    std::function<void(const RoundInfo& round)> on_round;
     const std::atomic<bool>* cancel = nullptr;  // set to true from any thread to stop
 };
 
@@ -64,6 +89,11 @@ struct Statistics {
     std::vector<std::int64_t> accepted_length_histogram;
     double seconds_prefill = 0, seconds_draft = 0, seconds_verify = 0, seconds_total = 0,
            decode_tokens_per_s = 0;
+};
+
+struct ChatMessage {
+    std::string role;  // system, user, assistant, tool
+    std::string content;
 };
 
 struct Result {
@@ -81,11 +111,13 @@ class Model {
     std::string decode(const std::vector<std::int32_t>& tokens) const;
     // One user turn in the model's own chat template (Qwen3's ChatML when it ships none), ready to generate.
     std::string chat_prompt(std::string_view user_message) const;
-
-    struct Impl;
-    const std::shared_ptr<Impl>& impl() const { return impl_; }
+    // A conversation in the model's chat template; add_generation_prompt opens the assistant's turn.
+    std::string chat_prompt(const std::vector<ChatMessage>& messages,
+                            bool add_generation_prompt = true) const;
 
   private:
+    friend class Session;
+    struct Impl;
     explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
     std::shared_ptr<Impl> impl_;
 };
@@ -104,8 +136,8 @@ class Session {
 
     // One request per session, served together: each round one target forward verifies every session's
     // draft, so the weights are read once for all of them. Each result equals what that session's
-    // generate() would return alone. The sessions must share one Model; on_token is not called here
-    // (results come back together), cancel stops every request.
+    // generate() would return alone. The sessions must share one Model; on_token and on_round are not called
+    // here (results come back together), cancel stops every request.
     static std::vector<Result> generate_together(std::span<Session* const> sessions,
                                                  std::span<const std::string> prompts,
                                                  const GenerateOptions& options = {});
