@@ -47,7 +47,7 @@ std::string layer_convention(const nlohmann::json& j, const std::string& cfg_pat
     spdlog::warn(
         "{}: explicit eagle_aux_hidden_state_layer_ids without a convention; reading them as vLLM's "
         "(the stream entering layer id). A head trained with SpecForge for SGLang needs "
-        "--draft-opt eagle_layer_convention=sglang",
+        "the drafter option eagle_layer_convention=sglang",
         cfg_path);
     return "vllm";
 }

@@ -14,7 +14,8 @@ namespace ternspec {
 EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)
     : target_(std::move(target)),
       head_(o.draft_model.empty()
-                ? throw InputError("--draft=eagle needs --draft-model PATH (an EAGLE-3 head)")
+                ? throw InputError(
+                      "the eagle drafter needs a draft model: an EAGLE-3 head (--draft-model PATH)")
                 : EagleHead::load(o.draft_model, *target_, o.text("eagle_layer_convention", ""))),
       width_(static_cast<int>(o.get("eagle_width", 4))),
       soft_(o.get("soft_drafts", 1) != 0),

@@ -11,14 +11,15 @@ namespace ternspec {
 
 MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)
     : target_(std::move(target)),
-      mods_(o.draft_model.empty() ? throw InputError("--draft=mtp needs --draft-model PATH (an MTP sidecar "
-                                                     "folder or a GGUF with nextn layers)")
-                                  : MtpModules::load(o.draft_model, target_)),
+      mods_(o.draft_model.empty()
+                ? throw InputError("the mtp drafter needs a draft model: an MTP sidecar folder or "
+                                   "a GGUF with nextn layers (--draft-model PATH)")
+                : MtpModules::load(o.draft_model, target_)),
       depth_(static_cast<int>(o.get("mtp_depth", mods_->depth()))),
       width_(static_cast<int>(o.get("mtp_width", 4))),
       soft_(o.get("soft_drafts", 1) != 0) {
     if (depth_ < 1 || depth_ > mods_->depth())
-        throw InputError("--mtp-depth " + std::to_string(depth_) + " is outside 1.." +
+        throw InputError("mtp_depth " + std::to_string(depth_) + " is outside 1.." +
                          std::to_string(mods_->depth()) + " (the modules in " + o.draft_model + ")");
     if (width_ < 1 || width_ > 16) throw InputError("mtp_width must be between 1 and 16");
     const int capacity = target_->config().context_length + width_ * depth_ * depth_ + 8;

@@ -79,7 +79,7 @@ std::unique_ptr<Drafter> create_drafter(const std::string& name, const DrafterOp
         }
     if (!options.draft_model.empty() && (name == "suffix" || name == "ngram") &&
         said.insert(name + "/model").second)
-        spdlog::warn("drafter {} takes no weights; --draft-model {} is ignored for it", name,
+        spdlog::warn("drafter {} takes no weights; the draft model {} is ignored for it", name,
                      options.draft_model);
     return d;
 }

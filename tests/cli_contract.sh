@@ -37,7 +37,7 @@ check_error "exactly one of -p TEXT or -f FILE" generate -m "$tmp/tiny.gguf"
 check_error "unknown drafter" decode -m "$tmp/tiny.gguf" -p hi --draft bogus
 check_error "not a token id" detokenize -m "$tmp/tiny.gguf" 99999
 check_error "unknown shape" synth "$tmp/x.gguf" --shape huge
-check_error "needs --draft-model" decode -m "$tmp/tiny.gguf" -p hi --draft mtp
+check_error "needs a draft model" decode -m "$tmp/tiny.gguf" -p hi --draft mtp
 check_error "no MTP layers" decode -m "$tmp/tiny.gguf" -p hi --draft mtp --draft-model "$tmp/tiny.gguf"
 echo '{"prompt": "hi"}' > "$tmp/p.jsonl"
 check_error "parallel: 0 is out of range" decode -m "$tmp/tiny.gguf" --prompts "$tmp/p.jsonl" --parallel 0

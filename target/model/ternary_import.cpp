@@ -151,9 +151,10 @@ TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
                 absmean_quantize(v, static_cast<int>(G), tr, &d.scales[g]);
                 quantized[c] = 1;
             } else {
-                errors[c] =
-                    what + " (" + std::string(info.name) + ") is not ternary: group " + std::to_string(g) +
-                    " holds more than {-s, 0, +s}; pass --quantize to quantise it (absmean per group of 128)";
+                errors[c] = what + " (" + std::string(info.name) + ") is not ternary: group " +
+                            std::to_string(g) +
+                            " holds more than {-s, 0, +s}; load with quantize on (--quantize) to quantise it "
+                            "(absmean per group of 128)";
                 return;
             }
         }
