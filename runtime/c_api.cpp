@@ -48,6 +48,14 @@ int null_argument(const char* what) {
     return TERNSPEC_ERROR_INPUT;
 }
 
+// A vector into a fixed C array, as much as fits; returns how many entries were copied.
+template <class T, class U, std::size_t N>
+int copy_capped(const std::vector<T>& from, U (&to)[N]) {
+    const std::size_t n = std::min(from.size(), N);
+    std::copy(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(n), to);
+    return static_cast<int>(n);
+}
+
 char* copy_string(const std::string& text) {
     char* s = static_cast<char*>(std::malloc(text.size() + 1));
     if (!s) throw std::bad_alloc();
@@ -247,14 +255,8 @@ int ternspec_generate(ternspec_session* session, const char* prompt, const terns
             c.seconds_prefill = st.seconds_prefill;
             c.seconds_draft = st.seconds_draft;
             c.seconds_verify = st.seconds_verify;
-            c.n_positions = static_cast<int>(
-                std::min<std::size_t>(st.per_position_acceptance.size(), TERNSPEC_MAX_DRAFT));
-            for (int i = 0; i < c.n_positions; ++i)
-                c.per_position_acceptance[i] = st.per_position_acceptance[static_cast<std::size_t>(i)];
-            c.n_histogram = static_cast<int>(
-                std::min<std::size_t>(st.accepted_length_histogram.size(), TERNSPEC_MAX_DRAFT + 1));
-            for (int i = 0; i < c.n_histogram; ++i)
-                c.accepted_length_histogram[i] = st.accepted_length_histogram[static_cast<std::size_t>(i)];
+            c.n_positions = copy_capped(st.per_position_acceptance, c.per_position_acceptance);
+            c.n_histogram = copy_capped(st.accepted_length_histogram, c.accepted_length_histogram);
             *stats_out = c;
         }
     });

@@ -303,38 +303,22 @@ class Parser {
             }
         }
     }
-    ExprPtr parse_add() {
-        ExprPtr e = parse_concat();
-        while (is_op("+") || is_op("-")) {
-            std::string op = next().text;
-            e = binary(op, std::move(e), parse_concat());
-        }
-        return e;
-    }
-    ExprPtr parse_concat() {
-        ExprPtr e = parse_mul();
-        while (is_op("~")) {
+    // One left-associative level: operands from `operand`, joined by any of `ops`.
+    ExprPtr parse_level(ExprPtr (Parser::*operand)(), std::initializer_list<const char*> ops) {
+        ExprPtr e = (this->*operand)();
+        for (;;) {
+            const char* found = nullptr;
+            for (const char* op : ops)
+                if (is_op(op)) found = op;
+            if (!found) return e;
             next();
-            e = binary("~", std::move(e), parse_mul());
+            e = binary(found, std::move(e), (this->*operand)());
         }
-        return e;
     }
-    ExprPtr parse_mul() {
-        ExprPtr e = parse_pow();
-        while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
-            std::string op = next().text;
-            e = binary(op, std::move(e), parse_pow());
-        }
-        return e;
-    }
-    ExprPtr parse_pow() {
-        ExprPtr e = parse_unary();
-        while (is_op("**")) {
-            next();
-            e = binary("**", std::move(e), parse_unary());
-        }
-        return e;
-    }
+    ExprPtr parse_add() { return parse_level(&Parser::parse_concat, {"+", "-"}); }
+    ExprPtr parse_concat() { return parse_level(&Parser::parse_mul, {"~"}); }
+    ExprPtr parse_mul() { return parse_level(&Parser::parse_pow, {"*", "/", "//", "%"}); }
+    ExprPtr parse_pow() { return parse_level(&Parser::parse_unary, {"**"}); }
     ExprPtr parse_unary() {
         Deeper guard(*this);
         if (is_op("-") || is_op("+")) {

@@ -15,30 +15,28 @@ Value of_kind(Value::Kind k) {
     v.kind = k;
     return v;
 }
+template <class T, class U>
+Value with_field(Value::Kind k, T Value::*field, U&& value) {
+    Value v = of_kind(k);
+    v.*field = std::forward<U>(value);
+    return v;
+}
 }  // namespace
 
 Value Value::none() {
     return of_kind(Kind::None);
 }
 Value Value::boolean(bool v) {
-    Value x = of_kind(Kind::Bool);
-    x.b = v;
-    return x;
+    return with_field(Kind::Bool, &Value::b, v);
 }
 Value Value::integer(std::int64_t v) {
-    Value x = of_kind(Kind::Int);
-    x.i = v;
-    return x;
+    return with_field(Kind::Int, &Value::i, v);
 }
 Value Value::number(double v) {
-    Value x = of_kind(Kind::Float);
-    x.f = v;
-    return x;
+    return with_field(Kind::Float, &Value::f, v);
 }
 Value Value::string(std::string v) {
-    Value x = of_kind(Kind::String);
-    x.s = std::move(v);
-    return x;
+    return with_field(Kind::String, &Value::s, std::move(v));
 }
 Value Value::list(Array items) {
     Value x = of_kind(Kind::Array);
@@ -175,28 +173,13 @@ std::string Value::str() const {
 }
 
 const char* Value::type_name() const {
-    switch (kind) {
-        case Kind::Undefined:
-            return "undefined";
-        case Kind::None:
-            return "none";
-        case Kind::Bool:
-            return "boolean";
-        case Kind::Int:
-            return "integer";
-        case Kind::Float:
-            return "float";
-        case Kind::String:
-            return "string";
-        case Kind::Array:
-            return "list";
-        case Kind::Object:
-            return "dict";
-        case Kind::Namespace:
-            return "namespace";
-        case Kind::Function:
-            return "function";
-    }
+    static constexpr std::pair<Kind, const char*> names[] = {
+        {Kind::Undefined, "undefined"}, {Kind::None, "none"},   {Kind::Bool, "boolean"},
+        {Kind::Int, "integer"},         {Kind::Float, "float"}, {Kind::String, "string"},
+        {Kind::Array, "list"},          {Kind::Object, "dict"}, {Kind::Namespace, "namespace"},
+        {Kind::Function, "function"}};
+    for (const auto& [k, name] : names)
+        if (k == kind) return name;
     return "value";
 }
 
