@@ -34,9 +34,10 @@ struct Scope {
 enum class Flow { Normal, Break, Continue };
 
 // Bounds a template from a model file cannot pass: macro recursion (instead of a stack overflow), work
-// (instead of a hang: real chat templates take thousands of steps) and text (instead of memory blowup).
+// (instead of a hang: real chat templates take tens of steps per message) and text (instead of memory
+// blowup).
 constexpr int kMaxDepth = 200;
-constexpr std::int64_t kMaxSteps = 10'000'000;
+constexpr std::int64_t kMaxSteps = 1'000'000;
 constexpr std::size_t kMaxTextBytes = 64u << 20;
 
 void check_size(std::size_t bytes) {
