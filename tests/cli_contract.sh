@@ -153,6 +153,15 @@ got = open(f"{tmp}/cnv.txt").read()
 sys.exit(0 if got == a1 + "\n" + a2 + "\n" else 1)
 PY
 check_error "does not go with -cnv" generate -m "$m" -cnv --json
+# bench serve --http: a server child, streaming clients, a row per configuration with tokens and latencies.
+"$bin" bench serve --http -m "$m" --prompts "$(dirname "$0")/../bench/workloads/completion.jsonl" -n 8 --reps 1 \
+  --clients 1,2 -t 2 --json "$tmp/http.json" > /dev/null 2>&1 || { echo "FAIL: bench serve --http"; fail=1; }
+/usr/bin/python3 -c '
+import json, sys
+rows = json.load(open(sys.argv[1]))["rows"]
+ok = len(rows) == 4 and all(r["tokens_per_s"] > 0 and r["ttft_ms_p50"] > 0 for r in rows)
+ok = ok and [r["speculative"]["draft"] for r in rows] == ["none", "suffix"] * 2
+sys.exit(0 if ok else 1)' "$tmp/http.json" || { echo "FAIL: bench serve --http rows"; fail=1; }
 check_error "repeat_penalty" generate -m "$m" -p hi --repeat-penalty 0
 [ "$("$bin" generate -m "$m" -p "def f(x):" -n 24 --repeat-penalty 1.5 2> /dev/null)" = "$("$bin" decode -m "$m" -p "def f(x):" -n 24 --repeat-penalty 1.5 --draft suffix -k 6 2> /dev/null)" ] || { echo "FAIL: --repeat-penalty: decode differs from generate"; fail=1; }
 # A drafter option no drafter reads is a warning naming it, not silence.

@@ -12,6 +12,7 @@
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/output_file.hpp"
+#include "tools/ternspec/serve_http_bench.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -42,6 +43,12 @@ int bench_serve(int argc, char** argv) {
     opts.push_back({"prompt-tokens", 0, "N", "keep only the first N tokens of each prompt (0: all)", "0"});
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"json", 0, "OUT", "write every figure as JSON to OUT", ""});
+    opts.push_back(
+        {"http", 0, "",
+         "instead: start `ternspec serve` and measure throughput, TTFT and inter-token latency over "
+         "HTTP with --clients concurrent streams, none vs the drafter",
+         ""});
+    opts.push_back({"clients", 0, "LIST", "with --http: concurrent streaming clients", "1,4,16"});
     Args args("bench serve",
               "-m MODEL --prompts FILE.jsonl [--draft none,suffix,eagle] [--parallel N] [--json OUT]",
               "The requests served one at a time, N at a time with one batched target forward per\n"
@@ -50,6 +57,7 @@ int bench_serve(int argc, char** argv) {
               "every output checked against it (greedy).",
               opts);
     if (!args.parse(argc, argv)) return 0;
+    if (args.flag("http")) return bench_serve_http(args, argc, argv);
     if (args.has("json")) check_writable(args.str("json"), "--json");
     auto threads = apply_threads(args);
     auto model = load_model(args);
