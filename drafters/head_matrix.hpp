@@ -7,7 +7,7 @@
 #include <string>
 #include <variant>
 
-#include "drafters/int8_matrix.hpp"
+#include "target/kernels/int8_matrix.hpp"
 #include "target/kernels/ternary_matrix.hpp"
 #include "target/model/model_files.hpp"
 

@@ -7,11 +7,12 @@
 #include <cstring>
 #include <random>
 
-#include "drafters/int8_matrix.hpp"
 #include "target/io/half.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "target/kernels/fast_math.hpp"
 #include "target/kernels/half_table.hpp"
+#include "target/kernels/int8_matrix.hpp"
+#include "target/kernels/kernel_table.hpp"
 #include "target/kernels/ternary_matrix.hpp"
 #include "ternspec/error.hpp"
 
@@ -98,7 +99,7 @@ TEST(TernaryMatmul, EveryVectorPathIsBitIdenticalToScalarForEveryBatchSize) {
                 QuantizedActivations qa;
                 qa.quantize(x.data(), M, 512);
                 std::vector<float> a(static_cast<std::size_t>(M) * 67), b(a.size());
-                ternary_matmul_groups_scalar(c.w, qa, a.data(), 0, c.w.row_groups());
+                kernels_for(KernelPath::Scalar).ternary_matmul_groups(c.w, qa, a.data(), 0, c.w.row_groups());
                 force_kernel_path(vector_path);
                 ASSERT_EQ(kernel_path(), vector_path);
                 ternary_matmul(c.w, qa, b.data());
@@ -144,8 +145,8 @@ TEST(Quantize, Avx2BodyGivesTheScalarBytes) {
             std::vector<std::int8_t> qa(640), qb(640);
             std::vector<std::int32_t> sa(15), sb(15);
             float ca = 0, cb = 0;
-            quantize_row_scalar(xr, 640, qa.data(), &ca, sa.data());
-            quantize_row_avx2(xr, 640, qb.data(), &cb, sb.data());
+            kernels_for(KernelPath::Scalar).quantize_row(xr, 640, qa.data(), &ca, sa.data());
+            kernels_for(KernelPath::Avx2).quantize_row(xr, 640, qb.data(), &cb, sb.data());
             ASSERT_EQ(qa, qb) << spread;
             ASSERT_EQ(sa, sb) << spread;
             ASSERT_EQ(std::memcmp(&ca, &cb, sizeof ca), 0) << spread;
@@ -162,14 +163,14 @@ TEST(FastMath, ExpIsWithinTwoUlpAndClampsOutsideItsRange) {
     std::vector<float> x;
     for (float v = -87.0f; v <= 88.0f; v += 0.0137f) x.push_back(v);
     std::vector<float> y = x;
-    exp_shifted_row_scalar(y.data(), static_cast<int>(y.size()), 0.0f);
+    kernels_for(KernelPath::Scalar).exp_shifted_row(y.data(), static_cast<int>(y.size()), 0.0f);
     for (std::size_t i = 0; i < x.size(); ++i) {
         const double want = std::exp(static_cast<double>(x[i]));
         const double ulp = std::nextafter(static_cast<float>(want), INFINITY) - static_cast<float>(want);
         ASSERT_LE(std::fabs(y[i] - want), 2 * ulp) << x[i];
     }
     float edge[4] = {-1000.0f, -87.0f, 88.0f, 1000.0f};
-    exp_shifted_row_scalar(edge, 4, 0.0f);
+    kernels_for(KernelPath::Scalar).exp_shifted_row(edge, 4, 0.0f);
     EXPECT_EQ(edge[0], edge[1]);
     EXPECT_EQ(edge[2], edge[3]);
     EXPECT_GT(edge[0], 0.0f);
@@ -187,11 +188,11 @@ TEST(FastMath, Avx2BodiesGiveTheScalarFloats) {
         g[0] = -0.0f;
         if (len > 1) g[1] = 300.0f;
         std::vector<float> a = g, b = g;
-        exp_shifted_row_scalar(a.data(), len, 3.5f);
-        exp_shifted_row_avx2(b.data(), len, 3.5f);
+        kernels_for(KernelPath::Scalar).exp_shifted_row(a.data(), len, 3.5f);
+        kernels_for(KernelPath::Avx2).exp_shifted_row(b.data(), len, 3.5f);
         ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << len;
-        silu_mul_row_scalar(g.data(), u.data(), a.data(), len);
-        silu_mul_row_avx2(g.data(), u.data(), b.data(), len);
+        kernels_for(KernelPath::Scalar).silu_mul_row(g.data(), u.data(), a.data(), len);
+        kernels_for(KernelPath::Avx2).silu_mul_row(g.data(), u.data(), b.data(), len);
         ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << len;
         for (int i = 0; i < len; ++i) {
             const double gd = g[static_cast<std::size_t>(i)];
@@ -217,7 +218,7 @@ TEST(HalfConvert, F16cRoundsAsFloatToHalf) {
         x.push_back(f);
     std::vector<std::uint16_t> a(x.size()), b(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) a[i] = float_to_half(x[i]);
-    float_row_to_half_f16c(x.data(), b.data(), static_cast<int>(x.size()));
+    kernels_for(KernelPath::Avx2).float_row_to_half(x.data(), b.data(), static_cast<int>(x.size()));
     for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(a[i], b[i]) << x[i];
 }
 
@@ -263,8 +264,8 @@ TEST(Int8Matmul, ScalarAndAvx2AgreeWithAnExactIntegerReference) {
             for (auto& v : xq) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
             for (auto& v : xs) v = 0.01f + std::fabs(n(rng));
             std::vector<float> a(static_cast<std::size_t>(M) * rows), b(a.size());
-            int8_matmul_rows_scalar(mat, xq.data(), xs.data(), M, a.data(), 0, rows);
-            int8_matmul_rows_avx2(mat, xq.data(), xs.data(), M, b.data(), 0, rows);
+            kernels_for(KernelPath::Scalar).int8_matmul_rows(mat, xq.data(), xs.data(), M, a.data(), 0, rows);
+            kernels_for(KernelPath::Avx2).int8_matmul_rows(mat, xq.data(), xs.data(), M, b.data(), 0, rows);
             for (int m = 0; m < M; ++m)
                 for (int r = 0; r < rows; ++r) {
                     std::int64_t dot = 0;
@@ -279,4 +280,33 @@ TEST(Int8Matmul, ScalarAndAvx2AgreeWithAnExactIntegerReference) {
                 }
         }
     }
+}
+
+// The one dispatch point: each runnable path's table carries that path's own variants (a wiring mistake,
+// e.g. the AVX2 table holding a scalar body, would make every comparison above compare a body with itself),
+// and kernels() follows the path that runs.
+TEST(KernelTable, EachPathHasItsOwnVariants) {
+    const auto& scalar = kernels_for(KernelPath::Scalar);
+    EXPECT_EQ(scalar.path, KernelPath::Scalar);
+    for (const auto p : runnable_paths()) {
+        const auto& t = kernels_for(p);
+        EXPECT_EQ(t.path, p);
+        if (p == KernelPath::Scalar) continue;
+        EXPECT_NE(t.quantize_row, scalar.quantize_row) << kernel_path_name(p);
+        EXPECT_NE(t.exp_shifted_row, scalar.exp_shifted_row) << kernel_path_name(p);
+        EXPECT_NE(t.half_row_to_float, scalar.half_row_to_float) << kernel_path_name(p);
+        EXPECT_NE(t.attend_run, scalar.attend_run) << kernel_path_name(p);
+        EXPECT_NE(t.int8_matmul_rows, scalar.int8_matmul_rows) << kernel_path_name(p);
+        EXPECT_NE(t.ternary_matmul_groups, scalar.ternary_matmul_groups) << kernel_path_name(p);
+    }
+    if (best_kernel_path() == KernelPath::Avx512Vnni) {
+        EXPECT_NE(kernels_for(KernelPath::Avx512Vnni).ternary_matmul_groups,
+                  kernels_for(KernelPath::Avx2).ternary_matmul_groups);
+    }
+    const auto before = kernel_path();
+    for (const auto p : runnable_paths()) {
+        force_kernel_path(p);
+        EXPECT_EQ(&kernels(), &kernels_for(p));
+    }
+    force_kernel_path(before);
 }

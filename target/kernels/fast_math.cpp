@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "target/kernels/cpu_features.hpp"
+#include "target/kernels/kernel_table.hpp"
+#include "target/kernels/kernel_variants.hpp"
 
 namespace ternspec {
 namespace {
@@ -33,27 +35,12 @@ void silu_mul_row_scalar(const float* g, const float* u, float* out, int n) {
     for (int i = 0; i < n; ++i) out[i] = g[i] / (1.0f + fast_exp(-g[i])) * u[i];
 }
 
-#if !defined(TERNSPEC_HAVE_AVX2)
-void exp_shifted_row_avx2(float* x, int n, float shift) {
-    exp_shifted_row_scalar(x, n, shift);
-}
-void silu_mul_row_avx2(const float* g, const float* u, float* out, int n) {
-    silu_mul_row_scalar(g, u, out, n);
-}
-#endif
-
 void exp_shifted_row(float* x, int n, float shift) {
-    if (uses_avx2(kernel_path()))
-        exp_shifted_row_avx2(x, n, shift);
-    else
-        exp_shifted_row_scalar(x, n, shift);
+    kernels().exp_shifted_row(x, n, shift);
 }
 
 void silu_mul_row(const float* g, const float* u, float* out, int n) {
-    if (uses_avx2(kernel_path()))
-        silu_mul_row_avx2(g, u, out, n);
-    else
-        silu_mul_row_scalar(g, u, out, n);
+    kernels().silu_mul_row(g, u, out, n);
 }
 
 }  // namespace ternspec

@@ -9,12 +9,7 @@ namespace ternspec {
 void exp_shifted_row(float* x, int n, float shift);
 // out[i] = g[i] / (1 + exp(-g[i])) * u[i]: SiLU of the gate times the up projection.
 void silu_mul_row(const float* g, const float* u, float* out, int n);
-
-// The bodies behind the dispatch, for the tests.
-void exp_shifted_row_scalar(float* x, int n, float shift);
-void exp_shifted_row_avx2(float* x, int n, float shift);
-void silu_mul_row_scalar(const float* g, const float* u, float* out, int n);
-void silu_mul_row_avx2(const float* g, const float* u, float* out, int n);
+// (The bodies behind them are KernelTable::exp_shifted_row and silu_mul_row, kernel_table.hpp.)
 
 // The polynomial's constants, shared by both bodies.
 namespace fast_exp_constants {

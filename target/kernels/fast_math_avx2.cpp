@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "target/kernels/fast_math.hpp"
+#include "target/kernels/kernel_variants.hpp"
 
 namespace ternspec {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "target/io/half.hpp"
 #include "target/kernels/half_table.hpp"
+#include "target/kernels/kernel_variants.hpp"
 
 namespace ternspec {
 

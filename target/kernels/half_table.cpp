@@ -4,6 +4,8 @@
 
 #include "target/io/half.hpp"
 #include "target/kernels/cpu_features.hpp"
+#include "target/kernels/kernel_table.hpp"
+#include "target/kernels/kernel_variants.hpp"
 
 namespace ternspec {
 
@@ -16,25 +18,20 @@ const float* half_table() {
     return table.data();
 }
 
-#if !defined(TERNSPEC_HAVE_AVX2)
-void half_row_to_float_f16c(const std::uint16_t* src, float* dst, int n) {
+void half_row_to_float_table(const std::uint16_t* src, float* dst, int n) {
     const float* t = half_table();
     for (int i = 0; i < n; ++i) dst[i] = t[src[i]];
 }
-void float_row_to_half_f16c(const float* src, std::uint16_t* dst, int n) {
+void float_row_to_half_scalar(const float* src, std::uint16_t* dst, int n) {
     for (int i = 0; i < n; ++i) dst[i] = float_to_half(src[i]);
 }
-#endif
 
 void float_row_to_half(const float* src, std::uint16_t* dst, int n) {
-    if (uses_avx2(kernel_path())) return float_row_to_half_f16c(src, dst, n);
-    for (int i = 0; i < n; ++i) dst[i] = float_to_half(src[i]);
+    kernels().float_row_to_half(src, dst, n);
 }
 
 void half_row_to_float(const std::uint16_t* src, float* dst, int n) {
-    if (uses_avx2(kernel_path())) return half_row_to_float_f16c(src, dst, n);
-    const float* t = half_table();
-    for (int i = 0; i < n; ++i) dst[i] = t[src[i]];
+    kernels().half_row_to_float(src, dst, n);
 }
 
 }  // namespace ternspec

@@ -2,6 +2,7 @@
 // multiply, add and subtract (no FMA: the library builds with -ffp-contract=off), so the bytes match.
 #include <immintrin.h>
 
+#include "target/kernels/kernel_variants.hpp"
 #include "target/kernels/ternary_matrix.hpp"
 
 namespace ternspec {

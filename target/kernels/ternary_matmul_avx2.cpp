@@ -1,6 +1,7 @@
 // AVX2 body of ternary_matmul: maddubs(codes, x) sums (w+1)*x exactly in int16, and the int16 lanes
 // accumulate a whole block (at most 32 steps of 2 * 2 * 127 = 16256) before madd with ones widens each
 // row's two lanes to its int32 lane.
+#include "target/kernels/kernel_variants.hpp"
 #include "target/kernels/ternary_tile_x86.hpp"
 
 namespace ternspec {

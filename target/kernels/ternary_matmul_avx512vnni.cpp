@@ -1,6 +1,7 @@
 // AVX-512 VNNI body of ternary_matmul, on 256-bit vectors: vpdpbusd sums four u8 x s8 products straight into
 // each row's int32 lane, replacing AVX2's maddubs + add. AVX-512VL's 32 vector registers hold the
 // accumulators of eight tokens, so a tile covers a whole 8-token verification.
+#include "target/kernels/kernel_variants.hpp"
 #include "target/kernels/ternary_tile_x86.hpp"
 
 namespace ternspec {

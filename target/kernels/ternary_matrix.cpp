@@ -8,6 +8,9 @@
 #include <cstring>
 #include <new>
 
+#include "target/kernels/kernel_table.hpp"
+#include "target/kernels/kernel_variants.hpp"
+
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -148,12 +151,6 @@ void quantize_row_scalar(const float* x, int cols, std::int8_t* q, float* scale,
     }
 }
 
-#if !defined(TERNSPEC_HAVE_AVX2)
-void quantize_row_avx2(const float* x, int cols, std::int8_t* q, float* scale, std::int32_t* sums) {
-    quantize_row_scalar(x, cols, q, scale, sums);
-}
-#endif
-
 void QuantizedActivations::resize(int m_rows, int k_cols) {
     if (k_cols % kBlock != 0)
         throw Error("activation rows of " + std::to_string(k_cols) + " values are not whole blocks of 128");
@@ -172,10 +169,7 @@ void QuantizedActivations::quantize_row(int m, const float* x) {
     std::int8_t* qr = q.get() + static_cast<std::size_t>(m) * cols;
     std::int32_t* s = block_sums.get() + static_cast<std::size_t>(m) * (cols / kBlock) * 3;
     float* sc = &scale[static_cast<std::size_t>(m)];
-    if (uses_avx2(kernel_path()))
-        quantize_row_avx2(x, cols, qr, sc, s);
-    else
-        quantize_row_scalar(x, cols, qr, sc, s);
+    kernels().quantize_row(x, cols, qr, sc, s);
 }
 
 void QuantizedActivations::quantize(const float* x, int m_rows, int k_cols) {
@@ -218,24 +212,11 @@ void ternary_matmul_groups_scalar(const TernaryMatrix& w, const QuantizedActivat
     }
 }
 
-#if !defined(TERNSPEC_HAVE_AVX2)
-void ternary_matmul_groups_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                int group_begin, int group_end) {
-    ternary_matmul_groups_scalar(w, x, y, group_begin, group_end);
-}
-#endif
-#if !defined(TERNSPEC_HAVE_AVX512VNNI)
-void ternary_matmul_groups_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                      int group_begin, int group_end) {
-    ternary_matmul_groups_avx2(w, x, y, group_begin, group_end);
-}
-#endif
-
 void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float* y) {
     if (x.cols != w.cols())
         throw Error(w.name() + ": activations have " + std::to_string(x.cols) + " columns, weights " +
                     std::to_string(w.cols()));
-    const KernelPath path = kernel_path();
+    const auto groups = kernels().ternary_matmul_groups;
     // About 64K multiply-adds per task keeps TBB's overhead small on the tiny shapes. Each thread takes one
     // contiguous share of the row groups: a decode step streams them from DRAM, and one long stream per core
     // kept more of the bandwidth than stolen chunks (1.7B shape, three alternating pairs of `bench forward`:
@@ -244,18 +225,7 @@ void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float
     const int grain = static_cast<int>(std::clamp<long long>(65536 / std::max(1LL, work_per_group), 1, 256));
     tbb::parallel_for(
         tbb::blocked_range<int>(0, w.row_groups(), grain),
-        [&](const tbb::blocked_range<int>& r) {
-            switch (path) {
-                case KernelPath::Avx512Vnni:
-                    ternary_matmul_groups_avx512vnni(w, x, y, r.begin(), r.end());
-                    break;
-                case KernelPath::Avx2:
-                    ternary_matmul_groups_avx2(w, x, y, r.begin(), r.end());
-                    break;
-                default:
-                    ternary_matmul_groups_scalar(w, x, y, r.begin(), r.end());
-            }
-        },
+        [&](const tbb::blocked_range<int>& r) { groups(w, x, y, r.begin(), r.end()); },
         tbb::static_partitioner());
 }
 

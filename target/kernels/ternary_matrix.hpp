@@ -89,24 +89,14 @@ struct QuantizedActivations {
     }
 };
 
-// One token's quantisation: absmax scale, int8 values rounded to nearest even, negated block sums. The AVX2
-// body gives the scalar body's bytes exactly.
-void quantize_row_scalar(const float* x, int cols, std::int8_t* q, float* scale, std::int32_t* sums);
-void quantize_row_avx2(const float* x, int cols, std::int8_t* q, float* scale, std::int32_t* sums);
+// One token's quantisation (QuantizedActivations::quantize_row, through KernelTable::quantize_row): absmax
+// scale, int8 values rounded to nearest even, negated block sums. The AVX2 body gives the scalar bytes.
 // Adding and removing 1.5 * 2^23 rounds to nearest even exactly for |v| <= 127 (as nearbyint does in the
 // default rounding mode), and vectorises where nearbyint is a library call.
 inline constexpr float kRoundMagic = 12582912.0f;
 
 // Y (rows x W.rows(), row-major) = X * W^T, with row groups split across TBB threads.
 void ternary_matmul(const TernaryMatrix& w, const QuantizedActivations& x, float* y);
-
-// Kernel bodies for row groups [group_begin, group_end) and all activation rows; used by ternary_matmul and
-// the tests.
-void ternary_matmul_groups_scalar(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                  int group_begin, int group_end);
-void ternary_matmul_groups_avx2(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                int group_begin, int group_end);
-void ternary_matmul_groups_avx512vnni(const TernaryMatrix& w, const QuantizedActivations& x, float* y,
-                                      int group_begin, int group_end);
+// (The kernel bodies for row groups are KernelTable::ternary_matmul_groups, kernel_table.hpp.)
 
 }  // namespace ternspec

@@ -8,6 +8,8 @@
 #include <numeric>
 
 #include "target/kernels/cpu_features.hpp"
+#include "target/kernels/kernel_table.hpp"
+#include "target/kernels/kernel_variants.hpp"
 #include "target/model/attention_core.hpp"
 #include "ternspec/error.hpp"
 
@@ -100,11 +102,9 @@ struct GenericOps {
 
 }  // namespace
 
-#if !defined(TERNSPEC_HAVE_AVX2)
-void attention_detail::attend_run_avx2(const AttendJob& job, const AttendRun& run) {
+void attention_detail::attend_run_generic(const AttendJob& job, const AttendRun& run) {
     attend_run<GenericOps>(job, run);
 }
-#endif
 
 void attend(const KvCache& cache, int layer, const std::vector<std::vector<int>>& slots, const float* q,
             std::size_t q_stride, int nh, int nkv, int hd, float* out) {
@@ -115,7 +115,7 @@ void attend(const KvCache& cache, int layer, const std::vector<std::vector<int>>
     const int threads = tbb::this_task_arena::max_concurrency();
     const int runs = std::clamp((threads + nkv - 1) / nkv, 1, std::max(1, M));
     const int per_run = (M + runs - 1) / std::max(1, runs);
-    const bool avx2 = uses_avx2(kernel_path());
+    const auto attend_run = kernels().attend_run;
     tbb::parallel_for(0, nkv * runs, [&](int task) {
         const int g = task % nkv, i0 = (task / nkv) * per_run, i1 = std::min(M, i0 + per_run);
         if (i0 >= i1) return;
@@ -127,10 +127,7 @@ void attend(const KvCache& cache, int layer, const std::vector<std::vector<int>>
         scores.resize(static_cast<std::size_t>(i1 - i0) * (nh / nkv) * run.longest);
         run.rows = rows.data();
         run.scores = scores.data();
-        if (avx2)
-            attention_detail::attend_run_avx2(job, run);
-        else
-            attention_detail::attend_run<GenericOps>(job, run);
+        attend_run(job, run);
     });
 }
 

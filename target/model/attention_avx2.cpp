@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "target/kernels/kernel_variants.hpp"
 #include "target/model/attention_core.hpp"
 
 namespace ternspec::attention_detail {

@@ -113,7 +113,6 @@ void attend_run(const AttendJob& job, const AttendRun& run) {
         pass(true, t, t + 1, shared, job.slots[static_cast<std::size_t>(i0 + t)].size(), accumulate);
 }
 
-// attend_run with AVX2/F16C row operations (attention_avx2.cpp); the generic one where the build has no AVX2.
-void attend_run_avx2(const AttendJob& job, const AttendRun& run);
+// attend_run instantiated for the scalar and AVX2 row operations: KernelTable::attend_run (kernel_table.hpp).
 
 }  // namespace ternspec::attention_detail

@@ -28,11 +28,7 @@ class Int8Matrix {
     std::string name_;
 };
 
-// Rows [n0, n1) of y for int8 activations xq (M x cols) with per-token scales xs: exact integer dot
-// products, then float(dot) * row scale * token scale on both paths, so they agree bit for bit.
-void int8_matmul_rows_scalar(const Int8Matrix& w, const std::int8_t* xq, const float* xs, int M, float* y,
-                             int n0, int n1);
-void int8_matmul_rows_avx2(const Int8Matrix& w, const std::int8_t* xq, const float* xs, int M, float* y,
-                           int n0, int n1);
+// The row kernel (KernelTable::int8_matmul_rows): exact integer dot products, then float(dot) * row scale *
+// token scale on every path, so they agree bit for bit.
 
 }  // namespace ternspec

@@ -1,4 +1,4 @@
-#include "drafters/int8_matrix.hpp"
+#include "target/kernels/int8_matrix.hpp"
 
 #include <tbb/parallel_for.h>
 
@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "target/kernels/cpu_features.hpp"
+#include "target/kernels/kernel_table.hpp"
+#include "target/kernels/kernel_variants.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -47,28 +49,18 @@ void int8_matmul_rows_scalar(const Int8Matrix& w, const std::int8_t* xq, const f
     }
 }
 
-#if !defined(TERNSPEC_HAVE_AVX2)
-void int8_matmul_rows_avx2(const Int8Matrix& w, const std::int8_t* xq, const float* xs, int M, float* y,
-                           int n0, int n1) {
-    int8_matmul_rows_scalar(w, xq, xs, M, y, n0, n1);
-}
-#endif
-
 void Int8Matrix::multiply(const float* x, int M, float* y) const {
     std::vector<std::int8_t> xq(static_cast<std::size_t>(M) * cols_);
     std::vector<float> xs(static_cast<std::size_t>(M));
     for (int m = 0; m < M; ++m)
         quantize_row(x + static_cast<std::size_t>(m) * cols_, cols_,
                      xq.data() + static_cast<std::size_t>(m) * cols_, &xs[static_cast<std::size_t>(m)]);
-    const bool avx2 = uses_avx2(kernel_path());
+    const auto rows_kernel = kernels().int8_matmul_rows;
     // About 64K multiply-adds per task: a drafter's small matrices run on one thread.
     const int grain = static_cast<int>(
         std::clamp<long long>(65536 / std::max(1LL, static_cast<long long>(cols_) * M), 4, 1024));
     tbb::parallel_for(tbb::blocked_range<int>(0, rows_, grain), [&](const tbb::blocked_range<int>& r) {
-        if (avx2)
-            int8_matmul_rows_avx2(*this, xq.data(), xs.data(), M, y, r.begin(), r.end());
-        else
-            int8_matmul_rows_scalar(*this, xq.data(), xs.data(), M, y, r.begin(), r.end());
+        rows_kernel(*this, xq.data(), xs.data(), M, y, r.begin(), r.end());
     });
 }
 

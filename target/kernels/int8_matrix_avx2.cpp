@@ -2,7 +2,8 @@
 // (|w|, |x| <= 127), madd widens them to int32. Four tokens share each weight load.
 #include <immintrin.h>
 
-#include "drafters/int8_matrix.hpp"
+#include "target/kernels/int8_matrix.hpp"
+#include "target/kernels/kernel_variants.hpp"
 
 namespace ternspec {
 namespace {
