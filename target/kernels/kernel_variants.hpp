@@ -2,16 +2,11 @@
 // The ISA variants behind KernelTable, declared for kernel_table.cpp (which chooses among them) and the
 // files that define them; nothing else calls a variant by name. Every variant of a slot gives the same
 // bits as the scalar one.
-#include <cstdint>
+#include "target/kernels/kernel_table.hpp"  // the types, declared there
 
 namespace ternspec {
 
-class TernaryMatrix;
-struct QuantizedActivations;
-class Int8Matrix;
 namespace attention_detail {
-struct AttendJob;
-struct AttendRun;
 void attend_run_generic(const AttendJob& job, const AttendRun& run);
 void attend_run_avx2(const AttendJob& job, const AttendRun& run);
 }  // namespace attention_detail
