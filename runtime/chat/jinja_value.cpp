@@ -250,7 +250,7 @@ bool equal(const Value& a, const Value& b) {
 
 namespace {
 void escape_code_unit(std::string& out, unsigned u) {
-    char buf[8];
+    char buf[16];  // "\\uXXXX" and room the compiler can prove
     std::snprintf(buf, sizeof buf, "\\u%04x", u);
     out += buf;
 }
