@@ -184,11 +184,12 @@ def http_section(out):
     j = json.load(open(f))
     out += ["## `ternspec serve` over HTTP: `completion.jsonl` on `models/tern-pystd-7m`", "",
             "```sh", j["command"], "```", "",
-            f"One server (`{' '.join(j['serve'][3:4] + j['serve'][5:])}`), the prompts served once per configuration by "
-            f"1, 4 or 16 streaming clients, greedy, {j['max_tokens']} tokens each; configurations interleaved in each of "
-            f"{j['reps']} repetitions, medians. Tokens/s counts the server's generated tokens (`/metrics`) over the wall "
-            "time; TTFT is from sending the request to the first text chunk; ITL per request is (last chunk − first "
-            "chunk) / (tokens − 1).", "",
+            f"One server (`ternspec {' '.join(j['serve'])}`, a child of the benchmark), the prompts served once per "
+            f"configuration by 1, 4 or 16 streaming clients (threads of the benchmark, on the same {j.get('cpus', '?')} "
+            f"cores), greedy, {j['max_tokens']} tokens each; configurations interleaved in each of {j['reps']} "
+            "repetitions, medians. Tokens/s counts the completion tokens of the usage chunks over the wall time; TTFT "
+            "is from sending the request to the first text chunk; ITL per request is (last chunk − first chunk) / "
+            "(tokens − 1).", "",
             "| clients | speculation | tokens/s | vs none | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |",
             "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in j["rows"]:

@@ -177,14 +177,20 @@ int bench_serve_http(const Args& args, int argc, char** argv) {
     if (drafter.empty()) drafter = "suffix";
     const int max_clients = static_cast<int>(*std::max_element(client_counts.begin(), client_counts.end()));
     const int port = free_port();
-    std::vector<std::string> serve = {"ternspec",    "serve",
-                                      "-m",          args.str("model"),
-                                      "--port",      std::to_string(port),
-                                      "-np",         std::to_string(max_clients),
-                                      "--max-queue", std::to_string(max_clients)};
+    // The server's arguments as the JSON records them; the child also gets this run's free port.
+    std::vector<std::string> serve = {"serve",
+                                      "-m",
+                                      args.str("model"),
+                                      "-np",
+                                      std::to_string(max_clients),
+                                      "--max-queue",
+                                      std::to_string(max_clients)};
     if (args.has("threads")) serve.insert(serve.end(), {"-t", args.str("threads")});
     if (args.has("draft-model")) serve.insert(serve.end(), {"--draft-model", args.str("draft-model")});
-    ServerProcess server(serve);
+    std::vector<std::string> child = {"ternspec"};
+    child.insert(child.end(), serve.begin(), serve.end());
+    child.insert(child.end(), {"--port", std::to_string(port)});
+    ServerProcess server(child);
     httplib::Client probe("127.0.0.1", port);
     bool up = false;
     for (int i = 0; i < 600 && !up && server.running(); ++i) {
