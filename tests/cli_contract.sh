@@ -153,6 +153,16 @@ got = open(f"{tmp}/cnv.txt").read()
 sys.exit(0 if got == a1 + "\n" + a2 + "\n" else 1)
 PY
 check_error "does not go with -cnv" generate -m "$m" -cnv --json
+# inspect takes -m like the other commands, and reads drafter folders.
+for d in "$m-eagle3" "$m-mtp"; do
+  "$bin" inspect -m "$d" --json 2> /dev/null | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+sys.exit(0 if j["architecture"] in ("LlamaForCausalLMEagle3", "Qwen3MTPSidecar") and j["tensors"] and j["total_bytes"] > 0 else 1)' \
+    || { echo "FAIL: inspect -m $d"; fail=1; }
+done
+"$bin" inspect -m "$m" | grep -q "chat template: 196 bytes" || { echo "FAIL: inspect shows the chat template"; fail=1; }
+check_error "one model path" inspect -m "$m" "$m"
 # bench serve --http: a server child, streaming clients, a row per configuration with tokens and latencies.
 "$bin" bench serve --http -m "$m" --prompts "$(dirname "$0")/../bench/workloads/completion.jsonl" -n 8 --reps 1 \
   --clients 1,2 -t 2 --json "$tmp/http.json" > /dev/null 2>&1 || { echo "FAIL: bench serve --http"; fail=1; }

@@ -3,8 +3,11 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "target/formats/gguf.hpp"
+#include "target/formats/safetensors.hpp"
+#include "target/io/mapped_file.hpp"
 #include "target/model/model_files.hpp"
 #include "ternspec/error.hpp"
 #include "tools/ternspec/args.hpp"
@@ -36,49 +39,92 @@ std::string variant_note(TensorType t) {
     }
 }
 
-// GGUF files that are not a Qwen3 target (an EAGLE-3 head's GGUF form, say): metadata and tensors only.
-int inspect_other_gguf(const GgufFile& g, bool json, bool metadata) {
-    const auto* arch = g.find("general.architecture");
-    const std::string a = arch ? arch->summary() : "(none)";
+struct TensorRow {
+    std::string name;
+    TensorType type;
+    std::vector<std::uint64_t> shape;
+    std::uint64_t bytes;
+};
+
+// Files that are not a Qwen3 target (an EAGLE-3 head, an MTP sidecar, in a folder or as GGUF): what they
+// say they are, their configuration or metadata, and their tensors.
+int inspect_other(const std::string& path, const std::string& format, const std::string& arch,
+                  const std::vector<TensorRow>& tensors, const nlohmann::json& details,
+                  const char* details_name, bool json, bool show_details) {
+    std::uint64_t total = 0;
+    for (const auto& t : tensors) total += t.bytes;
     if (json) {
         nlohmann::json j = {
-            {"path", g.path()}, {"format", "GGUF v" + std::to_string(g.version())}, {"architecture", a}};
-        for (const auto& [k, v] : g.metadata()) j["metadata"][k] = v.summary();
+            {"path", path}, {"format", format}, {"architecture", arch}, {details_name, details}};
         j["tensors"] = nlohmann::json::array();
-        for (const auto& t : g.tensors())
-            j["tensors"].push_back({{"name", t.name},
-                                    {"type", type_info(t.type).name},
-                                    {"shape", t.shape},
-                                    {"bytes", t.n_bytes}});
+        for (const auto& t : tensors)
+            j["tensors"].push_back(
+                {{"name", t.name}, {"type", type_info(t.type).name}, {"shape", t.shape}, {"bytes", t.bytes}});
+        j["total_bytes"] = total;
         std::cout << j.dump(1) << "\n";
         return 0;
     }
-    std::printf("model        %s\nformat       GGUF v%u\narchitecture %s (not a target model)\n\n",
-                g.path().c_str(), g.version(), a.c_str());
-    for (const auto& t : g.tensors())
+    std::printf("model        %s\nformat       %s\narchitecture %s (not a target model)\n", path.c_str(),
+                format.c_str(), arch.c_str());
+    std::printf("tensors      %zu, %llu bytes (%.2f MiB)\n\n", tensors.size(),
+                static_cast<unsigned long long>(total), total / 1048576.0);
+    for (const auto& t : tensors)
         std::printf("%-44s %-10s %-18s %llu\n", t.name.c_str(), std::string(type_info(t.type).name).c_str(),
-                    shape_str(t.shape).c_str(), static_cast<unsigned long long>(t.n_bytes));
-    if (metadata)
-        for (const auto& [k, v] : g.metadata()) std::printf("  %s = %s\n", k.c_str(), v.summary().c_str());
+                    shape_str(t.shape).c_str(), static_cast<unsigned long long>(t.bytes));
+    if (show_details) std::printf("\n%s:\n%s\n", details_name, details.dump(1).c_str());
     return 0;
+}
+
+int inspect_other_gguf(const GgufFile& g, bool json, bool metadata) {
+    const auto* arch = g.find("general.architecture");
+    std::vector<TensorRow> rows;
+    for (const auto& t : g.tensors()) rows.push_back({t.name, t.type, t.shape, t.n_bytes});
+    nlohmann::json meta = nlohmann::json::object();
+    for (const auto& [k, v] : g.metadata()) meta[k] = v.summary();
+    return inspect_other(g.path(), "GGUF v" + std::to_string(g.version()), arch ? arch->summary() : "(none)",
+                         rows, meta, "metadata", json, metadata);
+}
+
+// A Hugging Face folder whose config.json names another architecture than Qwen3ForCausalLM (a drafter).
+std::optional<int> inspect_drafter_folder(const std::string& path, bool json) {
+    namespace fs = std::filesystem;
+    const auto cfg_path = (fs::path(path) / "config.json").string();
+    if (!fs::is_directory(path) || !fs::exists(cfg_path)) return std::nullopt;
+    const auto cfg = nlohmann::json::parse(read_text_file(cfg_path), nullptr, false);
+    if (cfg.is_discarded() || !cfg.is_object()) return std::nullopt;  // ModelFiles::open names the fault
+    std::string arch = "(none)";
+    if (cfg.contains("architectures") && cfg["architectures"].is_array() && !cfg["architectures"].empty() &&
+        cfg["architectures"][0].is_string())
+        arch = cfg["architectures"][0].get<std::string>();
+    if (arch == "Qwen3ForCausalLM") return std::nullopt;
+    const SafetensorsSet st(path);
+    std::vector<TensorRow> rows;
+    for (const auto& [n, t] : st.tensors()) rows.push_back({n, t.type, t.shape(), t.n_bytes});
+    return inspect_other(path, "Hugging Face folder", arch, rows, cfg, "config.json", json, true);
 }
 
 }  // namespace
 
 int cmd_inspect(int argc, char** argv) {
-    Args args("inspect", "MODEL [--json] [--metadata]",
-              "Architecture, hyper-parameters, the format variant found, every tensor and the tokenizer.",
-              {{"json", 0, "", "machine-readable output", ""},
-               {"metadata", 0, "", "also list every GGUF metadata key", ""}});
+    Args args(
+        "inspect", "(-m MODEL | MODEL) [--json] [--metadata]",
+        "Architecture, hyper-parameters, the format variant found, every tensor and the tokenizer; for a\n"
+        "drafter (EAGLE-3 head or MTP sidecar, folder or GGUF) its configuration and tensors.",
+        {{"model", 'm', "PATH", "GGUF file or Hugging Face folder (target or drafter)", ""},
+         {"json", 0, "", "machine-readable output", ""},
+         {"metadata", 0, "", "also list every GGUF metadata key", ""}});
     if (!args.parse(argc, argv, 1)) return 0;
-    if (args.positional().size() != 1) throw InputError("inspect takes one MODEL path (see --help)");
-    if (std::filesystem::is_regular_file(args.positional()[0])) {
-        const GgufFile g(args.positional()[0]);
+    if (args.has("model") == (args.positional().size() == 1))
+        throw InputError("inspect takes one model path: -m PATH or PATH (see --help)");
+    const std::string path = args.has("model") ? args.str("model") : args.positional()[0];
+    if (std::filesystem::is_regular_file(path)) {
+        const GgufFile g(path);
         const auto* arch = g.find("general.architecture");
         if (arch && arch->type == GgufType::STRING && arch->as_string("general.architecture") != "qwen3")
             return inspect_other_gguf(g, args.flag("json"), args.flag("metadata"));
     }
-    const auto mf = ModelFiles::open(args.positional()[0]);
+    if (const auto done = inspect_drafter_folder(path, args.flag("json"))) return *done;
+    const auto mf = ModelFiles::open(path);
     const auto& c = mf.config();
     std::map<TensorType, std::pair<int, std::uint64_t>> by_type;
     std::uint64_t total = 0;
@@ -115,6 +161,8 @@ int cmd_inspect(int argc, char** argv) {
             j["types"][std::string(type_info(t).name)] = {
                 {"tensors", cnt.first}, {"bytes", cnt.second}, {"variant", variant_note(t)}};
         j["total_bytes"] = total;
+        j["chat_template"] =
+            mf.chat_template().empty() ? nlohmann::json() : nlohmann::json(mf.chat_template());
         j["tokenizer"] = {{"vocab", tok.vocab_size()},
                           {"merges", tok.n_merges()},
                           {"added_tokens", tok.n_added()},
@@ -142,6 +190,12 @@ int cmd_inspect(int argc, char** argv) {
                     shape_str(t.shape).c_str(), static_cast<unsigned long long>(t.n_bytes));
     std::printf("\ntokenizer: %d tokens, %zu merges, %zu added tokens, eos %s\n", tok.vocab_size(),
                 tok.n_merges(), tok.n_added(), tok.eos_id() ? tok.piece(*tok.eos_id()).c_str() : "(none)");
+    std::printf("chat template: %s\n",
+                mf.chat_template().empty()
+                    ? "none (--chat uses Qwen3's ChatML turns)"
+                    : (std::to_string(mf.chat_template().size()) + " bytes (ternspec template "
+                                                                   "shows what it renders)")
+                          .c_str());
     if (args.flag("metadata") && mf.gguf())
         for (const auto& [k, v] : mf.gguf()->metadata())
             std::printf("  %s = %s\n", k.c_str(), v.summary().c_str());
