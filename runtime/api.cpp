@@ -135,6 +135,7 @@ Result to_result(DecodeResult&& r) {
     out.stats.acceptance_rate = s.acceptance_rate();
     out.stats.tau = s.tau();
     out.stats.per_position_acceptance = s.per_position_acceptance();
+    out.stats.conditional_acceptance = s.conditional_acceptance();
     out.stats.accepted_length_histogram = s.accepted_hist;
     out.stats.seconds_prefill = s.t_prefill;
     out.stats.seconds_draft = s.t_draft;

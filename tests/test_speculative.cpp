@@ -651,3 +651,20 @@ TEST(Stats, PlainDecodingHasTauOneAndNoAcceptance) {
     EXPECT_DOUBLE_EQ(r.stats.tau(), 1.0);
     EXPECT_EQ(r.stats.drafted, 0);
 }
+
+// Per-position acceptance in both conventions: of the drafts reaching a depth (vLLM's), and of those whose
+// earlier depths were accepted (conditional).
+TEST(DecodeStats, BothAcceptanceConventions) {
+    DecodeStats s;
+    s.record_round(3, 3, 1);  // depths 1..3 drafted, depth 1 accepted
+    s.record_round(3, 3, 3);  // all accepted
+    s.record_round(2, 2, 0);  // depths 1..2 drafted, none accepted
+    const std::vector<double> vllm{2.0 / 3, 1.0 / 3, 1.0 / 2}, conditional{2.0 / 3, 1.0 / 2, 1.0};
+    EXPECT_EQ(s.per_position_acceptance(), vllm);
+    EXPECT_EQ(s.conditional_acceptance(), conditional);
+    DecodeStats twice = s;
+    twice.merge(s);
+    EXPECT_EQ(twice.conditional_acceptance(), conditional);
+    const auto j = s.to_json();
+    EXPECT_EQ(j["conditional_acceptance"].get<std::vector<double>>(), conditional);
+}

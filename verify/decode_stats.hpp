@@ -16,13 +16,19 @@ struct DecodeStats {
     std::int64_t accepted = 0;         // draft nodes accepted
     std::vector<std::int64_t> depth_drafted,
         depth_accepted;                         // index d: rounds whose draft reached depth d + 1
+    std::vector<std::int64_t> depth_tested;     // index d: of those, rounds that accepted depths 1..d
+                                                // (so the token at depth d + 1 was put to the test)
     std::vector<std::int64_t> accepted_hist;    // index n: rounds that accepted n draft tokens
     std::vector<std::int64_t> draft_size_hist;  // index n: rounds that sent n draft nodes
     double t_prefill = 0, t_draft = 0, t_verify = 0, t_total = 0;
 
     void record_round(int draft_depth, int draft_nodes, int accepted_len);
     void merge(const DecodeStats& o);
-    std::vector<double> per_position_acceptance() const;  // [d]: accepted / drafted at depth d + 1
+    // Two conventions people use, each named where it is shown:
+    //   per_position_acceptance (vLLM's): [d] = accepted at depth d + 1 / drafts reaching depth d + 1;
+    //   conditional_acceptance: [d] = accepted at depth d + 1 / drafts whose depths 1..d were accepted.
+    std::vector<double> per_position_acceptance() const;
+    std::vector<double> conditional_acceptance() const;
     double acceptance_rate() const { return drafted ? static_cast<double>(accepted) / drafted : 0.0; }
     // Mean tokens a verification round emits, bonus token included: 1.00 for plain decoding. The token the
     // prefill emits is no round's.

@@ -85,7 +85,9 @@ struct GenerateOptions {
 struct Statistics {
     std::int64_t prompt_tokens = 0, emitted = 0, target_forwards = 0, drafted = 0, accepted = 0;
     double acceptance_rate = 0, tau = 0;  // tau: tokens per target forward, bonus included
-    std::vector<double> per_position_acceptance;
+    std::vector<double>
+        per_position_acceptance;                 // [d]: accepted at depth d + 1 / drafts reaching it (vLLM's)
+    std::vector<double> conditional_acceptance;  // [d]: accepted at depth d + 1 / drafts accepted to depth d
     std::vector<std::int64_t> accepted_length_histogram;
     double seconds_prefill = 0, seconds_draft = 0, seconds_verify = 0, seconds_total = 0,
            decode_tokens_per_s = 0;

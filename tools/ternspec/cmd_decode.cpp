@@ -78,15 +78,22 @@ void print_summary(const std::string& drafter, const DecodeStats& s) {
         std::snprintf(acceptance, sizeof acceptance, ", acceptance %.1f%% (%lld/%lld)",
                       100 * s.acceptance_rate(), static_cast<long long>(s.accepted),
                       static_cast<long long>(s.drafted));
-    // Acceptance at each draft depth (for trees: of the nodes at that depth), where it was drafted.
-    std::string depths;
+    // Acceptance at each draft depth in both conventions, named: of the drafts reaching the depth (vLLM's),
+    // and of those whose earlier depths were accepted (conditional).
+    auto row = [](const std::vector<double>& v) {
+        std::string out;
+        for (std::size_t d = 0; d < v.size() && d < 8; ++d) {
+            char b[16];
+            std::snprintf(b, sizeof b, " %.0f%%", 100 * v[d]);
+            out += b;
+        }
+        return out + (v.size() > 8 ? " ..." : "");
+    };
     const auto per = s.per_position_acceptance();
-    for (std::size_t d = 0; d < per.size() && d < 8; ++d) {
-        char b[16];
-        std::snprintf(b, sizeof b, " %.0f%%", 100 * per[d]);
-        depths += b;
-    }
-    if (!depths.empty()) depths = " | by depth" + depths + (per.size() > 8 ? " ..." : "");
+    std::string depths;
+    if (!per.empty())
+        depths = " | by depth, of drafts reaching it" + row(per) + "; given the depth before" +
+                 row(s.conditional_acceptance());
     std::fprintf(
         stderr,
         "\n[%s] prompt %lld tok, output %lld tok | prefill %.1f tok/s, decode %.2f tok/s | forwards %lld, "
