@@ -163,6 +163,25 @@ sys.exit(0 if j["architecture"] in ("LlamaForCausalLMEagle3", "Qwen3MTPSidecar")
 done
 "$bin" inspect -m "$m" | grep -q "chat template: 196 bytes" || { echo "FAIL: inspect shows the chat template"; fail=1; }
 check_error "one model path" inspect -m "$m" "$m"
+# --json has one schema (requests, total, config) for one prompt and for a prompts file; -o writes it to a
+# file for every command with --json; -o without --json is an error.
+"$bin" decode -m "$m" -p "def f(x):" -n 8 --draft suffix --json -o "$tmp/one.json" > "$tmp/stdout" 2> /dev/null
+printf '{"prompt": "def f(x):"}\n{"prompt": "import os"}\n' > "$tmp/two.jsonl"
+"$bin" decode -m "$m" --prompts "$tmp/two.jsonl" -n 8 --draft suffix --json -o "$tmp/two.json" 2> /dev/null
+/usr/bin/python3 -c '
+import json, os, sys
+one, two = (json.load(open(p)) for p in sys.argv[1:3])
+ok = all(set(["requests", "total", "config"]) <= set(j) for j in (one, two))
+ok = ok and len(one["requests"]) == 1 and len(two["requests"]) == 2 and one["config"]["drafter"] == "suffix"
+ok = ok and one["config"]["k"] == "4" and "kernels" in one["config"] and os.path.getsize(sys.argv[3]) == 0
+sys.exit(0 if ok else 1)' "$tmp/one.json" "$tmp/two.json" "$tmp/stdout" || { echo "FAIL: --json schema or -o"; fail=1; }
+for c in "inspect -m $m" "tokenize -m $m -p hi" "perplexity -m $m -f $m/MODEL_CARD.md --ctx 64"; do
+  rm -f "$tmp/o.json"
+  $bin $c --json -o "$tmp/o.json" > /dev/null 2>&1 && /usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/o.json" \
+    || { echo "FAIL: $c --json -o"; fail=1; }
+done
+check_error "give --json too" generate -m "$m" -p hi -o "$tmp/x.json"
+check_error "is a folder" generate -m "$m" -p hi --json -o "$tmp"
 # bench serve --http: a server child, streaming clients, a row per configuration with tokens and latencies.
 "$bin" bench serve --http -m "$m" --prompts "$(dirname "$0")/../bench/workloads/completion.jsonl" -n 8 --reps 1 \
   --clients 1,2 -t 2 --json "$tmp/http.json" > /dev/null 2>&1 || { echo "FAIL: bench serve --http"; fail=1; }

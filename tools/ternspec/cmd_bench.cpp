@@ -15,6 +15,7 @@
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/output_file.hpp"
 #include "tools/ternspec/read_bandwidth.hpp"
 #include "tools/ternspec/serve_bench.hpp"
 #include "tools/ternspec/spec_bench.hpp"
@@ -35,12 +36,14 @@ int bench_forward(int argc, char** argv) {
     opts.push_back({"reps", 0, "R", "repetitions per size (median reported)", "7"});
     opts.push_back({"prefix", 0, "N", "tokens already in the KV cache", "64"});
     opts.push_back({"json", 0, "", "machine-readable output", ""});
+    opts.push_back(json_output_option());
     Args args(
         "bench forward", "-m MODEL [--tokens 1,2,4,8,16] [--threads N] [--json]",
         "Median time per target forward for each number of tokens per call, weight bytes read, achieved and\n"
         "measured bandwidth, and resident memory.",
         opts);
     if (!args.parse(argc, argv)) return 0;
+    check_json_output(args);
     auto threads = apply_threads(args);
     auto model = load_model(args);
     const int ctx = model->config().context_length;
@@ -121,7 +124,7 @@ int bench_forward(int argc, char** argv) {
                           {"decode_bandwidth_bound_tokens_per_s", bw * 1e9 / wbytes},
                           {"rows", rows}};
     if (args.flag("json")) {
-        std::cout << out.dump(1) << "\n";
+        emit_json(args, out.dump(1));
         return 0;
     }
     std::printf(

@@ -1,5 +1,6 @@
 // `generate` (plain decoding) and `decode` (speculative, any drafter): both run the same decode loop.
 #include <spdlog/spdlog.h>
+#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,38 +12,42 @@
 #include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "runtime/stop_strings.hpp"
+#include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace ternspec::cli {
 namespace {
 
 std::vector<Option> prompt_options() {
-    return {{"prompt", 'p', "TEXT", "prompt text", ""},
-            {"file", 'f', "FILE", "read the prompt from FILE", ""},
-            {"n-predict", 'n', "N", "tokens to generate at most", "128"},
-            {"chat", 0, "", "render the prompt as a user turn with the model's chat template", ""},
-            {"system-prompt", 0, "TEXT", "with --chat: a system turn before the prompt", "", {"-sys"}},
-            {"chat-template-file", 0, "FILE", "with --chat: this Jinja template instead of the model's", ""},
-            {"conversation",
-             0,
-             "",
-             "interactive chat on a terminal: one user turn per line of input (implies --chat)",
-             "",
-             {"-cnv"}},
-            {"chat-template-kwargs", 0, "JSON",
-             "with --chat: template variables, e.g. '{\"enable_thinking\":false}'", ""},
-            {"escape", 'e', "", "process escapes (\\n \\t \\\\ \\\" \\') in -p and --system-prompt", ""},
-            {"stop",
-             0,
-             "TEXT",
-             "end the output before TEXT (repeatable); the stop reason is \"stop\"",
-             "",
-             {"-r", "--reverse-prompt"}},
-            {"ctx", 0, "N", "context (KV cache) length; default the model's", "", {"-c", "--ctx-size"}},
-            {"kv", 0, "TYPE", "KV cache type: f16 or f32", "f16"},
-            {"ignore-eos", 0, "", "keep going past end of sequence", ""},
-            {"json", 0, "", "print one JSON object: text, ids, counts, timings, statistics", ""}};
+    return {
+        {"prompt", 'p', "TEXT", "prompt text", ""},
+        {"file", 'f', "FILE", "read the prompt from FILE", ""},
+        {"n-predict", 'n', "N", "tokens to generate at most", "128"},
+        {"chat", 0, "", "render the prompt as a user turn with the model's chat template", ""},
+        {"system-prompt", 0, "TEXT", "with --chat: a system turn before the prompt", "", {"-sys"}},
+        {"chat-template-file", 0, "FILE", "with --chat: this Jinja template instead of the model's", ""},
+        {"conversation",
+         0,
+         "",
+         "interactive chat on a terminal: one user turn per line of input (implies --chat)",
+         "",
+         {"-cnv"}},
+        {"chat-template-kwargs", 0, "JSON",
+         "with --chat: template variables, e.g. '{\"enable_thinking\":false}'", ""},
+        {"escape", 'e', "", "process escapes (\\n \\t \\\\ \\\" \\') in -p and --system-prompt", ""},
+        {"stop",
+         0,
+         "TEXT",
+         "end the output before TEXT (repeatable); the stop reason is \"stop\"",
+         "",
+         {"-r", "--reverse-prompt"}},
+        {"ctx", 0, "N", "context (KV cache) length; default the model's", "", {"-c", "--ctx-size"}},
+        {"kv", 0, "TYPE", "KV cache type: f16 or f32", "f16"},
+        {"ignore-eos", 0, "", "keep going past end of sequence", ""},
+        {"json", 0, "", "print one JSON object: requests (text, ids, statistics), totals, configuration", ""},
+        json_output_option()};
 }
 
 DecodeOptions decode_options(const Args& args) {
@@ -71,7 +76,15 @@ nlohmann::json result_json(const DecodeResult& r) {
         {"text", r.text}, {"ids", r.tokens}, {"stop_reason", r.stop_reason}, {"stats", r.stats.to_json()}};
 }
 
-void print_summary(const std::string& drafter, const DecodeStats& s) {
+// "suffix k=4", "suffix k=auto tree=8", "none": the configuration at the head of each summary line.
+std::string run_label(const Args& args, const std::string& drafter) {
+    if (drafter == "none") return "none";
+    std::string label = drafter + " k=" + args.str("k");
+    if (args.has("tree")) label += " tree=" + args.str("tree");
+    return label;
+}
+
+void print_summary(const std::string& label, const DecodeStats& s, const std::string& stop_reason = "") {
     // Plain decoding drafted nothing: no acceptance figure to give.
     char acceptance[96] = "";
     if (s.drafted)
@@ -94,11 +107,21 @@ void print_summary(const std::string& drafter, const DecodeStats& s) {
     if (!per.empty())
         depths = " | by depth, of drafts reaching it" + row(per) + "; given the depth before" +
                  row(s.conditional_acceptance());
+    // The draft depth actually used (with -k auto, what the controller chose; shorter near the end).
+    double depth_sum = 0;
+    for (auto n : s.depth_drafted) depth_sum += static_cast<double>(n);
+    if (s.drafted && s.target_forwards) {
+        char b[48];
+        std::snprintf(b, sizeof b, " | mean draft depth %.2f",
+                      depth_sum / static_cast<double>(s.target_forwards));
+        depths += b;
+    }
+    if (!stop_reason.empty()) depths += " | stop " + stop_reason;
     std::fprintf(
         stderr,
         "\n[%s] prompt %lld tok, output %lld tok | prefill %.1f tok/s, decode %.2f tok/s | forwards %lld, "
         "tau %.2f%s%s | draft %.3fs verify %.3fs\n",
-        drafter.c_str(), static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.emitted),
+        label.c_str(), static_cast<long long>(s.prompt_tokens), static_cast<long long>(s.emitted),
         s.t_prefill > 0 ? s.prompt_tokens / s.t_prefill : 0.0, s.decode_tokens_per_s(),
         static_cast<long long>(s.target_forwards), s.tau(), acceptance, depths.c_str(), s.t_draft,
         s.t_verify);
@@ -198,6 +221,28 @@ void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model
     }
 }
 
+// The configuration a --json result was made with, echoed so that the file explains itself.
+nlohmann::json run_config(const Args& args, const std::string& drafter, int parallel) {
+    nlohmann::json sampling = {{"temp", args.number("temp")},
+                               {"top_k", args.integer("top-k", 0)},
+                               {"top_p", args.number("top-p")},
+                               {"min_p", args.number("min-p")},
+                               {"repeat_penalty", args.number("repeat-penalty")},
+                               {"repeat_last_n", args.integer("repeat-last-n", -1)},
+                               {"seed", args.str("seed")}};
+    return {{"model", args.str("model")},
+            {"drafter", drafter},
+            {"k", args.opt("k") ? nlohmann::json(*args.opt("k")) : nlohmann::json()},
+            {"tree", args.opt("tree") ? nlohmann::json(*args.opt("tree")) : nlohmann::json()},
+            {"n_predict", args.integer("n-predict", 0)},
+            {"chat", args.flag("chat")},
+            {"sampling", sampling},
+            {"parallel", parallel},
+            {"threads", tbb::this_task_arena::max_concurrency()},
+            {"version", TERNSPEC_VERSION},
+            {"kernels", kernel_path_name(kernel_path())}};
+}
+
 int report(const Args& args, const std::string& drafter_name, int parallel, double wall,
            const std::vector<Request>& reqs) {
     const bool json = args.flag("json");
@@ -220,9 +265,9 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
             if (r.line) requests.back()["line"] = r.line;
         } else if (parallel > 1) {
             std::printf("%s=== request %zu ===\n%s\n", i ? "\n" : "", i + 1, r.result->text.c_str());
-            print_summary(drafter_name, r.result->stats);
+            print_summary(run_label(args, drafter_name), r.result->stats, r.result->stop_reason);
         } else if (reqs.size() > 1 || spdlog::get_level() <= spdlog::level::info) {
-            print_summary(drafter_name, r.result->stats);
+            print_summary(run_label(args, drafter_name), r.result->stats, r.result->stop_reason);
         }
         if (!json && r.result->stop_reason == "context")
             std::fprintf(stderr,
@@ -232,18 +277,21 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
                          static_cast<long long>(r.result->stats.prompt_tokens + r.result->stats.emitted));
     }
     if (json) {
-        nlohmann::json out =
-            reqs.size() == 1 && failed == 0 ? requests[0] : nlohmann::json{{"requests", requests}};
+        // One schema for one prompt and for many: `requests`, `total` and `config` always; one prompt's
+        // fields are also at the top level (what earlier versions printed for -p).
+        nlohmann::json out = reqs.size() == 1 && failed == 0 ? requests[0] : nlohmann::json::object();
+        out["requests"] = requests;
+        out["config"] = run_config(args, drafter_name, parallel);
         out["drafter"] = drafter_name;
         out["total"] = total.to_json();
         out["wall_seconds"] = wall;
         out["parallel"] = parallel;
         out["failed"] = failed;
         out["throughput_tokens_per_s"] = wall > 0 ? static_cast<double>(total.emitted) / wall : 0.0;
-        std::cout << out.dump() << "\n";
+        emit_json(args, out.dump());
     } else if (reqs.size() > 1) {
         std::fprintf(stderr, "\n=== total over %zu requests ===", reqs.size() - failed);
-        print_summary(drafter_name, total);
+        print_summary(run_label(args, drafter_name), total);
         std::fprintf(stderr, "throughput %.2f tok/s over %.2f s wall (%d at a time)\n",
                      wall > 0 ? total.emitted / wall : 0.0, wall, parallel);
     } else {
@@ -300,7 +348,8 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
         std::fputs("\n", stdout);
         std::fflush(stdout);
         apply_stop(out, r);
-        if (spdlog::get_level() <= spdlog::level::info) print_summary(drafter_name, r.stats);
+        if (spdlog::get_level() <= spdlog::level::info)
+            print_summary(run_label(args, drafter_name), r.stats, r.stop_reason);
         history.push_back({{"role", "assistant"}, {"content", r.text}});
         if (r.stop_reason == "context") {
             std::fprintf(stderr, "ternspec: the conversation reached the end of the context\n");
@@ -367,6 +416,7 @@ int cmd_generate(int argc, char** argv) {
               "Plain decoding: stream the model's continuation of the prompt, stop at end of sequence.",
               opts);
     if (!args.parse(argc, argv)) return 0;
+    check_json_output(args);
     return run_decode(args, "none");
 }
 
@@ -401,6 +451,7 @@ int cmd_decode(int argc, char** argv) {
         "identical to plain decoding; statistics explain the speed.",
         opts);
     if (!args.parse(argc, argv)) return 0;
+    check_json_output(args);
     return run_decode(args, args.str("draft"));
 }
 

@@ -12,6 +12,7 @@
 #include "ternspec/error.hpp"
 #include "tools/ternspec/args.hpp"
 #include "tools/ternspec/commands.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -48,12 +49,12 @@ struct TensorRow {
 
 // Files that are not a Qwen3 target (an EAGLE-3 head, an MTP sidecar, in a folder or as GGUF): what they
 // say they are, their configuration or metadata, and their tensors.
-int inspect_other(const std::string& path, const std::string& format, const std::string& arch,
-                  const std::vector<TensorRow>& tensors, const nlohmann::json& details,
-                  const char* details_name, bool json, bool show_details) {
+int inspect_other(const Args& args, const std::string& path, const std::string& format,
+                  const std::string& arch, const std::vector<TensorRow>& tensors,
+                  const nlohmann::json& details, const char* details_name, bool show_details) {
     std::uint64_t total = 0;
     for (const auto& t : tensors) total += t.bytes;
-    if (json) {
+    if (args.flag("json")) {
         nlohmann::json j = {
             {"path", path}, {"format", format}, {"architecture", arch}, {details_name, details}};
         j["tensors"] = nlohmann::json::array();
@@ -61,7 +62,7 @@ int inspect_other(const std::string& path, const std::string& format, const std:
             j["tensors"].push_back(
                 {{"name", t.name}, {"type", type_info(t.type).name}, {"shape", t.shape}, {"bytes", t.bytes}});
         j["total_bytes"] = total;
-        std::cout << j.dump(1) << "\n";
+        emit_json(args, j.dump(1));
         return 0;
     }
     std::printf("model        %s\nformat       %s\narchitecture %s (not a target model)\n", path.c_str(),
@@ -75,18 +76,18 @@ int inspect_other(const std::string& path, const std::string& format, const std:
     return 0;
 }
 
-int inspect_other_gguf(const GgufFile& g, bool json, bool metadata) {
+int inspect_other_gguf(const Args& args, const GgufFile& g) {
     const auto* arch = g.find("general.architecture");
     std::vector<TensorRow> rows;
     for (const auto& t : g.tensors()) rows.push_back({t.name, t.type, t.shape, t.n_bytes});
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : g.metadata()) meta[k] = v.summary();
-    return inspect_other(g.path(), "GGUF v" + std::to_string(g.version()), arch ? arch->summary() : "(none)",
-                         rows, meta, "metadata", json, metadata);
+    return inspect_other(args, g.path(), "GGUF v" + std::to_string(g.version()),
+                         arch ? arch->summary() : "(none)", rows, meta, "metadata", args.flag("metadata"));
 }
 
 // A Hugging Face folder whose config.json names another architecture than Qwen3ForCausalLM (a drafter).
-std::optional<int> inspect_drafter_folder(const std::string& path, bool json) {
+std::optional<int> inspect_drafter_folder(const Args& args, const std::string& path) {
     namespace fs = std::filesystem;
     const auto cfg_path = (fs::path(path) / "config.json").string();
     if (!fs::is_directory(path) || !fs::exists(cfg_path)) return std::nullopt;
@@ -100,7 +101,7 @@ std::optional<int> inspect_drafter_folder(const std::string& path, bool json) {
     const SafetensorsSet st(path);
     std::vector<TensorRow> rows;
     for (const auto& [n, t] : st.tensors()) rows.push_back({n, t.type, t.shape(), t.n_bytes});
-    return inspect_other(path, "Hugging Face folder", arch, rows, cfg, "config.json", json, true);
+    return inspect_other(args, path, "Hugging Face folder", arch, rows, cfg, "config.json", true);
 }
 
 }  // namespace
@@ -112,8 +113,10 @@ int cmd_inspect(int argc, char** argv) {
         "drafter (EAGLE-3 head or MTP sidecar, folder or GGUF) its configuration and tensors.",
         {{"model", 'm', "PATH", "GGUF file or Hugging Face folder (target or drafter)", ""},
          {"json", 0, "", "machine-readable output", ""},
-         {"metadata", 0, "", "also list every GGUF metadata key", ""}});
+         {"metadata", 0, "", "also list every GGUF metadata key", ""},
+         json_output_option()});
     if (!args.parse(argc, argv, 1)) return 0;
+    check_json_output(args);
     if (args.has("model") == (args.positional().size() == 1))
         throw InputError("inspect takes one model path: -m PATH or PATH (see --help)");
     const std::string path = args.has("model") ? args.str("model") : args.positional()[0];
@@ -121,9 +124,9 @@ int cmd_inspect(int argc, char** argv) {
         const GgufFile g(path);
         const auto* arch = g.find("general.architecture");
         if (arch && arch->type == GgufType::STRING && arch->as_string("general.architecture") != "qwen3")
-            return inspect_other_gguf(g, args.flag("json"), args.flag("metadata"));
+            return inspect_other_gguf(args, g);
     }
-    if (const auto done = inspect_drafter_folder(path, args.flag("json"))) return *done;
+    if (const auto done = inspect_drafter_folder(args, path)) return *done;
     const auto mf = ModelFiles::open(path);
     const auto& c = mf.config();
     std::map<TensorType, std::pair<int, std::uint64_t>> by_type;
@@ -167,7 +170,7 @@ int cmd_inspect(int argc, char** argv) {
                           {"merges", tok.n_merges()},
                           {"added_tokens", tok.n_added()},
                           {"eos", tok.eos_id() ? nlohmann::json(*tok.eos_id()) : nlohmann::json()}};
-        std::cout << j.dump(1) << "\n";
+        emit_json(args, j.dump(1));
         return 0;
     }
     std::printf("model        %s\nformat       %s\narchitecture %s\n", mf.path().c_str(), mf.format().c_str(),

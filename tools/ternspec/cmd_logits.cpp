@@ -108,10 +108,12 @@ int cmd_perplexity(int argc, char** argv) {
     opts.push_back({"file", 'f', "FILE", "text to score (special tokens in it are parsed)", ""});
     opts.push_back({"ctx", 0, "N", "window length: the text is cut into windows of N tokens", "256"});
     opts.push_back({"json", 0, "", "machine-readable output", ""});
+    opts.push_back(json_output_option());
     Args args("perplexity", "-m MODEL -f FILE [--ctx N] [--json]",
               "Perplexity and bits per byte: each window scores its tokens 2..N given the ones before.",
               opts);
     if (!args.parse(argc, argv)) return 0;
+    check_json_output(args);
     auto threads = apply_threads(args);
     auto model = load_model(args);
     const std::string text = read_prompt_file(args.str("file"));
@@ -156,12 +158,14 @@ int cmd_perplexity(int argc, char** argv) {
     const double bpb =
         mean * static_cast<double>(ids.size()) / static_cast<double>(text.size()) / std::log(2.0);
     if (args.flag("json")) {
-        std::cout << nlohmann::json{{"file", args.str("file")}, {"tokens", ids.size()},
-                                    {"scored", scored},         {"ctx", ctx},
-                                    {"mean_nll", mean},         {"perplexity", std::exp(mean)},
-                                    {"bits_per_byte", bpb}}
-                         .dump()
-                  << "\n";
+        emit_json(args, nlohmann::json{{"file", args.str("file")},
+                                       {"tokens", ids.size()},
+                                       {"scored", scored},
+                                       {"ctx", ctx},
+                                       {"mean_nll", mean},
+                                       {"perplexity", std::exp(mean)},
+                                       {"bits_per_byte", bpb}}
+                            .dump());
     } else {
         std::printf("tokens %zu, scored %lld, window %d: perplexity %.4f, bits per byte %.4f\n", ids.size(),
                     scored, ctx, std::exp(mean), bpb);

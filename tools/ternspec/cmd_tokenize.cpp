@@ -8,6 +8,7 @@
 #include "tools/ternspec/args.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace ternspec::cli {
 
@@ -18,8 +19,10 @@ int cmd_tokenize(int argc, char** argv) {
                {"prompt", 'p', "TEXT", "text to encode", ""},
                {"file", 'f', "FILE", "encode this file's contents", ""},
                {"no-special", 0, "", "treat special-token text as plain text", ""},
-               {"json", 0, "", "print {ids, pieces, count} as JSON", ""}});
+               {"json", 0, "", "print {ids, pieces, count} as JSON", ""},
+               json_output_option()});
     if (!args.parse(argc, argv)) return 0;
+    check_json_output(args);
     const Tokenizer tok = load_tokenizer(args.str("model"));
     std::string text;
     if (args.has("prompt") == args.has("file")) throw InputError("give exactly one of -p TEXT or -f FILE");
@@ -28,7 +31,7 @@ int cmd_tokenize(int argc, char** argv) {
     if (args.flag("json")) {
         nlohmann::json pieces = nlohmann::json::array();
         for (auto id : ids) pieces.push_back(utf8_sanitize(tok.token_bytes(id)));
-        std::cout << nlohmann::json{{"ids", ids}, {"pieces", pieces}, {"count", ids.size()}}.dump() << "\n";
+        emit_json(args, nlohmann::json{{"ids", ids}, {"pieces", pieces}, {"count", ids.size()}}.dump());
     } else {
         for (std::size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
         std::printf("\n");

@@ -52,4 +52,20 @@ bool flush_stdout() {
     return std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout);
 }
 
+Option json_output_option() {
+    return {"output", 'o', "FILE", "with --json: write the JSON to FILE instead of standard output", ""};
+}
+
+void check_json_output(const Args& args) {
+    if (!args.has("output")) return;
+    if (!args.flag("json")) throw InputError("-o/--output writes --json's output: give --json too");
+    check_writable(args.str("output"), "-o");
+}
+
+void emit_json(const Args& args, const std::string& text) {
+    if (args.has("output")) return write_output_file(args.str("output"), text + "\n", "-o");
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fputc('\n', stdout);
+}
+
 }  // namespace ternspec::cli

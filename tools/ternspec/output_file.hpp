@@ -3,6 +3,8 @@
 // path fails at once, not after an hour of benchmarking) and every write and close checked after it.
 #include <string>
 
+#include "tools/ternspec/args.hpp"
+
 namespace ternspec::cli {
 
 // InputError naming the option and the path when `path` cannot be created or written.
@@ -11,5 +13,11 @@ void check_writable(const std::string& path, const std::string& option);
 void write_output_file(const std::string& path, const std::string& content, const std::string& option);
 // Flushes standard output; false when anything written to it was lost (a full disk, a closed pipe).
 bool flush_stdout();
+
+// The -o/--output option of every command with --json, and where that JSON goes: to -o's file when given
+// (checked as the other output files are), else standard output. -o without --json is an error.
+Option json_output_option();
+void check_json_output(const Args& args);  // before the work
+void emit_json(const Args& args, const std::string& text);
 
 }  // namespace ternspec::cli
