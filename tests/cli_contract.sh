@@ -181,6 +181,15 @@ for c in "inspect -m $m" "tokenize -m $m -p hi" "perplexity -m $m -f $m/MODEL_CA
     || { echo "FAIL: $c --json -o"; fail=1; }
 done
 check_error "give --json too" generate -m "$m" -p hi -o "$tmp/x.json"
+# --compare none: plain decoding right after each request, the speed-up and the output check.
+"$bin" decode -m "$m" -p 'abc abc abc abc' -n 24 --draft suffix --compare none --json 2> /dev/null | /usr/bin/python3 -c '
+import json, sys
+c = json.load(sys.stdin)["compare_none"]
+sys.exit(0 if c["outputs_identical"] and c["speedup"] > 0 and c["plain_decode_tokens_per_s"] > 0 else 1)' \
+  || { echo "FAIL: --compare none"; fail=1; }
+"$bin" decode -m "$m" -p 'abc abc' -n 8 --draft suffix --compare none 2>&1 > /dev/null | grep -q "speed-up over plain decoding: .*outputs identical" \
+  || { echo "FAIL: --compare none text line"; fail=1; }
+check_error "--compare takes none" decode -m "$m" -p hi --compare ngram
 check_error "is a folder" generate -m "$m" -p hi --json -o "$tmp"
 # bench serve --http: a server child, streaming clients, a row per configuration with tokens and latencies.
 "$bin" bench serve --http -m "$m" --prompts "$(dirname "$0")/../bench/workloads/completion.jsonl" -n 8 --reps 1 \

@@ -133,6 +133,7 @@ struct Request {
     std::string prompt, error;
     std::vector<std::int32_t> ids;
     std::optional<DecodeResult> result;
+    std::optional<DecodeResult> plain;  // --compare none: the same request decoded without a drafter
 };
 
 DraftBudget draft_budget(const Args& args, const std::string& drafter_name, const Qwen3Model& model,
@@ -159,9 +160,9 @@ std::vector<Request> gather_requests(const Args& args, const Qwen3Model& model, 
         const auto chat = chat_template_from(args, model);
         for (auto& p :
              read_prompt_lines(args.str("prompts"), chat ? &*chat : nullptr, chat_options_from(args)))
-            reqs.push_back({p.line, std::move(p.prompt), std::move(p.error), {}, {}});
+            reqs.push_back({p.line, std::move(p.prompt), std::move(p.error), {}, {}, {}});
     } else {
-        reqs.push_back({0, prompt_text(args, model), "", {}, {}});
+        reqs.push_back({0, prompt_text(args, model), "", {}, {}, {}});
     }
     const int ctx = request_context(model, opt);
     for (auto& r : reqs) {
@@ -221,6 +222,24 @@ void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model
     }
 }
 
+// Decode-phase speed of the speculative run over the plain one (prefill excluded from both).
+double speedup(const DecodeStats& spec, const DecodeStats& plain) {
+    const double p = plain.decode_tokens_per_s();
+    return p > 0 ? spec.decode_tokens_per_s() / p : 0.0;
+}
+
+// Equal where both ran (a stop string ends the speculative run; the plain one does not watch for it).
+bool same_output(const DecodeResult& a, const DecodeResult& b) {
+    const std::size_t n = std::min(a.tokens.size(), b.tokens.size());
+    return std::equal(a.tokens.begin(), a.tokens.begin() + static_cast<std::ptrdiff_t>(n), b.tokens.begin());
+}
+
+nlohmann::json comparison_json(const DecodeResult& spec, const DecodeResult& plain) {
+    return {{"plain_decode_tokens_per_s", plain.stats.decode_tokens_per_s()},
+            {"speedup", speedup(spec.stats, plain.stats)},
+            {"outputs_identical", same_output(spec, plain)}};
+}
+
 // The configuration a --json result was made with, echoed so that the file explains itself.
 nlohmann::json run_config(const Args& args, const std::string& drafter, int parallel) {
     nlohmann::json sampling = {{"temp", args.number("temp")},
@@ -248,7 +267,8 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
     const bool json = args.flag("json");
     if (!args.has("prompts") && !reqs[0].result) throw InputError(reqs[0].error);
     const std::string file = args.has("prompts") ? args.str("prompts") : "";
-    DecodeStats total;
+    DecodeStats total, plain_total;
+    bool identical = true;
     nlohmann::json requests = nlohmann::json::array();
     std::size_t failed = 0;
     for (std::size_t i = 0; i < reqs.size(); ++i) {
@@ -260,9 +280,12 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
             continue;
         }
         total.merge(r.result->stats);
+        if (r.plain)
+            plain_total.merge(r.plain->stats), identical = identical && same_output(*r.result, *r.plain);
         if (json) {
             requests.push_back(result_json(*r.result));
             if (r.line) requests.back()["line"] = r.line;
+            if (r.plain) requests.back()["compare_none"] = comparison_json(*r.result, *r.plain);
         } else if (parallel > 1) {
             std::printf("%s=== request %zu ===\n%s\n", i ? "\n" : "", i + 1, r.result->text.c_str());
             print_summary(run_label(args, drafter_name), r.result->stats, r.result->stop_reason);
@@ -284,6 +307,12 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
         out["config"] = run_config(args, drafter_name, parallel);
         out["drafter"] = drafter_name;
         out["total"] = total.to_json();
+        if (plain_total.target_forwards) {
+            out["compare_none"] = {{"plain_decode_tokens_per_s", plain_total.decode_tokens_per_s()},
+                                   {"speedup", speedup(total, plain_total)},
+                                   {"sampling", args.number("temp") > 0 ? "sampled" : "greedy"},
+                                   {"outputs_identical", identical}};
+        }
         out["wall_seconds"] = wall;
         out["parallel"] = parallel;
         out["failed"] = failed;
@@ -297,6 +326,17 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
     } else {
         std::printf("\n");
     }
+    if (plain_total.target_forwards && !json) {
+        std::fprintf(stderr,
+                     "speed-up over plain decoding: %.2fx (plain %.1f tok/s, decoded right after each "
+                     "request); outputs %s\n",
+                     speedup(total, plain_total), plain_total.decode_tokens_per_s(),
+                     args.number("temp") > 0 ? "sampled (not compared)"
+                     : identical             ? "identical"
+                                             : "DIFFER");
+    }
+    if (plain_total.target_forwards && args.number("temp") <= 0 && !identical)
+        throw Error("--compare none: speculative output differs from plain decoding (greedy): not lossless");
     if (failed == 0) return 0;
     std::fprintf(stderr, "ternspec: %zu of %zu requests failed (listed above)\n", failed, reqs.size());
     return 1;
@@ -369,6 +409,11 @@ int run_decode(const Args& args, const std::string& drafter_name) {
     if (args.has("draft-min"))
         opt.draft_min = static_cast<int>(args.integer("draft-min", 0, kMaxDraftTokens));
     if (args.flag("conversation")) return converse(args, model, drafter_name, dopt, opt);
+    const bool compare = args.has("compare");
+    if (compare && args.str("compare") != "none")
+        throw InputError("--compare takes none (plain decoding), not " + args.str("compare"));
+    if (compare && parallel > 1)
+        throw InputError("--compare none runs with one request at a time (no --parallel)");
     auto reqs = gather_requests(args, *model, opt);
     const bool json = args.flag("json");
     // Streamed text goes through the stop strings: what could still become one is held back until it
@@ -398,6 +443,12 @@ int run_decode(const Args& args, const std::string& drafter_name) {
             reqs[i].result = dec.run(reqs[i].ids, opt);
             if (!json) flush(out->text().size());  // what was held back, when no stop string came
             apply_stop(*out, *reqs[i].result);
+            if (compare) {  // right after, on the same machine state: interleaved request by request
+                DecodeOptions plain_opt = opt;
+                plain_opt.on_token = nullptr;
+                plain_opt.adaptive = nullptr;
+                reqs[i].plain = SpeculativeDecoder(model, nullptr).run(reqs[i].ids, plain_opt);
+            }
         }
     } else {
         decode_in_parallel(args, model, drafter_name, dopt, parallel, opt, reqs);
@@ -436,6 +487,9 @@ int cmd_decode(int argc, char** argv) {
     opts.push_back({"k-max", 0, "K", "longest draft -k auto may choose", "8"});
     opts.push_back(
         {"draft-min", 0, "N", "drafts of fewer tokens are not verified (llama.cpp's --draft-min)", "0"});
+    opts.push_back({"compare", 0, "none",
+                    "also decode each request without a drafter, right after it: speed-up and output check",
+                    ""});
     opts.push_back({"tree", 0, "N", "draft a tree of at most N nodes instead of a chain", ""});
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back(
