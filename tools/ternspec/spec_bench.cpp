@@ -14,6 +14,7 @@
 #include "tools/ternspec/output_file.hpp"
 #include "tools/ternspec/read_bandwidth.hpp"
 #include "tools/ternspec/replay_drafter.hpp"
+#include "tools/ternspec/spec_plot.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -41,66 +42,16 @@ struct Outcome {
     double speedup() const { return speedups.empty() ? 1.0 : median(speedups); }
 };
 
-std::string svg_plot(const std::vector<Config>& cfgs, const std::vector<Outcome>& res) {
-    // Left: per-position acceptance per configuration (those that drafted), a legend beside it; right:
-    // speed-up bars. One colour per configuration in both panels.
-    const int W = 1120, H = 440, pw = 400, ph = 280, x0 = 60, y0 = 40, xl = x0 + pw + 16, x1 = 680;
-    static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                   "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
-                                   "#393b79", "#637939", "#8c6d31", "#843c39"};
-    auto color = [&](std::size_t i) { return cfgs[i].drafter == "none" ? "#999999" : colors[i % 14]; };
-    std::ostringstream s;
-    s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
-      << "' font-family='sans-serif' font-size='12'>\n";
-    s << "<rect width='100%' height='100%' fill='white'/>\n";
-    s << "<text x='" << x0 << "' y='24' font-size='14'>acceptance by draft position</text>\n";
-    s << "<text x='" << x1 << "' y='24' font-size='14'>speed-up over none (same run)</text>\n";
-    s << "<rect x='" << x0 << "' y='" << y0 << "' width='" << pw << "' height='" << ph
-      << "' fill='none' stroke='#444'/>\n";
-    std::size_t max_pos = 1;
-    for (const auto& r : res) max_pos = std::max(max_pos, r.stats.depth_drafted.size());
-    for (int t = 0; t <= 4; ++t) {
-        const double y = y0 + ph - ph * t / 4.0;
-        s << "<text x='" << x0 - 8 << "' y='" << y + 4 << "' text-anchor='end'>" << t * 25 << "%</text>\n";
-    }
-    for (std::size_t p = 0; p < max_pos; ++p)
-        s << "<text x='" << x0 + pw * (p + 0.5) / max_pos << "' y='" << y0 + ph + 16
-          << "' text-anchor='middle'>" << p + 1 << "</text>\n";
-    int row = 0;
+// The plot's series: every configuration but none, in the order run.
+std::vector<PlotSeries> plot_series(const std::vector<Config>& cfgs, const std::vector<Outcome>& res) {
+    std::vector<PlotSeries> out;
     for (std::size_t i = 0; i < cfgs.size(); ++i) {
-        const auto acc = res[i].stats.per_position_acceptance();
-        if (cfgs[i].drafter == "none" || acc.empty()) continue;
-        s << "<polyline fill='none' stroke='" << color(i) << "' stroke-width='2' points='";
-        for (std::size_t p = 0; p < acc.size(); ++p)
-            s << x0 + pw * (p + 0.5) / max_pos << "," << y0 + ph - ph * acc[p] << " ";
-        s << "'/>\n<line x1='" << xl << "' y1='" << y0 + 8 + 16 * row << "' x2='" << xl + 16 << "' y2='"
-          << y0 + 8 + 16 * row << "' stroke='" << color(i) << "' stroke-width='3'/>\n<text x='" << xl + 22
-          << "' y='" << y0 + 12 + 16 * row << "'>" << cfgs[i].label() << "</text>\n";
-        ++row;
+        if (cfgs[i].drafter == "none") continue;
+        const std::string label = cfgs[i].label();
+        out.push_back({cfgs[i].drafter, label.substr(cfgs[i].drafter.size() + 1),
+                       res[i].stats.per_position_acceptance(), res[i].speedups});
     }
-    double max_speed = 1.0;
-    for (const auto& r : res) max_speed = std::max(max_speed, r.speedup());
-    const double bw = static_cast<double>(pw) / static_cast<double>(cfgs.size());
-    s << "<line x1='" << x1 << "' y1='" << y0 + ph << "' x2='" << x1 + pw << "' y2='" << y0 + ph
-      << "' stroke='#444'/>\n";
-    const double one = y0 + ph - ph * (1.0 / (max_speed * 1.1));
-    s << "<line x1='" << x1 << "' y1='" << one << "' x2='" << x1 + pw << "' y2='" << one
-      << "' stroke='#999' stroke-dasharray='4'/>\n";
-    for (std::size_t i = 0; i < cfgs.size(); ++i) {
-        const double sp = res[i].speedup();
-        const double h = ph * sp / (max_speed * 1.1);
-        const double x = x1 + bw * static_cast<double>(i);
-        s << "<rect x='" << x + bw * 0.15 << "' y='" << y0 + ph - h << "' width='" << bw * 0.7 << "' height='"
-          << h << "' fill='" << color(i) << "'/>\n";
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.2f", sp);
-        s << "<text x='" << x + bw * 0.5 << "' y='" << y0 + ph - h - 4
-          << "' text-anchor='middle' font-size='10'>" << buf << "</text>\n";
-        s << "<text transform='translate(" << x + bw * 0.5 << "," << y0 + ph + 12
-          << ") rotate(40)' font-size='10'>" << cfgs[i].label() << "</text>\n";
-    }
-    s << "</svg>\n";
-    return s.str();
+    return out;
 }
 
 }  // namespace
@@ -379,7 +330,13 @@ int bench_spec(int argc, char** argv) {
                        {"min_p", b.base.sampling.min_p},
                        {"seed", b.base.sampling.seed}};
     if (args.has("json")) write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
-    if (args.has("plot")) write_output_file(args.str("plot"), svg_plot(b.cfgs, b.res), "--plot");
+    if (args.has("plot")) {
+        const std::string title = "bench spec: " + args.str("model") + ", " + args.str("prompts") + " (" +
+                                  std::to_string(b.ids.size()) + " prompts), " +
+                                  std::to_string(b.base.max_new_tokens) + " tokens each, " +
+                                  std::to_string(reps) + " repetitions, " + kernel_path_name(kernel_path());
+        write_output_file(args.str("plot"), spec_plot_svg(title, plot_series(b.cfgs, b.res)), "--plot");
+    }
     for (const auto& r : b.res)
         if (!r.lossless) {
             std::fprintf(stderr, "bench spec: some outputs differ from plain decoding\n");
