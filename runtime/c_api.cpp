@@ -242,19 +242,22 @@ int ternspec_generate(ternspec_session* session, const char* prompt, const terns
         if (text_out) *text_out = copy_string(r.text);
         if (stats_out) {
             const auto& st = r.stats;
-            ternspec_stats c{};
-            c.prompt_tokens = st.prompt_tokens;
-            c.emitted = st.emitted;
-            c.target_forwards = st.target_forwards;
-            c.drafted = st.drafted;
-            c.accepted = st.accepted;
-            c.acceptance_rate = st.acceptance_rate;
-            c.tau = st.tau;
-            c.decode_tokens_per_s = st.decode_tokens_per_s;
-            c.seconds_total = st.seconds_total;
-            c.seconds_prefill = st.seconds_prefill;
-            c.seconds_draft = st.seconds_draft;
-            c.seconds_verify = st.seconds_verify;
+            ternspec_stats c{st.prompt_tokens,
+                             st.emitted,
+                             st.target_forwards,
+                             st.drafted,
+                             st.accepted,
+                             st.acceptance_rate,
+                             st.tau,
+                             st.decode_tokens_per_s,
+                             st.seconds_total,
+                             st.seconds_prefill,
+                             st.seconds_draft,
+                             st.seconds_verify,
+                             0,
+                             {},
+                             0,
+                             {}};
             c.n_positions = copy_capped(st.per_position_acceptance, c.per_position_acceptance);
             c.n_histogram = copy_capped(st.accepted_length_histogram, c.accepted_length_histogram);
             *stats_out = c;
