@@ -190,6 +190,10 @@ sys.exit(0 if c["outputs_identical"] and c["speedup"] > 0 and c["plain_decode_to
 "$bin" decode -m "$m" -p 'abc abc' -n 8 --draft suffix --compare none 2>&1 > /dev/null | grep -q "speed-up over plain decoding: .*outputs identical" \
   || { echo "FAIL: --compare none text line"; fail=1; }
 check_error "--compare takes none" decode -m "$m" -p hi --compare ngram
+# A JSONL field no request reads is a warning naming it, once.
+printf '{"prompt": "hi", "max_tokens": 5}\n{"prompt": "yo", "max_tokens": 5}\n' > "$tmp/unknown.jsonl"
+"$bin" decode -m "$m" --prompts "$tmp/unknown.jsonl" -n 2 > /dev/null 2> "$tmp/err"
+[ "$(grep -c 'the field "max_tokens" is not understood' "$tmp/err")" = 1 ] || { echo "FAIL: JSONL field warning: $(cat "$tmp/err")"; fail=1; }
 check_error "is a folder" generate -m "$m" -p hi --json -o "$tmp"
 # bench serve --http: a server child, streaming clients, a row per configuration with tokens and latencies.
 "$bin" bench serve --http -m "$m" --prompts "$(dirname "$0")/../bench/workloads/completion.jsonl" -n 8 --reps 1 \

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "runtime/speculative_decoder.hpp"
 #include "target/formats/gguf.hpp"
@@ -157,6 +158,7 @@ std::vector<PromptLine> read_prompt_lines(const std::string& path, const ChatTem
                                           const ChatOptions& options) {
     std::istringstream in(read_prompt_file(path));
     std::vector<PromptLine> out;
+    std::set<std::string> unknown;  // fields no request reads: said once each, not silently dropped
     int line_no = 0;
     for (std::string line; std::getline(in, line);) {
         ++line_no;
@@ -170,6 +172,14 @@ std::vector<PromptLine> read_prompt_lines(const std::string& path, const ChatTem
         else
             p.prompt = chat ? single_turn_prompt(*chat, j["prompt"].get<std::string>(), "", options)
                             : j["prompt"].get<std::string>();
+        if (j.is_object()) {
+            for (const auto& [k, v] : j.items())
+                if (k != "prompt" && unknown.insert(k).second)
+                    spdlog::warn(
+                        "{}:{}: the field \"{}\" is not understood and is ignored (each line gives "
+                        "\"prompt\"; -n, --temp... apply to every request)",
+                        path, line_no, k);
+        }
         out.push_back(std::move(p));
     }
     if (out.empty()) throw InputError(path + ": no prompts");
