@@ -23,6 +23,17 @@ EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3M
     if (width_ < 1 || width_ > 16) throw InputError("eagle_width must be between 1 and 16");
 }
 
+EagleDrafter::EagleDrafter(const EagleDrafter& proto, SiblingOf)
+    : target_(proto.target_),
+      head_(proto.head_),
+      width_(proto.width_),
+      soft_(proto.soft_),
+      cache_(head_->make_cache(target_->config().context_length + 64)) {}
+
+std::unique_ptr<Drafter> EagleDrafter::sibling() const {
+    return std::unique_ptr<Drafter>(new EagleDrafter(*this, SiblingOf{}));
+}
+
 std::vector<float> EagleDrafter::fused(const HiddenRows& hidden, int first, int rows) const {
     const int H = target_->config().hidden_size;
     std::vector<float> cat(static_cast<std::size_t>(rows) * 3 * H);

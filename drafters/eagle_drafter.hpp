@@ -25,8 +25,12 @@ class EagleDrafter : public Drafter {
         return head_->round_bytes() + static_cast<std::size_t>(depth) * head_->step_bytes();
     }
     const EagleHead& head() const { return *head_; }
+    // Another drafter on the same head weights (a server's slots share one copy); its own cache and state.
+    std::unique_ptr<Drafter> sibling() const override;
 
   private:
+    struct SiblingOf {};
+    EagleDrafter(const EagleDrafter& proto, SiblingOf);
     // fc(concat of the three layers) for rows [first, first + rows) of `hidden`.
     std::vector<float> fused(const HiddenRows& hidden, int first, int rows) const;
     // The observed pairs into the head's cache, and with them (one pass, so the layer's weights are read

@@ -22,10 +22,27 @@ MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model
         throw InputError("mtp_depth " + std::to_string(depth_) + " is outside 1.." +
                          std::to_string(mods_->depth()) + " (the modules in " + o.draft_model + ")");
     if (width_ < 1 || width_ > 16) throw InputError("mtp_width must be between 1 and 16");
+    make_caches();
+}
+
+MtpDrafter::MtpDrafter(const MtpDrafter& proto, SiblingOf)
+    : target_(proto.target_),
+      mods_(proto.mods_),
+      depth_(proto.depth_),
+      width_(proto.width_),
+      soft_(proto.soft_) {
+    make_caches();
+}
+
+void MtpDrafter::make_caches() {
     const int capacity = target_->config().context_length + width_ * depth_ * depth_ + 8;
     for (int d = 0; d < depth_; ++d) caches_.push_back(mods_->make_cache(capacity));
     committed_.assign(static_cast<std::size_t>(depth_), 0);
     outs_.resize(static_cast<std::size_t>(depth_));
+}
+
+std::unique_ptr<Drafter> MtpDrafter::sibling() const {
+    return std::unique_ptr<Drafter>(new MtpDrafter(*this, SiblingOf{}));
 }
 
 std::size_t MtpDrafter::weight_bytes_per_draft(int depth) const {

@@ -24,8 +24,13 @@ class MtpDrafter : public Drafter {
     std::size_t weight_bytes_per_draft(int depth) const override;
     const MtpModules& modules() const { return *mods_; }
     int depth() const { return depth_; }
+    // Another drafter on the same modules (a server's slots share one copy); its own caches and state.
+    std::unique_ptr<Drafter> sibling() const override;
 
   private:
+    struct SiblingOf {};
+    MtpDrafter(const MtpDrafter& proto, SiblingOf);
+    void make_caches();
     struct DraftRows {  // rows of a draft pass through one module
         std::vector<float> prev;
         std::vector<std::int32_t> tokens, positions;

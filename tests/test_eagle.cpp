@@ -244,3 +244,30 @@ TEST(Eagle, SglangLayerConventionShiftsIdsByOne) {
     write(past);
     EXPECT_THROW(EagleHead::load(dir, *m), FormatError);
 }
+
+// A server's slots share one copy of the head (Drafter::sibling): the sibling reads the same weights and
+// drafts exactly as a freshly loaded drafter does, with state of its own.
+TEST(Eagle, SiblingsShareTheHeadAndDraftAlike) {
+    const auto gguf = fixtures::tiny_gguf("eagle_sibling_target", TensorType::Q2_0_G128, 9);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    o.draft_model = fixtures::random_eagle_head(gguf, "eagle_sibling_head", 128, 9);
+    auto first = create_drafter("eagle", o, m);
+    auto sib = first->sibling();
+    ASSERT_TRUE(sib);
+    EXPECT_EQ(&dynamic_cast<EagleDrafter&>(*sib).head(), &dynamic_cast<EagleDrafter&>(*first).head());
+    auto fresh = create_drafter("eagle", o, m);
+    DecodeOptions d;
+    d.max_new_tokens = 24;
+    d.stop_at_eos = false;
+    d.budget = {3, 6};
+    const auto prompt = m->tokenizer().encode("abc abd abe abc abd");
+    const auto a = SpeculativeDecoder(m, first.get()).run(prompt, d);  // the prototype's state moves on
+    const auto b = SpeculativeDecoder(m, sib.get()).run(prompt, d);
+    const auto c = SpeculativeDecoder(m, fresh.get()).run(prompt, d);
+    EXPECT_EQ(b.tokens, c.tokens);
+    EXPECT_EQ(b.stats.drafted, c.stats.drafted);
+    EXPECT_EQ(b.stats.accepted, c.stats.accepted);
+    EXPECT_EQ(a.tokens, c.tokens);
+    EXPECT_GT(c.stats.drafted, 0);
+}

@@ -393,3 +393,32 @@ TEST(Mtp, DraftVocabularyBoundsProposalsAndStaysLossless) {
     EXPECT_EQ(full.modules().step_bytes(0) - restricted.modules().step_bytes(0),
               m->head_matrix().bytes() - m->head_matrix().bytes() * kDraftVocab / m->config().vocab_size);
 }
+
+// A server's slots share one copy of the modules (Drafter::sibling): the sibling reads the same weights and
+// drafts exactly as a freshly loaded drafter does, with caches of its own.
+TEST(Mtp, SiblingsShareTheModulesAndDraftAlike) {
+    const auto gguf = fixtures::tiny_gguf("mtp_sibling_target", TensorType::Q2_0_G128, 29);
+    auto m = Qwen3Model::load(ModelFiles::open(gguf));
+    DrafterOptions o;
+    o.draft_model = fixtures::random_mtp_sidecar(gguf, "mtp_sibling", 2, 29);
+    o.extra["mtp_depth"] = "2";
+    auto first = create_drafter("mtp", o, m);
+    auto sib = first->sibling();
+    ASSERT_TRUE(sib);
+    EXPECT_EQ(&dynamic_cast<MtpDrafter&>(*sib).modules(), &dynamic_cast<MtpDrafter&>(*first).modules());
+    EXPECT_EQ(dynamic_cast<MtpDrafter&>(*sib).depth(), 2);
+    auto fresh = create_drafter("mtp", o, m);
+    DecodeOptions d;
+    d.max_new_tokens = 24;
+    d.stop_at_eos = false;
+    d.budget = {2, 5};
+    const auto prompt = m->tokenizer().encode("abc abd abe abc abd");
+    const auto a = SpeculativeDecoder(m, first.get()).run(prompt, d);
+    const auto b = SpeculativeDecoder(m, sib.get()).run(prompt, d);
+    const auto c = SpeculativeDecoder(m, fresh.get()).run(prompt, d);
+    EXPECT_EQ(b.tokens, c.tokens);
+    EXPECT_EQ(b.stats.drafted, c.stats.drafted);
+    EXPECT_EQ(b.stats.accepted, c.stats.accepted);
+    EXPECT_EQ(a.tokens, c.tokens);
+    EXPECT_GT(c.stats.drafted, 0);
+}
