@@ -190,6 +190,29 @@ sys.exit(0 if c["outputs_identical"] and c["speedup"] > 0 and c["plain_decode_to
 "$bin" decode -m "$m" -p 'abc abc' -n 8 --draft suffix --compare none 2>&1 > /dev/null | grep -q "speed-up over plain decoding: .*outputs identical" \
   || { echo "FAIL: --compare none text line"; fail=1; }
 check_error "--compare takes none" decode -m "$m" -p hi --compare ngram
+# Every llama.cpp spelling means what its ternspec name means: the same output both ways.
+same() {  # description, then two argument lists separated by ::
+  local what=$1; shift
+  local a=() b=() into=a
+  for x in "$@"; do if [ "$x" = "::" ]; then into=b; elif [ $into = a ]; then a+=("$x"); else b+=("$x"); fi; done
+  [ "$("$bin" "${a[@]}" 2> /dev/null)" = "$("$bin" "${b[@]}" 2> /dev/null)" ] || { echo "FAIL: $what"; fail=1; }
+}
+g=(generate -m "$m" -p 'def f(x):' -n 16 --temp 0.9 --top-p 0.9 --min-p 0.02 --top-k 40)
+same "-s is --seed" "${g[@]}" -s 5 :: "${g[@]}" --seed 5
+same "-c is --ctx-size" "${g[@]}" -s 1 -c 96 :: "${g[@]}" -s 1 --ctx-size 96
+same "-e is --escape" generate -m "$m" -p 'a\nb' -e -n 8 :: generate -m "$m" -p 'a\nb' --escape -n 8
+same "-sys is --system-prompt" generate -m "$m" -p hi --chat -sys S -n 8 :: generate -m "$m" -p hi --chat --system-prompt S -n 8
+same "-r is --reverse-prompt" generate -m "$m" -p 'def f(x):' -n 24 -r ':' :: generate -m "$m" -p 'def f(x):' -n 24 --reverse-prompt ':'
+same "--draft-max is -k" decode -m "$m" -p 'abc abc abc' -n 16 --draft-max 3 :: decode -m "$m" -p 'abc abc abc' -n 16 -k 3
+same "-md is --draft-model" decode -m "$m" -p 'def f(x):' -n 12 --draft eagle -md "$m-eagle3" :: decode -m "$m" -p 'def f(x):' -n 12 --draft eagle --model-draft "$m-eagle3"
+[ "$("$bin" "${g[@]}" -s 5 2> /dev/null)" != "$("$bin" "${g[@]}" -s 6 2> /dev/null)" ] || { echo "FAIL: the seed changes nothing"; fail=1; }
+# Warnings and errors for what would otherwise be capped or ignored silently.
+check_error "mtp_depth 9 is outside 1..3" decode -m "$m" -p hi --draft mtp --draft-model "$m-mtp" --mtp-depth 9
+"$bin" decode -m "$m" -p hi -n 2 --draft suffix --draft-model "$m-eagle3" > /dev/null 2> "$tmp/err"
+grep -q "takes no weights" "$tmp/err" || { echo "FAIL: a draft model for suffix is not reported"; fail=1; }
+# Trees: the summary gives the nodes verified per round.
+"$bin" decode -m "$m" -p 'abc abc abc abc' -n 16 --draft suffix --tree 6 2>&1 > /dev/null | grep -q "nodes per round" \
+  || { echo "FAIL: tree summary without nodes per round"; fail=1; }
 # A JSONL field no request reads is a warning naming it, once.
 printf '{"prompt": "hi", "max_tokens": 5}\n{"prompt": "yo", "max_tokens": 5}\n' > "$tmp/unknown.jsonl"
 "$bin" decode -m "$m" --prompts "$tmp/unknown.jsonl" -n 2 > /dev/null 2> "$tmp/err"

@@ -111,9 +111,10 @@ void print_summary(const std::string& label, const DecodeStats& s, const std::st
     double depth_sum = 0;
     for (auto n : s.depth_drafted) depth_sum += static_cast<double>(n);
     if (s.drafted && s.target_forwards) {
-        char b[48];
-        std::snprintf(b, sizeof b, " | mean draft depth %.2f",
-                      depth_sum / static_cast<double>(s.target_forwards));
+        char b[80];
+        std::snprintf(b, sizeof b, " | mean draft depth %.2f, %.2f nodes per round",
+                      depth_sum / static_cast<double>(s.target_forwards),
+                      static_cast<double>(s.drafted) / static_cast<double>(s.target_forwards));
         depths += b;
     }
     if (!stop_reason.empty()) depths += " | stop " + stop_reason;
