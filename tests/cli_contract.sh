@@ -203,7 +203,7 @@ same "-c is --ctx-size" "${g[@]}" -s 1 -c 96 :: "${g[@]}" -s 1 --ctx-size 96
 same "-e is --escape" generate -m "$m" -p 'a\nb' -e -n 8 :: generate -m "$m" -p 'a\nb' --escape -n 8
 same "-sys is --system-prompt" generate -m "$m" -p hi --chat -sys S -n 8 :: generate -m "$m" -p hi --chat --system-prompt S -n 8
 same "-r is --reverse-prompt" generate -m "$m" -p 'def f(x):' -n 24 -r ':' :: generate -m "$m" -p 'def f(x):' -n 24 --reverse-prompt ':'
-same "--draft-max is -k" decode -m "$m" -p 'abc abc abc' -n 16 --draft-max 3 :: decode -m "$m" -p 'abc abc abc' -n 16 -k 3
+"$bin" decode -m "$m" -p 'abc abc abc' -n 16 --draft-max 3 --json 2> /dev/null | /usr/bin/python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["config"]["k"] == "3" else 1)' || { echo "FAIL: --draft-max is -k"; fail=1; }
 same "-md is --draft-model" decode -m "$m" -p 'def f(x):' -n 12 --draft eagle -md "$m-eagle3" :: decode -m "$m" -p 'def f(x):' -n 12 --draft eagle --model-draft "$m-eagle3"
 [ "$("$bin" "${g[@]}" -s 5 2> /dev/null)" != "$("$bin" "${g[@]}" -s 6 2> /dev/null)" ] || { echo "FAIL: the seed changes nothing"; fail=1; }
 # Warnings and errors for what would otherwise be capped or ignored silently.
