@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <optional>
 
 #include "ternspec/error.hpp"
@@ -463,251 +464,322 @@ bool apply_test(const std::string& name, const Value& v, const CallArgs& args) {
     fail("the test '" + name + "' is not supported");
 }
 
-Value apply_filter(const std::string& name, const Value& v, CallArgs& args) {
-    using K = Value::Kind;
-    args.callee = "the filter '" + name + "'";
-    if (name == "safe" || name == "e" || name == "escape") {
-        // Chat templates render without autoescaping: escape would only matter with HTML autoescape on.
-        if (name != "safe")
-            fail("the filter '" + name + "' is not supported (no autoescaping in chat templates)");
-        args.expect(0);
-        return v;
+namespace {
+
+using K = Value::Kind;
+
+// Jinja's filters, one function each, found by name in filters(); a function serving several names (min,
+// max, sort, unique) reads which one from `name`.
+Value filter_safe([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    // Chat templates render without autoescaping: escape would only matter with HTML autoescape on.
+    if (name != "safe")
+        fail("the filter '" + name + "' is not supported (no autoescaping in chat templates)");
+    args.expect(0);
+    return v;
+}
+
+Value filter_tojson([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(1, {"indent", "ensure_ascii", "sort_keys", "separators"});
+    JsonStyle style;
+    const Value indent = args.get(0, "indent", Value::none());
+    if (!indent.is_none())
+        style.indent = static_cast<int>(std::clamp<std::int64_t>(integer_arg(indent, "indent"), 0, 64));
+    style.ensure_ascii = args.get(9, "ensure_ascii", Value::boolean(false)).truthy();
+    style.sort_keys = args.get(9, "sort_keys", Value::boolean(false)).truthy();
+    const Value seps = args.get(9, "separators", Value::none());
+    if (!seps.is_none()) {
+        if (seps.kind != K::Array || seps.array->size() != 2 || !(*seps.array)[0].is_string() ||
+            !(*seps.array)[1].is_string())
+            fail("tojson's separators must be two strings");
+        style.separators.emplace((*seps.array)[0].s, (*seps.array)[1].s);
     }
-    if (name == "tojson") {
-        args.expect(1, {"indent", "ensure_ascii", "sort_keys", "separators"});
-        JsonStyle style;
-        const Value indent = args.get(0, "indent", Value::none());
-        if (!indent.is_none())
-            style.indent = static_cast<int>(std::clamp<std::int64_t>(integer_arg(indent, "indent"), 0, 64));
-        style.ensure_ascii = args.get(9, "ensure_ascii", Value::boolean(false)).truthy();
-        style.sort_keys = args.get(9, "sort_keys", Value::boolean(false)).truthy();
-        const Value seps = args.get(9, "separators", Value::none());
-        if (!seps.is_none()) {
-            if (seps.kind != K::Array || seps.array->size() != 2 || !(*seps.array)[0].is_string() ||
-                !(*seps.array)[1].is_string())
-                fail("tojson's separators must be two strings");
-            style.separators.emplace((*seps.array)[0].s, (*seps.array)[1].s);
-        }
-        return Value::string(to_json(v, style));
+    return Value::string(to_json(v, style));
+}
+
+Value filter_length([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    return Value::integer(static_cast<std::int64_t>(length(v)));
+}
+
+Value filter_string([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    return Value::string(v.str());
+}
+
+Value filter_default([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(2, {"default_value", "boolean"});
+    const Value fallback = args.get(0, "default_value", Value::string(""));
+    const bool boolean = args.get(1, "boolean", Value::boolean(false)).truthy();
+    return v.is_undefined() || (boolean && !v.truthy()) ? fallback : v;
+}
+
+Value filter_trim([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(1, {"chars"});
+    if (!v.is_string()) fail("trim of a " + std::string(v.type_name()));
+    return Value::string(strip(v.s, args.get(0, "chars"), true, true));
+}
+
+Value filter_upper([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    if (!v.is_string()) fail(name + " of a " + v.type_name());
+    return Value::string(name == "title"        ? title(v.s)
+                         : name == "capitalize" ? capitalize(v.s)
+                                                : map_case(v.s, name == "upper"));
+}
+
+Value filter_replace([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    if (!v.is_string()) fail("replace of a " + std::string(v.type_name()));
+    CallArgs call = args;
+    return (*string_method(v.s, "replace").function)(call);
+}
+
+Value filter_indent([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(3, {"width", "first", "blank"});
+    if (!v.is_string()) fail("indent of a " + std::string(v.type_name()));
+    const Value w = args.get(0, "width", Value::integer(4));
+    const std::string pad =
+        w.is_string() ? w.s : std::string(static_cast<std::size_t>(integer_arg(w, "width")), ' ');
+    const bool first = args.get(1, "first", Value::boolean(false)).truthy();
+    const bool blank = args.get(2, "blank", Value::boolean(false)).truthy();
+    std::string out;
+    std::size_t start = 0;
+    for (bool line0 = true;; line0 = false) {
+        const std::size_t nl = v.s.find('\n', start);
+        const std::string line = v.s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        if ((first || !line0) && (blank || !line.empty())) out += pad;
+        out += line;
+        if (nl == std::string::npos) break;
+        out += '\n';
+        start = nl + 1;
     }
-    if (name == "length" || name == "count") {
-        args.expect(0);
-        return Value::integer(static_cast<std::int64_t>(length(v)));
+    return Value::string(out);
+}
+
+Value filter_join([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(2, {"d", "attribute"});
+    const Value sep = args.get(0, "d", Value::string(""));
+    const Value attr = args.get(1, "attribute");
+    std::string out;
+    bool first = true;
+    for (const auto& item : iterate(v, "join")) {
+        if (!first) out += sep.str();
+        first = false;
+        out += (attr.is_undefined() ? item : attribute_path(item, attr.str())).str();
     }
-    if (name == "string") {
-        args.expect(0);
-        return Value::string(v.str());
-    }
-    if (name == "default" || name == "d") {
-        args.expect(2, {"default_value", "boolean"});
-        const Value fallback = args.get(0, "default_value", Value::string(""));
-        const bool boolean = args.get(1, "boolean", Value::boolean(false)).truthy();
-        return v.is_undefined() || (boolean && !v.truthy()) ? fallback : v;
-    }
-    if (name == "trim") {
-        args.expect(1, {"chars"});
-        if (!v.is_string()) fail("trim of a " + std::string(v.type_name()));
-        return Value::string(strip(v.s, args.get(0, "chars"), true, true));
-    }
-    if (name == "upper" || name == "lower" || name == "title" || name == "capitalize") {
-        args.expect(0);
-        if (!v.is_string()) fail(name + " of a " + v.type_name());
-        return Value::string(name == "title"        ? title(v.s)
-                             : name == "capitalize" ? capitalize(v.s)
-                                                    : map_case(v.s, name == "upper"));
-    }
-    if (name == "replace") {
-        if (!v.is_string()) fail("replace of a " + std::string(v.type_name()));
-        CallArgs call = args;
-        return (*string_method(v.s, "replace").function)(call);
-    }
-    if (name == "indent") {
-        args.expect(3, {"width", "first", "blank"});
-        if (!v.is_string()) fail("indent of a " + std::string(v.type_name()));
-        const Value w = args.get(0, "width", Value::integer(4));
-        const std::string pad =
-            w.is_string() ? w.s : std::string(static_cast<std::size_t>(integer_arg(w, "width")), ' ');
-        const bool first = args.get(1, "first", Value::boolean(false)).truthy();
-        const bool blank = args.get(2, "blank", Value::boolean(false)).truthy();
+    return Value::string(out);
+}
+
+Value filter_first([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    const Array items = iterate(v, name.c_str());
+    if (items.empty()) return {};
+    return name == "first" ? items.front() : items.back();
+}
+
+Value filter_list([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    return Value::list(iterate(v, "list"));
+}
+
+Value filter_reverse([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    if (v.is_string()) {
+        auto cs = characters(v.s);
         std::string out;
-        std::size_t start = 0;
-        for (bool line0 = true;; line0 = false) {
-            const std::size_t nl = v.s.find('\n', start);
-            const std::string line =
-                v.s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-            if ((first || !line0) && (blank || !line.empty())) out += pad;
-            out += line;
-            if (nl == std::string::npos) break;
-            out += '\n';
-            start = nl + 1;
-        }
+        for (auto it = cs.rbegin(); it != cs.rend(); ++it) out += *it;
         return Value::string(out);
     }
-    if (name == "join") {
-        args.expect(2, {"d", "attribute"});
-        const Value sep = args.get(0, "d", Value::string(""));
-        const Value attr = args.get(1, "attribute");
-        std::string out;
-        bool first = true;
-        for (const auto& item : iterate(v, "join")) {
-            if (!first) out += sep.str();
-            first = false;
-            out += (attr.is_undefined() ? item : attribute_path(item, attr.str())).str();
-        }
-        return Value::string(out);
-    }
-    if (name == "first" || name == "last") {
-        args.expect(0);
-        const Array items = iterate(v, name.c_str());
-        if (items.empty()) return {};
-        return name == "first" ? items.front() : items.back();
-    }
-    if (name == "list") {
-        args.expect(0);
-        return Value::list(iterate(v, "list"));
-    }
-    if (name == "reverse") {
-        args.expect(0);
-        if (v.is_string()) {
-            auto cs = characters(v.s);
-            std::string out;
-            for (auto it = cs.rbegin(); it != cs.rend(); ++it) out += *it;
-            return Value::string(out);
-        }
-        Array items = iterate(v, "reverse");
-        std::reverse(items.begin(), items.end());
-        return Value::list(std::move(items));
-    }
-    if (name == "items") {
-        args.expect(0);
-        if (v.is_undefined()) return Value::list();
-        if (!v.is_mapping()) fail("items of a " + std::string(v.type_name()));
-        return dict_method(v, "items").function->operator()(args);
-    }
-    if (name == "dictsort") {
-        args.expect(3, {"case_sensitive", "by", "reverse"});
-        if (!v.is_mapping()) fail("dictsort of a " + std::string(v.type_name()));
-        const bool by_value = args.get(1, "by", Value::string("key")).str() == "value";
-        const bool reverse = args.get(2, "reverse", Value::boolean(false)).truthy();
-        auto entries = v.object->entries;
-        std::stable_sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) {
-            const int c = by_value ? compare(a.second, b.second)
-                                   : compare(Value::string(a.first), Value::string(b.first));
-            return reverse ? c > 0 : c < 0;
-        });
+    Array items = iterate(v, "reverse");
+    std::reverse(items.begin(), items.end());
+    return Value::list(std::move(items));
+}
+
+Value filter_items([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    if (v.is_undefined()) return Value::list();
+    if (!v.is_mapping()) fail("items of a " + std::string(v.type_name()));
+    return dict_method(v, "items").function->operator()(args);
+}
+
+Value filter_dictsort([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(3, {"case_sensitive", "by", "reverse"});
+    if (!v.is_mapping()) fail("dictsort of a " + std::string(v.type_name()));
+    const bool by_value = args.get(1, "by", Value::string("key")).str() == "value";
+    const bool reverse = args.get(2, "reverse", Value::boolean(false)).truthy();
+    auto entries = v.object->entries;
+    std::stable_sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) {
+        const int c =
+            by_value ? compare(a.second, b.second) : compare(Value::string(a.first), Value::string(b.first));
+        return reverse ? c > 0 : c < 0;
+    });
+    Array out;
+    for (auto& [k, x] : entries) out.push_back(Value::list({Value::string(k), x}));
+    return Value::list(std::move(out));
+}
+
+Value filter_sort([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(name == "sort" ? 3 : 2, {"reverse", "case_sensitive", "attribute"});
+    Array items = iterate(v, name.c_str());
+    const Value attr = args.get(name == "sort" ? 2 : 1, "attribute");
+    auto key = [&](const Value& x) { return attr.is_undefined() ? x : attribute_path(x, attr.str()); };
+    if (name == "unique") {
         Array out;
-        for (auto& [k, x] : entries) out.push_back(Value::list({Value::string(k), x}));
+        for (const auto& x : items)
+            if (std::none_of(out.begin(), out.end(), [&](const Value& y) { return equal(key(x), key(y)); }))
+                out.push_back(x);
         return Value::list(std::move(out));
     }
-    if (name == "sort" || name == "min" || name == "max" || name == "unique") {
-        args.expect(name == "sort" ? 3 : 2, {"reverse", "case_sensitive", "attribute"});
-        Array items = iterate(v, name.c_str());
-        const Value attr = args.get(name == "sort" ? 2 : 1, "attribute");
-        auto key = [&](const Value& x) { return attr.is_undefined() ? x : attribute_path(x, attr.str()); };
-        if (name == "unique") {
-            Array out;
-            for (const auto& x : items)
-                if (std::none_of(out.begin(), out.end(),
-                                 [&](const Value& y) { return equal(key(x), key(y)); }))
-                    out.push_back(x);
-            return Value::list(std::move(out));
+    const bool reverse = name == "sort" && args.get(0, "reverse", Value::boolean(false)).truthy();
+    std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
+        const int c = compare(key(a), key(b));
+        return reverse ? c > 0 : c < 0;
+    });
+    if (name == "sort") return Value::list(std::move(items));
+    if (items.empty()) return {};
+    return name == "min" ? items.front() : items.back();
+}
+
+Value filter_int([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(2, {"default", "base"});
+    const Value fallback = args.get(0, "default", Value::integer(0));
+    if (v.kind == K::Int) return v;
+    if (v.kind == K::Float) return Value::integer(static_cast<std::int64_t>(std::trunc(v.f)));
+    if (v.kind == K::Bool) return Value::integer(v.b);
+    if (v.is_string()) {
+        try {
+            std::size_t used = 0;
+            const auto t = strip(v.s, {}, true, true);
+            const auto x = std::stoll(t, &used);
+            if (used == t.size()) return Value::integer(x);
+        } catch (const std::exception&) {
         }
-        const bool reverse = name == "sort" && args.get(0, "reverse", Value::boolean(false)).truthy();
-        std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
-            const int c = compare(key(a), key(b));
-            return reverse ? c > 0 : c < 0;
-        });
-        if (name == "sort") return Value::list(std::move(items));
-        if (items.empty()) return {};
-        return name == "min" ? items.front() : items.back();
     }
-    if (name == "int") {
-        args.expect(2, {"default", "base"});
-        const Value fallback = args.get(0, "default", Value::integer(0));
-        if (v.kind == K::Int) return v;
-        if (v.kind == K::Float) return Value::integer(static_cast<std::int64_t>(std::trunc(v.f)));
-        if (v.kind == K::Bool) return Value::integer(v.b);
-        if (v.is_string()) {
-            try {
-                std::size_t used = 0;
-                const auto t = strip(v.s, {}, true, true);
-                const auto x = std::stoll(t, &used);
-                if (used == t.size()) return Value::integer(x);
-            } catch (const std::exception&) {
-            }
+    return fallback;
+}
+
+Value filter_float([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(1, {"default"});
+    if (v.is_number()) return Value::number(v.as_double());
+    if (v.kind == K::Bool) return Value::number(v.b);
+    if (v.is_string()) {
+        try {
+            return Value::number(std::stod(v.s));
+        } catch (const std::exception&) {
         }
-        return fallback;
     }
-    if (name == "float") {
-        args.expect(1, {"default"});
-        if (v.is_number()) return Value::number(v.as_double());
-        if (v.kind == K::Bool) return Value::number(v.b);
-        if (v.is_string()) {
-            try {
-                return Value::number(std::stod(v.s));
-            } catch (const std::exception&) {
-            }
-        }
-        return args.get(0, "default", Value::number(0));
-    }
-    if (name == "abs") {
-        args.expect(0);
-        if (v.kind == K::Int) return Value::integer(v.i < 0 ? -v.i : v.i);
-        if (v.kind == K::Float) return Value::number(std::fabs(v.f));
-        fail("abs of a " + std::string(v.type_name()));
-    }
-    if (name == "bool") {
-        args.expect(0);
-        return Value::boolean(v.truthy());
-    }
-    if (name == "selectattr" || name == "rejectattr" || name == "select" || name == "reject") {
-        const bool by_attr = name.ends_with("attr");
-        const bool keep = name.starts_with("select");
-        if (!args.keyword.empty()) fail(name + " takes no keyword arguments");
-        std::string attr;
-        std::size_t at = 0;
-        if (by_attr) {
-            if (args.positional.empty() || !args.positional[0].is_string())
-                fail(name + " needs an attribute name");
-            attr = args.positional[at++].s;
-        }
-        std::string test;
-        if (at < args.positional.size()) {
-            if (!args.positional[at].is_string()) fail(name + "'s test must be a name");
-            test = args.positional[at++].s;
-        }
-        const CallArgs targs = test_args(args, at);
-        Array out;
-        for (const auto& item : iterate(v, name.c_str())) {
-            const Value x = by_attr ? attribute_path(item, attr) : item;
-            const bool pass = test.empty() ? x.truthy() : apply_test(test, x, targs);
-            if (pass == keep) out.push_back(item);
-        }
-        return Value::list(std::move(out));
-    }
-    if (name == "map") {
-        Array out;
-        const Value attr = args.get(99, "attribute");
-        if (!attr.is_undefined()) {
-            args.expect(0, {"attribute", "default"});
-            const Value fallback = args.get(99, "default");
-            for (const auto& item : iterate(v, "map")) {
-                Value x = attribute_path(item, attr.str());
-                out.push_back(x.is_undefined() ? fallback : x);
-            }
-            return Value::list(std::move(out));
-        }
+    return args.get(0, "default", Value::number(0));
+}
+
+Value filter_abs([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    if (v.kind == K::Int) return Value::integer(v.i < 0 ? -v.i : v.i);
+    if (v.kind == K::Float) return Value::number(std::fabs(v.f));
+    fail("abs of a " + std::string(v.type_name()));
+}
+
+Value filter_bool([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    args.expect(0);
+    return Value::boolean(v.truthy());
+}
+
+Value filter_selectattr([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    const bool by_attr = name.ends_with("attr");
+    const bool keep = name.starts_with("select");
+    if (!args.keyword.empty()) fail(name + " takes no keyword arguments");
+    std::string attr;
+    std::size_t at = 0;
+    if (by_attr) {
         if (args.positional.empty() || !args.positional[0].is_string())
-            fail("map needs a filter name or attribute=");
-        const std::string filter = args.positional[0].s;
+            fail(name + " needs an attribute name");
+        attr = args.positional[at++].s;
+    }
+    std::string test;
+    if (at < args.positional.size()) {
+        if (!args.positional[at].is_string()) fail(name + "'s test must be a name");
+        test = args.positional[at++].s;
+    }
+    const CallArgs targs = test_args(args, at);
+    Array out;
+    for (const auto& item : iterate(v, name.c_str())) {
+        const Value x = by_attr ? attribute_path(item, attr) : item;
+        const bool pass = test.empty() ? x.truthy() : apply_test(test, x, targs);
+        if (pass == keep) out.push_back(item);
+    }
+    return Value::list(std::move(out));
+}
+
+Value filter_map([[maybe_unused]] const std::string& name, const Value& v, CallArgs& args) {
+    Array out;
+    const Value attr = args.get(99, "attribute");
+    if (!attr.is_undefined()) {
+        args.expect(0, {"attribute", "default"});
+        const Value fallback = args.get(99, "default");
         for (const auto& item : iterate(v, "map")) {
-            CallArgs rest = test_args(args, 1);
-            rest.keyword = args.keyword;
-            out.push_back(apply_filter(filter, item, rest));
+            Value x = attribute_path(item, attr.str());
+            out.push_back(x.is_undefined() ? fallback : x);
         }
         return Value::list(std::move(out));
     }
-    fail("the filter '" + name + "' is not supported");
+    if (args.positional.empty() || !args.positional[0].is_string())
+        fail("map needs a filter name or attribute=");
+    const std::string filter = args.positional[0].s;
+    for (const auto& item : iterate(v, "map")) {
+        CallArgs rest = test_args(args, 1);
+        rest.keyword = args.keyword;
+        out.push_back(apply_filter(filter, item, rest));
+    }
+    return Value::list(std::move(out));
+}
+
+using Filter = Value (*)(const std::string& name, const Value& v, CallArgs& args);
+
+const std::map<std::string, Filter>& filters() {
+    static const std::map<std::string, Filter> table = {{"safe", filter_safe},
+                                                        {"e", filter_safe},
+                                                        {"escape", filter_safe},
+                                                        {"tojson", filter_tojson},
+                                                        {"length", filter_length},
+                                                        {"count", filter_length},
+                                                        {"string", filter_string},
+                                                        {"default", filter_default},
+                                                        {"d", filter_default},
+                                                        {"trim", filter_trim},
+                                                        {"upper", filter_upper},
+                                                        {"lower", filter_upper},
+                                                        {"title", filter_upper},
+                                                        {"capitalize", filter_upper},
+                                                        {"replace", filter_replace},
+                                                        {"indent", filter_indent},
+                                                        {"join", filter_join},
+                                                        {"first", filter_first},
+                                                        {"last", filter_first},
+                                                        {"list", filter_list},
+                                                        {"reverse", filter_reverse},
+                                                        {"items", filter_items},
+                                                        {"dictsort", filter_dictsort},
+                                                        {"sort", filter_sort},
+                                                        {"min", filter_sort},
+                                                        {"max", filter_sort},
+                                                        {"unique", filter_sort},
+                                                        {"int", filter_int},
+                                                        {"float", filter_float},
+                                                        {"abs", filter_abs},
+                                                        {"bool", filter_bool},
+                                                        {"selectattr", filter_selectattr},
+                                                        {"rejectattr", filter_selectattr},
+                                                        {"select", filter_selectattr},
+                                                        {"reject", filter_selectattr},
+                                                        {"map", filter_map}};
+    return table;
+}
+
+}  // namespace
+
+Value apply_filter(const std::string& name, const Value& v, CallArgs& args) {
+    args.callee = "the filter '" + name + "'";
+    const auto it = filters().find(name);
+    if (it == filters().end()) fail("the filter '" + name + "' is not supported");
+    return it->second(name, v, args);
 }
 
 Value global(const std::string& name) {

@@ -104,30 +104,9 @@ std::optional<int> inspect_drafter_folder(const Args& args, const std::string& p
     return inspect_other(args, path, "Hugging Face folder", arch, rows, cfg, "config.json", true);
 }
 
-}  // namespace
-
-int cmd_inspect(int argc, char** argv) {
-    Args args(
-        "inspect", "(-m MODEL | MODEL) [--json] [--metadata]",
-        "Architecture, hyper-parameters, the format variant found, every tensor and the tokenizer; for a\n"
-        "drafter (EAGLE-3 head or MTP sidecar, folder or GGUF) its configuration and tensors.",
-        {{"model", 'm', "PATH", "GGUF file or Hugging Face folder (target or drafter)", ""},
-         {"json", 0, "", "machine-readable output", ""},
-         {"metadata", 0, "", "also list every GGUF metadata key", ""},
-         json_output_option()});
-    if (!args.parse(argc, argv, 1)) return 0;
-    check_json_output(args);
-    if (args.has("model") == (args.positional().size() == 1))
-        throw InputError("inspect takes one model path: -m PATH or PATH (see --help)");
-    const std::string path = args.has("model") ? args.str("model") : args.positional()[0];
-    if (std::filesystem::is_regular_file(path)) {
-        const GgufFile g(path);
-        const auto* arch = g.find("general.architecture");
-        if (arch && arch->type == GgufType::STRING && arch->as_string("general.architecture") != "qwen3")
-            return inspect_other_gguf(args, g);
-    }
-    if (const auto done = inspect_drafter_folder(args, path)) return *done;
-    const auto mf = ModelFiles::open(path);
+// A Qwen3 target: configuration, tensor types with their format variant, every tensor, the tokenizer and
+// the chat template.
+int inspect_target(const Args& args, const ModelFiles& mf) {
     const auto& c = mf.config();
     std::map<TensorType, std::pair<int, std::uint64_t>> by_type;
     std::uint64_t total = 0;
@@ -203,6 +182,32 @@ int cmd_inspect(int argc, char** argv) {
         for (const auto& [k, v] : mf.gguf()->metadata())
             std::printf("  %s = %s\n", k.c_str(), v.summary().c_str());
     return 0;
+}
+
+}  // namespace
+
+int cmd_inspect(int argc, char** argv) {
+    Args args(
+        "inspect", "(-m MODEL | MODEL) [--json] [--metadata]",
+        "Architecture, hyper-parameters, the format variant found, every tensor and the tokenizer; for a\n"
+        "drafter (EAGLE-3 head or MTP sidecar, folder or GGUF) its configuration and tensors.",
+        {{"model", 'm', "PATH", "GGUF file or Hugging Face folder (target or drafter)", ""},
+         {"json", 0, "", "machine-readable output", ""},
+         {"metadata", 0, "", "also list every GGUF metadata key", ""},
+         json_output_option()});
+    if (!args.parse(argc, argv, 1)) return 0;
+    check_json_output(args);
+    if (args.has("model") == (args.positional().size() == 1))
+        throw InputError("inspect takes one model path: -m PATH or PATH (see --help)");
+    const std::string path = args.has("model") ? args.str("model") : args.positional()[0];
+    if (std::filesystem::is_regular_file(path)) {
+        const GgufFile g(path);
+        const auto* arch = g.find("general.architecture");
+        if (arch && arch->type == GgufType::STRING && arch->as_string("general.architecture") != "qwen3")
+            return inspect_other_gguf(args, g);
+    }
+    if (const auto done = inspect_drafter_folder(args, path)) return *done;
+    return inspect_target(args, ModelFiles::open(path));
 }
 
 }  // namespace ternspec::cli

@@ -161,6 +161,54 @@ Sample run_configuration(int port, const std::vector<std::string>& prompts, int 
             percentile(itl, 0.99)};
 }
 
+struct Config {
+    int clients;
+    nlohmann::json spec;
+    std::vector<Sample> samples;
+};
+
+// The table on standard output and the same figures as JSON rows: medians over the repetitions, and
+// each repetition's own figures.
+nlohmann::json print_rows(const std::vector<Config>& configs, const std::string& drafter, int k) {
+    auto med = [](const std::vector<Sample>& s, double Sample::*f) {
+        std::vector<double> v;
+        for (const auto& x : s) v.push_back(x.*f);
+        return percentile(v, 0.5);
+    };
+    nlohmann::json rows = nlohmann::json::array();
+    std::printf(
+        "| clients | speculation | tokens/s | vs none | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms "
+        "|\n");
+    std::printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+        const auto& c = configs[i];
+        const double tps = med(c.samples, &Sample::tokens_per_s);
+        const double none = med(configs[i - i % 2].samples, &Sample::tokens_per_s);
+        const std::string label = i % 2 ? drafter + " k=" + std::to_string(k) : "none";
+        std::printf("| %d | %s | %.1f | %.2fx | %.1f | %.1f | %.2f | %.2f |\n", c.clients, label.c_str(), tps,
+                    none > 0 ? tps / none : 0.0, med(c.samples, &Sample::ttft_p50),
+                    med(c.samples, &Sample::ttft_p99), med(c.samples, &Sample::itl_p50),
+                    med(c.samples, &Sample::itl_p99));
+        nlohmann::json reps_json = nlohmann::json::array();
+        for (const auto& s : c.samples)
+            reps_json.push_back({{"tokens_per_s", s.tokens_per_s},
+                                 {"ttft_ms_p50", s.ttft_p50},
+                                 {"ttft_ms_p99", s.ttft_p99},
+                                 {"itl_ms_p50", s.itl_p50},
+                                 {"itl_ms_p99", s.itl_p99}});
+        rows.push_back({{"clients", c.clients},
+                        {"speculative", c.spec},
+                        {"tokens_per_s", tps},
+                        {"speedup_vs_none", none > 0 ? tps / none : 0.0},
+                        {"ttft_ms_p50", med(c.samples, &Sample::ttft_p50)},
+                        {"ttft_ms_p99", med(c.samples, &Sample::ttft_p99)},
+                        {"itl_ms_p50", med(c.samples, &Sample::itl_p50)},
+                        {"itl_ms_p99", med(c.samples, &Sample::itl_p99)},
+                        {"reps", reps_json}});
+    }
+    return rows;
+}
+
 }  // namespace
 
 int bench_serve_http(const Args& args, int argc, char** argv) {
@@ -201,11 +249,6 @@ int bench_serve_http(const Args& args, int argc, char** argv) {
     }
     if (!up) throw Error("bench serve --http: the server did not come up (its log is above)");
 
-    struct Config {
-        int clients;
-        nlohmann::json spec;
-        std::vector<Sample> samples;
-    };
     std::vector<Config> configs;
     for (const auto c : client_counts) {
         configs.push_back({static_cast<int>(c), {{"draft", "none"}}, {}});
@@ -215,42 +258,7 @@ int bench_serve_http(const Args& args, int argc, char** argv) {
     for (int r = 0; r < reps; ++r)  // interleaved: each repetition runs every configuration once
         for (auto& c : configs) c.samples.push_back(run_configuration(port, prompts, c.clients, n, c.spec));
 
-    auto med = [](const std::vector<Sample>& s, double Sample::*f) {
-        std::vector<double> v;
-        for (const auto& x : s) v.push_back(x.*f);
-        return percentile(v, 0.5);
-    };
-    nlohmann::json rows = nlohmann::json::array();
-    std::printf(
-        "| clients | speculation | tokens/s | vs none | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms "
-        "|\n");
-    std::printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
-    for (std::size_t i = 0; i < configs.size(); ++i) {
-        const auto& c = configs[i];
-        const double tps = med(c.samples, &Sample::tokens_per_s);
-        const double none = med(configs[i - i % 2].samples, &Sample::tokens_per_s);
-        const std::string label = i % 2 ? drafter + " k=" + std::to_string(k) : "none";
-        std::printf("| %d | %s | %.1f | %.2fx | %.1f | %.1f | %.2f | %.2f |\n", c.clients, label.c_str(), tps,
-                    none > 0 ? tps / none : 0.0, med(c.samples, &Sample::ttft_p50),
-                    med(c.samples, &Sample::ttft_p99), med(c.samples, &Sample::itl_p50),
-                    med(c.samples, &Sample::itl_p99));
-        nlohmann::json reps_json = nlohmann::json::array();
-        for (const auto& s : c.samples)
-            reps_json.push_back({{"tokens_per_s", s.tokens_per_s},
-                                 {"ttft_ms_p50", s.ttft_p50},
-                                 {"ttft_ms_p99", s.ttft_p99},
-                                 {"itl_ms_p50", s.itl_p50},
-                                 {"itl_ms_p99", s.itl_p99}});
-        rows.push_back({{"clients", c.clients},
-                        {"speculative", c.spec},
-                        {"tokens_per_s", tps},
-                        {"speedup_vs_none", none > 0 ? tps / none : 0.0},
-                        {"ttft_ms_p50", med(c.samples, &Sample::ttft_p50)},
-                        {"ttft_ms_p99", med(c.samples, &Sample::ttft_p99)},
-                        {"itl_ms_p50", med(c.samples, &Sample::itl_p50)},
-                        {"itl_ms_p99", med(c.samples, &Sample::itl_p99)},
-                        {"reps", reps_json}});
-    }
+    const nlohmann::json rows = print_rows(configs, drafter, k);
     if (!flush_stdout()) throw Error("writing the table to standard output failed");
     if (args.has("json")) {
         const nlohmann::json out = {{"command", command_line("bench serve", argc, argv)},
