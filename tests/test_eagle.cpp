@@ -257,17 +257,5 @@ TEST(Eagle, SiblingsShareTheHeadAndDraftAlike) {
     ASSERT_TRUE(sib);
     EXPECT_EQ(&dynamic_cast<EagleDrafter&>(*sib).head(), &dynamic_cast<EagleDrafter&>(*first).head());
     auto fresh = create_drafter("eagle", o, m);
-    DecodeOptions d;
-    d.max_new_tokens = 24;
-    d.stop_at_eos = false;
-    d.budget = {3, 6};
-    const auto prompt = m->tokenizer().encode("abc abd abe abc abd");
-    const auto a = SpeculativeDecoder(m, first.get()).run(prompt, d);  // the prototype's state moves on
-    const auto b = SpeculativeDecoder(m, sib.get()).run(prompt, d);
-    const auto c = SpeculativeDecoder(m, fresh.get()).run(prompt, d);
-    EXPECT_EQ(b.tokens, c.tokens);
-    EXPECT_EQ(b.stats.drafted, c.stats.drafted);
-    EXPECT_EQ(b.stats.accepted, c.stats.accepted);
-    EXPECT_EQ(a.tokens, c.tokens);
-    EXPECT_GT(c.stats.drafted, 0);
+    fixtures::expect_sibling_drafts_like_fresh(m, *first, *sib, *fresh, {3, 6});
 }

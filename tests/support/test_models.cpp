@@ -1,11 +1,14 @@
 #include "tests/support/test_models.hpp"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "runtime/speculative_decoder.hpp"
 #include "target/formats/dequantize.hpp"
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
@@ -270,6 +273,27 @@ std::string random_mtp_sidecar(const std::string& target_gguf, const std::string
                           {"shared_lm_head", true}};
     std::ofstream(dir + "/config.json") << cfg.dump(1);
     return dir;
+}
+
+}  // namespace ternspec::fixtures
+
+namespace ternspec::fixtures {
+
+void expect_sibling_drafts_like_fresh(const std::shared_ptr<const Qwen3Model>& m, Drafter& prototype,
+                                      Drafter& sibling, Drafter& fresh, DraftBudget budget) {
+    DecodeOptions d;
+    d.max_new_tokens = 24;
+    d.stop_at_eos = false;
+    d.budget = budget;
+    const auto prompt = m->tokenizer().encode("abc abd abe abc abd");
+    const auto a = SpeculativeDecoder(m, &prototype).run(prompt, d);
+    const auto b = SpeculativeDecoder(m, &sibling).run(prompt, d);
+    const auto c = SpeculativeDecoder(m, &fresh).run(prompt, d);
+    EXPECT_EQ(b.tokens, c.tokens);
+    EXPECT_EQ(b.stats.drafted, c.stats.drafted);
+    EXPECT_EQ(b.stats.accepted, c.stats.accepted);
+    EXPECT_EQ(a.tokens, c.tokens);
+    EXPECT_GT(c.stats.drafted, 0);
 }
 
 }  // namespace ternspec::fixtures

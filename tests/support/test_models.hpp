@@ -38,3 +38,16 @@ std::string random_mtp_sidecar(const std::string& target_gguf, const std::string
                                std::uint64_t seed = 1);
 
 }  // namespace ternspec::fixtures
+
+#include <memory>
+
+#include "drafters/drafter.hpp"
+
+namespace ternspec::fixtures {
+
+// `sibling` (a Drafter::sibling of `prototype`) decodes exactly as `fresh` (a newly created drafter of the
+// same kind) on a repetitive prompt, and all of them draft; the prototype keeps working after lending out.
+void expect_sibling_drafts_like_fresh(const std::shared_ptr<const Qwen3Model>& m, Drafter& prototype,
+                                      Drafter& sibling, Drafter& fresh, DraftBudget budget);
+
+}  // namespace ternspec::fixtures
