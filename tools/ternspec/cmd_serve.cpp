@@ -139,7 +139,8 @@ int cmd_serve(int argc, char** argv) {
         // Drafters with weights are offered when their weights were given; the others always.
         const bool needs_weights = name == "eagle" || name == "mtp";
         if (needs_weights && o.draft_model.empty() && name != default_drafter) continue;
-        create_drafter(name, o, model);  // fails now, naming the problem, rather than on a request
+        // Created now: fails at startup, naming the problem, rather than on a request; then serves a slot.
+        so.loaded[name] = create_drafter(name, o, model);
         so.drafters[name] = o;
     }
     if (default_drafter != "none" && !so.drafters.count(default_drafter))
@@ -156,7 +157,9 @@ int cmd_serve(int argc, char** argv) {
     if (chat.is_builtin())
         spdlog::info("the model has no chat template: chat requests use Qwen3's ChatML turns");
     limits.chat = &chat;
-    Scheduler scheduler(model, so);
+    std::string offered = "none";  // for the startup line (the options move into the scheduler)
+    for (const auto& [n, o] : so.drafters) offered += "," + n;
+    Scheduler scheduler(model, std::move(so));
 
     httplib::Server svr;
     // One pool thread per connection that can be open at once: running, queued, and a margin for the
@@ -295,11 +298,7 @@ int cmd_serve(int argc, char** argv) {
         scheduler.stop();
         svr.stop();
     });
-    spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", model_id, host, port, slots, [&] {
-        std::string s = "none";
-        for (const auto& [n, o] : so.drafters) s += "," + n;
-        return s;
-    }());
+    spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", model_id, host, port, slots, offered);
     std::fprintf(stderr, "listening on http://%s:%d\n", host.c_str(), port);
     const bool ok = svr.listen_after_bind();
     if (stopper.joinable()) {

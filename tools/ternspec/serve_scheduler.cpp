@@ -15,6 +15,11 @@ struct Scheduler::Running {
 
 Scheduler::Scheduler(std::shared_ptr<const Qwen3Model> model, SchedulerOptions options)
     : model_(std::move(model)), opt_(std::move(options)) {
+    for (auto& [name, d] : opt_.loaded) {
+        prototypes_[name] = d->sibling();
+        idle_[name].push_back(std::move(d));
+    }
+    opt_.loaded.clear();
     thread_ = std::thread([this] { loop(); });
 }
 

@@ -45,6 +45,9 @@ struct SchedulerOptions {
     int slots = 4;       // requests decoded together
     int max_queue = 64;  // requests waiting beyond the slots; more are refused (503)
     std::map<std::string, DrafterOptions> drafters;  // the drafters requests may choose, by name
+    // Drafters already created (to validate the options at startup): they serve the first slots, and their
+    // siblings the rest, so no weights are loaded twice.
+    std::map<std::string, std::unique_ptr<Drafter>> loaded;
 };
 
 class Scheduler {
