@@ -442,6 +442,9 @@ TEST(NgramDrafter, ProposesWhatFollowedTheMostRecentMatch) {
     EXPECT_EQ(d.propose(std::vector<std::int32_t>{1, 2, 9, 1, 2, 8, 1, 2}, {2, 0}).tokens,
               (std::vector<std::int32_t>{8, 1}));
     EXPECT_TRUE(d.propose(std::vector<std::int32_t>{1, 2, 3}, {3, 0}).empty());
+    // A tree budget caps the chain it drafts (it was ignored: 3 nodes sent on a budget of 2).
+    EXPECT_EQ(d.propose(std::vector<std::int32_t>{5, 6, 7, 8, 5, 6}, {3, 2}).tokens,
+              (std::vector<std::int32_t>{7, 8}));
 }
 
 TEST(DraftLength, FollowsCostsAndAcceptance) {
