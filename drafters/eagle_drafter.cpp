@@ -19,7 +19,7 @@ EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3M
                 : EagleHead::load(o.draft_model, *target_, o.text("eagle_layer_convention", ""))),
       width_(static_cast<int>(o.get("eagle_width", 4))),
       soft_(o.get("soft_drafts", 1) != 0),
-      cache_(head_->make_cache(target_->config().context_length + 64)) {
+      cache_(head_->make_cache(target_->config().context_length + kMaxDraftTokens)) {
     if (width_ < 1 || width_ > 16) throw InputError("eagle_width must be between 1 and 16");
 }
 
@@ -28,7 +28,7 @@ EagleDrafter::EagleDrafter(const EagleDrafter& proto, SiblingOf)
       head_(proto.head_),
       width_(proto.width_),
       soft_(proto.soft_),
-      cache_(head_->make_cache(target_->config().context_length + 64)) {}
+      cache_(head_->make_cache(target_->config().context_length + kMaxDraftTokens)) {}
 
 std::unique_ptr<Drafter> EagleDrafter::sibling() const {
     return std::unique_ptr<Drafter>(new EagleDrafter(*this, SiblingOf{}));

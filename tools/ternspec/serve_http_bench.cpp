@@ -215,7 +215,7 @@ int bench_serve_http(const Args& args, int argc, char** argv) {
     if (args.has("json")) check_writable(args.str("json"), "--json");
     const auto prompts = read_prompts_jsonl(args.str("prompts"));
     const int n = static_cast<int>(args.integer("n-predict", 1, 1 << 20));
-    const int k = static_cast<int>(args.integer("k", 1, 64));
+    const int k = static_cast<int>(args.integer("k", 1, kMaxDraftTokens));
     const int reps = static_cast<int>(args.integer("reps", 1, 1000));
     const auto client_counts = args.int_list("clients", 1, 256);
     std::string drafter;
