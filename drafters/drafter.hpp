@@ -68,6 +68,9 @@ struct DrafterOptions {
     // key as one the drafter knows, so create_drafter can warn about options nobody read (typos).
     double get(const std::string& key, double fallback) const;
     std::string text(const std::string& key, const std::string& fallback) const;
+    // Adds "key=value,key=value" (empty pieces skipped; the last value of a key wins); a piece without a
+    // key and '=' is an InputError that `what` (the option or field) starts.
+    void add_extra(const std::string& pairs, const std::string& what);
     mutable std::set<std::string> known;
 };
 

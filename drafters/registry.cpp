@@ -54,6 +54,23 @@ std::string DrafterOptions::text(const std::string& key, const std::string& fall
     return it == extra.end() ? fallback : it->second;
 }
 
+void DrafterOptions::add_extra(const std::string& pairs, const std::string& what) {
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t comma = pairs.find(',', start);
+        const std::string kv =
+            pairs.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!kv.empty()) {
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0)
+                throw InputError(what + " wants key=value pairs, got " + kv);
+            extra[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        if (comma == std::string::npos) return;
+        start = comma + 1;
+    }
+}
+
 std::unique_ptr<Drafter> create_drafter(const std::string& name, const DrafterOptions& options,
                                         std::shared_ptr<const Qwen3Model> target) {
     if (name == "none") return nullptr;

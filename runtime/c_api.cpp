@@ -3,10 +3,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <new>
 #include <string>
 
+#include "drafters/drafter.hpp"
 #include "ternspec/ternspec.h"
 #include "ternspec/ternspec.hpp"
 
@@ -63,28 +63,6 @@ char* copy_string(const std::string& text) {
     return s;
 }
 
-// "key=value,key=value" into drafter options; a piece without '=' is an error naming it.
-std::map<std::string, std::string> parse_extra(const char* extra) {
-    std::map<std::string, std::string> out;
-    if (!extra) return out;
-    std::string s(extra);
-    std::size_t start = 0;
-    while (start <= s.size()) {
-        const std::size_t comma = s.find(',', start);
-        const std::string kv =
-            s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!kv.empty()) {
-            const auto eq = kv.find('=');
-            if (eq == std::string::npos || eq == 0)
-                throw ternspec::InputError("session option extra: '" + kv + "' is not key=value");
-            out[kv.substr(0, eq)] = kv.substr(eq + 1);
-        }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
-    return out;
-}
-
 int create_session(ternspec_model* model, const ternspec_session_options& o, ternspec_session** out) {
     if (!model || !out) return null_argument("model and out");
     *out = nullptr;
@@ -94,7 +72,11 @@ int create_session(ternspec_model* model, const ternspec_session_options& o, ter
         d.k = o.k;
         d.tree_nodes = o.tree_nodes;
         if (o.draft_model) d.draft_model = o.draft_model;
-        d.extra = parse_extra(o.extra);
+        if (o.extra) {
+            ternspec::DrafterOptions parsed;  // the CLI's --draft-opt parser
+            parsed.add_extra(o.extra, "session option extra");
+            d.extra = std::move(parsed.extra);
+        }
         *out = new ternspec_session{ternspec::Session(model->model, d)};
     });
 }

@@ -144,12 +144,7 @@ DrafterOptions drafter_options(const Args& args, const std::string& drafter,
             else if (item.substr(0, eq) == drafter)
                 o.draft_model = item.substr(eq + 1);
         }
-    if (args.has("draft-opt"))
-        for (const auto& kv : args.str_list("draft-opt")) {
-            const auto eq = kv.find('=');
-            if (eq == std::string::npos) throw InputError("--draft-opt wants key=value pairs, got " + kv);
-            o.extra[kv.substr(0, eq)] = kv.substr(eq + 1);
-        }
+    if (args.has("draft-opt")) o.add_extra(args.str("draft-opt"), "--draft-opt");
     if (args.has("mtp-depth")) o.extra["mtp_depth"] = args.str("mtp-depth");
     return o;
 }
