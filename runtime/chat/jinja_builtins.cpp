@@ -53,9 +53,11 @@ std::string map_case(const std::string& s, bool upper) {
     return out;
 }
 
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 bool is_space(const std::string& ch) {
-    return ch.size() == 1 && (ch[0] == ' ' || ch[0] == '\t' || ch[0] == '\n' || ch[0] == '\r' ||
-                              ch[0] == '\v' || ch[0] == '\f');
+    return ch.size() == 1 && is_space(ch[0]);
 }
 
 // Python's str.strip family: whitespace, or any of `chars` when given.
@@ -83,16 +85,16 @@ Value split(const std::string& s, const Value& sep, std::int64_t maxsplit) {
     if (sep.is_undefined() || sep.is_none()) {  // runs of whitespace, ends ignored
         std::size_t i = 0;
         while (i < s.size()) {
-            while (i < s.size() && is_space(std::string(1, s[i]))) ++i;
+            while (i < s.size() && is_space(s[i])) ++i;
             if (i >= s.size()) break;
             if (maxsplit >= 0 && static_cast<std::int64_t>(out.size()) == maxsplit) {
                 std::size_t e = s.size();
-                while (e > i && is_space(std::string(1, s[e - 1]))) --e;
+                while (e > i && is_space(s[e - 1])) --e;
                 out.push_back(Value::string(s.substr(i, e - i)));
                 break;
             }
             std::size_t j = i;
-            while (j < s.size() && !is_space(std::string(1, s[j]))) ++j;
+            while (j < s.size() && !is_space(s[j])) ++j;
             out.push_back(Value::string(s.substr(i, j - i)));
             i = j;
         }
@@ -387,16 +389,10 @@ Value slice(const Value& object, const Value& start, const Value& stop, const Va
     };
     const auto st = opt(step, "a slice step").value_or(1);
     if (st == 0) fail("a slice step of zero");
-    Array items;
-    std::vector<std::string> chars;
-    if (object.is_string()) {
-        chars = characters(object.s);
-    } else if (object.kind == Value::Kind::Array) {
-        items = *object.array;
-    } else {
+    if (!object.is_string() && object.kind != Value::Kind::Array)
         fail(std::string("slicing a ") + object.type_name());
-    }
-    const auto n = static_cast<std::int64_t>(object.is_string() ? chars.size() : items.size());
+    const auto chars = object.is_string() ? characters(object.s) : std::vector<std::string>{};
+    const auto n = static_cast<std::int64_t>(object.is_string() ? chars.size() : object.array->size());
     auto clamp = [&](std::optional<std::int64_t> v, std::int64_t dflt) {
         if (!v) return dflt;
         std::int64_t x = *v < 0 ? *v + n : *v;
@@ -411,7 +407,7 @@ Value slice(const Value& object, const Value& start, const Value& stop, const Va
         if (object.is_string())
             text += chars[static_cast<std::size_t>(k)];
         else
-            out.push_back(items[static_cast<std::size_t>(k)]);
+            out.push_back((*object.array)[static_cast<std::size_t>(k)]);
     }
     return object.is_string() ? Value::string(text) : Value::list(std::move(out));
 }

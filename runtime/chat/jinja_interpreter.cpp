@@ -62,9 +62,13 @@ class Interpreter {
         throw InputError("chat template line " + std::to_string(line) + ": " + what);
     }
 
-    Flow exec(const Node& n, Scope& scope, std::string& out) {
+    void count_step(int line) {
         if (++steps_ > kMaxSteps)
-            fail(n.line, "the template ran more than " + std::to_string(kMaxSteps) + " steps");
+            fail(line, "the template ran more than " + std::to_string(kMaxSteps) + " steps");
+    }
+
+    Flow exec(const Node& n, Scope& scope, std::string& out) {
+        count_step(n.line);
         if (out.size() > kMaxTextBytes)
             fail(n.line, "output longer than " + std::to_string(kMaxTextBytes >> 20) + " MiB");
         switch (n.kind) {
@@ -109,24 +113,18 @@ class Interpreter {
             ns->object->set(n.names[1], std::move(v));
             return;
         }
-        if (n.names.size() == 1) {
-            scope.set(n.names[0], std::move(v));
-            return;
-        }
-        if (v.kind != Value::Kind::Array || v.array->size() != n.names.size())
-            fail(n.line, "cannot unpack a " + std::string(v.type_name()) + " into " +
-                             std::to_string(n.names.size()) + " names");
-        for (std::size_t k = 0; k < n.names.size(); ++k) scope.set(n.names[k], (*v.array)[k]);
+        bind_targets(n, scope, v, "names");
     }
 
-    void bind_targets(const Node& n, Scope& scope, const Value& item) {
+    // `for a, b in ...` and `set a, b = ...`: one name takes the value, several unpack a list of as many.
+    void bind_targets(const Node& n, Scope& scope, const Value& item, const char* what) {
         if (n.names.size() == 1) {
             scope.set(n.names[0], item);
             return;
         }
         if (item.kind != Value::Kind::Array || item.array->size() != n.names.size())
             fail(n.line, "cannot unpack a " + std::string(item.type_name()) + " into " +
-                             std::to_string(n.names.size()) + " loop variables");
+                             std::to_string(n.names.size()) + " " + what);
         for (std::size_t k = 0; k < n.names.size(); ++k) scope.set(n.names[k], (*item.array)[k]);
     }
 
@@ -142,15 +140,14 @@ class Interpreter {
         Array items;
         for (const auto& item : all) {
             if (n.condition) {
-                bind_targets(n, scope, item);
+                bind_targets(n, scope, item, "loop variables");
                 if (!eval(*n.condition, scope).truthy()) continue;
             }
             items.push_back(item);
         }
         const auto len = static_cast<std::int64_t>(items.size());
         for (std::int64_t k = 0; k < len; ++k) {
-            if (++steps_ > kMaxSteps)
-                fail(n.line, "the template ran more than " + std::to_string(kMaxSteps) + " steps");
+            count_step(n.line);
             Value loop = Value::dict();
             auto& o = *loop.object;
             o.set("index", Value::integer(k + 1));
@@ -163,7 +160,7 @@ class Interpreter {
             o.set("previtem", k > 0 ? items[static_cast<std::size_t>(k - 1)] : Value{});
             o.set("nextitem", k + 1 < len ? items[static_cast<std::size_t>(k + 1)] : Value{});
             scope.set("loop", loop);
-            bind_targets(n, scope, items[static_cast<std::size_t>(k)]);
+            bind_targets(n, scope, items[static_cast<std::size_t>(k)], "loop variables");
             if (exec(n.body, scope, out) == Flow::Break) break;
         }
         if (items.empty()) exec(n.otherwise, scope, out);

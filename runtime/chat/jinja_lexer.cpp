@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "target/tokenizer/utf8.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec::jinja {
@@ -43,19 +44,6 @@ std::string preprocess(std::string src) {
     }
     out.append(src, last, std::string::npos);
     return out;
-}
-
-void append_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
 }
 
 class Lexer {
@@ -213,7 +201,7 @@ class Lexer {
                     if (hex.size() != n ||
                         hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
                         fail(start_line, std::string("a bad \\") + e + " escape in a string literal");
-                    append_utf8(value, static_cast<unsigned>(std::stoul(hex, nullptr, 16)));
+                    value += utf8_encode(static_cast<char32_t>(std::stoul(hex, nullptr, 16)));
                     p += n;
                     break;
                 }

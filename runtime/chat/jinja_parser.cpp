@@ -112,6 +112,15 @@ class Parser {
         fail("the tag '" + word + "' is not supported");
     }
 
+    // `, b, c` after the first name of a for or set target.
+    void more_names(std::vector<std::string>& names) {
+        while (is_op(",")) {
+            next();
+            names.push_back(expect_name());
+        }
+    }
+
+    // `{% word %}`: the end of a block, or its `else`.
     void close_block(const char* word) {
         next();  // {%
         expect_word(word);
@@ -126,14 +135,14 @@ class Parser {
             Body body = parse_body({"elif", "else", "endif"});
             n->branches.emplace_back(std::move(cond), std::move(body));
             const std::string w = block_word();
-            next();
-            next();
             if (w == "elif") {
+                next();  // {%
+                next();  // elif
                 cond = parse_expression();
                 expect_block_end();
                 continue;
             }
-            expect_block_end();
+            close_block(w.c_str());
             if (w == "else") {
                 n->otherwise = parse_body({"endif"});
                 close_block("endif");
@@ -145,10 +154,7 @@ class Parser {
     std::unique_ptr<Node> parse_for() {
         auto n = node(Node::Kind::For);
         n->names.push_back(expect_name());
-        while (is_op(",")) {
-            next();
-            n->names.push_back(expect_name());
-        }
+        more_names(n->names);
         expect_word("in");
         n->expr = parse_or();  // not a conditional: a trailing `if` filters the items
         if (is_word("if")) {
@@ -159,9 +165,7 @@ class Parser {
         expect_block_end();
         n->body = parse_body({"else", "endfor"});
         if (block_word() == "else") {
-            next();
-            next();
-            expect_block_end();
+            close_block("else");
             n->otherwise = parse_body({"endfor"});
         }
         close_block("endfor");
@@ -176,10 +180,7 @@ class Parser {
             n->names.push_back(expect_name());
             n->attribute_target = true;
         }
-        while (!n->attribute_target && is_op(",")) {
-            next();
-            n->names.push_back(expect_name());
-        }
+        if (!n->attribute_target) more_names(n->names);
         if (peek().type == T::BlockEnd && !n->attribute_target && n->names.size() == 1) {
             next();
             n->kind = Node::Kind::SetBlock;
@@ -259,22 +260,8 @@ class Parser {
         return c;
     }
 
-    ExprPtr parse_or() {
-        ExprPtr e = parse_and();
-        while (is_word("or")) {
-            next();
-            e = binary("or", std::move(e), parse_and());
-        }
-        return e;
-    }
-    ExprPtr parse_and() {
-        ExprPtr e = parse_not();
-        while (is_word("and")) {
-            next();
-            e = binary("and", std::move(e), parse_not());
-        }
-        return e;
-    }
+    ExprPtr parse_or() { return parse_level(&Parser::parse_and, {"or"}, true); }
+    ExprPtr parse_and() { return parse_level(&Parser::parse_not, {"and"}, true); }
     ExprPtr parse_not() {
         if (!is_word("not")) return parse_compare();
         Deeper guard(*this);
@@ -303,13 +290,15 @@ class Parser {
             }
         }
     }
-    // One left-associative level: operands from `operand`, joined by any of `ops`.
-    ExprPtr parse_level(ExprPtr (Parser::*operand)(), std::initializer_list<const char*> ops) {
+    // One left-associative level: operands from `operand`, joined by any of `ops` (operator tokens, or
+    // words such as `and` when `words`).
+    ExprPtr parse_level(ExprPtr (Parser::*operand)(), std::initializer_list<const char*> ops,
+                        bool words = false) {
         ExprPtr e = (this->*operand)();
         for (;;) {
             const char* found = nullptr;
             for (const char* op : ops)
-                if (is_op(op)) found = op;
+                if (words ? is_word(op) : is_op(op)) found = op;
             if (!found) return e;
             next();
             e = binary(found, std::move(e), (this->*operand)());
