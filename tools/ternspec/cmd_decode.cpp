@@ -63,6 +63,37 @@ DecodeOptions decode_options(const Args& args) {
     return o;
 }
 
+// A decode's text streamed to standard output (when `print`) through the stop strings: what could still
+// become one is held back until it cannot, and a stop string ends the decode (feed returns false).
+class StreamedText {
+  public:
+    StreamedText(std::vector<std::string> stops, bool print)
+        : stops_(std::move(stops)), seen_(stops_), print_(print) {}
+    void restart() {
+        seen_ = StopStrings(stops_);
+        printed_ = 0;
+    }
+    bool feed(const std::string& piece) {
+        const bool go = seen_.feed(piece);
+        write(seen_.ready());
+        return go;
+    }
+    void finish() { write(seen_.text().size()); }  // what was held back, when no stop string came
+    const StopStrings& seen() const { return seen_; }
+
+  private:
+    void write(std::size_t upto) {
+        if (!print_) return;
+        if (upto > printed_) std::fwrite(seen_.text().data() + printed_, 1, upto - printed_, stdout);
+        std::fflush(stdout);
+        printed_ = std::max(printed_, upto);
+    }
+    std::vector<std::string> stops_;
+    StopStrings seen_;
+    bool print_;
+    std::size_t printed_ = 0;
+};
+
 // Stop strings: the output is cut before the first one. `seen` watched every piece as it was emitted (and
 // ended the decode there), so its text is already the cut one.
 void apply_stop(const StopStrings& seen, DecodeResult& r) {
@@ -235,10 +266,10 @@ bool same_output(const DecodeResult& a, const DecodeResult& b) {
     return std::equal(a.tokens.begin(), a.tokens.begin() + static_cast<std::ptrdiff_t>(n), b.tokens.begin());
 }
 
-nlohmann::json comparison_json(const DecodeResult& spec, const DecodeResult& plain) {
-    return {{"plain_decode_tokens_per_s", plain.stats.decode_tokens_per_s()},
-            {"speedup", speedup(spec.stats, plain.stats)},
-            {"outputs_identical", same_output(spec, plain)}};
+nlohmann::json comparison_json(const DecodeStats& spec, const DecodeStats& plain, bool identical) {
+    return {{"plain_decode_tokens_per_s", plain.decode_tokens_per_s()},
+            {"speedup", speedup(spec, plain)},
+            {"outputs_identical", identical}};
 }
 
 // The configuration a --json result was made with, echoed so that the file explains itself.
@@ -286,7 +317,9 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
         if (json) {
             requests.push_back(result_json(*r.result));
             if (r.line) requests.back()["line"] = r.line;
-            if (r.plain) requests.back()["compare_none"] = comparison_json(*r.result, *r.plain);
+            if (r.plain)
+                requests.back()["compare_none"] =
+                    comparison_json(r.result->stats, r.plain->stats, same_output(*r.result, *r.plain));
         } else if (parallel > 1) {
             std::printf("%s=== request %zu ===\n%s\n", i ? "\n" : "", i + 1, r.result->text.c_str());
             print_summary(run_label(args, drafter_name), r.result->stats, r.result->stop_reason);
@@ -309,10 +342,8 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
         out["drafter"] = drafter_name;
         out["total"] = total.to_json();
         if (plain_total.target_forwards) {
-            out["compare_none"] = {{"plain_decode_tokens_per_s", plain_total.decode_tokens_per_s()},
-                                   {"speedup", speedup(total, plain_total)},
-                                   {"sampling", args.number("temp") > 0 ? "sampled" : "greedy"},
-                                   {"outputs_identical", identical}};
+            out["compare_none"] = comparison_json(total, plain_total, identical);
+            out["compare_none"]["sampling"] = args.number("temp") > 0 ? "sampled" : "greedy";
         }
         out["wall_seconds"] = wall;
         out["parallel"] = parallel;
@@ -359,6 +390,8 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
                                            : args.str("system-prompt")}});
     auto drafter = create_drafter(drafter_name, dopt, model);
     SpeculativeDecoder dec(model, drafter.get());
+    StreamedText out(args.all("stop"), true);
+    opt.on_token = [&out](std::int32_t, const std::string& piece) { return out.feed(piece); };
     const bool tty = ::isatty(0) != 0;
     std::optional<std::string> first;
     if (args.has("prompt")) first = esc ? unescape(args.str("prompt"), "-p") : args.str("prompt");
@@ -375,20 +408,12 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
         history.push_back({{"role", "user"}, {"content", line}});
         const auto ids = model->tokenizer().encode(chat->render(history, options));
         check_request(*model, opt, ids);  // a conversation past the context ends here, saying so
-        StopStrings out(args.all("stop"));
-        std::size_t printed = 0;
-        opt.on_token = [&](std::int32_t, const std::string& piece) {
-            const bool go = out.feed(piece);
-            std::fwrite(out.text().data() + printed, 1, out.ready() - printed, stdout);
-            std::fflush(stdout);
-            printed = out.ready();
-            return go;
-        };
+        out.restart();
         DecodeResult r = dec.run(ids, opt);
-        std::fwrite(out.text().data() + printed, 1, out.text().size() - printed, stdout);
+        out.finish();
         std::fputs("\n", stdout);
         std::fflush(stdout);
-        apply_stop(out, r);
+        apply_stop(out.seen(), r);
         if (spdlog::get_level() <= spdlog::level::info)
             print_summary(run_label(args, drafter_name), r.stats, r.stop_reason);
         history.push_back({{"role", "assistant"}, {"content", r.text}});
@@ -417,21 +442,9 @@ int run_decode(const Args& args, const std::string& drafter_name) {
         throw InputError("--compare none runs with one request at a time (no --parallel)");
     auto reqs = gather_requests(args, *model, opt);
     const bool json = args.flag("json");
-    // Streamed text goes through the stop strings: what could still become one is held back until it
-    // cannot, and a stop string ends the request.
-    auto out = std::make_shared<StopStrings>(args.all("stop"));
-    auto printed = std::make_shared<std::size_t>(0);
-    auto flush = [out, printed](std::size_t upto) {
-        if (upto > *printed) std::fwrite(out->text().data() + *printed, 1, upto - *printed, stdout);
-        std::fflush(stdout);
-        *printed = std::max(*printed, upto);
-    };
+    auto out = std::make_shared<StreamedText>(args.all("stop"), !json);
     if (!json || args.has("stop"))
-        opt.on_token = [out, flush, json](std::int32_t, const std::string& piece) {
-            const bool go = out->feed(piece);
-            if (!json) flush(out->ready());
-            return go;
-        };
+        opt.on_token = [out](std::int32_t, const std::string& piece) { return out->feed(piece); };
     const auto wall0 = std::chrono::steady_clock::now();
     if (parallel == 1) {
         auto drafter = create_drafter(drafter_name, dopt, model);
@@ -439,11 +452,10 @@ int run_decode(const Args& args, const std::string& drafter_name) {
         for (std::size_t i = 0; i < reqs.size(); ++i) {
             if (!reqs[i].error.empty()) continue;
             if (!json && reqs.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
-            *out = StopStrings(args.all("stop"));
-            *printed = 0;
+            out->restart();
             reqs[i].result = dec.run(reqs[i].ids, opt);
-            if (!json) flush(out->text().size());  // what was held back, when no stop string came
-            apply_stop(*out, *reqs[i].result);
+            out->finish();
+            apply_stop(out->seen(), *reqs[i].result);
             if (compare) {  // right after, on the same machine state: interleaved request by request
                 DecodeOptions plain_opt = opt;
                 plain_opt.on_token = nullptr;

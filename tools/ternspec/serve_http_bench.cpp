@@ -173,7 +173,7 @@ nlohmann::json print_rows(const std::vector<Config>& configs, const std::string&
     auto med = [](const std::vector<Sample>& s, double Sample::*f) {
         std::vector<double> v;
         for (const auto& x : s) v.push_back(x.*f);
-        return percentile(v, 0.5);
+        return median(std::move(v));
     };
     nlohmann::json rows = nlohmann::json::array();
     std::printf(

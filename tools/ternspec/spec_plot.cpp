@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "tools/ternspec/model_args.hpp"
+
 namespace ternspec::cli {
 namespace {
 
@@ -93,9 +95,9 @@ void draw_series(std::ostream& o, const Layout& L, const PlotSeries& s, const ch
             o << "<circle cx='" << ax + aw * (p + 0.5) / max_pos << "' cy='" << y0 + ph - ph * s.acceptance[p]
               << "' r='3' fill='" << c << "'/>\n";
     }
-    std::vector<double> v = s.speedups;
+    std::vector<double> v = s.speedups;  // sorted: the whisker runs from front to back
     std::sort(v.begin(), v.end());
-    const double med = v.empty() ? 0 : v[v.size() / 2];
+    const double med = median(v);  // what bench spec's table reports
     const double y = y0 + 10 + static_cast<double>(i) * (bar_h + 8);
     o << "<text x='" << bx - 8 << "' y='" << y + bar_h * 0.7 << "' text-anchor='end'>" << esc(s.label)
       << "</text>\n";
