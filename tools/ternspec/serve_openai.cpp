@@ -9,16 +9,19 @@ namespace ternspec::cli {
 namespace {
 
 using nlohmann::json;
+// Request bodies keep their keys in the order sent: a chat request's messages and tools reach the template
+// (and `tools | tojson`) as the client wrote them.
+using Body = nlohmann::ordered_json;
 
 // Fields this server reads, and those OpenAI defines that it accepts but does not act on (they must still
 // have the right type). Anything else is ignored, as OpenAI's own clients send extras.
-const json* field(const json& body, const char* name) {
+const Body* field(const Body& body, const char* name) {
     const auto it = body.find(name);
     return it == body.end() || it->is_null() ? nullptr : &*it;
 }
 
-double number(const json& body, const char* name, double lo, double hi, double fallback) {
-    const json* v = field(body, name);
+double number(const Body& body, const char* name, double lo, double hi, double fallback) {
+    const Body* v = field(body, name);
     if (!v) return fallback;
     if (!v->is_number()) throw ApiError(400, std::string("'") + name + "' must be a number", name);
     const double x = v->get<double>();
@@ -30,8 +33,8 @@ double number(const json& body, const char* name, double lo, double hi, double f
     return x;
 }
 
-long long integer(const json& body, const char* name, long long lo, long long hi, long long fallback) {
-    const json* v = field(body, name);
+long long integer(const Body& body, const char* name, long long lo, long long hi, long long fallback) {
+    const Body* v = field(body, name);
     if (!v) return fallback;
     if (!v->is_number_integer()) throw ApiError(400, std::string("'") + name + "' must be an integer", name);
     const auto x = v->get<long long>();
@@ -43,16 +46,16 @@ long long integer(const json& body, const char* name, long long lo, long long hi
     return x;
 }
 
-bool boolean(const json& body, const char* name, bool fallback) {
-    const json* v = field(body, name);
+bool boolean(const Body& body, const char* name, bool fallback) {
+    const Body* v = field(body, name);
     if (!v) return fallback;
     if (!v->is_boolean()) throw ApiError(400, std::string("'") + name + "' must be a boolean", name);
     return v->get<bool>();
 }
 
-std::vector<std::int32_t> prompt_ids(const json& p, const Qwen3Model& model) {
+std::vector<std::int32_t> prompt_ids(const Body& p, const Qwen3Model& model) {
     const int vocab = model.config().vocab_size;
-    auto ids_of = [&](const json& arr) {
+    auto ids_of = [&](const Body& arr) {
         std::vector<std::int32_t> ids;
         for (const auto& t : arr) {
             if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() >= vocab)
@@ -76,7 +79,7 @@ std::vector<std::int32_t> prompt_ids(const json& p, const Qwen3Model& model) {
 // The conversation checked and rendered with the model's chat template. Roles are those of the OpenAI API
 // (developer becomes system); text parts are joined; every other field of a message (tool_calls,
 // reasoning_content, name...) reaches the template as the client sent it, in its order.
-std::string chat_text(const nlohmann::ordered_json& body, const ChatTemplate& chat) {
+std::string chat_text(const Body& body, const ChatTemplate& chat) {
     const auto& messages = body["messages"];
     if (!messages.is_array() || messages.empty())
         throw ApiError(400, "'messages' must be a non-empty array", "messages");
@@ -144,23 +147,23 @@ std::string error_body(const ApiError& e) {
 
 bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model, const ApiLimits& limits,
                    const Scheduler& scheduler, ServeJob& job) {
-    json body;
+    Body body;
     try {
-        body = json::parse(text);
-    } catch (const json::exception& e) {
+        body = Body::parse(text);
+    } catch (const Body::exception& e) {
         throw ApiError(400, std::string("the body is not valid JSON: ") + e.what());
     }
     if (!body.is_object()) throw ApiError(400, "the body must be a JSON object");
-    if (const json* m = field(body, "model"); m && !m->is_string())
+    if (const Body* m = field(body, "model"); m && !m->is_string())
         throw ApiError(400, "'model' must be a string", "model");
     if (integer(body, "n", 1, 1, 1) != 1) throw ApiError(400, "'n' must be 1", "n");
-    if (const json* lp = field(body, "logprobs");
+    if (const Body* lp = field(body, "logprobs");
         lp && !(lp->is_boolean() && !lp->get<bool>()) && !(lp->is_number_integer() && lp->get<int>() == 0))
         throw ApiError(400, "'logprobs' is not supported", "logprobs");
     if (boolean(body, "echo", false)) throw ApiError(400, "'echo' is not supported", "echo");
     if (ep == Endpoint::Chat) {
         if (!body.contains("messages")) throw ApiError(400, "'messages' is required", "messages");
-        job.prompt = model.tokenizer().encode(chat_text(nlohmann::ordered_json::parse(text), *limits.chat));
+        job.prompt = model.tokenizer().encode(chat_text(body, *limits.chat));
     } else {
         if (!body.contains("prompt")) throw ApiError(400, "'prompt' is required", "prompt");
         job.prompt = prompt_ids(body["prompt"], model);
@@ -197,11 +200,11 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     o.sampling.repeat_last_n = static_cast<int>(integer(body, "repeat_last_n", -1, 1 << 20, 64));
     o.sampling.seed = static_cast<std::uint64_t>(integer(body, "seed", std::numeric_limits<long long>::min(),
                                                          std::numeric_limits<long long>::max(), 0));
-    if (const json* st = field(body, "stop")) {
+    if (const Body* st = field(body, "stop")) {
         if (st->is_string())
             job.stop = {st->get<std::string>()};
         else if (st->is_array() && st->size() <= 4 &&
-                 std::all_of(st->begin(), st->end(), [](const json& x) { return x.is_string(); }))
+                 std::all_of(st->begin(), st->end(), [](const Body& x) { return x.is_string(); }))
             job.stop = st->get<std::vector<std::string>>();
         else
             throw ApiError(400, "'stop' must be a string or an array of at most 4 strings", "stop");
@@ -210,9 +213,9 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     // The speculation extension: {"speculative": {"draft": NAME, "k": K, "tree": N}}.
     job.drafter = limits.default_drafter;
     o.budget = {limits.default_k, limits.default_tree};
-    if (const json* sp = field(body, "speculative")) {
+    if (const Body* sp = field(body, "speculative")) {
         if (!sp->is_object()) throw ApiError(400, "'speculative' must be an object", "speculative");
-        if (const json* d = field(*sp, "draft")) {
+        if (const Body* d = field(*sp, "draft")) {
             if (!d->is_string())
                 throw ApiError(400, "'speculative.draft' must be a string", "speculative.draft");
             job.drafter = d->get<std::string>();
@@ -224,7 +227,7 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
         o.budget.max_nodes = static_cast<int>(integer(*sp, "tree", 0, kMaxDraftTokens, o.budget.max_nodes));
     }
     o.stop_at_eos = true;
-    if (const json* so = field(body, "stream_options")) {
+    if (const Body* so = field(body, "stream_options")) {
         if (!so->is_object()) throw ApiError(400, "'stream_options' must be an object", "stream_options");
         job.include_usage = boolean(*so, "include_usage", false);
     }
