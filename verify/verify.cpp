@@ -29,7 +29,11 @@ const float* slot_logits(const DraftTree& d, const float* logits, int slot, int 
     std::vector<std::int32_t> path;
     for (int i = slot - 1; i >= 0; i = d.parents[static_cast<std::size_t>(i)])
         path.push_back(d.tokens[static_cast<std::size_t>(i)]);
-    std::vector<std::int32_t> seq(context.begin(), context.end());
+    // Only the penalty's window of the context can matter: not a copy of the whole sequence per row.
+    const std::size_t window = sp.repeat_last_n < 0
+                                   ? context.size()
+                                   : std::min(context.size(), static_cast<std::size_t>(sp.repeat_last_n));
+    std::vector<std::int32_t> seq(context.end() - static_cast<std::ptrdiff_t>(window), context.end());
     seq.insert(seq.end(), path.rbegin(), path.rend());
     buf.assign(row, row + vocab);
     apply_repeat_penalty(buf.data(), vocab, sp, seq);
