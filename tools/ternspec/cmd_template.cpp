@@ -61,24 +61,28 @@ int cmd_template(int argc, char** argv) {
         auto j = read_json(args.str("messages"), "--messages");
         if (j.is_object()) {
             if (j.contains("tools")) options.tools = j["tools"];
-            if (j.contains("chat_template_kwargs") && j["chat_template_kwargs"].is_object())
+            if (j.contains("chat_template_kwargs")) {
+                if (!j["chat_template_kwargs"].is_object())
+                    throw InputError(args.str("messages") + ": \"chat_template_kwargs\" must be an object");
                 for (const auto& [k, v] : j["chat_template_kwargs"].items()) options.extra[k] = v;
+            }
             if (!j.contains("messages"))
                 throw InputError(args.str("messages") + ": the object has no \"messages\"");
             j = j["messages"];
         }
         if (!j.is_array()) throw InputError(args.str("messages") + ": \"messages\" must be a list");
         messages = j;
-    } else {
-        if (args.has("system-prompt"))
-            messages.push_back({{"role", "system"}, {"content", args.str("system-prompt")}});
-        messages.push_back({{"role", "user"}, {"content", args.str("prompt")}});
     }
     if (args.has("tools")) options.tools = read_json(args.str("tools"), "--tools");
     if (!options.tools.is_null() && !options.tools.is_array())
         throw InputError("the tools must be a JSON list");
 
-    const std::string text = chat.render(messages, options);
+    // -p and -sys: the single turn `--chat` renders, by the same function.
+    const std::string text =
+        args.has("messages")
+            ? chat.render(messages, options)
+            : single_turn_prompt(chat, args.str("prompt"),
+                                 args.has("system-prompt") ? args.str("system-prompt") : "", options);
     if (args.flag("ids")) {
         const auto ids = files->tokenizer().encode(text);
         for (std::size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
