@@ -16,7 +16,7 @@ EagleDrafter::EagleDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3M
       head_(o.draft_model.empty()
                 ? throw InputError(
                       "the eagle drafter needs a draft model: an EAGLE-3 head (--draft-model PATH)")
-                : EagleHead::load(o.draft_model, *target_, o.text("eagle_layer_convention", ""))),
+                : EagleHead::load(o.draft_model, target_, o.text("eagle_layer_convention", ""))),
       width_(static_cast<int>(o.get("eagle_width", 4))),
       soft_(o.get("soft_drafts", 1) != 0),
       cache_(head_->make_cache(target_->config().context_length + kMaxDraftTokens)) {

@@ -50,107 +50,118 @@ EagleSource EagleSource::open(const std::string& path) {
     });
 }
 
-std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, const Qwen3Model& target,
+namespace {
+
+// The head's shape from its config.json, checked against the target it drafts for.
+EagleConfig read_eagle_config(const nlohmann::json& j, const std::string& cfg_path, const ModelConfig& tc,
+                              const std::string& convention) {
+    EagleConfig c;
+    c.hidden = get_int(j, "hidden_size", cfg_path);
+    c.intermediate = get_int(j, "intermediate_size", cfg_path);
+    c.heads = get_int(j, "num_attention_heads", cfg_path);
+    c.kv_heads = get_int(j, "num_key_value_heads", cfg_path, c.heads);
+    c.head_dim = get_int(j, "head_dim", cfg_path, c.hidden / c.heads);
+    c.vocab = get_int(j, "vocab_size", cfg_path);
+    c.draft_vocab = get_int(j, "draft_vocab_size", cfg_path, c.vocab);
+    c.target_hidden = get_int(j, "target_hidden_size", cfg_path, tc.hidden_size);
+    c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 10000.0f, 0, 1e12);
+    c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
+    // Variants of the head's layout that this implementation does not compute: refused by name rather
+    // than run with the wrong arithmetic (acceptance would collapse without an error).
+    for (const char* variant : {"fc_norm", "norm_before_residual", "norm_before_fc"})
+        if (json_bool_field(j, variant, cfg_path, false))
+            throw FormatError(cfg_path + ": " + variant +
+                              " is true; ternspec's EAGLE-3 head implements the variant without it");
+    c.aux_layers = aux_layers_for(j, cfg_path, tc.n_layers, convention);
+    if (c.aux_layers.size() != 3)
+        throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_ids must list three layers");
+    for (int l : c.aux_layers)
+        if (l < 0 || l > tc.n_layers)
+            throw FormatError(cfg_path + ": aux layer " + std::to_string(l) + " is outside the target's 0.." +
+                              std::to_string(tc.n_layers));
+    if (c.vocab != tc.vocab_size)
+        throw FormatError(cfg_path + ": vocab_size " + std::to_string(c.vocab) +
+                          " differs from the target's " + std::to_string(tc.vocab_size));
+    if (c.target_hidden != tc.hidden_size)
+        throw FormatError(cfg_path + ": target_hidden_size " + std::to_string(c.target_hidden) +
+                          " differs from the target's " + std::to_string(tc.hidden_size));
+    if (c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0)
+        throw FormatError(cfg_path + ": inconsistent attention shape");
+    return c;
+}
+
+// A tensor of the head by its published name, with the shape it must have. Some exporters name the layer
+// layers.0 instead of midlayer.
+const TensorRef& head_tensor(const EagleSource& src, const std::string& path, const std::string& name,
+                             const std::vector<std::uint64_t>& shape) {
+    auto it = src.tensors.find(name);
+    if (it == src.tensors.end() && name.rfind("midlayer.", 0) == 0)
+        it = src.tensors.find("layers.0." + name.substr(9));
+    if (it == src.tensors.end()) throw FormatError(path + ": missing tensor " + name);
+    if (it->second.shape != shape)
+        throw FormatError(it->second.file + ": tensor " + name + " has the wrong shape");
+    return it->second;
+}
+
+std::vector<float> head_floats(const EagleSource& src, const std::string& path, const std::string& name,
+                               const std::vector<std::uint64_t>& shape) {
+    const TensorRef& t = head_tensor(src, path, name, shape);
+    std::vector<float> v(t.n_elems());
+    dequantize(t.type, t.data, v.data(), v.size());
+    return v;
+}
+
+}  // namespace
+
+std::shared_ptr<EagleHead> EagleHead::load(const std::string& path, std::shared_ptr<const Qwen3Model> target,
                                            const std::string& convention) {
     return naming_file(path, [&] {
         const auto src = EagleSource::open(path);
-        const std::string& cfg_path = src.config_origin;
-        const nlohmann::json& j = src.config;
         auto h = std::make_shared<EagleHead>();
-        h->target_ = &target;
-        EagleConfig& c = h->cfg_;
-        const auto& tc = target.config();
-        c.hidden = get_int(j, "hidden_size", cfg_path);
-        c.intermediate = get_int(j, "intermediate_size", cfg_path);
-        c.heads = get_int(j, "num_attention_heads", cfg_path);
-        c.kv_heads = get_int(j, "num_key_value_heads", cfg_path, c.heads);
-        c.head_dim = get_int(j, "head_dim", cfg_path, c.hidden / c.heads);
-        c.vocab = get_int(j, "vocab_size", cfg_path);
-        c.draft_vocab = get_int(j, "draft_vocab_size", cfg_path, c.vocab);
-        c.target_hidden = get_int(j, "target_hidden_size", cfg_path, tc.hidden_size);
-        c.rope_theta = json_float_field(j, "rope_theta", cfg_path, 10000.0f, 0, 1e12);
-        c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
-        // Variants of the head's layout that this implementation does not compute: refused by name rather
-        // than run with the wrong arithmetic (acceptance would collapse without an error).
-        for (const char* variant : {"fc_norm", "norm_before_residual", "norm_before_fc"})
-            if (json_bool_field(j, variant, cfg_path, false))
-                throw FormatError(cfg_path + ": " + variant +
-                                  " is true; ternspec's EAGLE-3 head implements the variant without it");
-        c.aux_layers = aux_layers_for(j, cfg_path, tc.n_layers, convention);
-        if (c.aux_layers.size() != 3)
-            throw FormatError(cfg_path + ": eagle_aux_hidden_state_layer_ids must list three layers");
-        for (int l : c.aux_layers)
-            if (l < 0 || l > tc.n_layers)
-                throw FormatError(cfg_path + ": aux layer " + std::to_string(l) +
-                                  " is outside the target's 0.." + std::to_string(tc.n_layers));
-        if (c.vocab != tc.vocab_size)
-            throw FormatError(cfg_path + ": vocab_size " + std::to_string(c.vocab) +
-                              " differs from the target's " + std::to_string(tc.vocab_size));
-        if (c.target_hidden != tc.hidden_size)
-            throw FormatError(cfg_path + ": target_hidden_size " + std::to_string(c.target_hidden) +
-                              " differs from the target's " + std::to_string(tc.hidden_size));
-        if (c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0)
-            throw FormatError(cfg_path + ": inconsistent attention shape");
-
-        auto find = [&](const std::string& name) -> const TensorRef* {
-            auto it = src.tensors.find(name);
-            return it == src.tensors.end() ? nullptr : &it->second;
-        };
-        auto get = [&](const std::string& name, std::vector<std::uint64_t> shape) {
-            const TensorRef* t = find(name);
-            // Some exporters name the layer layers.0 instead of midlayer.
-            if (!t && name.rfind("midlayer.", 0) == 0) t = find("layers.0." + name.substr(9));
-            if (!t) throw FormatError(path + ": missing tensor " + name);
-            if (t->shape != shape) throw FormatError(t->file + ": tensor " + name + " has the wrong shape");
-            std::uint64_t n = 1;
-            for (auto d : t->shape) n *= d;
-            std::vector<float> v(n);
-            dequantize(t->type, t->data, v.data(), n);
-            return v;
-        };
-        const auto H = static_cast<std::uint64_t>(c.hidden), I = static_cast<std::uint64_t>(c.intermediate);
-        const auto QD = static_cast<std::uint64_t>(c.heads) * c.head_dim,
-                   KD = static_cast<std::uint64_t>(c.kv_heads) * c.head_dim;
-        auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
-            const TensorRef* t = find(name);
-            if (!t && name.rfind("midlayer.", 0) == 0) t = find("layers.0." + name.substr(9));
-            if (!t) throw FormatError(path + ": missing tensor " + name);
-            if (t->shape != std::vector<std::uint64_t>{rows, cols})
-                throw FormatError(t->file + ": tensor " + name + " has the wrong shape");
-            return HeadMatrix::load(*t);
-        };
-        h->fc_ = mat("fc.weight", H, 3 * static_cast<std::uint64_t>(c.target_hidden));
-        h->q_ = mat("midlayer.self_attn.q_proj.weight", QD, 2 * H);
-        h->k_ = mat("midlayer.self_attn.k_proj.weight", KD, 2 * H);
-        h->v_ = mat("midlayer.self_attn.v_proj.weight", KD, 2 * H);
-        h->o_ = mat("midlayer.self_attn.o_proj.weight", H, QD);
-        h->gate_ = mat("midlayer.mlp.gate_proj.weight", I, H);
-        h->up_ = mat("midlayer.mlp.up_proj.weight", I, H);
-        h->down_ = mat("midlayer.mlp.down_proj.weight", H, I);
-        h->lm_head_ = mat("lm_head.weight", static_cast<std::uint64_t>(c.draft_vocab), H);
-        h->input_norm_ = get("midlayer.input_layernorm.weight", {H});
-        h->hidden_norm_ = get("midlayer.hidden_norm.weight", {H});
-        h->post_norm_ = get("midlayer.post_attention_layernorm.weight", {H});
-        h->final_norm_ = get("norm.weight", {H});
-        if (find("embed_tokens.weight"))
-            h->embed_ = get("embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
-        else if (c.hidden != tc.hidden_size)
-            throw FormatError(path + ": no embed_tokens.weight, and the target's embedding is not " +
-                              std::to_string(c.hidden) + " wide");
-        if (find("d2t")) {
-            const auto d = get("d2t", {static_cast<std::uint64_t>(c.draft_vocab)});
-            h->d2t_.assign(d.begin(), d.end());
-        } else {
-            h->d2t_.assign(static_cast<std::size_t>(c.draft_vocab), 0);
-        }
-        for (std::size_t i = 0; i < h->d2t_.size(); ++i) {
-            const auto t = static_cast<std::int64_t>(i) + h->d2t_[i];
-            if (t < 0 || t >= c.vocab)
-                throw FormatError(path + ": d2t maps draft id " + std::to_string(i) +
-                                  " outside the target vocabulary");
-        }
+        h->cfg_ = read_eagle_config(src.config, src.config_origin, target->config(), convention);
+        h->target_ = std::move(target);
+        h->load_weights(src, path);
         return h;
     });
+}
+
+void EagleHead::load_weights(const EagleSource& src, const std::string& path) {
+    const EagleConfig& c = cfg_;
+    const auto H = static_cast<std::uint64_t>(c.hidden), I = static_cast<std::uint64_t>(c.intermediate);
+    const auto QD = static_cast<std::uint64_t>(c.heads) * c.head_dim,
+               KD = static_cast<std::uint64_t>(c.kv_heads) * c.head_dim;
+    auto mat = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
+        return HeadMatrix::load(head_tensor(src, path, name, {rows, cols}));
+    };
+    fc_ = mat("fc.weight", H, 3 * static_cast<std::uint64_t>(c.target_hidden));
+    q_ = mat("midlayer.self_attn.q_proj.weight", QD, 2 * H);
+    k_ = mat("midlayer.self_attn.k_proj.weight", KD, 2 * H);
+    v_ = mat("midlayer.self_attn.v_proj.weight", KD, 2 * H);
+    o_ = mat("midlayer.self_attn.o_proj.weight", H, QD);
+    gate_ = mat("midlayer.mlp.gate_proj.weight", I, H);
+    up_ = mat("midlayer.mlp.up_proj.weight", I, H);
+    down_ = mat("midlayer.mlp.down_proj.weight", H, I);
+    lm_head_ = mat("lm_head.weight", static_cast<std::uint64_t>(c.draft_vocab), H);
+    input_norm_ = head_floats(src, path, "midlayer.input_layernorm.weight", {H});
+    hidden_norm_ = head_floats(src, path, "midlayer.hidden_norm.weight", {H});
+    post_norm_ = head_floats(src, path, "midlayer.post_attention_layernorm.weight", {H});
+    final_norm_ = head_floats(src, path, "norm.weight", {H});
+    if (src.tensors.count("embed_tokens.weight"))
+        embed_ = head_floats(src, path, "embed_tokens.weight", {static_cast<std::uint64_t>(c.vocab), H});
+    else if (c.hidden != target_->config().hidden_size)
+        throw FormatError(path + ": no embed_tokens.weight, and the target's embedding is not " +
+                          std::to_string(c.hidden) + " wide");
+    d2t_.assign(static_cast<std::size_t>(c.draft_vocab), 0);
+    if (src.tensors.count("d2t")) {
+        const auto d = head_floats(src, path, "d2t", {static_cast<std::uint64_t>(c.draft_vocab)});
+        d2t_.assign(d.begin(), d.end());
+    }
+    for (std::size_t i = 0; i < d2t_.size(); ++i) {
+        const auto t = static_cast<std::int64_t>(i) + d2t_[i];
+        if (t < 0 || t >= c.vocab)
+            throw FormatError(path + ": d2t maps draft id " + std::to_string(i) +
+                              " outside the target vocabulary");
+    }
 }
 
 std::size_t EagleHead::bytes() const {

@@ -71,7 +71,8 @@ class EagleHead {
   public:
     // A folder with config.json + model.safetensors (or the GGUF form), checked against the target it drafts
     // for. `convention` ("vllm", "sglang" or "" to take the config's) says how explicit aux layer ids count.
-    static std::shared_ptr<EagleHead> load(const std::string& path, const Qwen3Model& target,
+    // The head keeps the target alive: it embeds tokens with the target's embedding.
+    static std::shared_ptr<EagleHead> load(const std::string& path, std::shared_ptr<const Qwen3Model> target,
                                            const std::string& convention = "");
 
     const EagleConfig& config() const { return cfg_; }
@@ -98,8 +99,10 @@ class EagleHead {
     }
 
   private:
+    void load_weights(const EagleSource& src, const std::string& path);
+
     EagleConfig cfg_;
-    const Qwen3Model* target_ = nullptr;
+    std::shared_ptr<const Qwen3Model> target_;
     std::vector<float> embed_;  // own embedding (vocab x hidden), empty when borrowed from the target
     HeadMatrix fc_, q_, k_, v_, o_, gate_, up_, down_, lm_head_;
     std::vector<float> input_norm_, hidden_norm_, post_norm_, final_norm_;

@@ -1,5 +1,5 @@
 // The public C++ API over the internal model, drafters and decode loop.
-#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include <mutex>
 
@@ -14,6 +14,14 @@ namespace ternspec {
 struct Model::Impl {
     std::string path, format;
     std::shared_ptr<const Qwen3Model> model;
+    // LoadOptions::threads > 0: this model's decodes run in an arena of that many threads, leaving the
+    // process's other work (and other models) at TBB's default.
+    std::unique_ptr<tbb::task_arena> arena;
+
+    template <typename F>
+    auto in_arena(F&& f) const {
+        return arena ? arena->execute(std::forward<F>(f)) : f();
+    }
 };
 
 struct Session::Impl {
@@ -31,21 +39,15 @@ std::string active_kernels() {
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
     check_kernel_environment();  // an override that cannot be honoured is an error, not ignored
-    if (options.threads > 0) {
-        // Process-wide, as TBB's limit is; kept for the process's lifetime.
-        static std::mutex mu;
-        static std::unique_ptr<tbb::global_control> control;
-        std::lock_guard lock(mu);
-        control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                        static_cast<std::size_t>(options.threads));
-    }
+    if (options.threads < 0) throw InputError("threads " + std::to_string(options.threads) + " is negative");
     const auto files = ModelFiles::open(path);
     ModelLoadOptions lo;
     lo.quantize = options.quantize;
     auto impl = std::make_shared<Impl>();
     impl->path = path;
     impl->format = files.format();
-    impl->model = Qwen3Model::load(files, lo);
+    if (options.threads > 0) impl->arena = std::make_unique<tbb::task_arena>(options.threads);
+    impl->model = impl->in_arena([&] { return Qwen3Model::load(files, lo); });
     return Model(std::move(impl));
 }
 
@@ -86,7 +88,8 @@ Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::mak
     if (draft.tree_nodes < 0 || draft.tree_nodes > kMaxDraftTokens)
         throw InputError("tree_nodes " + std::to_string(draft.tree_nodes) + " is out of range (0 to " +
                          std::to_string(kMaxDraftTokens) + ")");
-    impl_->drafter = create_drafter(draft.drafter, o, impl_->model->model);
+    impl_->drafter =
+        impl_->model->in_arena([&] { return create_drafter(draft.drafter, o, impl_->model->model); });
 }
 
 Session::~Session() = default;
@@ -125,7 +128,7 @@ Result to_result(DecodeResult&& r) {
     Result out;
     out.text = std::move(r.text);
     out.tokens = std::move(r.tokens);
-    out.stop_reason = r.stop_reason;
+    out.stop_reason = stop_reason_name(r.stop_reason);
     const auto& s = r.stats;
     out.stats.prompt_tokens = s.prompt_tokens;
     out.stats.emitted = s.emitted;
@@ -150,7 +153,7 @@ Result to_result(DecodeResult&& r) {
 Result Session::generate_tokens(std::span<const std::int32_t> prompt, const GenerateOptions& options) {
     const DecodeOptions o = decode_options(options, impl_->draft);
     SpeculativeDecoder dec(impl_->model->model, impl_->drafter.get());
-    return to_result(dec.run(prompt, o));
+    return impl_->model->in_arena([&] { return to_result(dec.run(prompt, o)); });
 }
 
 std::vector<Result> Session::generate_together(std::span<Session* const> sessions,
@@ -181,7 +184,8 @@ std::vector<Result> Session::generate_together(std::span<Session* const> session
         per[i] = decode_options(shared, s.draft);
         reqs.push_back({s.model->model->tokenizer().encode(prompts[i]), s.drafter.get(), &per[i]});
     }
-    auto rs = decode_batch(sessions[0]->impl_->model->model, reqs, per[0]);
+    const Model::Impl& model = *sessions[0]->impl_->model;
+    auto rs = model.in_arena([&] { return decode_batch(model.model, reqs, per[0]); });
     std::vector<Result> out;
     for (auto& r : rs) out.push_back(to_result(std::move(r)));
     return out;

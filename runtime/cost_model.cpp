@@ -1,6 +1,7 @@
 #include "runtime/cost_model.hpp"
 
 #include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <chrono>
@@ -59,6 +60,14 @@ namespace {
 constexpr const char* kForwardGeneration = "forward-6";
 }  // namespace
 
+// The threads a forward here may use: the process's TBB limit (the CLI's -t) or the arena's (a library
+// model loaded with LoadOptions::threads), whichever is smaller.
+static int threads_in_use() {
+    const auto limit = tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+    return static_cast<int>(
+        std::min<std::size_t>(limit, static_cast<std::size_t>(tbb::this_task_arena::max_concurrency())));
+}
+
 CostModel CostModel::cached(const Qwen3Model& m, const std::string& model_key, int max_tokens) {
     namespace fs = std::filesystem;
     const char* xdg = std::getenv("XDG_CACHE_HOME");
@@ -66,9 +75,8 @@ CostModel CostModel::cached(const Qwen3Model& m, const std::string& model_key, i
     fs::path dir = xdg    ? fs::path(xdg) / "ternspec"
                    : home ? fs::path(home) / ".cache" / "ternspec"
                           : fs::temp_directory_path();
-    const std::string key =
-        model_key + "|" + kernel_path_name(kernel_path()) + "|" + kForwardGeneration + "|" +
-        std::to_string(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+    const std::string key = model_key + "|" + kernel_path_name(kernel_path()) + "|" + kForwardGeneration +
+                            "|" + std::to_string(threads_in_use());
     const auto file = dir / ("cost-" + std::to_string(std::hash<std::string>{}(key)) + ".json");
     try {
         std::ifstream in(file);
@@ -100,6 +108,11 @@ DraftLengthController::DraftLengthController(CostModel costs, int max_k)
       accepted_(static_cast<std::size_t>(max_k), 0.0) {}
 
 double DraftLengthController::expected_tokens(int k) const {
+    std::lock_guard lock(mu_);
+    return expected_tokens_locked(k);
+}
+
+double DraftLengthController::expected_tokens_locked(int k) const {
     double e = 1.0, p = 1.0, above = 0.5;
     for (int d = 0; d < k; ++d) {
         // Conditional acceptance at depth d + 1. The prior (weight 2) is the estimate one depth up, a half
@@ -115,10 +128,12 @@ double DraftLengthController::expected_tokens(int k) const {
 }
 
 int DraftLengthController::choose() const {
+    std::lock_guard lock(mu_);
+    const double per_token = draft_tokens_ > 0 ? draft_seconds_ / draft_tokens_ : 0.0;
     int best = 0;
-    double best_rate = expected_tokens(0) / costs_.seconds(1);
+    double best_rate = expected_tokens_locked(0) / costs_.seconds(1);
     for (int k = 1; k <= max_k_; ++k) {
-        const double rate = expected_tokens(k) / (costs_.seconds(k + 1) + k * draft_seconds_per_token());
+        const double rate = expected_tokens_locked(k) / (costs_.seconds(k + 1) + k * per_token);
         if (rate > best_rate) best = k, best_rate = rate;
     }
     // A controller that stopped drafting learns nothing more about the drafter, so every kExploreEvery
@@ -126,25 +141,28 @@ int DraftLengthController::choose() const {
     // Drafts that keep failing then cost one 2-token verification in kExploreEvery + 1 rounds.
     constexpr int kExploreEvery = 32;
     if (best == 0 && idle_rounds_ >= kExploreEvery &&
-        2.0 / (costs_.seconds(2) + draft_seconds_per_token()) > 1.0 / costs_.seconds(1))
+        2.0 / (costs_.seconds(2) + per_token) > 1.0 / costs_.seconds(1))
         best = 1;
     return best;
 }
 
 void DraftLengthController::record_draft_cost(double seconds, int depth) {
     if (depth <= 0) return;  // rounds without a draft say nothing about its cost
+    std::lock_guard lock(mu_);
     constexpr double kDecay = 0.97;
     draft_seconds_ = draft_seconds_ * kDecay + seconds;
     draft_tokens_ = draft_tokens_ * kDecay + depth;
 }
 
 double DraftLengthController::draft_seconds_per_token() const {
+    std::lock_guard lock(mu_);
     return draft_tokens_ > 0 ? draft_seconds_ / draft_tokens_ : 0.0;
 }
 
 void DraftLengthController::record(int depth, int accepted) {
     // Recent rounds count more: acceptance drifts with the text being written.
     constexpr double kDecay = 0.97;
+    std::lock_guard lock(mu_);
     idle_rounds_ = depth > 0 ? 0 : idle_rounds_ + 1;
     for (auto& v : reached_) v *= kDecay;
     for (auto& v : accepted_) v *= kDecay;

@@ -2,6 +2,7 @@
 // t(M): what one target forward of M tokens costs on this machine, measured, not assumed. The draft-length
 // controller weighs expected accepted tokens against it. Measured once per model, kernel path and thread
 // count, and cached under $XDG_CACHE_HOME/ternspec (or ~/.cache/ternspec).
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ class CostModel {
 
 // Chooses the draft length that maximises expected tokens per second from running per-depth acceptance,
 // counting the drafter's own measured cost per drafted token (a model drafter's head is not free).
+// One controller may serve several sessions decoding together (one DecodeOptions for a batch): its
+// members lock, so sessions recording from different threads do not race.
 class DraftLengthController {
   public:
     DraftLengthController(CostModel costs, int max_k);
@@ -42,6 +45,9 @@ class DraftLengthController {
     const CostModel& costs() const { return costs_; }
 
   private:
+    double expected_tokens_locked(int k) const;
+
+    mutable std::mutex mu_;
     CostModel costs_;
     int max_k_;
     std::vector<double> reached_, accepted_;       // decayed counts per depth

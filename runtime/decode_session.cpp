@@ -101,17 +101,17 @@ bool DecodeSession::emit(std::int32_t tok) {
     ++res_.stats.emitted;
     if (res_.stats.target_forwards > 0) ++res_.stats.round_emitted;  // the prefill's token is no round's
     if (opt_.stop_at_eos && model_->tokenizer().is_end(tok)) {
-        res_.stop_reason = "eos";
+        res_.stop_reason = StopReason::Eos;
         return false;
     }
     const std::string piece = stream_.push(tok);
     res_.text += piece;
     if (opt_.on_token && !opt_.on_token(tok, piece)) {
-        res_.stop_reason = "cancelled";
+        res_.stop_reason = StopReason::Cancelled;
         return false;
     }
     if (static_cast<int>(res_.tokens.size()) >= opt_.max_new_tokens) {
-        res_.stop_reason = "length";
+        res_.stop_reason = StopReason::Length;
         return false;
     }
     return true;
@@ -169,9 +169,9 @@ void DecodeSession::consume(const ForwardOutput& out) {
         st.t_prefill = now() - t0_;
         if (drafter_)
             timed_drafter_call([&] { drafter_->begin(prompt_, layers_.empty() ? nullptr : &out.hidden); });
-        if (opt_.max_new_tokens == 0) res_.stop_reason = "length";
+        if (opt_.max_new_tokens == 0) res_.stop_reason = StopReason::Length;
         done_ = !(opt_.max_new_tokens > 0 && emit(pending_));
-        if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = "context", done_ = true;
+        if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = StopReason::Context, done_ = true;
         return;
     }
     const int n = static_cast<int>(toks_.size());
@@ -216,11 +216,11 @@ void DecodeSession::consume(const ForwardOutput& out) {
         }
     pending_ = v.next_token;
     done_ = !emit(pending_);
-    if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = "context", done_ = true;
+    if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = StopReason::Context, done_ = true;
 }
 
 DecodeResult DecodeSession::finish() {
-    if (res_.stop_reason != "eos") res_.text += stream_.flush();
+    if (res_.stop_reason != StopReason::Eos) res_.text += stream_.flush();
     if (drafter_) drafter_->end_request(res_.tokens);
     res_.stats.t_total = now() - t0_;
     return std::move(res_);

@@ -7,6 +7,12 @@
 
 namespace ternspec {
 
+const char* stop_reason_name(StopReason r) {
+    // In StopReason's order.
+    static constexpr const char* kNames[] = {"", "eos", "length", "context", "cancelled", "stop"};
+    return kNames[static_cast<std::size_t>(r)];
+}
+
 void validate(const DecodeOptions& o) {
     auto range = [](const char* name, int v, int lo, int hi) {
         if (v < lo || v > hi)

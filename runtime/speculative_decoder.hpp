@@ -50,10 +50,15 @@ int request_context(const Qwen3Model& m, const DecodeOptions& o);
 // this before it allocates; callers serving many requests use it to report a bad one and serve the rest.
 int check_request(const Qwen3Model& m, const DecodeOptions& o, std::span<const std::int32_t> prompt);
 
+// Why a decode ended. Stop strings are the CLI's and the server's (they cut the text after decoding).
+enum class StopReason { None, Eos, Length, Context, Cancelled, StopString };
+// "eos", "length", "context", "cancelled", "stop" ("" for None): the names in JSON and the public API.
+const char* stop_reason_name(StopReason r);
+
 struct DecodeResult {
     std::vector<std::int32_t> tokens;  // output only
     std::string text;
-    std::string stop_reason;  // "eos", "length", "context", "cancelled"
+    StopReason stop_reason = StopReason::None;
     DecodeStats stats;
 };
 

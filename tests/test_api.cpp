@@ -1,6 +1,7 @@
 // The public API: one Model shared by sessions on several threads gives each the output it gets alone;
 // cancellation stops a decode; the C API reports errors through status codes and ternspec_last_error().
 #include <gtest/gtest.h>
+#include <tbb/task_arena.h>
 
 #include <atomic>
 #include <thread>
@@ -278,4 +279,36 @@ TEST(CApi, ReachesWhatTheCppApiDoes) {
     EXPECT_LT(st.emitted, 100000);
     ternspec_session_free(s);
     ternspec_model_free(m);
+}
+
+// LoadOptions::threads scopes the model's work to an arena of that many threads: a decode sees it, the
+// rest of the process keeps TBB's default, and the output is the same as with every core.
+TEST(Api, ThreadsApplyToTheModelNotTheProcess) {
+    const auto path = fixtures::tiny_gguf("api_arena");
+    const int process_default = tbb::this_task_arena::max_concurrency();
+    LoadOptions one;
+    one.threads = 1;
+    const auto narrow = Model::load(path, one);
+    const auto wide = Model::load(path);
+    GenerateOptions o;
+    o.max_new_tokens = 12;
+    o.stop_at_eos = false;
+    int seen_narrow = 0, seen_wide = 0;
+    o.on_token = [&](std::int32_t, std::string_view) {
+        seen_narrow = tbb::this_task_arena::max_concurrency();
+        return true;
+    };
+    const auto a = Session(narrow, drafter("suffix")).generate("abc abc abc", o);
+    o.on_token = [&](std::int32_t, std::string_view) {
+        seen_wide = tbb::this_task_arena::max_concurrency();
+        return true;
+    };
+    const auto b = Session(wide, drafter("suffix")).generate("abc abc abc", o);
+    EXPECT_EQ(seen_narrow, 1);
+    EXPECT_EQ(seen_wide, process_default);
+    EXPECT_EQ(tbb::this_task_arena::max_concurrency(), process_default);
+    EXPECT_EQ(a.tokens, b.tokens);
+    LoadOptions bad;
+    bad.threads = -1;
+    EXPECT_THROW(Model::load(path, bad), InputError);
 }

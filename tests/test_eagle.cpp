@@ -156,14 +156,14 @@ TEST(Eagle, HeadsWithoutLayerIdsAndUnknownVariants) {
                      {&m->tokenizer(), m->config().n_layers, m->config().context_length});
     const int L = m->config().n_layers;
     const std::vector<int> defaults = {std::min(2, L - 1), L / 2, std::max(0, L - 3)};
-    EXPECT_EQ(EagleHead::load(folder.draft_model, *m)->config().aux_layers, defaults);
-    EXPECT_EQ(EagleHead::load(file.draft_model, *m)->config().aux_layers, defaults);
+    EXPECT_EQ(EagleHead::load(folder.draft_model, m)->config().aux_layers, defaults);
+    EXPECT_EQ(EagleHead::load(file.draft_model, m)->config().aux_layers, defaults);
     for (const char* variant : {"fc_norm", "norm_before_residual"}) {
         auto v = cfg;
         v[variant] = true;
         std::ofstream(cfg_path, std::ios::trunc) << v.dump();
         try {
-            EagleHead::load(folder.draft_model, *m);
+            EagleHead::load(folder.draft_model, m);
             ADD_FAILURE() << variant << " accepted";
         } catch (const FormatError& e) {
             EXPECT_NE(std::string(e.what()).find(std::string(variant) + " is true"), std::string::npos)
@@ -181,7 +181,7 @@ TEST(Eagle, TernaryHeadsArePackedAndLossless) {
                int8 = fixtures::temp_path("eagle_int8.gguf");
     synth_eagle3(ternary, m->config(), 100, TensorType::Q2_0, 3);
     synth_eagle3(int8, m->config(), 100, TensorType::F16, 3);
-    const auto t = EagleHead::load(ternary, *m), i = EagleHead::load(int8, *m);
+    const auto t = EagleHead::load(ternary, m), i = EagleHead::load(int8, m);
     EXPECT_TRUE(t->ternary());
     EXPECT_FALSE(i->ternary());
     EXPECT_LT(t->step_bytes() * 3, i->step_bytes());
@@ -216,21 +216,21 @@ TEST(Eagle, SglangLayerConventionShiftsIdsByOne) {
     cfg["eagle_config"] = {{"eagle_aux_hidden_state_layer_ids", {0, 1, 1}}};
     auto write = [&](const nlohmann::json& c) { std::ofstream(cfg_path, std::ios::trunc) << c.dump(); };
     write(cfg);
-    EXPECT_EQ(EagleHead::load(dir, *m)->config().aux_layers, (std::vector<int>{0, 1, 1}));  // vLLM's
-    EXPECT_EQ(EagleHead::load(dir, *m, "sglang")->config().aux_layers, (std::vector<int>{1, 2, 2}));
+    EXPECT_EQ(EagleHead::load(dir, m)->config().aux_layers, (std::vector<int>{0, 1, 1}));  // vLLM's
+    EXPECT_EQ(EagleHead::load(dir, m, "sglang")->config().aux_layers, (std::vector<int>{1, 2, 2}));
     auto said = cfg;
     said["eagle_config"]["eagle_aux_hidden_state_layer_convention"] = "sglang";
     write(said);
-    EXPECT_EQ(EagleHead::load(dir, *m)->config().aux_layers, (std::vector<int>{1, 2, 2}));
+    EXPECT_EQ(EagleHead::load(dir, m)->config().aux_layers, (std::vector<int>{1, 2, 2}));
     const auto file = fixtures::temp_path("eagle_conv_head.gguf");
     write_eagle_gguf(EagleSource::open(dir), file, TensorType::BF16,
                      {&m->tokenizer(), m->config().n_layers, m->config().context_length});
-    EXPECT_EQ(EagleHead::load(file, *m)->config().aux_layers, (std::vector<int>{1, 2, 2}));
-    EXPECT_THROW(EagleHead::load(dir, *m, "vllm"), InputError);  // contradicts the config
+    EXPECT_EQ(EagleHead::load(file, m)->config().aux_layers, (std::vector<int>{1, 2, 2}));
+    EXPECT_THROW(EagleHead::load(dir, m, "vllm"), InputError);  // contradicts the config
     said["eagle_config"]["eagle_aux_hidden_state_layer_convention"] = "hf";
     write(said);
     try {
-        EagleHead::load(dir, *m);
+        EagleHead::load(dir, m);
         ADD_FAILURE() << "an unknown convention was accepted";
     } catch (const FormatError& e) {
         EXPECT_NE(std::string(e.what()).find("eagle_aux_hidden_state_layer_convention is \"hf\""),
@@ -242,7 +242,7 @@ TEST(Eagle, SglangLayerConventionShiftsIdsByOne) {
     past["eagle_config"]["eagle_aux_hidden_state_layer_ids"] = {0, 1, m->config().n_layers};
     past["eagle_config"]["eagle_aux_hidden_state_layer_convention"] = "sglang";
     write(past);
-    EXPECT_THROW(EagleHead::load(dir, *m), FormatError);
+    EXPECT_THROW(EagleHead::load(dir, m), FormatError);
 }
 
 // A server's slots share one copy of the head (Drafter::sibling): the sibling reads the same weights and

@@ -6,6 +6,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -13,6 +16,7 @@
 #include "drafters/suffix_drafter.hpp"
 #include "drafters/suffix_trie.hpp"
 #include "runtime/batch_decoder.hpp"
+#include "runtime/cost_model.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "ternspec/error.hpp"
 #include "tests/support/test_models.hpp"
@@ -424,13 +428,13 @@ TEST(Lossless, DraftsTruncatedAtTheContextLimit) {
     o.stop_at_eos = false;
     o.context = static_cast<int>(prompt.size()) + 23;
     const auto plain = SpeculativeDecoder(m, nullptr).run(prompt, o);
-    EXPECT_EQ(plain.stop_reason, "context");
+    EXPECT_EQ(plain.stop_reason, StopReason::Context);
     for (const int tree : {0, 8}) {
         auto d = create_drafter("suffix", {}, m);
         o.budget = {8, tree};
         const auto r = SpeculativeDecoder(m, d.get()).run(prompt, o);
         EXPECT_EQ(r.tokens, plain.tokens) << "tree " << tree;
-        EXPECT_EQ(r.stop_reason, "context");
+        EXPECT_EQ(r.stop_reason, StopReason::Context);
         EXPECT_GT(r.stats.accepted, 0) << "the drafter never drafted into the last rounds";
     }
 }
@@ -547,7 +551,7 @@ TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
             // Different lengths, so requests finish at different rounds.
             reqs[1].prompt.resize(3);
             alone[1] = SpeculativeDecoder(m, create_drafter(name, {}, m).get()).run(reqs[1].prompt, opt);
-            for (const auto mode : {Overlap::Off, Overlap::On}) {
+            for (const auto mode : {Overlap::Off, Overlap::On, Overlap::Auto}) {
                 // Fresh drafters per run: the suffix drafter learns from the requests it served.
                 for (std::size_t i = 0; i < reqs.size(); ++i) {
                     drafters[i] = create_drafter(name, {}, m);
@@ -556,8 +560,15 @@ TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
                 BatchReport rep;
                 const auto together = decode_batch(m, reqs, opt, mode, &rep);
                 ASSERT_EQ(together.size(), texts.size());
-                EXPECT_EQ(rep.overlapped,
-                          mode == Overlap::On && tbb::this_task_arena::max_concurrency() >= 2);
+                // Auto decides from measured draft and forward times (either way is right); it never
+                // overlaps where there is one thread, and decides after its fourth round.
+                if (mode != Overlap::Auto || tbb::this_task_arena::max_concurrency() < 2) {
+                    EXPECT_EQ(rep.overlapped,
+                              mode == Overlap::On && tbb::this_task_arena::max_concurrency() >= 2);
+                }
+                if (mode == Overlap::Auto && rep.overlapped) {
+                    EXPECT_GE(rep.rounds, 4);
+                }
                 for (std::size_t i = 0; i < texts.size(); ++i) {
                     EXPECT_EQ(together[i].tokens, alone[i].tokens)
                         << name << " request " << i << (greedy ? " greedy" : " sampled");
@@ -566,6 +577,37 @@ TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
                 }
             }
         }
+}
+
+// t(M) is measured for every M, positive and finite; the cached curve is read back as it was written (a
+// fresh measurement would differ in its timings), and an unreadable cache file is measured again.
+TEST(CostModel, MeasuresEverySizeAndCachesTheCurve) {
+    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("cost_model")));
+    const auto measured = CostModel::measure(*m, 3, 1);
+    ASSERT_EQ(measured.max_tokens(), 3);
+    for (const double t : measured.curve()) EXPECT_TRUE(std::isfinite(t) && t > 0) << t;
+    EXPECT_EQ(measured.seconds(0), measured.seconds(1));  // clamped to the measured range
+    EXPECT_EQ(measured.seconds(9), measured.seconds(3));
+
+    const auto dir = fixtures::temp_path("cost_cache");
+    std::filesystem::remove_all(dir);
+    const char* old = std::getenv("XDG_CACHE_HOME");
+    const std::string saved = old ? old : "";
+    setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+    const auto first = CostModel::cached(*m, "tiny", 4);
+    const auto again = CostModel::cached(*m, "tiny", 4);
+    EXPECT_EQ(again.curve(), first.curve());
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir + "/ternspec")) files.push_back(e.path());
+    ASSERT_EQ(files.size(), 1u);
+    std::ofstream(files[0]) << "{not json";
+    const auto remeasured = CostModel::cached(*m, "tiny", 4);
+    EXPECT_EQ(remeasured.max_tokens(), 4);
+    EXPECT_EQ(CostModel::cached(*m, "tiny", 4).curve(), remeasured.curve());  // and written again
+    if (old)
+        setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+    else
+        unsetenv("XDG_CACHE_HOME");
 }
 
 // Adds and removes in any order keep the trie whole, and removing everything leaves the root alone.

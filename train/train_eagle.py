@@ -25,6 +25,7 @@ from export import write_safetensors  # noqa: E402
 import resume  # noqa: E402
 import windows  # noqa: E402
 from model import Config, Qwen3Ternary, RMSNorm, TernaryLinear, rotate_half, ternary_weight  # noqa: E402
+from step import optimizer_step, tick  # noqa: E402
 
 
 class QuantLinear(TernaryLinear):
@@ -211,14 +212,9 @@ def main():
             losses.append(-(p * F.log_softmax(outs[k], -1)).sum(-1).mean())
             accs.append((outs[k].argmax(-1) == tprobs[k].argmax(-1)).float().mean().item())
         loss = sum(w * l for w, l in zip([1.0, 0.8, 0.64, 0.5, 0.4][:K], losses))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(head.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, head)
         step += 1
-        now = time.time()
-        elapsed += now - t_last
-        t_last = now
+        elapsed, t_last = tick(elapsed, t_last)
         if step % 20 == 0:
             hist.append({"step": step, "minutes": elapsed / 60, "loss": loss.item(), "top1_agreement_per_step": accs})
             print(f"eagle step {step} loss {loss.item():.3f} top-1 agreement per step {[round(a, 3) for a in accs]} "

@@ -19,6 +19,7 @@ import bpe  # noqa: E402
 import corpus  # noqa: E402
 from export import export_hf  # noqa: E402
 from model import Config, Qwen3Ternary  # noqa: E402
+from step import optimizer_step, tick  # noqa: E402
 
 
 def build_data(work, tok_path):
@@ -195,14 +196,10 @@ def main():
         x, y = batches(data["train"], args.batch, args.seq, gen)
         x, y = x.to(device), y.to(device)
         loss = F.cross_entropy(model(x).reshape(-1, cfg.vocab_size).float(), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, model)
         step += 1
-        now = time.time()
-        elapsed += now - t_log
-        t_log = now
+        elapsed, t_log = tick(elapsed, t_log)
+        now = t_log
         if step % 25 == 0:
             tps = 25 * args.batch * args.seq / max(1e-9, now - t_window)
             t_window = now

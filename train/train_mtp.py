@@ -30,6 +30,7 @@ import resume  # noqa: E402
 import windows  # noqa: E402
 from export import load_hf, write_safetensors  # noqa: E402
 from model import Block, RMSNorm, TernaryLinear, int8_activations, rope_tables, ste  # noqa: E402
+from step import optimizer_step, tick  # noqa: E402
 
 
 class MtpModule(nn.Module):
@@ -148,14 +149,9 @@ def main():
         outs = unroll(modules, hidden[-1], x, T, emb, cos, sin)
         losses = [-(tprobs[d] * F.log_softmax(outs[d].float(), -1)).sum(-1).mean() for d in range(D)]
         loss = sum(losses)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(modules.parameters(), 1.0)
-        opt.step()
+        optimizer_step(opt, loss, modules)
         step += 1
-        now = time.time()
-        elapsed += now - t_last
-        t_last = now
+        elapsed, t_last = tick(elapsed, t_last)
         if step % 20 == 0:
             accs = [(outs[d].argmax(-1) == tprobs[d].argmax(-1)).float().mean().item() for d in range(D)]
             hist.append({"step": step, "minutes": elapsed / 60, "loss_per_module": [l.item() for l in losses],

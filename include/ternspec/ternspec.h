@@ -69,7 +69,7 @@ typedef struct {
 
 typedef struct {
     int quantize; /* absmean-quantise float weights that are not exactly ternary; default 0 */
-    int threads;  /* worker threads, process-wide; 0 (default): all cores */
+    int threads;  /* worker threads for this model's work; 0 (default): all cores */
 } ternspec_load_options;
 
 typedef struct {

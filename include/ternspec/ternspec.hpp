@@ -29,7 +29,7 @@ std::string active_kernels();
 
 struct LoadOptions {
     bool quantize = false;  // absmean-quantise float weights that are not exactly ternary (else refused)
-    int threads = 0;        // 0: all cores (applies process-wide)
+    int threads = 0;        // 0: TBB's default (all cores); N: this model's work runs on N threads
 };
 
 struct ModelInfo {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 
 #include "target/io/half.hpp"
 #include "ternspec/error.hpp"
@@ -36,183 +37,213 @@ int trit_of(float v, float inv) {
     return static_cast<int>(std::lround(std::clamp(v * inv, -1.0f, 1.0f)));
 }
 
-void dequant_q2(const std::uint8_t* b, float* y, int group) {
+// Block codecs: one block of each quantised type, its geometry from the type table (tensor_type.cpp).
+// Layouts are ggml's: Q8_0 {d, qs[32]}; TQ2_0 {qs[64], d}; TQ1_0 {qs[48], qh[4], d}; Q2_0 {d, qs[group/4]}.
+constexpr int kQ8Elems = 32;
+constexpr int kTq2Codes = 64;  // TQ2_0: code bytes before d
+constexpr int kTq1Fives = 48;  // TQ1_0: bytes of five trits (32 then 16) before the four-trit bytes
+constexpr int kTq1Fours = 4;
+constexpr int kTqElems = 256;
+
+void dequant_q8_0(const std::uint8_t* b, float* y) {
     const float d = half_to_float(load_u16(b));
-    for (int j = 0; j < group; ++j) y[j] = static_cast<float>(((b[2 + j / 4] >> (2 * (j % 4))) & 3) - 1) * d;
+    for (int j = 0; j < kQ8Elems; ++j) y[j] = static_cast<float>(static_cast<std::int8_t>(b[2 + j])) * d;
 }
 
-void quant_q2(const float* x, std::uint8_t* b, int group) {
-    const float amax = block_absmax(x, group);
+void quant_q8_0(const float* x, std::uint8_t* b) {
+    const std::uint16_t dh = float_to_half(block_absmax(x, kQ8Elems) / 127.0f);
+    const float d = half_to_float(dh);
+    store_u16(b, dh);
+    for (int j = 0; j < kQ8Elems; ++j)
+        b[2 + j] = static_cast<std::uint8_t>(
+            static_cast<std::int8_t>(d > 0 ? std::clamp(std::lround(x[j] / d), -127L, 127L) : 0));
+}
+
+// 64 bytes of codes then d; four 32-element runs per 32 bytes, lowest bit pair first.
+void dequant_tq2_0(const std::uint8_t* b, float* y) {
+    const float d = half_to_float(load_u16(b + kTq2Codes));
+    for (int j = 0; j < kTq2Codes; j += 32)
+        for (int l = 0; l < 4; ++l)
+            for (int m = 0; m < 32; ++m) *y++ = static_cast<float>(((b[j + m] >> (2 * l)) & 3) - 1) * d;
+}
+
+void quant_tq2_0(const float* x, std::uint8_t* b) {
+    const std::uint16_t dh = float_to_half(block_absmax(x, kTqElems));
+    const float d = half_to_float(dh);
+    const float inv = d > 0 ? 1.0f / d : 0.0f;
+    std::memset(b, 0, kTq2Codes);
+    for (int j = 0; j < kTq2Codes; j += 32)
+        for (int l = 0; l < 4; ++l)
+            for (int m = 0; m < 32; ++m)
+                b[j + m] |= static_cast<std::uint8_t>((trit_of(x[j * 4 + l * 32 + m], inv) + 1) << (2 * l));
+    store_u16(b + kTq2Codes, dh);
+}
+
+// Byte m of a run holds elements first + m + k*run for k = 0..digits-1, most significant trit first.
+void dequant_tq1_run(const std::uint8_t* bytes, int run, int digits, float d, float*& y) {
+    for (int k = 0; k < digits; ++k)
+        for (int m = 0; m < run; ++m) *y++ = static_cast<float>(tq1_digit(bytes[m], k) - 1) * d;
+}
+
+void quant_tq1_run(const float* x, int run, int digits, float inv, std::uint8_t* bytes) {
+    for (int m = 0; m < run; ++m) {
+        int q = 0;
+        for (int k = 0; k < digits; ++k) q = q * 3 + trit_of(x[m + k * run], inv) + 1;
+        for (int k = digits; k < 5; ++k) q *= 3;
+        bytes[m] = static_cast<std::uint8_t>((q * 256 + 242) / 243);
+    }
+}
+
+void dequant_tq1_0(const std::uint8_t* b, float* y) {
+    const float d = half_to_float(load_u16(b + kTq1Fives + kTq1Fours));
+    dequant_tq1_run(b, 32, 5, d, y);
+    dequant_tq1_run(b + 32, 16, 5, d, y);
+    dequant_tq1_run(b + kTq1Fives, kTq1Fours, 4, d, y);
+}
+
+void quant_tq1_0(const float* x, std::uint8_t* b) {
+    const std::uint16_t dh = float_to_half(block_absmax(x, kTqElems));
+    const float d = half_to_float(dh);
+    const float inv = d > 0 ? 1.0f / d : 0.0f;
+    quant_tq1_run(x, 32, 5, inv, b);                           // elements 0..159
+    quant_tq1_run(x + 160, 16, 5, inv, b + 32);                // 160..239
+    quant_tq1_run(x + 240, kTq1Fours, 4, inv, b + kTq1Fives);  // 240..255
+    store_u16(b + kTq1Fives + kTq1Fours, dh);
+}
+
+template <int Group>
+void dequant_q2(const std::uint8_t* b, float* y) {
+    const float d = half_to_float(load_u16(b));
+    for (int j = 0; j < Group; ++j) y[j] = static_cast<float>(((b[2 + j / 4] >> (2 * (j % 4))) & 3) - 1) * d;
+}
+
+template <int Group>
+void quant_q2(const float* x, std::uint8_t* b) {
+    const float amax = block_absmax(x, Group);
     const std::uint16_t dh = float_to_half(amax);
     const float d = half_to_float(dh);
     const float inv = d > 0 ? 1.0f / d : 0.0f;
     store_u16(b, dh);
-    std::memset(b + 2, 0, static_cast<std::size_t>(group / 4));
-    for (int j = 0; j < group; ++j)
+    std::memset(b + 2, 0, Group / 4);
+    for (int j = 0; j < Group; ++j)
         b[2 + j / 4] |= static_cast<std::uint8_t>((trit_of(x[j], inv) + 1) << (2 * (j % 4)));
+}
+
+// Element types: n values, each converted on its own.
+template <typename T>
+void widen(const std::uint8_t* src, float* dst, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+        T v;
+        std::memcpy(&v, src + sizeof(T) * i, sizeof(T));
+        dst[i] = static_cast<float>(v);
+    }
+}
+
+template <typename T>
+void narrow(const float* src, std::uint8_t* dst, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) {
+        const auto v = static_cast<T>(std::llround(src[i]));
+        std::memcpy(dst + sizeof(T) * i, &v, sizeof(T));
+    }
+}
+
+template <float (*Widen)(std::uint16_t)>
+void widen_half(const std::uint8_t* src, float* dst, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) dst[i] = Widen(load_u16(src + 2 * i));
+}
+
+template <std::uint16_t (*Narrow)(float)>
+void narrow_half(const float* src, std::uint8_t* dst, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) store_u16(dst + 2 * i, Narrow(src[i]));
+}
+
+void copy_f32_in(const std::uint8_t* src, float* dst, std::uint64_t n) {
+    std::memcpy(dst, src, n * 4);
+}
+void copy_f32_out(const float* src, std::uint8_t* dst, std::uint64_t n) {
+    std::memcpy(dst, src, n * 4);
+}
+// I8 rounds half away from zero (lround), as it always has; the wider integers use llround alike.
+void narrow_i8(const float* src, std::uint8_t* dst, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i)
+        dst[i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(src[i])));
+}
+
+// Block types: whole blocks, geometry from the type table.
+template <TensorType T, void (*Block)(const std::uint8_t*, float*)>
+void dequant_blocks(const std::uint8_t* src, float* dst, std::uint64_t n) {
+    const auto& info = type_info(T);
+    for (std::uint64_t b = 0; b < n / info.block_elems; ++b)
+        Block(src + b * info.block_bytes, dst + b * info.block_elems);
+}
+
+template <TensorType T, void (*Block)(const float*, std::uint8_t*)>
+void quant_blocks(const float* src, std::uint8_t* dst, std::uint64_t n) {
+    const auto& info = type_info(T);
+    for (std::uint64_t b = 0; b < n / info.block_elems; ++b)
+        Block(src + b * info.block_elems, dst + b * info.block_bytes);
+}
+
+struct Codec {
+    TensorType type;
+    void (*dequant)(const std::uint8_t*, float*, std::uint64_t);
+    void (*quant)(const float*, std::uint8_t*, std::uint64_t);
+};
+
+using TT = TensorType;
+// In TensorType's order (checked below), so a type's codec is found by its value.
+constexpr Codec kCodecs[] = {
+    {TT::F32, copy_f32_in, copy_f32_out},
+    {TT::F16, widen_half<half_to_float>, narrow_half<float_to_half>},
+    {TT::BF16, widen_half<bf16_to_float>, narrow_half<float_to_bf16>},
+    {TT::Q8_0, dequant_blocks<TT::Q8_0, dequant_q8_0>, quant_blocks<TT::Q8_0, quant_q8_0>},
+    {TT::TQ1_0, dequant_blocks<TT::TQ1_0, dequant_tq1_0>, quant_blocks<TT::TQ1_0, quant_tq1_0>},
+    {TT::TQ2_0, dequant_blocks<TT::TQ2_0, dequant_tq2_0>, quant_blocks<TT::TQ2_0, quant_tq2_0>},
+    {TT::Q2_0, dequant_blocks<TT::Q2_0, dequant_q2<64>>, quant_blocks<TT::Q2_0, quant_q2<64>>},
+    {TT::Q2_0_G128, dequant_blocks<TT::Q2_0_G128, dequant_q2<128>>,
+     quant_blocks<TT::Q2_0_G128, quant_q2<128>>},
+    {TT::PQ2_0, dequant_blocks<TT::PQ2_0, dequant_q2<128>>, quant_blocks<TT::PQ2_0, quant_q2<128>>},
+    {TT::I8, widen<std::int8_t>, narrow_i8},
+    {TT::I32, widen<std::int32_t>, narrow<std::int32_t>},
+    {TT::I64, widen<std::int64_t>, narrow<std::int64_t>},
+};
+
+constexpr bool codecs_in_type_order() {
+    for (std::size_t i = 0; i < std::size(kCodecs); ++i)
+        if (static_cast<std::size_t>(kCodecs[i].type) != i) return false;
+    return std::size(kCodecs) == static_cast<std::size_t>(TT::I64) + 1;
+}
+static_assert(codecs_in_type_order(), "kCodecs must list every TensorType in its order");
+
+const Codec& codec(TensorType t, const char* what) {
+    const auto i = static_cast<std::size_t>(t);
+    if (i >= std::size(kCodecs)) throw FormatError(std::string(what) + ": unknown tensor type");
+    return kCodecs[i];
 }
 
 }  // namespace
 
-void dequantize(TensorType t, const std::uint8_t* src, float* dst, std::uint64_t n) {
-    const auto& info = type_info(t);
-    const std::uint64_t blocks = n / info.block_elems;
+float block_scale(TensorType t, const std::uint8_t* block) {
     switch (t) {
-        case TensorType::F32:
-            std::memcpy(dst, src, n * 4);
-            return;
-        case TensorType::F16:
-            for (std::uint64_t i = 0; i < n; ++i) dst[i] = half_to_float(load_u16(src + 2 * i));
-            return;
-        case TensorType::BF16:
-            for (std::uint64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(load_u16(src + 2 * i));
-            return;
-        case TensorType::I8:
-            for (std::uint64_t i = 0; i < n; ++i)
-                dst[i] = static_cast<float>(static_cast<std::int8_t>(src[i]));
-            return;
-        case TensorType::I32:
-            for (std::uint64_t i = 0; i < n; ++i) {
-                std::int32_t v;
-                std::memcpy(&v, src + 4 * i, 4);
-                dst[i] = static_cast<float>(v);
-            }
-            return;
-        case TensorType::I64:
-            for (std::uint64_t i = 0; i < n; ++i) {
-                std::int64_t v;
-                std::memcpy(&v, src + 8 * i, 8);
-                dst[i] = static_cast<float>(v);
-            }
-            return;
-        case TensorType::Q8_0:
-            for (std::uint64_t b = 0; b < blocks; ++b, src += 34, dst += 32) {
-                const float d = half_to_float(load_u16(src));
-                for (int j = 0; j < 32; ++j)
-                    dst[j] = static_cast<float>(static_cast<std::int8_t>(src[2 + j])) * d;
-            }
-            return;
-        case TensorType::TQ2_0:
-            // 64 bytes of codes then d; four 32-element runs per 32 bytes, lowest bit pair first.
-            for (std::uint64_t b = 0; b < blocks; ++b, src += 66) {
-                const float d = half_to_float(load_u16(src + 64));
-                for (int j = 0; j < 64; j += 32)
-                    for (int l = 0; l < 4; ++l)
-                        for (int m = 0; m < 32; ++m)
-                            *dst++ = static_cast<float>(((src[j + m] >> (2 * l)) & 3) - 1) * d;
-            }
-            return;
         case TensorType::TQ1_0:
-            // qs[48] (5 trits a byte: 32 bytes x5 then 16 bytes x5), qh[4] (4 trits a byte), d.
-            for (std::uint64_t b = 0; b < blocks; ++b, src += 54) {
-                const float d = half_to_float(load_u16(src + 52));
-                for (int n5 = 0; n5 < 5; ++n5)
-                    for (int m = 0; m < 32; ++m) *dst++ = static_cast<float>(tq1_digit(src[m], n5) - 1) * d;
-                for (int n5 = 0; n5 < 5; ++n5)
-                    for (int m = 0; m < 16; ++m)
-                        *dst++ = static_cast<float>(tq1_digit(src[32 + m], n5) - 1) * d;
-                for (int n4 = 0; n4 < 4; ++n4)
-                    for (int m = 0; m < 4; ++m)
-                        *dst++ = static_cast<float>(tq1_digit(src[48 + m], n4) - 1) * d;
-            }
-            return;
+            return half_to_float(load_u16(block + kTq1Fives + kTq1Fours));
+        case TensorType::TQ2_0:
+            return half_to_float(load_u16(block + kTq2Codes));
         case TensorType::Q2_0:
         case TensorType::Q2_0_G128:
-        case TensorType::PQ2_0: {
-            const int g = static_cast<int>(info.block_elems);
-            for (std::uint64_t b = 0; b < blocks; ++b, src += info.block_bytes, dst += g)
-                dequant_q2(src, dst, g);
-            return;
-        }
+        case TensorType::PQ2_0:
+            return half_to_float(load_u16(block));
+        default:
+            throw FormatError("block_scale: " + std::string(type_info(t).name) + " is not a ternary type");
     }
-    throw FormatError("dequantize: unknown tensor type");
+}
+
+void dequantize(TensorType t, const std::uint8_t* src, float* dst, std::uint64_t n) {
+    codec(t, "dequantize").dequant(src, dst, n);
 }
 
 void quantize(TensorType t, const float* src, std::uint8_t* dst, std::uint64_t n) {
-    const auto& info = type_info(t);
-    const std::uint64_t blocks = n / info.block_elems;
-    switch (t) {
-        case TensorType::F32:
-            std::memcpy(dst, src, n * 4);
-            return;
-        case TensorType::F16:
-            for (std::uint64_t i = 0; i < n; ++i) store_u16(dst + 2 * i, float_to_half(src[i]));
-            return;
-        case TensorType::BF16:
-            for (std::uint64_t i = 0; i < n; ++i) store_u16(dst + 2 * i, float_to_bf16(src[i]));
-            return;
-        case TensorType::I8:
-            for (std::uint64_t i = 0; i < n; ++i)
-                dst[i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(src[i])));
-            return;
-        case TensorType::I32:
-            for (std::uint64_t i = 0; i < n; ++i) {
-                const auto v = static_cast<std::int32_t>(std::llround(src[i]));
-                std::memcpy(dst + 4 * i, &v, 4);
-            }
-            return;
-        case TensorType::I64:
-            for (std::uint64_t i = 0; i < n; ++i) {
-                const auto v = static_cast<std::int64_t>(std::llround(src[i]));
-                std::memcpy(dst + 8 * i, &v, 8);
-            }
-            return;
-        case TensorType::Q8_0:
-            for (std::uint64_t b = 0; b < blocks; ++b, src += 32, dst += 34) {
-                const std::uint16_t dh = float_to_half(block_absmax(src, 32) / 127.0f);
-                const float d = half_to_float(dh);
-                store_u16(dst, dh);
-                for (int j = 0; j < 32; ++j)
-                    dst[2 + j] = static_cast<std::uint8_t>(static_cast<std::int8_t>(
-                        d > 0 ? std::clamp(std::lround(src[j] / d), -127L, 127L) : 0));
-            }
-            return;
-        case TensorType::TQ2_0:
-            for (std::uint64_t b = 0; b < blocks; ++b, src += 256, dst += 66) {
-                const std::uint16_t dh = float_to_half(block_absmax(src, 256));
-                const float d = half_to_float(dh);
-                const float inv = d > 0 ? 1.0f / d : 0.0f;
-                std::memset(dst, 0, 64);
-                for (int j = 0; j < 64; j += 32)
-                    for (int l = 0; l < 4; ++l)
-                        for (int m = 0; m < 32; ++m)
-                            dst[j + m] |= static_cast<std::uint8_t>(
-                                (trit_of(src[j * 4 + l * 32 + m], inv) + 1) << (2 * l));
-                store_u16(dst + 64, dh);
-            }
-            return;
-        case TensorType::TQ1_0:
-            for (std::uint64_t b = 0; b < blocks; ++b, src += 256, dst += 54) {
-                const std::uint16_t dh = float_to_half(block_absmax(src, 256));
-                const float d = half_to_float(dh);
-                const float inv = d > 0 ? 1.0f / d : 0.0f;
-                // Element order matches dequantize: byte m of a run holds elements m + k*run for k = 0..4.
-                auto pack = [&](int first, int run, int count, int digits) {
-                    for (int m = 0; m < count; ++m) {
-                        int q = 0;
-                        for (int k = 0; k < digits; ++k)
-                            q = q * 3 + trit_of(src[first + m + k * run], inv) + 1;
-                        for (int k = digits; k < 5; ++k) q *= 3;
-                        dst[first == 0 ? m : (first == 160 ? 32 + m : 48 + m)] =
-                            static_cast<std::uint8_t>((q * 256 + 242) / 243);
-                    }
-                };
-                pack(0, 32, 32, 5);
-                pack(160, 16, 16, 5);
-                pack(240, 4, 4, 4);
-                store_u16(dst + 52, dh);
-            }
-            return;
-        case TensorType::Q2_0:
-        case TensorType::Q2_0_G128:
-        case TensorType::PQ2_0: {
-            const int g = static_cast<int>(info.block_elems);
-            for (std::uint64_t b = 0; b < blocks; ++b, src += g, dst += info.block_bytes)
-                quant_q2(src, dst, g);
-            return;
-        }
-    }
-    throw FormatError("quantize: unknown tensor type");
+    codec(t, "quantize").quant(src, dst, n);
 }
 
 }  // namespace ternspec

@@ -15,4 +15,7 @@ void dequantize(TensorType t, const std::uint8_t* src, float* dst, std::uint64_t
 // block (q * scale); they keep the block's largest magnitude as its scale.
 void quantize(TensorType t, const float* src, std::uint8_t* dst, std::uint64_t n);
 
+// The scale of one block of a ternary type, read where that type's layout keeps it.
+float block_scale(TensorType t, const std::uint8_t* block);
+
 }  // namespace ternspec

@@ -339,6 +339,126 @@ std::uint64_t GgufTensorInfo::n_elems() const {
     return n;
 }
 
+namespace {
+
+constexpr std::uint32_t kGgmlQ2_0 = 42;  // GGUF's id for Q2_0, which has two layouts (see tensor_type.hpp)
+
+std::uint64_t read_alignment(const std::map<std::string, GgufValue>& kv, const std::string& path) {
+    auto it = kv.find("general.alignment");
+    if (it == kv.end()) return 32;
+    const auto al = it->second.as_int("general.alignment");
+    if (al <= 0 || al > (1 << 20) || (al & (al - 1)) != 0)
+        throw FormatError(path + ": general.alignment " + std::to_string(al) + " is not a power of two");
+    return static_cast<std::uint64_t>(al);
+}
+
+// One tensor info as the file states it; its type is resolved once every info is read.
+GgufTensorInfo read_tensor_info(Cursor& c, const std::string& path, std::uint32_t& type_id) {
+    GgufTensorInfo t;
+    t.name = c.read_string("a tensor name");
+    const auto n_dims = c.read<std::uint32_t>("tensor dimensions");
+    if (n_dims == 0 || n_dims > kMaxDims)
+        throw FormatError(path + ": tensor " + t.name + " has " + std::to_string(n_dims) + " dimensions");
+    std::vector<std::uint64_t> ne(n_dims);
+    std::uint64_t n = 1;
+    for (auto& d : ne) {
+        d = c.read<std::uint64_t>("a tensor dimension");
+        if (d == 0 || d > (1ull << 40) || n > UINT64_MAX / d)
+            throw FormatError(path + ": tensor " + t.name + " has an invalid or overflowing dimension");
+        n *= d;
+    }
+    t.shape.assign(ne.rbegin(), ne.rend());
+    type_id = c.read<std::uint32_t>("a tensor type");
+    t.offset = c.read<std::uint64_t>("a tensor offset");
+    return t;
+}
+
+// Sorted offsets give each tensor an upper bound on its size: the gap to the next tensor or the end.
+class TensorRoom {
+  public:
+    TensorRoom(const std::vector<GgufTensorInfo>& tensors, std::uint64_t data_size, std::uint64_t alignment)
+        : data_size_(data_size), alignment_(alignment) {
+        for (const auto& t : tensors) offsets_.push_back(t.offset);
+        std::sort(offsets_.begin(), offsets_.end());
+    }
+    std::uint64_t of(const GgufTensorInfo& t) const {
+        auto next = std::upper_bound(offsets_.begin(), offsets_.end(), t.offset);
+        return (next == offsets_.end() ? data_size_ : *next) - std::min(t.offset, data_size_);
+    }
+    // Whether `cand`'s size for t fills its room up to the alignment padding.
+    bool fits(TensorType cand, const GgufTensorInfo& t) const {
+        const auto& info = type_info(cand);
+        const std::uint64_t n = t.n_elems(), room = of(t);
+        if (n % info.block_elems) return false;
+        const std::uint64_t need = n / info.block_elems * info.block_bytes;
+        return need <= room && room - need < alignment_;
+    }
+
+  private:
+    std::vector<std::uint64_t> offsets_;
+    std::uint64_t data_size_, alignment_;
+};
+
+// GGUF id 42 has two layouts (group 64, 18-byte blocks; legacy group 128, 34-byte blocks): a file uses one,
+// decided by any tensor whose room admits only one of them. Tensors too small to tell (the sizes differ by
+// n/64 bytes, under the alignment padding) follow that decision, or mainline's group 64 if nothing decides.
+TensorType q2_layout(const std::vector<GgufTensorInfo>& tensors, const std::vector<std::uint32_t>& type_ids,
+                     const TensorRoom& room, const std::string& path) {
+    std::optional<TensorType> layout;
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+        if (type_ids[i] != kGgmlQ2_0) continue;
+        const bool g64 = room.fits(TensorType::Q2_0, tensors[i]);
+        const bool g128 = room.fits(TensorType::Q2_0_G128, tensors[i]);
+        if (g64 == g128) continue;
+        const TensorType found = g64 ? TensorType::Q2_0 : TensorType::Q2_0_G128;
+        if (layout && *layout != found)
+            throw FormatError(path + ": tensors of type 42 use both Q2_0 layouts (group 64 and group 128)");
+        layout = found;
+    }
+    return layout.value_or(TensorType::Q2_0);
+}
+
+// Two tensors sharing bytes would alias each other's weights: refused, naming both.
+void check_no_overlap(const std::vector<GgufTensorInfo>& tensors, const std::string& path) {
+    std::vector<const GgufTensorInfo*> by_offset;
+    for (const auto& t : tensors) by_offset.push_back(&t);
+    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+    for (std::size_t i = 1; i < by_offset.size(); ++i)
+        if (by_offset[i - 1]->offset + by_offset[i - 1]->n_bytes > by_offset[i]->offset)
+            throw FormatError(path + ": tensors " + by_offset[i - 1]->name + " and " + by_offset[i]->name +
+                              " overlap");
+}
+
+std::map<std::string, GgufValue> read_metadata(Cursor& c, std::uint64_t n_kv,
+                                               const std::shared_ptr<MappedFile>& file) {
+    std::map<std::string, GgufValue> kv;
+    for (std::uint64_t i = 0; i < n_kv; ++i) {
+        std::string key = c.read_string("a metadata key");
+        const auto t = c.read<std::uint32_t>("a metadata type");
+        if (t > static_cast<std::uint32_t>(GgufType::F64))
+            throw FormatError(c.file() + ": key " + key + ": unknown value type " + std::to_string(t));
+        auto v = read_value(c, static_cast<GgufType>(t), key, 0, file);
+        if (!kv.emplace(key, std::move(v)).second)
+            throw FormatError(c.file() + ": duplicate metadata key " + key);
+    }
+    return kv;
+}
+
+// The infos in file order, and each one's GGUF type id.
+std::vector<std::uint32_t> read_tensor_infos(Cursor& c, std::uint64_t n_tensors,
+                                             std::vector<GgufTensorInfo>& tensors) {
+    // Every tensor info takes at least 32 bytes of the file: a count the rest of the file cannot hold is
+    // refused before anything is reserved for it.
+    if (n_tensors > c.remaining() / 32)
+        throw FormatError(c.file() + ": " + std::to_string(n_tensors) + " tensors do not fit in the file");
+    tensors.reserve(n_tensors);
+    std::vector<std::uint32_t> type_ids(n_tensors);
+    for (auto& id : type_ids) tensors.push_back(read_tensor_info(c, c.file(), id));
+    return type_ids;
+}
+
+}  // namespace
+
 GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>(path)) {
     const auto bytes = file_->bytes();
     Cursor c(bytes.data(), bytes.size(), file_->path());
@@ -352,117 +472,45 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
     if (n_tensors > kMaxTensors)
         throw FormatError(path + ": absurd tensor count " + std::to_string(n_tensors));
     if (n_kv > kMaxKeys) throw FormatError(path + ": absurd metadata count " + std::to_string(n_kv));
+    kv_ = read_metadata(c, n_kv, file_);
+    alignment_ = read_alignment(kv_, path);
+    const auto type_ids = read_tensor_infos(c, n_tensors, tensors_);
 
-    for (std::uint64_t i = 0; i < n_kv; ++i) {
-        std::string key = c.read_string("a metadata key");
-        const auto t = c.read<std::uint32_t>("a metadata type");
-        if (t > static_cast<std::uint32_t>(GgufType::F64))
-            throw FormatError(path + ": key " + key + ": unknown value type " + std::to_string(t));
-        auto v = read_value(c, static_cast<GgufType>(t), key, 0, file_);
-        if (!kv_.emplace(key, std::move(v)).second)
-            throw FormatError(path + ": duplicate metadata key " + key);
-    }
-    if (auto* a = find("general.alignment")) {
-        const auto al = a->as_int("general.alignment");
-        if (al <= 0 || al > (1 << 20) || (al & (al - 1)) != 0)
-            throw FormatError(path + ": general.alignment " + std::to_string(al) + " is not a power of two");
-        alignment_ = static_cast<std::uint64_t>(al);
-    }
-
-    // Every tensor info takes at least 32 bytes of the file: a count the rest of the file cannot hold is
-    // refused before anything is reserved for it.
-    if (n_tensors > c.remaining() / 32)
-        throw FormatError(path + ": " + std::to_string(n_tensors) + " tensors do not fit in the file");
-    tensors_.reserve(n_tensors);
-    for (std::uint64_t i = 0; i < n_tensors; ++i) {
-        GgufTensorInfo t;
-        t.name = c.read_string("a tensor name");
-        const auto n_dims = c.read<std::uint32_t>("tensor dimensions");
-        if (n_dims == 0 || n_dims > kMaxDims)
-            throw FormatError(path + ": tensor " + t.name + " has " + std::to_string(n_dims) + " dimensions");
-        std::vector<std::uint64_t> ne(n_dims);
-        std::uint64_t n = 1;
-        for (auto& d : ne) {
-            d = c.read<std::uint64_t>("a tensor dimension");
-            if (d == 0 || d > (1ull << 40) || n > UINT64_MAX / d)
-                throw FormatError(path + ": tensor " + t.name + " has an invalid or overflowing dimension");
-            n *= d;
-        }
-        t.shape.assign(ne.rbegin(), ne.rend());
-        const auto type_id = c.read<std::uint32_t>("a tensor type");
-        t.offset = c.read<std::uint64_t>("a tensor offset");
-        // The byte size is needed to tell the two Q2_0 layouts apart: it is the gap to the next tensor or
-        // the end of the file, known only after all infos are read. Resolve type after the loop.
-        t.type = TensorType::F32;
-        t.n_bytes = type_id;  // temporarily holds the GGUF type id
-        tensors_.push_back(std::move(t));
-    }
     std::uint64_t data_start = (c.pos() + alignment_ - 1) / alignment_ * alignment_;
     if (data_start > bytes.size()) {
         if (n_tensors > 0) throw FormatError(path + ": truncated before the tensor data");
         data_start = bytes.size();
     }
     data_ = bytes.data() + data_start;
-    const std::uint64_t data_size = bytes.size() - data_start;
+    resolve_tensor_types(type_ids, bytes.size() - data_start);
+    check_no_overlap(tensors_, path);
+}
 
-    // Sorted offsets give each tensor an upper bound on its size. GGUF id 42 has two layouts (group 64,
-    // 18-byte blocks; legacy group 128, 34-byte blocks): a file uses one, decided by any tensor whose room
-    // admits only one of them. Tensors too small to tell (the sizes differ by n/64 bytes, under the
-    // alignment padding) follow that decision, or mainline's group 64 if nothing decides.
-    std::vector<std::uint64_t> offsets;
-    for (const auto& t : tensors_) offsets.push_back(t.offset);
-    std::sort(offsets.begin(), offsets.end());
-    auto room_of = [&](const GgufTensorInfo& t) {
-        auto next = std::upper_bound(offsets.begin(), offsets.end(), t.offset);
-        return (next == offsets.end() ? data_size : *next) - std::min(t.offset, data_size);
-    };
-    auto fits = [&](TensorType cand, const GgufTensorInfo& t) {
-        const auto& info = type_info(cand);
-        const std::uint64_t n = t.n_elems(), room = room_of(t);
-        if (n % info.block_elems) return false;
-        const std::uint64_t need = n / info.block_elems * info.block_bytes;
-        return need <= room && room - need < alignment_;
-    };
-    std::optional<TensorType> q2_layout;
-    for (const auto& t : tensors_) {
-        if (static_cast<std::uint32_t>(t.n_bytes) != 42) continue;
-        const bool g64 = fits(TensorType::Q2_0, t), g128 = fits(TensorType::Q2_0_G128, t);
-        if (g64 != g128) {
-            const TensorType found = g64 ? TensorType::Q2_0 : TensorType::Q2_0_G128;
-            if (q2_layout && *q2_layout != found)
-                throw FormatError(path +
-                                  ": tensors of type 42 use both Q2_0 layouts (group 64 and group 128)");
-            q2_layout = found;
-        }
-    }
-    for (auto& t : tensors_) {
-        const auto type_id = static_cast<std::uint32_t>(t.n_bytes);
+// The byte size is needed to tell the two Q2_0 layouts apart, and it is known only once every tensor's
+// offset is: types are resolved after all infos are read.
+void GgufFile::resolve_tensor_types(const std::vector<std::uint32_t>& type_ids, std::uint64_t data_size) {
+    const TensorRoom room(tensors_, data_size, alignment_);
+    const bool any_q2 = std::find(type_ids.begin(), type_ids.end(), kGgmlQ2_0) != type_ids.end();
+    const TensorType q2 = any_q2 ? q2_layout(tensors_, type_ids, room, path()) : TensorType::Q2_0;
+    for (std::size_t i = 0; i < tensors_.size(); ++i) {
+        auto& t = tensors_[i];
         if (t.offset % alignment_ != 0)
-            throw FormatError(path + ": tensor " + t.name + " offset " + std::to_string(t.offset) +
+            throw FormatError(path() + ": tensor " + t.name + " offset " + std::to_string(t.offset) +
                               " is not aligned to " + std::to_string(alignment_));
         const std::uint64_t n = t.n_elems();
-        std::optional<TensorType> type = type_id == 42
-                                             ? std::optional<TensorType>(q2_layout.value_or(TensorType::Q2_0))
-                                             : type_from_ggml(type_id, n, room_of(t));
+        const auto type = type_ids[i] == kGgmlQ2_0 ? std::optional<TensorType>(q2)
+                                                   : type_from_ggml(type_ids[i], n, room.of(t));
         if (!type)
-            throw FormatError(path + ": tensor " + t.name + " has unknown or unsupported type id " +
-                              std::to_string(type_id));
+            throw FormatError(path() + ": tensor " + t.name + " has unknown or unsupported type id " +
+                              std::to_string(type_ids[i]));
         t.type = *type;
-        t.n_bytes = tensor_bytes(t.type, n, path + ": tensor " + t.name);
+        t.n_bytes = tensor_bytes(t.type, n, path() + ": tensor " + t.name);
         if (t.offset > data_size || t.n_bytes > data_size - t.offset)
-            throw FormatError(path + ": tensor " + t.name + " data (offset " + std::to_string(t.offset) +
+            throw FormatError(path() + ": tensor " + t.name + " data (offset " + std::to_string(t.offset) +
                               ", " + std::to_string(t.n_bytes) + " bytes) runs past the end of the file");
-        if (!tensor_index_.emplace(t.name, &t - tensors_.data()).second)
-            throw FormatError(path + ": duplicate tensor " + t.name);
+        if (!tensor_index_.emplace(t.name, i).second)
+            throw FormatError(path() + ": duplicate tensor " + t.name);
     }
-    // Two tensors sharing bytes would alias each other's weights: refused, naming both.
-    std::vector<const GgufTensorInfo*> by_offset;
-    for (const auto& t : tensors_) by_offset.push_back(&t);
-    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
-    for (std::size_t i = 1; i < by_offset.size(); ++i)
-        if (by_offset[i - 1]->offset + by_offset[i - 1]->n_bytes > by_offset[i]->offset)
-            throw FormatError(path + ": tensors " + by_offset[i - 1]->name + " and " + by_offset[i]->name +
-                              " overlap");
 }
 
 const GgufValue* GgufFile::find(const std::string& key) const {

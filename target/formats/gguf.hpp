@@ -15,21 +15,8 @@
 
 namespace ternspec {
 
-enum class GgufType : std::uint32_t {
-    U8 = 0,
-    I8 = 1,
-    U16 = 2,
-    I16 = 3,
-    U32 = 4,
-    I32 = 5,
-    F32 = 6,
-    BOOL = 7,
-    STRING = 8,
-    ARRAY = 9,
-    U64 = 10,
-    I64 = 11,
-    F64 = 12
-};
+// GGUF's value types, numbered 0 to 12 in this order.
+enum class GgufType : std::uint32_t { U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 };
 
 // An array as it sits in a file: checked when the file is read, turned into values only when asked for.
 // Reading a file then costs memory for its keys, not for its array elements (a 32 MiB u8 array under a
@@ -93,6 +80,8 @@ class GgufFile {
     const std::uint8_t* tensor_data(const GgufTensorInfo& t) const { return data_ + t.offset; }
 
   private:
+    void resolve_tensor_types(const std::vector<std::uint32_t>& type_ids, std::uint64_t data_size);
+
     std::shared_ptr<MappedFile> file_;
     std::uint32_t version_ = 0;
     std::uint64_t alignment_ = 32;

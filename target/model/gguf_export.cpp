@@ -61,6 +61,21 @@ ModelConfig synth_shape(const std::string& name) {
     throw InputError("unknown shape " + name + " (tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b)");
 }
 
+std::string qwen2_tokenizer_json(const nlohmann::json& vocab, const nlohmann::json& added,
+                                 const nlohmann::json& merges) {
+    const nlohmann::json split = {{"type", "Split"},
+                                  {"pattern", {{"Regex", kQwen2Pattern}}},
+                                  {"behavior", "Isolated"},
+                                  {"invert", false}};
+    const nlohmann::json byte_level = {
+        {"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}};
+    return nlohmann::json{{"added_tokens", added},
+                          {"normalizer", {{"type", "NFC"}}},
+                          {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", {split, byte_level}}}},
+                          {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}}
+        .dump();
+}
+
 Tokenizer synth_tokenizer() {
     nlohmann::json vocab = nlohmann::json::object();
     // GPT-2's byte map, written out so the tokenizer.json is self-contained.
@@ -79,20 +94,8 @@ Tokenizer synth_tokenizer() {
     const char* specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
     for (int i = 0; i < 3; ++i)
         added.push_back({{"id", 256 + i}, {"content", specials[i]}, {"special", true}});
-    nlohmann::json j = {
-        {"added_tokens", added},
-        {"normalizer", {{"type", "NFC"}}},
-        {"pre_tokenizer",
-         {{"type", "Sequence"},
-          {"pretokenizers",
-           {{{"type", "Split"},
-             {"pattern", {{"Regex", kQwen2Pattern}}},
-             {"behavior", "Isolated"},
-             {"invert", false}},
-            {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
-        {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}},
-    };
-    return Tokenizer::from_json_text(j.dump(), "synthetic byte tokenizer");
+    return Tokenizer::from_json_text(qwen2_tokenizer_json(vocab, added, nlohmann::json::array()),
+                                     "synthetic byte tokenizer");
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // Writing Qwen3 models as GGUF: `synth` (random ternary weights with real shapes) and `convert`.
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,6 +23,10 @@ void set_qwen3_metadata(GgufWriter& w, const ModelConfig& c, const std::string& 
 ModelConfig synth_shape(const std::string& name);
 
 // The byte-level tokenizer synthetic models carry: 256 bytes and Qwen's three special tokens.
+// A Hugging Face tokenizer.json (byte-level BPE, Qwen2's split regex, NFC) from its vocabulary object,
+// added-token list and merges.
+std::string qwen2_tokenizer_json(const nlohmann::json& vocab, const nlohmann::json& added,
+                                 const nlohmann::json& merges);
 Tokenizer synth_tokenizer();
 
 // A random ternary model: trits uniform over {-1, 0, +1}, scales near 1/sqrt(2/3 * row length) so that

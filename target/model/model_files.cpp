@@ -70,14 +70,22 @@ nlohmann::json read_json_file(const std::string& path) {
     }
 }
 
-const TensorRef* ModelFiles::find(const std::string& name) const {
-    auto it = tensors_.find(name);
-    return it == tensors_.end() ? nullptr : &it->second;
+const TensorRef* find_tensor(const std::map<std::string, TensorRef>& tensors, const std::string& name) {
+    auto it = tensors.find(name);
+    return it == tensors.end() ? nullptr : &it->second;
 }
 
+const TensorRef& get_tensor(const std::map<std::string, TensorRef>& tensors, const std::string& name,
+                            const std::string& missing) {
+    if (auto* t = find_tensor(tensors, name)) return *t;
+    throw FormatError(missing + name);
+}
+
+const TensorRef* ModelFiles::find(const std::string& name) const {
+    return find_tensor(tensors_, name);
+}
 const TensorRef& ModelFiles::get(const std::string& name) const {
-    if (auto* t = find(name)) return *t;
-    throw FormatError(path_ + ": missing tensor " + name);
+    return get_tensor(tensors_, name, path_ + ": missing tensor ");
 }
 
 namespace {
@@ -191,82 +199,103 @@ int block_index(const std::string& gguf_name) {
     return i > 4 && i < gguf_name.size() && gguf_name[i] == '.' ? static_cast<int>(n) : -1;
 }
 
+namespace {
+
+ModelConfig config_from_hf(const nlohmann::json& j, const std::string& cfg_path) {
+    const auto archs = j.value("architectures", nlohmann::json::array());
+    if (archs.empty() || archs[0] != "Qwen3ForCausalLM")
+        throw FormatError(cfg_path + ": architectures is not [\"Qwen3ForCausalLM\"]");
+    ModelConfig c;
+    c.vocab_size = json_int(j, "vocab_size", cfg_path);
+    c.hidden_size = json_int(j, "hidden_size", cfg_path);
+    c.intermediate_size = json_int(j, "intermediate_size", cfg_path);
+    c.n_layers = json_int(j, "num_hidden_layers", cfg_path);
+    c.n_heads = json_int(j, "num_attention_heads", cfg_path);
+    c.n_kv_heads = json_int(j, "num_key_value_heads", cfg_path, c.n_heads);
+    c.head_dim = json_int(j, "head_dim", cfg_path, c.n_heads ? c.hidden_size / c.n_heads : 0);
+    c.context_length = json_int(j, "max_position_embeddings", cfg_path);
+    c.rope_theta = hf_rope_theta(j, cfg_path);
+    c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
+    // transformers' Qwen3Config default is false: a folder that omits the key and has no
+    // lm_head.weight is refused by the caller rather than run with the embedding as its head.
+    c.tied_embeddings = json_bool_field(j, "tie_word_embeddings", cfg_path, false);
+    return c;
+}
+
+// tokenizer_config.json's chat template and end-of-sequence token, then chat_template.jinja when the
+// config names no template. Returns the template ("" when there is none).
+std::string read_tokenizer_config(const std::string& folder, Tokenizer& tok) {
+    std::string chat_template;
+    const auto tcfg = (fs::path(folder) / "tokenizer_config.json").string();
+    if (fs::exists(tcfg)) {
+        try {
+            auto tj = nlohmann::json::parse(read_text_file(tcfg));
+            if (tj.contains("chat_template")) chat_template = chat_template_field(tj["chat_template"], tcfg);
+            if (tj.contains("eos_token") && tj["eos_token"].is_string())
+                if (auto id = tok.token_id(tj["eos_token"].get<std::string>())) tok.set_eos(*id);
+        } catch (const nlohmann::json::exception& e) {
+            throw FormatError(tcfg + ": " + json_error_words(e));
+        }
+    }
+    read_generation_config(folder, tok);
+    if (chat_template.empty()) {
+        const auto jinja = (fs::path(folder) / "chat_template.jinja").string();
+        if (fs::exists(jinja)) chat_template = read_text_file(jinja);
+    }
+    return chat_template;
+}
+
+}  // namespace
+
+ModelFiles ModelFiles::open_folder(const std::string& path) {
+    ModelFiles mf;
+    const auto cfg_path = (fs::path(path) / "config.json").string();
+    if (!fs::exists(cfg_path)) throw FormatError(path + ": folder has no config.json");
+    const nlohmann::json j = read_json_file(cfg_path);
+    if (!j.is_object()) throw FormatError(cfg_path + ": not a JSON object");
+    mf.config_ = config_from_hf(j, cfg_path);
+    mf.extra_layers_ = json_int(j, "num_nextn_predict_layers", cfg_path, 0);
+    mf.st_ = std::make_shared<SafetensorsSet>(path);
+    for (const auto& [name, t] : mf.st_->tensors()) {
+        const auto g = hf_to_gguf_name(name);
+        if (g.empty()) continue;
+        mf.tensors_[g] = {g, name, t.type, t.shape(), t.data, t.n_bytes, t.file()};
+    }
+    const auto tok = (fs::path(path) / "tokenizer.json").string();
+    if (!fs::exists(tok)) throw FormatError(path + ": folder has no tokenizer.json");
+    mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_json_file(tok));
+    mf.chat_template_ = read_tokenizer_config(path, *mf.tokenizer_);
+    mf.format_ = "Hugging Face folder";
+    if (mf.config_.tied_embeddings) mf.tensors_.erase("output.weight");
+    if (!mf.config_.tied_embeddings && !mf.tensors_.count("output.weight"))
+        throw FormatError(
+            cfg_path + ": tie_word_embeddings is " +
+            (j.contains("tie_word_embeddings") ? "false" : "absent (transformers' default: false)") +
+            " but the folder has no lm_head.weight");
+    return mf;
+}
+
+ModelFiles ModelFiles::open_gguf(const std::string& path) {
+    ModelFiles mf;
+    mf.gguf_ = std::make_shared<GgufFile>(path);
+    mf.config_ = config_from_gguf(*mf.gguf_);
+    if (auto* n = mf.gguf_->find("qwen3.nextn_predict_layers"))
+        mf.extra_layers_ =
+            static_cast<int>(std::clamp<std::int64_t>(n->as_int("qwen3.nextn_predict_layers"), 0, 1024));
+    for (const auto& t : mf.gguf_->tensors())
+        mf.tensors_[t.name] = {t.name, t.name, t.type, t.shape, mf.gguf_->tensor_data(t), t.n_bytes, path};
+    mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_gguf(*mf.gguf_));
+    if (auto* ct = mf.gguf_->find("tokenizer.chat_template"))
+        mf.chat_template_ = ct->as_string("tokenizer.chat_template");
+    mf.format_ = "GGUF v" + std::to_string(mf.gguf_->version());
+    return mf;
+}
+
 ModelFiles ModelFiles::open(const std::string& path) {
     return naming_file(path, [&] {
-        ModelFiles mf;
-        mf.path_ = path;
         if (!fs::exists(path)) throw InputError(path + ": no such file or folder");
-        if (fs::is_directory(path)) {
-            const auto cfg_path = (fs::path(path) / "config.json").string();
-            if (!fs::exists(cfg_path)) throw FormatError(path + ": folder has no config.json");
-            const nlohmann::json j = read_json_file(cfg_path);
-            if (!j.is_object()) throw FormatError(cfg_path + ": not a JSON object");
-            const auto archs = j.value("architectures", nlohmann::json::array());
-            if (archs.empty() || archs[0] != "Qwen3ForCausalLM")
-                throw FormatError(cfg_path + ": architectures is not [\"Qwen3ForCausalLM\"]");
-            ModelConfig& c = mf.config_;
-            c.vocab_size = json_int(j, "vocab_size", cfg_path);
-            c.hidden_size = json_int(j, "hidden_size", cfg_path);
-            c.intermediate_size = json_int(j, "intermediate_size", cfg_path);
-            c.n_layers = json_int(j, "num_hidden_layers", cfg_path);
-            c.n_heads = json_int(j, "num_attention_heads", cfg_path);
-            c.n_kv_heads = json_int(j, "num_key_value_heads", cfg_path, c.n_heads);
-            c.head_dim = json_int(j, "head_dim", cfg_path, c.n_heads ? c.hidden_size / c.n_heads : 0);
-            c.context_length = json_int(j, "max_position_embeddings", cfg_path);
-            mf.extra_layers_ = json_int(j, "num_nextn_predict_layers", cfg_path, 0);
-            c.rope_theta = hf_rope_theta(j, cfg_path);
-            c.rms_eps = json_float_field(j, "rms_norm_eps", cfg_path, 1e-6f, 0, 1);
-            // transformers' Qwen3Config default is false: a folder that omits the key and has no
-            // lm_head.weight is refused below rather than run with the embedding as its head.
-            c.tied_embeddings = json_bool_field(j, "tie_word_embeddings", cfg_path, false);
-            mf.st_ = std::make_shared<SafetensorsSet>(path);
-            for (const auto& [name, t] : mf.st_->tensors()) {
-                const auto g = hf_to_gguf_name(name);
-                if (g.empty()) continue;
-                mf.tensors_[g] = {g, name, t.type, t.shape(), t.data, t.n_bytes, t.file()};
-            }
-            const auto tok = (fs::path(path) / "tokenizer.json").string();
-            if (!fs::exists(tok)) throw FormatError(path + ": folder has no tokenizer.json");
-            mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_json_file(tok));
-            const auto tcfg = (fs::path(path) / "tokenizer_config.json").string();
-            if (fs::exists(tcfg)) {
-                try {
-                    auto tj = nlohmann::json::parse(read_text_file(tcfg));
-                    if (tj.contains("chat_template"))
-                        mf.chat_template_ = chat_template_field(tj["chat_template"], tcfg);
-                    if (tj.contains("eos_token") && tj["eos_token"].is_string())
-                        if (auto id = mf.tokenizer_->token_id(tj["eos_token"].get<std::string>()))
-                            mf.tokenizer_->set_eos(*id);
-                } catch (const nlohmann::json::exception& e) {
-                    throw FormatError(tcfg + ": " + json_error_words(e));
-                }
-            }
-            read_generation_config(path, *mf.tokenizer_);
-            if (mf.chat_template_.empty()) {
-                const auto jinja = (fs::path(path) / "chat_template.jinja").string();
-                if (fs::exists(jinja)) mf.chat_template_ = read_text_file(jinja);
-            }
-            mf.format_ = "Hugging Face folder";
-            if (c.tied_embeddings) mf.tensors_.erase("output.weight");
-            if (!c.tied_embeddings && !mf.tensors_.count("output.weight"))
-                throw FormatError(
-                    cfg_path + ": tie_word_embeddings is " +
-                    (j.contains("tie_word_embeddings") ? "false" : "absent (transformers' default: false)") +
-                    " but the folder has no lm_head.weight");
-        } else {
-            mf.gguf_ = std::make_shared<GgufFile>(path);
-            mf.config_ = config_from_gguf(*mf.gguf_);
-            if (auto* n = mf.gguf_->find("qwen3.nextn_predict_layers"))
-                mf.extra_layers_ = static_cast<int>(
-                    std::clamp<std::int64_t>(n->as_int("qwen3.nextn_predict_layers"), 0, 1024));
-            for (const auto& t : mf.gguf_->tensors())
-                mf.tensors_[t.name] = {t.name,    t.name, t.type, t.shape, mf.gguf_->tensor_data(t),
-                                       t.n_bytes, path};
-            mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_gguf(*mf.gguf_));
-            if (auto* ct = mf.gguf_->find("tokenizer.chat_template"))
-                mf.chat_template_ = ct->as_string("tokenizer.chat_template");
-            mf.format_ = "GGUF v" + std::to_string(mf.gguf_->version());
-        }
+        ModelFiles mf = fs::is_directory(path) ? open_folder(path) : open_gguf(path);
+        mf.path_ = path;
         mf.config_.validate(path);
         if (mf.tokenizer_->vocab_size() > mf.config_.vocab_size)
             throw FormatError(path + ": tokenizer has " + std::to_string(mf.tokenizer_->vocab_size()) +

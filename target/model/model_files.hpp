@@ -28,6 +28,11 @@ struct TensorRef {
     std::uint64_t n_elems() const;
 };
 
+// A tensor by name; get_tensor throws FormatError(missing + name) when it is absent.
+const TensorRef* find_tensor(const std::map<std::string, TensorRef>& tensors, const std::string& name);
+const TensorRef& get_tensor(const std::map<std::string, TensorRef>& tensors, const std::string& name,
+                            const std::string& missing);
+
 class ModelFiles {
   public:
     static ModelFiles open(const std::string& path);
@@ -47,6 +52,9 @@ class ModelFiles {
     int extra_layers() const { return extra_layers_; }
 
   private:
+    static ModelFiles open_folder(const std::string& path);  // a Hugging Face folder
+    static ModelFiles open_gguf(const std::string& path);
+
     std::string path_, format_, chat_template_;
     ModelConfig config_;
     int extra_layers_ = 0;

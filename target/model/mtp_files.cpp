@@ -45,13 +45,10 @@ std::vector<std::int32_t> read_draft_vocab(const TensorRef& t, int vocab) {
 }  // namespace
 
 const TensorRef* MtpFiles::find(const std::string& name) const {
-    auto it = tensors_.find(name);
-    return it == tensors_.end() ? nullptr : &it->second;
+    return find_tensor(tensors_, name);
 }
-
 const TensorRef& MtpFiles::get(const std::string& name) const {
-    if (auto* t = find(name)) return *t;
-    throw FormatError(path_ + ": missing MTP tensor " + name);
+    return get_tensor(tensors_, name, path_ + ": missing MTP tensor ");
 }
 
 MtpFiles MtpFiles::open(const std::string& path) {

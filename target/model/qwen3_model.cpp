@@ -162,8 +162,11 @@ ForwardOutput Qwen3Model::forward(KvCache& cache, const ForwardInput& in) const 
     return std::move(forward_many(std::span(&one, 1))[0]);
 }
 
-std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInput> seqs) const {
-    const int H = cfg_.hidden_size;
+namespace {
+
+// Every input is checked before anything changes: a throw leaves every cache as it was. Returns the
+// number of tokens in all.
+int check_inputs(std::span<const Qwen3Model::SequenceInput> seqs, int context_length) {
     int total = 0;
     for (const auto& s : seqs) {
         const ForwardInput& in = *s.input;
@@ -176,67 +179,90 @@ std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInpu
             throw InputError("context full: " + std::to_string(base + M) + " tokens exceed the context of " +
                              std::to_string(s.cache->capacity()));
         for (int i = 0; i < M; ++i) {
-            if (in.positions[i] < 0 || in.positions[i] >= cfg_.context_length)
+            if (in.positions[i] < 0 || in.positions[i] >= context_length)
                 throw InputError("position " + std::to_string(in.positions[i]) +
-                                 " is past the model's context of " + std::to_string(cfg_.context_length));
+                                 " is past the model's context of " + std::to_string(context_length));
             if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
                 throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
         }
+        for (const int row : in.logit_rows)
+            if (row < 0 || row >= M) throw Error("forward: logit row out of range");
         for (const auto& o : seqs)
             if (&o != &s && o.cache == s.cache) throw Error("forward: two sequences share one KV cache");
         total += M;
     }
-    std::vector<float> x(static_cast<std::size_t>(total) * H);
+    return total;
+}
+
+// Each sequence's rows of the batch: its cache, where it starts, its RoPE table and attention slots.
+struct BatchLayout {
     std::vector<RopeTable> ropes;
     std::vector<std::vector<std::vector<int>>> slots;
     std::vector<SequenceRows> rows;
-    ropes.reserve(seqs.size());
-    slots.reserve(seqs.size());
-    for (int r = 0; const auto& s : seqs) {
-        const ForwardInput& in = *s.input;
-        const int M = static_cast<int>(in.tokens.size());
-        for (int i = 0; i < M; ++i) embed(in.tokens[i], x.data() + static_cast<std::size_t>(r + i) * H);
-        ropes.emplace_back(in.positions, cfg_.head_dim, cfg_.rope_theta);
-        slots.push_back(attention_slots(s.cache->size(), M, in.parents));
-        rows.push_back({s.cache, s.cache->size(), r, M, &ropes.back(), &slots.back()});
-        r += M;
+
+    BatchLayout(std::span<const Qwen3Model::SequenceInput> seqs, const ModelConfig& cfg) {
+        ropes.reserve(seqs.size());  // rows point into ropes and slots
+        slots.reserve(seqs.size());
+        for (int r = 0; const auto& s : seqs) {
+            const ForwardInput& in = *s.input;
+            const int M = static_cast<int>(in.tokens.size());
+            ropes.emplace_back(in.positions, cfg.head_dim, cfg.rope_theta);
+            slots.push_back(attention_slots(s.cache->size(), M, in.parents));
+            rows.push_back({s.cache, s.cache->size(), r, M, &ropes.back(), &slots.back()});
+            r += M;
+        }
     }
+};
+
+}  // namespace
+
+std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInput> seqs) const {
+    const int H = cfg_.hidden_size;
+    const int total = check_inputs(seqs, cfg_.context_length);
+    const BatchLayout layout(seqs, cfg_);
+    std::vector<float> x(static_cast<std::size_t>(total) * H);
+    for (std::size_t q = 0; q < seqs.size(); ++q)
+        for (int i = 0; i < layout.rows[q].rows; ++i)
+            embed(seqs[q].input->tokens[i], x.data() + static_cast<std::size_t>(layout.rows[q].row0 + i) * H);
     std::vector<ForwardOutput> out(seqs.size());
     auto capture = [&](int layer) {
         for (std::size_t q = 0; q < seqs.size(); ++q) {
             const auto& want = seqs[q].input->hidden_layers;
             if (std::find(want.begin(), want.end(), layer) == want.end()) continue;
-            out[q].hidden[layer].assign(
-                x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0) * H,
-                x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0 + rows[q].rows) * H);
+            const auto& r = layout.rows[q];
+            out[q].hidden[layer].assign(x.begin() + static_cast<std::ptrdiff_t>(r.row0) * H,
+                                        x.begin() + static_cast<std::ptrdiff_t>(r.row0 + r.rows) * H);
         }
     };
     BlockBuffers buf;
     for (int l = 0; l < cfg_.n_layers; ++l) {
         capture(l);
-        layers_[static_cast<std::size_t>(l)].forward(cfg_, l, rows, x, buf);
+        layers_[static_cast<std::size_t>(l)].forward(cfg_, l, layout.rows, x, buf);
     }
     capture(cfg_.n_layers);
     for (const auto& s : seqs) s.cache->commit(static_cast<int>(s.input->tokens.size()));
+    head_logits(seqs, layout.rows, x, out);
+    return out;
+}
 
-    // One LM-head pass over every sequence's wanted rows.
+// One LM-head pass over every sequence's wanted rows.
+void Qwen3Model::head_logits(std::span<const SequenceInput> seqs, const std::vector<SequenceRows>& rows,
+                             const std::vector<float>& x, std::vector<ForwardOutput>& out) const {
+    const int H = cfg_.hidden_size;
     std::vector<float> sel;
     for (std::size_t q = 0; q < seqs.size(); ++q) {
         const ForwardInput& in = *seqs[q].input;
         if (in.no_logits) continue;
-        const int M = rows[q].rows;
         if (in.logit_rows.empty()) {
-            for (int i = 0; i < M; ++i) out[q].logit_rows.push_back(i);
+            for (int i = 0; i < rows[q].rows; ++i) out[q].logit_rows.push_back(i);
         } else {
             out[q].logit_rows = in.logit_rows;
         }
-        for (const int row : out[q].logit_rows) {
-            if (row < 0 || row >= M) throw Error("forward: logit row out of range");
+        for (const int row : out[q].logit_rows)
             sel.insert(sel.end(), x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0 + row) * H,
                        x.begin() + static_cast<std::ptrdiff_t>(rows[q].row0 + row + 1) * H);
-        }
     }
-    if (sel.empty()) return out;
+    if (sel.empty()) return;
     const int R = static_cast<int>(sel.size() / static_cast<std::size_t>(H)), V = cfg_.vocab_size;
     std::vector<float> logits(static_cast<std::size_t>(R) * V);
     lm_head(sel.data(), R, logits.data());
@@ -247,7 +273,6 @@ std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInpu
                         logits.begin() + static_cast<std::ptrdiff_t>(at + n));
         at += n;
     }
-    return out;
 }
 
 }  // namespace ternspec

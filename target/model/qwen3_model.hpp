@@ -76,6 +76,9 @@ class Qwen3Model {
     KvCache make_cache(int capacity = 0, KvType type = KvType::F16) const;
 
   private:
+    void head_logits(std::span<const SequenceInput> seqs, const std::vector<SequenceRows>& rows,
+                     const std::vector<float>& x, std::vector<ForwardOutput>& out) const;
+
     ModelConfig cfg_;
     std::shared_ptr<const Tokenizer> tokenizer_;
     std::string chat_template_;

@@ -7,29 +7,10 @@
 #include <cstring>
 
 #include "target/formats/dequantize.hpp"
-#include "target/io/half.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
-namespace {
-
-std::uint16_t u16(const std::uint8_t* p) {
-    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
-}
-
-// Offset of the fp16 scale inside a block of a ternary type.
-int scale_offset(TensorType t) {
-    switch (t) {
-        case TensorType::TQ1_0:
-            return 52;
-        case TensorType::TQ2_0:
-            return 64;
-        default:
-            return 0;
-    }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void TernaryData::append_rows(const TernaryData& o) {
     if (rows == 0) {
@@ -80,6 +61,48 @@ std::vector<std::int64_t> import_ints(const TensorRef& t) {
     return v;
 }
 
+namespace {
+
+// One group of a ternary type, decoded to `v` with block scale s: its trits, or an error naming the block.
+std::string ternary_group(const float* v, std::size_t G, float s, std::int8_t* tr, const std::string& what,
+                          std::size_t g) {
+    if (!std::isfinite(s)) return what + ": block " + std::to_string(g) + " has a non-finite scale";
+    if (s == 0.0f) {
+        std::fill(tr, tr + G, std::int8_t{0});
+        return {};
+    }
+    int bad = 0;  // bitwise, so the loop vectorises
+    for (std::size_t j = 0; j < G; ++j) {
+        tr[j] = static_cast<std::int8_t>((v[j] == s) - (v[j] == -s));
+        bad |= static_cast<int>(v[j] != s) & static_cast<int>(v[j] != -s) & static_cast<int>(v[j] != 0.0f);
+    }
+    if (!bad) return {};
+    std::size_t j = 0;
+    while (v[j] == s || v[j] == -s || v[j] == 0.0f) ++j;
+    return what + ": block " + std::to_string(g) + " holds the value " + std::to_string(v[j] / s) +
+           " x scale (code 3 of Q2_0), which is not ternary";
+}
+
+// One group of a float type: exact {-s, 0, +s} groups convert as they are; others are quantised when allowed.
+enum class FloatGroup { Exact, Quantized, NotTernary };
+FloatGroup float_group(const float* v, std::size_t G, bool allow_quantize, std::int8_t* tr, float* scale) {
+    float s = 0;
+    for (std::size_t j = 0; j < G; ++j) s = std::max(s, std::fabs(v[j]));
+    bool exact = true;
+    for (std::size_t j = 0; j < G && exact; ++j) exact = v[j] == 0.0f || std::fabs(v[j]) == s;
+    if (exact) {
+        *scale = s;
+        for (std::size_t j = 0; j < G; ++j)
+            tr[j] = static_cast<std::int8_t>(v[j] > 0 ? 1 : v[j] < 0 ? -1 : 0);
+        return FloatGroup::Exact;
+    }
+    if (!allow_quantize) return FloatGroup::NotTernary;
+    absmean_quantize(v, static_cast<int>(G), tr, scale);
+    return FloatGroup::Quantized;
+}
+
+}  // namespace
+
 // Groups are decoded in chunks, in parallel: a 1.7B model holds 1.7 G weights, and one float array of a
 // whole tensor (1.2 GB for the embedding) plus a division per weight made loading take about 19 s. Errors
 // are kept per chunk and the first in file order is raised, so the message does not depend on threads.
@@ -92,10 +115,11 @@ TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
     const auto& info = type_info(t.type);
     const std::size_t n = t.n_elems();
     const bool ternary = info.ternary;
-    d.group = ternary ? static_cast<int>(info.block_elems) : 128;
+    d.group = ternary ? static_cast<int>(info.block_elems) : kQuantizeGroup;
     if (ternary && d.cols % d.group != 0) throw FormatError(what + ": rows do not hold whole blocks");
-    if (!ternary && d.cols % 128 != 0)
-        throw FormatError(what + ": row length " + std::to_string(d.cols) + " is not a multiple of 128");
+    if (!ternary && d.cols % kQuantizeGroup != 0)
+        throw FormatError(what + ": row length " + std::to_string(d.cols) + " is not a multiple of " +
+                          std::to_string(kQuantizeGroup));
     const auto G = static_cast<std::size_t>(d.group);
     const std::size_t groups = n / G;
     // File bytes per group: one block of a ternary type, or G values of a float type.
@@ -110,53 +134,22 @@ TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
         const std::size_t g0 = c * kChunk, g1 = std::min(groups, g0 + kChunk);
         std::vector<float> vals((g1 - g0) * G);
         dequantize(t.type, t.data + g0 * group_bytes, vals.data(), vals.size());
-        for (std::size_t g = g0; g < g1; ++g) {
+        for (std::size_t g = g0; g < g1 && errors[c].empty(); ++g) {
             const float* v = vals.data() + (g - g0) * G;
             std::int8_t* tr = d.trits.data() + g * G;
             if (ternary) {
-                const float s = half_to_float(u16(t.data + g * info.block_bytes + scale_offset(t.type)));
-                d.scales[g] = s;
-                if (!std::isfinite(s)) {
-                    errors[c] = what + ": block " + std::to_string(g) + " has a non-finite scale";
-                    return;
-                }
-                if (s == 0.0f) {
-                    std::fill(tr, tr + G, std::int8_t{0});
-                    continue;
-                }
-                int bad = 0;  // bitwise, so the loop vectorises
-                for (std::size_t j = 0; j < G; ++j) {
-                    tr[j] = static_cast<std::int8_t>((v[j] == s) - (v[j] == -s));
-                    bad |= static_cast<int>(v[j] != s) & static_cast<int>(v[j] != -s) &
-                           static_cast<int>(v[j] != 0.0f);
-                }
-                if (bad) {
-                    std::size_t j = 0;
-                    while (v[j] == s || v[j] == -s || v[j] == 0.0f) ++j;
-                    errors[c] = what + ": block " + std::to_string(g) + " holds the value " +
-                                std::to_string(v[j] / s) + " x scale (code 3 of Q2_0), which is not ternary";
-                    return;
-                }
+                d.scales[g] = block_scale(t.type, t.data + g * group_bytes);
+                errors[c] = ternary_group(v, G, d.scales[g], tr, what, g);
                 continue;
             }
-            float s = 0;
-            for (std::size_t j = 0; j < G; ++j) s = std::max(s, std::fabs(v[j]));
-            bool exact = true;
-            for (std::size_t j = 0; j < G && exact; ++j) exact = v[j] == 0.0f || std::fabs(v[j]) == s;
-            if (exact) {
-                d.scales[g] = s;
-                for (std::size_t j = 0; j < G; ++j)
-                    tr[j] = static_cast<std::int8_t>(v[j] > 0 ? 1 : v[j] < 0 ? -1 : 0);
-            } else if (allow_quantize) {
-                absmean_quantize(v, static_cast<int>(G), tr, &d.scales[g]);
-                quantized[c] = 1;
-            } else {
+            const auto kind = float_group(v, G, allow_quantize, tr, &d.scales[g]);
+            quantized[c] |= kind == FloatGroup::Quantized;
+            if (kind == FloatGroup::NotTernary)
                 errors[c] = what + " (" + std::string(info.name) + ") is not ternary: group " +
                             std::to_string(g) +
                             " holds more than {-s, 0, +s}; load with quantize on (--quantize) to quantise it "
-                            "(absmean per group of 128)";
-                return;
-            }
+                            "(absmean per group of " +
+                            std::to_string(kQuantizeGroup) + ")";
         }
     });
     for (const auto& e : errors)

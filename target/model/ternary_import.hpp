@@ -10,8 +10,11 @@
 
 namespace ternspec {
 
+// The group of float weights read as ternary: the -unpacked releases' and BitNet's absmean group.
+inline constexpr int kQuantizeGroup = 128;
+
 struct TernaryData {
-    int rows = 0, cols = 0, group = 128;
+    int rows = 0, cols = 0, group = kQuantizeGroup;
     std::vector<std::int8_t> trits;
     std::vector<float> scales;
     bool quantized = false;  // true when float weights were absmean-quantised on request

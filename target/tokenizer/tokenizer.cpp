@@ -61,6 +61,54 @@ std::string nfc(std::string_view s) {
     return r;
 }
 
+// GGUF's tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
+enum GgufTokenType : std::int32_t { kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5 };
+
+// Normalizer: NFC, none, or a Sequence holding NFC. Returns whether NFC applies.
+bool json_normalizer_nfc(const nlohmann::json& j, const std::string& what) {
+    if (!j.contains("normalizer") || j["normalizer"].is_null()) return false;
+    const auto& n = j["normalizer"];
+    const auto type = n.value("type", std::string());
+    if (type == "NFC") return true;
+    if (type != "Sequence") throw FormatError(what + ": unsupported normalizer " + type);
+    for (const auto& s : n.at("normalizers"))
+        if (s.value("type", std::string()) != "NFC")
+            throw FormatError(what + ": unsupported normalizer " + s.value("type", std::string()));
+    return !n.at("normalizers").empty();
+}
+
+// Pre-tokenizer: Sequence[Split(Regex), ByteLevel(use_regex=false)] or ByteLevel(use_regex=true). Returns
+// the split regex.
+std::string json_pre_tokenizer_pattern(const nlohmann::json& j, const std::string& what) {
+    std::string pattern;
+    const auto& pre = j.at("pre_tokenizer");
+    auto take = [&](const nlohmann::json& p) {
+        const auto type = p.value("type", std::string());
+        if (type == "Split") {
+            const auto& pat = p.at("pattern");
+            if (!pat.contains("Regex"))
+                throw FormatError(what + ": Split pre-tokenizer without a Regex pattern");
+            pattern = pat["Regex"].get<std::string>();
+            const auto behavior = p.value("behavior", std::string("Isolated"));
+            if (behavior != "Isolated" || p.value("invert", false))
+                throw FormatError(what + ": Split behaviour " + behavior +
+                                  " is not supported (only Isolated)");
+        } else if (type == "ByteLevel") {
+            if (p.value("use_regex", true) && pattern.empty()) pattern = kGpt2Pattern;
+            if (p.value("add_prefix_space", false))
+                throw FormatError(what + ": ByteLevel add_prefix_space is not supported");
+        } else {
+            throw FormatError(what + ": unsupported pre-tokenizer " + type);
+        }
+    };
+    if (pre.value("type", std::string()) == "Sequence")
+        for (const auto& p : pre.at("pretokenizers")) take(p);
+    else
+        take(pre);
+    if (pattern.empty()) throw FormatError(what + ": no pre-tokenizer regex");
+    return pattern;
+}
+
 std::pair<std::string, std::string> split_merge(const std::string& m, const std::string& what) {
     const auto sp = m.find(' ');
     if (sp == std::string::npos || sp == 0 || sp + 1 >= m.size())
@@ -121,70 +169,18 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
                 t.added_.push_back({content, id, a.value("special", false)});
             }
         }
-        std::int32_t rank = 0;
         for (const auto& m : model.at("merges")) {
-            std::pair<std::string, std::string> ab;
-            if (m.is_string())
-                ab = split_merge(m.get<std::string>(), what);
-            else if (m.is_array() && m.size() == 2)
-                ab = {m[0].get<std::string>(), m[1].get<std::string>()};
-            else
+            if (m.is_string()) {
+                const auto [a, b] = split_merge(m.get<std::string>(), what);
+                t.add_merge(a, b, what);
+            } else if (m.is_array() && m.size() == 2) {
+                t.add_merge(m[0].get<std::string>(), m[1].get<std::string>(), what);
+            } else {
                 throw FormatError(what + ": merge entry is neither \"a b\" nor [a, b]");
-            auto ia = t.ids_.find(ab.first), ib = t.ids_.find(ab.second),
-                 im = t.ids_.find(ab.first + ab.second);
-            if (ia == t.ids_.end() || ib == t.ids_.end() || im == t.ids_.end())
-                throw FormatError(what + ": merge \"" + ab.first + " " + ab.second +
-                                  "\" uses a token not in the vocabulary");
-            t.merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, im->second));
-            t.merge_list_.emplace_back(ia->second, ib->second);
-        }
-        // Normalizer: NFC, none, or a Sequence holding NFC.
-        t.nfc_ = false;
-        if (j.contains("normalizer") && !j["normalizer"].is_null()) {
-            const auto& n = j["normalizer"];
-            const auto type = n.value("type", std::string());
-            if (type == "NFC")
-                t.nfc_ = true;
-            else if (type == "Sequence") {
-                for (const auto& s : n.at("normalizers")) {
-                    if (s.value("type", std::string()) == "NFC")
-                        t.nfc_ = true;
-                    else
-                        throw FormatError(what + ": unsupported normalizer " +
-                                          s.value("type", std::string()));
-                }
-            } else {
-                throw FormatError(what + ": unsupported normalizer " + type);
             }
         }
-        // Pre-tokenizer: Sequence[Split(Regex), ByteLevel(use_regex=false)] or ByteLevel(use_regex=true).
-        std::string pattern;
-        const auto& pre = j.at("pre_tokenizer");
-        auto take = [&](const json& p) {
-            const auto type = p.value("type", std::string());
-            if (type == "Split") {
-                const auto& pat = p.at("pattern");
-                if (!pat.contains("Regex"))
-                    throw FormatError(what + ": Split pre-tokenizer without a Regex pattern");
-                pattern = pat["Regex"].get<std::string>();
-                const auto behavior = p.value("behavior", std::string("Isolated"));
-                if (behavior != "Isolated" || p.value("invert", false))
-                    throw FormatError(what + ": Split behaviour " + behavior +
-                                      " is not supported (only Isolated)");
-            } else if (type == "ByteLevel") {
-                if (p.value("use_regex", true) && pattern.empty()) pattern = kGpt2Pattern;
-                if (p.value("add_prefix_space", false))
-                    throw FormatError(what + ": ByteLevel add_prefix_space is not supported");
-            } else {
-                throw FormatError(what + ": unsupported pre-tokenizer " + type);
-            }
-        };
-        if (pre.value("type", std::string()) == "Sequence")
-            for (const auto& p : pre.at("pretokenizers")) take(p);
-        else
-            take(pre);
-        if (pattern.empty()) throw FormatError(what + ": no pre-tokenizer regex");
-        t.splitter_ = std::make_shared<RegexSplitter>(pattern);
+        t.nfc_ = json_normalizer_nfc(j, what);
+        t.splitter_ = std::make_shared<RegexSplitter>(json_pre_tokenizer_pattern(j, what));
     } catch (const json::exception& e) {
         throw FormatError(what + ": malformed tokenizer: " + json_error_words(e));
     }
@@ -220,8 +216,9 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
         std::size_t i = 0;
         types->for_each("tokenizer.ggml.token_type", [&](const GgufValue& v) {
             const auto ty = v.as_int("tokenizer.ggml.token_type");
-            if (ty == 3 || ty == 4) t.added_.push_back({t.pieces_[i], static_cast<std::int32_t>(i), ty == 3});
-            if (ty == 5) {  // unused ("[PAD151669]"): no text, and no string maps to it
+            if (ty == kControl || ty == kUserDefined)
+                t.added_.push_back({t.pieces_[i], static_cast<std::int32_t>(i), ty == kControl});
+            if (ty == kUnused) {  // unused ("[PAD151669]"): no text, and no string maps to it
                 t.ids_.erase(t.pieces_[i]);
                 t.pieces_[i].clear();
             }
@@ -230,14 +227,9 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
         // The padding past the last real token is the embedding's business, not the tokenizer's.
         while (!t.pieces_.empty() && t.pieces_.back().empty()) t.pieces_.pop_back();
     }
-    std::int32_t rank = 0;
     g.get("tokenizer.ggml.merges").for_each("tokenizer.ggml.merges", [&](const GgufValue& m) {
-        auto [a, b] = split_merge(m.as_string("tokenizer.ggml.merges"), what);
-        auto ia = t.ids_.find(a), ib = t.ids_.find(b), im = t.ids_.find(a + b);
-        if (ia == t.ids_.end() || ib == t.ids_.end() || im == t.ids_.end())
-            throw FormatError(what + ": merge \"" + a + " " + b + "\" uses a token not in the vocabulary");
-        t.merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, im->second));
-        t.merge_list_.emplace_back(ia->second, ib->second);
+        const auto [a, b] = split_merge(m.as_string("tokenizer.ggml.merges"), what);
+        t.add_merge(a, b, what);
     });
     std::string pre = "default";
     if (auto* p = g.find("tokenizer.ggml.pre")) pre = p->as_string("tokenizer.ggml.pre");
@@ -256,6 +248,16 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
     }
     t.finish(what);
     return t;
+}
+
+// Merges take ranks in the order they are added.
+void Tokenizer::add_merge(const std::string& a, const std::string& b, const std::string& what) {
+    auto ia = ids_.find(a), ib = ids_.find(b), im = ids_.find(a + b);
+    if (ia == ids_.end() || ib == ids_.end() || im == ids_.end())
+        throw FormatError(what + ": merge \"" + a + " " + b + "\" uses a token not in the vocabulary");
+    const auto rank = static_cast<std::int32_t>(merge_list_.size());
+    merges_.emplace(pair_key(ia->second, ib->second), std::make_pair(rank, im->second));
+    merge_list_.emplace_back(ia->second, ib->second);
 }
 
 void Tokenizer::finish(const std::string& what) {
@@ -427,9 +429,6 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool parse_sp
 }
 
 namespace {
-
-// GGUF's tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
-enum GgufTokenType : std::int32_t { kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5 };
 
 // Added tokens that llama.cpp's converter makes control tokens even when the checkpoint does not mark them
 // special: "<|...|>" and "<｜...｜>" forms, "<pad>", "<mask>", "<unused...>".

@@ -56,6 +56,7 @@ class Tokenizer {
   private:
     Tokenizer() = default;
     void finish(const std::string& what);
+    void add_merge(const std::string& a, const std::string& b, const std::string& what);
     std::vector<std::int32_t> merge_bytes(std::string_view piece) const;
     void encode_piece(std::string_view piece, std::vector<std::int32_t>& out) const;
     void encode_plain(std::string_view text, std::vector<std::int32_t>& out) const;
@@ -81,6 +82,8 @@ class Tokenizer {
     std::size_t max_token_bytes_ = 1;
 
     // Pre-token -> ids cache; code repeats its words a great deal. Looked up by string_view (no allocation).
+    // Copies share it on purpose: a pre-token's ids depend only on the vocabulary and merges, which no
+    // member changes after construction (set_eos does not touch them); the shared mutex makes it safe.
     struct ViewHash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }

@@ -96,16 +96,7 @@ std::string hf_folder_from_gguf(const std::string& gguf, const std::string& name
     }
     nlohmann::json merges = nlohmann::json::array();
     for (const auto& m : g.get("tokenizer.ggml.merges").as_array("t")) merges.push_back(m.as_string("t"));
-    nlohmann::json tok = {
-        {"added_tokens", added},
-        {"normalizer", {{"type", "NFC"}}},
-        {"pre_tokenizer",
-         {{"type", "Sequence"},
-          {"pretokenizers",
-           {{{"type", "Split"}, {"pattern", {{"Regex", ternspec::kQwen2Pattern}}}, {"behavior", "Isolated"}},
-            {{"type", "ByteLevel"}, {"use_regex", false}}}}}},
-        {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
-    std::ofstream(dir + "/tokenizer.json") << tok.dump();
+    std::ofstream(dir + "/tokenizer.json") << qwen2_tokenizer_json(vocab, added, merges);
     return dir;
 }
 

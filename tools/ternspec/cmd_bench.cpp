@@ -30,6 +30,83 @@ long long resident_kib() {
     return -1;
 }
 
+// A cache holding `prefix` tokens and one input per size, each continuing it.
+struct ForwardInputs {
+    std::vector<std::int32_t> toks;
+    std::vector<std::vector<std::int32_t>> positions;
+    std::vector<ForwardInput> inputs;
+
+    ForwardInputs(const Qwen3Model& model, KvCache& cache, const std::vector<long long>& sizes, int prefix) {
+        const long long max_m = *std::max_element(sizes.begin(), sizes.end());
+        toks.resize(static_cast<std::size_t>(std::max<long long>(prefix, max_m)));
+        for (std::size_t i = 0; i < toks.size(); ++i)
+            toks[i] = static_cast<std::int32_t>((i * 7919) % model.config().vocab_size);
+        if (prefix > 0) {
+            std::vector<std::int32_t> pos(static_cast<std::size_t>(prefix));
+            std::iota(pos.begin(), pos.end(), 0);
+            ForwardInput in;
+            in.tokens = std::span(toks).first(static_cast<std::size_t>(prefix));
+            in.positions = pos;
+            in.no_logits = true;
+            model.forward(cache, in);
+        }
+        positions.resize(sizes.size());
+        inputs.resize(sizes.size());
+        for (std::size_t i = 0; i < sizes.size(); ++i) {
+            positions[i].resize(static_cast<std::size_t>(sizes[i]));
+            std::iota(positions[i].begin(), positions[i].end(), prefix);
+            inputs[i].tokens = std::span(toks).first(static_cast<std::size_t>(sizes[i]));
+            inputs[i].positions = positions[i];
+        }
+    }
+};
+
+// Repetitions interleave every size and a bandwidth pass, so drift on this shared machine touches all of
+// them alike and the ratios (cost vs M = 1, share of the bound) stay steady. Returns the seconds of each
+// size's forwards; the bandwidth passes go to bw_runs.
+std::vector<std::vector<double>> time_forwards(const Qwen3Model& model, KvCache& cache,
+                                               const ForwardInputs& in, int reps,
+                                               std::vector<double>& bw_runs) {
+    const auto& inputs = in.inputs;
+    auto probe = std::make_unique<ReadBandwidthProbe>();
+    std::vector<std::vector<double>> times(inputs.size());
+    for (int r = 0; r < reps + 1; ++r) {  // the first round warms caches and thread pools
+        // A pass reads 512 MB; with many repetitions (small models) a spread-out subset of 15 is enough. It
+        // also flushes the caches, so an untimed forward follows: a model that fits in cache would otherwise
+        // time its first size cold and the others warm.
+        if (r > 0 && (r - 1) % std::max(1, reps / 15) == 0) {
+            bw_runs.push_back(probe->pass_gbs());
+            model.forward(cache, inputs[0]);
+            cache.trim_by(static_cast<int>(inputs[0].tokens.size()));
+        }
+        for (std::size_t i = 0; i < inputs.size(); ++i) {
+            const double t0 = seconds();
+            model.forward(cache, inputs[i]);
+            const double dt = seconds() - t0;
+            cache.trim_by(static_cast<int>(inputs[i].tokens.size()));
+            if (r > 0) times[i].push_back(dt);
+        }
+    }
+    return times;
+}
+
+void print_forward_table(const nlohmann::json& out, double bw, double wbytes, long long rss) {
+    std::printf(
+        "kernels %s, read bandwidth %.1f GB/s, packed weights %.1f MB, resident %.1f MB (%.2fx weights+KV)\n",
+        kernel_path_name(kernel_path()), bw, wbytes / 1e6, rss / 1024.0,
+        out["resident_vs_weights_plus_kv"].get<double>());
+    std::printf("| tokens | ms/forward | tokens/s | GB/s | cost vs M=1 |\n|---:|---:|---:|---:|---:|\n");
+    double t1 = 0;
+    for (const auto& r : out["rows"]) {
+        if (r["tokens"].get<long long>() == 1) t1 = r["ms"].get<double>();
+        std::printf("| %lld | %.2f | %.1f | %.1f | %.2f |\n", r["tokens"].get<long long>(),
+                    r["ms"].get<double>(), r["tokens_per_s"].get<double>(), r["achieved_gbs"].get<double>(),
+                    r["cost_vs_m1"].get<double>());
+    }
+    std::printf("decode bound from bandwidth: %.1f tokens/s; measured M=1: %.1f tokens/s (%.0f%%)\n",
+                bw * 1e9 / wbytes, 1e3 / t1, 100 * (1e3 / t1) / (bw * 1e9 / wbytes));
+}
+
 int bench_forward(int argc, char** argv) {
     auto opts = model_options();
     opts.push_back({"tokens", 0, "LIST", "tokens per forward call", "1,2,4,8,16"});
@@ -53,49 +130,10 @@ int bench_forward(int argc, char** argv) {
     // The KV cache is sized from these: checked against the model's context before anything is allocated.
     const int prefix = static_cast<int>(args.integer("prefix", 0, ctx - 1 - max_m));
     KvCache cache = model->make_cache(prefix + static_cast<int>(max_m) + 1);
-    std::vector<std::int32_t> toks(static_cast<std::size_t>(std::max<long long>(prefix, max_m)));
-    for (std::size_t i = 0; i < toks.size(); ++i)
-        toks[i] = static_cast<std::int32_t>((i * 7919) % model->config().vocab_size);
-    if (prefix > 0) {
-        std::vector<std::int32_t> pos(static_cast<std::size_t>(prefix));
-        std::iota(pos.begin(), pos.end(), 0);
-        ForwardInput in;
-        in.tokens = std::span(toks).first(static_cast<std::size_t>(prefix));
-        in.positions = pos;
-        in.no_logits = true;
-        model->forward(cache, in);
-    }
+    const ForwardInputs inputs(*model, cache, sizes, prefix);
     const double wbytes = static_cast<double>(model->weight_bytes());
-    // Repetitions interleave every size and a bandwidth pass, so drift on this shared machine touches all of
-    // them alike and the ratios (cost vs M = 1, share of the bound) stay steady; medians are reported.
-    std::vector<ForwardInput> inputs(sizes.size());
-    std::vector<std::vector<std::int32_t>> positions(sizes.size());
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-        positions[i].resize(static_cast<std::size_t>(sizes[i]));
-        std::iota(positions[i].begin(), positions[i].end(), prefix);
-        inputs[i].tokens = std::span(toks).first(static_cast<std::size_t>(sizes[i]));
-        inputs[i].positions = positions[i];
-    }
-    auto probe = std::make_unique<ReadBandwidthProbe>();  // freed before resident memory is read
-    std::vector<std::vector<double>> times(sizes.size());
     std::vector<double> bw_runs;
-    for (int r = 0; r < reps + 1; ++r) {  // the first round warms caches and thread pools
-        // A pass reads 512 MB; with many repetitions (small models) a spread-out subset of 15 is enough. It
-        // also flushes the caches, so an untimed forward follows: a model that fits in cache would otherwise
-        // time its first size cold and the others warm.
-        if (r > 0 && (r - 1) % std::max(1, reps / 15) == 0) {
-            bw_runs.push_back(probe->pass_gbs());
-            model->forward(cache, inputs[0]);
-            cache.trim_by(static_cast<int>(sizes[0]));
-        }
-        for (std::size_t i = 0; i < sizes.size(); ++i) {
-            const double t0 = seconds();
-            model->forward(cache, inputs[i]);
-            const double dt = seconds() - t0;
-            cache.trim_by(static_cast<int>(sizes[i]));
-            if (r > 0) times[i].push_back(dt);
-        }
-    }
+    const auto times = time_forwards(*model, cache, inputs, reps, bw_runs);  // frees its probe on return
     const double bw = median(bw_runs);
     nlohmann::json rows = nlohmann::json::array();
     double t1 = 0;
@@ -110,7 +148,6 @@ int bench_forward(int argc, char** argv) {
                         {"achieved_gbs", wbytes / (ms / 1e3) / 1e9},
                         {"cost_vs_m1", t1 > 0 ? ms / t1 : 0.0}});
     }
-    probe.reset();
     const long long rss = resident_kib();
     const double kv_bytes = static_cast<double>(cache.bytes());
     nlohmann::json out = {{"model", args.str("model")},
@@ -127,17 +164,7 @@ int bench_forward(int argc, char** argv) {
         emit_json(args, out.dump(1));
         return 0;
     }
-    std::printf(
-        "kernels %s, read bandwidth %.1f GB/s, packed weights %.1f MB, resident %.1f MB (%.2fx weights+KV)\n",
-        kernel_path_name(kernel_path()), bw, wbytes / 1e6, rss / 1024.0,
-        out["resident_vs_weights_plus_kv"].get<double>());
-    std::printf("| tokens | ms/forward | tokens/s | GB/s | cost vs M=1 |\n|---:|---:|---:|---:|---:|\n");
-    for (const auto& r : rows)
-        std::printf("| %lld | %.2f | %.1f | %.1f | %.2f |\n", r["tokens"].get<long long>(),
-                    r["ms"].get<double>(), r["tokens_per_s"].get<double>(), r["achieved_gbs"].get<double>(),
-                    r["cost_vs_m1"].get<double>());
-    std::printf("decode bound from bandwidth: %.1f tokens/s; measured M=1: %.1f tokens/s (%.0f%%)\n",
-                bw * 1e9 / wbytes, 1e3 / t1, 100 * (1e3 / t1) / (bw * 1e9 / wbytes));
+    print_forward_table(out, bw, wbytes, rss);
     return 0;
 }
 

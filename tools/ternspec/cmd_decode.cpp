@@ -99,12 +99,14 @@ class StreamedText {
 void apply_stop(const StopStrings& seen, DecodeResult& r) {
     if (!seen.stopped()) return;
     r.text = seen.text();
-    r.stop_reason = "stop";
+    r.stop_reason = StopReason::StopString;
 }
 
 nlohmann::json result_json(const DecodeResult& r) {
-    return {
-        {"text", r.text}, {"ids", r.tokens}, {"stop_reason", r.stop_reason}, {"stats", r.stats.to_json()}};
+    return {{"text", r.text},
+            {"ids", r.tokens},
+            {"stop_reason", stop_reason_name(r.stop_reason)},
+            {"stats", r.stats.to_json()}};
 }
 
 // "suffix k=4", "suffix k=auto tree=8", "none": the configuration at the head of each summary line.
@@ -294,6 +296,33 @@ nlohmann::json run_config(const Args& args, const std::string& drafter, int para
             {"kernels", kernel_path_name(kernel_path())}};
 }
 
+// What report() gathered over the requests.
+struct RunTotals {
+    DecodeStats total, plain;  // plain: --compare none's runs
+    bool identical;
+    std::size_t failed;
+};
+
+// One schema for one prompt and for many: `requests`, `total` and `config` always; one prompt's fields are
+// also at the top level (what earlier versions printed for -p).
+void emit_report_json(const Args& args, const std::string& drafter_name, int parallel, double wall,
+                      const nlohmann::json& requests, const RunTotals& t) {
+    nlohmann::json out = requests.size() == 1 && t.failed == 0 ? requests[0] : nlohmann::json::object();
+    out["requests"] = requests;
+    out["config"] = run_config(args, drafter_name, parallel);
+    out["drafter"] = drafter_name;
+    out["total"] = t.total.to_json();
+    if (t.plain.target_forwards) {
+        out["compare_none"] = comparison_json(t.total, t.plain, t.identical);
+        out["compare_none"]["sampling"] = args.number("temp") > 0 ? "sampled" : "greedy";
+    }
+    out["wall_seconds"] = wall;
+    out["parallel"] = parallel;
+    out["failed"] = t.failed;
+    out["throughput_tokens_per_s"] = wall > 0 ? static_cast<double>(t.total.emitted) / wall : 0.0;
+    emit_json(args, out.dump());
+}
+
 int report(const Args& args, const std::string& drafter_name, int parallel, double wall,
            const std::vector<Request>& reqs) {
     const bool json = args.flag("json");
@@ -322,11 +351,13 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
                     comparison_json(r.result->stats, r.plain->stats, same_output(*r.result, *r.plain));
         } else if (parallel > 1) {
             std::printf("%s=== request %zu ===\n%s\n", i ? "\n" : "", i + 1, r.result->text.c_str());
-            print_summary(run_label(args, drafter_name), r.result->stats, r.result->stop_reason);
+            print_summary(run_label(args, drafter_name), r.result->stats,
+                          stop_reason_name(r.result->stop_reason));
         } else if (reqs.size() > 1 || spdlog::get_level() <= spdlog::level::info) {
-            print_summary(run_label(args, drafter_name), r.result->stats, r.result->stop_reason);
+            print_summary(run_label(args, drafter_name), r.result->stats,
+                          stop_reason_name(r.result->stop_reason));
         }
-        if (!json && r.result->stop_reason == "context")
+        if (!json && r.result->stop_reason == StopReason::Context)
             std::fprintf(stderr,
                          "\nternspec: %s stopped at the end of the context (%lld tokens with the prompt); "
                          "-c/--ctx-size sets it, up to the model's\n",
@@ -334,22 +365,8 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
                          static_cast<long long>(r.result->stats.prompt_tokens + r.result->stats.emitted));
     }
     if (json) {
-        // One schema for one prompt and for many: `requests`, `total` and `config` always; one prompt's
-        // fields are also at the top level (what earlier versions printed for -p).
-        nlohmann::json out = reqs.size() == 1 && failed == 0 ? requests[0] : nlohmann::json::object();
-        out["requests"] = requests;
-        out["config"] = run_config(args, drafter_name, parallel);
-        out["drafter"] = drafter_name;
-        out["total"] = total.to_json();
-        if (plain_total.target_forwards) {
-            out["compare_none"] = comparison_json(total, plain_total, identical);
-            out["compare_none"]["sampling"] = args.number("temp") > 0 ? "sampled" : "greedy";
-        }
-        out["wall_seconds"] = wall;
-        out["parallel"] = parallel;
-        out["failed"] = failed;
-        out["throughput_tokens_per_s"] = wall > 0 ? static_cast<double>(total.emitted) / wall : 0.0;
-        emit_json(args, out.dump());
+        emit_report_json(args, drafter_name, parallel, wall, requests,
+                         {total, plain_total, identical, failed});
     } else if (reqs.size() > 1) {
         std::fprintf(stderr, "\n=== total over %zu requests ===", reqs.size() - failed);
         print_summary(run_label(args, drafter_name), total);
@@ -415,9 +432,9 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
         std::fflush(stdout);
         apply_stop(out.seen(), r);
         if (spdlog::get_level() <= spdlog::level::info)
-            print_summary(run_label(args, drafter_name), r.stats, r.stop_reason);
+            print_summary(run_label(args, drafter_name), r.stats, stop_reason_name(r.stop_reason));
         history.push_back({{"role", "assistant"}, {"content", r.text}});
-        if (r.stop_reason == "context") {
+        if (r.stop_reason == StopReason::Context) {
             std::fprintf(stderr, "ternspec: the conversation reached the end of the context\n");
             return 1;
         }

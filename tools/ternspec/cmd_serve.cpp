@@ -86,9 +86,7 @@ long unix_now() {
             .count());
 }
 
-}  // namespace
-
-int cmd_serve(int argc, char** argv) {
+std::vector<Option> serve_options() {
     auto opts = model_options();
     opts.push_back({"draft", 0, "NAME",
                     "default drafter for requests that do not choose one (none, suffix, ...)", "none"});
@@ -105,74 +103,46 @@ int cmd_serve(int argc, char** argv) {
     opts.push_back({"max-body", 0, "BYTES", "largest request body accepted (HTTP 413 beyond)", "1048576"});
     opts.push_back(
         {"api-key", 0, "KEY", "require 'Authorization: Bearer KEY' on every request but /health", ""});
-    Args args(
-        "serve", "-m MODEL [--draft NAME -k K] [--host ADDR] [--port PORT] [-np N] [--api-key KEY]",
-        "An OpenAI-compatible HTTP server: /v1/completions, /v1/chat/completions (streaming too),\n"
-        "/v1/models, /health, /metrics. Requests join and leave the batched verification between rounds.",
-        opts);
-    if (!args.parse(argc, argv)) return 0;
-    const int slots = static_cast<int>(args.integer("parallel", 1, 256));
-    const int max_queue = static_cast<int>(args.integer("max-queue", 0, 1 << 16));
-    const int port = static_cast<int>(args.integer("port", 1, 65535));
-    const auto max_body = args.integer("max-body", 1, 1 << 30);
-    const std::string host = args.str("host"), api_key = args.has("api-key") ? args.str("api-key") : "";
-    if (args.has("api-key") && api_key.empty()) throw InputError("--api-key must not be empty");
+    return opts;
+}
 
-    // Block the stop signals before any thread starts, so one thread alone receives them with sigwait.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-    auto threads = apply_threads(args);
-    std::shared_ptr<const Qwen3Model> model = load_model(args);
-    const std::string model_id = std::filesystem::path(args.str("model")).filename().string();
-
-    SchedulerOptions so;
-    so.slots = slots;
-    so.max_queue = max_queue;
-    const std::string default_drafter = args.str("draft");
+// Every drafter the server offers, created now: a missing or bad weight file fails at startup, naming the
+// problem, rather than on a request; each then serves a slot.
+void offer_drafters(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
+                    const std::string& default_drafter, SchedulerOptions& so) {
     for (const auto& name : drafter_names()) {
         if (name == "none") continue;
         auto o = drafter_options(args, name);
         // Drafters with weights are offered when their weights were given; the others always.
         const bool needs_weights = name == "eagle" || name == "mtp";
         if (needs_weights && o.draft_model.empty() && name != default_drafter) continue;
-        // Created now: fails at startup, naming the problem, rather than on a request; then serves a slot.
         so.loaded[name] = create_drafter(name, o, model);
         so.drafters[name] = o;
     }
     if (default_drafter != "none" && !so.drafters.count(default_drafter))
         throw InputError("--draft: unknown drafter '" + default_drafter + "'");
-    ApiLimits limits;
-    limits.context = model->config().context_length;
-    limits.default_drafter = default_drafter;
-    limits.default_k = static_cast<int>(args.integer("k", 0, kMaxDraftTokens));
-    limits.default_tree = static_cast<int>(args.integer("tree", 0, kMaxDraftTokens));
-    // Parsed at startup: a template outside the supported subset fails here, not on the first chat request.
-    const std::string template_file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
-    const ChatTemplate chat = model_chat_template(
-        *model, template_file.empty() ? "" : read_prompt_file(template_file), template_file);
-    if (chat.is_builtin())
-        spdlog::info("the model has no chat template: chat requests use Qwen3's ChatML turns");
-    limits.chat = &chat;
-    std::string offered = "none";  // for the startup line (the options move into the scheduler)
-    for (const auto& [n, o] : so.drafters) offered += "," + n;
-    Scheduler scheduler(model, std::move(so));
+}
 
-    httplib::Server svr;
-    // One pool thread per connection that can be open at once: running, queued, and a margin for the
-    // cheap endpoints; a streaming request holds its thread until it ends.
-    const std::size_t pool = static_cast<std::size_t>(slots + max_queue + 8);
+// What the request handlers share; lives as long as the server.
+struct ServeContext {
+    std::shared_ptr<const Qwen3Model> model;
+    std::string model_id;
+    ApiLimits limits;
+    Scheduler* scheduler = nullptr;
+    std::atomic<long> next_id{1};
+};
+
+// Connection limits, authentication, and OpenAI-shaped error bodies for what the routes do not handle.
+void configure_server(httplib::Server& svr, std::size_t pool, std::size_t max_body,
+                      const std::string& api_key) {
     svr.new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
-    svr.set_payload_max_length(static_cast<std::size_t>(max_body));
+    svr.set_payload_max_length(max_body);
     // httplib closes a keep-alive connection after 5 requests by default; a client that reuses it at that
     // moment sees a reset (seen with 16 concurrent OpenAI clients): no count limit. The idle timeout stays
     // 5 s: it bounds how long stopping waits for idle connections, and clients (Node's 4 s) close first.
     svr.set_keep_alive_max_count(std::numeric_limits<std::size_t>::max());
     svr.set_keep_alive_timeout(5);
-    svr.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
+    svr.set_pre_routing_handler([api_key](const httplib::Request& req, httplib::Response& res) {
         if (api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
         if (req.get_header_value("Authorization") == "Bearer " + api_key)
             return httplib::Server::HandlerResponse::Unhandled;
@@ -197,100 +167,101 @@ int cmd_serve(int argc, char** argv) {
         }
         send_error(res, ApiError(500, what, {}, "server_error"));
     });
+}
+
+void add_info_routes(httplib::Server& svr, ServeContext& ctx) {
     svr.Get("/health", [](const httplib::Request&, httplib::Response& res) {
         res.set_content(R"({"status":"ok"})", "application/json");
     });
-    svr.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
-        res.set_content(
-            json{{"object", "list"},
-                 {"data",
-                  json::array(
-                      {{{"id", model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "ternspec"}}})}}
-                .dump(),
-            "application/json");
+    svr.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
+        const json model = {
+            {"id", ctx.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "ternspec"}};
+        res.set_content(json{{"object", "list"}, {"data", json::array({model})}}.dump(), "application/json");
     });
-    svr.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-        res.set_content(prometheus(scheduler.metrics()), "text/plain; version=0.0.4");
+    svr.Get("/metrics", [&ctx](const httplib::Request&, httplib::Response& res) {
+        res.set_content(prometheus(ctx.scheduler->metrics()), "text/plain; version=0.0.4");
     });
-    std::atomic<long> next_id{1};
-    auto endpoint = [&](Endpoint ep) {
-        return [&, ep](const httplib::Request& req, httplib::Response& res) {
-            auto job = std::make_shared<ServeJob>();
-            bool stream;
-            try {
-                stream = parse_request(ep, req.body, *model, limits, scheduler, *job);
-            } catch (const ApiError& e) {
-                return send_error(res, e);
-            }
-            if (!scheduler.submit(job))
-                return send_error(
-                    res, ApiError(503, "the server is busy (queue full) or stopping; retry later", {},
-                                  "server_error", "server_busy"));
-            const std::string id = (ep == Endpoint::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id++);
-            const long created = unix_now();
-            if (!stream) {
-                std::unique_lock<std::mutex> lock(job->mu);
-                job->cv.wait(lock, [&] { return job->done; });
-                if (!job->error.empty())
-                    return send_error(res, ApiError(500, job->error, {}, "server_error"));
-                res.set_content(response_body(ep, id, model_id, created, *job, job->output.text()).dump(),
-                                "application/json");
-                return;
-            }
-            res.set_header("Cache-Control", "no-cache");
-            auto sent = std::make_shared<std::size_t>(0);
-            auto first = std::make_shared<bool>(true);
-            res.set_chunked_content_provider(
-                "text/event-stream",
-                [=](std::size_t, httplib::DataSink& sink) {
-                    std::string piece, reason, error;
-                    bool done;
-                    {
-                        std::unique_lock<std::mutex> lock(job->mu);
-                        job->cv.wait_for(lock, std::chrono::milliseconds(100),
-                                         [&] { return job->done || job->output.ready() > *sent; });
-                        const std::size_t ready = job->done ? job->output.text().size() : job->output.ready();
-                        piece = job->output.text().substr(*sent, ready - *sent);
-                        *sent = ready;
-                        done = job->done;
-                        reason = job->finish_reason;
-                        error = job->error;
-                    }
-                    auto event = [&](const std::string& data) {
-                        const std::string frame = "data: " + data + "\n\n";
-                        return sink.write(frame.data(), frame.size());
-                    };
-                    if ((!piece.empty() || (*first && ep == Endpoint::Chat)) &&
-                        !event(stream_chunk(ep, id, model_id, created, piece, nullptr, *first).dump())) {
-                        job->cancelled = true;
-                        return false;
-                    }
-                    if (!piece.empty() || ep == Endpoint::Chat) *first = false;
-                    if (!done) return true;
-                    if (!error.empty())
-                        event(json::parse(error_body(ApiError(500, error, {}, "server_error"))).dump());
-                    else
-                        event(stream_chunk(ep, id, model_id, created, "", &reason, false).dump());
-                    if (error.empty() && job->include_usage) {
-                        std::lock_guard<std::mutex> lock(job->mu);
-                        event(usage_chunk(ep, id, model_id, created, *job).dump());
-                    }
-                    event("[DONE]");
-                    sink.done();
-                    return true;
-                },
-                [job](bool success) {
-                    if (!success) job->cancelled = true;
-                });
-        };
-    };
-    svr.Post("/v1/completions", endpoint(Endpoint::Completions));
-    svr.Post("/v1/chat/completions", endpoint(Endpoint::Chat));
+}
 
-    if (!svr.bind_to_port(host, port))
-        throw InputError("serve: cannot listen on " + host + ":" + std::to_string(port));
-    // SIGTERM or SIGINT: refuse new work, cancel running requests at the next round (their clients get
-    // their text so far with finish_reason "cancelled"), then close the listener; exit 0.
+// Server-Sent Events for one streaming request: each call sends what the job has made since the last
+// one (waiting up to 100 ms for more), then the finish chunk, usage when asked, and [DONE].
+httplib::ContentProviderWithoutLength stream_events(Endpoint ep, std::string id, const ServeContext& ctx,
+                                                    long created, std::shared_ptr<ServeJob> job) {
+    auto sent = std::make_shared<std::size_t>(0);
+    auto first = std::make_shared<bool>(true);
+    const std::string model_id = ctx.model_id;
+    return [=](std::size_t, httplib::DataSink& sink) {
+        std::string piece, reason, error;
+        bool done;
+        {
+            std::unique_lock<std::mutex> lock(job->mu);
+            job->cv.wait_for(lock, std::chrono::milliseconds(100),
+                             [&] { return job->done || job->output.ready() > *sent; });
+            const std::size_t ready = job->done ? job->output.text().size() : job->output.ready();
+            piece = job->output.text().substr(*sent, ready - *sent);
+            *sent = ready;
+            done = job->done;
+            reason = job->finish_reason;
+            error = job->error;
+        }
+        auto event = [&](const std::string& data) {
+            const std::string frame = "data: " + data + "\n\n";
+            return sink.write(frame.data(), frame.size());
+        };
+        if ((!piece.empty() || (*first && ep == Endpoint::Chat)) &&
+            !event(stream_chunk(ep, id, model_id, created, piece, nullptr, *first).dump())) {
+            job->cancelled = true;
+            return false;
+        }
+        if (!piece.empty() || ep == Endpoint::Chat) *first = false;
+        if (!done) return true;
+        if (!error.empty())
+            event(json::parse(error_body(ApiError(500, error, {}, "server_error"))).dump());
+        else
+            event(stream_chunk(ep, id, model_id, created, "", &reason, false).dump());
+        if (error.empty() && job->include_usage) {
+            std::lock_guard<std::mutex> lock(job->mu);
+            event(usage_chunk(ep, id, model_id, created, *job).dump());
+        }
+        event("[DONE]");
+        sink.done();
+        return true;
+    };
+}
+
+httplib::Server::Handler completion_route(Endpoint ep, ServeContext& ctx) {
+    return [&ctx, ep](const httplib::Request& req, httplib::Response& res) {
+        auto job = std::make_shared<ServeJob>();
+        bool stream;
+        try {
+            stream = parse_request(ep, req.body, *ctx.model, ctx.limits, *ctx.scheduler, *job);
+        } catch (const ApiError& e) {
+            return send_error(res, e);
+        }
+        if (!ctx.scheduler->submit(job))
+            return send_error(res, ApiError(503, "the server is busy (queue full) or stopping; retry later",
+                                            {}, "server_error", "server_busy"));
+        const std::string id = (ep == Endpoint::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(ctx.next_id++);
+        const long created = unix_now();
+        if (!stream) {
+            std::unique_lock<std::mutex> lock(job->mu);
+            job->cv.wait(lock, [&] { return job->done; });
+            if (!job->error.empty()) return send_error(res, ApiError(500, job->error, {}, "server_error"));
+            res.set_content(response_body(ep, id, ctx.model_id, created, *job, job->output.text()).dump(),
+                            "application/json");
+            return;
+        }
+        res.set_header("Cache-Control", "no-cache");
+        res.set_chunked_content_provider("text/event-stream", stream_events(ep, id, ctx, created, job),
+                                         [job](bool success) {
+                                             if (!success) job->cancelled = true;
+                                         });
+    };
+}
+
+// SIGTERM or SIGINT: refuse new work, cancel running requests at the next round (their clients get their
+// text so far with finish_reason "cancelled"), then close the listener; exit 0.
+bool listen_until_signal(httplib::Server& svr, Scheduler& scheduler, const sigset_t& stop_signals) {
     std::thread stopper([&] {
         int sig = 0;
         sigwait(&stop_signals, &sig);
@@ -298,15 +269,76 @@ int cmd_serve(int argc, char** argv) {
         scheduler.stop();
         svr.stop();
     });
-    spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", model_id, host, port, slots, offered);
-    std::fprintf(stderr, "listening on http://%s:%d\n", host.c_str(), port);
     const bool ok = svr.listen_after_bind();
     if (stopper.joinable()) {
         pthread_kill(stopper.native_handle(), SIGTERM);  // wakes sigwait if listening ended by itself
         stopper.join();
     }
     scheduler.stop();
-    return ok ? 0 : 1;
+    return ok;
+}
+
+}  // namespace
+
+int cmd_serve(int argc, char** argv) {
+    Args args(
+        "serve", "-m MODEL [--draft NAME -k K] [--host ADDR] [--port PORT] [-np N] [--api-key KEY]",
+        "An OpenAI-compatible HTTP server: /v1/completions, /v1/chat/completions (streaming too),\n"
+        "/v1/models, /health, /metrics. Requests join and leave the batched verification between rounds.",
+        serve_options());
+    if (!args.parse(argc, argv)) return 0;
+    const int slots = static_cast<int>(args.integer("parallel", 1, 256));
+    const int max_queue = static_cast<int>(args.integer("max-queue", 0, 1 << 16));
+    const int port = static_cast<int>(args.integer("port", 1, 65535));
+    const auto max_body = args.integer("max-body", 1, 1 << 30);
+    const std::string host = args.str("host"), api_key = args.has("api-key") ? args.str("api-key") : "";
+    if (args.has("api-key") && api_key.empty()) throw InputError("--api-key must not be empty");
+
+    // Block the stop signals before any thread starts, so one thread alone receives them with sigwait.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+    auto threads = apply_threads(args);
+    ServeContext ctx;
+    ctx.model = load_model(args);
+    ctx.model_id = std::filesystem::path(args.str("model")).filename().string();
+    SchedulerOptions so;
+    so.slots = slots;
+    so.max_queue = max_queue;
+    ctx.limits.default_drafter = args.str("draft");
+    offer_drafters(args, ctx.model, ctx.limits.default_drafter, so);
+    ctx.limits.context = ctx.model->config().context_length;
+    ctx.limits.default_k = static_cast<int>(args.integer("k", 0, kMaxDraftTokens));
+    ctx.limits.default_tree = static_cast<int>(args.integer("tree", 0, kMaxDraftTokens));
+    // Parsed at startup: a template outside the supported subset fails here, not on the first chat request.
+    const std::string template_file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
+    const ChatTemplate chat = model_chat_template(
+        *ctx.model, template_file.empty() ? "" : read_prompt_file(template_file), template_file);
+    if (chat.is_builtin())
+        spdlog::info("the model has no chat template: chat requests use Qwen3's ChatML turns");
+    ctx.limits.chat = &chat;
+    std::string offered = "none";  // for the startup line (the options move into the scheduler)
+    for (const auto& [n, o] : so.drafters) offered += "," + n;
+    Scheduler scheduler(ctx.model, std::move(so));
+    ctx.scheduler = &scheduler;
+
+    httplib::Server svr;
+    // One pool thread per connection that can be open at once: running, queued, and a margin for the
+    // cheap endpoints; a streaming request holds its thread until it ends.
+    configure_server(svr, static_cast<std::size_t>(slots + max_queue + 8), static_cast<std::size_t>(max_body),
+                     api_key);
+    add_info_routes(svr, ctx);
+    svr.Post("/v1/completions", completion_route(Endpoint::Completions, ctx));
+    svr.Post("/v1/chat/completions", completion_route(Endpoint::Chat, ctx));
+    if (!svr.bind_to_port(host, port))
+        throw InputError("serve: cannot listen on " + host + ":" + std::to_string(port));
+    spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", ctx.model_id, host, port, slots,
+                 offered);
+    std::fprintf(stderr, "listening on http://%s:%d\n", host.c_str(), port);
+    return listen_until_signal(svr, scheduler, stop_signals) ? 0 : 1;
 }
 
 }  // namespace ternspec::cli

@@ -2,17 +2,8 @@
 // One function per `ternspec` subcommand; each gets the arguments after its name.
 namespace ternspec::cli {
 
-int cmd_inspect(int argc, char** argv);
-int cmd_tokenize(int argc, char** argv);
-int cmd_detokenize(int argc, char** argv);
-int cmd_generate(int argc, char** argv);
-int cmd_decode(int argc, char** argv);
-int cmd_logits(int argc, char** argv);
-int cmd_perplexity(int argc, char** argv);
-int cmd_synth(int argc, char** argv);
-int cmd_convert(int argc, char** argv);
-int cmd_bench(int argc, char** argv);
-int cmd_serve(int argc, char** argv);
-int cmd_template(int argc, char** argv);
+using CommandFn = int(int argc, char** argv);
+CommandFn cmd_inspect, cmd_tokenize, cmd_detokenize, cmd_generate, cmd_decode, cmd_logits, cmd_perplexity,
+    cmd_synth, cmd_convert, cmd_bench, cmd_serve, cmd_template;
 
 }  // namespace ternspec::cli

@@ -30,9 +30,7 @@ struct Row {
     DecodeStats stats;
 };
 
-}  // namespace
-
-int bench_serve(int argc, char** argv) {
+std::vector<Option> bench_serve_options() {
     auto opts = model_options();
     opts.push_back({"draft", 0, "LIST", "drafters to compare (none is always included)", "none,suffix"});
     opts.push_back({"prompts", 0, "FILE", "JSONL workload, {\"prompt\": ...} per line", ""});
@@ -49,26 +47,116 @@ int bench_serve(int argc, char** argv) {
          "HTTP with --clients concurrent streams, none vs the drafter",
          ""});
     opts.push_back({"clients", 0, "LIST", "with --http: concurrent streaming clients", "1,4,16"});
+    return opts;
+}
+
+std::vector<std::vector<std::int32_t>> encode_prompts(const Args& args, const Qwen3Model& model) {
+    std::vector<std::vector<std::int32_t>> ids;
+    const auto keep =
+        static_cast<std::size_t>(args.integer("prompt-tokens", 0, std::numeric_limits<int>::max()));
+    for (const auto& p : read_prompts_jsonl(args.str("prompts"))) {
+        ids.push_back(model.tokenizer().encode(p));
+        if (keep > 0 && ids.back().size() > keep) ids.back().resize(keep);
+    }
+    return ids;
+}
+
+// One repetition of one row: every request served in the row's mode, outputs checked against the
+// reference (recorded by plain decoding one at a time in the first repetition).
+struct RowRun {
+    const Args& args;
+    std::shared_ptr<const Qwen3Model> model;
+    const std::vector<std::vector<std::int32_t>>& ids;
+    const DecodeOptions& opt;
+    int parallel;
+    std::vector<std::vector<std::int32_t>>& reference;
+
+    void operator()(Row& row, int rep) const {
+        // Slots as a server has them: slot s serves requests s, s + N, ...; one drafter per slot.
+        const int n_slots = row.mode == Mode::OneAtATime ? 1 : parallel;
+        std::vector<std::unique_ptr<Drafter>> slots;
+        for (int s = 0; s < n_slots; ++s)
+            slots.push_back(create_drafter(row.drafter, drafter_options(args, row.drafter), model));
+        DecodeStats total;
+        const double t0 = seconds();
+        for (std::size_t first = 0; first < ids.size(); first += static_cast<std::size_t>(n_slots)) {
+            std::vector<BatchRequest> batch;
+            for (std::size_t i = first; i < std::min(ids.size(), first + static_cast<std::size_t>(n_slots));
+                 ++i)
+                batch.push_back({ids[i], slots[i - first].get()});
+            std::vector<DecodeResult> rs;
+            if (row.mode == Mode::OneAtATime) {
+                rs.push_back(SpeculativeDecoder(model, batch[0].drafter).run(batch[0].prompt, opt));
+            } else {
+                BatchReport info;
+                rs = decode_batch(model, batch, opt,
+                                  row.mode == Mode::Overlapped ? Overlap::On : Overlap::Off, &info);
+                row.overlapped = row.overlapped || info.overlapped;
+            }
+            for (std::size_t k = 0; k < rs.size(); ++k) {
+                if (row.drafter == "none" && row.mode == Mode::OneAtATime && rep == 0)
+                    reference[first + k] = rs[k].tokens;
+                if (rs[k].tokens != reference[first + k]) row.lossless = false;
+                total.merge(rs[k].stats);
+            }
+        }
+        row.tokens_per_s.push_back(static_cast<double>(total.emitted) / (seconds() - t0));
+        row.stats = total;
+    }
+};
+
+// Ratios are taken per repetition between runs made minutes apart at most, then the median: this
+// machine changes speed for seconds at a time, and a ratio of medians can mix its modes.
+double median_ratio(const Row& a, const Row& b) {
+    std::vector<double> r;
+    for (std::size_t k = 0; k < a.tokens_per_s.size(); ++k)
+        r.push_back(a.tokens_per_s[k] / b.tokens_per_s[k]);
+    return median(r);
+}
+
+// The table on stdout and each row's figures appended to out["rows"].
+void report_rows(const std::vector<Row>& rows, nlohmann::json& out) {
+    std::printf(
+        "| drafter | serving | tau | tokens/s | vs none one at a time | vs same drafter one at a time | "
+        "outputs match |\n");
+    std::printf("|---|---|---|---|---|---|---|\n");
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& r = rows[i];
+        const Row& own = rows[i - static_cast<std::size_t>(r.mode)];
+        const double tps = median(r.tokens_per_s), vs_none = median_ratio(r, rows[0]),
+                     vs_own = median_ratio(r, own);
+        std::printf("| %s | %s | %.2f | %.1f | %.2fx | %.2fx | %s |\n", r.drafter.c_str(), mode_name(r.mode),
+                    r.stats.tau(), tps, vs_none, vs_own, r.lossless ? "yes" : "NO");
+        out["rows"].push_back(
+            {{"drafter", r.drafter},
+             {"serving", mode_name(r.mode)},
+             {"tau", r.stats.tau()},
+             {"tokens_per_s", r.tokens_per_s},
+             {"median_tokens_per_s", tps},
+             {"speedup_vs_none", vs_none},
+             {"speedup_vs_one_at_a_time", vs_own},
+             {"speedup_vs_batched", r.mode == Mode::Overlapped ? median_ratio(r, rows[i - 1]) : 1.0},
+             {"lossless", r.lossless},
+             {"overlapped", r.overlapped}});
+    }
+}
+
+}  // namespace
+
+int bench_serve(int argc, char** argv) {
     Args args("bench serve",
               "-m MODEL --prompts FILE.jsonl [--draft none,suffix,eagle] [--parallel N] [--json OUT]",
               "The requests served one at a time, N at a time with one batched target forward per\n"
               "round, and N at a time with drafting overlapped with verification; throughput (output\n"
               "tokens / wall time) as ratios against one-at-a-time plain decoding in the same run;\n"
               "every output checked against it (greedy).",
-              opts);
+              bench_serve_options());
     if (!args.parse(argc, argv)) return 0;
     if (args.flag("http")) return bench_serve_http(args, argc, argv);
     if (args.has("json")) check_writable(args.str("json"), "--json");
     auto threads = apply_threads(args);
     auto model = load_model(args);
-    const auto prompts = read_prompts_jsonl(args.str("prompts"));
-    std::vector<std::vector<std::int32_t>> ids;
-    const auto keep =
-        static_cast<std::size_t>(args.integer("prompt-tokens", 0, std::numeric_limits<int>::max()));
-    for (const auto& p : prompts) {
-        ids.push_back(model->tokenizer().encode(p));
-        if (keep > 0 && ids.back().size() > keep) ids.back().resize(keep);
-    }
+    const auto ids = encode_prompts(args, *model);
     const int parallel = static_cast<int>(args.integer("parallel", 1, 256)),
               reps = static_cast<int>(args.integer("reps", 1, 1000));
     if (parallel < 2 || parallel > 64) throw InputError("--parallel must be between 2 and 64");
@@ -84,62 +172,22 @@ int bench_serve(int argc, char** argv) {
         for (Mode m : {Mode::OneAtATime, Mode::Batched, Mode::Overlapped})
             rows.push_back({d, m, {}, true, false, {}});
     std::vector<std::vector<std::int32_t>> reference(ids.size());
+    const RowRun run{args, model, ids, opt, parallel, reference};
     ProgressLine bar("bench serve");
     long long done = 0;
     for (int rep = 0; rep < reps; ++rep)
         for (auto& row : rows) {
-            // Slots as a server has them: slot s serves requests s, s + N, ...; one drafter per slot.
-            const int n_slots = row.mode == Mode::OneAtATime ? 1 : parallel;
-            std::vector<std::unique_ptr<Drafter>> slots;
-            for (int s = 0; s < n_slots; ++s)
-                slots.push_back(create_drafter(row.drafter, drafter_options(args, row.drafter), model));
-            DecodeStats total;
-            const double t0 = seconds();
-            for (std::size_t first = 0; first < ids.size(); first += static_cast<std::size_t>(n_slots)) {
-                std::vector<BatchRequest> batch;
-                for (std::size_t i = first;
-                     i < std::min(ids.size(), first + static_cast<std::size_t>(n_slots)); ++i)
-                    batch.push_back({ids[i], slots[i - first].get()});
-                std::vector<DecodeResult> rs;
-                if (row.mode == Mode::OneAtATime) {
-                    rs.push_back(SpeculativeDecoder(model, batch[0].drafter).run(batch[0].prompt, opt));
-                } else {
-                    BatchReport rep_info;
-                    rs = decode_batch(model, batch, opt,
-                                      row.mode == Mode::Overlapped ? Overlap::On : Overlap::Off, &rep_info);
-                    row.overlapped = row.overlapped || rep_info.overlapped;
-                }
-                for (std::size_t k = 0; k < rs.size(); ++k) {
-                    if (row.drafter == "none" && row.mode == Mode::OneAtATime && rep == 0)
-                        reference[first + k] = rs[k].tokens;
-                    if (rs[k].tokens != reference[first + k]) row.lossless = false;
-                    total.merge(rs[k].stats);
-                }
-            }
-            row.tokens_per_s.push_back(static_cast<double>(total.emitted) / (seconds() - t0));
-            row.stats = total;
+            run(row, rep);
             bar.update(++done, static_cast<long long>(reps) * static_cast<long long>(rows.size()),
                        row.drafter + " " + mode_name(row.mode));
         }
     bar.finish();
-    // Ratios are taken per repetition between runs made minutes apart at most, then the median: this
-    // machine changes speed for seconds at a time, and a ratio of medians can mix its modes.
-    auto ratio = [&](const Row& a, const Row& b) {
-        std::vector<double> r;
-        for (std::size_t k = 0; k < a.tokens_per_s.size(); ++k)
-            r.push_back(a.tokens_per_s[k] / b.tokens_per_s[k]);
-        return median(r);
-    };
     // -t, or every core TBB was given (the default).
     const int threads_used = tbb::this_task_arena::max_concurrency();
     std::printf(
         "\n%zu requests x %d tokens, %d at a time in the batched modes, k = %d, %d threads, %s kernels\n\n",
         ids.size(), opt.max_new_tokens, parallel, opt.budget.max_depth, threads_used,
         kernel_path_name(kernel_path()));
-    std::printf(
-        "| drafter | serving | tau | tokens/s | vs none one at a time | vs same drafter one at a time | "
-        "outputs match |\n");
-    std::printf("|---|---|---|---|---|---|---|\n");
     nlohmann::json out = {{"command", command_line("bench serve", argc, argv)},
                           {"model", args.str("model")},
                           {"prompts", args.str("prompts")},
@@ -151,27 +199,8 @@ int bench_serve(int argc, char** argv) {
                           {"kernels", kernel_path_name(kernel_path())},
                           {"reps", reps},
                           {"rows", nlohmann::json::array()}};
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        const auto& r = rows[i];
-        const Row& own = rows[i - static_cast<std::size_t>(r.mode)];
-        const double tps = median(r.tokens_per_s), vs_none = ratio(r, rows[0]), vs_own = ratio(r, own);
-        std::printf("| %s | %s | %.2f | %.1f | %.2fx | %.2fx | %s |\n", r.drafter.c_str(), mode_name(r.mode),
-                    r.stats.tau(), tps, vs_none, vs_own, r.lossless ? "yes" : "NO");
-        out["rows"].push_back(
-            {{"drafter", r.drafter},
-             {"serving", mode_name(r.mode)},
-             {"tau", r.stats.tau()},
-             {"tokens_per_s", r.tokens_per_s},
-             {"median_tokens_per_s", tps},
-             {"speedup_vs_none", vs_none},
-             {"speedup_vs_one_at_a_time", vs_own},
-             {"speedup_vs_batched", r.mode == Mode::Overlapped ? ratio(r, rows[i - 1]) : 1.0},
-             {"lossless", r.lossless},
-             {"overlapped", r.overlapped}});
-    }
-    if (args.has("json")) {
-        write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
-    }
+    report_rows(rows, out);
+    if (args.has("json")) write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
     for (const auto& r : rows)
         if (!r.lossless) throw Error("an output differed from one-at-a-time plain decoding: not lossless");
     return 0;

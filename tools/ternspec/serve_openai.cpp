@@ -145,8 +145,9 @@ std::string error_body(const ApiError& e) {
         .dump();
 }
 
-bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model, const ApiLimits& limits,
-                   const Scheduler& scheduler, ServeJob& job) {
+namespace {
+
+Body parse_body(const std::string& text) {
     Body body;
     try {
         body = Body::parse(text);
@@ -161,22 +162,24 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
         lp && !(lp->is_boolean() && !lp->get<bool>()) && !(lp->is_number_integer() && lp->get<int>() == 0))
         throw ApiError(400, "'logprobs' is not supported", "logprobs");
     if (boolean(body, "echo", false)) throw ApiError(400, "'echo' is not supported", "echo");
-    if (ep == Endpoint::Chat) {
-        if (!body.contains("messages")) throw ApiError(400, "'messages' is required", "messages");
-        job.prompt = model.tokenizer().encode(chat_text(body, *limits.chat));
-    } else {
-        if (!body.contains("prompt")) throw ApiError(400, "'prompt' is required", "prompt");
-        job.prompt = prompt_ids(body["prompt"], model);
-    }
-    if (job.prompt.empty())
-        throw ApiError(400, "the prompt is empty", ep == Endpoint::Chat ? "messages" : "prompt");
+    return body;
+}
+
+// The prompt's ids and the token budget, both checked against the context.
+void read_prompt(Endpoint ep, const Body& body, const Qwen3Model& model, const ApiLimits& limits,
+                 ServeJob& job) {
+    const char* prompt_field = ep == Endpoint::Chat ? "messages" : "prompt";
+    if (!body.contains(prompt_field))
+        throw ApiError(400, "'" + std::string(prompt_field) + "' is required", prompt_field);
+    job.prompt = ep == Endpoint::Chat ? model.tokenizer().encode(chat_text(body, *limits.chat))
+                                      : prompt_ids(body["prompt"], model);
+    if (job.prompt.empty()) throw ApiError(400, "the prompt is empty", prompt_field);
     const int room = limits.context - static_cast<int>(job.prompt.size());
     if (room < 1)
         throw ApiError(400,
                        "the prompt has " + std::to_string(job.prompt.size()) + " tokens; the context is " +
                            std::to_string(limits.context),
-                       ep == Endpoint::Chat ? "messages" : "prompt", "invalid_request_error",
-                       "context_length_exceeded");
+                       prompt_field, "invalid_request_error", "context_length_exceeded");
     // OpenAI's default for completions is 16; chat runs to the end of the turn (here: the context).
     const char* mt =
         ep == Endpoint::Chat && field(body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
@@ -188,45 +191,65 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
                            std::to_string(job.prompt.size()) + " tokens exceeds the context of " +
                            std::to_string(limits.context),
                        mt, "invalid_request_error", "context_length_exceeded");
-    auto& o = job.options;
-    o.max_new_tokens = static_cast<int>(max_tokens);
-    o.sampling.temperature = static_cast<float>(number(body, "temperature", 0, 2, 1.0));
-    o.sampling.top_p = static_cast<float>(number(body, "top_p", 1e-9, 1, 1.0));
-    o.sampling.top_k =
-        static_cast<int>(integer(body, "top_k", 0, std::numeric_limits<std::int32_t>::max(), 0));
-    o.sampling.min_p = static_cast<float>(number(body, "min_p", 0, 1, 0.0));
+    job.options.max_new_tokens = static_cast<int>(max_tokens);
+}
+
+void read_sampling(const Body& body, SamplingParams& s) {
+    s.temperature = static_cast<float>(number(body, "temperature", 0, 2, 1.0));
+    s.top_p = static_cast<float>(number(body, "top_p", 1e-9, 1, 1.0));
+    s.top_k = static_cast<int>(integer(body, "top_k", 0, std::numeric_limits<std::int32_t>::max(), 0));
+    s.min_p = static_cast<float>(number(body, "min_p", 0, 1, 0.0));
     // llama.cpp server's names; vLLM's repetition_penalty is another rule (over prompt and output alike).
-    o.sampling.repeat_penalty = static_cast<float>(number(body, "repeat_penalty", 1e-3, 100, 1.0));
-    o.sampling.repeat_last_n = static_cast<int>(integer(body, "repeat_last_n", -1, 1 << 20, 64));
-    o.sampling.seed = static_cast<std::uint64_t>(integer(body, "seed", std::numeric_limits<long long>::min(),
-                                                         std::numeric_limits<long long>::max(), 0));
-    if (const Body* st = field(body, "stop")) {
-        if (st->is_string())
-            job.stop = {st->get<std::string>()};
-        else if (st->is_array() && st->size() <= 4 &&
-                 std::all_of(st->begin(), st->end(), [](const Body& x) { return x.is_string(); }))
-            job.stop = st->get<std::vector<std::string>>();
-        else
-            throw ApiError(400, "'stop' must be a string or an array of at most 4 strings", "stop");
-        std::erase_if(job.stop, [](const std::string& s) { return s.empty(); });
-    }
-    // The speculation extension: {"speculative": {"draft": NAME, "k": K, "tree": N}}.
+    s.repeat_penalty = static_cast<float>(number(body, "repeat_penalty", 1e-3, 100, 1.0));
+    s.repeat_last_n = static_cast<int>(integer(body, "repeat_last_n", -1, 1 << 20, 64));
+    s.seed = static_cast<std::uint64_t>(integer(body, "seed", std::numeric_limits<long long>::min(),
+                                                std::numeric_limits<long long>::max(), 0));
+}
+
+std::vector<std::string> read_stop(const Body& body) {
+    const Body* st = field(body, "stop");
+    if (!st) return {};
+    std::vector<std::string> stop;
+    if (st->is_string())
+        stop = {st->get<std::string>()};
+    else if (st->is_array() && st->size() <= 4 &&
+             std::all_of(st->begin(), st->end(), [](const Body& x) { return x.is_string(); }))
+        stop = st->get<std::vector<std::string>>();
+    else
+        throw ApiError(400, "'stop' must be a string or an array of at most 4 strings", "stop");
+    std::erase_if(stop, [](const std::string& s) { return s.empty(); });
+    return stop;
+}
+
+// The speculation extension: {"speculative": {"draft": NAME, "k": K, "tree": N}}.
+void read_speculative(const Body& body, const ApiLimits& limits, const Scheduler& scheduler, ServeJob& job) {
+    auto& budget = job.options.budget;
     job.drafter = limits.default_drafter;
-    o.budget = {limits.default_k, limits.default_tree};
-    if (const Body* sp = field(body, "speculative")) {
-        if (!sp->is_object()) throw ApiError(400, "'speculative' must be an object", "speculative");
-        if (const Body* d = field(*sp, "draft")) {
-            if (!d->is_string())
-                throw ApiError(400, "'speculative.draft' must be a string", "speculative.draft");
-            job.drafter = d->get<std::string>();
-            if (!scheduler.has_drafter(job.drafter))
-                throw ApiError(400, "'speculative.draft': this server has no drafter '" + job.drafter + "'",
-                               "speculative.draft");
-        }
-        o.budget.max_depth = static_cast<int>(integer(*sp, "k", 0, kMaxDraftTokens, o.budget.max_depth));
-        o.budget.max_nodes = static_cast<int>(integer(*sp, "tree", 0, kMaxDraftTokens, o.budget.max_nodes));
+    budget = {limits.default_k, limits.default_tree};
+    const Body* sp = field(body, "speculative");
+    if (!sp) return;
+    if (!sp->is_object()) throw ApiError(400, "'speculative' must be an object", "speculative");
+    if (const Body* d = field(*sp, "draft")) {
+        if (!d->is_string()) throw ApiError(400, "'speculative.draft' must be a string", "speculative.draft");
+        job.drafter = d->get<std::string>();
+        if (!scheduler.has_drafter(job.drafter))
+            throw ApiError(400, "'speculative.draft': this server has no drafter '" + job.drafter + "'",
+                           "speculative.draft");
     }
-    o.stop_at_eos = true;
+    budget.max_depth = static_cast<int>(integer(*sp, "k", 0, kMaxDraftTokens, budget.max_depth));
+    budget.max_nodes = static_cast<int>(integer(*sp, "tree", 0, kMaxDraftTokens, budget.max_nodes));
+}
+
+}  // namespace
+
+bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model, const ApiLimits& limits,
+                   const Scheduler& scheduler, ServeJob& job) {
+    const Body body = parse_body(text);
+    read_prompt(ep, body, model, limits, job);
+    read_sampling(body, job.options.sampling);
+    job.stop = read_stop(body);
+    read_speculative(body, limits, scheduler, job);
+    job.options.stop_at_eos = true;
     if (const Body* so = field(body, "stream_options")) {
         if (!so->is_object()) throw ApiError(400, "'stream_options' must be an object", "stream_options");
         job.include_usage = boolean(*so, "include_usage", false);

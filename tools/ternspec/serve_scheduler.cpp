@@ -169,7 +169,8 @@ void Scheduler::loop() {
                         stopped = r.job->finish_reason == "stop";
                     }
                     // eos or a stop string: "stop"; the token limit or the context: "length".
-                    finish(r, stopped || res.stop_reason == "eos" ? "stop" : "length", {}, &res.stats);
+                    finish(r, stopped || res.stop_reason == StopReason::Eos ? "stop" : "length", {},
+                           &res.stats);
                 }
                 running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
                 continue;
