@@ -8,6 +8,7 @@
 #include <memory>
 #include <numeric>
 
+#include "target/model/filler_tokens.hpp"
 #include "target/model/model_files.hpp"
 #include "target/model/qwen3_model.hpp"
 
@@ -32,18 +33,9 @@ void forward(benchmark::State& st, const std::string& path) {
     const Qwen3Model& m = model(path);
     const int tokens = static_cast<int>(st.range(0));
     KvCache cache = m.make_cache(kPrefix + tokens + 1);
-    std::vector<std::int32_t> ids(static_cast<std::size_t>(kPrefix + tokens)), pos(ids.size());
-    for (std::size_t i = 0; i < ids.size(); ++i)
-        ids[i] = static_cast<std::int32_t>((i * 7919 + 13) % static_cast<std::size_t>(m.config().vocab_size));
-    std::iota(pos.begin(), pos.end(), 0);
-    ForwardInput prefix;
-    prefix.tokens = std::span(ids).first(kPrefix);
-    prefix.positions = std::span(pos).first(kPrefix);
-    prefix.no_logits = true;
-    m.forward(cache, prefix);
-    ForwardInput in;
-    in.tokens = std::span(ids).subspan(kPrefix);
-    in.positions = std::span(pos).subspan(kPrefix);
+    const FillerTokens fill(m.config(), static_cast<std::size_t>(kPrefix + tokens));
+    m.forward(cache, fill.slice(0, kPrefix, false));
+    const ForwardInput in = fill.slice(kPrefix, static_cast<std::size_t>(tokens));
     for (auto _ : st) {
         auto out = m.forward(cache, in);
         benchmark::DoNotOptimize(out.logits.data());

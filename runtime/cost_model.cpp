@@ -13,6 +13,7 @@
 #include <numeric>
 
 #include "target/kernels/cpu_features.hpp"
+#include "target/model/filler_tokens.hpp"
 #include "target/model/qwen3_model.hpp"
 
 namespace ternspec {
@@ -20,25 +21,14 @@ namespace ternspec {
 CostModel CostModel::measure(const Qwen3Model& m, int max_tokens, int reps) {
     const int prefix = 32;
     KvCache cache = m.make_cache(prefix + max_tokens + 1);
-    std::vector<std::int32_t> toks(static_cast<std::size_t>(prefix + max_tokens));
-    for (std::size_t i = 0; i < toks.size(); ++i)
-        toks[i] =
-            static_cast<std::int32_t>((i * 7919 + 13) % static_cast<std::size_t>(m.config().vocab_size));
-    std::vector<std::int32_t> pos(toks.size());
-    std::iota(pos.begin(), pos.end(), 0);
-    ForwardInput pre;
-    pre.tokens = std::span(toks).first(prefix);
-    pre.positions = std::span(pos).first(prefix);
-    pre.no_logits = true;
-    m.forward(cache, pre);
+    const FillerTokens fill(m.config(), static_cast<std::size_t>(prefix + max_tokens));
+    m.forward(cache, fill.slice(0, prefix, false));
     // Sizes interleave within each repetition, so a stretch of slow machine touches all of them alike
     // instead of one size's every run (a curve taken size after size once read t(1) at 0.7x of the rest).
     std::vector<std::vector<double>> runs(static_cast<std::size_t>(max_tokens));
     for (int r = 0; r <= reps; ++r)  // the first round warms caches and thread pools
         for (int n = 1; n <= max_tokens; ++n) {
-            ForwardInput in;
-            in.tokens = std::span(toks).subspan(prefix, static_cast<std::size_t>(n));
-            in.positions = std::span(pos).subspan(prefix, static_cast<std::size_t>(n));
+            const ForwardInput in = fill.slice(prefix, static_cast<std::size_t>(n));
             const auto t0 = std::chrono::steady_clock::now();
             m.forward(cache, in);
             const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -70,15 +70,25 @@ def spec_section(out):
                 "| drafter | τ | acceptance | per-position acceptance | tokens/s | speed-up | draft / verify time | matches none |",
                 "|---|---:|---:|---|---:|---:|---:|:---:|"]
         for r in j["rows"]:
-            c = r["config"]
-            label = "none" if c["drafter"] == "none" else f"{c['drafter']} k={c['k'] or 'auto'}" + (f" tree={c['tree']}" if c["tree"] else "")
+            label, sec, dec = row_label(r), r["seconds"], decode_seconds(r)
             pp = " ".join(f"{a:.2f}" for a in r["per_position_acceptance"][:8])
-            sec = r["seconds"]
-            dec = max(1e-9, sec["total"] - sec["prefill"])
             out.append(f"| {label} | {r['tau']:.2f} | {100 * r['acceptance_rate']:.1f}% | {pp} | {r['tokens_per_s_median']:.0f} | "
                        f"{r['speedup_vs_none']:.2f}× | {100 * sec['draft'] / dec:.0f}% / {100 * sec['verify'] / dec:.0f}% | "
                        f"{'yes' if r['matches_none'] else 'NO'} |")
         out.append("")
+
+
+def row_label(r):
+    """"none", "suffix k=3", "eagle k=auto tree=8": a bench spec row's configuration."""
+    c = r["config"]
+    if c["drafter"] == "none":
+        return "none"
+    return f"{c['drafter']} k={c['k'] or 'auto'}" + (f" tree={c['tree']}" if c["tree"] else "")
+
+
+def decode_seconds(r):
+    """A row's seconds after prefill (the decode phase the speed-ups are about)."""
+    return max(1e-9, r["seconds"]["total"] - r["seconds"]["prefill"])
 
 
 def replay_section(out):
@@ -110,10 +120,7 @@ def replay_section(out):
                 "| drafter | τ | acceptance | tokens/s | speed-up (measured) | without drafting (same run) | ceiling from t(M) | draft bytes / token vs target | draft / verify time | matches none |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
         for r in j["rows"]:
-            c = r["config"]
-            label = "none" if c["drafter"] == "none" else f"{c['drafter']} k={c['k'] or 'auto'}" + (f" tree={c['tree']}" if c["tree"] else "")
-            sec = r["seconds"]
-            dec = max(1e-9, sec["total"] - sec["prefill"])
+            label, sec, dec = row_label(r), r["seconds"], decode_seconds(r)
             free = r["speedup_vs_none"] * dec / max(1e-9, dec - sec["draft"])
             acc = f"{100 * r['acceptance_rate']:.1f}%" if r["drafted"] else "–"
             out.append(f"| {label} | {r['tau']:.2f} | {acc} | {r['tokens_per_s_median']:.1f} | "

@@ -14,41 +14,13 @@
 
 using namespace ternspec;
 
-namespace {
-
-HiddenRows target_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks,
-                         std::vector<int> layers) {
-    std::vector<std::int32_t> pos(toks.size());
-    std::iota(pos.begin(), pos.end(), cache.size());
-    ForwardInput in;
-    in.tokens = toks;
-    in.positions = pos;
-    in.hidden_layers = layers;
-    in.no_logits = true;
-    return m.forward(cache, in).hidden;
-}
-
-}  // namespace
-
 TEST(Eagle, LosslessChainsAndTrees) {
     const auto gguf = fixtures::tiny_gguf("eagle_target", TensorType::Q2_0_G128, 9);
     auto m = Qwen3Model::load(ModelFiles::open(gguf));
     DrafterOptions o;
     o.draft_model = fixtures::random_eagle_head(gguf, "eagle_head");
     const auto prompt = m->tokenizer().encode("def f(x):\n    return x + 1\n\ndef g(y):\n");
-    DecodeOptions plain_opt;
-    plain_opt.max_new_tokens = 32;
-    plain_opt.stop_at_eos = false;
-    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain_opt).tokens;
-    for (int k : {1, 3, 6})
-        for (int tree : {0, 10}) {
-            auto d = create_drafter("eagle", o, m);
-            DecodeOptions opt = plain_opt;
-            opt.budget = {k, tree};
-            const auto r = SpeculativeDecoder(m, d.get()).run(prompt, opt);
-            EXPECT_EQ(r.tokens, want) << "k " << k << " tree " << tree;
-            EXPECT_GT(r.stats.drafted, 0);
-        }
+    fixtures::expect_lossless_drafter(m, "eagle", o, prompt, 32, {1, 3, 6}, {0, 10});
 }
 
 TEST(Eagle, RollbackMatchesAFreshStart) {
@@ -61,7 +33,7 @@ TEST(Eagle, RollbackMatchesAFreshStart) {
         const auto layers = a.hidden_layers();
         std::vector<std::int32_t> ctx = m->tokenizer().encode("abc abd abe");
         KvCache cache = m->make_cache(256);
-        auto hid = target_hidden(*m, cache, ctx, layers);
+        auto hid = fixtures::target_hidden(*m, cache, ctx, layers);
         a.begin(ctx, &hid);
         ctx.push_back(65);  // the pending token
         const auto first = a.propose(ctx, {5, tree});
@@ -78,20 +50,14 @@ TEST(Eagle, RollbackMatchesAFreshStart) {
                 }
             node = next;
         }
-        auto rows = target_hidden(*m, cache, cached, layers);
+        auto rows = fixtures::target_hidden(*m, cache, cached, layers);
         a.observe(cached, &rows);
         ctx.insert(ctx.end(), cached.begin() + 1, cached.end());
         ctx.push_back(66);
         const auto incremental = a.propose(ctx, {5, tree});
 
         EagleDrafter b(o, m);
-        KvCache fresh = m->make_cache(256);
-        const std::vector<std::int32_t> verified(ctx.begin(), ctx.end() - 1);
-        auto all = target_hidden(*m, fresh, verified, layers);
-        b.begin(verified, &all);
-        const auto restart = b.propose(ctx, {5, tree});
-        EXPECT_EQ(incremental.tokens, restart.tokens) << "tree " << tree;
-        EXPECT_EQ(incremental.parents, restart.parents) << "tree " << tree;
+        fixtures::expect_restart_proposes(incremental, b, *m, ctx, layers, {5, tree});
     }
 }
 

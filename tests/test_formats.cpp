@@ -17,6 +17,13 @@
 
 using namespace ternspec;
 
+namespace {
+// Decoded values at the given indices.
+void expect_values(const std::vector<float>& y, std::initializer_list<std::pair<int, float>> want) {
+    for (const auto& [i, v] : want) EXPECT_EQ(y[static_cast<std::size_t>(i)], v) << "element " << i;
+}
+}  // namespace
+
 TEST(Half, RoundTripsEveryHalfValue) {
     for (std::uint32_t h = 0; h < 65536; ++h) {
         const float f = half_to_float(static_cast<std::uint16_t>(h));
@@ -40,10 +47,7 @@ TEST(Dequantize, Q2_0HandMadeBlocks) {
     for (int i = 3; i < 18; ++i) b[i] = 0x55;  // all code 1 -> 0
     std::vector<float> y(64);
     dequantize(TensorType::Q2_0, b.data(), y.data(), 64);
-    EXPECT_EQ(y[0], -0.5f);
-    EXPECT_EQ(y[1], 0.0f);
-    EXPECT_EQ(y[2], 0.5f);
-    EXPECT_EQ(y[3], 1.0f);
+    expect_values(y, {{0, -0.5f}, {1, 0.0f}, {2, 0.5f}, {3, 1.0f}});
     for (int i = 4; i < 64; ++i) EXPECT_EQ(y[i], 0.0f);
     // Group 128 (legacy Bonsai and PQ2_0): same codes, 32 code bytes.
     std::vector<std::uint8_t> g(34, 0x55);
@@ -66,10 +70,7 @@ TEST(Dequantize, TQ2_0AndTQ1_0HandMadeBlocks) {
     b[1] = 0b01100100;  // element 1: code 0 (-1), 33: code 1 (0), 65: code 2 (+1), 97: code 1 (0)
     std::vector<float> y(256);
     dequantize(TensorType::TQ2_0, b.data(), y.data(), 256);
-    EXPECT_EQ(y[1], -2.0f);
-    EXPECT_EQ(y[33], 0.0f);
-    EXPECT_EQ(y[65], 2.0f);
-    EXPECT_EQ(y[97], 0.0f);
+    expect_values(y, {{1, -2.0f}, {33, 0.0f}, {65, 2.0f}, {97, 0.0f}});
     // TQ1_0: a byte holds five trits as a fraction of 243; all-zero trits (digit 1) encode as 122.
     std::vector<float> x(256, 0.0f);
     x[0] = 1.5f, x[32] = -1.5f, x[160] = 1.5f, x[255] = -1.5f;

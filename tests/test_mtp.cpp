@@ -26,14 +26,7 @@ namespace {
 constexpr double kMaxLogitError = 0.05;
 
 HiddenRows final_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks) {
-    std::vector<std::int32_t> pos(toks.size());
-    std::iota(pos.begin(), pos.end(), cache.size());
-    ForwardInput in;
-    in.tokens = toks;
-    in.positions = pos;
-    in.hidden_layers = {m.config().n_layers};
-    in.no_logits = true;
-    return m.forward(cache, in).hidden;
+    return fixtures::target_hidden(m, cache, toks, {m.config().n_layers});
 }
 
 // A row of logits against the naive float reference: a whole-row cosine hides a few badly wrong logits,
@@ -184,21 +177,11 @@ TEST(Mtp, LosslessChainsAndTrees) {
     DrafterOptions o;
     o.draft_model = fixtures::random_mtp_sidecar(gguf, "mtp_lossless", 3, 6);
     const auto prompt = m->tokenizer().encode("def f(x):\n    return x + 1\n\ndef g(y):\n");
-    DecodeOptions plain;
-    plain.max_new_tokens = 40;
-    plain.stop_at_eos = false;
-    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain).tokens;
-    for (int k : {1, 2, 3, 6})
-        for (int tree : {0, 9}) {
-            auto d = create_drafter("mtp", o, m);
-            DecodeOptions opt = plain;
-            opt.budget = {k, tree};
-            const auto r = SpeculativeDecoder(m, d.get()).run(prompt, opt);
-            EXPECT_EQ(r.tokens, want) << "k " << k << " tree " << tree;
-            EXPECT_GT(r.stats.drafted, 0);
+    fixtures::expect_lossless_drafter(
+        m, "mtp", o, prompt, 40, {1, 2, 3, 6}, {0, 9}, [](const DecodeResult& r, int k) {
             EXPECT_LE(static_cast<int>(r.stats.depth_drafted.size()), std::min(k, 3))
                 << "drafts deeper than the modules";
-        }
+        });
 }
 
 TEST(Mtp, CaughtUpCachesMatchAFreshStart) {
@@ -229,13 +212,7 @@ TEST(Mtp, CaughtUpCachesMatchAFreshStart) {
         const auto incremental = a.propose(ctx, {3, tree});
 
         MtpDrafter b(o, m);
-        KvCache fresh = m->make_cache(256);
-        const std::vector<std::int32_t> verified(ctx.begin(), ctx.end() - 1);
-        auto all = final_hidden(*m, fresh, verified);
-        b.begin(verified, &all);
-        const auto restart = b.propose(ctx, {3, tree});
-        EXPECT_EQ(incremental.tokens, restart.tokens) << "tree " << tree;
-        EXPECT_EQ(incremental.parents, restart.parents) << "tree " << tree;
+        fixtures::expect_restart_proposes(incremental, b, *m, ctx, {m->config().n_layers}, {3, tree});
     }
 }
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 
 #include "drafters/ngram_drafter.hpp"
 #include "drafters/suffix_drafter.hpp"
@@ -505,12 +506,21 @@ TEST(Lossless, AdaptiveDraftLength) {
     // Costs that make drafting attractive, so the controller actually drafts and varies K.
     o.adaptive = std::make_shared<DraftLengthController>(
         CostModel({1.0, 1.02, 1.04, 1.06, 1.08, 1.1, 1.12, 1.14, 1.16}), 8);
+    std::set<int> depths;  // drafted tokens per round, as the controller chose them
+    o.on_round = [&](int drafted, int, double, double) { depths.insert(drafted); };
     SpeculativeDecoder dec(m, d.get());
+    long long accepted = 0;
     for (const auto& p : prompts(m->tokenizer())) {
         DecodeOptions po = o;
         po.adaptive = nullptr;
-        EXPECT_EQ(dec.run(p, o).tokens, plain.run(p, po).tokens);
+        po.on_round = nullptr;
+        const auto r = dec.run(p, o);
+        EXPECT_EQ(r.tokens, plain.run(p, po).tokens);
+        accepted += r.stats.accepted;
     }
+    EXPECT_GT(accepted, 0) << "the controller never had a draft accepted";
+    depths.erase(0);
+    EXPECT_GE(depths.size(), 2u) << "the controller drafted, but never varied K";
 }
 
 TEST(SuffixDrafter, LongCopiesStillDraftInFull) {

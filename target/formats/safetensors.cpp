@@ -17,34 +17,19 @@ namespace {
 
 constexpr std::uint64_t kMaxHeader = 100u << 20;
 
+// safetensors' dtypes are the element types' names, spelt as in the type table; BOOL reads as I8.
 TensorType dtype_of(const std::string& s, const std::string& what) {
-    if (s == "F32") return TensorType::F32;
-    if (s == "F16") return TensorType::F16;
-    if (s == "BF16") return TensorType::BF16;
-    if (s == "I64") return TensorType::I64;
-    if (s == "I32") return TensorType::I32;
-    if (s == "I8" || s == "BOOL") return TensorType::I8;
+    if (s == "BOOL") return TensorType::I8;
+    if (const auto t = type_from_name(s); t && type_info(*t).block_elems == 1 && type_info(*t).name == s)
+        return *t;
     throw FormatError(what + ": unsupported dtype " + s +
                       " (ternspec reads F32, F16, BF16, I64, I32, I8 and BOOL)");
 }
 
 const char* dtype_name(TensorType t) {
-    switch (t) {
-        case TensorType::F32:
-            return "F32";
-        case TensorType::F16:
-            return "F16";
-        case TensorType::BF16:
-            return "BF16";
-        case TensorType::I64:
-            return "I64";
-        case TensorType::I32:
-            return "I32";
-        case TensorType::I8:
-            return "I8";
-        default:
-            throw Error("safetensors holds plain element types, not block-quantised ones");
-    }
+    if (type_info(t).block_elems != 1)
+        throw Error("safetensors holds plain element types, not block-quantised ones");
+    return type_info(t).name.data();  // the table's names are string literals
 }
 
 // One tensor entry as the header states it, before it is checked against the file.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 
 #include "runtime/speculative_decoder.hpp"
@@ -110,10 +111,6 @@ std::string shipped_model() {
     return "";
 }
 
-}  // namespace ternspec::fixtures
-
-namespace ternspec::fixtures {
-
 std::string random_eagle_head(const std::string& target_gguf, const std::string& name, int draft_vocab,
                               std::uint64_t seed) {
     const auto mf = ModelFiles::open(target_gguf);
@@ -190,10 +187,6 @@ std::string random_eagle_head(const std::string& target_gguf, const std::string&
     return dir;
 }
 
-}  // namespace ternspec::fixtures
-
-namespace ternspec::fixtures {
-
 std::string random_mtp_sidecar(const std::string& target_gguf, const std::string& name, int depth,
                                std::uint64_t seed) {
     const auto mf = ModelFiles::open(target_gguf);
@@ -266,10 +259,6 @@ std::string random_mtp_sidecar(const std::string& target_gguf, const std::string
     return dir;
 }
 
-}  // namespace ternspec::fixtures
-
-namespace ternspec::fixtures {
-
 void expect_sibling_drafts_like_fresh(const std::shared_ptr<const Qwen3Model>& m, Drafter& prototype,
                                       Drafter& sibling, Drafter& fresh, DraftBudget budget) {
     DecodeOptions d;
@@ -285,6 +274,51 @@ void expect_sibling_drafts_like_fresh(const std::shared_ptr<const Qwen3Model>& m
     EXPECT_EQ(b.stats.accepted, c.stats.accepted);
     EXPECT_EQ(a.tokens, c.tokens);
     EXPECT_GT(c.stats.drafted, 0);
+}
+
+HiddenRows target_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks,
+                         const std::vector<int>& layers) {
+    std::vector<std::int32_t> pos(toks.size());
+    std::iota(pos.begin(), pos.end(), cache.size());
+    ForwardInput in;
+    in.tokens = toks;
+    in.positions = pos;
+    in.hidden_layers = layers;
+    in.no_logits = true;
+    return m.forward(cache, in).hidden;
+}
+
+void expect_restart_proposes(const DraftTree& incremental, Drafter& fresh, const Qwen3Model& m,
+                             std::span<const std::int32_t> ctx, const std::vector<int>& layers,
+                             DraftBudget budget) {
+    KvCache cache = m.make_cache(256);
+    const auto verified = ctx.first(ctx.size() - 1);
+    auto all = target_hidden(m, cache, verified, layers);
+    fresh.begin(verified, &all);
+    const auto restart = fresh.propose(ctx, budget);
+    EXPECT_EQ(incremental.tokens, restart.tokens) << "tree " << budget.max_nodes;
+    EXPECT_EQ(incremental.parents, restart.parents) << "tree " << budget.max_nodes;
+}
+
+void expect_lossless_drafter(const std::shared_ptr<const Qwen3Model>& m, const std::string& name,
+                             const DrafterOptions& o, std::span<const std::int32_t> prompt,
+                             int max_new_tokens, std::initializer_list<int> ks,
+                             std::initializer_list<int> trees,
+                             const std::function<void(const DecodeResult&, int k)>& check) {
+    DecodeOptions plain;
+    plain.max_new_tokens = max_new_tokens;
+    plain.stop_at_eos = false;
+    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain).tokens;
+    for (const int k : ks)
+        for (const int tree : trees) {
+            auto d = create_drafter(name, o, m);
+            DecodeOptions opt = plain;
+            opt.budget = {k, tree};
+            const auto r = SpeculativeDecoder(m, d.get()).run(prompt, opt);
+            EXPECT_EQ(r.tokens, want) << name << " k " << k << " tree " << tree;
+            EXPECT_GT(r.stats.drafted, 0) << name << " k " << k << " tree " << tree;
+            if (check) check(r, k);
+        }
 }
 
 }  // namespace ternspec::fixtures

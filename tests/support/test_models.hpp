@@ -39,9 +39,15 @@ std::string random_mtp_sidecar(const std::string& target_gguf, const std::string
 
 }  // namespace ternspec::fixtures
 
+#include <functional>
+#include <initializer_list>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "drafters/drafter.hpp"
+#include "runtime/speculative_decoder.hpp"
+#include "target/model/qwen3_model.hpp"
 
 namespace ternspec::fixtures {
 
@@ -49,5 +55,23 @@ namespace ternspec::fixtures {
 // same kind) on a repetitive prompt, and all of them draft; the prototype keeps working after lending out.
 void expect_sibling_drafts_like_fresh(const std::shared_ptr<const Qwen3Model>& m, Drafter& prototype,
                                       Drafter& sibling, Drafter& fresh, DraftBudget budget);
+
+// Greedy decoding of `prompt` with the drafter `name` at every k and tree size equals plain decoding and
+// drafts; `check`, when given, sees each result as well.
+void expect_lossless_drafter(const std::shared_ptr<const Qwen3Model>& m, const std::string& name,
+                             const DrafterOptions& o, std::span<const std::int32_t> prompt,
+                             int max_new_tokens, std::initializer_list<int> ks,
+                             std::initializer_list<int> trees,
+                             const std::function<void(const DecodeResult&, int k)>& check = {});
+
+// The target's hidden states at `layers` for `toks`, appended to `cache` (what a model drafter is fed).
+HiddenRows target_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks,
+                         const std::vector<int>& layers);
+
+// `fresh`, begun on ctx less its last token (hidden states from a fresh cache), proposes for ctx what
+// `incremental` (built by observing step by step) proposed: incremental state equals starting afresh.
+void expect_restart_proposes(const DraftTree& incremental, Drafter& fresh, const Qwen3Model& m,
+                             std::span<const std::int32_t> ctx, const std::vector<int>& layers,
+                             DraftBudget budget);
 
 }  // namespace ternspec::fixtures

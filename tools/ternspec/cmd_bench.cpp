@@ -13,6 +13,7 @@
 #include <numeric>
 
 #include "target/kernels/cpu_features.hpp"
+#include "target/model/filler_tokens.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/output_file.hpp"
@@ -32,32 +33,15 @@ long long resident_kib() {
 
 // A cache holding `prefix` tokens and one input per size, each continuing it.
 struct ForwardInputs {
-    std::vector<std::int32_t> toks;
-    std::vector<std::vector<std::int32_t>> positions;
+    FillerTokens fill;
     std::vector<ForwardInput> inputs;
 
-    ForwardInputs(const Qwen3Model& model, KvCache& cache, const std::vector<long long>& sizes, int prefix) {
-        const long long max_m = *std::max_element(sizes.begin(), sizes.end());
-        toks.resize(static_cast<std::size_t>(std::max<long long>(prefix, max_m)));
-        for (std::size_t i = 0; i < toks.size(); ++i)
-            toks[i] = static_cast<std::int32_t>((i * 7919) % model.config().vocab_size);
-        if (prefix > 0) {
-            std::vector<std::int32_t> pos(static_cast<std::size_t>(prefix));
-            std::iota(pos.begin(), pos.end(), 0);
-            ForwardInput in;
-            in.tokens = std::span(toks).first(static_cast<std::size_t>(prefix));
-            in.positions = pos;
-            in.no_logits = true;
-            model.forward(cache, in);
-        }
-        positions.resize(sizes.size());
-        inputs.resize(sizes.size());
-        for (std::size_t i = 0; i < sizes.size(); ++i) {
-            positions[i].resize(static_cast<std::size_t>(sizes[i]));
-            std::iota(positions[i].begin(), positions[i].end(), prefix);
-            inputs[i].tokens = std::span(toks).first(static_cast<std::size_t>(sizes[i]));
-            inputs[i].positions = positions[i];
-        }
+    ForwardInputs(const Qwen3Model& model, KvCache& cache, const std::vector<long long>& sizes, int prefix)
+        : fill(model.config(),
+               static_cast<std::size_t>(prefix + *std::max_element(sizes.begin(), sizes.end()))) {
+        if (prefix > 0) model.forward(cache, fill.slice(0, static_cast<std::size_t>(prefix), false));
+        for (const long long m : sizes)
+            inputs.push_back(fill.slice(static_cast<std::size_t>(prefix), static_cast<std::size_t>(m)));
     }
 };
 
