@@ -70,6 +70,20 @@ nlohmann::json read_json_file(const std::string& path) {
     }
 }
 
+std::string folder_architecture(const std::string& path) {
+    const auto cfg_path = fs::path(path) / "config.json";
+    std::error_code ec;
+    if (!fs::is_directory(path, ec) || !fs::exists(cfg_path, ec)) return "";
+    try {
+        const auto cfg = nlohmann::json::parse(read_text_file(cfg_path.string()), nullptr, false);
+        if (!cfg.is_object() || !cfg.contains("architectures")) return "";
+        const auto& a = cfg["architectures"];
+        return a.is_array() && !a.empty() && a[0].is_string() ? a[0].get<std::string>() : "";
+    } catch (const std::exception&) {
+        return "";  // unreadable: ModelFiles::open reports it
+    }
+}
+
 const TensorRef* find_tensor(const std::map<std::string, TensorRef>& tensors, const std::string& name) {
     auto it = tensors.find(name);
     return it == tensors.end() ? nullptr : &it->second;

@@ -28,6 +28,11 @@ struct TensorRef {
     std::uint64_t n_elems() const;
 };
 
+// A folder's config.json architectures[0] ("Qwen3ForCausalLM", "LlamaForCausalLMEagle3", ...), or "" when
+// `path` is not a folder or its config.json is missing, unreadable or names none: callers telling model
+// kinds apart leave such folders to ModelFiles::open, which says what is wrong.
+std::string folder_architecture(const std::string& path);
+
 // A tensor by name; get_tensor throws FormatError(missing + name) when it is absent.
 const TensorRef* find_tensor(const std::map<std::string, TensorRef>& tensors, const std::string& name);
 const TensorRef& get_tensor(const std::map<std::string, TensorRef>& tensors, const std::string& name,

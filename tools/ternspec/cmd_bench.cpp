@@ -105,8 +105,7 @@ int bench_forward(int argc, char** argv) {
         opts);
     if (!args.parse(argc, argv)) return 0;
     check_json_output(args);
-    auto threads = apply_threads(args);
-    auto model = load_model(args);
+    auto [threads, model] = open_model(args);
     const int ctx = model->config().context_length;
     const auto sizes = args.int_list("tokens", 1, ctx - 1);
     const int reps = static_cast<int>(args.integer("reps", 1, 1000));

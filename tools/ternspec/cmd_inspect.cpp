@@ -89,16 +89,9 @@ int inspect_other_gguf(const Args& args, const GgufFile& g) {
 // A Hugging Face folder whose config.json names another architecture than Qwen3ForCausalLM (a drafter).
 // A folder that names none is left to ModelFiles::open, which says what is wrong with it.
 std::optional<int> inspect_drafter_folder(const Args& args, const std::string& path) {
-    namespace fs = std::filesystem;
-    const auto cfg_path = (fs::path(path) / "config.json").string();
-    if (!fs::is_directory(path) || !fs::exists(cfg_path)) return std::nullopt;
-    const auto cfg = nlohmann::json::parse(read_text_file(cfg_path), nullptr, false);
-    if (cfg.is_discarded() || !cfg.is_object()) return std::nullopt;  // ModelFiles::open names the fault
-    if (!cfg.contains("architectures") || !cfg["architectures"].is_array() || cfg["architectures"].empty() ||
-        !cfg["architectures"][0].is_string())
-        return std::nullopt;
-    const std::string arch = cfg["architectures"][0].get<std::string>();
-    if (arch == "Qwen3ForCausalLM") return std::nullopt;
+    const std::string arch = folder_architecture(path);
+    if (arch.empty() || arch == "Qwen3ForCausalLM") return std::nullopt;
+    const auto cfg = read_json_file((std::filesystem::path(path) / "config.json").string());
     const SafetensorsSet st(path);
     std::vector<TensorRow> rows;
     for (const auto& [n, t] : st.tensors()) rows.push_back({n, t.type, t.shape(), t.n_bytes});

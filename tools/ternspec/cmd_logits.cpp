@@ -68,8 +68,7 @@ int cmd_logits(int argc, char** argv) {
         opts);
     if (!args.parse(argc, argv)) return 0;
     if (args.has("npy")) check_writable(args.str("npy"), "--npy");
-    auto threads = apply_threads(args);
-    auto model = load_model(args);
+    auto [threads, model] = open_model(args);
     const int vocab = model->config().vocab_size;
     if (args.has("prompt") == args.has("ids")) throw InputError("give exactly one of -p TEXT or --ids FILE");
     const auto ids =
@@ -114,8 +113,7 @@ int cmd_perplexity(int argc, char** argv) {
               opts);
     if (!args.parse(argc, argv)) return 0;
     check_json_output(args);
-    auto threads = apply_threads(args);
-    auto model = load_model(args);
+    auto [threads, model] = open_model(args);
     const std::string text = read_prompt_file(args.str("file"));
     const auto ids = model->tokenizer().encode(text);
     const int ctx = static_cast<int>(args.integer("ctx", 2, std::numeric_limits<int>::max()));

@@ -15,15 +15,8 @@ namespace ternspec::cli {
 namespace {
 
 bool is_eagle_head(const std::string& path) {
-    const auto cfg = std::filesystem::path(path) / "config.json";
-    if (!std::filesystem::is_directory(path) || !std::filesystem::exists(cfg)) return false;
-    try {
-        const auto arch = nlohmann::json::parse(read_text_file(cfg.string()))
-                              .value("architectures", nlohmann::json::array());
-        return !arch.empty() && (arch[0] == "LlamaForCausalLMEagle3" || arch[0] == "Eagle3LlamaForCausalLM");
-    } catch (const nlohmann::json::exception&) {
-        return false;
-    }
+    const auto arch = folder_architecture(path);
+    return arch == "LlamaForCausalLMEagle3" || arch == "Eagle3LlamaForCausalLM";
 }
 
 }  // namespace

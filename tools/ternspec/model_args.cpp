@@ -62,6 +62,11 @@ std::unique_ptr<tbb::global_control> apply_threads(const Args& args) {
                                                  static_cast<std::size_t>(n));
 }
 
+CommandModel open_model(const Args& args) {
+    auto threads = apply_threads(args);
+    return {std::move(threads), load_model(args)};
+}
+
 std::shared_ptr<Qwen3Model> load_model(const Args& args) {
     const auto files = ModelFiles::open(args.str("model"));
     ProgressLine bar("loading " + args.str("model"));

@@ -33,6 +33,14 @@ std::unique_ptr<tbb::global_control> apply_threads(const Args& args);
 
 // Loads and packs the model, with a progress line on a terminal.
 std::shared_ptr<Qwen3Model> load_model(const Args& args);
+
+// What a command that runs the model starts with: -t's thread limit, held while the command runs, then the
+// model (loaded under it).
+struct CommandModel {
+    std::unique_ptr<tbb::global_control> threads;
+    std::shared_ptr<Qwen3Model> model;
+};
+CommandModel open_model(const Args& args);
 SamplingParams sampling_from(const Args& args);
 
 // The draft-length controller for `-k auto`: t(M) measured (or cached) for this model on this machine.

@@ -68,4 +68,13 @@ void emit_json(const Args& args, const std::string& text) {
     std::fputc('\n', stdout);
 }
 
+void print_table_header(const std::vector<std::string>& columns, std::string_view align) {
+    std::string head = "|", rule = "|";
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+        head += " " + columns[i] + " |";
+        rule += i < align.size() && align[i] == 'r' ? "---:|" : "---|";
+    }
+    std::printf("%s\n%s\n", head.c_str(), rule.c_str());
+}
+
 }  // namespace ternspec::cli

@@ -2,6 +2,8 @@
 // Output files named by options: checked before the work (a folder, a missing folder or an unwritable
 // path fails at once, not after an hour of benchmarking) and every write and close checked after it.
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tools/ternspec/args.hpp"
 
@@ -19,5 +21,9 @@ bool flush_stdout();
 Option json_output_option();
 void check_json_output(const Args& args);  // before the work
 void emit_json(const Args& args, const std::string& text);
+
+// A Markdown table's header and alignment rows on stdout; `align` has one letter per column, l (text) or
+// r (numbers, right-aligned).
+void print_table_header(const std::vector<std::string>& columns, std::string_view align);
 
 }  // namespace ternspec::cli

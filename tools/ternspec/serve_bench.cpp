@@ -116,10 +116,9 @@ double median_ratio(const Row& a, const Row& b) {
 
 // The table on stdout and each row's figures appended to out["rows"].
 void report_rows(const std::vector<Row>& rows, nlohmann::json& out) {
-    std::printf(
-        "| drafter | serving | tau | tokens/s | vs none one at a time | vs same drafter one at a time | "
-        "outputs match |\n");
-    std::printf("|---|---|---|---|---|---|---|\n");
+    print_table_header({"drafter", "serving", "tau", "tokens/s", "vs none one at a time",
+                        "vs same drafter one at a time", "outputs match"},
+                       "lllllll");
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const auto& r = rows[i];
         const Row& own = rows[i - static_cast<std::size_t>(r.mode)];
@@ -154,8 +153,7 @@ int bench_serve(int argc, char** argv) {
     if (!args.parse(argc, argv)) return 0;
     if (args.flag("http")) return bench_serve_http(args, argc, argv);
     if (args.has("json")) check_writable(args.str("json"), "--json");
-    auto threads = apply_threads(args);
-    auto model = load_model(args);
+    auto [threads, model] = open_model(args);
     const auto ids = encode_prompts(args, *model);
     const int parallel = static_cast<int>(args.integer("parallel", 1, 256)),
               reps = static_cast<int>(args.integer("reps", 1, 1000));

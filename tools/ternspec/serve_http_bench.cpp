@@ -176,10 +176,9 @@ nlohmann::json print_rows(const std::vector<Config>& configs, const std::string&
         return median(std::move(v));
     };
     nlohmann::json rows = nlohmann::json::array();
-    std::printf(
-        "| clients | speculation | tokens/s | vs none | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms "
-        "|\n");
-    std::printf("|---:|---|---:|---:|---:|---:|---:|---:|\n");
+    print_table_header({"clients", "speculation", "tokens/s", "vs none", "TTFT p50 ms", "TTFT p99 ms",
+                        "ITL p50 ms", "ITL p99 ms"},
+                       "rlrrrrrr");
     for (std::size_t i = 0; i < configs.size(); ++i) {
         const auto& c = configs[i];
         const double tps = med(c.samples, &Sample::tokens_per_s);
