@@ -34,7 +34,7 @@ std::vector<std::vector<std::int32_t>> prompts(const Tokenizer& t) {
 }
 
 void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const std::string& label,
-                     const SamplingParams& sampling = {}) {
+                     const SamplingParams& sampling = {}, bool suffix_branches = true) {
     DecodeOptions plain_opt;
     plain_opt.sampling = sampling;
     plain_opt.max_new_tokens = n_tokens;
@@ -42,7 +42,7 @@ void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const st
     SpeculativeDecoder plain(m, nullptr);
     // A drafter that returned nothing would pass the equality checks: each must also have drafted and had
     // drafts accepted, in chains and in trees, somewhere over the prompts.
-    std::map<std::string, std::int64_t> drafted, accepted;
+    std::map<std::string, std::int64_t> drafted, accepted, depths;  // depths: sum of each round's depth
     for (const auto& prompt : prompts(m->tokenizer())) {
         const auto want = plain.run(prompt, plain_opt).tokens;
         ASSERT_EQ(static_cast<int>(want.size()), n_tokens);
@@ -60,6 +60,7 @@ void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const st
                     const auto key = name + (tree ? " tree" : " chain");
                     drafted[key] += r.stats.drafted;
                     accepted[key] += r.stats.accepted;
+                    for (const auto n : r.stats.depth_drafted) depths[key] += n;
                 }
         }
     }
@@ -67,6 +68,13 @@ void expect_lossless(std::shared_ptr<const Qwen3Model> m, int n_tokens, const st
         EXPECT_GT(drafted[key], 0) << label << ": " << key << " never drafted";
         EXPECT_GT(accepted[key], 0) << label << ": " << key << " never had a draft accepted";
     }
+    // More nodes than depths: some round's draft branched. The n-gram drafter drafts chains only (a tree
+    // budget caps its length), so its tree runs test the budget, not branching.
+    if (suffix_branches) {
+        EXPECT_GT(drafted["suffix tree"], depths["suffix tree"])
+            << label << ": suffix never drafted a branching tree";
+    }
+    EXPECT_EQ(drafted["ngram tree"], depths["ngram tree"]) << label << ": ngram drafted a tree";
 }
 
 // Chi-squared statistic of observed counts against probabilities p (cells with p > 0).
@@ -103,20 +111,62 @@ TEST(Lossless, GreedyEveryDrafterEveryKChainAndTreeOnRandomModels) {
 
 // A repeat penalty changes the target's distribution; verification applies it over the context and each
 // draft path, so speculation still equals plain (penalised) decoding, and the penalty does change it.
+// Knows the greedy output in advance and proposes, every round, a tree whose first child at each depth is
+// wrong and whose second continues that output: verification must take the second branch at every depth.
+// With a repeat penalty, a wrong sibling left in the penalty's window would change the next argmax.
+class BranchingOracle : public Drafter {
+  public:
+    BranchingOracle(std::vector<std::int32_t> prompt_and_output, std::int32_t vocab)
+        : full_(std::move(prompt_and_output)), vocab_(vocab) {}
+    std::string name() const override { return "branching-oracle"; }
+    void begin(std::span<const std::int32_t>, const HiddenRows*) override {}
+    void observe(std::span<const std::int32_t>, const HiddenRows*) override {}
+    DraftTree propose(std::span<const std::int32_t> ctx, const DraftBudget& b) override {
+        DraftTree t;
+        int parent = -1;
+        for (std::size_t at = ctx.size(); at < full_.size() && static_cast<int>(t.size()) < 2 * b.max_depth;
+             ++at) {
+            t.add((full_[at] + 1) % vocab_, parent);  // the wrong sibling, first
+            t.add(full_[at], parent);
+            parent = static_cast<int>(t.size()) - 1;
+        }
+        return t;
+    }
+
+  private:
+    std::vector<std::int32_t> full_;
+    std::int32_t vocab_;
+};
+
 TEST(Lossless, GreedyWithARepeatPenalty) {
     auto m =
         Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("lossless_penalty", TensorType::Q2_0_G128, 5)));
     SamplingParams sp;
     sp.repeat_penalty = 1.6f;
     sp.repeat_last_n = 12;
-    expect_lossless(m, 40, "repeat penalty 1.6 over 12", sp);
+    // The penalty keeps this random model from repeating itself, so the suffix drafter's trees stay chains
+    // here; the branching oracle below puts trees under the penalty instead.
+    expect_lossless(m, 40, "repeat penalty 1.6 over 12", sp, false);
     DecodeOptions o;
     o.max_new_tokens = 40;
     o.stop_at_eos = false;
     const auto prompt = prompts(m->tokenizer())[1];
     const auto without = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
     o.sampling = sp;
-    EXPECT_NE(SpeculativeDecoder(m, nullptr).run(prompt, o).tokens, without) << "the penalty changed nothing";
+    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
+    EXPECT_NE(want, without) << "the penalty changed nothing";
+    std::vector<std::int32_t> full(prompt.begin(), prompt.end());
+    full.insert(full.end(), want.begin(), want.end());
+    BranchingOracle oracle(full, m->config().vocab_size);
+    for (int k : {1, 3, 6}) {
+        o.budget = {k, 2 * k};
+        const auto r = SpeculativeDecoder(m, &oracle).run(prompt, o);
+        EXPECT_EQ(r.tokens, want) << "k " << k;
+        std::int64_t depths = 0;
+        for (const auto n : r.stats.depth_drafted) depths += n;
+        EXPECT_EQ(r.stats.drafted, 2 * depths) << "k " << k << ": every depth has two children";
+        EXPECT_EQ(r.stats.accepted, depths) << "k " << k << ": the right child accepted at every depth";
+    }
 }
 
 TEST(Sampler, RepeatPenaltyFollowsLlamaCpp) {
