@@ -351,52 +351,59 @@ class Parser {
                 e = make(Expr::Kind::Name, w);
             return e;
         }
-        if (is_op("(")) {
-            next();
-            if (is_op(")")) {
-                next();
-                return make(Expr::Kind::Tuple);
-            }
-            ExprPtr first = parse_expression();
-            if (is_op(")")) {
-                next();
-                return first;
-            }
-            auto tuple = make(Expr::Kind::Tuple);
-            tuple->kids.push_back(std::move(first));
-            while (is_op(",")) {
-                next();
-                if (is_op(")")) break;
-                tuple->kids.push_back(parse_expression());
-            }
-            expect_op(")");
-            return tuple;
-        }
-        if (is_op("[")) {
-            next();
-            auto list = make(Expr::Kind::List);
-            while (!is_op("]")) {
-                list->kids.push_back(parse_expression());
-                if (!is_op(",")) break;
-                next();
-            }
-            expect_op("]");
-            return list;
-        }
-        if (is_op("{")) {
-            next();
-            auto dict = make(Expr::Kind::Dict);
-            while (!is_op("}")) {
-                dict->kids.push_back(parse_expression());
-                expect_op(":");
-                dict->kids.push_back(parse_expression());
-                if (!is_op(",")) break;
-                next();
-            }
-            expect_op("}");
-            return dict;
-        }
+        if (is_op("(")) return parse_parenthesized();
+        if (is_op("[")) return parse_list();
+        if (is_op("{")) return parse_dict();
         fail("unexpected '" + t.text + "' in an expression");
+    }
+
+    // "(x)" is x; "()", "(x,)" and "(x, y)" are tuples.
+    ExprPtr parse_parenthesized() {
+        expect_op("(");
+        if (is_op(")")) {
+            next();
+            return make(Expr::Kind::Tuple);
+        }
+        ExprPtr first = parse_expression();
+        if (is_op(")")) {
+            next();
+            return first;
+        }
+        auto tuple = make(Expr::Kind::Tuple);
+        tuple->kids.push_back(std::move(first));
+        while (is_op(",")) {
+            next();
+            if (is_op(")")) break;
+            tuple->kids.push_back(parse_expression());
+        }
+        expect_op(")");
+        return tuple;
+    }
+
+    ExprPtr parse_list() {
+        expect_op("[");
+        auto list = make(Expr::Kind::List);
+        while (!is_op("]")) {
+            list->kids.push_back(parse_expression());
+            if (!is_op(",")) break;
+            next();
+        }
+        expect_op("]");
+        return list;
+    }
+
+    ExprPtr parse_dict() {
+        expect_op("{");
+        auto dict = make(Expr::Kind::Dict);
+        while (!is_op("}")) {
+            dict->kids.push_back(parse_expression());
+            expect_op(":");
+            dict->kids.push_back(parse_expression());
+            if (!is_op(",")) break;
+            next();
+        }
+        expect_op("}");
+        return dict;
     }
 
     void parse_call_args(Expr& call) {
