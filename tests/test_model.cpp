@@ -24,6 +24,10 @@ using namespace ternspec;
 
 namespace {
 
+// Each logit within 5 % of the row's largest (the packed path quantises activations to int8 per row):
+// measured at most 3.7 % (medians 2.0-2.2 %) over the 105 rows of Forward.MatchesNaiveFloatImplementation.
+constexpr double kMaxLogitError = 0.05;
+
 std::vector<float> run(const Qwen3Model& m, const std::vector<std::int32_t>& ids, int chunk) {
     return m.logits_chunked(ids, chunk);
 }
@@ -44,15 +48,10 @@ TEST(Forward, MatchesNaiveFloatImplementation) {
         const auto want = ref.logits(kIds);
         const auto got = run(*m, kIds, static_cast<int>(kIds.size()));
         const std::size_t V = static_cast<std::size_t>(m->config().vocab_size);
-        for (std::size_t i = 0; i < kIds.size(); ++i) {
-            double dot = 0, a = 0, b = 0;
-            for (std::size_t v = 0; v < V; ++v) {
-                dot += want[i][v] * got[i * V + v];
-                a += want[i][v] * want[i][v];
-                b += static_cast<double>(got[i * V + v]) * got[i * V + v];
-            }
-            EXPECT_GE(dot / std::sqrt(a * b), 0.999) << type_info(type).name << " position " << i;
-        }
+        for (std::size_t i = 0; i < kIds.size(); ++i)
+            fixtures::expect_close_logits(
+                want[i], got.data() + i * V,
+                std::string(type_info(type).name) + " position " + std::to_string(i), kMaxLogitError);
     }
 }
 

@@ -321,4 +321,28 @@ void expect_lossless_drafter(const std::shared_ptr<const Qwen3Model>& m, const s
         }
 }
 
+void expect_close_logits(const std::vector<double>& want, const float* got, const std::string& where,
+                         double max_error) {
+    double dot = 0, na = 0, nb = 0, max_err = 0, scale = 0;
+    std::size_t arg_want = 0, arg_got = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        dot += want[i] * got[i];
+        na += want[i] * want[i];
+        nb += static_cast<double>(got[i]) * got[i];
+        max_err = std::max(max_err, std::fabs(want[i] - got[i]));
+        scale = std::max(scale, std::fabs(want[i]));
+        if (want[i] > want[arg_want]) arg_want = i;
+        if (got[i] > got[arg_got]) arg_got = i;
+    }
+    EXPECT_GE(dot / std::sqrt(na * nb), 0.999) << where;
+    const double bound = max_error * scale;
+    EXPECT_LE(max_err, bound) << where << " (largest |logit| " << scale << ")";
+    double second = -1e300;
+    for (std::size_t i = 0; i < want.size(); ++i)
+        if (i != arg_want) second = std::max(second, want[i]);
+    if (want[arg_want] - second > 2 * bound) {
+        EXPECT_EQ(arg_got, arg_want) << where;
+    }
+}
+
 }  // namespace ternspec::fixtures

@@ -64,6 +64,12 @@ void expect_lossless_drafter(const std::shared_ptr<const Qwen3Model>& m, const s
                              std::initializer_list<int> trees,
                              const std::function<void(const DecodeResult&, int k)>& check = {});
 
+// A row of logits against a naive float reference: the whole-row cosine is at least 0.999, each logit is
+// within `max_error` of the row's largest |logit| (the packed path quantises activations to int8 per row),
+// and the argmax agrees unless the reference's top two are closer than twice that bound.
+void expect_close_logits(const std::vector<double>& want, const float* got, const std::string& where,
+                         double max_error);
+
 // The target's hidden states at `layers` for `toks`, appended to `cache` (what a model drafter is fed).
 HiddenRows target_hidden(const Qwen3Model& m, KvCache& cache, std::span<const std::int32_t> toks,
                          const std::vector<int>& layers);
