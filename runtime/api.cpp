@@ -1,8 +1,6 @@
 // The public C++ API over the internal model, drafters and decode loop.
 #include <tbb/task_arena.h>
 
-#include <mutex>
-
 #include "runtime/batch_decoder.hpp"
 #include "runtime/chat/chat_template.hpp"
 #include "runtime/speculative_decoder.hpp"

@@ -380,30 +380,31 @@ class Parser {
         return tuple;
     }
 
-    ExprPtr parse_list() {
-        expect_op("[");
-        auto list = make(Expr::Kind::List);
-        while (!is_op("]")) {
-            list->kids.push_back(parse_expression());
+    // "[a, b]" or "{k: v, ...}": `item` reads one entry; a trailing comma is allowed.
+    template <typename F>
+    ExprPtr parse_collection(Expr::Kind kind, const char* open, const char* close, F&& item) {
+        expect_op(open);
+        auto e = make(kind);
+        while (!is_op(close)) {
+            item(*e);
             if (!is_op(",")) break;
             next();
         }
-        expect_op("]");
-        return list;
+        expect_op(close);
+        return e;
+    }
+
+    ExprPtr parse_list() {
+        return parse_collection(Expr::Kind::List, "[", "]",
+                                [&](Expr& list) { list.kids.push_back(parse_expression()); });
     }
 
     ExprPtr parse_dict() {
-        expect_op("{");
-        auto dict = make(Expr::Kind::Dict);
-        while (!is_op("}")) {
-            dict->kids.push_back(parse_expression());
+        return parse_collection(Expr::Kind::Dict, "{", "}", [&](Expr& dict) {
+            dict.kids.push_back(parse_expression());
             expect_op(":");
-            dict->kids.push_back(parse_expression());
-            if (!is_op(",")) break;
-            next();
-        }
-        expect_op("}");
-        return dict;
+            dict.kids.push_back(parse_expression());
+        });
     }
 
     void parse_call_args(Expr& call) {

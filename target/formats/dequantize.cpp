@@ -163,12 +163,6 @@ void copy_f32_in(const std::uint8_t* src, float* dst, std::uint64_t n) {
 void copy_f32_out(const float* src, std::uint8_t* dst, std::uint64_t n) {
     std::memcpy(dst, src, n * 4);
 }
-// I8 rounds half away from zero (lround), as it always has; the wider integers use llround alike.
-void narrow_i8(const float* src, std::uint8_t* dst, std::uint64_t n) {
-    for (std::uint64_t i = 0; i < n; ++i)
-        dst[i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(std::lround(src[i])));
-}
-
 // Block types: whole blocks, geometry from the type table.
 template <TensorType T, void (*Block)(const std::uint8_t*, float*)>
 void dequant_blocks(const std::uint8_t* src, float* dst, std::uint64_t n) {
@@ -203,7 +197,7 @@ constexpr Codec kCodecs[] = {
     {TT::Q2_0_G128, dequant_blocks<TT::Q2_0_G128, dequant_q2<128>>,
      quant_blocks<TT::Q2_0_G128, quant_q2<128>>},
     {TT::PQ2_0, dequant_blocks<TT::PQ2_0, dequant_q2<128>>, quant_blocks<TT::PQ2_0, quant_q2<128>>},
-    {TT::I8, widen<std::int8_t>, narrow_i8},
+    {TT::I8, widen<std::int8_t>, narrow<std::int8_t>},
     {TT::I32, widen<std::int32_t>, narrow<std::int32_t>},
     {TT::I64, widen<std::int64_t>, narrow<std::int64_t>},
 };

@@ -490,8 +490,7 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
 // offset is: types are resolved after all infos are read.
 void GgufFile::resolve_tensor_types(const std::vector<std::uint32_t>& type_ids, std::uint64_t data_size) {
     const TensorRoom room(tensors_, data_size, alignment_);
-    const bool any_q2 = std::find(type_ids.begin(), type_ids.end(), kGgmlQ2_0) != type_ids.end();
-    const TensorType q2 = any_q2 ? q2_layout(tensors_, type_ids, room, path()) : TensorType::Q2_0;
+    const TensorType q2 = q2_layout(tensors_, type_ids, room, path());
     for (std::size_t i = 0; i < tensors_.size(); ++i) {
         auto& t = tensors_[i];
         if (t.offset % alignment_ != 0)
