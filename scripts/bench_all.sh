@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every benchmark figure in docs/ (docs/bench/*.json -> docs/benchmarks.md) and the trained
-# drafters' cards. Run on an otherwise idle machine; it takes about half an hour on 2 cores.
+# drafters' cards. Run on an otherwise idle machine; it takes about half an hour on 2 cores, plus about 40
+# minutes for the Qwen3 shapes (scripts/bench_bonsai.sh; BONSAI=0 leaves them out).
 #   scripts/bench_all.sh            (after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ $t bench serve -m models/tern-pystd-7m --prompts bench/workloads/completion.json
   --draft-model "$models" -k 3 --parallel 4 -n 64 --reps 7 --threads 2 --json docs/bench/serve-completion.json
 $t bench serve -m "$big" --prompts bench/workloads/completion.jsonl --draft none -n 16 --parallel 4 --reps 3 \
   --prompt-tokens 32 --threads 2 --json docs/bench/serve-qwen3-1.7b.json
-scripts/bench_bonsai.sh  # measured at the Qwen3 shapes; runs bench_report.py
-/usr/bin/python3 train/drafter_card.py eagle models/tern-pystd-7m-eagle3 docs/bench
-/usr/bin/python3 train/drafter_card.py mtp models/tern-pystd-7m-mtp docs/bench
+if [ "${BONSAI:-1}" = 1 ]; then scripts/bench_bonsai.sh; else /usr/bin/python3 scripts/bench_report.py; fi
+# The drafters' cards; build-train2k holds the self-distillation record of their last runs.
+/usr/bin/python3 train/drafter_card.py eagle models/tern-pystd-7m-eagle3 docs/bench build-train2k
+/usr/bin/python3 train/drafter_card.py mtp models/tern-pystd-7m-mtp docs/bench build-train2k

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Builds bench/workloads/*.jsonl from the held-out validation modules (train/corpus.py), never from the
-training split. Prompts stay short: the shipped model was trained on 256-token windows.
+training split. Completion and repeated prompts are a module's first 420-600 characters; editing prompts are
+a whole module's first 3,600 characters (about 950 tokens) and the start of its rewrite, which the shipped
+model's 2,048-token context holds with room for the continuation.
 
   python3 scripts/make_workloads.py                   (stdlib only; deterministic)
   python3 scripts/make_workloads.py --held-out DIR    completion and editing prompts from the validation
@@ -16,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
 import corpus  # noqa: E402
 
+EDIT_CHARS = 3600
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "workloads")
 
 
@@ -41,11 +44,12 @@ def completion_rows(texts):
 
 
 def editing_rows(texts):
-    """A block of code, then the same block starting again with one identifier renamed; the model's
-    continuation mostly copies the rest, which is where a drafter that reads the context pays."""
+    """A module (up to EDIT_CHARS characters), then the same module starting again with its most used
+    identifier renamed; the model's continuation mostly copies the rest, which is where a drafter that reads
+    the context pays."""
     editing = []
     for m, t in texts:
-        block = code_chunk(t, 420)
+        block = head(t, EDIT_CHARS)
         names = [n for n in re.findall(r"\b([a-z_][a-z0-9_]{3,})\b", block) if n not in {"self", "return", "def", "class"}]
         if not names:
             continue

@@ -43,6 +43,18 @@ def ternary_weight(w: torch.Tensor, scale_dtype=None) -> torch.Tensor:
     return (q * scale).reshape(out_f, in_f)
 
 
+def latent_from_ternary(w: torch.Tensor) -> torch.Tensor:
+    """Latent weights that quantise back to exactly the shipped ternary x scale values of w.
+
+    A shipped group holds t * s (t in {-1,0,1}); its absmean is s * mean|t|, so re-quantising t * s as it is
+    would shrink the group by mean|t|. Dividing by mean|t| gives a latent group whose absmean is s and whose
+    rounded ratios are t again, so a continued run's first forward is the shipped forward.
+    """
+    g = w.reshape(w.shape[0], -1, GROUP)
+    frac = (g != 0).float().mean(-1, keepdim=True).clamp(min=1e-8)
+    return (g / frac).reshape(w.shape)
+
+
 def ste(x: torch.Tensor, xq: torch.Tensor) -> torch.Tensor:
     return x + (xq - x).detach()
 

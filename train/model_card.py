@@ -9,14 +9,73 @@ import os
 import sys
 
 
+def training_section(t, name):
+    """How the weights were made: one run from scratch, or a base run then a continued one (warm_start)."""
+    def table(hist, seq):
+        return ["", f"Validation during training (the first 64 windows of {seq} tokens of the validation stream; "
+                "the whole split is under Results):", "",
+                "| step | minutes | val loss (nats/token) | val bits/byte |", "|---:|---:|---:|---:|"] + [
+            f"| {h['step']} | {h['minutes']:.0f} | {h['val_loss']:.3f} | {h['val_bpb']:.3f} |" for h in hist]
+    base = t.get("warm_start", t)
+    lines = ["## Training",
+             f"- {'Stage 1: ' if base is not t else ''}{base['step']} steps of 16 × 256 tokens from scratch "
+             f"({base['train_tokens_seen'] / 1e6:.1f} M tokens seen), AdamW (lr 3e-3, β = (0.9, 0.95), weight decay 0.05), "
+             f"warm-up then cosine decay, {base['train_minutes']:.0f} minutes."]
+    if base is not t:
+        per_step = t["train_tokens_seen"] // t["step"]
+        lines += [f"- Stage 2: continued from stage 1's exact ternary weights for a {t['config']['max_position_embeddings']}-token "
+                  f"context: {t['step']} steps of {per_step} tokens ({t['train_tokens_seen'] / 1e6:.1f} M tokens seen) in windows "
+                  f"of {t['config']['max_position_embeddings']}, lr 3e-4 with 30 warm-up steps then cosine decay, "
+                  f"{t['train_minutes']:.0f} minutes (1–2 threads beside other work; stopped at step {t['step']} of the planned 612)."]
+    lines += [f"- On 2 CPU cores (x86-64, PyTorch {t.get('torch', 'from Debian')}), sharing the machine with other work.",
+              "", "Commands, as run:", "```sh",
+              "bash scripts/setup_train.sh                                         # Debian's python3-torch, numpy, regex",
+              "/usr/bin/python3 train/bpe.py --vocab-size 8192 --out build-train/tokenizer.json",
+              "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train --steps 2000 --threads 2   # resumed once with --steps 1700"]
+    if base is not t:
+        lines += ["# stage 2 (build-train2k holds the same tokenizer and data files):",
+                  "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train2k --init-from models/tern-pystd-7m \\",
+                  "    --seq 2048 --batch 2 --steps 612 --lr 3e-4 --warmup 30 --threads 1 --eval-every 120   # resumed after each session",
+                  "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train2k --seq 2048 --batch 2 --steps 612 \\",
+                  "    --threads 2 --export build-train2k/export-step536 --context 2048",
+                  "CONTEXT=2048 SEQ=2048 EXPORTED=build-train2k/export-step536 BASE=<stage 1's training.json> \\",
+                  f"    bash scripts/ship_model.sh build-train2k {name}"]
+    else:
+        lines += [f"bash scripts/ship_model.sh build-train {name}"]
+    lines += ["```"]
+    if base is not t:
+        lines += table(base["history"], 256) + table(t["history"], t["config"]["max_position_embeddings"])
+    else:
+        lines += table(t["history"], 256)
+    return lines
+
+
+def continuations(out, work, name):
+    lines = ["", "## Continuations of held-out code",
+             f"`ternspec generate -m models/{name} -f models/{name}/examples/promptN.py -n 64`, greedy and then with "
+             "`--temp 0.7 --seed 1`, on the first lines of three validation modules:", ""]
+    for i in range(3):
+        prompt_path = os.path.join(out, "examples", f"prompt{i}.py")
+        if not os.path.exists(prompt_path):
+            continue
+        tail = "\n".join(open(prompt_path).read().rstrip("\n").split("\n")[-6:])
+        for kind, label in (("continuation", "greedy"), ("sampled", "temperature 0.7, seed 1")):
+            path = os.path.join(work, f"{kind}{i}.json")
+            if os.path.exists(path):
+                text = json.load(open(path))["text"]
+                lines += [f"**Prompt {i}, {label}** (last lines of the prompt, then the model's 64 tokens after `▶`):",
+                          "```python", tail + "\n▶" + text, "```", ""]
+    return lines
+
+
 def main():
     out, work = sys.argv[1], sys.argv[2]
     name = os.path.basename(out.rstrip("/"))
     t = json.load(open(os.path.join(out, "training.json")))
     p = json.load(open(os.path.join(out, "perplexity_check.json")))
+    windows = p.get("windows", 256)
     c = t["config"]
     n_params = t["params"]
-    hist = t["history"]
     sizes = {f: os.path.getsize(os.path.join(out, f)) for f in os.listdir(out) if os.path.isfile(os.path.join(out, f))}
     lines = [
         f"# {name}",
@@ -42,7 +101,7 @@ def main():
         f"- Vocabulary: {c['vocab_size']} tokens (byte-level BPE, Qwen2's pre-tokenizer regex, plus `<|endoftext|>`, "
         "`<|im_start|>` and `<|im_end|>`).",
         f"- {n_params / 1e6:.2f} M parameters.",
-        f"- Context: trained on 256-token windows; the config says {c['max_position_embeddings']} (measured below).",
+        f"- Context: {c['max_position_embeddings']} tokens (the config's `max_position_embeddings`; measured below).",
         "",
         "## Data",
         "- Training: the Python 3.11 standard library as Debian's `libpython3.11-stdlib` and `libpython3.11-testsuite`",
@@ -50,27 +109,9 @@ def main():
         f"- Validation: {t['data']['val_bytes']} bytes, {t['data']['val_tokens']} tokens: a fixed hash-chosen 1 in 25 of the",
         "  modules (`train/corpus.py`), never trained on.",
         "",
-        "## Training",
-        f"- {t['step']} steps of 16 × 256 tokens ({t['train_tokens_seen'] / 1e6:.1f} M tokens seen).",
-        "- AdamW (lr 3e-3, β = (0.9, 0.95), weight decay 0.05), warm-up then cosine decay.",
-        f"- Time: {t['train_minutes']:.0f} minutes on 2 CPU cores (x86-64, PyTorch {t.get('torch', 'from Debian')}), "
-        "sharing the machine with other work.",
+    ] + training_section(t, name) + [
         "",
-        "Commands, as run:",
-        "```sh",
-        "bash scripts/setup_train.sh                                         # Debian's python3-torch, numpy, regex",
-        "/usr/bin/python3 train/bpe.py --vocab-size 8192 --out build-train/tokenizer.json",
-        "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train --steps 2000 --threads 2   # resumed once with --steps 1700",
-        f"bash scripts/ship_model.sh build-train {name}",
-        "```",
-        "",
-        "Validation during training (64 windows of 256 tokens at each evaluation):",
-        "",
-        "| step | minutes | val loss (nats/token) | val bits/byte |",
-        "|---:|---:|---:|---:|",
-    ] + [f"| {h['step']} | {h['minutes']:.0f} | {h['val_loss']:.3f} | {h['val_bpb']:.3f} |" for h in hist] + [
-        "",
-        "## Results (all validation windows of 256 tokens, exported exact-ternary weights)",
+        f"## Results (all validation windows of {windows} tokens, exported exact-ternary weights)",
         f"- PyTorch: perplexity {p['pytorch_val_ppl']:.3f}, **{p['pytorch_bits_per_byte']:.4f} bits per byte**.",
         f"- ternspec (`{p['command']}`): perplexity {p['ternspec_val_ppl_hf']:.3f} from the HF folder and "
         f"{p['ternspec_val_ppl_gguf']:.3f} from the GGUF, {p['ternspec_bits_per_byte']:.4f} bits per byte.",
@@ -78,27 +119,18 @@ def main():
     ]
     ctx = os.path.join(work, "context_check.json")
     if os.path.exists(ctx):
-        cc = json.load(open(ctx))
-        verdict = ("lower: positions past 255, never seen in training, still help" if cc["ppl_512"] < cc["ppl_256"]
-                   else "higher: positions past 255, never seen in training, hurt")
-        lines += [f"- Window length: perplexity {cc['ppl_256']:.3f} with 256-token windows and {cc['ppl_512']:.3f} with 512, {verdict}."]
-    lines += ["", "## Greedy continuations of held-out code",
-              "`ternspec generate -m models/%s -f models/%s/examples/promptN.py -n 64` on the first lines of three validation modules:" % (name, name), ""]
-    for i in range(3):
-        path = os.path.join(work, f"continuation{i}.json")
-        if not os.path.exists(path):
-            continue
-        r = json.load(open(path))
-        prompt = open(os.path.join(out, "examples", f"prompt{i}.py")).read()
-        tail = "\n".join(prompt.rstrip("\n").split("\n")[-6:])
-        lines += [f"**Prompt {i}** (last lines of the prompt, then the model's 64 tokens after `▶`):", "```python",
-                  tail + "\n▶" + r["text"], "```", ""]
+        (short, ppl_short), (full, ppl_full) = json.load(open(ctx))["windows"]
+        verdict = "longer windows help: the model uses context" if ppl_full < ppl_short else "longer windows hurt"
+        lines += [f"- Window length: perplexity {ppl_short:.3f} with {short}-token windows and {ppl_full:.3f} with {full}, {verdict}."]
+    lines += continuations(out, work, name)
     lines += ["## Limits",
               "- A 7M-parameter model that has read about 30 MB of code: it writes plausible Python, not correct Python.",
+              "  It exists to exercise the runtime; for real use point ternspec at a Ternary-Bonsai file (README).",
               "- It has seen no chat data. `--chat` formats the prompt but means nothing to this model.",
-              "- Trained on 256-token windows. Past 512 tokens nothing was measured, so the config stops there.",
+              f"- Nothing past {c['max_position_embeddings']} tokens was trained or measured, so the config stops there.",
               "- Greedy decoding of a model this small falls into loops (above): the suffix and n-gram drafters",
-              "  exploit them, so their speed-ups here are higher than they would be on a strong model."]
+              "  exploit them, so their greedy speed-ups here are higher than they would be on a strong model.",
+              "  Sampling (temperature 0.7, above) does not loop."]
     with open(os.path.join(out, "MODEL_CARD.md"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     print(f"wrote {out}/MODEL_CARD.md")

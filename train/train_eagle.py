@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export import write_safetensors  # noqa: E402
 import resume  # noqa: E402
 import windows  # noqa: E402
-from model import Config, Qwen3Ternary, RMSNorm, TernaryLinear, rotate_half, ternary_weight  # noqa: E402
+from model import Config, Qwen3Ternary, RMSNorm, TernaryLinear, latent_from_ternary, rotate_half, ternary_weight  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 
 
@@ -130,9 +130,11 @@ def init_from(head, folder):
     draft vocabulary (target ids), which this run keeps."""
     from export import read_safetensors
     sd = read_safetensors(os.path.join(folder, "model.safetensors"))
+    ternary = {f"{n}.weight" for n, m in head.named_modules() if isinstance(m, QuantLinear)}
     with torch.no_grad():
         for name, p in head.named_parameters():
-            p.copy_(sd[HF_NAMES[name]].float())
+            w = sd[HF_NAMES[name]].float()
+            p.copy_(latent_from_ternary(w) if name in ternary else w)
     d2t = sd["d2t"].long()
     return (torch.arange(len(d2t)) + d2t).numpy()
 
@@ -191,7 +193,6 @@ def main():
     t_last = time.time()
     print(f"eagle: head {sum(p.numel() for p in head.parameters()) / 1e6:.2f} M params, draft vocab {len(keep)}, "
           f"layers {layers}, {K} steps, {device}", flush=True)
-    total_steps_guess = None
     while elapsed < budget:
         x = windows.sample(sources, args.batch, args.seq + K + 1, gen).to(device)
         with torch.no_grad():

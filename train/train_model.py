@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import corpus  # noqa: E402
 from export import export_hf  # noqa: E402
-from model import Config, Qwen3Ternary  # noqa: E402
+from model import Config, Qwen3Ternary, latent_from_ternary  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 
 
@@ -81,12 +81,7 @@ def evaluate(model, data, seq, device, max_windows=None):
 
 @torch.no_grad()
 def warm_start(model, folder):
-    """Latent weights from a shipped folder that quantise back to exactly its ternary x scale values.
-
-    A shipped group holds t * s (t in {-1,0,1}); its absmean is s * mean|t|, so re-quantising t * s as it is
-    would shrink the group by mean|t|. Dividing by mean|t| gives a latent group whose absmean is s and whose
-    rounded ratios are t again, so the first forward of the continued run is the shipped model's forward.
-    """
+    """Latent weights from a shipped folder that quantise back to exactly its ternary x scale values."""
     from export import load_hf
     src = load_hf(folder)
     if src.cfg.hidden_size != model.cfg.hidden_size or src.cfg.num_hidden_layers != model.cfg.num_hidden_layers:
@@ -95,9 +90,7 @@ def warm_start(model, folder):
     for name, p in model.named_parameters():
         w = state[name].float()
         if w.dim() == 2:
-            g = w.reshape(w.shape[0], -1, 128)
-            frac = (g != 0).float().mean(-1, keepdim=True).clamp(min=1e-8)
-            w = (g / frac).reshape(w.shape)
+            w = latent_from_ternary(w)
         p.copy_(w)
     print(f"warm start from {folder}", flush=True)
 

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resume  # noqa: E402
 import windows  # noqa: E402
 from export import load_hf, write_safetensors  # noqa: E402
-from model import Block, RMSNorm, TernaryLinear, int8_activations, rope_tables, ste  # noqa: E402
+from model import Block, RMSNorm, TernaryLinear, int8_activations, latent_from_ternary, rope_tables, ste  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 
 
@@ -60,6 +60,21 @@ def unroll(modules, target_hidden, x, T, emb_table, cos, sin):
         prev = m(prev, emb_table[x[:, d:d + T]], cos, sin)
         outs.append(head_logits(m, prev, emb_table))
     return outs
+
+
+def init_from(modules, folder, n_layers):
+    """A trained sidecar's weights as the start of this run (fine-tuning for a continued target)."""
+    from export import read_safetensors
+    sd = read_safetensors(os.path.join(folder, "model.safetensors"))
+    names = hf_tensors(modules, n_layers)
+    if set(names) != set(sd):
+        sys.exit(f"--init-from {folder}: its tensors differ from a depth-{len(modules)} sidecar for this target")
+    with torch.no_grad():
+        for d, m in enumerate(modules):
+            for n, t in m.state_dict().items():
+                hf = n[len("block."):] if n.startswith("block.") else n.replace("shared_head_norm.", "shared_head.norm.")
+                w = sd[f"model.layers.{n_layers + d}.{hf}"].float()
+                t.copy_(latent_from_ternary(w) if w.dim() == 2 else w)
 
 
 def hf_tensors(modules, n_layers):
@@ -108,6 +123,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--extra-data", default="", help="another token stream to draw windows from (make_selfdistill.py)")
     ap.add_argument("--extra-share", type=float, default=0.5, help="share of each batch drawn from --extra-data")
+    ap.add_argument("--init-from", default="", help="start from this trained sidecar folder (same target shape and depth)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -128,6 +144,8 @@ def main():
     sources = windows.streams(data, args.extra_data, args.extra_share)
     opt = torch.optim.AdamW(modules.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     ck_path = os.path.join(args.work, "mtp_checkpoint.pt")
+    if args.init_from and not os.path.exists(ck_path):
+        init_from(modules, args.init_from, cfg.num_hidden_layers)
     step, elapsed, hist, runs = resume.resume(ck_path, "modules", modules, opt, device)
     save = lambda: resume.save(ck_path, "modules", modules, opt, step, elapsed, hist, runs)  # noqa: E731
     gen = torch.Generator().manual_seed(11 + step)

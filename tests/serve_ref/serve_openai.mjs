@@ -4,10 +4,13 @@
 // the API key, /metrics, and SIGTERM ending the process with exit 0. Every wait is bounded.
 //   node tests/serve_ref/serve_openai.mjs TERNSPEC MODEL_DIR
 import { execFile, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import OpenAI from "openai";
 
 const [bin, model] = process.argv.slice(2);
+// The model folder's own context, so "over the context" stays over it whatever the shipped model holds.
+const context = JSON.parse(readFileSync(`${model}/config.json`, "utf8")).max_position_embeddings;
 let failures = 0;
 const check = (ok, what) => {
   console.log(`${ok ? "ok" : "FAIL"}: ${what}`);
@@ -72,7 +75,7 @@ const prompts = Array.from({ length: 16 }, (_, i) => `x${i} = ${i}\ny${i} = x${i
 const wants = prompts.map((p) => generate(p, 40));
 
 const key = "test-key";
-const main = await startServer(["--draft", "suffix", "-np", "4", "--max-queue", "16", "--max-body", "4096", "--api-key", key]);
+const main = await startServer(["--draft", "suffix", "-np", "4", "--max-queue", "16", "--max-body", "16384", "--api-key", key]);
 const client = new OpenAI({ baseURL: `http://127.0.0.1:${main.port}/v1`, apiKey: key, maxRetries: 0, timeout: 60000 });
 try {
 
@@ -134,12 +137,12 @@ try {
     ["huge max_tokens", "/v1/completions", JSON.stringify({ prompt, max_tokens: 1e9 }), 400],
     ["n = 2", "/v1/completions", JSON.stringify({ prompt, n: 2 }), 400],
     ["temperature out of range", "/v1/completions", JSON.stringify({ prompt, temperature: 5 }), 400],
-    ["prompt over the context", "/v1/completions", JSON.stringify({ prompt: Array(600).fill(17) }), 400],
+    ["prompt over the context", "/v1/completions", JSON.stringify({ prompt: Array(context + 1).fill(17) }), 400],
     ["token id outside the vocabulary", "/v1/completions", JSON.stringify({ prompt: [1, 99999999] }), 400],
     ["unknown drafter", "/v1/completions", JSON.stringify({ prompt, speculative: { draft: "magic" } }), 400],
     ["messages missing", "/v1/chat/completions", JSON.stringify({ prompt }), 400],
     ["bad role", "/v1/chat/completions", JSON.stringify({ messages: [{ role: "wizard", content: "x" }] }), 400],
-    ["body over --max-body", "/v1/completions", JSON.stringify({ prompt: "x".repeat(5000) }), 413],
+    ["body over --max-body", "/v1/completions", JSON.stringify({ prompt: "x".repeat(20000) }), 413],
   ];
   for (const [what, path, body, status] of cases) {
     const r = await curl(main.port, path, body, auth);
