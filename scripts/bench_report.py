@@ -10,6 +10,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 B = os.path.join(ROOT, "docs", "bench")
+# Sections whose JSON predates session 12's models (the 2,048-token tern-pystd-7m and its fine-tuned drafters):
+# said where they are printed, until they are re-run.
+PREVIOUS_MODELS = ("*Not re-run for session 12's models*: these figures are of the 512-token `tern-pystd-7m` and "
+                   "its drafters before the 2,048-token model and the fine-tuned drafters replaced them (and, for "
+                   "editing, of the 420-character editing blocks before whole-module prompts).")
 
 
 def forward_table(out, j, command):
@@ -134,7 +139,7 @@ def replay_section(out):
             "bandwidth probe's later passes read 2–4 GB/s (it now takes a fresh buffer each repetition). The suffix "
             "drafter changed in the same session (`docs/suffix.md`), so its rows differ from session 8's. The 4B "
             "completion and the 8B runs shared the machine, for part of their time, with a compile at nice 19 "
-            "(interleaved ratios absorb slow drift, not all of such contention).", ""]
+            "(interleaved ratios absorb slow drift, not all of such contention).", "", PREVIOUS_MODELS, ""]
 
 
 def serve_section(out):
@@ -157,8 +162,8 @@ def serve_section(out):
 
 
 def sampling_section(out):
-    import sampling_report
-    tables = sampling_report.tables()
+    import sampling_report as sr
+    tables = sr.tables()
     if not tables:
         return
     out += ["## Speculative sampling: soft drafts (`models/tern-pystd-7m`, completion prompts)", "",
@@ -166,20 +171,20 @@ def sampling_section(out):
             "Each temperature is one `bench spec` run (`-n 96 -k 4 --seed 3 --reps 3`, 2 threads; every drafter "
             "interleaved with plain sampling at the same settings, speed-up the median of the ratios); one-hot drafts "
             "(`--draft-opt soft_drafts=0`, the behaviour before #25) are a second run at the same temperature. Top-k, "
-            "top-p and min-p off."] + tables + [
+            "top-p and min-p off.", "", PREVIOUS_MODELS] + tables + [
             "",
             "- EAGLE and MTP draw their drafts from their own distribution, processed as the target's is, and "
             "verification uses it (speculative sampling; recursive rejection sampling over a tree's draws). At "
-            "temperature 0.7 their τ is 78–94 % of their greedy τ (goal: 75 %), against 59–66 % with one-hot drafts; "
-            "at 1.0, 72–79 %. The emitted distribution is tested at depths 1–4 (`tests/test_sampling.cpp`).",
+            f"temperature 0.7 their τ is {sr.share_range(('eagle', 'mtp'), ('0.7',))} of their greedy τ (goal: 75 %), "
+            f"against {sr.share_range(('eagle', 'mtp'), ('0.7',), onehot=True)} with one-hot drafts; at 1.0, "
+            f"{sr.share_range(('eagle', 'mtp'), ('1.0',))}. The emitted distribution is tested at depths 1–4 "
+            "(`tests/test_sampling.cpp`).",
             "- The suffix drafter stays one-hot (its counts are not a model of the target's distribution): its τ "
-            "falls to 36–50 % of greedy at 0.7–1.0.",
+            f"falls to {sr.share_range(('suffix',), ('0.7', '1.0'))} of greedy at 0.7–1.0.",
             "- Speed-ups stay below 1 for EAGLE and MTP on this 7M model at every temperature, greedy included: the "
             "model is compute-bound and drafting takes about half of each round (see the Qwen3-shape section). In these "
-            "runs plain sampling at 0.7 decodes 4,099–4,113 tokens/s against greedy's 5,218–5,933 (the `none` rows "
-            "of `sampling-*-t0.7.json` and `-t0.json`): the sampler no longer sorts the whole vocabulary per token, "
-            "only the prefix its filters read. With commit 358e998's sampler, the same `bench spec` command at 0.7 "
-            "on 6 held-out prompts measured 1,180 tokens/s (that run's JSON was not kept).",
+            f"runs plain sampling at 0.7 decodes {sr.none_rate_range('0.7')} tokens/s against greedy's "
+            f"{sr.none_rate_range('0')} (the `none` rows of `sampling-*-t0.7.json` and `-t0.json`).",
             "- Not measured: sampling at the Qwen3 shapes. Each expanded draft node carries a dense distribution over "
             "the target's vocabulary (600 KB at Qwen3's 151,936 ids), written once and read by verification.", ""]
 
@@ -207,7 +212,8 @@ def http_section(out):
                    f"{r['ttft_ms_p50']:.1f} | {r['ttft_ms_p99']:.1f} | {r['itl_ms_p50']:.2f} | {r['itl_ms_p99']:.2f} |")
     out += ["", "- The 7M model is compute-bound and fast: at one client tokens arrive faster than the client reads them, "
             "so several land in one read and the ITL there understates the pace. With 16 clients all prefills share "
-            "the first rounds, hence the long TTFT for everyone.", "- Not measured: the server at the Qwen3 shapes.", ""]
+            "the first rounds, hence the long TTFT for everyone.", "- Not measured: the server at the Qwen3 shapes.", "",
+            PREVIOUS_MODELS, ""]
 
 
 def suffix_section(out):
@@ -217,7 +223,7 @@ def suffix_section(out):
     out += ["## Suffix drafter against ArcticInference's SuffixDecoding", "",
             "Replayed on the same recorded greedy streams of the shipped model (held-out prompts; "
             "`scripts/suffix_compare.sh`); the method, the tuning streams, the ablations and the per-call costs are in "
-            "`docs/suffix.md`.", ""] + suffix_report.comparison_lines("suffix-heldout-chain.json") + [""]
+            "`docs/suffix.md`.", "", PREVIOUS_MODELS, ""] + suffix_report.comparison_lines("suffix-heldout-chain.json") + [""]
 
 
 def main():

@@ -38,5 +38,23 @@ def tables():
     return out
 
 
+def share_range(drafters, temps, onehot=False):
+    """min-max of tau at the given temperatures over greedy tau, in percent, across both prompt sets."""
+    shares = []
+    for w in ("workloads", "heldout"):
+        greedy = load(f"sampling-{w}-t0.json")
+        for t in temps:
+            rows = load(f"sampling-{w}-t{t}{'-onehot' if onehot else ''}.json")
+            shares += [rows[d]["tau"] / greedy[d]["tau"] for d in drafters if d in rows and d in greedy]
+    return f"{100 * min(shares):.0f}–{100 * max(shares):.0f} %" if shares else "(not measured)"
+
+
+def none_rate_range(temp):
+    """min-max tokens/s of plain decoding (the none rows) at one temperature, across both prompt sets."""
+    rates = [load(f"sampling-{w}-t{temp}.json").get("none", {}).get("tokens_per_s_median") for w in ("workloads", "heldout")]
+    rates = [r for r in rates if r]
+    return f"{min(rates):,.0f}–{max(rates):,.0f}" if rates else "(not measured)"
+
+
 if __name__ == "__main__":
     print("\n".join(tables()))

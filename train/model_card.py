@@ -44,6 +44,11 @@ def training_section(t, name):
         lines += [f"bash scripts/ship_model.sh build-train {name}"]
     lines += ["```"]
     if base is not t:
+        lines += ["", "To continue from these weights on a fresh machine (the data files are rebuilt from the corpus in minutes):",
+                  "```sh", "mkdir -p W && cp models/%s/tokenizer.json W/" % name,
+                  "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work W --init-from models/%s --seq 2048 --batch 2 \\" % name,
+                  "    --steps N --lr 3e-4 --warmup 30 --threads 2", "```"]
+    if base is not t:
         lines += table(base["history"], 256) + table(t["history"], t["config"]["max_position_embeddings"])
     else:
         lines += table(t["history"], 256)

@@ -5,7 +5,7 @@
 //   node tests/serve_ref/serve_openai.mjs TERNSPEC MODEL_DIR
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import OpenAI from "openai";
 
 const [bin, model] = process.argv.slice(2);
@@ -175,6 +175,24 @@ try {
   const metrics = (await curl(main.port, "/metrics", null, auth)).body;
   check(/ternspec_tau\{drafter="suffix"\} [0-9.]+/.test(metrics) && /ternspec_acceptance_per_position\{drafter="suffix",position="1"\}/.test(metrics),
     "/metrics has tau and acceptance per position per drafter");
+
+  // A second server on the same port is an error (httplib's default SO_REUSEPORT let it share the port).
+  const second = await new Promise((resolve) =>
+    execFile(bin, ["serve", "-m", model, "--port", String(main.port), "-t", "1"], { timeout: 30000 },
+      (err, _out, stderr) => resolve({ code: err ? err.code : 0, stderr })));
+  check(second.code === 1 && /cannot listen on 127\.0\.0\.1:/.test(second.stderr),
+    `a second server on a busy port: exit ${second.code}, ${second.stderr.trim()}`);
+
+  // A burst of connections at once is accepted at once (a listen backlog of 5 left the rest to the
+  // kernel's one-second SYN retry, seen as one-second first-token times with 16 clients).
+  const t0 = performance.now();
+  const sockets = await Promise.all(Array.from({ length: 64 }, () => new Promise((resolve, reject) => {
+    const s = connect(main.port, "127.0.0.1", () => resolve([s, performance.now() - t0]));
+    s.on("error", reject);
+  })));
+  sockets.forEach(([s]) => s.destroy());
+  const slowest = Math.max(...sockets.map(([, ms]) => ms));
+  check(slowest < 800, `64 simultaneous connections: the slowest connected after ${slowest.toFixed(0)} ms`);
 } catch (e) {
   check(false, "exception: " + (e.stack || e) + (e.cause ? " cause: " + (e.cause.stack || e.cause) + " " + JSON.stringify(e.cause.cause?.code ?? e.cause.code ?? "") : ""));
 } finally {

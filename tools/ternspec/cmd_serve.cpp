@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -261,6 +262,26 @@ httplib::Server::Handler completion_route(Endpoint ep, ServeContext& ctx) {
 
 // SIGTERM or SIGINT: refuse new work, cancel running requests at the next round (their clients get their
 // text so far with finish_reason "cancelled"), then close the listener; exit 0.
+// Debian's cpp-httplib is a compiled library that listens with a backlog of 5: a burst of clients
+// overflowed it and the kernel's SYN retry held the rest for a second before their first token. And its
+// default socket options set SO_REUSEPORT, so a second server on a busy port shared it silently. Here the
+// socket gets SO_REUSEADDR only (a busy port is an error; a restart still binds past TIME_WAIT) and, once
+// bound, a backlog of kListenBacklog.
+constexpr int kListenBacklog = 1024;
+
+void bind_server(httplib::Server& svr, const std::string& host, int port) {
+    int listen_fd = -1;
+    svr.set_socket_options([&listen_fd](socket_t sock) {
+        const int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listen_fd = sock;
+    });
+    const std::string where = host + ":" + std::to_string(port);
+    if (!svr.bind_to_port(host, port)) throw InputError("cannot listen on " + where);
+    if (listen_fd < 0 || ::listen(listen_fd, kListenBacklog) != 0)
+        throw InputError("cannot set the listen backlog on " + where);
+}
+
 bool listen_until_signal(httplib::Server& svr, Scheduler& scheduler, const sigset_t& stop_signals) {
     std::thread stopper([&] {
         int sig = 0;
@@ -333,8 +354,7 @@ int cmd_serve(int argc, char** argv) {
     add_info_routes(svr, ctx);
     svr.Post("/v1/completions", completion_route(Endpoint::Completions, ctx));
     svr.Post("/v1/chat/completions", completion_route(Endpoint::Chat, ctx));
-    if (!svr.bind_to_port(host, port))
-        throw InputError("serve: cannot listen on " + host + ":" + std::to_string(port));
+    bind_server(svr, host, port);
     spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", ctx.model_id, host, port, slots,
                  offered);
     std::fprintf(stderr, "listening on http://%s:%d\n", host.c_str(), port);
