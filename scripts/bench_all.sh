@@ -15,7 +15,7 @@ TERNSPEC_KERNELS=avx2 $t bench forward -m "$big" --tokens 1,2,4,8,16 --reps 7 --
   > docs/bench/forward-qwen3-1.7b-avx2.json
 for w in completion editing repeated; do
   $t bench spec -m models/tern-pystd-7m --prompts bench/workloads/$w.jsonl --draft suffix,ngram,eagle,mtp \
-    --draft-model "$models" -k 3,6,auto --tree 8 -n 96 --reps 7 --threads 2 \
+    --draft-model "$models" -k 3,6,auto --tree 8 -n 96 --reps 7 --threads 2 --project "$big" \
     --json docs/bench/spec-$w.json --plot docs/bench/spec-$w.svg
 done
 $t bench serve -m models/tern-pystd-7m --prompts bench/workloads/completion.jsonl --draft suffix,eagle,mtp \

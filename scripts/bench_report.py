@@ -171,7 +171,7 @@ def sampling_section(out):
             "Each temperature is one `bench spec` run (`-n 96 -k 4 --seed 3 --reps 3`, 2 threads; every drafter "
             "interleaved with plain sampling at the same settings, speed-up the median of the ratios); one-hot drafts "
             "(`--draft-opt soft_drafts=0`, the behaviour before #25) are a second run at the same temperature. Top-k, "
-            "top-p and min-p off.", "", PREVIOUS_MODELS] + tables + [
+            "top-p and min-p off."] + tables + [
             "",
             "- EAGLE and MTP draw their drafts from their own distribution, processed as the target's is, and "
             "verification uses it (speculative sampling; recursive rejection sampling over a tree's draws). At "
@@ -212,8 +212,7 @@ def http_section(out):
                    f"{r['ttft_ms_p50']:.1f} | {r['ttft_ms_p99']:.1f} | {r['itl_ms_p50']:.2f} | {r['itl_ms_p99']:.2f} |")
     out += ["", "- The 7M model is compute-bound and fast: at one client tokens arrive faster than the client reads them, "
             "so several land in one read and the ITL there understates the pace. With 16 clients all prefills share "
-            "the first rounds, hence the long TTFT for everyone.", "- Not measured: the server at the Qwen3 shapes.", "",
-            PREVIOUS_MODELS, ""]
+            "the first rounds, hence the long TTFT for everyone.", "- Not measured: the server at the Qwen3 shapes.", ""]
 
 
 def suffix_section(out):

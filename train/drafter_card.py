@@ -46,10 +46,12 @@ def main():
     lines += ["", "## Training", "Commands, in order (each resumes the previous one's checkpoint):", "```sh"]
     work = sys.argv[4] if len(sys.argv) > 4 else "build-train"
     sd = os.path.join(work, "selfdistill.json")
-    if any("--extra-data" in r["command"] for r in t.get("runs", [])) and os.path.exists(sd):
-        d = json.load(open(sd))
-        lines.append(f"/usr/bin/python3 {d['command']}   # {d['prompts']} prompts, {d['tokens']} tokens")
+    distill = json.load(open(sd)) if os.path.exists(sd) else None
     for r in t.get("runs", []):
+        # The self-distillation record in `work` goes before the first run that reads it.
+        if distill and f"--extra-data {work}/selfdistill.npy" in r["command"]:
+            lines.append(f"/usr/bin/python3 {distill['command']}   # {distill['prompts']} prompts, {distill['tokens']} tokens")
+            distill = None
         cmd, _, note = r["command"].partition(" (")
         lines.append(f"OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 {cmd}" + (f"   # {note.rstrip(')')}" if note else ""))
     lines += ["```",
