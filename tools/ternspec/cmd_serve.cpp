@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <sstream>
 
 #include "tools/ternspec/commands.hpp"
@@ -260,8 +261,6 @@ httplib::Server::Handler completion_route(Endpoint ep, ServeContext& ctx) {
     };
 }
 
-// SIGTERM or SIGINT: refuse new work, cancel running requests at the next round (their clients get their
-// text so far with finish_reason "cancelled"), then close the listener; exit 0.
 // Debian's cpp-httplib is a compiled library that listens with a backlog of 5: a burst of clients
 // overflowed it and the kernel's SYN retry held the rest for a second before their first token. And its
 // default socket options set SO_REUSEPORT, so a second server on a busy port shared it silently. Here the
@@ -270,18 +269,21 @@ httplib::Server::Handler completion_route(Endpoint ep, ServeContext& ctx) {
 constexpr int kListenBacklog = 1024;
 
 void bind_server(httplib::Server& svr, const std::string& host, int port) {
-    int listen_fd = -1;
-    svr.set_socket_options([&listen_fd](socket_t sock) {
+    // Shared, not a reference to this frame: the server keeps the callback after this returns.
+    auto listen_fd = std::make_shared<int>(-1);
+    svr.set_socket_options([listen_fd](socket_t sock) {
         const int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        listen_fd = sock;
+        *listen_fd = sock;
     });
     const std::string where = host + ":" + std::to_string(port);
     if (!svr.bind_to_port(host, port)) throw InputError("cannot listen on " + where);
-    if (listen_fd < 0 || ::listen(listen_fd, kListenBacklog) != 0)
+    if (*listen_fd < 0 || ::listen(*listen_fd, kListenBacklog) != 0)
         throw InputError("cannot set the listen backlog on " + where);
 }
 
+// SIGTERM or SIGINT: refuse new work, cancel running requests at the next round (their clients get their
+// text so far with finish_reason "cancelled"), then close the listener; exit 0.
 bool listen_until_signal(httplib::Server& svr, Scheduler& scheduler, const sigset_t& stop_signals) {
     std::thread stopper([&] {
         int sig = 0;
