@@ -28,16 +28,6 @@ def head(text, limit):
     return cut[: cut.rfind("\n") + 1] if "\n" in cut else cut
 
 
-def code_chunk(text, limit):
-    """A def or class block of at most `limit` characters, or the text's head."""
-    for m in re.finditer(r"^(    )?(def|class) \w+", text, re.M):
-        block = text[m.start(): m.start() + limit]
-        block = block[: block.rfind("\n") + 1]
-        if block.count("\n") >= 6:
-            return block
-    return head(text, limit)
-
-
 def completion_rows(texts):
     """A module's head; continue it."""
     return [{"prompt": head(t, 600), "source": m, "kind": "completion"} for m, t in texts]

@@ -19,7 +19,8 @@ context=${CONTEXT:-512}
 seq=${SEQ:-256}
 export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1
 base_json=""
-if [ -n "${BASE:-}" ]; then base_json=$(mktemp) && cp "$BASE" "$base_json"; fi
+# BASE may sit inside the folder this replaces: copied aside first.
+if [ -n "${BASE:-}" ]; then base_json=$(mktemp) && trap 'rm -f "$base_json"' EXIT && cp "$BASE" "$base_json"; fi
 if [ -n "${EXPORTED:-}" ]; then
   rm -rf "$out" && mkdir -p "$out" && cp "$EXPORTED"/* "$out"/
 else

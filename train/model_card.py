@@ -17,41 +17,37 @@ def training_section(t, name):
                 "| step | minutes | val loss (nats/token) | val bits/byte |", "|---:|---:|---:|---:|"] + [
             f"| {h['step']} | {h['minutes']:.0f} | {h['val_loss']:.3f} | {h['val_bpb']:.3f} |" for h in hist]
     base = t.get("warm_start", t)
-    lines = ["## Training",
-             f"- {'Stage 1: ' if base is not t else ''}{base['step']} steps of 16 × 256 tokens from scratch "
-             f"({base['train_tokens_seen'] / 1e6:.1f} M tokens seen), AdamW (lr 3e-3, β = (0.9, 0.95), weight decay 0.05), "
-             f"warm-up then cosine decay, {base['train_minutes']:.0f} minutes."]
-    if base is not t:
-        per_step = t["train_tokens_seen"] // t["step"]
-        lines += [f"- Stage 2: continued from stage 1's exact ternary weights for a {t['config']['max_position_embeddings']}-token "
-                  f"context: {t['step']} steps of {per_step} tokens ({t['train_tokens_seen'] / 1e6:.1f} M tokens seen) in windows "
-                  f"of {t['config']['max_position_embeddings']}, lr 3e-4 with 30 warm-up steps then cosine decay, "
-                  f"{t['train_minutes']:.0f} minutes (1–2 threads beside other work; stopped at step {t['step']} of the planned 612)."]
-    lines += [f"- On 2 CPU cores (x86-64, PyTorch {t.get('torch', 'from Debian')}), sharing the machine with other work.",
-              "", "Commands, as run:", "```sh",
-              "bash scripts/setup_train.sh                                         # Debian's python3-torch, numpy, regex",
-              "/usr/bin/python3 train/bpe.py --vocab-size 8192 --out build-train/tokenizer.json",
-              "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train --steps 2000 --threads 2   # resumed once with --steps 1700"]
-    if base is not t:
-        lines += ["# stage 2 (build-train2k holds the same tokenizer and data files):",
-                  "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train2k --init-from models/tern-pystd-7m \\",
-                  "    --seq 2048 --batch 2 --steps 612 --lr 3e-4 --warmup 30 --threads 1 --eval-every 120   # resumed after each session",
-                  "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train2k --seq 2048 --batch 2 --steps 612 \\",
-                  "    --threads 2 --export build-train2k/export-step536 --context 2048",
-                  "CONTEXT=2048 SEQ=2048 EXPORTED=build-train2k/export-step536 BASE=<stage 1's training.json> \\",
-                  f"    bash scripts/ship_model.sh build-train2k {name}"]
-    else:
-        lines += [f"bash scripts/ship_model.sh build-train {name}"]
-    lines += ["```"]
-    if base is not t:
-        lines += ["", "To continue from these weights on a fresh machine (the data files are rebuilt from the corpus in minutes):",
-                  "```sh", "mkdir -p W && cp models/%s/tokenizer.json W/" % name,
-                  "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work W --init-from models/%s --seq 2048 --batch 2 \\" % name,
-                  "    --steps N --lr 3e-4 --warmup 30 --threads 2", "```"]
-    if base is not t:
-        lines += table(base["history"], 256) + table(t["history"], t["config"]["max_position_embeddings"])
-    else:
-        lines += table(t["history"], 256)
+    continued = base is not t
+    stage1 = (f"{base['step']} steps of 16 × 256 tokens from scratch ({base['train_tokens_seen'] / 1e6:.1f} M tokens "
+              f"seen), AdamW (lr 3e-3, β = (0.9, 0.95), weight decay 0.05), warm-up then cosine decay, "
+              f"{base['train_minutes']:.0f} minutes.")
+    machine = f"- On 2 CPU cores (x86-64, PyTorch {t.get('torch', 'from Debian')}), sharing the machine with other work."
+    commands = ["", "Commands, as run:", "```sh",
+                "bash scripts/setup_train.sh                                         # Debian's python3-torch, numpy, regex",
+                "/usr/bin/python3 train/bpe.py --vocab-size 8192 --out build-train/tokenizer.json",
+                "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train --steps 2000 --threads 2   # resumed once with --steps 1700"]
+    if not continued:
+        return (["## Training", f"- {stage1}", machine] + commands +
+                [f"bash scripts/ship_model.sh build-train {name}", "```"] + table(t["history"], 256))
+    ctx = t["config"]["max_position_embeddings"]
+    per_step = t["train_tokens_seen"] // t["step"]
+    lines = ["## Training", f"- Stage 1: {stage1}",
+             f"- Stage 2: continued from stage 1's exact ternary weights for a {ctx}-token context: {t['step']} steps of "
+             f"{per_step} tokens ({t['train_tokens_seen'] / 1e6:.1f} M tokens seen) in windows of {ctx}, lr 3e-4 with 30 "
+             f"warm-up steps then cosine decay, {t['train_minutes']:.0f} minutes (1–2 threads beside other work; stopped "
+             f"at step {t['step']} of the planned 612).", machine] + commands
+    lines += ["# stage 2 (build-train2k holds the same tokenizer and data files):",
+              "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train2k --init-from models/tern-pystd-7m \\",
+              "    --seq 2048 --batch 2 --steps 612 --lr 3e-4 --warmup 30 --threads 1 --eval-every 120   # resumed after each session",
+              "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train2k --seq 2048 --batch 2 --steps 612 \\",
+              "    --threads 2 --export build-train2k/export-step536 --context 2048",
+              "CONTEXT=2048 SEQ=2048 EXPORTED=build-train2k/export-step536 BASE=<stage 1's training.json> \\",
+              f"    bash scripts/ship_model.sh build-train2k {name}", "```"]
+    lines += ["", "To continue from these weights on a fresh machine (the data files are rebuilt from the corpus in minutes):",
+              "```sh", "mkdir -p W && cp models/%s/tokenizer.json W/" % name,
+              "OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work W --init-from models/%s --seq 2048 --batch 2 \\" % name,
+              "    --steps N --lr 3e-4 --warmup 30 --threads 2", "```"]
+    lines += table(base["history"], 256) + table(t["history"], ctx)
     return lines
 
 
@@ -95,7 +91,7 @@ def main():
         "|---|---:|",
     ] + [f"| `{f}` | {sizes[f]} |" for f in sorted(sizes)] + [
         "",
-        f"- `model.safetensors`: the \"-unpacked\" layout. F16 values that are exactly ternary × fp16 scale per group",
+        "- `model.safetensors`: the \"-unpacked\" layout. F16 values that are exactly ternary × fp16 scale per group",
         "  of 128, so ternspec packs them losslessly. `tests/test_model.cpp` reads the file and checks this.",
         f"- `{name}.gguf`: made from the folder by `ternspec convert models/{name} models/{name}/{name}.gguf --type q2_0` (mainline llama.cpp's Q2_0, group 64; llama.cpp loads it).",
         "",
