@@ -62,6 +62,43 @@ def export_hf(model, tokenizer_path, out_dir):
                    "model_max_length": c.max_position_embeddings, "chat_template": CHAT_TEMPLATE}, fh, indent=2)
 
 
+def export_hybrid_hf(model, tokenizer_path, out_dir):
+    """The hybrid (model_hybrid.py) as a Hugging Face Qwen3.5 text folder; model must have been frozen."""
+    from model_hybrid import zero_centred
+    os.makedirs(out_dir, exist_ok=True)
+    c = model.cfg
+    config = {
+        "architectures": ["Qwen3_5ForCausalLM"], "model_type": "qwen3_5_text",
+        "vocab_size": c.vocab_size, "hidden_size": c.hidden_size, "intermediate_size": c.intermediate_size,
+        "num_hidden_layers": c.num_hidden_layers, "num_attention_heads": c.num_attention_heads,
+        "num_key_value_heads": c.num_key_value_heads, "head_dim": c.head_dim,
+        "layer_types": ["linear_attention" if c.is_linear(i) else "full_attention" for i in range(c.num_hidden_layers)],
+        "full_attention_interval": c.full_attention_interval,
+        "linear_conv_kernel_dim": c.linear_conv_kernel_dim, "linear_key_head_dim": c.linear_key_head_dim,
+        "linear_value_head_dim": c.linear_value_head_dim, "linear_num_key_heads": c.linear_num_key_heads,
+        "linear_num_value_heads": c.linear_num_value_heads, "attn_output_gate": True,
+        "rope_parameters": {"rope_type": "default", "rope_theta": c.rope_theta,
+                            "partial_rotary_factor": c.partial_rotary_factor, "mrope_section": [11, 11, 10],
+                            "mrope_interleaved": True},
+        "rms_norm_eps": c.rms_norm_eps, "max_position_embeddings": c.max_position_embeddings,
+        "tie_word_embeddings": True, "hidden_act": "silu", "torch_dtype": "float16",
+        "bos_token_id": None, "eos_token_id": c.vocab_size - 3,
+        "quantization": {"ternary_group_size": 128, "activations": "int8 per token (absmax)"},
+    }
+    with open(os.path.join(out_dir, "config.json"), "w") as fh:
+        json.dump(config, fh, indent=2)
+    out = {"model.embed_tokens.weight": model.embed_tokens.detach()}
+    for n, p in model.named_parameters():
+        if n.startswith("layers.") or n.startswith("norm."):
+            out["model." + n] = (p.detach() - 1) if zero_centred(n) else p.detach()
+    out = {k: v.to(torch.float16) for k, v in out.items()}
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), out, {"format": "pt"})
+    shutil.copy(tokenizer_path, os.path.join(out_dir, "tokenizer.json"))
+    with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as fh:
+        json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": None,
+                   "model_max_length": c.max_position_embeddings, "chat_template": CHAT_TEMPLATE}, fh, indent=2)
+
+
 def read_safetensors(path):
     """name -> torch tensor, for the F16/BF16/F32 files this repository writes."""
     import numpy as np

@@ -1,7 +1,10 @@
-"""Trains the shipped ternary Qwen3 model on the stdlib corpus; resumable, CPU or CUDA.
+"""Trains the shipped ternary models on the stdlib corpus: Qwen3 (`--arch qwen3`) or the Qwen3.5 hybrid of
+Gated DeltaNet and gated attention (`--arch qwen35`); resumable, CPU or CUDA.
 
   OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 train/train_model.py --work build-train --threads 2 --steps N
   ... --export models/NAME   (after training: freeze to exact ternary values and write the HF folder)
+  ... --arch qwen35 --init-from models/tern-pystd-7m   (a hybrid whose embeddings, MLPs, norms and full-attention
+      layers start from the Qwen3 model's; its Gated DeltaNet layers start fresh)
 """
 import argparse
 import json
@@ -17,8 +20,9 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import corpus  # noqa: E402
-from export import export_hf  # noqa: E402
+from export import export_hf, export_hybrid_hf  # noqa: E402
 from model import Config, Qwen3Ternary, latent_from_ternary  # noqa: E402
+from model_hybrid import HybridConfig, Qwen35Ternary  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 
 
@@ -87,12 +91,35 @@ def warm_start(model, folder):
     if src.cfg.hidden_size != model.cfg.hidden_size or src.cfg.num_hidden_layers != model.cfg.num_hidden_layers:
         sys.exit(f"--init-from {folder}: its shape differs from the requested model")
     state = src.state_dict()
+    fresh = []
     for name, p in model.named_parameters():
-        w = state[name].float()
+        w = state.get(name)
+        if w is None:  # a hybrid's Gated DeltaNet layer, which a Qwen3 source does not have
+            fresh.append(name)
+            continue
+        w = w.float()
         if w.dim() == 2:
             w = latent_from_ternary(w)
+        if name.endswith("self_attn.q_proj.weight") and p.shape[0] == 2 * w.shape[0]:
+            # Qwen3.5's q_proj emits [query | gate] per head: the query half from the source, the gate as initialised
+            d = model.cfg.head_dim
+            p.view(-1, 2, d, p.shape[1])[:, 0].copy_(w.view(-1, d, w.shape[1]))
+            continue
         p.copy_(w)
-    print(f"warm start from {folder}", flush=True)
+    print(f"warm start from {folder}" + (f"; {len(fresh)} tensors start fresh" if fresh else ""), flush=True)
+
+
+def make_model(args, vocab):
+    if args.arch == "qwen3":
+        cfg = Config(vocab_size=vocab, hidden_size=args.hidden, intermediate_size=args.intermediate,
+                     num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
+                     rope_theta=args.rope_theta)
+        return cfg, Qwen3Ternary(cfg)
+    cfg = HybridConfig(vocab_size=vocab, hidden_size=args.hidden, intermediate_size=args.intermediate,
+                       num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
+                       rope_theta=args.rope_theta, full_attention_interval=args.full_attention_interval,
+                       linear_num_key_heads=args.linear_key_heads, linear_num_value_heads=args.linear_value_heads)
+    return cfg, Qwen35Ternary(cfg)
 
 
 def main():
@@ -116,6 +143,10 @@ def main():
     ap.add_argument("--context", type=int, default=0, help="context length written to the exported config (default: the config's)")
     ap.add_argument("--init-from", help="start a new run from a shipped HF folder's exact ternary weights (continued training)")
     ap.add_argument("--rope-theta", type=float, default=10000.0)
+    ap.add_argument("--arch", choices=("qwen3", "qwen35"), default="qwen3")
+    ap.add_argument("--full-attention-interval", type=int, default=3, help="qwen35: every Nth layer is full attention")
+    ap.add_argument("--linear-key-heads", type=int, default=2, help="qwen35: Gated DeltaNet key heads")
+    ap.add_argument("--linear-value-heads", type=int, default=4, help="qwen35: Gated DeltaNet value heads")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -127,11 +158,9 @@ def main():
     data, meta = build_data(args.work, tok_path)
     with open(tok_path, encoding="utf-8") as fh:
         vocab = len(json.load(fh)["model"]["vocab"]) + len(bpe.SPECIAL_TOKENS)
-    cfg = Config(vocab_size=vocab, hidden_size=args.hidden, intermediate_size=args.intermediate,
-                 num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.kv_heads,
-                 rope_theta=args.rope_theta)
     torch.manual_seed(0)
-    model = Qwen3Ternary(cfg).to(device)
+    cfg, model = make_model(args, vocab)
+    model = model.to(device)
     ckpt_path = os.path.join(args.work, "checkpoint.pt")
     if args.init_from and not os.path.exists(ckpt_path):
         warm_start(model, args.init_from)
@@ -157,7 +186,7 @@ def main():
         model.freeze_ternary()
         loss, n = evaluate(model, data["val"], args.seq, device)
         bpb = loss * n / (n * bytes_per_token) / math.log(2)
-        export_hf(model, tok_path, args.export)
+        (export_hf if args.arch == "qwen3" else export_hybrid_hf)(model, tok_path, args.export)
         summary = {"torch": torch.__version__, "step": step, "params": nparams, "val_loss": loss, "val_ppl": math.exp(loss), "val_bpb": bpb,
                    "train_minutes": elapsed / 60, "history": history, "config": cfg.to_dict(),
                    "train_tokens_seen": step * args.batch * args.seq, "data": {k: v for k, v in meta.items() if k != "val_modules"}}

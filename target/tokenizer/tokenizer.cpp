@@ -405,29 +405,6 @@ void Tokenizer::encode_plain(std::string_view text, std::vector<std::int32_t>& o
     for (auto p : pieces) encode_piece(p, out);
 }
 
-std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {
-    std::vector<std::int32_t> out;
-    if (!parse_special || added_.empty()) {
-        encode_plain(text, out);
-        return out;
-    }
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        for (auto idx : added_by_first_byte_[static_cast<unsigned char>(text[i])]) {
-            const auto& a = added_[idx];
-            if (text.compare(i, a.content.size(), a.content) == 0) {
-                encode_plain(text.substr(start, i - start), out);
-                out.push_back(a.id);
-                i += a.content.size() - 1;
-                start = i + 1;
-                break;
-            }
-        }
-    }
-    encode_plain(text.substr(start), out);
-    return out;
-}
-
 namespace {
 
 // Added tokens that llama.cpp's converter makes control tokens even when the checkpoint does not mark them
@@ -441,6 +418,45 @@ bool looks_special(const std::string& s) {
 }
 
 }  // namespace
+
+std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {
+    if (!parse_special || added_.empty()) {
+        std::vector<std::int32_t> out;
+        encode_plain(text, out);
+        return out;
+    }
+    return encode_with_literal(text, {});
+}
+
+std::vector<std::string> Tokenizer::control_texts() const {
+    std::vector<std::string> out;
+    for (const auto& a : added_)
+        if (a.special || looks_special(a.content)) out.push_back(a.content);
+    return out;
+}
+
+std::vector<std::int32_t> Tokenizer::encode_with_literal(
+    std::string_view text, const std::vector<std::pair<std::size_t, std::size_t>>& literal) const {
+    std::vector<std::int32_t> out;
+    std::size_t start = 0, span = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        while (span < literal.size() && literal[span].second <= i) ++span;
+        const bool in_literal = span < literal.size() && literal[span].first <= i;
+        for (auto idx : added_by_first_byte_[static_cast<unsigned char>(text[i])]) {
+            const auto& a = added_[idx];
+            if (in_literal && (a.special || looks_special(a.content))) continue;
+            if (text.compare(i, a.content.size(), a.content) == 0) {
+                encode_plain(text.substr(start, i - start), out);
+                out.push_back(a.id);
+                i += a.content.size() - 1;
+                start = i + 1;
+                break;
+            }
+        }
+    }
+    encode_plain(text.substr(start), out);
+    return out;
+}
 
 void Tokenizer::write_gguf_metadata(GgufWriter& w, std::size_t embedding_rows) const {
     if (embedding_rows < pieces_.size())

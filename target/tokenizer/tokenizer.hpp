@@ -26,6 +26,13 @@ class Tokenizer {
 
     // parse_special: added tokens in the text become their ids (as HF does by default).
     std::vector<std::int32_t> encode(std::string_view text, bool parse_special = true) const;
+    // As encode(text), except that a control (special) token whose text starts inside one of the `literal`
+    // byte ranges [begin, end) is encoded as ordinary text: chat message content cannot forge a turn.
+    // Other added tokens are matched everywhere, as Hugging Face does. Ranges are sorted and disjoint.
+    std::vector<std::int32_t> encode_with_literal(
+        std::string_view text, const std::vector<std::pair<std::size_t, std::size_t>>& literal) const;
+    // The text of every control token ("<|im_end|>", ...).
+    std::vector<std::string> control_texts() const;
     // Raw bytes of the tokens joined; may end inside a UTF-8 sequence.
     std::string decode_bytes(const std::vector<std::int32_t>& ids) const;
     std::string decode(const std::vector<std::int32_t>& ids) const;  // invalid UTF-8 becomes U+FFFD

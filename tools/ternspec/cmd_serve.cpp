@@ -3,6 +3,8 @@
 // thread pool and chunked responses, enough for Server-Sent Events; the decoding itself runs on one
 // scheduler thread (serve_scheduler.hpp), so the server needs no asynchronous I/O framework such as Beast.
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -103,6 +105,10 @@ std::vector<Option> serve_options() {
     opts.push_back({"parallel", 0, "N", "requests decoded together (slots)", "4", {"-np"}});
     opts.push_back({"max-queue", 0, "N", "requests waiting beyond the slots; more get HTTP 503", "64"});
     opts.push_back({"max-body", 0, "BYTES", "largest request body accepted (HTTP 413 beyond)", "1048576"});
+    opts.push_back({"content-specials", 0, "",
+                    "parse control-token text inside chat message content as control tokens (trusted "
+                    "clients only: it lets a message forge turns)",
+                    ""});
     opts.push_back(
         {"api-key", 0, "KEY", "require 'Authorization: Bearer KEY' on every request but /health", ""});
     return opts;
@@ -274,6 +280,9 @@ void bind_server(httplib::Server& svr, const std::string& host, int port) {
     svr.set_socket_options([listen_fd](socket_t sock) {
         const int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        // Responses go out as several writes (head, body, each event): with Nagle's algorithm against the
+        // client's delayed ACK the second one waited about 40 ms. Linux hands this to accepted sockets.
+        ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
         *listen_fd = sock;
     });
     const std::string where = host + ":" + std::to_string(port);
@@ -343,6 +352,7 @@ int cmd_serve(int argc, char** argv) {
     if (chat.is_builtin())
         spdlog::info("the model has no chat template: chat requests use Qwen3's ChatML turns");
     ctx.limits.chat = &chat;
+    ctx.limits.content_specials = args.flag("content-specials");
     std::string offered = "none";  // for the startup line (the options move into the scheduler)
     for (const auto& [n, o] : so.drafters) offered += "," + n;
     Scheduler scheduler(ctx.model, std::move(so));

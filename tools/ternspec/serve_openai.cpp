@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
+#include "runtime/chat/literal_content.hpp"
 #include "target/model/qwen3_model.hpp"
 
 namespace ternspec::cli {
@@ -13,8 +15,7 @@ using nlohmann::json;
 // (and `tools | tojson`) as the client wrote them.
 using Body = nlohmann::ordered_json;
 
-// Fields this server reads, and those OpenAI defines that it accepts but does not act on (they must still
-// have the right type). Anything else is ignored, as OpenAI's own clients send extras.
+// A field's value, or null when absent or JSON null.
 const Body* field(const Body& body, const char* name) {
     const auto it = body.find(name);
     return it == body.end() || it->is_null() ? nullptr : &*it;
@@ -53,33 +54,32 @@ bool boolean(const Body& body, const char* name, bool fallback) {
     return v->get<bool>();
 }
 
-std::vector<std::int32_t> prompt_ids(const Body& p, const Qwen3Model& model) {
+// OpenAI's forms: a string, an array of token ids, or a one-element array holding either (a batch of one).
+std::vector<std::int32_t> prompt_ids(const Body& prompt, const Qwen3Model& model) {
     const int vocab = model.config().vocab_size;
-    auto ids_of = [&](const Body& arr) {
-        std::vector<std::int32_t> ids;
-        for (const auto& t : arr) {
-            if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() >= vocab)
-                throw ApiError(400,
-                               "'prompt' token ids must be integers in [0, " + std::to_string(vocab) + ")",
-                               "prompt");
-            ids.push_back(t.get<std::int32_t>());
-        }
-        return ids;
-    };
-    if (p.is_string()) return model.tokenizer().encode(p.get<std::string>());
-    if (p.is_array() && !p.empty() && p[0].is_number()) return ids_of(p);
-    if (p.is_array() && p.size() == 1 && (p[0].is_string() || p[0].is_array()))
-        return prompt_ids(p[0], model);
-    if (p.is_array() && p.size() > 1)
+    const Body* p = &prompt;
+    if (p->is_array() && p->size() > 1 && !(*p)[0].is_number())
         throw ApiError(400, "'prompt': one prompt per request (batches of prompts are not supported)",
                        "prompt");
-    throw ApiError(400, "'prompt' must be a string or an array of token ids", "prompt");
+    if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) p = &(*p)[0];
+    if (p->is_string()) return model.tokenizer().encode(p->get<std::string>());
+    if (!p->is_array() || p->empty())
+        throw ApiError(400, "'prompt' must be a string or an array of token ids", "prompt");
+    std::vector<std::int32_t> ids;
+    for (const auto& t : *p) {
+        if (!t.is_number_integer() || t.get<long long>() < 0 || t.get<long long>() >= vocab)
+            throw ApiError(400, "'prompt' token ids must be integers in [0, " + std::to_string(vocab) + ")",
+                           "prompt");
+        ids.push_back(t.get<std::int32_t>());
+    }
+    return ids;
 }
 
-// The conversation checked and rendered with the model's chat template. Roles are those of the OpenAI API
-// (developer becomes system); text parts are joined; every other field of a message (tool_calls,
+// The conversation checked, rendered with the model's chat template and encoded; control-token text inside
+// message content stays text unless the server was started with --content-specials. Roles are those of the
+// OpenAI API (developer becomes system); text parts are joined; every other field of a message (tool_calls,
 // reasoning_content, name...) reaches the template as the client sent it, in its order.
-std::string chat_text(const Body& body, const ChatTemplate& chat) {
+std::vector<std::int32_t> chat_ids(const Body& body, const ApiLimits& limits, const Tokenizer& tokenizer) {
     const auto& messages = body["messages"];
     if (!messages.is_array() || messages.empty())
         throw ApiError(400, "'messages' must be a non-empty array", "messages");
@@ -128,7 +128,8 @@ std::string chat_text(const Body& body, const ChatTemplate& chat) {
         options.extra = body["chat_template_kwargs"];
     }
     try {
-        return chat.render(turns, options);
+        if (limits.content_specials) return tokenizer.encode(limits.chat->render(turns, options));
+        return encode_chat_prompt(render_chat_prompt(*limits.chat, turns, options, tokenizer), tokenizer);
     } catch (const InputError& e) {
         throw ApiError(400, e.what(), "messages");
     }
@@ -137,31 +138,150 @@ std::string chat_text(const Body& body, const ChatTemplate& chat) {
 }  // namespace
 
 std::string error_body(const ApiError& e) {
+    // A message or field name may quote what the client sent: bytes that are not UTF-8 become U+FFFD
+    // rather than an exception while answering.
     return json{{"error",
                  {{"message", e.what()},
                   {"type", e.type},
                   {"param", e.param.empty() ? json() : json(e.param)},
                   {"code", e.code.empty() ? json() : json(e.code)}}}}
-        .dump();
+        .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {
 
-Body parse_body(const std::string& text) {
-    Body body;
-    try {
-        body = Body::parse(text);
-    } catch (const Body::exception& e) {
-        throw ApiError(400, std::string("the body is not valid JSON: ") + e.what());
+// Where the parser is, as a field path ("messages[2].content"), for naming the field a fault is in.
+struct JsonPath {
+    struct Level {
+        bool object;
+        std::string key;
+        std::size_t index = 0;
+    };
+    std::vector<Level> levels;
+    std::string str() const {
+        std::string out;
+        for (const auto& l : levels) {
+            if (out.size() > 120) return out + "...";
+            if (l.object && !l.key.empty())
+                out += (out.empty() ? "" : ".") + l.key;
+            else if (!l.object)
+                out += "[" + std::to_string(l.index) + "]";
+        }
+        return out;
     }
+};
+
+// Parses the body with the nesting limit checked as the parser descends (nlohmann's parser is iterative, but
+// copying, comparing and rendering a value recurse, so a deep value must never reach them), and a fault
+// named by the field it is in. Error messages never carry the body's bytes (they may not be UTF-8).
+Body parse_limited(const std::string& text) {
+    JsonPath path;
+    auto on_event = [&path](int depth, Body::parse_event_t event, Body& parsed) {
+        using E = Body::parse_event_t;
+        if (event == E::object_start || event == E::array_start) {
+            if (depth >= kMaxJsonDepth)
+                throw ApiError(400,
+                               "the body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels" +
+                                   (path.str().empty() ? "" : " (at '" + path.str() + "')"),
+                               path.str());
+            path.levels.push_back({event == E::object_start, {}, 0});
+        } else if (event == E::key) {
+            path.levels.back().key = parsed.get<std::string>();
+        } else if (event == E::object_end || event == E::array_end) {
+            path.levels.pop_back();
+        }
+        if ((event == E::value || event == E::object_end || event == E::array_end) && !path.levels.empty() &&
+            !path.levels.back().object)
+            ++path.levels.back().index;
+        return true;
+    };
+    try {
+        return Body::parse(text, on_event);
+    } catch (const Body::parse_error& e) {
+        const std::string what = e.what();
+        const std::string where = path.str();
+        const std::string at = where.empty() ? "" : " in '" + where + "'";
+        if (what.find("UTF-8") != std::string::npos || what.find("surrogate") != std::string::npos)
+            throw ApiError(400, "the body is not valid UTF-8" + at, where);
+        throw ApiError(400, "the body is not valid JSON" + at + ": " + what, where);
+    }
+}
+
+// Every field this server reads. A field OpenAI defines that would change the result and that this server
+// does not do is refused when it asks for anything but the default; a field nobody defines is refused too
+// (as OpenAI does), so that nothing a client asks for is silently dropped.
+void check_fields(Endpoint ep, const Body& body) {
+    static const std::set<std::string> common = {"model",
+                                                 "max_tokens",
+                                                 "temperature",
+                                                 "top_p",
+                                                 "top_k",
+                                                 "min_p",
+                                                 "seed",
+                                                 "stop",
+                                                 "stream",
+                                                 "stream_options",
+                                                 "speculative",
+                                                 "n",
+                                                 "logprobs",
+                                                 "repeat_penalty",
+                                                 "repeat_last_n",
+                                                 "user",
+                                                 "logit_bias",
+                                                 "presence_penalty",
+                                                 "frequency_penalty",
+                                                 "top_logprobs",
+                                                 "response_format",
+                                                 "tool_choice",
+                                                 "parallel_tool_calls",
+                                                 "best_of",
+                                                 "echo",
+                                                 "suffix"};
+    static const std::set<std::string> chat = {"messages", "max_completion_tokens", "tools",
+                                               "chat_template_kwargs"};
+    static const std::set<std::string> completions = {"prompt"};
+    for (const auto& [key, value] : body.items()) {
+        if (!common.count(key) && !(ep == Endpoint::Chat ? chat : completions).count(key))
+            throw ApiError(400, "unknown field '" + key + "'", key);
+    }
+}
+
+Body parse_body(Endpoint ep, const std::string& text) {
+    Body body = parse_limited(text);
     if (!body.is_object()) throw ApiError(400, "the body must be a JSON object");
+    check_fields(ep, body);
     if (const Body* m = field(body, "model"); m && !m->is_string())
         throw ApiError(400, "'model' must be a string", "model");
     if (integer(body, "n", 1, 1, 1) != 1) throw ApiError(400, "'n' must be 1", "n");
+    if (integer(body, "best_of", 1, 1, 1) != 1) throw ApiError(400, "'best_of' must be 1", "best_of");
     if (const Body* lp = field(body, "logprobs");
         lp && !(lp->is_boolean() && !lp->get<bool>()) && !(lp->is_number_integer() && lp->get<int>() == 0))
         throw ApiError(400, "'logprobs' is not supported", "logprobs");
+    if (integer(body, "top_logprobs", 0, 0, 0) != 0)
+        throw ApiError(400, "'top_logprobs' is not supported", "top_logprobs");
     if (boolean(body, "echo", false)) throw ApiError(400, "'echo' is not supported", "echo");
+    if (const Body* b = field(body, "logit_bias"); b && !(b->is_object() && b->empty()))
+        throw ApiError(400, "'logit_bias' is not supported", "logit_bias");
+    for (const char* penalty : {"presence_penalty", "frequency_penalty"})
+        if (number(body, penalty, -2, 2, 0) != 0)
+            throw ApiError(
+                400,
+                "'" + std::string(penalty) + "' is not supported (use 'repeat_penalty', llama.cpp's rule)",
+                penalty);
+    if (const Body* rf = field(body, "response_format");
+        rf && !(rf->is_object() && rf->size() == 1 && rf->value("type", "") == "text"))
+        throw ApiError(400, "'response_format': only {\"type\": \"text\"} is supported", "response_format");
+    if (const Body* tc = field(body, "tool_choice"); tc && !(tc->is_string() && *tc == "auto"))
+        throw ApiError(400,
+                       "'tool_choice': only \"auto\" is supported (the model's text is returned as it is)",
+                       "tool_choice");
+    if (const Body* ptc = field(body, "parallel_tool_calls"); ptc && !ptc->is_boolean())
+        throw ApiError(400, "'parallel_tool_calls' must be a boolean", "parallel_tool_calls");
+    if (const Body* u = field(body, "user"); u && !u->is_string())
+        throw ApiError(400, "'user' must be a string", "user");
+    if (const Body* sfx = field(body, "suffix");
+        sfx && !(sfx->is_string() && sfx->get<std::string>().empty()))
+        throw ApiError(400, "'suffix' is not supported", "suffix");
     return body;
 }
 
@@ -171,8 +291,8 @@ void read_prompt(Endpoint ep, const Body& body, const Qwen3Model& model, const A
     const char* prompt_field = ep == Endpoint::Chat ? "messages" : "prompt";
     if (!body.contains(prompt_field))
         throw ApiError(400, "'" + std::string(prompt_field) + "' is required", prompt_field);
-    job.prompt = ep == Endpoint::Chat ? model.tokenizer().encode(chat_text(body, *limits.chat))
-                                      : prompt_ids(body["prompt"], model);
+    job.prompt =
+        ep == Endpoint::Chat ? chat_ids(body, limits, model.tokenizer()) : prompt_ids(body["prompt"], model);
     if (job.prompt.empty()) throw ApiError(400, "the prompt is empty", prompt_field);
     const int room = limits.context - static_cast<int>(job.prompt.size());
     if (room < 1)
@@ -244,7 +364,7 @@ void read_speculative(const Body& body, const ApiLimits& limits, const Scheduler
 
 bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model, const ApiLimits& limits,
                    const Scheduler& scheduler, ServeJob& job) {
-    const Body body = parse_body(text);
+    const Body body = parse_body(ep, text);
     read_prompt(ep, body, model, limits, job);
     read_sampling(body, job.options.sampling);
     job.stop = read_stop(body);

@@ -23,6 +23,9 @@ struct ApiError : std::runtime_error {
           code(std::move(code)) {}
 };
 
+// Request bodies nest at most this deep, checked while parsing (before anything walks them recursively).
+inline constexpr int kMaxJsonDepth = 64;
+
 // {"error": {"message", "type", "param", "code"}}
 std::string error_body(const ApiError& e);
 
@@ -31,6 +34,7 @@ struct ApiLimits {
     std::string default_drafter = "none";
     int default_k = 4, default_tree = 0;
     const ChatTemplate* chat = nullptr;  // renders /v1/chat/completions' messages
+    bool content_specials = false;       // control-token text in chat content parsed as control tokens
 };
 
 enum class Endpoint { Completions, Chat };
