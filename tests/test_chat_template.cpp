@@ -65,6 +65,20 @@ TEST(Jinja, LoopsScopesAndNamespaces) {
               "done");  // undefined iterates as empty
 }
 
+// Many large strings, each under the per-string limit, end at the render's total budget (they reached
+// 1.4 GB before it), and so does building one string by repeated concatenation.
+TEST(Jinja, RenderBudgetBoundsAllStringsTogether) {
+    const std::string many =
+        "{% set big = 'x' * 100000 %}{% set big = big * 320 %}{% set ns = namespace(keep=[]) %}"
+        "{% for i in range(20) %}{% set ns.keep = ns.keep + [big ~ i] %}{% endfor %}{{ ns.keep | length }}";
+    EXPECT_NE(error_of(many).find("render budget"), std::string::npos) << error_of(many);
+    const std::string grow =
+        "{% set big = 'x' * 100000 %}{% set big = big * 80 %}{% set ns = namespace(s='') %}"
+        "{% for i in range(100) %}{% set ns.s = ns.s ~ big %}{% endfor %}{{ ns.s | length }}";
+    EXPECT_NE(error_of(grow).find("render budget"), std::string::npos) << error_of(grow);
+    EXPECT_EQ(render("{% set big = 'x' * 100000 %}{{ (big * 10) | length }}"), "1000000");
+}
+
 TEST(Jinja, MacrosAndSetBlocks) {
     EXPECT_EQ(render("{% macro tag(name, close=false) %}<{{ '/' if close }}{{ name }}>{% endmacro %}"
                      "{{ tag('b') }}x{{ tag('b', close=true) }}"),

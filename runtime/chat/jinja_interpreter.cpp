@@ -73,11 +73,15 @@ class Interpreter {
             fail(n.line, "output longer than " + std::to_string(kMaxTextBytes >> 20) + " MiB");
         switch (n.kind) {
             case Node::Kind::Text:
+                RenderBudget::charge(n.text.size());
                 out += n.text;
                 return Flow::Normal;
-            case Node::Kind::Output:
-                out += eval(*n.expr, scope).str();
+            case Node::Kind::Output: {
+                const std::string text = eval(*n.expr, scope).str();
+                RenderBudget::charge(text.size());
+                out += text;
                 return Flow::Normal;
+            }
             case Node::Kind::If:
                 for (const auto& [cond, body] : n.branches)
                     if (eval(*cond, scope).truthy()) return exec(body, scope, out);
@@ -364,6 +368,7 @@ std::string render(const Body& program, const Value& variables) {
     Scope root;
     if (variables.is_mapping())
         for (const auto& [k, v] : variables.object->entries) root.set(k, v);
+    RenderBudget budget;
     Interpreter interpreter(root);
     std::string out;
     interpreter.exec(program, root, out);

@@ -35,10 +35,34 @@ Value Value::integer(std::int64_t v) {
 Value Value::number(double v) {
     return with_field(Kind::Float, &Value::f, v);
 }
+namespace {
+thread_local RenderBudget* current_budget = nullptr;
+}
+
+RenderBudget::RenderBudget(std::size_t bytes) : limit_(bytes), outer_(current_budget) {
+    current_budget = this;
+}
+RenderBudget::~RenderBudget() {
+    current_budget = outer_;
+}
+void RenderBudget::charge(std::size_t bytes) {
+    RenderBudget* b = current_budget;
+    if (!b) return;
+    b->used_ += bytes;
+    if (b->used_ > b->limit_)
+        throw TemplateError("the template built more than " + std::to_string(b->limit_ >> 20) +
+                            " MiB of strings, lists and output in all (its render budget)");
+}
+
 Value Value::string(std::string v) {
+    RenderBudget::charge(v.size());
     return with_field(Kind::String, &Value::s, std::move(v));
 }
 Value Value::list(Array items) {
+    // Items are copies: a string item holds its own bytes (Value's string is not shared).
+    std::size_t bytes = items.size() * sizeof(Value);
+    for (const auto& v : items) bytes += v.s.size();
+    RenderBudget::charge(bytes);
     Value x = of_kind(Kind::Array);
     x.array = std::make_shared<Array>(std::move(items));
     return x;

@@ -22,6 +22,25 @@ class TemplateError : public InputError {
     using InputError::InputError;
 };
 
+// What one render may build in all: the bytes of every string and list it makes, and of its output, summed
+// whether or not they are still alive. The per-string limit alone let a template hold twenty 32 MiB strings
+// (1.4 GB) or concatenate 32 MiB per step for a minute; this bounds memory and copying work together. Set
+// for the duration of a render on its thread; outside one nothing is counted.
+class RenderBudget {
+  public:
+    static constexpr std::size_t kDefaultBytes = std::size_t{128} << 20;
+    explicit RenderBudget(std::size_t bytes = kDefaultBytes);
+    ~RenderBudget();
+    RenderBudget(const RenderBudget&) = delete;
+    RenderBudget& operator=(const RenderBudget&) = delete;
+    // Throws TemplateError once the render's total passes its budget.
+    static void charge(std::size_t bytes);
+
+  private:
+    std::size_t limit_, used_ = 0;
+    RenderBudget* outer_;
+};
+
 struct Value;
 struct Object;
 struct CallArgs;

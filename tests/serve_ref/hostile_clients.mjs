@@ -2,10 +2,14 @@
 // past the limit in every field that is walked (the server must answer 400 and stay up), bytes that are not
 // UTF-8 (400 naming the field), request fields the server does not honour (400, never ignored), the second
 // request on a keep-alive connection (no Nagle/delayed-ACK stall), and control-token text inside chat content
-// (counted as text unless --content-specials). Every wait is bounded.
+// (counted as text unless --content-specials), and a chat template that hoards strings (render budget).
+// Every wait is bounded.
 //   node tests/serve_ref/hostile_clients.mjs TERNSPEC MODEL_DIR
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const [bin, model] = process.argv.slice(2);
 let failures = 0;
@@ -185,6 +189,26 @@ try {
   }
 
   check(await healthy(port), "the server is still up at the end");
+
+  // 8. A chat template that builds many large strings ends at the render budget: 4xx, quickly, bounded memory
+  //    (4 such requests reached 4.27 GB before).
+  const dir = mkdtempSync(join(tmpdir(), "ternspec-hostile-"));
+  const hog = join(dir, "hog.jinja");
+  writeFileSync(hog, "{% set big = 'x' * 100000 %}{% set big = big * 320 %}{% set ns = namespace(keep=[]) %}" +
+    "{% for i in range(20) %}{% set ns.keep = ns.keep + [big ~ i] %}{% endfor %}{{ ns.keep | length }}");
+  const hogServer = await startServer(["--chat-template-file", hog]);
+  try {
+    const t0 = Date.now();
+    const results = await Promise.all(Array.from({ length: 4 }, () =>
+      exchange(hogServer.port, [post("/v1/chat/completions", '{"messages": [{"role": "user", "content": "hi"}]}')], { ms: 20000 })));
+    const statuses = results.map((r) => r.responses[0]?.status);
+    const peakKb = Number((/VmHWM:\s*(\d+)/.exec(readFileSync(`/proc/${hogServer.proc.pid}/status`, "utf8")) || [0, 0])[1]);
+    check(statuses.every((x) => x === 400) && Date.now() - t0 < 20000 && peakKb < 1024 * 1024,
+      `4 requests through a string-hoarding template: ${statuses.join(",")} in ${Date.now() - t0} ms, peak ${(peakKb / 1024).toFixed(0)} MB`);
+  } finally {
+    hogServer.proc.kill("SIGTERM");
+    await Promise.race([hogServer.exited, sleep(10000)]);
+  }
 } finally {
   server.proc.kill("SIGTERM");
   const ended = await Promise.race([server.exited, sleep(15000).then(() => null)]);
