@@ -143,3 +143,27 @@ def load_hf(folder):
             m.frozen = True
     model.frozen = True
     return model
+
+
+def load_hybrid_hf(folder):
+    """A hybrid folder written by export_hybrid_hf back as a frozen Qwen35Ternary (exact ternary x scale)."""
+    from model import TernaryLinear
+    from model_hybrid import HybridConfig, Qwen35Ternary, zero_centred
+    with open(os.path.join(folder, "config.json")) as fh:
+        c = json.load(fh)
+    keys = [k for k in HybridConfig.__dataclass_fields__ if k not in ("rope_theta", "partial_rotary_factor")]
+    cfg = HybridConfig(**{k: c[k] for k in keys}, rope_theta=c["rope_parameters"]["rope_theta"],
+                       partial_rotary_factor=c["rope_parameters"]["partial_rotary_factor"])
+    model = Qwen35Ternary(cfg)
+    sd = read_safetensors(os.path.join(folder, "model.safetensors"))
+    state = {}
+    for k, v in sd.items():
+        name = k[len("model."):] if k.startswith("model.") else k
+        state[name] = v + 1 if zero_centred(name) else v
+    state["embed_tokens"] = state.pop("embed_tokens.weight")
+    model.load_state_dict(state)
+    for m in model.modules():
+        if isinstance(m, TernaryLinear):
+            m.frozen = True
+    model.frozen = True
+    return model

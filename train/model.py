@@ -59,8 +59,14 @@ def ste(x: torch.Tensor, xq: torch.Tensor) -> torch.Tensor:
     return x + (xq - x).detach()
 
 
+# Off only to compare a model with a float reference (llama.cpp on an F32 file): train/check_hybrid_llama.py.
+ACTIVATION_QUANT = True
+
+
 def int8_activations(x: torch.Tensor) -> torch.Tensor:
     """Per-token absmax int8 quantisation, as the runtime's kernels apply it."""
+    if not ACTIVATION_QUANT:
+        return x
     s = x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-8) / 127.0
     return (x / s).round().clamp(-127, 127) * s
 
