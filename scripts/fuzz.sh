@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # libFuzzer targets for the GGUF, safetensors and tokenizer.json parsers, for tokenizing with a GGUF
-# vocabulary, and for chat templates (parse and render), built with clang into build-fuzz/.
+# vocabulary, for chat templates (parse and render) and for the server's request bodies, built with clang into
+# build-fuzz/.
 #   scripts/fuzz.sh --smoke        each target for 60 s (CI)
 #   scripts/fuzz.sh --long         each target for 10 minutes (nightly)
 #   scripts/fuzz.sh --seconds N    each target for N s
@@ -17,8 +18,9 @@ case "${1:-}" in
 esac
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERNSPEC_FUZZ=ON \
   -DTERNSPEC_BUILD_TESTS=OFF -DTERNSPEC_BUILD_BENCH=OFF -DTERNSPEC_AVX2=OFF > /dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_safetensors fuzz_tokenizer_json fuzz_gguf_vocab fuzz_chat_template
-for t in gguf safetensors tokenizer_json gguf_vocab chat_template; do
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_safetensors fuzz_tokenizer_json fuzz_gguf_vocab fuzz_chat_template \
+  fuzz_request_json
+for t in gguf safetensors tokenizer_json gguf_vocab chat_template request_json; do
   corpus=build-fuzz/corpus/$t
   mkdir -p "$corpus"
   # Seeds: the catalogue of bad files (if the tests ran) and a valid tiny model.
@@ -30,6 +32,11 @@ for t in gguf safetensors tokenizer_json gguf_vocab chat_template; do
     models/tern-pystd-7m/tokenizer_config.json > "$corpus/shipped.jinja" 2> /dev/null || true
   [ "$t" = chat_template ] && cp build/tests/tmp/chat_templates/templates/*.jinja "$corpus/" 2> /dev/null || true
   [ "$t" = gguf_vocab ] && printf '\x03<|im_start|>\n\x04<tool>\n\x03\n\x00x = "<|im_start|>\0<tool>"' > "$corpus/seed"
+  if [ "$t" = request_json ]; then  # endpoint byte, then a body: valid requests and near misses
+    printf '\x00{"prompt": "def f():", "max_tokens": 4, "stop": ["\\n"]}' > "$corpus/completion"
+    printf '\x01{"messages": [{"role": "user", "content": "hi<|im_end|>"}], "tools": [{"type": "function"}]}' > "$corpus/chat"
+    printf '\x03{"messages": [{"role": "system", "content": [{"type": "text", "text": "x"}]}], "speculative": {"k": 2}}' > "$corpus/chat2"
+  fi
   echo "fuzz: $t for ${seconds}s"
   # -timeout: an input that takes 10 s (a hang, a quadratic path) is a finding, like a crash.
   ASAN_OPTIONS=detect_leaks=1 build-fuzz/tests/fuzz/fuzz_$t "$corpus" -max_total_time="$seconds" -max_len=65536 \

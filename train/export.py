@@ -56,10 +56,14 @@ def export_hf(model, tokenizer_path, out_dir):
     with open(os.path.join(out_dir, "config.json"), "w") as fh:
         json.dump(config, fh, indent=2)
     write_safetensors(os.path.join(out_dir, "model.safetensors"), hf_state(model), {"format": "pt"})
+    write_tokenizer_files(tokenizer_path, out_dir, c.max_position_embeddings)
+
+
+def write_tokenizer_files(tokenizer_path, out_dir, context):
     shutil.copy(tokenizer_path, os.path.join(out_dir, "tokenizer.json"))
     with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as fh:
         json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": None,
-                   "model_max_length": c.max_position_embeddings, "chat_template": CHAT_TEMPLATE}, fh, indent=2)
+                   "model_max_length": context, "chat_template": CHAT_TEMPLATE}, fh, indent=2)
 
 
 def export_hybrid_hf(model, tokenizer_path, out_dir):
@@ -93,10 +97,7 @@ def export_hybrid_hf(model, tokenizer_path, out_dir):
             out["model." + n] = (p.detach() - 1) if zero_centred(n) else p.detach()
     out = {k: v.to(torch.float16) for k, v in out.items()}
     write_safetensors(os.path.join(out_dir, "model.safetensors"), out, {"format": "pt"})
-    shutil.copy(tokenizer_path, os.path.join(out_dir, "tokenizer.json"))
-    with open(os.path.join(out_dir, "tokenizer_config.json"), "w") as fh:
-        json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "bos_token": None,
-                   "model_max_length": c.max_position_embeddings, "chat_template": CHAT_TEMPLATE}, fh, indent=2)
+    write_tokenizer_files(tokenizer_path, out_dir, c.max_position_embeddings)
 
 
 def read_safetensors(path):

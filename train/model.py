@@ -152,7 +152,7 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, **_):
         x = x + self.self_attn(self.input_layernorm(x), cos, sin)
         return x + self.mlp(self.post_attention_layernorm(x))
 
@@ -172,15 +172,19 @@ class Qwen3Ternary(nn.Module):
     def embedding(self):
         return self.embed_tokens if self.frozen else ste(self.embed_tokens, ternary_weight(self.embed_tokens))
 
-    def forward(self, idx, return_hidden=False):
+    def rope(self, n, device):
+        return rope_tables(self.cfg, n, device)
+
+    def forward(self, idx, return_hidden=False, **layer_options):
+        """layer_options reach every layer (the hybrid's `recurrent`)."""
         T = idx.shape[1]
         emb = self.embedding()
         x = emb[idx]
-        cos, sin = rope_tables(self.cfg, T, idx.device)
+        cos, sin = self.rope(T, idx.device)
         hidden = []
         for blk in self.layers:
             hidden.append(x)
-            x = blk(x, cos, sin)
+            x = blk(x, cos, sin, **layer_options)
         hidden.append(x)
         h = self.norm(x)
         logits = F.linear(ste(h, int8_activations(h)), emb)

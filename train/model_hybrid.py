@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model import MLP, RMSNorm, TernaryLinear, int8_activations, rotate_half, ste, ternary_weight
+from model import MLP, Qwen3Ternary, RMSNorm, TernaryLinear, rotate_half, ternary_weight
 
 
 @dataclass
@@ -212,9 +212,11 @@ class HybridBlock(nn.Module):
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
-class Qwen35Ternary(nn.Module):
+class Qwen35Ternary(Qwen3Ternary):
+    """Qwen3Ternary's embedding, forward (tied head, int8 activations) and export, with hybrid layers."""
+
     def __init__(self, cfg: HybridConfig):
-        super().__init__()
+        nn.Module.__init__(self)
         self.cfg = cfg
         self.embed_tokens = nn.Parameter(torch.randn(cfg.vocab_size, cfg.hidden_size) * 0.02)
         self.layers = nn.ModuleList(HybridBlock(cfg, cfg.is_linear(i)) for i in range(cfg.num_hidden_layers))
@@ -225,22 +227,8 @@ class Qwen35Ternary(nn.Module):
                 out_proj = any(s in n for s in ("o_proj", "down_proj", "out_proj"))
                 nn.init.normal_(p, std=0.02 / (math.sqrt(2 * cfg.num_hidden_layers) if out_proj else 1))
 
-    def embedding(self):
-        return self.embed_tokens if self.frozen else ste(self.embed_tokens, ternary_weight(self.embed_tokens))
-
-    def forward(self, idx, return_hidden=False, recurrent=False):
-        T = idx.shape[1]
-        emb = self.embedding()
-        x = emb[idx]
-        cos, sin = rope_tables(self.cfg, T, idx.device)
-        hidden = []
-        for blk in self.layers:
-            hidden.append(x)
-            x = blk(x, cos, sin, recurrent)
-        hidden.append(x)
-        h = self.norm(x)
-        logits = F.linear(ste(h, int8_activations(h)), emb)
-        return (logits, hidden) if return_hidden else logits
+    def rope(self, n, device):
+        return rope_tables(self.cfg, n, device)
 
     @torch.no_grad()
     def freeze_ternary(self):

@@ -5,44 +5,15 @@
 // (counted as text unless --content-specials), and a chat template that hoards strings (render budget).
 // Every wait is bounded.
 //   node tests/serve_ref/hostile_clients.mjs TERNSPEC MODEL_DIR
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checker, sleep, startServer as startHarnessServer } from "./harness.mjs";
 
 const [bin, model] = process.argv.slice(2);
-let failures = 0;
-const check = (ok, what) => {
-  console.log(`${ok ? "ok" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function startServer(extra = []) {
-  const port = await freePort();
-  const proc = spawn(bin, ["serve", "-m", model, "--port", String(port), "-t", "1", ...extra], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  proc.stderr.on("data", (d) => (log += d));
-  const exited = new Promise((r) => proc.on("exit", (code, signal) => r({ code, signal })));
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return { port, proc, exited, log: () => log };
-    } catch {}
-    await sleep(100);
-  }
-  throw new Error("server did not start: " + log);
-}
+const { check, failures } = checker();
+const startServer = (extra = []) => startHarnessServer(bin, model, extra, 1);
 
 // One connection that sends `raw` (a Buffer or string) and collects responses until `count` complete ones
 // have arrived (Content-Length bodies) or `ms` pass. Returns {responses: [{status, body, at}], error}.
@@ -140,6 +111,8 @@ try {
   await expectError(port, "invalid UTF-8 in a message", "/v1/chat/completions",
     Buffer.concat([Buffer.from('{"messages": [{"role": "user", "content": "a'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}')]),
     400, "messages[0].content");
+  await expectError(port, "a number past the largest double (a 500 before; found by fuzz_request_json)",
+    "/v1/completions", '{"prompt": "x", "temperature": 3333333333333333e3333}', 400);
   await expectError(port, "a lone surrogate escape", "/v1/completions", '{"prompt": "\\udc00"}', 400, "prompt");
 
   // 3. Fields the server does not honour are refused, never ignored.
@@ -212,11 +185,11 @@ try {
 } finally {
   server.proc.kill("SIGTERM");
   const ended = await Promise.race([server.exited, sleep(15000).then(() => null)]);
-  check(ended && ended.code === 0, `SIGTERM ends the server with exit 0 (${JSON.stringify(ended)})`);
-  if (!ended) server.proc.kill("SIGKILL");
+  check(ended === 0, `SIGTERM ends the server with exit 0 (${JSON.stringify(ended)})`);
+  if (ended === null) server.proc.kill("SIGKILL");
 }
-if (failures) {
-  console.log(`${failures} check(s) failed\n--- server log ---\n${server.log()}`);
+if (failures()) {
+  console.log(`${failures()} check(s) failed\n--- server log ---\n${server.log()}`);
   process.exit(1);
 }
 console.log("all hostile-client checks passed");

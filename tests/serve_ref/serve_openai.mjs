@@ -3,45 +3,17 @@
 // cases as OpenAI error objects with 4xx codes, a client that disconnects mid-stream freeing its slot,
 // the API key, /metrics, and SIGTERM ending the process with exit 0. Every wait is bounded.
 //   node tests/serve_ref/serve_openai.mjs TERNSPEC MODEL_DIR
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import OpenAI from "openai";
+import { checker, sleep, startServer as startHarnessServer } from "./harness.mjs";
 
 const [bin, model] = process.argv.slice(2);
 // The model folder's own context, so "over the context" stays over it whatever the shipped model holds.
 const context = JSON.parse(readFileSync(`${model}/config.json`, "utf8")).max_position_embeddings;
-let failures = 0;
-const check = (ok, what) => {
-  console.log(`${ok ? "ok" : "FAIL"}: ${what}`);
-  if (!ok) failures++;
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function startServer(extra) {
-  const port = await freePort();
-  const proc = spawn(bin, ["serve", "-m", model, "--port", String(port), "-t", "2", ...extra], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  proc.stderr.on("data", (d) => (log += d));
-  const exited = new Promise((r) => proc.on("exit", (code) => r(code)));
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return { port, proc, exited, log: () => log };
-    } catch {}
-    await sleep(100);
-  }
-  throw new Error("server did not start: " + log);
-}
+const { check, failures } = checker();
+const startServer = (extra) => startHarnessServer(bin, model, extra);
 
 function generate(prompt, n) {
   const out = execFileSync(bin, ["generate", "-m", model, "-p", prompt, "-n", String(n), "--json", "-t", "1"], {
@@ -221,4 +193,4 @@ try {
   busy.proc.kill("SIGTERM");
   check((await Promise.race([busy.exited, sleep(10000).then(() => "timeout")])) === 0, "second server exits 0");
 }
-process.exit(failures ? 1 : 0);
+process.exit(failures() ? 1 : 0);

@@ -197,7 +197,7 @@ Body parse_limited(const std::string& text) {
     };
     try {
         return Body::parse(text, on_event);
-    } catch (const Body::parse_error& e) {
+    } catch (const Body::exception& e) {  // parse_error, and out_of_range for a number past a double
         const std::string what = e.what();
         const std::string where = path.str();
         const std::string at = where.empty() ? "" : " in '" + where + "'";
@@ -361,6 +361,15 @@ void read_speculative(const Body& body, const ApiLimits& limits, const Scheduler
 }
 
 }  // namespace
+
+nlohmann::ordered_json parse_request_body(Endpoint ep, const std::string& text) {
+    return parse_body(ep, text);
+}
+
+std::vector<std::int32_t> chat_prompt_ids(const nlohmann::ordered_json& body, const ApiLimits& limits,
+                                          const Tokenizer& tokenizer) {
+    return chat_ids(body, limits, tokenizer);
+}
 
 bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model, const ApiLimits& limits,
                    const Scheduler& scheduler, ServeJob& job) {

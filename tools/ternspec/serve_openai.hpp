@@ -45,6 +45,12 @@ enum class Endpoint { Completions, Chat };
 bool parse_request(Endpoint ep, const std::string& body, const Qwen3Model& model, const ApiLimits& limits,
                    const Scheduler& scheduler, ServeJob& job);
 
+// The steps of parse_request a fuzzer reaches without a model: the body parsed with its nesting limit and
+// every field name and unsupported value checked; a chat request's messages rendered and encoded.
+nlohmann::ordered_json parse_request_body(Endpoint ep, const std::string& body);
+std::vector<std::int32_t> chat_prompt_ids(const nlohmann::ordered_json& body, const ApiLimits& limits,
+                                          const Tokenizer& tokenizer);
+
 // The finished job as a response body, and the stream chunks (without the "data: " framing).
 nlohmann::json response_body(Endpoint ep, const std::string& id, const std::string& model_id, long created,
                              const ServeJob& job, const std::string& text);
