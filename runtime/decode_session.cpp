@@ -57,10 +57,24 @@ int check_request(const Qwen3Model& m, const DecodeOptions& opt, std::span<const
     return ctx;
 }
 
+namespace {
+
+// A rejected draft on a hybrid target must roll its recurrent state back, which issue #35 builds (replay);
+// until then speculation there is refused up front rather than failing at the first rejection.
+Drafter* drafter_for(const Qwen3Model& model, Drafter* drafter) {
+    if (drafter && model.config().hybrid())
+        throw InputError("speculative decoding on a hybrid (" + model.config().architecture +
+                         ") target is not available yet: rolling back its recurrent state is issue #35; "
+                         "decode without a drafter");
+    return drafter;
+}
+
+}  // namespace
+
 DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter,
                              std::span<const std::int32_t> prompt, const DecodeOptions& opt)
     : model_(std::move(model)),
-      drafter_(drafter),
+      drafter_(drafter_for(*model_, drafter)),
       opt_(opt),
       ctx_(check_request(*model_, opt, prompt)),  // validate first, allocate after
       layers_(drafter ? drafter->hidden_layers() : std::vector<int>{}),

@@ -62,6 +62,29 @@ TEST(Dequantize, Q2_0HandMadeBlocks) {
     }
 }
 
+// PTQ1_0 (PrismML, id 143): 28 bytes per 128 weights: qs[24] of five base-3 digits (a run of 16 bytes, then
+// one of 8), qh[2] of four, then d. Digit n of byte q is ((q * 3^n mod 256) * 3) >> 8, digit 1 meaning 0; in
+// a run of c bytes digit n of byte m is element (run start) + n * c + m. Bytes written by hand from that
+// rule.
+TEST(Dequantize, PTQ1_0HandMadeBlock) {
+    std::vector<std::uint8_t> b(28, 0x80);  // 128 = digits 1,1,1,1,1: all zero
+    b[24] = b[25] = 127;                    // 127 = digits 1,1,1,1 (and a trailing 0)
+    const std::uint16_t d = float_to_half(0.25f);
+    b[26] = static_cast<std::uint8_t>(d), b[27] = static_cast<std::uint8_t>(d >> 8);
+    b[0] = 213;   // digits 2,1,1,1,1: element 0 -> +d
+    b[16] = 43;   // digits 0,1,1,1,1: element 80 (second run, byte 0, digit 0) -> -d
+    b[24] = 155;  // digits 1,2,1,1: element 120 + 1 * 2 + 0 = 122 -> +d
+    b[7] = 14;    // digits 0,0,1,1,1 (14 = ceil(13 * 256 / 243)): elements 7 and 16 + 7 -> -d
+    std::vector<float> y(128);
+    dequantize(TensorType::PTQ1_0, b.data(), y.data(), 128);
+    expect_values(y, {{0, 0.25f}, {80, -0.25f}, {122, 0.25f}, {7, -0.25f}, {23, -0.25f}});
+    int nonzero = 0;
+    for (float v : y) nonzero += v != 0.0f;
+    EXPECT_EQ(nonzero, 5);
+    EXPECT_EQ(block_scale(TensorType::PTQ1_0, b.data()), 0.25f);
+    EXPECT_EQ(type_info(TensorType::PTQ1_0).ggml_id, 143u);
+}
+
 TEST(Dequantize, TQ2_0AndTQ1_0HandMadeBlocks) {
     // TQ2_0: byte m of each 32-byte run holds elements m, m+32, m+64, m+96 of its 128 in bit pairs.
     std::vector<std::uint8_t> b(66, 0x55);
@@ -96,8 +119,9 @@ TEST(Dequantize, Q8_0HandMadeBlock) {
 
 TEST(Dequantize, TernaryRoundTripEveryType) {
     std::mt19937 rng(7);
-    for (auto t : {TensorType::TQ1_0, TensorType::TQ2_0, TensorType::Q2_0, TensorType::Q2_0_G128,
-                   TensorType::PQ2_0, TensorType::F16, TensorType::BF16, TensorType::F32}) {
+    for (auto t :
+         {TensorType::TQ1_0, TensorType::TQ2_0, TensorType::Q2_0, TensorType::Q2_0_G128, TensorType::PQ2_0,
+          TensorType::PTQ1_0, TensorType::F16, TensorType::BF16, TensorType::F32}) {
         const int n = 1024, group = type_info(t).ternary ? static_cast<int>(type_info(t).block_elems) : 128;
         std::vector<float> x(n);
         for (int g = 0; g < n / group; ++g) {
@@ -140,7 +164,7 @@ TEST(Gguf, RoundTripsEveryMetadataTypeAndTensorType) {
     std::mt19937 rng(3);
     std::map<std::string, std::vector<std::uint8_t>> sent;
     for (auto t : {TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q8_0, TensorType::TQ1_0,
-                   TensorType::TQ2_0, TensorType::Q2_0_G128, TensorType::PQ2_0}) {
+                   TensorType::TQ2_0, TensorType::Q2_0_G128, TensorType::PQ2_0, TensorType::PTQ1_0}) {
         const std::uint64_t rows = 4,
                             cols = 1024;  // large enough that the two Q2_0 layouts differ by >= 64 bytes
         std::vector<std::uint8_t> bytes(tensor_bytes(t, rows * cols, "t"));

@@ -44,6 +44,11 @@ constexpr int kTq2Codes = 64;  // TQ2_0: code bytes before d
 constexpr int kTq1Fives = 48;  // TQ1_0: bytes of five trits (32 then 16) before the four-trit bytes
 constexpr int kTq1Fours = 4;
 constexpr int kTqElems = 256;
+// PTQ1_0 (PrismML, id 143): TQ1_0's codec at 128 weights: qs[24] (a run of 16 then one of 8 bytes of five
+// trits), qh[2] (four trits each), then d.
+constexpr int kPtq1Fives = 24;
+constexpr int kPtq1Fours = 2;
+constexpr int kPtqElems = 128;
 
 void dequant_q8_0(const std::uint8_t* b, float* y) {
     const float d = half_to_float(load_u16(b));
@@ -109,6 +114,23 @@ void quant_tq1_0(const float* x, std::uint8_t* b) {
     quant_tq1_run(x + 160, 16, 5, inv, b + 32);                // 160..239
     quant_tq1_run(x + 240, kTq1Fours, 4, inv, b + kTq1Fives);  // 240..255
     store_u16(b + kTq1Fives + kTq1Fours, dh);
+}
+
+void dequant_ptq1_0(const std::uint8_t* b, float* y) {
+    const float d = half_to_float(load_u16(b + kPtq1Fives + kPtq1Fours));
+    dequant_tq1_run(b, 16, 5, d, y);
+    dequant_tq1_run(b + 16, 8, 5, d, y);
+    dequant_tq1_run(b + kPtq1Fives, kPtq1Fours, 4, d, y);
+}
+
+void quant_ptq1_0(const float* x, std::uint8_t* b) {
+    const std::uint16_t dh = float_to_half(block_absmax(x, kPtqElems));
+    const float d = half_to_float(dh);
+    const float inv = d > 0 ? 1.0f / d : 0.0f;
+    quant_tq1_run(x, 16, 5, inv, b);                             // elements 0..79
+    quant_tq1_run(x + 80, 8, 5, inv, b + 16);                    // 80..119
+    quant_tq1_run(x + 120, kPtq1Fours, 4, inv, b + kPtq1Fives);  // 120..127
+    store_u16(b + kPtq1Fives + kPtq1Fours, dh);
 }
 
 template <int Group>
@@ -197,6 +219,7 @@ constexpr Codec kCodecs[] = {
     {TT::Q2_0_G128, dequant_blocks<TT::Q2_0_G128, dequant_q2<128>>,
      quant_blocks<TT::Q2_0_G128, quant_q2<128>>},
     {TT::PQ2_0, dequant_blocks<TT::PQ2_0, dequant_q2<128>>, quant_blocks<TT::PQ2_0, quant_q2<128>>},
+    {TT::PTQ1_0, dequant_blocks<TT::PTQ1_0, dequant_ptq1_0>, quant_blocks<TT::PTQ1_0, quant_ptq1_0>},
     {TT::I8, widen<std::int8_t>, narrow<std::int8_t>},
     {TT::I32, widen<std::int32_t>, narrow<std::int32_t>},
     {TT::I64, widen<std::int64_t>, narrow<std::int64_t>},
@@ -223,6 +246,8 @@ float block_scale(TensorType t, const std::uint8_t* block) {
             return half_to_float(load_u16(block + kTq1Fives + kTq1Fours));
         case TensorType::TQ2_0:
             return half_to_float(load_u16(block + kTq2Codes));
+        case TensorType::PTQ1_0:
+            return half_to_float(load_u16(block + kPtq1Fives + kPtq1Fours));
         case TensorType::Q2_0:
         case TensorType::Q2_0_G128:
         case TensorType::PQ2_0:

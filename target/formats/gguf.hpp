@@ -94,6 +94,7 @@ class GgufFile {
 class GgufWriter {
   public:
     void set(const std::string& key, GgufValue v) { kv_[key] = std::move(v); }
+    void remove(const std::string& key) { kv_.erase(key); }
     // data must hold tensor_bytes(type, product(shape)) bytes.
     void add_tensor(const std::string& name, TensorType type, std::vector<std::uint64_t> shape,
                     std::vector<std::uint8_t> data);

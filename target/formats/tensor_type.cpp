@@ -9,7 +9,7 @@
 namespace ternspec {
 namespace {
 
-constexpr std::array<TensorTypeInfo, 12> kTypes{{
+constexpr std::array<TensorTypeInfo, 13> kTypes{{
     {TensorType::F32, "F32", 0, 1, 4, false},
     {TensorType::F16, "F16", 1, 1, 2, false},
     {TensorType::BF16, "BF16", 30, 1, 2, false},
@@ -19,6 +19,7 @@ constexpr std::array<TensorTypeInfo, 12> kTypes{{
     {TensorType::Q2_0, "Q2_0", 42, 64, 18, true},
     {TensorType::Q2_0_G128, "Q2_0_G128", 42, 128, 34, true},
     {TensorType::PQ2_0, "PQ2_0", 142, 128, 34, true},
+    {TensorType::PTQ1_0, "PTQ1_0", 143, 128, 28, true},
     {TensorType::I8, "I8", 24, 1, 1, false},
     {TensorType::I32, "I32", 26, 1, 4, false},
     {TensorType::I64, "I64", 27, 1, 8, false},

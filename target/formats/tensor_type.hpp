@@ -20,6 +20,7 @@ enum class TensorType : std::uint8_t {
     Q2_0,
     Q2_0_G128,
     PQ2_0,
+    PTQ1_0,
     I8,
     I32,
     I64

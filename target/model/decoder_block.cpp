@@ -1,5 +1,6 @@
 #include "target/model/decoder_block.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "target/kernels/fast_math.hpp"
@@ -18,11 +19,12 @@ DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, cons
         return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
     };
     DecoderBlock b;
+    b.gated = c.hybrid();
     b.attn_norm = floats(p + "attn_norm.weight", H);
-    b.ffn_norm = floats(p + "ffn_norm.weight", H);
+    b.ffn_norm = floats(p + (b.gated ? "post_attention_norm.weight" : "ffn_norm.weight"), H);
     b.q_norm = floats(p + "attn_q_norm.weight", static_cast<std::uint64_t>(c.head_dim));
     b.k_norm = floats(p + "attn_k_norm.weight", static_cast<std::uint64_t>(c.head_dim));
-    TernaryData qkv = ternary(p + "attn_q.weight", {QD, H});
+    TernaryData qkv = ternary(p + "attn_q.weight", {b.gated ? 2 * QD : QD, H});
     qkv.append_rows(ternary(p + "attn_k.weight", {KD, H}));
     qkv.append_rows(ternary(p + "attn_v.weight", {KD, H}));
     b.qkv = pack(qkv, p + "attn_qkv");
@@ -37,15 +39,14 @@ DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, cons
 void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const SequenceRows> seqs,
                            std::vector<float>& x, BlockBuffers& buf) const {
     const int H = c.hidden_size, hd = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads;
-    const int QD = nh * hd, KD = nkv * hd, I = c.intermediate_size;
+    const int QD = nh * hd, KD = nkv * hd;
     const int M = static_cast<int>(x.size() / static_cast<std::size_t>(H));
     const auto rows = static_cast<std::size_t>(M);
+    const int W = QD + 2 * KD;  // [q of every head | k | v] per row, as attend() reads it
     buf.normed.resize(rows * H);
-    buf.qkv.resize(rows * (QD + 2 * KD));
+    buf.qkv.resize(rows * (W + (gated ? QD : 0)));
     buf.att.resize(rows * QD);
     buf.proj.resize(rows * H);
-    buf.gate_up.resize(rows * 2 * I);
-    buf.act.resize(rows * I);
     buf.qa.resize(M, H);
     for_each_row(M, H, [&](int i) {
         float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
@@ -53,11 +54,25 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
         buf.qa.quantize_row(i, ni);
     });
     ternary_matmul(qkv, buf.qa, buf.qkv.data());
+    if (gated) {
+        // Rows come as [q0 | g0 | q1 | g1 ... | k | v]: queries to the front, gates aside.
+        buf.gate.resize(rows * QD);
+        buf.act.resize(rows * (W + QD));
+        for_each_row(M, W + QD, [&](int i) {
+            const float* src = buf.qkv.data() + static_cast<std::size_t>(i) * (W + QD);
+            float* dst = buf.act.data() + static_cast<std::size_t>(i) * W;
+            float* g = buf.gate.data() + static_cast<std::size_t>(i) * QD;
+            for (int h = 0; h < nh; ++h) {
+                std::copy_n(src + 2 * h * hd, hd, dst + h * hd);
+                std::copy_n(src + 2 * h * hd + hd, hd, g + h * hd);
+            }
+            std::copy_n(src + 2 * QD, 2 * KD, dst + QD);
+        });
+        std::copy_n(buf.act.data(), rows * W, buf.qkv.data());
+    }
     // Per sequence: per-head q/k norm, RoPE, the new keys and values into its cache, attention.
     for (const SequenceRows& s : seqs) {
-        auto row_of = [&](int i) {
-            return buf.qkv.data() + static_cast<std::size_t>(s.row0 + i) * (QD + 2 * KD);
-        };
+        auto row_of = [&](int i) { return buf.qkv.data() + static_cast<std::size_t>(s.row0 + i) * W; };
         for_each_row(s.rows, (nh + nkv) * hd, [&](int i) {
             for (int head = 0; head < nh + nkv; ++head) {
                 float* v = row_of(i) + head * hd;
@@ -68,19 +83,34 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
         // Serial: a store may grow the cache.
         for (int i = 0; i < s.rows; ++i)
             s.cache->store(layer, s.base + i, row_of(i) + QD, row_of(i) + QD + KD);
-        attend(*s.cache, layer, *s.slots, buf.qkv.data() + static_cast<std::size_t>(s.row0) * (QD + 2 * KD),
-               static_cast<std::size_t>(QD + 2 * KD), nh, nkv, hd,
+        attend(*s.cache, layer, *s.slots, row_of(0), static_cast<std::size_t>(W), nh, nkv, hd,
                buf.att.data() + static_cast<std::size_t>(s.row0) * QD);
     }
+    if (gated)
+        for_each_row(M, QD, [&](int i) {
+            float* a = buf.att.data() + static_cast<std::size_t>(i) * QD;
+            const float* g = buf.gate.data() + static_cast<std::size_t>(i) * QD;
+            for (int e = 0; e < QD; ++e) a[e] *= 1.0f / (1.0f + std::exp(-g[e]));
+        });
     buf.qa.quantize(buf.att.data(), M, QD);
     ternary_matmul(o, buf.qa, buf.proj.data());
+    for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
+    ffn_residual(c, ffn_norm, gate_up, down, x, buf);
+}
+
+void ffn_residual(const ModelConfig& c, const std::vector<float>& ffn_norm, const TernaryMatrix& gate_up,
+                  const TernaryMatrix& down, std::vector<float>& x, BlockBuffers& buf) {
+    const int H = c.hidden_size, I = c.intermediate_size;
+    const int M = static_cast<int>(x.size() / static_cast<std::size_t>(H));
+    const auto rows = static_cast<std::size_t>(M);
+    buf.normed.resize(rows * H);
+    buf.gate_up.resize(rows * 2 * I);
+    buf.act.resize(rows * I);
+    buf.proj.resize(rows * H);
     buf.qa.resize(M, H);
     for_each_row(M, H, [&](int i) {
-        float* xi = x.data() + static_cast<std::size_t>(i) * H;
-        const float* pi = buf.proj.data() + static_cast<std::size_t>(i) * H;
-        for (int e = 0; e < H; ++e) xi[e] += pi[e];
         float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
-        rms_norm(xi, ffn_norm.data(), H, c.rms_eps, ni);
+        rms_norm(x.data() + static_cast<std::size_t>(i) * H, ffn_norm.data(), H, c.rms_eps, ni);
         buf.qa.quantize_row(i, ni);
     });
     ternary_matmul(gate_up, buf.qa, buf.gate_up.data());

@@ -22,7 +22,7 @@ using FloatFetch = std::function<std::vector<float>(const std::string& name, std
 
 // Scratch space one forward reuses across layers.
 struct BlockBuffers {
-    std::vector<float> normed, qkv, att, proj, gate_up, act;
+    std::vector<float> normed, qkv, att, proj, gate_up, act, gate, conv, gates;
     QuantizedActivations qa;
 };
 
@@ -36,9 +36,17 @@ struct SequenceRows {
     const std::vector<std::vector<int>>* slots;
 };
 
+// x += down(silu(gate(n)) * up(n)) with n = rms_norm(x, ffn_norm), over every row: the FFN half of a layer,
+// the same for Qwen3's layers and both kinds of Qwen3.5's.
+void ffn_residual(const ModelConfig& c, const std::vector<float>& ffn_norm, const TernaryMatrix& gate_up,
+                  const TernaryMatrix& down, std::vector<float>& x, BlockBuffers& buf);
+
 struct DecoderBlock {
     std::vector<float> attn_norm, q_norm, k_norm, ffn_norm;
     TernaryMatrix qkv, o, gate_up, down;
+    // Qwen3.5's gated attention: attn_q emits [query | gate] per head, the output is scaled by sigmoid(gate)
+    // before attn_output; the FFN norm is named post_attention_norm.
+    bool gated = false;
 
     // Tensors prefix + "attn_norm.weight", "attn_q.weight", ... (GGUF names, e.g. prefix "blk.3.").
     static DecoderBlock load(const std::string& prefix, const ModelConfig& c, const TernaryFetch& ternary,
@@ -46,7 +54,8 @@ struct DecoderBlock {
     std::size_t bytes() const { return qkv.bytes() + o.bytes() + gate_up.bytes() + down.bytes(); }
 
     // x (M x hidden, all sequences' rows) is updated in place; the matrices run once over all rows, so
-    // several sequences share each weight read. Keys/values go to cache layer `layer` (not committed).
+    // several sequences share each weight read. Keys/values go to the cache's layer `layer` (its index among
+    // the layers that keep keys and values; not committed).
     void forward(const ModelConfig& c, int layer, std::span<const SequenceRows> seqs, std::vector<float>& x,
                  BlockBuffers& buf) const;
 };

@@ -58,7 +58,18 @@ ModelConfig synth_shape(const std::string& name) {
         c.context_length = s.context, c.tied_embeddings = s.tied;
         return c;
     }
-    throw InputError("unknown shape " + name + " (tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b)");
+    if (name == "qwen3.5-tiny") {  // a small hybrid for tests: 3 GDN layers, then gated attention
+        ModelConfig c;
+        c.architecture = "qwen35";
+        c.vocab_size = 512, c.hidden_size = 256, c.intermediate_size = 512, c.n_layers = 4, c.n_heads = 4,
+        c.n_kv_heads = 2, c.head_dim = 64, c.context_length = 1024, c.tied_embeddings = true;
+        c.rope_theta = 1e7f, c.rms_eps = 1e-6f, c.rope_dims = 16;  // Qwen3.5's partial rotary factor 0.25
+        c.ssm_conv_kernel = 4, c.ssm_head_dim = 64, c.ssm_key_heads = 2, c.ssm_value_heads = 4;
+        c.recurrent_layers = {1, 1, 1, 0};
+        return c;
+    }
+    throw InputError("unknown shape " + name +
+                     " (tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b, qwen3.5-tiny)");
 }
 
 std::string qwen2_tokenizer_json(const nlohmann::json& vocab, const nlohmann::json& added,
@@ -162,15 +173,106 @@ void add_random_block(GgufWriter& w, const ModelConfig& c, const std::string& p,
     matrix("ffn_down.weight", c.hidden_size, c.intermediate_size);
 }
 
+// Floats drawn uniformly from [lo, hi), as F32 (the small float tensors of a GDN layer).
+void add_uniform(GgufWriter& w, const std::string& name, std::vector<std::uint64_t> shape, float lo, float hi,
+                 std::mt19937_64& rng) {
+    std::uint64_t n = 1;
+    for (const auto d : shape) n *= d;
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(rng);
+    w.add_tensor(name, TensorType::F32, std::move(shape), encode_rows(TensorType::F32, v));
+}
+
+// One Qwen3.5 layer under GGUF names: Gated DeltaNet or gated attention, then the FFN.
+void add_random_hybrid_block(GgufWriter& w, const ModelConfig& c, int layer, TensorType type,
+                             std::mt19937_64& rng) {
+    const std::string p = "blk." + std::to_string(layer) + ".";
+    auto matrix = [&](const std::string& name, int rows, int cols) {
+        w.add_tensor(p + name, type, {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols)},
+                     random_matrix(type, rows, cols, rng));
+    };
+    const auto H = static_cast<std::uint64_t>(c.hidden_size);
+    add_uniform(w, p + "attn_norm.weight", {H}, 0.8f, 1.2f, rng);
+    add_uniform(w, p + "post_attention_norm.weight", {H}, 0.8f, 1.2f, rng);
+    if (c.is_recurrent(layer)) {
+        const int C = c.ssm_conv_channels(), VD = c.ssm_value_heads * c.ssm_head_dim;
+        const auto Hv = static_cast<std::uint64_t>(c.ssm_value_heads);
+        matrix("attn_qkv.weight", C, c.hidden_size);
+        matrix("attn_gate.weight", VD, c.hidden_size);
+        add_uniform(w, p + "ssm_conv1d.weight",
+                    {static_cast<std::uint64_t>(C), static_cast<std::uint64_t>(c.ssm_conv_kernel)}, -0.6f,
+                    0.6f, rng);
+        add_uniform(w, p + "ssm_dt.bias", {Hv}, -1.0f, 1.0f, rng);
+        add_uniform(w, p + "ssm_a", {Hv}, -2.0f, -0.1f, rng);
+        const float r = 2.0f / std::sqrt(static_cast<float>(c.hidden_size));
+        add_uniform(w, p + "ssm_beta.weight", {Hv, H}, -r, r, rng);
+        add_uniform(w, p + "ssm_alpha.weight", {Hv, H}, -r, r, rng);
+        add_uniform(w, p + "ssm_norm.weight", {static_cast<std::uint64_t>(c.ssm_head_dim)}, 0.8f, 1.2f, rng);
+        matrix("ssm_out.weight", c.hidden_size, VD);
+    } else {
+        const int QD = c.n_heads * c.head_dim, KD = c.n_kv_heads * c.head_dim;
+        add_uniform(w, p + "attn_q_norm.weight", {static_cast<std::uint64_t>(c.head_dim)}, 0.8f, 1.2f, rng);
+        add_uniform(w, p + "attn_k_norm.weight", {static_cast<std::uint64_t>(c.head_dim)}, 0.8f, 1.2f, rng);
+        matrix("attn_q.weight", 2 * QD, c.hidden_size);
+        matrix("attn_k.weight", KD, c.hidden_size);
+        matrix("attn_v.weight", KD, c.hidden_size);
+        matrix("attn_output.weight", c.hidden_size, QD);
+    }
+    matrix("ffn_gate.weight", c.intermediate_size, c.hidden_size);
+    matrix("ffn_up.weight", c.intermediate_size, c.hidden_size);
+    matrix("ffn_down.weight", c.hidden_size, c.intermediate_size);
+}
+
 void check_synth_type(TensorType type) {
     if (!type_info(type).ternary && type != TensorType::F16 && type != TensorType::BF16 &&
         type != TensorType::F32)
         throw InputError("synth writes ternary models: choose a ternary type or f16/bf16/f32");
 }
 
+// qwen35.* keys as llama.cpp's loader reads them (src/models/qwen35.cpp); the layer pattern as an interval.
+void set_qwen35_metadata(GgufWriter& w, const ModelConfig& c, const std::string& name) {
+    auto u32 = [](int v) { return GgufValue::u32(static_cast<std::uint32_t>(v)); };
+    int interval = 0;
+    for (int l = 0; l < c.n_layers && !interval; ++l)
+        if (!c.is_recurrent(l)) interval = l + 1;
+    for (int l = 0; l < c.n_layers; ++l)
+        if (c.is_recurrent(l) != (interval == 0 || (l + 1) % interval != 0))
+            throw InputError("this layer pattern is not every n-th layer full attention");
+    w.set("general.architecture", GgufValue::str("qwen35"));
+    w.set("general.name", GgufValue::str(name));
+    w.set("general.alignment", u32(32));
+    w.set("qwen35.context_length", u32(c.context_length));
+    w.set("qwen35.embedding_length", u32(c.hidden_size));
+    w.set("qwen35.feed_forward_length", u32(c.intermediate_size));
+    w.set("qwen35.block_count", u32(c.n_layers));
+    w.set("qwen35.attention.head_count", u32(c.n_heads));
+    w.set("qwen35.attention.head_count_kv", u32(c.n_kv_heads));
+    w.set("qwen35.attention.key_length", u32(c.head_dim));
+    w.set("qwen35.attention.value_length", u32(c.head_dim));
+    w.set("qwen35.attention.layer_norm_rms_epsilon", GgufValue::f32(c.rms_eps));
+    w.set("qwen35.rope.freq_base", GgufValue::f32(c.rope_theta));
+    w.set("qwen35.rope.dimension_count", u32(c.rotary_dims()));
+    const int pairs = c.rotary_dims() / 2;  // Qwen3.5's [11, 11, 10] scaled to the rotary pairs
+    const int t = pairs * 11 / 32, h = pairs * 11 / 32;
+    w.set("qwen35.rope.dimension_sections",
+          GgufValue::array(GgufType::I32, {GgufValue::i32(t), GgufValue::i32(h),
+                                           GgufValue::i32(pairs - t - h), GgufValue::i32(0)}));
+    w.set("qwen35.ssm.conv_kernel", u32(c.ssm_conv_kernel));
+    w.set("qwen35.ssm.state_size", u32(c.ssm_head_dim));
+    w.set("qwen35.ssm.group_count", u32(c.ssm_key_heads));
+    w.set("qwen35.ssm.time_step_rank", u32(c.ssm_value_heads));
+    w.set("qwen35.ssm.inner_size", u32(c.ssm_value_heads * c.ssm_head_dim));
+    w.set("qwen35.full_attention_interval", u32(interval ? interval : c.n_layers + 1));
+}
+
 void set_synth_metadata(GgufWriter& w, const ModelConfig& c) {
-    set_qwen3_metadata(
-        w, c, "ternspec synthetic " + std::to_string(c.hidden_size) + "x" + std::to_string(c.n_layers));
+    const std::string name =
+        "ternspec synthetic " + std::to_string(c.hidden_size) + "x" + std::to_string(c.n_layers);
+    if (c.hybrid())
+        set_qwen35_metadata(w, c, name);
+    else
+        set_qwen3_metadata(w, c, name);
     synth_tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
     w.set("tokenizer.chat_template", GgufValue::str(""));
 }
@@ -194,7 +296,10 @@ void synth_model(const std::string& out, const ModelConfig& c, TensorType type, 
         if (progress) progress(++done, total, "output.weight");
     }
     for (int l = 0; l < c.n_layers; ++l) {
-        add_random_block(w, c, "blk." + std::to_string(l) + ".", type, rng);
+        if (c.hybrid())
+            add_random_hybrid_block(w, c, l, type, rng);
+        else
+            add_random_block(w, c, "blk." + std::to_string(l) + ".", type, rng);
         if (progress) progress(++done, total, "blk." + std::to_string(l));
     }
     w.write(out);

@@ -10,7 +10,7 @@
 namespace ternspec {
 
 KvCache::KvCache(const ModelConfig& cfg, int capacity, KvType type)
-    : layers_(cfg.n_layers),
+    : layers_(cfg.kv_layers()),
       capacity_(capacity),
       kv_heads_(cfg.n_kv_heads),
       head_dim_(cfg.head_dim),
@@ -18,6 +18,18 @@ KvCache::KvCache(const ModelConfig& cfg, int capacity, KvType type)
       type_(type),
       elem_(type == KvType::F16 ? 2 : 4) {
     if (capacity <= 0) throw InputError("KV cache capacity must be positive");
+    const auto r = static_cast<std::size_t>(cfg.recurrent_count());
+    conv_.assign(r, std::vector<float>(static_cast<std::size_t>(std::max(cfg.ssm_conv_kernel - 1, 0)) *
+                                       static_cast<std::size_t>(cfg.ssm_conv_channels())));
+    ssm_.assign(r, std::vector<float>(static_cast<std::size_t>(cfg.ssm_value_heads) * cfg.ssm_head_dim *
+                                      cfg.ssm_head_dim));
+}
+
+void KvCache::refuse_rollback(const char* what, int n) const {
+    if (n != 0 && !conv_.empty())
+        throw Error(std::string("KvCache::") + what +
+                    ": rolling back a hybrid target's recurrent state is not implemented yet (issue #35); "
+                    "speculative decoding needs it");
 }
 
 std::size_t KvCache::offset(int layer, int which, int head, int slot) const {
@@ -82,17 +94,25 @@ void KvCache::commit(int n) {
 void KvCache::trim_by(int n) {
     if (n < 0 || n > size_)
         throw Error("KvCache::trim_by(" + std::to_string(n) + ") with " + std::to_string(size_) + " rows");
+    refuse_rollback("trim_by", n);
     size_ -= n;
 }
 
 void KvCache::truncate(int len) {
     if (len < 0 || len > size_)
         throw Error("KvCache::truncate(" + std::to_string(len) + ") with " + std::to_string(size_) + " rows");
+    if (len == 0) {
+        for (auto& v : conv_) std::fill(v.begin(), v.end(), 0.0f);
+        for (auto& v : ssm_) std::fill(v.begin(), v.end(), 0.0f);
+    } else {
+        refuse_rollback("truncate", size_ - len);
+    }
     size_ = len;
 }
 
 void KvCache::keep(int count, std::span<const int> offsets) {
     if (count < 0 || count > size_) throw Error("KvCache::keep: count out of range");
+    refuse_rollback("keep", count - static_cast<int>(offsets.size()));
     const int base = size_ - count;
     int prev = -1;
     for (std::size_t i = 0; i < offsets.size(); ++i) {

@@ -41,6 +41,17 @@ class KvCache {
 
     std::size_t bytes() const { return data_.size(); }  // allocated now
 
+    // A hybrid target's Gated DeltaNet layers (r = index among them): the conv window (conv_kernel - 1 rows
+    // of conv channels, oldest first) and the recurrent state (value heads x head_dim x head_dim, each value
+    // row's key-dim entries contiguous), f32, as of size() tokens. Rolling them back to an earlier length
+    // is issue #35's (replay); until then trim_by, truncate and keep refuse to move a hybrid cache backwards,
+    // except truncate(0), which starts over from the zero state.
+    int recurrent_layers() const { return static_cast<int>(conv_.size()); }
+    std::vector<float>& conv_state(int r) { return conv_[static_cast<std::size_t>(r)]; }
+    std::vector<float>& ssm_state(int r) { return ssm_[static_cast<std::size_t>(r)]; }
+    const std::vector<float>& conv_state(int r) const { return conv_[static_cast<std::size_t>(r)]; }
+    const std::vector<float>& ssm_state(int r) const { return ssm_[static_cast<std::size_t>(r)]; }
+
   private:
     std::size_t offset(int layer, int which, int head, int slot) const;
     void grow_to(int rows);
@@ -50,6 +61,8 @@ class KvCache {
     int elem_;
     int size_ = 0;
     std::vector<std::uint8_t> data_;  // [layer][k|v][kv head][slot < allocated_][head_dim]
+    std::vector<std::vector<float>> conv_, ssm_;
+    void refuse_rollback(const char* what, int n) const;
 };
 
 }  // namespace ternspec

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "target/formats/gguf.hpp"
@@ -163,38 +164,108 @@ void read_generation_config(const std::string& folder, Tokenizer& tok) {
             static_cast<std::int32_t>(json_integer(id, 0, tok.vocab_size() - 1, path + ": eos_token_id")));
 }
 
+// The qwen35 keys this reader understands; any other qwen35.* key, and any prism.* key (PrismML's
+// Hadamard rotation, not applied yet), is an error naming it: a key not understood may change the forward.
+void check_hybrid_keys(const GgufFile& g) {
+    static const char* known[] = {"context_length",
+                                  "embedding_length",
+                                  "feed_forward_length",
+                                  "block_count",
+                                  "vocab_size",
+                                  "attention.head_count",
+                                  "attention.head_count_kv",
+                                  "attention.key_length",
+                                  "attention.value_length",
+                                  "attention.layer_norm_rms_epsilon",
+                                  "rope.freq_base",
+                                  "rope.dimension_count",
+                                  "rope.dimension_sections",
+                                  "ssm.conv_kernel",
+                                  "ssm.state_size",
+                                  "ssm.group_count",
+                                  "ssm.time_step_rank",
+                                  "ssm.inner_size",
+                                  "full_attention_interval",
+                                  "nextn_predict_layers"};
+    for (const auto& [key, value] : g.metadata()) {
+        if (key.rfind("prism.", 0) == 0)
+            throw FormatError(g.path() + ": metadata " + key +
+                              " (PrismML's rotated basis) is not supported yet; ternspec would compute a "
+                              "different model");
+        if (key.rfind("qwen35.", 0) != 0) continue;
+        const std::string rest = key.substr(7);
+        if (std::find(std::begin(known), std::end(known), rest) == std::end(known))
+            throw FormatError(g.path() + ": metadata " + key + " is not understood by ternspec");
+    }
+}
+
+// Qwen3.5's layer pattern and Gated DeltaNet sizes (llama.cpp's src/models/qwen35.cpp).
+void read_hybrid(const GgufFile& g, ModelConfig& c,
+                 const std::function<std::int32_t(const std::string&)>& i32) {
+    check_hybrid_keys(g);
+    c.ssm_conv_kernel = i32("qwen35.ssm.conv_kernel");
+    c.ssm_head_dim = i32("qwen35.ssm.state_size");
+    c.ssm_key_heads = i32("qwen35.ssm.group_count");
+    c.ssm_value_heads = i32("qwen35.ssm.time_step_rank");
+    const auto inner = i32("qwen35.ssm.inner_size");
+    if (static_cast<std::int64_t>(c.ssm_head_dim) * c.ssm_value_heads != inner)
+        throw FormatError(g.path() + ": qwen35.ssm.inner_size " + std::to_string(inner) +
+                          " is not ssm.state_size x ssm.time_step_rank (" + std::to_string(c.ssm_head_dim) +
+                          " x " + std::to_string(c.ssm_value_heads) + ")");
+    if (g.find("qwen35.attention.value_length") &&
+        i32("qwen35.attention.value_length") != i32("qwen35.attention.key_length"))
+        throw FormatError(g.path() + ": qwen35.attention.value_length differs from key_length");
+    const auto sections = g.get("qwen35.rope.dimension_sections").as_array("qwen35.rope.dimension_sections");
+    if (sections.size() != 4)
+        throw FormatError(g.path() + ": qwen35.rope.dimension_sections has " +
+                          std::to_string(sections.size()) + " entries, expected 4");
+    c.rope_dims = g.find("qwen35.rope.dimension_count") ? i32("qwen35.rope.dimension_count") : c.head_dim;
+    const std::int32_t interval =
+        g.find("qwen35.full_attention_interval") ? i32("qwen35.full_attention_interval") : 4;
+    if (interval < 1) throw FormatError(g.path() + ": qwen35.full_attention_interval must be at least 1");
+    c.recurrent_layers.assign(static_cast<std::size_t>(std::max(c.n_layers, 0)), 0);
+    for (int l = 0; l < c.n_layers; ++l)
+        c.recurrent_layers[static_cast<std::size_t>(l)] = (l + 1) % interval != 0;
+}
+
 ModelConfig config_from_gguf(const GgufFile& g) {
     ModelConfig c;
     const auto arch = g.get("general.architecture").as_string("general.architecture");
-    if (arch != "qwen3") throw FormatError(g.path() + ": architecture " + arch + " is not supported (qwen3)");
+    if (arch != "qwen3" && arch != "qwen35")
+        throw FormatError(g.path() + ": architecture " + arch + " is not supported (qwen3, qwen35)");
+    c.architecture = arch;
+    const std::string a = arch + ".";
     auto i32 = [&](const std::string& k) {
         const auto v = g.get(k).as_int(k);
         if (v < 0 || v > INT32_MAX) throw FormatError(g.path() + ": " + k + " out of range");
         return static_cast<std::int32_t>(v);
     };
-    c.hidden_size = i32("qwen3.embedding_length");
-    c.intermediate_size = i32("qwen3.feed_forward_length");
+    c.hidden_size = i32(a + "embedding_length");
+    c.intermediate_size = i32(a + "feed_forward_length");
     // As llama.cpp counts them, block_count includes the MTP (nextn) layers that follow the main stack.
-    c.n_layers = i32("qwen3.block_count") -
-                 (g.find("qwen3.nextn_predict_layers") ? i32("qwen3.nextn_predict_layers") : 0);
-    c.n_heads = i32("qwen3.attention.head_count");
-    c.n_kv_heads = g.find("qwen3.attention.head_count_kv") ? i32("qwen3.attention.head_count_kv") : c.n_heads;
-    c.head_dim = g.find("qwen3.attention.key_length") ? i32("qwen3.attention.key_length")
-                                                      : (c.n_heads ? c.hidden_size / c.n_heads : 0);
-    c.context_length = i32("qwen3.context_length");
-    if (auto* s = g.find("qwen3.rope.scaling.type"); s && s->as_string("qwen3.rope.scaling.type") != "none")
-        throw FormatError(g.path() + ": qwen3.rope.scaling.type is " +
-                          s->as_string("qwen3.rope.scaling.type") +
+    c.n_layers =
+        i32(a + "block_count") - (g.find(a + "nextn_predict_layers") ? i32(a + "nextn_predict_layers") : 0);
+    c.n_heads = i32(a + "attention.head_count");
+    c.n_kv_heads = g.find(a + "attention.head_count_kv") ? i32(a + "attention.head_count_kv") : c.n_heads;
+    c.head_dim = g.find(a + "attention.key_length") ? i32(a + "attention.key_length")
+                                                    : (c.n_heads ? c.hidden_size / c.n_heads : 0);
+    c.context_length = i32(a + "context_length");
+    if (auto* s = g.find(a + "rope.scaling.type"); s && s->as_string(a + "rope.scaling.type") != "none")
+        throw FormatError(g.path() + ": " + a + "rope.scaling.type is " +
+                          s->as_string(a + "rope.scaling.type") +
                           ", which ternspec does not apply (plain RoPE only)");
-    if (auto* v = g.find("qwen3.rope.freq_base"))
-        c.rope_theta = static_cast<float>(v->as_float("qwen3.rope.freq_base"));
-    if (auto* v = g.find("qwen3.attention.layer_norm_rms_epsilon"))
-        c.rms_eps = static_cast<float>(v->as_float("qwen3.attention.layer_norm_rms_epsilon"));
+    if (auto* v = g.find(a + "rope.freq_base"))
+        c.rope_theta = static_cast<float>(v->as_float(a + "rope.freq_base"));
+    if (auto* v = g.find(a + "attention.layer_norm_rms_epsilon"))
+        c.rms_eps = static_cast<float>(v->as_float(a + "attention.layer_norm_rms_epsilon"));
+    else if (arch == "qwen35")
+        throw FormatError(g.path() + ": missing metadata qwen35.attention.layer_norm_rms_epsilon");
+    if (arch == "qwen35") read_hybrid(g, c, i32);
     const auto* emb = g.find_tensor("token_embd.weight");
     if (emb)
         c.vocab_size = static_cast<std::int32_t>(emb->shape[0]);
-    else if (g.find("qwen3.vocab_size") && g.find("qwen3.nextn_predict_layers"))  // an MTP-only file
-        c.vocab_size = i32("qwen3.vocab_size");
+    else if (g.find(a + "vocab_size") && g.find(a + "nextn_predict_layers"))  // an MTP-only file
+        c.vocab_size = i32(a + "vocab_size");
     else
         throw FormatError(g.path() + ": missing tensor token_embd.weight");
     c.tied_embeddings = g.find_tensor("output.weight") == nullptr;
@@ -293,9 +364,9 @@ ModelFiles ModelFiles::open_gguf(const std::string& path) {
     ModelFiles mf;
     mf.gguf_ = std::make_shared<GgufFile>(path);
     mf.config_ = config_from_gguf(*mf.gguf_);
-    if (auto* n = mf.gguf_->find("qwen3.nextn_predict_layers"))
-        mf.extra_layers_ =
-            static_cast<int>(std::clamp<std::int64_t>(n->as_int("qwen3.nextn_predict_layers"), 0, 1024));
+    const std::string nextn = mf.config_.architecture + ".nextn_predict_layers";
+    if (auto* n = mf.gguf_->find(nextn))
+        mf.extra_layers_ = static_cast<int>(std::clamp<std::int64_t>(n->as_int(nextn), 0, 1024));
     for (const auto& t : mf.gguf_->tensors())
         mf.tensors_[t.name] = {t.name, t.name, t.type, t.shape, mf.gguf_->tensor_data(t), t.n_bytes, path};
     mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_gguf(*mf.gguf_));

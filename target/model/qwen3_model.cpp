@@ -86,15 +86,25 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
         return ternary(name, std::move(shape));
     };
     auto fetch_floats = [&](const std::string& name, std::uint64_t n) { return floats(name, n); };
+    auto fetch_matrix = [&](const std::string& name, std::uint64_t rows, std::uint64_t cols) {
+        const auto& t = files.get(name);
+        expect_shape(t, {rows, cols});
+        return import_floats(t);
+    };
     // A file whose block_count is smaller than its layers would run a truncated model without a word.
     for (const auto& [name, t] : files.tensors()) {
         if (block_index(name) >= c.n_layers + files.extra_layers())
             throw FormatError(t.file + ": tensor " + t.source_name + " is past the " +
                               std::to_string(c.n_layers) + " layers the file declares");
     }
-    for (int l = 0; l < c.n_layers; ++l)
-        m->layers_.push_back(
-            DecoderBlock::load("blk." + std::to_string(l) + ".", c, fetch_ternary, fetch_floats));
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string prefix = "blk." + std::to_string(l) + ".";
+        if (c.is_recurrent(l))
+            m->recurrent_.push_back(
+                DeltaNetBlock::load(prefix, c, fetch_ternary, fetch_floats, fetch_matrix));
+        else
+            m->layers_.push_back(DecoderBlock::load(prefix, c, fetch_ternary, fetch_floats));
+    }
     if (m->quantized_)
         spdlog::warn("{}: float weights were not ternary; quantised them with absmean per group of 128",
                      files.path());
@@ -109,6 +119,7 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
 std::size_t Qwen3Model::weight_bytes() const {
     std::size_t b = head_matrix().bytes();
     for (const auto& L : layers_) b += L.bytes();
+    for (const auto& L : recurrent_) b += L.bytes();
     return b;
 }
 
@@ -184,6 +195,8 @@ int check_inputs(std::span<const Qwen3Model::SequenceInput> seqs, int context_le
                                  " is past the model's context of " + std::to_string(context_length));
             if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
                 throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
+            if (!in.parents.empty() && s.cache->recurrent_layers() > 0 && in.parents[i] != i - 1)
+                throw InputError("a hybrid target's recurrent layers take a chain, not a tree of tokens");
         }
         for (const int row : in.logit_rows)
             if (row < 0 || row >= M) throw Error("forward: logit row out of range");
@@ -206,7 +219,7 @@ struct BatchLayout {
         for (int r = 0; const auto& s : seqs) {
             const ForwardInput& in = *s.input;
             const int M = static_cast<int>(in.tokens.size());
-            ropes.emplace_back(in.positions, cfg.head_dim, cfg.rope_theta);
+            ropes.emplace_back(in.positions, cfg.rotary_dims(), cfg.rope_theta);
             slots.push_back(attention_slots(s.cache->size(), M, in.parents));
             rows.push_back({s.cache, s.cache->size(), r, M, &ropes.back(), &slots.back()});
             r += M;
@@ -237,7 +250,13 @@ std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInpu
     BlockBuffers buf;
     for (int l = 0; l < cfg_.n_layers; ++l) {
         capture(l);
-        layers_[static_cast<std::size_t>(l)].forward(cfg_, l, layout.rows, x, buf);
+        if (cfg_.is_recurrent(l)) {
+            const int r = cfg_.recurrent_index(l);
+            recurrent_[static_cast<std::size_t>(r)].forward(cfg_, r, layout.rows, x, buf);
+        } else {
+            const int k = cfg_.kv_index(l);
+            layers_[static_cast<std::size_t>(k)].forward(cfg_, k, layout.rows, x, buf);
+        }
     }
     capture(cfg_.n_layers);
     for (const auto& s : seqs) s.cache->commit(static_cast<int>(s.input->tokens.size()));

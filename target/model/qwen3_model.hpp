@@ -1,6 +1,7 @@
 #pragma once
-// The ternary Qwen3 target: weights packed once at load, and one batched forward over a chain or a tree
-// of new tokens that returns logits for the rows asked for and, on request, hidden states.
+// The ternary Qwen3 target, and Qwen3.5's hybrid (qwen35: Gated DeltaNet layers between gated attention
+// layers): weights packed once at load, and one batched forward over a chain or a tree (Qwen3 only) of new
+// tokens that returns logits for the rows asked for and, on request, hidden states.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include "target/kernels/ternary_matrix.hpp"
 #include "target/model/decoder_block.hpp"
+#include "target/model/delta_net_block.hpp"
 #include "target/model/kv_cache.hpp"
 #include "target/model/model_files.hpp"
 
@@ -85,7 +87,8 @@ class Qwen3Model {
     TernaryMatrix embed_;
     std::unique_ptr<TernaryMatrix> head_;  // null when tied
     std::vector<float> output_norm_;
-    std::vector<DecoderBlock> layers_;
+    std::vector<DecoderBlock> layers_;      // the layers with attention, in order
+    std::vector<DeltaNetBlock> recurrent_;  // a hybrid's Gated DeltaNet layers, in order
     bool quantized_ = false;
 };
 

@@ -31,6 +31,8 @@ std::string variant_note(TensorType t) {
             return "legacy Ternary-Bonsai Q2_0 (group 128, 34-byte blocks)";
         case TensorType::PQ2_0:
             return "PQ2_0 (group 128, 34-byte blocks)";
+        case TensorType::PTQ1_0:
+            return "PTQ1_0 (PrismML: TQ1_0's base-3 codec at group 128, 28-byte blocks)";
         case TensorType::TQ1_0:
             return "TQ1_0 (base-3, group 256)";
         case TensorType::TQ2_0:
@@ -98,8 +100,16 @@ std::optional<int> inspect_drafter_folder(const Args& args, const std::string& p
     return inspect_other(args, path, "Hugging Face folder", arch, rows, cfg, "config.json", true);
 }
 
-// A Qwen3 target: configuration, tensor types with their format variant, every tensor, the tokenizer and
-// the chat template.
+// "GGGA GGGA": one letter a layer, G for Gated DeltaNet, A for (gated) attention, a space every four.
+std::string layer_pattern(const ModelConfig& c) {
+    std::string out;
+    for (int l = 0; l < c.n_layers; ++l)
+        out += std::string(l && l % 4 == 0 ? " " : "") + (c.is_recurrent(l) ? "G" : "A");
+    return out;
+}
+
+// A Qwen3 or Qwen3.5 target: configuration, tensor types with their format variant, every tensor, the
+// tokenizer and the chat template.
 int inspect_target(const Args& args, const ModelFiles& mf) {
     const auto& c = mf.config();
     std::map<TensorType, std::pair<int, std::uint64_t>> by_type;
@@ -126,6 +136,14 @@ int inspect_target(const Args& args, const ModelFiles& mf) {
                        {"rope_theta", c.rope_theta},
                        {"rms_eps", c.rms_eps},
                        {"tied_embeddings", c.tied_embeddings}};
+        if (c.hybrid())
+            j["config"]["hybrid"] = {{"layer_pattern", layer_pattern(c)},
+                                     {"rope_dims", c.rotary_dims()},
+                                     {"ssm_conv_kernel", c.ssm_conv_kernel},
+                                     {"ssm_head_dim", c.ssm_head_dim},
+                                     {"ssm_key_heads", c.ssm_key_heads},
+                                     {"ssm_value_heads", c.ssm_value_heads},
+                                     {"rotation", "none"}};
         j["tensors"] = nlohmann::json::array();
         for (const auto& [n, t] : mf.tensors())
             j["tensors"].push_back({{"name", n},
@@ -154,6 +172,12 @@ int inspect_target(const Args& args, const ModelFiles& mf) {
         c.vocab_size, c.hidden_size, c.intermediate_size, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim,
         c.context_length, c.rope_theta, c.rms_eps,
         c.tied_embeddings ? "tied embeddings" : "separate LM head");
+    if (c.hybrid())
+        std::printf(
+            "hybrid: layers %s (G: Gated DeltaNet, A: gated attention); RoPE on %d of %d dims; "
+            "Gated DeltaNet: conv %d, %d key and %d value heads of %d; rotation: none\n",
+            layer_pattern(c).c_str(), c.rotary_dims(), c.head_dim, c.ssm_conv_kernel, c.ssm_key_heads,
+            c.ssm_value_heads, c.ssm_head_dim);
     std::printf("\ntensor types:\n");
     for (const auto& [t, cnt] : by_type)
         std::printf("  %-10s %4d tensors %12llu bytes  %s\n", std::string(type_info(t).name).c_str(),
@@ -197,7 +221,8 @@ int cmd_inspect(int argc, char** argv) {
     if (std::filesystem::is_regular_file(path)) {
         const GgufFile g(path);
         const auto* arch = g.find("general.architecture");
-        if (arch && arch->type == GgufType::STRING && arch->as_string("general.architecture") != "qwen3")
+        if (arch && arch->type == GgufType::STRING && arch->as_string("general.architecture") != "qwen3" &&
+            arch->as_string("general.architecture") != "qwen35")
             return inspect_other_gguf(args, g);
     }
     if (const auto done = inspect_drafter_folder(args, path)) return *done;

@@ -28,7 +28,8 @@ int cmd_synth(int argc, char** argv) {
         "--mtp D, drafters at the real shapes beside it (random weights: their cost does not depend on\n"
         "the values): OUT.eagle3-ternary.gguf (packed ternary at load), OUT.eagle3-int8.gguf (f16,\n"
         "int8 at load) and OUT.mtp.gguf (ternary modules).",
-        {{"shape", 0, "NAME", "tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b or qwen3-8b", "tiny"},
+        {{"shape", 0, "NAME", "tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b or qwen3.5-tiny (a hybrid)",
+          "tiny"},
          {"type", 0, "TYPE",
           "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, tq2_0, tq1_0, f16, "
           "bf16 or f32",

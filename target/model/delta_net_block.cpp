@@ -1,0 +1,143 @@
+#include "target/model/delta_net_block.hpp"
+
+#include <cmath>
+
+#include "target/kernels/row_parallel.hpp"
+#include "target/model/qwen3_model.hpp"
+
+namespace ternspec {
+
+DeltaNetBlock DeltaNetBlock::load(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary,
+                                  const FloatFetch& floats, const MatrixFetch& matrix) {
+    const auto H = static_cast<std::uint64_t>(c.hidden_size),
+               I = static_cast<std::uint64_t>(c.intermediate_size);
+    const auto C = static_cast<std::uint64_t>(c.ssm_conv_channels());
+    const auto Hv = static_cast<std::uint64_t>(c.ssm_value_heads);
+    const auto VD = Hv * static_cast<std::uint64_t>(c.ssm_head_dim);
+    auto pack = [](const TernaryData& d, const std::string& name) {
+        return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
+    };
+    DeltaNetBlock b;
+    b.attn_norm = floats(p + "attn_norm.weight", H);
+    b.ffn_norm = floats(p + "post_attention_norm.weight", H);
+    b.conv = matrix(p + "ssm_conv1d.weight", C, static_cast<std::uint64_t>(c.ssm_conv_kernel));
+    b.alpha_beta = matrix(p + "ssm_alpha.weight", Hv, H);
+    const auto beta = matrix(p + "ssm_beta.weight", Hv, H);
+    b.alpha_beta.insert(b.alpha_beta.end(), beta.begin(), beta.end());
+    b.dt_bias = floats(p + "ssm_dt.bias", Hv);
+    b.a = floats(p + "ssm_a", Hv);
+    b.out_norm = floats(p + "ssm_norm.weight", static_cast<std::uint64_t>(c.ssm_head_dim));
+    TernaryData qkvz = ternary(p + "attn_qkv.weight", {C, H});
+    qkvz.append_rows(ternary(p + "attn_gate.weight", {VD, H}));
+    b.qkvz = pack(qkvz, p + "attn_qkvz");
+    b.out = pack(ternary(p + "ssm_out.weight", {H, VD}), p + "ssm_out.weight");
+    TernaryData gu = ternary(p + "ffn_gate.weight", {I, H});
+    gu.append_rows(ternary(p + "ffn_up.weight", {I, H}));
+    b.gate_up = pack(gu, p + "ffn_gate_up");
+    b.down = pack(ternary(p + "ffn_down.weight", {H, I}), p + "ffn_down.weight");
+    return b;
+}
+
+namespace {
+
+float sigmoid(float x) {
+    return 1.0f / (1.0f + std::exp(-x));
+}
+
+float softplus(float x) {  // as ggml: the identity past 20, where log(1 + e^x) rounds to x anyway
+    return x > 20.0f ? x : std::log1p(std::exp(x));
+}
+
+// x / max(|x|, eps), the sum in double (llama.cpp's ggml_l2_norm), then times `scale`.
+void l2_normalize(float* x, int n, float eps, float scale) {
+    double ss = 0;
+    for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+    const float r = scale / std::max(static_cast<float>(std::sqrt(ss)), eps);
+    for (int i = 0; i < n; ++i) x[i] *= r;
+}
+
+float dot(const float* a, const float* b, int n) {
+    float s = 0;
+    for (int i = 0; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+}  // namespace
+
+void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const SequenceRows> seqs,
+                            std::vector<float>& x, BlockBuffers& buf) const {
+    const int H = c.hidden_size, K = c.ssm_conv_kernel, C = c.ssm_conv_channels();
+    const int d = c.ssm_head_dim, Hk = c.ssm_key_heads, Hv = c.ssm_value_heads, VD = Hv * d, KD = Hk * d;
+    const int W = C + VD;  // a projected row: q, k, v (conv channels), then z
+    const int M = static_cast<int>(x.size() / static_cast<std::size_t>(H));
+    const auto rows = static_cast<std::size_t>(M);
+    buf.normed.resize(rows * H);
+    buf.qkv.resize(rows * W);
+    buf.gates.resize(rows * 2 * Hv);
+    buf.att.resize(rows * VD);
+    buf.proj.resize(rows * H);
+    buf.conv.resize(static_cast<std::size_t>(C));
+    buf.qa.resize(M, H);
+    for_each_row(M, H, [&](int i) {
+        float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
+        rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps, ni);
+        buf.qa.quantize_row(i, ni);
+        for (int j = 0; j < 2 * Hv; ++j)  // alpha and beta from the unquantised normed row
+            buf.gates[static_cast<std::size_t>(i) * 2 * Hv + j] =
+                dot(ni, alpha_beta.data() + static_cast<std::size_t>(j) * H, H);
+    });
+    ternary_matmul(qkvz, buf.qa, buf.qkv.data());
+    const float q_scale = 1.0f / std::sqrt(static_cast<float>(d));
+    for (const SequenceRows& s : seqs) {
+        float* window = s.cache->conv_state(r).data();  // (K - 1) x C, oldest first
+        float* state = s.cache->ssm_state(r).data();    // Hv x d (value) x d (key)
+        for (int t = 0; t < s.rows; ++t) {              // token by token: the recurrence's fixed order
+            const std::size_t row = static_cast<std::size_t>(s.row0 + t);
+            float* in = buf.qkv.data() + row * W;
+            float* co = buf.conv.data();
+            for (int ch = 0; ch < C; ++ch) {
+                const float* w = conv.data() + static_cast<std::size_t>(ch) * K;
+                float acc = 0;
+                for (int k = 0; k < K - 1; ++k) acc += w[k] * window[static_cast<std::size_t>(k) * C + ch];
+                acc += w[K - 1] * in[ch];
+                co[ch] = acc * sigmoid(acc);
+            }
+            for (int k = 0; k + 1 < K - 1; ++k)
+                std::copy_n(window + static_cast<std::size_t>(k + 1) * C, C,
+                            window + static_cast<std::size_t>(k) * C);
+            if (K > 1) std::copy_n(in, C, window + static_cast<std::size_t>(K - 2) * C);
+            for (int h = 0; h < Hk; ++h) {
+                l2_normalize(co + h * d, d, c.rms_eps, q_scale);
+                l2_normalize(co + KD + h * d, d, c.rms_eps, 1.0f);
+            }
+            const float* g = buf.gates.data() + row * 2 * Hv;
+            float* o = buf.att.data() + row * VD;
+            for (int h = 0; h < Hv; ++h) {
+                const float* q = co + (h % Hk) * d;
+                const float* k = co + KD + (h % Hk) * d;
+                const float* v = co + 2 * KD + h * d;
+                const float decay = std::exp(softplus(g[h] + dt_bias[static_cast<std::size_t>(h)]) *
+                                             a[static_cast<std::size_t>(h)]);
+                const float beta = sigmoid(g[Hv + h]);
+                float* S = state + static_cast<std::size_t>(h) * d * d;
+                for (int j = 0; j < d;
+                     ++j) {  // one value row: S_j <- decay S_j + k beta (v_j - decay S_j . k)
+                    float* Sj = S + static_cast<std::size_t>(j) * d;
+                    for (int i = 0; i < d; ++i) Sj[i] *= decay;
+                    const float delta = (v[j] - dot(Sj, k, d)) * beta;
+                    for (int i = 0; i < d; ++i) Sj[i] += k[i] * delta;
+                    o[h * d + j] = dot(Sj, q, d);
+                }
+                const float* z = in + C + h * d;
+                rms_norm(o + h * d, out_norm.data(), d, c.rms_eps, o + h * d);
+                for (int j = 0; j < d; ++j) o[h * d + j] *= z[j] * sigmoid(z[j]);
+            }
+        }
+    }
+    buf.qa.quantize(buf.att.data(), M, VD);
+    ternary_matmul(out, buf.qa, buf.proj.data());
+    for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
+    ffn_residual(c, ffn_norm, gate_up, down, x, buf);
+}
+
+}  // namespace ternspec
