@@ -59,13 +59,13 @@ int check_request(const Qwen3Model& m, const DecodeOptions& opt, std::span<const
 
 namespace {
 
-// A rejected draft on a hybrid target must roll its recurrent state back, which issue #35 builds (replay);
-// until then speculation there is refused up front rather than failing at the first rejection.
-Drafter* drafter_for(const Qwen3Model& model, Drafter* drafter) {
-    if (drafter && model.config().hybrid())
-        throw InputError("speculative decoding on a hybrid (" + model.config().architecture +
-                         ") target is not available yet: rolling back its recurrent state is issue #35; "
-                         "decode without a drafter");
+// A hybrid target rolls its recurrent state back along a chain (replay of the accepted prefix); a tree would
+// need a state per branch, which is not built: refused up front rather than at the first tree.
+Drafter* drafter_for(const Qwen3Model& model, Drafter* drafter, const DecodeOptions& opt) {
+    if (drafter && model.config().hybrid() && opt.budget.max_nodes > 0)
+        throw InputError("draft trees on a hybrid (" + model.config().architecture +
+                         ") target are not available: its recurrent state follows one chain; draft chains "
+                         "(tree 0)");
     return drafter;
 }
 
@@ -74,7 +74,7 @@ Drafter* drafter_for(const Qwen3Model& model, Drafter* drafter) {
 DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter,
                              std::span<const std::int32_t> prompt, const DecodeOptions& opt)
     : model_(std::move(model)),
-      drafter_(drafter_for(*model_, drafter)),
+      drafter_(drafter_for(*model_, drafter, opt)),
       opt_(opt),
       ctx_(check_request(*model_, opt, prompt)),  // validate first, allocate after
       layers_(drafter ? drafter->hidden_layers() : std::vector<int>{}),

@@ -8,6 +8,8 @@
 #include <functional>
 #include <numeric>
 
+#include "drafters/drafter.hpp"
+#include "runtime/speculative_decoder.hpp"
 #include "target/model/gguf_export.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "ternspec/error.hpp"
@@ -52,6 +54,19 @@ std::string load_error(const std::string& path) {
         return e.what();
     }
     return "(loaded)";
+}
+
+void expect_same_state(const KvCache& a, const KvCache& b, const std::string& where) {
+    ASSERT_EQ(a.recurrent_layers(), b.recurrent_layers());
+    for (int r = 0; r < a.recurrent_layers(); ++r) {
+        const auto &sa = a.recurrent().state(r), &sb = b.recurrent().state(r);
+        const auto &ca = a.recurrent().conv(r), &cb = b.recurrent().conv(r);
+        ASSERT_EQ(sa.size(), sb.size());
+        EXPECT_EQ(0, std::memcmp(sa.data(), sb.data(), sa.size() * sizeof(float)))
+            << where << ", layer " << r;
+        EXPECT_EQ(0, std::memcmp(ca.data(), cb.data(), ca.size() * sizeof(float)))
+            << where << ", layer " << r;
+    }
 }
 
 // Logits against the reference: cosine and the largest difference relative to the largest logit.
@@ -143,42 +158,139 @@ TEST(Hybrid, BatchInvariantLogitsAndState) {
     }
     ASSERT_EQ(once.recurrent_layers(), 3);
     for (int r = 0; r < once.recurrent_layers(); ++r) {
-        ASSERT_EQ(once.ssm_state(r).size(), steps.ssm_state(r).size());
-        EXPECT_EQ(0, std::memcmp(once.ssm_state(r).data(), steps.ssm_state(r).data(),
-                                 once.ssm_state(r).size() * sizeof(float)))
-            << "GDN layer " << r;
-        EXPECT_EQ(0, std::memcmp(once.conv_state(r).data(), steps.conv_state(r).data(),
-                                 once.conv_state(r).size() * sizeof(float)))
-            << "GDN layer " << r;
-        EXPECT_GT(std::abs(once.ssm_state(r)[5]), 0.0f);
+        expect_same_state(once, steps, "GDN layer " + std::to_string(r));
+        EXPECT_GT(std::abs(once.recurrent().state(r)[5]), 0.0f);
     }
 }
 
-TEST(Hybrid, RollbackAndTreesAreRefusedUntilReplayExists) {
+// A draft of n tokens forwarded, then rolled back to its first `kept`: every GDN layer's state and conv
+// window equal, byte for byte, those of forwarding just the kept tokens; and the next forward's logits too.
+TEST(Hybrid, RollbackByReplayEqualsDecodingTheKeptTokensAlone) {
+    auto m = Qwen3Model::load(ModelFiles::open(hybrid_gguf("hybrid_rollback")));
+    const std::vector<std::int32_t> prefix(kIds.begin(), kIds.begin() + 9),
+        draft(kIds.begin() + 9, kIds.begin() + 16);
+    const int n = static_cast<int>(draft.size());
+    auto run = [&](KvCache& cache, std::span<const std::int32_t> toks) {
+        std::vector<std::int32_t> pos(toks.size());
+        std::iota(pos.begin(), pos.end(), cache.size());
+        ForwardInput in;
+        in.tokens = toks;
+        in.positions = pos;
+        return m->forward(cache, in);
+    };
+    for (int kept = 0; kept <= n; ++kept)
+        for (const bool by_keep : {true, false}) {
+            const std::string where = "kept " + std::to_string(kept) + (by_keep ? " (keep)" : " (trim_by)");
+            auto spec = m->make_cache(64), alone = m->make_cache(64);
+            run(spec, prefix);
+            run(spec, draft);
+            if (by_keep) {
+                std::vector<int> offsets(static_cast<std::size_t>(kept));
+                std::iota(offsets.begin(), offsets.end(), 0);
+                spec.keep(n, offsets);
+            } else {
+                spec.trim_by(n - kept);
+            }
+            run(alone, prefix);
+            if (kept > 0) run(alone, std::span(draft).first(static_cast<std::size_t>(kept)));
+            ASSERT_EQ(spec.size(), alone.size()) << where;
+            expect_same_state(spec, alone, where);
+            const std::vector<std::int32_t> next = {kIds[20], kIds[21]};
+            EXPECT_EQ(run(spec, next).logits, run(alone, next).logits) << where;
+            expect_same_state(spec, alone, where + ", one forward later");
+        }
+}
+
+TEST(Hybrid, RollbackPastTheLastCallAndTreesAreRefused) {
     auto m = Qwen3Model::load(ModelFiles::open(hybrid_gguf("hybrid_refusals")));
     auto cache = m->make_cache(64);
     std::vector<std::int32_t> pos(kIds.size());
     std::iota(pos.begin(), pos.end(), 0);
     ForwardInput in;
-    in.tokens = kIds;
-    in.positions = pos;
+    in.tokens = std::span(kIds).first(10);
+    in.positions = std::span(pos).first(10);
+    m->forward(cache, in);
+    in.tokens = std::span(kIds).subspan(10, 4);
+    in.positions = std::span(pos).subspan(10, 4);
     const auto first = m->forward(cache, in);
     try {
-        cache.trim_by(2);
-        FAIL() << "a hybrid cache rolled back without replay";
+        cache.trim_by(5);  // one more than the last call
+        FAIL() << "rolled back past the last forward call";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("#35"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("last forward call"), std::string::npos) << e.what();
     }
-    EXPECT_EQ(cache.size(), static_cast<int>(kIds.size()));
-    cache.truncate(0);  // starting over is exact: the zero state
-    EXPECT_EQ(m->forward(cache, in).logits, first.logits);
-    cache.truncate(0);
-    const std::vector<std::int32_t> toks = {1, 2, 3}, tpos = {0, 1, 1}, parents = {-1, 0, 0};
+    EXPECT_EQ(cache.size(), 14);
+    const std::vector<int> path = {0, 2};  // a tree path, not a prefix
+    EXPECT_THROW(cache.keep(4, path), Error);
+    cache.truncate(0);  // starting over is the zero state
+    in.tokens = std::span(kIds).first(10);
+    in.positions = std::span(pos).first(10);
+    auto fresh = m->make_cache(64);
+    EXPECT_EQ(m->forward(cache, in).logits, m->forward(fresh, in).logits);
+    const std::vector<std::int32_t> toks = {1, 2, 3}, tpos = {10, 11, 11}, parents = {-1, 0, 0};
     ForwardInput tree;
     tree.tokens = toks;
     tree.positions = tpos;
     tree.parents = parents;
     EXPECT_THROW(m->forward(cache, tree), InputError);
+    (void)first;
+}
+
+// Greedy speculation on the hybrid equals plain decoding for the model-free drafters at every k, with drafts
+// rejected along the way (so rollback by replay ran); draft trees are refused by name.
+// Knows the plain greedy output and drafts it with one wrong token, at a depth that moves every round (none
+// in some rounds): every round accepts a different prefix, so rollback by replay keeps 1 to k + 1 tokens.
+class ChainOracle : public Drafter {
+  public:
+    ChainOracle(std::vector<std::int32_t> full, std::int32_t vocab) : full_(std::move(full)), vocab_(vocab) {}
+    std::string name() const override { return "chain-oracle"; }
+    void begin(std::span<const std::int32_t>, const HiddenRows*) override {}
+    void observe(std::span<const std::int32_t>, const HiddenRows*) override {}
+    DraftTree propose(std::span<const std::int32_t> ctx, const DraftBudget& b) override {
+        DraftTree t;
+        const int wrong_at = round_++ % (b.max_depth + 1);  // == max_depth: no wrong token
+        for (int i = 0; i < b.max_depth && ctx.size() + i < full_.size(); ++i) {
+            const std::int32_t tok = full_[ctx.size() + i];
+            t.add(i == wrong_at ? (tok + 1) % vocab_ : tok, static_cast<int>(t.size()) - 1);
+        }
+        return t;
+    }
+
+  private:
+    std::vector<std::int32_t> full_;
+    std::int32_t vocab_;
+    int round_ = 0;
+};
+
+// Greedy speculation on the hybrid equals plain decoding at every k: with the oracle (partial acceptance
+// every round) and with the suffix and n-gram drafters; draft trees are refused by name.
+TEST(Hybrid, SpeculationIsLosslessWithRollbackByReplay) {
+    for (std::uint64_t seed : {3, 4}) {
+        auto m = Qwen3Model::load(ModelFiles::open(
+            hybrid_gguf("hybrid_lossless_" + std::to_string(seed), TensorType::Q2_0_G128, seed)));
+        const auto prompt = m->tokenizer().encode("abc abc abc abc def def def abc abc");
+        DecodeOptions plain;
+        plain.max_new_tokens = 64;
+        plain.stop_at_eos = false;
+        const auto want = SpeculativeDecoder(m, nullptr).run(prompt, plain).tokens;
+        std::vector<std::int32_t> full = prompt;
+        full.insert(full.end(), want.begin(), want.end());
+        for (const int k : {1, 2, 4, 8}) {
+            ChainOracle oracle(full, m->config().vocab_size);
+            DecodeOptions opt = plain;
+            opt.budget = {k, 0};
+            const auto r = SpeculativeDecoder(m, &oracle).run(prompt, opt);
+            EXPECT_EQ(r.tokens, want) << "oracle k " << k << " seed " << seed;
+            EXPECT_GT(r.stats.accepted, 0) << "oracle k " << k;
+            EXPECT_LT(r.stats.accepted, r.stats.drafted) << "oracle k " << k;
+        }
+        for (const std::string name : {"suffix", "ngram"})
+            fixtures::expect_lossless_drafter(m, name, {}, prompt, 64, {1, 2, 4, 8}, {0}, {});
+        DecodeOptions opt = plain;
+        opt.budget = {4, 6};
+        auto d = create_drafter("suffix", {}, m);
+        EXPECT_THROW(SpeculativeDecoder(m, d.get()).run(prompt, opt), InputError);
+    }
 }
 
 TEST(Hybrid, MalformedFilesNameTheFault) {

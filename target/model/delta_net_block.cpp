@@ -88,10 +88,13 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
     });
     ternary_matmul(qkvz, buf.qa, buf.qkv.data());
     const float q_scale = 1.0f / std::sqrt(static_cast<float>(d));
+    std::vector<float> decay(static_cast<std::size_t>(Hv)), beta(static_cast<std::size_t>(Hv));
     for (const SequenceRows& s : seqs) {
-        float* window = s.cache->conv_state(r).data();  // (K - 1) x C, oldest first
-        float* state = s.cache->ssm_state(r).data();    // Hv x d (value) x d (key)
-        for (int t = 0; t < s.rows; ++t) {              // token by token: the recurrence's fixed order
+        RecurrentState& rs = s.cache->recurrent();
+        float* window = rs.conv_window(r);  // (K - 1) x C, oldest first
+        const float* committed = rs.committed(r);
+        float* state = rs.working(r);       // Hv x d (value) x d (key); the first token reads `committed`
+        for (int t = 0; t < s.rows; ++t) {  // token by token: the recurrence's fixed order
             const std::size_t row = static_cast<std::size_t>(s.row0 + t);
             float* in = buf.qkv.data() + row * W;
             float* co = buf.conv.data();
@@ -111,21 +114,23 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
                 l2_normalize(co + KD + h * d, d, c.rms_eps, 1.0f);
             }
             const float* g = buf.gates.data() + row * 2 * Hv;
+            for (int h = 0; h < Hv; ++h) {
+                decay[static_cast<std::size_t>(h)] = std::exp(
+                    softplus(g[h] + dt_bias[static_cast<std::size_t>(h)]) * a[static_cast<std::size_t>(h)]);
+                beta[static_cast<std::size_t>(h)] = sigmoid(g[Hv + h]);
+            }
+            rs.record(r, t, co + KD, co + 2 * KD, decay.data(), beta.data(), in);
             float* o = buf.att.data() + row * VD;
             for (int h = 0; h < Hv; ++h) {
                 const float* q = co + (h % Hk) * d;
                 const float* k = co + KD + (h % Hk) * d;
                 const float* v = co + 2 * KD + h * d;
-                const float decay = std::exp(softplus(g[h] + dt_bias[static_cast<std::size_t>(h)]) *
-                                             a[static_cast<std::size_t>(h)]);
-                const float beta = sigmoid(g[Hv + h]);
-                float* S = state + static_cast<std::size_t>(h) * d * d;
-                for (int j = 0; j < d;
-                     ++j) {  // one value row: S_j <- decay S_j + k beta (v_j - decay S_j . k)
-                    float* Sj = S + static_cast<std::size_t>(j) * d;
-                    for (int i = 0; i < d; ++i) Sj[i] *= decay;
-                    const float delta = (v[j] - dot(Sj, k, d)) * beta;
-                    for (int i = 0; i < d; ++i) Sj[i] += k[i] * delta;
+                const std::size_t head = static_cast<std::size_t>(h) * d * d;
+                for (int j = 0; j < d; ++j) {
+                    float* Sj = state + head + static_cast<std::size_t>(j) * d;
+                    delta_rule_row(Sj, (t == 0 ? committed + head + static_cast<std::size_t>(j) * d : Sj), k,
+                                   v[j], decay[static_cast<std::size_t>(h)],
+                                   beta[static_cast<std::size_t>(h)], d);
                     o[h * d + j] = dot(Sj, q, d);
                 }
                 const float* z = in + C + h * d;

@@ -16,20 +16,19 @@ KvCache::KvCache(const ModelConfig& cfg, int capacity, KvType type)
       head_dim_(cfg.head_dim),
       width_(cfg.n_kv_heads * cfg.head_dim),
       type_(type),
-      elem_(type == KvType::F16 ? 2 : 4) {
+      elem_(type == KvType::F16 ? 2 : 4),
+      recurrent_(cfg) {
     if (capacity <= 0) throw InputError("KV cache capacity must be positive");
-    const auto r = static_cast<std::size_t>(cfg.recurrent_count());
-    conv_.assign(r, std::vector<float>(static_cast<std::size_t>(std::max(cfg.ssm_conv_kernel - 1, 0)) *
-                                       static_cast<std::size_t>(cfg.ssm_conv_channels())));
-    ssm_.assign(r, std::vector<float>(static_cast<std::size_t>(cfg.ssm_value_heads) * cfg.ssm_head_dim *
-                                      cfg.ssm_head_dim));
 }
 
-void KvCache::refuse_rollback(const char* what, int n) const {
-    if (n != 0 && !conv_.empty())
+// The last n rows go: the recurrent state keeps the rest of the last call by replaying them.
+void KvCache::roll_back_recurrent(const char* what, int n) {
+    if (recurrent_.empty() || n == 0) return;
+    if (n > recurrent_.call_tokens())
         throw Error(std::string("KvCache::") + what +
-                    ": rolling back a hybrid target's recurrent state is not implemented yet (issue #35); "
-                    "speculative decoding needs it");
+                    ": a hybrid target's recurrent state rolls back within its last forward call only (" +
+                    std::to_string(recurrent_.call_tokens()) + " tokens), not " + std::to_string(n));
+    recurrent_.keep_prefix(recurrent_.call_tokens() - n);
 }
 
 std::size_t KvCache::offset(int layer, int which, int head, int slot) const {
@@ -94,25 +93,30 @@ void KvCache::commit(int n) {
 void KvCache::trim_by(int n) {
     if (n < 0 || n > size_)
         throw Error("KvCache::trim_by(" + std::to_string(n) + ") with " + std::to_string(size_) + " rows");
-    refuse_rollback("trim_by", n);
+    roll_back_recurrent("trim_by", n);
     size_ -= n;
 }
 
 void KvCache::truncate(int len) {
     if (len < 0 || len > size_)
         throw Error("KvCache::truncate(" + std::to_string(len) + ") with " + std::to_string(size_) + " rows");
-    if (len == 0) {
-        for (auto& v : conv_) std::fill(v.begin(), v.end(), 0.0f);
-        for (auto& v : ssm_) std::fill(v.begin(), v.end(), 0.0f);
-    } else {
-        refuse_rollback("truncate", size_ - len);
-    }
+    if (len == 0)
+        recurrent_.reset();
+    else
+        roll_back_recurrent("truncate", size_ - len);
     size_ = len;
 }
 
 void KvCache::keep(int count, std::span<const int> offsets) {
     if (count < 0 || count > size_) throw Error("KvCache::keep: count out of range");
-    refuse_rollback("keep", count - static_cast<int>(offsets.size()));
+    if (!recurrent_.empty()) {  // a chain's accepted prefix: the recurrent state holds no tree
+        for (std::size_t i = 0; i < offsets.size(); ++i)
+            if (offsets[i] != static_cast<int>(i))
+                throw Error(
+                    "KvCache::keep: a hybrid target's recurrent state keeps a prefix of the last call, "
+                    "not a tree path");
+        roll_back_recurrent("keep", count - static_cast<int>(offsets.size()));
+    }
     const int base = size_ - count;
     int prev = -1;
     for (std::size_t i = 0; i < offsets.size(); ++i) {

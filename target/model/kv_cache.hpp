@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "target/model/model_config.hpp"
+#include "target/model/recurrent_state.hpp"
 
 namespace ternspec {
 
@@ -41,16 +42,12 @@ class KvCache {
 
     std::size_t bytes() const { return data_.size(); }  // allocated now
 
-    // A hybrid target's Gated DeltaNet layers (r = index among them): the conv window (conv_kernel - 1 rows
-    // of conv channels, oldest first) and the recurrent state (value heads x head_dim x head_dim, each value
-    // row's key-dim entries contiguous), f32, as of size() tokens. Rolling them back to an earlier length
-    // is issue #35's (replay); until then trim_by, truncate and keep refuse to move a hybrid cache backwards,
-    // except truncate(0), which starts over from the zero state.
-    int recurrent_layers() const { return static_cast<int>(conv_.size()); }
-    std::vector<float>& conv_state(int r) { return conv_[static_cast<std::size_t>(r)]; }
-    std::vector<float>& ssm_state(int r) { return ssm_[static_cast<std::size_t>(r)]; }
-    const std::vector<float>& conv_state(int r) const { return conv_[static_cast<std::size_t>(r)]; }
-    const std::vector<float>& ssm_state(int r) const { return ssm_[static_cast<std::size_t>(r)]; }
+    // A hybrid target's Gated DeltaNet state (recurrent_state.hpp). Rolling back (trim_by, truncate, keep)
+    // reaches it too: within the last forward call by replaying the kept tokens' updates; truncate(0) starts
+    // over from the zero state; anything else is refused by name.
+    RecurrentState& recurrent() { return recurrent_; }
+    const RecurrentState& recurrent() const { return recurrent_; }
+    int recurrent_layers() const { return recurrent_.layers(); }
 
   private:
     std::size_t offset(int layer, int which, int head, int slot) const;
@@ -61,8 +58,8 @@ class KvCache {
     int elem_;
     int size_ = 0;
     std::vector<std::uint8_t> data_;  // [layer][k|v][kv head][slot < allocated_][head_dim]
-    std::vector<std::vector<float>> conv_, ssm_;
-    void refuse_rollback(const char* what, int n) const;
+    RecurrentState recurrent_;
+    void roll_back_recurrent(const char* what, int n);
 };
 
 }  // namespace ternspec

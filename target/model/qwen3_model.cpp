@@ -247,6 +247,8 @@ std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInpu
                                         x.begin() + static_cast<std::ptrdiff_t>(r.row0 + r.rows) * H);
         }
     };
+    // A hybrid's recurrent state starts this call from its current state (rolled back by replay if asked).
+    for (const auto& s : seqs) s.cache->recurrent().begin_call(static_cast<int>(s.input->tokens.size()));
     BlockBuffers buf;
     for (int l = 0; l < cfg_.n_layers; ++l) {
         capture(l);

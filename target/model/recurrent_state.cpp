@@ -1,0 +1,110 @@
+#include "target/model/recurrent_state.hpp"
+
+#include <algorithm>
+
+#include "ternspec/error.hpp"
+
+namespace ternspec {
+
+// Not inlined: one body for the forward and the replay, so no call site is vectorised or contracted
+// differently from the other.
+[[gnu::noinline]] void delta_rule_row(float* dst, const float* src, const float* k, float v_j, float decay,
+                                      float beta, int d) {
+    for (int i = 0; i < d; ++i) dst[i] = src[i] * decay;
+    float kv = 0;
+    for (int i = 0; i < d; ++i) kv += dst[i] * k[i];
+    const float delta = (v_j - kv) * beta;
+    for (int i = 0; i < d; ++i) dst[i] += k[i] * delta;
+}
+
+RecurrentState::RecurrentState(const ModelConfig& cfg)
+    : layers_(cfg.recurrent_count()),
+      d_(cfg.ssm_head_dim),
+      hk_(cfg.ssm_key_heads),
+      hv_(cfg.ssm_value_heads),
+      channels_(cfg.ssm_conv_channels()),
+      window_rows_(std::max(cfg.ssm_conv_kernel - 1, 0)) {
+    const auto n = static_cast<std::size_t>(layers_);
+    const std::size_t state = static_cast<std::size_t>(hv_) * d_ * d_;
+    const std::size_t window = static_cast<std::size_t>(window_rows_) * channels_;
+    for (auto& s : state_) s.assign(n, std::vector<float>(state));
+    conv_.assign(n, std::vector<float>(window));
+    conv_start_.assign(n, std::vector<float>(window));
+    journal_.assign(n, {});
+}
+
+void RecurrentState::begin_call(int tokens) {
+    if (empty()) return;
+    if (ran_) base_ = 1 - base_;  // the last call's result is now what this one starts from
+    ran_ = true;
+    call_tokens_ = tokens;
+    for (int r = 0; r < layers_; ++r) {
+        conv_start_[static_cast<std::size_t>(r)] = conv_[static_cast<std::size_t>(r)];
+        journal_[static_cast<std::size_t>(r)].resize(record_floats() * static_cast<std::size_t>(tokens));
+    }
+}
+
+void RecurrentState::record(int r, int t, const float* k, const float* v, const float* decay,
+                            const float* beta, const float* conv_in) {
+    float* p = journal_[static_cast<std::size_t>(r)].data() + record_floats() * static_cast<std::size_t>(t);
+    p = std::copy_n(k, hk_ * d_, p);
+    p = std::copy_n(v, hv_ * d_, p);
+    p = std::copy_n(decay, hv_, p);
+    p = std::copy_n(beta, hv_, p);
+    std::copy_n(conv_in, channels_, p);
+}
+
+const std::vector<float>& RecurrentState::state(int r) const {
+    return state_[ran_ ? 1 - base_ : base_][static_cast<std::size_t>(r)];
+}
+
+void RecurrentState::keep_prefix(int kept) {
+    if (kept < 0 || kept > call_tokens_)
+        throw Error("RecurrentState::keep_prefix(" + std::to_string(kept) + ") after a call of " +
+                    std::to_string(call_tokens_) + " tokens");
+    if (empty() || kept == call_tokens_) return;
+    const std::size_t rec = record_floats();
+    for (int r = 0; r < layers_; ++r) {
+        const auto& jr = journal_[static_cast<std::size_t>(r)];
+        const float* from = state_[base_][static_cast<std::size_t>(r)].data();
+        float* to = state_[1 - base_][static_cast<std::size_t>(r)].data();
+        for (int t = 0; t < kept; ++t) {
+            const float* k = jr.data() + rec * static_cast<std::size_t>(t);
+            const float* v = k + hk_ * d_;
+            const float* decay = v + hv_ * d_;
+            const float* beta = decay + hv_;
+            for (int h = 0; h < hv_; ++h) {
+                const std::size_t head = static_cast<std::size_t>(h) * d_ * d_;
+                for (int j = 0; j < d_; ++j) {
+                    const std::size_t row = head + static_cast<std::size_t>(j) * d_;
+                    delta_rule_row(to + row, (t == 0 ? from : to) + row, k + (h % hk_) * d_, v[h * d_ + j],
+                                   decay[h], beta[h], d_);
+                }
+            }
+        }
+        // The conv window: the last window_rows_ rows of the start window followed by the kept inputs.
+        auto& window = conv_[static_cast<std::size_t>(r)];
+        const auto& start = conv_start_[static_cast<std::size_t>(r)];
+        for (int row = 0; row < window_rows_; ++row) {
+            const int src = row + kept;  // index into [start rows..., kept inputs...]
+            const float* in = src < window_rows_
+                                  ? start.data() + static_cast<std::size_t>(src) * channels_
+                                  : jr.data() + rec * static_cast<std::size_t>(src - window_rows_) +
+                                        static_cast<std::size_t>(hk_ * d_ + hv_ * d_ + 2 * hv_);
+            std::copy_n(in, channels_, window.data() + static_cast<std::size_t>(row) * channels_);
+        }
+    }
+    if (kept == 0) ran_ = false;  // the committed buffer is the state again
+    call_tokens_ = kept;
+}
+
+void RecurrentState::reset() {
+    for (auto& s : state_)
+        for (auto& v : s) std::fill(v.begin(), v.end(), 0.0f);
+    for (auto& v : conv_) std::fill(v.begin(), v.end(), 0.0f);
+    base_ = 0;
+    ran_ = false;
+    call_tokens_ = 0;
+}
+
+}  // namespace ternspec

@@ -1,0 +1,65 @@
+#pragma once
+// A hybrid target's Gated DeltaNet state for one sequence, and its rollback without copies (issue #35).
+//
+// Each GDN layer keeps its state (value heads x head_dim x head_dim, each value row's key entries contiguous)
+// in two buffers. A forward call starts from the committed one and writes into the other: its first token
+// reads the committed state and writes the updated one, the next tokens update that in place. The committed
+// buffer is therefore intact until the next call, and rolling the call back to its first `kept` tokens
+// replays their rank-1 updates from it with the very same arithmetic (delta_rule_row), which makes the result
+// byte-identical to decoding those tokens alone. What a replay needs is journaled per token: the normalised
+// k of each key head, v, decay and beta of each value head, and the conv input row (for the conv window, of
+// which a copy is kept per call: conv_kernel - 1 rows).
+#include <cstddef>
+#include <vector>
+
+#include "target/model/model_config.hpp"
+
+namespace ternspec {
+
+// One value row of the gated delta rule: dst = decay * src; delta = beta (v_j - dst . k); dst += k delta.
+// src may equal dst. The forward and the replay both call this, so their results agree bit for bit.
+void delta_rule_row(float* dst, const float* src, const float* k, float v_j, float decay, float beta, int d);
+
+class RecurrentState {
+  public:
+    explicit RecurrentState(const ModelConfig& cfg);
+
+    int layers() const { return layers_; }
+    bool empty() const { return layers_ == 0; }
+
+    // A forward of `tokens` tokens begins: the current state becomes the committed one it starts from.
+    void begin_call(int tokens);
+    int call_tokens() const { return call_tokens_; }
+
+    // During a call, for GDN layer r: the state the call started from, the state being written, the conv
+    // window (conv_kernel - 1 rows of conv channels, oldest first) being updated.
+    const float* committed(int r) const { return state_[base_][static_cast<std::size_t>(r)].data(); }
+    float* working(int r) { return state_[1 - base_][static_cast<std::size_t>(r)].data(); }
+    float* conv_window(int r) { return conv_[static_cast<std::size_t>(r)].data(); }
+    // Token t of the call at layer r: k (key heads x d, normalised), v (value heads x d), decay and beta per
+    // value head, and the conv input row (conv channels).
+    void record(int r, int t, const float* k, const float* v, const float* decay, const float* beta,
+                const float* conv_in);
+
+    // The state after all tokens the last call kept (the working buffer once a call ran).
+    const std::vector<float>& state(int r) const;
+    const std::vector<float>& conv(int r) const { return conv_[static_cast<std::size_t>(r)]; }
+
+    // Keeps the first `kept` tokens of the last call (kept <= call_tokens()), replaying their updates.
+    void keep_prefix(int kept);
+    void reset();  // the zero state of an empty sequence
+
+  private:
+    int layers_, d_, hk_, hv_, channels_, window_rows_;
+    int base_ = 0;      // state_[base_] is what the last call started from
+    bool ran_ = false;  // whether the working buffer holds a call's result
+    int call_tokens_ = 0;
+    std::vector<std::vector<float>> state_[2], conv_, conv_start_;
+    // Per layer, per token of the last call: k | v | decay | beta | conv input.
+    std::vector<std::vector<float>> journal_;
+    std::size_t record_floats() const {
+        return static_cast<std::size_t>(hk_ * d_ + hv_ * d_ + 2 * hv_ + channels_);
+    }
+};
+
+}  // namespace ternspec
