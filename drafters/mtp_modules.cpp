@@ -136,7 +136,7 @@ std::vector<float> MtpModules::forward(int d, KvCache& cache, const float* prev,
 void MtpModules::logits(int d, const float* out, int rows, float* logits) const {
     const Module& mod = modules_.at(static_cast<std::size_t>(d));
     normed_logits(mod.head ? *mod.head : target_->head_matrix(), mod.head_norm.data(), cfg_.rms_eps, out,
-                  rows, logits);
+                  rows, logits, mod.head ? nullptr : target_->rotation());  // the target's head: its basis
 }
 
 }  // namespace ternspec

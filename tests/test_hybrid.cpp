@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <numeric>
+#include <random>
 
 #include "drafters/drafter.hpp"
 #include "runtime/batch_decoder.hpp"
@@ -423,6 +424,132 @@ TEST(Hybrid, SampledSpeculationKeepsTheDistribution) {
     }
 }
 
+namespace {
+
+// The hybrid's weights read as stored in PrismML's rotated basis: block 64, random signs for the widths 256
+// and 512, every ternary matrix and alpha/beta folded, token_embd latent, value heads grouped before ssm_out.
+struct RotatedFixture {
+    fixtures::NaiveQwen35::Rotation rot;
+    std::string path;
+};
+
+RotatedFixture rotated_hybrid(const std::string& name, const std::function<void(GgufWriter&)>& edit = {}) {
+    RotatedFixture f;
+    f.rot.block = 64;
+    f.rot.v_grouped = true;
+    f.rot.latent_embedding = true;
+    std::mt19937 rng(17);
+    std::vector<GgufValue> widths, values;
+    for (const int width : {256, 512}) {
+        widths.push_back(GgufValue::i32(width));
+        for (int i = 0; i < width; ++i) {
+            const int v = rng() % 2 ? 1 : -1;
+            f.rot.signs[width].push_back(v);
+            values.push_back(GgufValue::i32(v));
+        }
+    }
+    const auto files = ModelFiles::open(hybrid_gguf("hybrid_source"));
+    std::vector<GgufValue> names;
+    for (const auto& [n, t] : files.tensors())
+        if (t.shape.size() == 2 && n != "token_embd.weight" && n.find("ssm_conv1d") == std::string::npos) {
+            names.push_back(GgufValue::str(n));
+            f.rot.folded.insert(n);
+        }
+    f.rot.folded.insert("token_embd.weight");  // the tied head reads rotated input
+    f.path = edited(name, [&](GgufWriter& w) {
+        const std::string p = "prism.hadamard.";
+        w.set(p + "version", GgufValue::u32(1));
+        w.set(p + "block_size", GgufValue::u32(64));
+        w.set(p + "transform", GgufValue::str("normalized-sylvester-walsh-hadamard"));
+        w.set(p + "axis", GgufValue::str("input-last-dimension"));
+        w.set(p + "sign_mode", GgufValue::str("explicit"));
+        w.set(p + "sign_widths", GgufValue::array(GgufType::I32, widths));
+        w.set(p + "sign_values", GgufValue::array(GgufType::I32, values));
+        w.set(p + "weight_names", GgufValue::array(GgufType::STRING, names));
+        w.set(p + "inverse_weight_names",
+              GgufValue::array(GgufType::STRING, {GgufValue::str("token_embd.weight")}));
+        w.set(p + "gdn_v_grouped", GgufValue::boolean(true));
+        if (edit) edit(w);
+    });
+    return f;
+}
+
+}  // namespace
+
+// A file in the rotated basis against the reference that applies the rotation from its definition (explicit
+// Hadamard matrix, signs, the value-head permutation, the latent embedding): the same agreement as unrotated.
+TEST(Hybrid, RotatedBasisMatchesItsDefinition) {
+    const auto f = rotated_hybrid("hybrid_rotated");
+    const auto files = ModelFiles::open(f.path);
+    ASSERT_NE(files.rotation(), nullptr);
+    auto m = Qwen3Model::load(files);
+    const auto got = m->logits_chunked(kIds, static_cast<int>(kIds.size()));
+    const auto V = static_cast<std::size_t>(m->config().vocab_size);
+    const auto as_run = fixtures::NaiveQwen35(files, true, f.rot).logits(kIds);
+    const auto exact = fixtures::NaiveQwen35(files, false, f.rot).logits(kIds);
+    const auto unrotated = fixtures::NaiveQwen35(files, false).logits(kIds);
+    double worst = 1, worst_exact = 1, best_unrotated = -1;
+    for (std::size_t i = 0; i < kIds.size(); ++i) {
+        const auto [cos, err] = closeness(as_run[i], got.data() + i * V);
+        EXPECT_GE(cos, 0.9995) << "position " << i;
+        EXPECT_LE(err, 0.03) << "position " << i;
+        worst = std::min(worst, cos);
+        worst_exact = std::min(worst_exact, closeness(exact[i], got.data() + i * V).first);
+        best_unrotated = std::max(best_unrotated, closeness(unrotated[i], got.data() + i * V).first);
+    }
+    EXPECT_GE(worst_exact, 0.98);
+    EXPECT_LT(best_unrotated, 0.9);  // the rotation matters: the same bytes read unrotated are another model
+    std::printf(
+        "rotated: worst cosine to the int8 reference %.6f, to the exact one %.5f; best to the unrotated "
+        "reading %.3f\n",
+        worst, worst_exact, best_unrotated);
+    // Batch invariance holds with the rotation too.
+    EXPECT_EQ(m->logits_chunked(kIds, 1), got);
+}
+
+TEST(Hybrid, RotationMetadataIsCheckedKeyByKey) {
+    auto expect = [](const std::string& path, const std::string& needle) {
+        const auto e = load_error(path);
+        EXPECT_NE(e.find(needle), std::string::npos) << e;
+    };
+    const std::string p = "prism.hadamard.";
+    expect(rotated_hybrid("rot_unknown", [&](GgufWriter& w) { w.set(p + "scale_mode", GgufValue::str("x")); })
+               .path,
+           p + "scale_mode");
+    expect(
+        rotated_hybrid("rot_version", [&](GgufWriter& w) { w.set(p + "version", GgufValue::u32(3)); }).path,
+        p + "version");
+    expect(
+        rotated_hybrid("rot_transform", [&](GgufWriter& w) { w.set(p + "transform", GgufValue::str("dct")); })
+            .path,
+        p + "transform");
+    expect(
+        rotated_hybrid("rot_axis", [&](GgufWriter& w) { w.set(p + "axis", GgufValue::str("output")); }).path,
+        p + "axis");
+    expect(
+        rotated_hybrid("rot_block", [&](GgufWriter& w) { w.set(p + "block_size", GgufValue::u32(96)); }).path,
+        p + "block_size");
+    expect(
+        rotated_hybrid("rot_block_big", [&](GgufWriter& w) { w.set(p + "block_size", GgufValue::u32(1024)); })
+            .path,
+        p + "block_size");
+    expect(rotated_hybrid("rot_sign",
+                          [&](GgufWriter& w) {
+                              w.set(p + "sign_widths",
+                                    GgufValue::array(GgufType::I32, {GgufValue::i32(256)}));
+                          })
+               .path,
+           p + "sign_values");
+    expect(
+        rotated_hybrid("rot_partial",
+                       [&](GgufWriter& w) {
+                           w.set(p + "weight_names",
+                                 GgufValue::array(GgufType::STRING, {GgufValue::str("blk.0.ffn_up.weight")}));
+                       })
+            .path,
+        "leaves out");
+}
+
 TEST(Hybrid, MalformedFilesNameTheFault) {
     auto expect = [](const std::string& path, const std::string& needle) {
         const auto e = load_error(path);
@@ -434,7 +561,7 @@ TEST(Hybrid, MalformedFilesNameTheFault) {
            "qwen35.ssm.dt_rank_scale");
     expect(edited("hybrid_rotation",
                   [](GgufWriter& w) { w.set("prism.hadamard.block_size", GgufValue::u32(512)); }),
-           "prism.hadamard.block_size");
+           "prism.hadamard.version");  // a rotation declared in part
     expect(
         edited("hybrid_heads", [](GgufWriter& w) { w.set("qwen35.ssm.time_step_rank", GgufValue::u32(3)); }),
         "ssm.time_step_rank");

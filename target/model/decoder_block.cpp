@@ -51,6 +51,7 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
     for_each_row(M, H, [&](int i) {
         float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
         rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps, ni);
+        if (rotation) rotation->forward(ni, H);
         buf.qa.quantize_row(i, ni);
     });
     ternary_matmul(qkv, buf.qa, buf.qkv.data());
@@ -92,14 +93,18 @@ void DecoderBlock::forward(const ModelConfig& c, int layer, std::span<const Sequ
             const float* g = buf.gate.data() + static_cast<std::size_t>(i) * QD;
             for (int e = 0; e < QD; ++e) a[e] *= 1.0f / (1.0f + std::exp(-g[e]));
         });
+    if (rotation)
+        for_each_row(
+            M, QD, [&](int i) { rotation->forward(buf.att.data() + static_cast<std::size_t>(i) * QD, QD); });
     buf.qa.quantize(buf.att.data(), M, QD);
     ternary_matmul(o, buf.qa, buf.proj.data());
     for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
-    ffn_residual(c, ffn_norm, gate_up, down, x, buf);
+    ffn_residual(c, ffn_norm, gate_up, down, x, buf, rotation);
 }
 
 void ffn_residual(const ModelConfig& c, const std::vector<float>& ffn_norm, const TernaryMatrix& gate_up,
-                  const TernaryMatrix& down, std::vector<float>& x, BlockBuffers& buf) {
+                  const TernaryMatrix& down, std::vector<float>& x, BlockBuffers& buf,
+                  const HadamardRotation* rotation) {
     const int H = c.hidden_size, I = c.intermediate_size;
     const int M = static_cast<int>(x.size() / static_cast<std::size_t>(H));
     const auto rows = static_cast<std::size_t>(M);
@@ -111,6 +116,7 @@ void ffn_residual(const ModelConfig& c, const std::vector<float>& ffn_norm, cons
     for_each_row(M, H, [&](int i) {
         float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
         rms_norm(x.data() + static_cast<std::size_t>(i) * H, ffn_norm.data(), H, c.rms_eps, ni);
+        if (rotation) rotation->forward(ni, H);
         buf.qa.quantize_row(i, ni);
     });
     ternary_matmul(gate_up, buf.qa, buf.gate_up.data());
@@ -119,6 +125,7 @@ void ffn_residual(const ModelConfig& c, const std::vector<float>& ffn_norm, cons
         const float* gi = buf.gate_up.data() + static_cast<std::size_t>(i) * 2 * I;
         float* ai = buf.act.data() + static_cast<std::size_t>(i) * I;
         silu_mul_row(gi, gi + I, ai, I);
+        if (rotation) rotation->forward(ai, I);
         buf.qa.quantize_row(i, ai);
     });
     ternary_matmul(down, buf.qa, buf.proj.data());

@@ -10,6 +10,7 @@
 
 #include "target/kernels/ternary_matrix.hpp"
 #include "target/model/attention.hpp"
+#include "target/model/hadamard_rotation.hpp"
 #include "target/model/kv_cache.hpp"
 #include "target/model/model_config.hpp"
 #include "target/model/ternary_import.hpp"
@@ -38,8 +39,10 @@ struct SequenceRows {
 
 // x += down(silu(gate(n)) * up(n)) with n = rms_norm(x, ffn_norm), over every row: the FFN half of a layer,
 // the same for Qwen3's layers and both kinds of Qwen3.5's.
+// rotation: the FFN matrices are stored in PrismML's rotated basis (null: they are not).
 void ffn_residual(const ModelConfig& c, const std::vector<float>& ffn_norm, const TernaryMatrix& gate_up,
-                  const TernaryMatrix& down, std::vector<float>& x, BlockBuffers& buf);
+                  const TernaryMatrix& down, std::vector<float>& x, BlockBuffers& buf,
+                  const HadamardRotation* rotation);
 
 struct DecoderBlock {
     std::vector<float> attn_norm, q_norm, k_norm, ffn_norm;
@@ -47,6 +50,8 @@ struct DecoderBlock {
     // Qwen3.5's gated attention: attn_q emits [query | gate] per head, the output is scaled by sigmoid(gate)
     // before attn_output; the FFN norm is named post_attention_norm.
     bool gated = false;
+    // Every matrix stored in PrismML's rotated basis: their inputs are rotated before quantisation.
+    const HadamardRotation* rotation = nullptr;
 
     // Tensors prefix + "attn_norm.weight", "attn_q.weight", ... (GGUF names, e.g. prefix "blk.3.").
     static DecoderBlock load(const std::string& prefix, const ModelConfig& c, const TernaryFetch& ternary,

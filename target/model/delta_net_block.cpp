@@ -81,10 +81,15 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
     for_each_row(M, H, [&](int i) {
         float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
         rms_norm(x.data() + static_cast<std::size_t>(i) * H, attn_norm.data(), H, c.rms_eps, ni);
+        auto gates = [&] {  // alpha and beta from the unquantised normed row
+            for (int j = 0; j < 2 * Hv; ++j)
+                buf.gates[static_cast<std::size_t>(i) * 2 * Hv + j] =
+                    dot(ni, alpha_beta.data() + static_cast<std::size_t>(j) * H, H);
+        };
+        if (rotation && !rotate_alpha_beta) gates();
+        if (rotation) rotation->forward(ni, H);
+        if (!rotation || rotate_alpha_beta) gates();
         buf.qa.quantize_row(i, ni);
-        for (int j = 0; j < 2 * Hv; ++j)  // alpha and beta from the unquantised normed row
-            buf.gates[static_cast<std::size_t>(i) * 2 * Hv + j] =
-                dot(ni, alpha_beta.data() + static_cast<std::size_t>(j) * H, H);
     });
     ternary_matmul(qkvz, buf.qa, buf.qkv.data());
     const float q_scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -139,10 +144,19 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
             }
         }
     }
+    if (rotation)
+        for_each_row(M, VD, [&](int i) {
+            float* o = buf.att.data() + static_cast<std::size_t>(i) * VD;
+            if (rotation->v_grouped()) {
+                std::vector<float> tmp(static_cast<std::size_t>(VD));
+                HadamardRotation::tiled_to_grouped(o, d, Hk, Hv, tmp.data());
+            }
+            rotation->forward(o, VD);
+        });
     buf.qa.quantize(buf.att.data(), M, VD);
     ternary_matmul(out, buf.qa, buf.proj.data());
     for (std::size_t e = 0; e < x.size(); ++e) x[e] += buf.proj[e];
-    ffn_residual(c, ffn_norm, gate_up, down, x, buf);
+    ffn_residual(c, ffn_norm, gate_up, down, x, buf, rotation);
 }
 
 }  // namespace ternspec

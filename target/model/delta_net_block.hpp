@@ -22,6 +22,10 @@ struct DeltaNetBlock {
     std::vector<float> dt_bias, a;           // per value head; a = -exp(A_log) as stored
     std::vector<float> out_norm;             // ssm_norm, head_dim
     TernaryMatrix qkvz, out, gate_up, down;  // attn_qkv rows then attn_gate rows; ssm_out; FFN
+    // PrismML's rotated basis: the ternary matrices' inputs are rotated (ssm_out's after the value heads go
+    // back to grouped order when the rotation says so); alpha and beta's when the file folded them too.
+    const HadamardRotation* rotation = nullptr;
+    bool rotate_alpha_beta = false;
 
     static DeltaNetBlock load(const std::string& prefix, const ModelConfig& c, const TernaryFetch& ternary,
                               const FloatFetch& floats, const MatrixFetch& matrix);

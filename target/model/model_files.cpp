@@ -10,6 +10,7 @@
 #include "target/io/file_errors.hpp"
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
+#include "target/model/hadamard_rotation.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -164,8 +165,8 @@ void read_generation_config(const std::string& folder, Tokenizer& tok) {
             static_cast<std::int32_t>(json_integer(id, 0, tok.vocab_size() - 1, path + ": eos_token_id")));
 }
 
-// The qwen35 keys this reader understands; any other qwen35.* key, and any prism.* key (PrismML's
-// Hadamard rotation, not applied yet), is an error naming it: a key not understood may change the forward.
+// The qwen35 keys this reader understands; any other qwen35.* key is an error naming it: a key not understood
+// may change the forward. (prism.* keys are HadamardRotation's.)
 void check_hybrid_keys(const GgufFile& g) {
     static const char* known[] = {"context_length",
                                   "embedding_length",
@@ -188,10 +189,6 @@ void check_hybrid_keys(const GgufFile& g) {
                                   "full_attention_interval",
                                   "nextn_predict_layers"};
     for (const auto& [key, value] : g.metadata()) {
-        if (key.rfind("prism.", 0) == 0)
-            throw FormatError(g.path() + ": metadata " + key +
-                              " (PrismML's rotated basis) is not supported yet; ternspec would compute a "
-                              "different model");
         if (key.rfind("qwen35.", 0) != 0) continue;
         const std::string rest = key.substr(7);
         if (std::find(std::begin(known), std::end(known), rest) == std::end(known))
@@ -369,6 +366,7 @@ ModelFiles ModelFiles::open_gguf(const std::string& path) {
         mf.extra_layers_ = static_cast<int>(std::clamp<std::int64_t>(n->as_int(nextn), 0, 1024));
     for (const auto& t : mf.gguf_->tensors())
         mf.tensors_[t.name] = {t.name, t.name, t.type, t.shape, mf.gguf_->tensor_data(t), t.n_bytes, path};
+    mf.rotation_ = HadamardRotation::from_gguf(*mf.gguf_, mf.config_);
     mf.tokenizer_ = std::make_shared<Tokenizer>(Tokenizer::from_gguf(*mf.gguf_));
     if (auto* ct = mf.gguf_->find("tokenizer.chat_template"))
         mf.chat_template_ = ct->as_string("tokenizer.chat_template");

@@ -14,6 +14,8 @@
 
 namespace ternspec {
 
+class HadamardRotation;
+
 class GgufFile;
 class SafetensorsSet;
 
@@ -55,6 +57,8 @@ class ModelFiles {
     // Layers stored after the main stack (MTP / nextn modules): qwen3.nextn_predict_layers in a GGUF,
     // num_nextn_predict_layers in config.json; 0 when absent.
     int extra_layers() const { return extra_layers_; }
+    // PrismML's rotated basis (prism.hadamard.*), or null.
+    std::shared_ptr<const HadamardRotation> rotation() const { return rotation_; }
 
   private:
     static ModelFiles open_folder(const std::string& path);  // a Hugging Face folder
@@ -65,6 +69,7 @@ class ModelFiles {
     int extra_layers_ = 0;
     std::map<std::string, TensorRef> tensors_;
     std::shared_ptr<GgufFile> gguf_;
+    std::shared_ptr<const HadamardRotation> rotation_;
     std::shared_ptr<SafetensorsSet> st_;
     std::shared_ptr<Tokenizer> tokenizer_;
 };

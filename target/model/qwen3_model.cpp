@@ -105,6 +105,36 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
         else
             m->layers_.push_back(DecoderBlock::load(prefix, c, fetch_ternary, fetch_floats));
     }
+    if (auto rot = files.rotation()) {
+        // Every ternary matrix folded, or none: a partial fold is refused by name.
+        std::vector<std::string> folded = {c.tied_embeddings ? std::string() : "output.weight"};
+        for (int l = 0; l < c.n_layers; ++l) {
+            const std::string p = "blk." + std::to_string(l) + ".";
+            const std::vector<std::string> own =
+                c.is_recurrent(l) ? std::vector<std::string>{"attn_qkv", "attn_gate", "ssm_out"}
+                                  : std::vector<std::string>{"attn_q", "attn_k", "attn_v", "attn_output"};
+            for (const auto& n : own) folded.push_back(p + n + ".weight");
+            for (const char* n : {"ffn_gate", "ffn_up", "ffn_down"}) folded.push_back(p + n + ".weight");
+        }
+        std::erase(folded, std::string());
+        rot->check_covers(folded, files.path());
+        if (c.tied_embeddings && !rot->latent_embedding())
+            throw FormatError(files.path() +
+                              ": the tied head is folded but prism.hadamard.inverse_weight_names "
+                              "does not name token_embd.weight");
+        m->rotation_ = rot;
+        for (auto& L : m->layers_) L.rotation = rot.get();
+        for (int l = 0, r = 0; l < c.n_layers; ++l)
+            if (c.is_recurrent(l)) {
+                auto& L = m->recurrent_[static_cast<std::size_t>(r++)];
+                L.rotation = rot.get();
+                const std::string p = "blk." + std::to_string(l) + ".";
+                L.rotate_alpha_beta = rot->folds(p + "ssm_alpha.weight");
+                if (L.rotate_alpha_beta != rot->folds(p + "ssm_beta.weight"))
+                    throw FormatError(files.path() + ": prism.hadamard.weight_names folds one of " + p +
+                                      "ssm_alpha.weight and " + p + "ssm_beta.weight, not both");
+            }
+    }
     if (m->quantized_)
         spdlog::warn("{}: float weights were not ternary; quantised them with absmean per group of 128",
                      files.path());
@@ -150,19 +180,22 @@ void Qwen3Model::embed(std::int32_t token, float* out) const {
         throw InputError("token id " + std::to_string(token) + " is out of range (vocabulary of " +
                          std::to_string(cfg_.vocab_size) + ")");
     embed_.dequantize_row(token, out);
+    if (rotation_ && rotation_->latent_embedding()) rotation_->inverse(out, cfg_.hidden_size);
 }
 
 void Qwen3Model::lm_head(const float* hidden, int rows, float* logits) const {
-    normed_logits(head_matrix(), output_norm_.data(), cfg_.rms_eps, hidden, rows, logits);
+    normed_logits(head_matrix(), output_norm_.data(), cfg_.rms_eps, hidden, rows, logits, rotation_.get());
 }
 
 void normed_logits(const TernaryMatrix& head, const float* norm, float eps, const float* hidden, int rows,
-                   float* logits) {
+                   float* logits, const HadamardRotation* rotation) {
     const int H = head.cols();
     std::vector<float> normed(static_cast<std::size_t>(rows) * H);
-    for (int r = 0; r < rows; ++r)
+    for (int r = 0; r < rows; ++r) {
         rms_norm(hidden + static_cast<std::size_t>(r) * H, norm, H, eps,
                  normed.data() + static_cast<std::size_t>(r) * H);
+        if (rotation) rotation->forward(normed.data() + static_cast<std::size_t>(r) * H, H);
+    }
     QuantizedActivations qa;
     qa.quantize(normed.data(), rows, H);
     ternary_matmul(head, qa, logits);

@@ -75,6 +75,8 @@ class Qwen3Model {
 
     std::size_t weight_bytes() const;  // packed bytes a forward reads
     bool quantized_on_load() const { return quantized_; }
+    // PrismML's rotated basis of the file's weights, or null.
+    const HadamardRotation* rotation() const { return rotation_.get(); }
     KvCache make_cache(int capacity = 0, KvType type = KvType::F16) const;
 
   private:
@@ -90,12 +92,14 @@ class Qwen3Model {
     std::vector<DecoderBlock> layers_;      // the layers with attention, in order
     std::vector<DeltaNetBlock> recurrent_;  // a hybrid's Gated DeltaNet layers, in order
     bool quantized_ = false;
+    std::shared_ptr<const HadamardRotation> rotation_;
 };
 
 void rms_norm(const float* x, const float* w, int n, float eps, float* out);
 // logits (rows x head.rows()) = head * rms_norm(hidden rows, norm): the target's LM head, and the MTP
 // modules' (own norm, shared or own head).
+// rotation: the head is stored in PrismML's rotated basis (null: it is not).
 void normed_logits(const TernaryMatrix& head, const float* norm, float eps, const float* hidden, int rows,
-                   float* logits);
+                   float* logits, const HadamardRotation* rotation = nullptr);
 
 }  // namespace ternspec

@@ -3,6 +3,10 @@
 // (docs/formats.md): Gated DeltaNet layers run as the per-token recurrence, gated attention with partial
 // RoPE. Shares no code with the kernels or the forward, only the file readers and dequantisation (and
 // NaiveQwen3's helpers).
+#include <bit>
+#include <optional>
+#include <set>
+
 #include "tests/support/naive_qwen3.hpp"
 
 namespace ternspec::fixtures {
@@ -13,11 +17,59 @@ struct NaiveQwen35 : NaiveQwen3 {
     // of float sums, and can be held to a tight bound. Off, it is the model's exact arithmetic.
     bool int8 = false;
 
-    NaiveQwen35(const ModelFiles& f, bool int8_activations) : NaiveQwen3(f), int8(int8_activations) {}
+    // PrismML's rotated basis, written from its definition (y = W' H(s ⊙ P(x)), latent embedding rows
+    // e = s ⊙ H z) with an explicit Hadamard matrix: no code shared with the runtime's fast transform.
+    struct Rotation {
+        int block = 0;
+        std::map<int, std::vector<double>> signs;  // by input width
+        std::set<std::string> folded;              // tensor names whose input is rotated
+        bool v_grouped = false, latent_embedding = false;
+    };
+    std::optional<Rotation> rot;
+
+    NaiveQwen35(const ModelFiles& f, bool int8_activations, std::optional<Rotation> rotation = {})
+        : NaiveQwen3(f), int8(int8_activations), rot(std::move(rotation)) {}
+
+    std::vector<double> hadamard(std::vector<double> x) const {
+        const int B = rot->block;
+        std::vector<double> y(x.size(), 0.0);
+        for (std::size_t b = 0; b < x.size(); b += static_cast<std::size_t>(B))
+            for (int r = 0; r < B; ++r)
+                for (int c = 0; c < B; ++c)
+                    y[b + static_cast<std::size_t>(r)] +=
+                        (std::popcount(static_cast<unsigned>(r & c)) % 2 ? -1.0 : 1.0) /
+                        std::sqrt(static_cast<double>(B)) * x[b + static_cast<std::size_t>(c)];
+        return y;
+    }
+    std::vector<double> signed_(std::vector<double> x) const {
+        const auto& s = rot->signs.at(static_cast<int>(x.size()));
+        for (std::size_t i = 0; i < x.size(); ++i) x[i] *= s[i];
+        return x;
+    }
+    // The input a stored matrix `name` is multiplied with.
+    std::vector<double> input_of(const std::string& name, std::vector<double> x) const {
+        if (!rot || !rot->folded.count(name)) return x;
+        if (rot->v_grouped && name.ends_with("ssm_out.weight")) {  // tiled value heads to grouped
+            const std::size_t d = static_cast<std::size_t>(c.ssm_head_dim),
+                              nk = static_cast<std::size_t>(c.ssm_key_heads);
+            const std::size_t rep = static_cast<std::size_t>(c.ssm_value_heads) / nk;
+            std::vector<double> g(x.size());
+            for (std::size_t k = 0; k < nk; ++k)
+                for (std::size_t r = 0; r < rep; ++r)
+                    for (std::size_t i = 0; i < d; ++i) g[(k * rep + r) * d + i] = x[(r * nk + k) * d + i];
+            x = g;
+        }
+        return hadamard(signed_(x));
+    }
+    std::vector<double> embedding(std::int32_t id) const {
+        auto e = NaiveQwen3::embedding(id);
+        return rot && rot->latent_embedding ? signed_(hadamard(e)) : e;
+    }
 
     static double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 
-    std::vector<double> proj(const std::string& name, const std::vector<double>& x, std::size_t rows) {
+    std::vector<double> proj(const std::string& name, const std::vector<double>& x0, std::size_t rows) {
+        const auto x = input_of(name, x0);
         if (!int8) return matvec(w.at(name), x, rows);
         float amax = 0;
         for (const double v : x) amax = std::max(amax, std::fabs(static_cast<float>(v)));
@@ -102,8 +154,8 @@ struct NaiveQwen35 : NaiveQwen3 {
             const auto h = norm(x[t], w[p + "attn_norm.weight"], c.rms_eps);
             inputs.push_back(proj(p + "attn_qkv.weight", h, C));
             const auto z = proj(p + "attn_gate.weight", h, hv * d);
-            const auto alpha = matvec(w[p + "ssm_alpha.weight"], h, hv);
-            const auto beta = matvec(w[p + "ssm_beta.weight"], h, hv);
+            const auto alpha = matvec(w[p + "ssm_alpha.weight"], input_of(p + "ssm_alpha.weight", h), hv);
+            const auto beta = matvec(w[p + "ssm_beta.weight"], input_of(p + "ssm_beta.weight", h), hv);
             std::vector<double> co(C, 0.0);
             for (std::size_t ch = 0; ch < C; ++ch) {
                 for (std::size_t k = 0; k < K; ++k)  // tap k reads the input K - 1 - k steps back
