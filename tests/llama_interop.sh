@@ -61,6 +61,30 @@ sys.exit(0 if n == 256 and clear >= 40 and agree >= 0.97 * clear else 1)
 PY
 done
 
+# Qwen3.5's pre-tokenizer: the shipped vocabulary labelled `qwen35`, tokenized by llama.cpp and by ternspec.
+# Texts already in NFC agree id for id; text that is not (a decomposed accent) differs by design (ternspec
+# applies tokenizer.json's NFC, llama.cpp none), and there ternspec's ids equal those of the NFC text.
+if [ -f "$src/models/tern-pystd-7m/tern-pystd-7m.gguf" ]; then
+  /usr/bin/python3 "$ref/gguf_set_string.py" "$src/models/tern-pystd-7m/tern-pystd-7m.gguf" "$tmp/qwen35_vocab.gguf" \
+    tokenizer.ggml.pre qwen35 || { echo "FAIL: could not write qwen35_vocab.gguf"; fail=1; }
+  node "$ref/llama_tokenize.mjs" "$tmp/qwen35_vocab.gguf" "$src/tests/data/qwen35_texts.json" > "$tmp/qwen35_llama.json" \
+    2> "$tmp/llama.err" || { echo "FAIL: llama.cpp tokenize: $(tail -n 2 "$tmp/llama.err")"; fail=1; }
+  /usr/bin/python3 - "$bin" "$tmp/qwen35_vocab.gguf" "$src/tests/data/qwen35_texts.json" "$tmp/qwen35_llama.json" <<'PY' || fail=1
+import json, subprocess, sys, unicodedata
+bin, gguf, texts, ref = sys.argv[1:5]
+texts, ref = json.load(open(texts)), json.load(open(ref))
+def ours(t):
+    return [int(x) for x in subprocess.check_output([bin, "tokenize", "-m", gguf, "-p", t]).split()]
+bad = [t for t, r in zip(texts, ref) if ours(t) != r]
+decomposed = "cafe\u0301 re\u0301sume\u0301"
+nfc_same = ours(decomposed) == ours(unicodedata.normalize("NFC", decomposed))
+print(f"qwen35 pre-tokenizer: {len(texts) - len(bad)}/{len(texts)} texts id for id with llama.cpp; "
+      f"decomposed accents follow NFC: {nfc_same}")
+for t in bad: print("  differs:", repr(t))
+sys.exit(0 if not bad and nfc_same else 1)
+PY
+fi
+
 # EAGLE-3 heads in llama.cpp's eagle3 layout: synth's (int8-stored and ternary) and the shipped head's convert.
 # (This llama.cpp's resource estimate does not count d2t and logs "wrong number of tensors" once; the load
 # itself succeeds.)

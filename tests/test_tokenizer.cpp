@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "target/formats/gguf.hpp"
+#include "target/tokenizer/regex_splitter.hpp"
 #include "target/tokenizer/tokenizer.hpp"
 #include "target/tokenizer/utf8.hpp"
 #include "tests/support/test_models.hpp"
@@ -129,4 +130,23 @@ TEST(ShippedTokenizer, EncodesCodeCompactly) {
     const auto ids = t.encode(code);
     EXPECT_LT(ids.size(), code.size() / 2);
     EXPECT_EQ(t.decode(ids), code);
+}
+
+// Qwen3.5's pre-tokenizer (llama.cpp's `qwen35`): combining marks stay in the word with its letters and
+// leave the punctuation run; Qwen2's splits them off (expected pieces worked out from both regexes).
+TEST(Qwen35PreTokenizer, CombiningMarksJoinTheWord) {
+    const std::string text =
+        "x\xcc\x81y \xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87 !\xcc\x81";
+    auto pieces = [&](const char* pattern) {
+        std::vector<std::string_view> out;
+        RegexSplitter(pattern).split(text, out);
+        return std::vector<std::string>(out.begin(), out.end());
+    };
+    EXPECT_EQ(pieces(kQwen35Pattern),
+              (std::vector<std::string>{
+                  "x\xcc\x81y", " \xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87",
+                  " !", "\xcc\x81"}));
+    EXPECT_EQ(pieces(kQwen2Pattern),
+              (std::vector<std::string>{"x", "\xcc\x81y", " \xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8",
+                                        "\xe0\xa5\x8d\xe0\xa4\xa4", "\xe0\xa5\x87", " !\xcc\x81"}));
 }

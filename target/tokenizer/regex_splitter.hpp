@@ -25,6 +25,7 @@ class RegexSplitter {
 };
 
 extern const char* const kQwen2Pattern;
+extern const char* const kQwen35Pattern;
 extern const char* const kGpt2Pattern;
 
 }  // namespace ternspec

@@ -235,11 +235,16 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
     if (auto* p = g.find("tokenizer.ggml.pre")) pre = p->as_string("tokenizer.ggml.pre");
     if (pre == "qwen2")
         t.splitter_ = std::make_shared<RegexSplitter>(kQwen2Pattern);
+    else if (pre == "qwen35")
+        t.splitter_ = std::make_shared<RegexSplitter>(kQwen35Pattern);
     else if (pre == "default" || pre == "gpt-2" || pre == "gpt2")
         t.splitter_ = std::make_shared<RegexSplitter>(kGpt2Pattern);
     else
-        throw FormatError(what + ": tokenizer.ggml.pre \"" + pre + "\" is not supported (qwen2, gpt-2)");
-    t.nfc_ = pre == "qwen2";
+        throw FormatError(what + ": tokenizer.ggml.pre \"" + pre +
+                          "\" is not supported (qwen2, qwen35, gpt-2)");
+    // As Hugging Face's tokenizer.json for Qwen2, Qwen3 and Qwen3.5 (an NFC normalizer); llama.cpp applies
+    // none, which differs only on text that is not in NFC (decomposed accents): docs/formats.md.
+    t.nfc_ = pre == "qwen2" || pre == "qwen35";
     if (auto* e = g.find("tokenizer.ggml.eos_token_id")) {
         const auto id = e->as_int("tokenizer.ggml.eos_token_id");
         if (id < 0 || id >= static_cast<std::int64_t>(t.pieces_.size()))
@@ -482,10 +487,13 @@ void Tokenizer::write_gguf_metadata(GgufWriter& w, std::size_t embedding_rows) c
     w.set("tokenizer.ggml.model", GgufValue::str("gpt2"));
     // GGUF names the pre-tokenizer instead of storing its regex: only the two ternspec knows can be written.
     const auto& pat = splitter_->pattern();
-    if (pat != kQwen2Pattern && pat != kGpt2Pattern)
+    if (pat != kQwen2Pattern && pat != kQwen35Pattern && pat != kGpt2Pattern)
         throw FormatError(
-            "the tokenizer's pre-tokenizer regex is neither Qwen2's nor GPT-2's; GGUF cannot name it");
-    w.set("tokenizer.ggml.pre", GgufValue::str(pat == kQwen2Pattern ? "qwen2" : "gpt-2"));
+            "the tokenizer's pre-tokenizer regex is not Qwen2's, Qwen3.5's or GPT-2's; GGUF cannot "
+            "name it");
+    w.set("tokenizer.ggml.pre", GgufValue::str(pat == kQwen2Pattern    ? "qwen2"
+                                               : pat == kQwen35Pattern ? "qwen35"
+                                                                       : "gpt-2"));
     w.set("tokenizer.ggml.tokens", GgufValue::array(GgufType::STRING, std::move(tokens)));
     w.set("tokenizer.ggml.token_type", GgufValue::array(GgufType::I32, std::move(types)));
     w.set("tokenizer.ggml.merges", GgufValue::array(GgufType::STRING, std::move(merges)));
