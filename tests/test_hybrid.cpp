@@ -507,6 +507,26 @@ TEST(Hybrid, RotatedBasisMatchesItsDefinition) {
     EXPECT_EQ(m->logits_chunked(kIds, 1), got);
 }
 
+// convert re-encodes a hybrid (ternary matrices in the new type; conv, alpha and beta stay F32) and keeps a
+// rotation's keys: the logits of every output are byte-identical to the input's.
+TEST(Hybrid, ConvertKeepsTheModelExactly) {
+    const auto rotated = rotated_hybrid("hybrid_convert_rotated").path;
+    for (const auto& src : {hybrid_gguf("hybrid_source"), rotated}) {
+        auto m = Qwen3Model::load(ModelFiles::open(src));
+        const auto want = m->logits_chunked(kIds, 9);
+        for (auto type : {TensorType::Q2_0, TensorType::PQ2_0, TensorType::PTQ1_0, TensorType::F16}) {
+            const auto out =
+                fixtures::temp_path("hybrid_converted_" + std::string(type_info(type).name) + ".gguf");
+            convert_model(ModelFiles::open(src), out, type, false);
+            const auto files = ModelFiles::open(out);
+            EXPECT_EQ(files.rotation() != nullptr, src == rotated);
+            EXPECT_EQ(files.tensors().at("blk.0.ssm_alpha.weight").type, TensorType::F32);
+            EXPECT_EQ(Qwen3Model::load(files)->logits_chunked(kIds, 9), want)
+                << src << " as " << type_info(type).name;
+        }
+    }
+}
+
 TEST(Hybrid, RotationMetadataIsCheckedKeyByKey) {
     auto expect = [](const std::string& path, const std::string& needle) {
         const auto e = load_error(path);

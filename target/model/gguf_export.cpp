@@ -357,6 +357,13 @@ std::vector<std::uint8_t> encode_ternary_exact(const TensorRef& t, TensorType ty
 namespace {
 
 // Each tensor re-encoded as `type` (1-D ones as F32), refused by name where `type` cannot hold it exactly.
+// The matrices of a Gated DeltaNet layer that are not ternary: the conv kernel, alpha and beta.
+bool stays_float(const std::string& name) {
+    for (const char* part : {".ssm_conv1d.", ".ssm_alpha.", ".ssm_beta."})
+        if (name.find(part) != std::string::npos) return true;
+    return false;
+}
+
 void add_converted(GgufWriter& w, const std::vector<const TensorRef*>& tensors, TensorType type,
                    bool quantize_floats, const Progress& progress) {
     const int total = static_cast<int>(tensors.size());
@@ -366,7 +373,7 @@ void add_converted(GgufWriter& w, const std::vector<const TensorRef*>& tensors, 
             t->type == TensorType::I64)  // ids (a draft vocabulary), as they are
             w.add_tensor(t->name, t->type, t->shape,
                          std::vector<std::uint8_t>(t->data, t->data + t->n_bytes));
-        else if (t->shape.size() == 1)
+        else if (t->shape.size() == 1 || stays_float(t->name))
             w.add_tensor(t->name, TensorType::F32, t->shape, encode_rows(TensorType::F32, import_floats(*t)));
         else
             w.add_tensor(t->name, type, t->shape, encode_ternary_exact(*t, type, quantize_floats));
@@ -386,7 +393,14 @@ void check_mtp_shape(const MtpFiles& mtp, const ModelFiles& in) {
 
 void set_model_metadata(GgufWriter& w, const ModelFiles& in, const std::string& name) {
     const auto& c = in.config();
-    set_qwen3_metadata(w, c, name);
+    if (c.hybrid())
+        set_qwen35_metadata(w, c, name);
+    else
+        set_qwen3_metadata(w, c, name);
+    // A rotated basis travels with the weights it describes.
+    if (in.gguf())
+        for (const auto& [k, v] : in.gguf()->metadata())
+            if (k.rfind("prism.", 0) == 0) w.set(k, v);
     in.tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
     if (!in.chat_template().empty()) w.set("tokenizer.chat_template", GgufValue::str(in.chat_template()));
 }
