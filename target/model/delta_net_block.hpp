@@ -29,7 +29,11 @@ struct DeltaNetBlock {
 
     static DeltaNetBlock load(const std::string& prefix, const ModelConfig& c, const TernaryFetch& ternary,
                               const FloatFetch& floats, const MatrixFetch& matrix);
-    std::size_t bytes() const { return qkvz.bytes() + out.bytes() + gate_up.bytes() + down.bytes(); }
+    // Bytes a forward reads: the packed matrices, and the float ones (alpha, beta, the conv kernel).
+    std::size_t bytes() const {
+        return qkvz.bytes() + out.bytes() + gate_up.bytes() + down.bytes() +
+               (alpha_beta.size() + conv.size()) * sizeof(float);
+    }
 
     // Updates x (every sequence's rows) and each sequence's recurrent state `r` (its index among the GDN
     // layers) in its cache.

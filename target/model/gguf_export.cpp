@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "target/formats/dequantize.hpp"
 #include "target/io/half.hpp"
@@ -58,6 +59,31 @@ ModelConfig synth_shape(const std::string& name) {
         c.context_length = s.context, c.tied_embeddings = s.tied;
         return c;
     }
+    // Qwen3.5's hybrids at Bonsai 2's reported shapes (issue #34; attention heads, vocabulary and RoPE as
+    // Qwen3.5's configs: query and key-value heads of 256, 64 rotary dims, a 248,320-token vocabulary).
+    struct Hybrid {
+        const char* name;
+        int hidden, intermediate, layers, heads, kv_heads, key_heads, value_heads;
+    };
+    static const Hybrid hybrids[] = {
+        {"qwen3.5-2b", 2048, 6144, 24, 8, 2, 16, 16},
+        {"qwen3.5-4b", 2560, 9216, 32, 16, 4, 16, 32},
+        {"qwen3.5-9b", 4096, 12288, 32, 16, 4, 16, 32},
+        {"qwen3.5-27b", 5120, 17408, 64, 24, 4, 16, 48},
+    };
+    for (const auto& h : hybrids) {
+        if (name != h.name) continue;
+        ModelConfig c;
+        c.architecture = "qwen35";
+        c.vocab_size = 248320, c.hidden_size = h.hidden, c.intermediate_size = h.intermediate,
+        c.n_layers = h.layers, c.n_heads = h.heads, c.n_kv_heads = h.kv_heads, c.head_dim = 256;
+        c.context_length = 32768, c.tied_embeddings = h.hidden < 4096;
+        c.rope_theta = 1e7f, c.rms_eps = 1e-6f, c.rope_dims = 64;
+        c.ssm_conv_kernel = 4, c.ssm_head_dim = 128, c.ssm_key_heads = h.key_heads,
+        c.ssm_value_heads = h.value_heads;
+        for (int l = 0; l < h.layers; ++l) c.recurrent_layers.push_back((l + 1) % 4 != 0);
+        return c;
+    }
     if (name == "qwen3.5-tiny") {  // a small hybrid for tests: 3 GDN layers, then gated attention
         ModelConfig c;
         c.architecture = "qwen35";
@@ -68,8 +94,10 @@ ModelConfig synth_shape(const std::string& name) {
         c.recurrent_layers = {1, 1, 1, 0};
         return c;
     }
-    throw InputError("unknown shape " + name +
-                     " (tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b, qwen3.5-tiny)");
+    throw InputError(
+        "unknown shape " + name +
+        " (tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b, qwen3.5-tiny, qwen3.5-2b, qwen3.5-4b, "
+        "qwen3.5-9b, qwen3.5-27b)");
 }
 
 std::string qwen2_tokenizer_json(const nlohmann::json& vocab, const nlohmann::json& added,
@@ -279,12 +307,56 @@ void set_synth_metadata(GgufWriter& w, const ModelConfig& c) {
 
 }  // namespace
 
+// PrismML's rotated basis over a synthetic model: random signs for every input width, every ternary matrix
+// folded, token_embd latent, value heads grouped before ssm_out (hadamard_rotation.hpp).
+void set_synth_rotation(GgufWriter& w, const ModelConfig& c, int block, std::mt19937_64& rng) {
+    std::set<int> widths = {c.hidden_size, c.n_heads * c.head_dim, c.intermediate_size};
+    if (c.hybrid()) widths.insert(c.ssm_value_heads * c.ssm_head_dim);
+    std::vector<GgufValue> ws, values;
+    for (const int width : widths) {
+        if (width % block != 0)
+            throw InputError("--hadamard " + std::to_string(block) + " does not divide the input width " +
+                             std::to_string(width));
+        ws.push_back(GgufValue::i32(width));
+        for (int i = 0; i < width; ++i) values.push_back(GgufValue::i32(rng() % 2 ? 1 : -1));
+    }
+    std::vector<GgufValue> names;
+    if (!c.tied_embeddings) names.push_back(GgufValue::str("output.weight"));
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        const std::vector<std::string> own =
+            c.is_recurrent(l) ? std::vector<std::string>{"attn_qkv", "attn_gate", "ssm_out"}
+                              : std::vector<std::string>{"attn_q", "attn_k", "attn_v", "attn_output"};
+        for (const auto& n : own) names.push_back(GgufValue::str(p + n + ".weight"));
+        for (const char* n : {"ffn_gate", "ffn_up", "ffn_down"})
+            names.push_back(GgufValue::str(p + n + ".weight"));
+    }
+    const std::string p = "prism.hadamard.";
+    w.set(p + "version", GgufValue::u32(1));
+    w.set(p + "block_size", GgufValue::u32(static_cast<std::uint32_t>(block)));
+    w.set(p + "transform", GgufValue::str("normalized-sylvester-walsh-hadamard"));
+    w.set(p + "axis", GgufValue::str("input-last-dimension"));
+    w.set(p + "sign_mode", GgufValue::str("explicit"));
+    w.set(p + "sign_widths", GgufValue::array(GgufType::I32, std::move(ws)));
+    w.set(p + "sign_values", GgufValue::array(GgufType::I32, std::move(values)));
+    w.set(p + "weight_names", GgufValue::array(GgufType::STRING, std::move(names)));
+    w.set(p + "inverse_weight_names",
+          GgufValue::array(GgufType::STRING, {GgufValue::str("token_embd.weight")}));
+    w.set(p + "gdn_v_grouped", GgufValue::boolean(c.hybrid()));
+}
+
 void synth_model(const std::string& out, const ModelConfig& c, TensorType type, std::uint64_t seed,
-                 const Progress& progress) {
+                 const Progress& progress, int hadamard_block) {
     check_synth_type(type);
     std::mt19937_64 rng(seed);
     GgufWriter w;
     set_synth_metadata(w, c);
+    if (hadamard_block > 0) {
+        if (hadamard_block < 2 || (hadamard_block & (hadamard_block - 1)) != 0)
+            throw InputError("--hadamard: the block size must be a power of two");
+        std::mt19937_64 sign_rng(seed ^ 0x5157ULL);
+        set_synth_rotation(w, c, hadamard_block, sign_rng);
+    }
     const int total = 1 + c.n_layers + (c.tied_embeddings ? 0 : 1);
     int done = 0;
     const auto V = static_cast<std::uint64_t>(c.vocab_size), H = static_cast<std::uint64_t>(c.hidden_size);

@@ -31,8 +31,10 @@ Tokenizer synth_tokenizer();
 
 // A random ternary model: trits uniform over {-1, 0, +1}, scales near 1/sqrt(2/3 * row length) so that
 // activations stay O(1), a byte-level tokenizer (256 bytes + Qwen's three special tokens).
+// hadamard_block > 0: the weights are declared stored in PrismML's rotated basis with that block size
+// (random signs; the same random weights, read as rotated: the cost of the rotation, not a trained model).
 void synth_model(const std::string& out, const ModelConfig& shape, TensorType type, std::uint64_t seed,
-                 const Progress& progress = {});
+                 const Progress& progress = {}, int hadamard_block = 0);
 
 // Random trits, scales near 1/sqrt(2/3 * cols) per block (exact in the type's precision), encoded as `type`
 // (a ternary type, or f16/bf16/f32 holding exactly ternary values).

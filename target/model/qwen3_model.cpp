@@ -153,6 +153,15 @@ std::size_t Qwen3Model::weight_bytes() const {
     return b;
 }
 
+std::size_t Qwen3Model::recurrent_state_bytes() const {
+    const auto& c = cfg_;
+    const std::size_t per_layer =
+        (static_cast<std::size_t>(c.ssm_value_heads) * c.ssm_head_dim * c.ssm_head_dim +
+         static_cast<std::size_t>(std::max(c.ssm_conv_kernel - 1, 0)) * c.ssm_conv_channels()) *
+        sizeof(float);
+    return per_layer * static_cast<std::size_t>(c.recurrent_count());
+}
+
 KvCache Qwen3Model::make_cache(int capacity, KvType type) const {
     return KvCache(cfg_, capacity > 0 ? std::min(capacity, cfg_.context_length) : cfg_.context_length, type);
 }

@@ -74,6 +74,9 @@ class Qwen3Model {
     const std::vector<float>& output_norm() const { return output_norm_; }
 
     std::size_t weight_bytes() const;  // packed bytes a forward reads
+    // A hybrid's recurrent state per sequence (every GDN layer's state matrices and conv window, f32): a
+    // forward reads it and writes it back once at least.
+    std::size_t recurrent_state_bytes() const;
     bool quantized_on_load() const { return quantized_; }
     // PrismML's rotated basis of the file's weights, or null.
     const HadamardRotation* rotation() const { return rotation_.get(); }

@@ -114,7 +114,10 @@ int bench_forward(int argc, char** argv) {
     const int prefix = static_cast<int>(args.integer("prefix", 0, ctx - 1 - max_m));
     KvCache cache = model->make_cache(prefix + static_cast<int>(max_m) + 1);
     const ForwardInputs inputs(*model, cache, sizes, prefix);
-    const double wbytes = static_cast<double>(model->weight_bytes());
+    // A hybrid's recurrent state is read and written back by every forward: its traffic counts with the
+    // weights' (a lower bound: each GDN layer's state, 2 MB at the 4B shape, is read and written once).
+    const double wbytes = static_cast<double>(model->weight_bytes()) +
+                          2.0 * static_cast<double>(model->recurrent_state_bytes());
     std::vector<double> bw_runs;
     const auto times = time_forwards(*model, cache, inputs, reps, bw_runs);  // frees its probe on return
     const double bw = median(bw_runs);
@@ -138,6 +141,7 @@ int bench_forward(int argc, char** argv) {
                           {"read_bandwidth_gbs", bw},
                           {"read_bandwidth_runs_gbs", bw_runs},
                           {"weight_bytes", wbytes},
+                          {"recurrent_state_bytes", static_cast<double>(model->recurrent_state_bytes())},
                           {"kv_cache_bytes", kv_bytes},
                           {"resident_bytes", rss * 1024.0},
                           {"resident_vs_weights_plus_kv", rss * 1024.0 / (wbytes + kv_bytes)},

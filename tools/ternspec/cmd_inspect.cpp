@@ -8,6 +8,7 @@
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
 #include "target/io/mapped_file.hpp"
+#include "target/model/hadamard_rotation.hpp"
 #include "target/model/model_files.hpp"
 #include "ternspec/error.hpp"
 #include "tools/ternspec/args.hpp"
@@ -100,6 +101,14 @@ std::optional<int> inspect_drafter_folder(const Args& args, const std::string& p
     return inspect_other(args, path, "Hugging Face folder", arch, rows, cfg, "config.json", true);
 }
 
+std::string rotation_text(const ModelFiles& mf) {
+    const auto r = mf.rotation();
+    if (!r) return "none";
+    return "Walsh-Hadamard in blocks of " + std::to_string(r->block_size()) +
+           (r->latent_embedding() ? ", latent embedding" : "") +
+           (r->v_grouped() ? ", value heads grouped" : "");
+}
+
 // "GGGA GGGA": one letter a layer, G for Gated DeltaNet, A for (gated) attention, a space every four.
 std::string layer_pattern(const ModelConfig& c) {
     std::string out;
@@ -137,13 +146,11 @@ int inspect_target(const Args& args, const ModelFiles& mf) {
                        {"rms_eps", c.rms_eps},
                        {"tied_embeddings", c.tied_embeddings}};
         if (c.hybrid())
-            j["config"]["hybrid"] = {{"layer_pattern", layer_pattern(c)},
-                                     {"rope_dims", c.rotary_dims()},
-                                     {"ssm_conv_kernel", c.ssm_conv_kernel},
-                                     {"ssm_head_dim", c.ssm_head_dim},
-                                     {"ssm_key_heads", c.ssm_key_heads},
-                                     {"ssm_value_heads", c.ssm_value_heads},
-                                     {"rotation", "none"}};
+            j["config"]["hybrid"] = {
+                {"layer_pattern", layer_pattern(c)},    {"rope_dims", c.rotary_dims()},
+                {"ssm_conv_kernel", c.ssm_conv_kernel}, {"ssm_head_dim", c.ssm_head_dim},
+                {"ssm_key_heads", c.ssm_key_heads},     {"ssm_value_heads", c.ssm_value_heads},
+                {"rotation", rotation_text(mf)}};
         j["tensors"] = nlohmann::json::array();
         for (const auto& [n, t] : mf.tensors())
             j["tensors"].push_back({{"name", n},
@@ -175,9 +182,9 @@ int inspect_target(const Args& args, const ModelFiles& mf) {
     if (c.hybrid())
         std::printf(
             "hybrid: layers %s (G: Gated DeltaNet, A: gated attention); RoPE on %d of %d dims; "
-            "Gated DeltaNet: conv %d, %d key and %d value heads of %d; rotation: none\n",
+            "Gated DeltaNet: conv %d, %d key and %d value heads of %d; rotation: %s\n",
             layer_pattern(c).c_str(), c.rotary_dims(), c.head_dim, c.ssm_conv_kernel, c.ssm_key_heads,
-            c.ssm_value_heads, c.ssm_head_dim);
+            c.ssm_value_heads, c.ssm_head_dim, rotation_text(mf).c_str());
     std::printf("\ntensor types:\n");
     for (const auto& [t, cnt] : by_type)
         std::printf("  %-10s %4d tensors %12llu bytes  %s\n", std::string(type_info(t).name).c_str(),

@@ -28,11 +28,15 @@ int cmd_synth(int argc, char** argv) {
         "--mtp D, drafters at the real shapes beside it (random weights: their cost does not depend on\n"
         "the values): OUT.eagle3-ternary.gguf (packed ternary at load), OUT.eagle3-int8.gguf (f16,\n"
         "int8 at load) and OUT.mtp.gguf (ternary modules).",
-        {{"shape", 0, "NAME", "tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b or qwen3.5-tiny (a hybrid)",
+        {{"shape", 0, "NAME",
+          "tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b, or a Qwen3.5 hybrid: qwen3.5-tiny, qwen3.5-2b, "
+          "qwen3.5-4b, qwen3.5-9b, qwen3.5-27b",
           "tiny"},
+         {"hadamard", 0, "N", "declare the weights stored in PrismML's rotated basis, blocks of N (0: none)",
+          "0"},
          {"type", 0, "TYPE",
-          "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, tq2_0, tq1_0, f16, "
-          "bf16 or f32",
+          "q2_0 (mainline llama.cpp, group 64), q2_0_g128 (legacy Bonsai), pq2_0, ptq1_0, tq2_0, tq1_0, "
+          "f16, bf16 or f32",
           "q2_0"},
          {"seed", 0, "S", "random seed", "1"},
          {"vocab", 0, "N", "override the shape's vocabulary size (e.g. to hold another model's ids)", ""},
@@ -59,7 +63,9 @@ int cmd_synth(int argc, char** argv) {
     const std::string stem = out.size() > 5 && out.ends_with(".gguf") ? out.substr(0, out.size() - 5) : out;
     check_writable(out, "OUT");
     ProgressLine bar("synth");
-    synth_model(out, shape, *type, seed, [&](int d, int t, const std::string& n) { bar.update(d, t, n); });
+    const int hadamard = static_cast<int>(args.integer("hadamard", 0, 1 << 16));
+    synth_model(
+        out, shape, *type, seed, [&](int d, int t, const std::string& n) { bar.update(d, t, n); }, hadamard);
     bar.finish();
     std::fprintf(stderr, "wrote %s (%s, %s)\n", out.c_str(), args.str("shape").c_str(),
                  args.str("type").c_str());
