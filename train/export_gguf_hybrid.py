@@ -81,3 +81,24 @@ def write_gguf(model, path, tokenizer_gguf, name="tern-pystd-hybrid"):
         if k.startswith("tokenizer."):
             meta[k] = v
     g.write_f32(path, meta, tensors_of(model))
+
+
+def main():
+    """Writes an exported hybrid folder (train_model.py --arch qwen35 --export) as an F32 qwen35 GGUF;
+    `ternspec convert` then packs it into a ternary type (ship_hybrid.sh)."""
+    import argparse
+    from export import load_hybrid_hf
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("folder")
+    ap.add_argument("out")
+    ap.add_argument("--tokenizer-gguf", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                              "models/tern-pystd-7m/tern-pystd-7m.gguf"),
+                    help="a GGUF whose tokenizer.* keys hold the same vocabulary")
+    ap.add_argument("--name", default="tern-pystd-hybrid")
+    args = ap.parse_args()
+    write_gguf(load_hybrid_hf(args.folder), args.out, args.tokenizer_gguf, args.name)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

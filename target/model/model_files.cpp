@@ -285,6 +285,9 @@ namespace {
 
 ModelConfig config_from_hf(const nlohmann::json& j, const std::string& cfg_path) {
     const auto archs = j.value("architectures", nlohmann::json::array());
+    if (!archs.empty() && (archs[0] == "Qwen3_5ForCausalLM" || archs[0] == "Qwen3_5ForConditionalGeneration"))
+        throw FormatError(cfg_path + ": Qwen3.5 (hybrid) Hugging Face folders are not read yet; pass the model's "
+                                     "GGUF (a folder ternspec ships holds one beside config.json)");
     if (archs.empty() || archs[0] != "Qwen3ForCausalLM")
         throw FormatError(cfg_path + ": architectures is not [\"Qwen3ForCausalLM\"]");
     ModelConfig c;
