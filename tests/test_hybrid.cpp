@@ -13,6 +13,7 @@
 #include "drafters/drafter.hpp"
 #include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
+#include "target/kernels/cpu_features.hpp"
 #include "target/model/gguf_export.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "ternspec/error.hpp"
@@ -296,15 +297,20 @@ TEST(Hybrid, SpeculationIsLosslessWithRollbackByReplay) {
     }
 }
 
-// EAGLE-3 reads the hybrid's hidden states like any target's: lossless at every k. Batched requests (one
+// EAGLE-3 and MTP read the hybrid's hidden states like any target's: lossless at every k. Batched requests (one
 // forward for all, each cache rolled back on its own) equal decoding each alone, greedy and sampled.
-TEST(Hybrid, EagleAndBatchedRequestsStayLossless) {
+TEST(Hybrid, EagleMtpAndBatchedRequestsStayLossless) {
     const auto gguf = hybrid_gguf("hybrid_eagle", TensorType::Q2_0_G128, 5);
     auto m = Qwen3Model::load(ModelFiles::open(gguf));
     DrafterOptions o;
     o.draft_model = fixtures::random_eagle_head(gguf, "hybrid_eagle_head", 128, 3);
     fixtures::expect_lossless_drafter(m, "eagle", o, m->tokenizer().encode("def f(x):\n    return x"), 40,
                                       {1, 2, 4}, {0}, {});
+    // MTP modules (ternspec's sidecar, plain Qwen3 layers fed the hybrid's final hidden state) too.
+    DrafterOptions mtp;
+    mtp.draft_model = fixtures::random_mtp_sidecar(gguf, "hybrid_mtp_sidecar", 2, 3);
+    fixtures::expect_lossless_drafter(m, "mtp", mtp, m->tokenizer().encode("def f(x):\n    return x"), 40,
+                                      {1, 2}, {0}, {});
     const std::vector<std::string> texts = {"def f(x):\n    return x", "abc abc abc abc", "x = 1\ny ="};
     for (const std::string name : {"none", "suffix", "ngram"})
         for (const bool greedy : {true, false}) {
@@ -524,6 +530,23 @@ TEST(Hybrid, ConvertKeepsTheModelExactly) {
             EXPECT_EQ(Qwen3Model::load(files)->logits_chunked(kIds, 9), want)
                 << src << " as " << type_info(type).name;
         }
+    }
+}
+
+// Every kernel path gives the same bytes on the hybrid, rotated or not (the recurrence and the rotation are
+// one code path; the matrices go through the dispatched kernels).
+TEST(Hybrid, KernelPathsAreBitIdentical) {
+    for (const auto& path :
+         {hybrid_gguf("hybrid_paths", TensorType::TQ2_0, 11), rotated_hybrid("hybrid_paths_rot").path}) {
+        auto m = Qwen3Model::load(ModelFiles::open(path));
+        std::vector<std::vector<float>> outs;
+        for (const KernelPath p : {KernelPath::Scalar, KernelPath::Avx2, best_kernel_path()}) {
+            if (static_cast<int>(p) > static_cast<int>(best_kernel_path())) continue;
+            force_kernel_path(p);
+            outs.push_back(m->logits_chunked(kIds, 5));
+        }
+        force_kernel_path(best_kernel_path());
+        for (std::size_t i = 1; i < outs.size(); ++i) EXPECT_EQ(outs[i], outs[0]) << path << " path " << i;
     }
 }
 
