@@ -5,6 +5,7 @@
 // (counted as text unless --content-specials), and a chat template that hoards strings (render budget).
 // Every wait is bounded.
 //   node tests/serve_ref/hostile_clients.mjs TERNSPEC MODEL_DIR
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -162,6 +163,26 @@ try {
   }
 
   check(await healthy(port), "the server is still up at the end");
+
+  // A hybrid target (Qwen3.5: recurrent layers) serves speculative requests losslessly, and refuses draft trees
+  // with a 400 naming the field.
+  const hybridDir = mkdtempSync(join(tmpdir(), "ternspec-hybrid-"));
+  const hybrid = join(hybridDir, "hybrid.gguf");
+  execFileSync(bin, ["synth", hybrid, "--shape", "qwen3.5-tiny", "--type", "q2_0"], { stdio: "ignore" });
+  const plain = JSON.parse(execFileSync(bin, ["generate", "-m", hybrid, "-p", "abc abc abc abc", "-n", "24", "--json", "-t", "1"],
+    { stdio: ["ignore", "pipe", "ignore"] }).toString()).text;
+  const hybridServer = await startHarnessServer(bin, hybrid, ["--draft", "suffix", "-k", "4"], 1);
+  try {
+    const { responses } = await exchange(hybridServer.port, [post("/v1/completions",
+      JSON.stringify({ prompt: "abc abc abc abc", max_tokens: 24, temperature: 0 }))]);
+    check(responses[0]?.status === 200 && JSON.parse(responses[0].body).choices[0].text === plain,
+      "a hybrid target's speculative completion equals plain generate");
+    await expectError(hybridServer.port, "a draft tree on a hybrid target", "/v1/completions",
+      JSON.stringify({ prompt: "abc", speculative: { draft: "suffix", k: 4, tree: 6 } }), 400, "speculative.tree");
+  } finally {
+    hybridServer.proc.kill("SIGTERM");
+    await Promise.race([hybridServer.exited, sleep(10000)]);
+  }
 
   // 8. A chat template that builds many large strings ends at the render budget: 4xx, quickly, bounded memory
   //    (4 such requests reached 4.27 GB before).
