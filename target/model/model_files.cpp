@@ -11,6 +11,7 @@
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/model/hadamard_rotation.hpp"
+#include "target/model/qwen35_folder.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -285,9 +286,6 @@ namespace {
 
 ModelConfig config_from_hf(const nlohmann::json& j, const std::string& cfg_path) {
     const auto archs = j.value("architectures", nlohmann::json::array());
-    if (!archs.empty() && (archs[0] == "Qwen3_5ForCausalLM" || archs[0] == "Qwen3_5ForConditionalGeneration"))
-        throw FormatError(cfg_path + ": Qwen3.5 (hybrid) Hugging Face folders are not read yet; pass the model's "
-                                     "GGUF (a folder ternspec ships holds one beside config.json)");
     if (archs.empty() || archs[0] != "Qwen3ForCausalLM")
         throw FormatError(cfg_path + ": architectures is not [\"Qwen3ForCausalLM\"]");
     ModelConfig c;
@@ -338,13 +336,19 @@ ModelFiles ModelFiles::open_folder(const std::string& path) {
     if (!fs::exists(cfg_path)) throw FormatError(path + ": folder has no config.json");
     const nlohmann::json j = read_json_file(cfg_path);
     if (!j.is_object()) throw FormatError(cfg_path + ": not a JSON object");
-    mf.config_ = config_from_hf(j, cfg_path);
+    const bool qwen35 = is_qwen35_config(j);
+    mf.config_ = qwen35 ? qwen35_config_from_hf(j, cfg_path) : config_from_hf(j, cfg_path);
     mf.extra_layers_ = json_int(j, "num_nextn_predict_layers", cfg_path, 0);
     mf.st_ = std::make_shared<SafetensorsSet>(path);
-    for (const auto& [name, t] : mf.st_->tensors()) {
-        const auto g = hf_to_gguf_name(name);
-        if (g.empty()) continue;
-        mf.tensors_[g] = {g, name, t.type, t.shape(), t.data, t.n_bytes, t.file()};
+    if (qwen35) {
+        mf.config_.validate(cfg_path);  // the tensor layout relies on the sizes
+        qwen35_tensors_from_hf(*mf.st_, mf.config_, path, mf.tensors_, mf.owned_);
+    } else {
+        for (const auto& [name, t] : mf.st_->tensors()) {
+            const auto g = hf_to_gguf_name(name);
+            if (g.empty()) continue;
+            mf.tensors_[g] = {g, name, t.type, t.shape(), t.data, t.n_bytes, t.file()};
+        }
     }
     const auto tok = (fs::path(path) / "tokenizer.json").string();
     if (!fs::exists(tok)) throw FormatError(path + ": folder has no tokenizer.json");

@@ -70,6 +70,7 @@ class ModelFiles {
     std::map<std::string, TensorRef> tensors_;
     std::shared_ptr<GgufFile> gguf_;
     std::shared_ptr<const HadamardRotation> rotation_;
+    std::vector<std::shared_ptr<std::vector<std::uint8_t>>> owned_;  // tensors transformed while reading
     std::shared_ptr<SafetensorsSet> st_;
     std::shared_ptr<Tokenizer> tokenizer_;
 };

@@ -93,7 +93,9 @@ int inspect_other_gguf(const Args& args, const GgufFile& g) {
 // A folder that names none is left to ModelFiles::open, which says what is wrong with it.
 std::optional<int> inspect_drafter_folder(const Args& args, const std::string& path) {
     const std::string arch = folder_architecture(path);
-    if (arch.empty() || arch == "Qwen3ForCausalLM") return std::nullopt;
+    if (arch.empty() || arch == "Qwen3ForCausalLM" || arch == "Qwen3_5ForCausalLM" ||
+        arch == "Qwen3_5ForConditionalGeneration")
+        return std::nullopt;
     const auto cfg = read_json_file((std::filesystem::path(path) / "config.json").string());
     const SafetensorsSet st(path);
     std::vector<TensorRow> rows;
