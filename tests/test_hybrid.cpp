@@ -231,6 +231,28 @@ TEST(Hybrid, RollbackPastTheLastCallAndTreesAreRefused) {
     in.positions = std::span(pos).first(10);
     auto fresh = m->make_cache(64);
     EXPECT_EQ(m->forward(cache, in).logits, m->forward(fresh, in).logits);
+    // A long call (a prefill) keeps no journal: it rolls back whole, not in part.
+    {
+        const int n = RecurrentState::kMaxJournaled + 1;
+        std::vector<std::int32_t> longer(static_cast<std::size_t>(n)), lpos(static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i)
+            longer[static_cast<std::size_t>(i)] = kIds[static_cast<std::size_t>(i) % kIds.size()];
+        std::iota(lpos.begin(), lpos.end(), cache.size());
+        auto before = m->make_cache(256);
+        ForwardInput pre;
+        pre.tokens = std::span(kIds).first(10);
+        pre.positions = std::span(pos).first(10);
+        m->forward(before, pre);
+        auto c2 = m->make_cache(256);
+        m->forward(c2, pre);
+        ForwardInput big;
+        big.tokens = longer;
+        big.positions = lpos;
+        m->forward(c2, big);
+        EXPECT_THROW(c2.trim_by(1), Error);
+        c2.trim_by(n);
+        expect_same_state(c2, before, "a long call rolled back whole");
+    }
     const std::vector<std::int32_t> toks = {1, 2, 3}, tpos = {10, 11, 11}, parents = {-1, 0, 0};
     ForwardInput tree;
     tree.tokens = toks;
@@ -297,8 +319,8 @@ TEST(Hybrid, SpeculationIsLosslessWithRollbackByReplay) {
     }
 }
 
-// EAGLE-3 and MTP read the hybrid's hidden states like any target's: lossless at every k. Batched requests (one
-// forward for all, each cache rolled back on its own) equal decoding each alone, greedy and sampled.
+// EAGLE-3 and MTP read the hybrid's hidden states like any target's: lossless at every k. Batched requests
+// (one forward for all, each cache rolled back on its own) equal decoding each alone, greedy and sampled.
 TEST(Hybrid, EagleMtpAndBatchedRequestsStayLossless) {
     const auto gguf = hybrid_gguf("hybrid_eagle", TensorType::Q2_0_G128, 5);
     auto m = Qwen3Model::load(ModelFiles::open(gguf));

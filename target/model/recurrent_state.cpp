@@ -38,14 +38,18 @@ void RecurrentState::begin_call(int tokens) {
     if (ran_) base_ = 1 - base_;  // the last call's result is now what this one starts from
     ran_ = true;
     call_tokens_ = tokens;
+    const bool journaled = tokens <= kMaxJournaled;
     for (int r = 0; r < layers_; ++r) {
         conv_start_[static_cast<std::size_t>(r)] = conv_[static_cast<std::size_t>(r)];
-        journal_[static_cast<std::size_t>(r)].resize(record_floats() * static_cast<std::size_t>(tokens));
+        auto& j = journal_[static_cast<std::size_t>(r)];
+        j.resize(journaled ? record_floats() * static_cast<std::size_t>(tokens) : 0);
+        if (!journaled) j.shrink_to_fit();
     }
 }
 
 void RecurrentState::record(int r, int t, const float* k, const float* v, const float* decay,
                             const float* beta, const float* conv_in) {
+    if (call_tokens_ > kMaxJournaled) return;
     float* p = journal_[static_cast<std::size_t>(r)].data() + record_floats() * static_cast<std::size_t>(t);
     p = std::copy_n(k, hk_ * d_, p);
     p = std::copy_n(v, hv_ * d_, p);
@@ -63,6 +67,10 @@ void RecurrentState::keep_prefix(int kept) {
         throw Error("RecurrentState::keep_prefix(" + std::to_string(kept) + ") after a call of " +
                     std::to_string(call_tokens_) + " tokens");
     if (empty() || kept == call_tokens_) return;
+    if (kept > 0 && call_tokens_ > kMaxJournaled)
+        throw Error("RecurrentState::keep_prefix: a forward call of " + std::to_string(call_tokens_) +
+                    " tokens rolls back whole or not at all (calls of up to " +
+                    std::to_string(kMaxJournaled) + " tokens roll back in part)");
     const std::size_t rec = record_floats();
     for (int r = 0; r < layers_; ++r) {
         const auto& jr = journal_[static_cast<std::size_t>(r)];

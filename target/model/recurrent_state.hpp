@@ -28,6 +28,10 @@ class RecurrentState {
     bool empty() const { return layers_ == 0; }
 
     // A forward of `tokens` tokens begins: the current state becomes the committed one it starts from.
+    // Calls of more than kMaxJournaled tokens (a prefill) keep no journal: they can be rolled back whole
+    // (nothing to replay) but not in part. A journal token costs (Hk + Hv) d + 2 Hv + channels floats per
+    // layer, 57 KB at the 4B shape, so a 512-token prefill would have held 700 MB for nothing.
+    static constexpr int kMaxJournaled = 80;  // a verification round: 1 + up to 64 draft tokens, with room
     void begin_call(int tokens);
     int call_tokens() const { return call_tokens_; }
 
