@@ -136,7 +136,7 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
                     delta_rule_row(Sj, (t == 0 ? committed + head + static_cast<std::size_t>(j) * d : Sj), k,
                                    v[j], decay[static_cast<std::size_t>(h)],
                                    beta[static_cast<std::size_t>(h)], d);
-                    o[h * d + j] = dot(Sj, q, d);
+                    o[h * d + j] = lane_dot(Sj, q, d);
                 }
                 const float* z = in + C + h * d;
                 rms_norm(o + h * d, out_norm.data(), d, c.rms_eps, o + h * d);

@@ -8,12 +8,19 @@ namespace ternspec {
 
 // Not inlined: one body for the forward and the replay, so no call site is vectorised or contracted
 // differently from the other.
+[[gnu::noinline]] float lane_dot(const float* a, const float* b, int n) {
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) lane[j] += a[i + j] * b[i + j];
+    for (; i < n; ++i) lane[i % 8] += a[i] * b[i];
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 [[gnu::noinline]] void delta_rule_row(float* dst, const float* src, const float* k, float v_j, float decay,
                                       float beta, int d) {
     for (int i = 0; i < d; ++i) dst[i] = src[i] * decay;
-    float kv = 0;
-    for (int i = 0; i < d; ++i) kv += dst[i] * k[i];
-    const float delta = (v_j - kv) * beta;
+    const float delta = (v_j - lane_dot(dst, k, d)) * beta;
     for (int i = 0; i < d; ++i) dst[i] += k[i] * delta;
 }
 

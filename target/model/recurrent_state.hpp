@@ -16,6 +16,10 @@
 
 namespace ternspec {
 
+// a . b summed in eight fixed lanes, then the lanes in a fixed order: it vectorises, and its result does
+// not depend on where it is called from (one order for the forward, the replay and every kernel path).
+float lane_dot(const float* a, const float* b, int n);
+
 // One value row of the gated delta rule: dst = decay * src; delta = beta (v_j - dst . k); dst += k delta.
 // src may equal dst. The forward and the replay both call this, so their results agree bit for bit.
 void delta_rule_row(float* dst, const float* src, const float* k, float v_j, float decay, float beta, int d);

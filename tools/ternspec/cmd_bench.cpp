@@ -74,6 +74,33 @@ std::vector<std::vector<double>> time_forwards(const Qwen3Model& model, KvCache&
     return times;
 }
 
+// A hybrid's rollback after a verification round of m tokens that kept half of them (replaying their updates
+// from the state the round started from), against copying the whole recurrent state once, which is what a
+// snapshot scheme pays per round at least. Medians of `reps`.
+nlohmann::json time_rollback(const Qwen3Model& model, KvCache& cache, const ForwardInputs& in, int reps) {
+    nlohmann::json out = nlohmann::json::object();
+    if (cache.recurrent_layers() == 0) return out;
+    for (std::size_t i = 0; i < in.inputs.size(); ++i) {
+        const int m = static_cast<int>(in.inputs[i].tokens.size());
+        if (m < 2 || m > RecurrentState::kMaxJournaled) continue;
+        std::vector<double> replay, copy;
+        for (int r = 0; r < reps; ++r) {
+            model.forward(cache, in.inputs[i]);
+            double t0 = seconds();
+            cache.trim_by(m - m / 2);  // keeps m / 2 tokens: replays them
+            replay.push_back(seconds() - t0);
+            cache.trim_by(m / 2);
+            t0 = seconds();
+            std::vector<std::vector<float>> snapshot;
+            for (int l = 0; l < cache.recurrent_layers(); ++l) snapshot.push_back(cache.recurrent().state(l));
+            copy.push_back(seconds() - t0);
+        }
+        out[std::to_string(m)] = {
+            {"kept", m / 2}, {"replay_ms", median(replay) * 1e3}, {"state_copy_ms", median(copy) * 1e3}};
+    }
+    return out;
+}
+
 void print_forward_table(const nlohmann::json& out, double bw, double wbytes, long long rss) {
     std::printf(
         "kernels %s, read bandwidth %.1f GB/s, packed weights %.1f MB, resident %.1f MB (%.2fx weights+KV)\n",
@@ -134,6 +161,7 @@ int bench_forward(int argc, char** argv) {
                         {"achieved_gbs", wbytes / (ms / 1e3) / 1e9},
                         {"cost_vs_m1", t1 > 0 ? ms / t1 : 0.0}});
     }
+    const auto rollback = time_rollback(*model, cache, inputs, reps);
     const long long rss = resident_kib();
     const double kv_bytes = static_cast<double>(cache.bytes());
     nlohmann::json out = {{"model", args.str("model")},
@@ -147,11 +175,17 @@ int bench_forward(int argc, char** argv) {
                           {"resident_vs_weights_plus_kv", rss * 1024.0 / (wbytes + kv_bytes)},
                           {"decode_bandwidth_bound_tokens_per_s", bw * 1e9 / wbytes},
                           {"rows", rows}};
+    if (!rollback.empty()) out["rollback"] = rollback;
     if (args.flag("json")) {
         emit_json(args, out.dump(1));
         return 0;
     }
     print_forward_table(out, bw, wbytes, rss);
+    for (const auto& [m, r] : rollback.items())
+        std::printf(
+            "rollback of a %s-token round keeping %d: replay %.3f ms; copying the recurrent state once: %.3f "
+            "ms\n",
+            m.c_str(), r["kept"].get<int>(), r["replay_ms"].get<double>(), r["state_copy_ms"].get<double>());
     return 0;
 }
 
