@@ -72,6 +72,7 @@ std::shared_ptr<MtpModules> MtpModules::load(const std::string& path,
                 shared = std::make_shared<TernaryMatrix>(
                     select_rows(m->target_->head_matrix(), m->draft_ids_, "MTP draft head"));
             mod.head = shared;
+            mod.head_from_target = true;
         }
     }
     return m;
@@ -136,7 +137,7 @@ std::vector<float> MtpModules::forward(int d, KvCache& cache, const float* prev,
 void MtpModules::logits(int d, const float* out, int rows, float* logits) const {
     const Module& mod = modules_.at(static_cast<std::size_t>(d));
     normed_logits(mod.head ? *mod.head : target_->head_matrix(), mod.head_norm.data(), cfg_.rms_eps, out,
-                  rows, logits, mod.head ? nullptr : target_->rotation());  // the target's head: its basis
+                  rows, logits, !mod.head || mod.head_from_target ? target_->rotation() : nullptr);
 }
 
 }  // namespace ternspec

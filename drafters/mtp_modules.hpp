@@ -50,7 +50,9 @@ class MtpModules {
         TernaryMatrix eh_proj;
         DecoderBlock block;
         std::shared_ptr<const TernaryMatrix> head;  // null: the target's
-        std::unique_ptr<TernaryMatrix> embed;       // null: the target's
+        bool head_from_target =
+            false;  // head holds rows of the target's (a draft vocabulary): the target's basis
+        std::unique_ptr<TernaryMatrix> embed;  // null: the target's
     };
     std::shared_ptr<const Qwen3Model> target_;
     ModelConfig cfg_;
