@@ -572,6 +572,21 @@ TEST(Hybrid, KernelPathsAreBitIdentical) {
     }
 }
 
+// On a target in the rotated basis the drafters that read its embedding and head (EAGLE-3, MTP) and the
+// suffix drafter stay lossless.
+TEST(Hybrid, DraftersOnARotatedTargetStayLossless) {
+    const auto path = rotated_hybrid("hybrid_rotated_drafters").path;
+    auto m = Qwen3Model::load(ModelFiles::open(path));
+    const auto prompt = m->tokenizer().encode("def f(x):\n    return x");
+    DrafterOptions eagle, mtp;
+    eagle.draft_model = fixtures::random_eagle_head(path, "hybrid_rotated_eagle", 128, 3);
+    mtp.draft_model = fixtures::random_mtp_sidecar(path, "hybrid_rotated_mtp", 2, 3);
+    fixtures::expect_lossless_drafter(m, "eagle", eagle, prompt, 32, {1, 4}, {0}, {});
+    fixtures::expect_lossless_drafter(m, "mtp", mtp, prompt, 32, {1, 2}, {0}, {});
+    fixtures::expect_lossless_drafter(m, "suffix", {}, m->tokenizer().encode("abc abc abc abc"), 32, {2, 8},
+                                      {0}, {});
+}
+
 TEST(Hybrid, RotationMetadataIsCheckedKeyByKey) {
     auto expect = [](const std::string& path, const std::string& needle) {
         const auto e = load_error(path);
