@@ -61,6 +61,35 @@ sys.exit(0 if n == 256 and clear >= 40 and agree >= 0.97 * clear else 1)
 PY
 done
 
+# The shipped hybrid (a trained Qwen3.5 model): its GGUF loads in llama.cpp, and teacher-forced greedy choices
+# on held-out code agree there and here at 97% of 512 positions or more.
+hybrid_model=$src/models/tern-pystd-hybrid/tern-pystd-hybrid.gguf
+if [ -f "$hybrid_model" ]; then
+  loads "$hybrid_model"
+  /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][:4]
+open(sys.argv[2], "w").write("\n".join(r["prompt"] for r in rows))' "$src/bench/workloads/completion.jsonl" "$tmp/htext.txt"
+  "$bin" tokenize -m "$hybrid_model" -f "$tmp/htext.txt" > "$tmp/hids.txt"
+  /usr/bin/python3 -c 'import sys; ids = open(sys.argv[1]).read().split()[:512]; open(sys.argv[1], "w").write(" ".join(ids)); open(sys.argv[2], "w").write("[" + ",".join(ids) + "]")' "$tmp/hids.txt" "$tmp/hids.json"
+  if "$bin" logits -m "$hybrid_model" --ids "$tmp/hids.txt" --top 1 > "$tmp/h_ternspec_top1.txt" &&
+     node "$ref/llama_top1.mjs" "$hybrid_model" "$tmp/hids.json" > "$tmp/h_llama_top1.json" 2> "$tmp/llama.err"; then
+    /usr/bin/python3 - "$tmp/h_ternspec_top1.txt" "$tmp/h_llama_top1.json" <<'PY' || fail=1
+import json, sys
+ours = [int(l.split()[2].split(":")[0]) for l in open(sys.argv[1]) if l.strip()]
+theirs = json.load(open(sys.argv[2]))["top1"]
+n = min(len(ours), len(theirs))
+same = sum(a == b for a, b in zip(ours[:n], theirs[:n]))
+print(f"tern-pystd-hybrid: teacher-forced top-1 agrees at {same}/{n} positions ({100 * same / max(n, 1):.1f}%) with llama.cpp")
+sys.exit(0 if n >= 256 and same >= 0.97 * n else 1)
+PY
+  else
+    echo "FAIL: the shipped hybrid in ternspec or llama.cpp: $(tail -n 2 "$tmp/llama.err")"; fail=1
+  fi
+else
+  echo "FAIL: $hybrid_model is missing"; fail=1
+fi
+
 # Qwen3.5's pre-tokenizer: the shipped vocabulary labelled `qwen35`, tokenized by llama.cpp and by ternspec.
 # Texts already in NFC agree id for id; text that is not (a decomposed accent) differs by design (ternspec
 # applies tokenizer.json's NFC, llama.cpp none), and there ternspec's ids equal those of the NFC text.

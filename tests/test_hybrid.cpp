@@ -667,3 +667,24 @@ TEST(Hybrid, MalformedFilesNameTheFault) {
 }
 
 }  // namespace ternspec
+
+namespace ternspec {
+
+// The shipped hybrid: its Hugging Face folder (read by the C++ reader, which applies llama.cpp's conventions)
+// and its GGUF (written by train/export_gguf_hybrid.py, the same conventions in Python, then packed by
+// convert) give byte-identical logits; and speculation on it is lossless with every model-free drafter.
+TEST(Hybrid, ShippedModelFolderAndGgufAgreeAndSpeculationIsLossless) {
+    const std::string folder = std::string(TERNSPEC_SOURCE_DIR) + "/models/tern-pystd-hybrid";
+    ASSERT_TRUE(fs::exists(folder + "/tern-pystd-hybrid.gguf")) << folder;
+    auto from_folder = Qwen3Model::load(ModelFiles::open(folder));
+    auto from_gguf = Qwen3Model::load(ModelFiles::open(folder + "/tern-pystd-hybrid.gguf"));
+    ASSERT_TRUE(from_gguf->config().hybrid());
+    const auto ids =
+        from_gguf->tokenizer().encode("import os\nimport sys\n\n\ndef main(argv):\n    for arg in argv:\n");
+    EXPECT_EQ(from_folder->logits_chunked(ids, 7),
+              from_gguf->logits_chunked(ids, static_cast<int>(ids.size())));
+    for (const std::string name : {"suffix", "ngram"})
+        fixtures::expect_lossless_drafter(from_gguf, name, {}, ids, 48, {2, 4, 8}, {0}, {});
+}
+
+}  // namespace ternspec

@@ -101,25 +101,15 @@ FloatGroup float_group(const float* v, std::size_t G, bool allow_quantize, std::
     return FloatGroup::Quantized;
 }
 
-}  // namespace
-
 // Groups are decoded in chunks, in parallel: a 1.7B model holds 1.7 G weights, and one float array of a
 // whole tensor (1.2 GB for the embedding) plus a division per weight made loading take about 19 s. Errors
 // are kept per chunk and the first in file order is raised, so the message does not depend on threads.
-TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
+// Returns that first error ("" when every group decoded).
+std::string decode_groups(const TensorRef& t, bool allow_quantize, TernaryData& d) {
     const std::string what = t.file + ": tensor " + t.source_name;
-    if (t.shape.size() != 2) throw FormatError(what + " is not a matrix");
-    TernaryData d;
-    d.rows = static_cast<int>(t.shape[0]);
-    d.cols = static_cast<int>(t.shape[1]);
     const auto& info = type_info(t.type);
     const std::size_t n = t.n_elems();
     const bool ternary = info.ternary;
-    d.group = ternary ? static_cast<int>(info.block_elems) : kQuantizeGroup;
-    if (ternary && d.cols % d.group != 0) throw FormatError(what + ": rows do not hold whole blocks");
-    if (!ternary && d.cols % kQuantizeGroup != 0)
-        throw FormatError(what + ": row length " + std::to_string(d.cols) + " is not a multiple of " +
-                          std::to_string(kQuantizeGroup));
     const auto G = static_cast<std::size_t>(d.group);
     const std::size_t groups = n / G;
     // File bytes per group: one block of a ternary type, or G values of a float type.
@@ -152,9 +142,36 @@ TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
                             std::to_string(kQuantizeGroup) + ")";
         }
     });
-    for (const auto& e : errors)
-        if (!e.empty()) throw FormatError(e);
     d.quantized = std::any_of(quantized.begin(), quantized.end(), [](char q) { return q != 0; });
+    for (const auto& e : errors)
+        if (!e.empty()) return e;
+    return "";
+}
+
+}  // namespace
+
+TernaryData import_ternary(const TensorRef& t, bool allow_quantize) {
+    const std::string what = t.file + ": tensor " + t.source_name;
+    if (t.shape.size() != 2) throw FormatError(what + " is not a matrix");
+    TernaryData d;
+    d.rows = static_cast<int>(t.shape[0]);
+    d.cols = static_cast<int>(t.shape[1]);
+    const auto& info = type_info(t.type);
+    const bool ternary = info.ternary;
+    d.group = ternary ? static_cast<int>(info.block_elems) : kQuantizeGroup;
+    if (ternary && d.cols % d.group != 0) throw FormatError(what + ": rows do not hold whole blocks");
+    if (!ternary && d.cols % kQuantizeGroup != 0)
+        throw FormatError(what + ": row length " + std::to_string(d.cols) + " is not a multiple of " +
+                          std::to_string(kQuantizeGroup));
+    auto error = decode_groups(t, allow_quantize, d);
+    // Float weights that are ternary per group of 64 but not 128: a group-128 model whose columns moved by
+    // 64 (llama.cpp reorders a hybrid's value heads, 64 wide in a small model, inside ssm_out's rows).
+    if (!error.empty() && !ternary && !allow_quantize) {
+        TernaryData d64 = d;
+        d64.group = 64;
+        if (decode_groups(t, false, d64).empty()) return d64;
+    }
+    if (!error.empty()) throw FormatError(error);
     return d;
 }
 

@@ -102,13 +102,11 @@ std::string hf_folder_from_gguf(const std::string& gguf, const std::string& name
 }
 
 std::string shipped_model() {
-    const fs::path models = fs::path(TERNSPEC_SOURCE_DIR) / "models";
-    if (!fs::exists(models)) return "";
-    for (const auto& e : fs::directory_iterator(models))
-        if (e.is_directory() && fs::exists(e.path() / "tokenizer.json") &&
-            fs::exists(e.path() / "model.safetensors"))
-            return e.path().string();
-    return "";
+    // The Qwen3 model by name: models/ also holds drafters and the hybrid, and a directory's order is
+    // arbitrary.
+    const fs::path model = fs::path(TERNSPEC_SOURCE_DIR) / "models" / "tern-pystd-7m";
+    return fs::exists(model / "tokenizer.json") && fs::exists(model / "model.safetensors") ? model.string()
+                                                                                           : "";
 }
 
 std::string random_eagle_head(const std::string& target_gguf, const std::string& name, int draft_vocab,
