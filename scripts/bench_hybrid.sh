@@ -20,7 +20,7 @@ out=$dir/hybrid-runs
 rm -rf "$out" && mkdir -p "$out"
 for r in $(seq 1 "$reps"); do
   for v in tq2_0 pq2_0 ptq1_0 rot; do
-    $t bench forward -m "$dir/h4b_$v.gguf" --tokens 1,2,4,8,16 --reps 5 --threads 2 --json "$out/ternspec-$v-$r.json"
+    $t bench forward -m "$dir/h4b_$v.gguf" --tokens 1,2,4,8,16 --reps 5 --threads 2 --json -o "$out/ternspec-$v-$r.json"
   done
   node tests/llama_ref/llama_forward.mjs "$dir/h4b_tq2_0.gguf" 2 5 8 > "$out/llama-$r.json"
 done

@@ -126,7 +126,9 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
             }
             rs.record(r, t, co + KD, co + 2 * KD, decay.data(), beta.data(), in);
             float* o = buf.att.data() + row * VD;
-            for (int h = 0; h < Hv; ++h) {
+            // Value heads are independent: spread over the cores (each head's arithmetic is the same either
+            // way).
+            for_each_row(Hv, d * d, [&](int h) {
                 const float* q = co + (h % Hk) * d;
                 const float* k = co + KD + (h % Hk) * d;
                 const float* v = co + 2 * KD + h * d;
@@ -141,7 +143,7 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
                 const float* z = in + C + h * d;
                 rms_norm(o + h * d, out_norm.data(), d, c.rms_eps, o + h * d);
                 for (int j = 0; j < d; ++j) o[h * d + j] *= z[j] * sigmoid(z[j]);
-            }
+            });
         }
     }
     if (rotation)

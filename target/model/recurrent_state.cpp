@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "target/kernels/row_parallel.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
@@ -88,14 +89,14 @@ void RecurrentState::keep_prefix(int kept) {
             const float* v = k + hk_ * d_;
             const float* decay = v + hv_ * d_;
             const float* beta = decay + hv_;
-            for (int h = 0; h < hv_; ++h) {
+            for_each_row(hv_, d_ * d_, [&](int h) {  // heads are independent
                 const std::size_t head = static_cast<std::size_t>(h) * d_ * d_;
                 for (int j = 0; j < d_; ++j) {
                     const std::size_t row = head + static_cast<std::size_t>(j) * d_;
                     delta_rule_row(to + row, (t == 0 ? from : to) + row, k + (h % hk_) * d_, v[h * d_ + j],
                                    decay[h], beta[h], d_);
                 }
-            }
+            });
         }
         // The conv window: the last window_rows_ rows of the start window followed by the kept inputs.
         auto& window = conv_[static_cast<std::size_t>(r)];
