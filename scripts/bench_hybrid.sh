@@ -36,9 +36,15 @@ for v in ("tq2_0", "pq2_0", "ptq1_0", "rot"):
         m = row["tokens"]
         rows[m] = {"ms": med([x["ms"] for run in runs for x in run["rows"] if x["tokens"] == m])}
     bw = med([run["read_bandwidth_gbs"] for run in runs])
+    rollback = {m: {"kept": runs[0]["rollback"][m]["kept"],
+                    "replay_ms": med([run["rollback"][m]["replay_ms"] for run in runs]),
+                    "state_copy_ms": med([run["rollback"][m]["state_copy_ms"] for run in runs])}
+                for m in runs[0].get("rollback", {})}
     res["ternspec"][v] = {"bytes_per_forward": runs[0]["weight_bytes"], "read_bandwidth_gbs": bw,
+                          "read_bandwidth_runs_gbs": [b for run in runs for b in run["read_bandwidth_runs_gbs"]],
                           "recurrent_state_bytes": runs[0]["recurrent_state_bytes"], "rows": rows,
-                          "decode_share_of_bound": (runs[0]["weight_bytes"] / (bw * 1e9)) / (rows[1]["ms"] / 1e3)}
+                          "decode_share_of_bound": (runs[0]["weight_bytes"] / (bw * 1e9)) / (rows[1]["ms"] / 1e3),
+                          "rollback": rollback}
 lla = [json.load(open(f"{out}/llama-{r}.json")) for r in range(1, reps + 1)]
 res["llama_cpp"] = {"decode_ms": med([x["decode_ms"] for x in lla]), "forward_8_ms": med([x["forward_m_ms"] for x in lla])}
 t = res["ternspec"]["tq2_0"]["rows"]
