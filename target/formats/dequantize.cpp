@@ -48,7 +48,6 @@ constexpr int kTqElems = 256;
 // trits), qh[2] (four trits each), then d.
 constexpr int kPtq1Fives = 24;
 constexpr int kPtq1Fours = 2;
-constexpr int kPtqElems = 128;
 
 void dequant_q8_0(const std::uint8_t* b, float* y) {
     const float d = half_to_float(load_u16(b));
@@ -99,39 +98,33 @@ void quant_tq1_run(const float* x, int run, int digits, float inv, std::uint8_t*
     }
 }
 
-void dequant_tq1_0(const std::uint8_t* b, float* y) {
-    const float d = half_to_float(load_u16(b + kTq1Fives + kTq1Fours));
-    dequant_tq1_run(b, 32, 5, d, y);
-    dequant_tq1_run(b + 32, 16, 5, d, y);
-    dequant_tq1_run(b + kTq1Fives, kTq1Fours, 4, d, y);
+// TQ1_0 and PTQ1_0: a run of Run1 then one of Run2 bytes of five trits, Fours bytes of four, then d.
+template <int Run1, int Run2, int Fours>
+void dequant_base3(const std::uint8_t* b, float* y) {
+    const float d = half_to_float(load_u16(b + Run1 + Run2 + Fours));
+    dequant_tq1_run(b, Run1, 5, d, y);
+    dequant_tq1_run(b + Run1, Run2, 5, d, y);
+    dequant_tq1_run(b + Run1 + Run2, Fours, 4, d, y);
 }
 
-void quant_tq1_0(const float* x, std::uint8_t* b) {
-    const std::uint16_t dh = float_to_half(block_absmax(x, kTqElems));
+template <int Run1, int Run2, int Fours>
+void quant_base3(const float* x, std::uint8_t* b) {
+    constexpr int n = 5 * (Run1 + Run2) + 4 * Fours;
+    const std::uint16_t dh = float_to_half(block_absmax(x, n));
     const float d = half_to_float(dh);
     const float inv = d > 0 ? 1.0f / d : 0.0f;
-    quant_tq1_run(x, 32, 5, inv, b);                           // elements 0..159
-    quant_tq1_run(x + 160, 16, 5, inv, b + 32);                // 160..239
-    quant_tq1_run(x + 240, kTq1Fours, 4, inv, b + kTq1Fives);  // 240..255
-    store_u16(b + kTq1Fives + kTq1Fours, dh);
+    quant_tq1_run(x, Run1, 5, inv, b);
+    quant_tq1_run(x + 5 * Run1, Run2, 5, inv, b + Run1);
+    quant_tq1_run(x + 5 * (Run1 + Run2), Fours, 4, inv, b + Run1 + Run2);
+    store_u16(b + Run1 + Run2 + Fours, dh);
 }
 
-void dequant_ptq1_0(const std::uint8_t* b, float* y) {
-    const float d = half_to_float(load_u16(b + kPtq1Fives + kPtq1Fours));
-    dequant_tq1_run(b, 16, 5, d, y);
-    dequant_tq1_run(b + 16, 8, 5, d, y);
-    dequant_tq1_run(b + kPtq1Fives, kPtq1Fours, 4, d, y);
-}
-
-void quant_ptq1_0(const float* x, std::uint8_t* b) {
-    const std::uint16_t dh = float_to_half(block_absmax(x, kPtqElems));
-    const float d = half_to_float(dh);
-    const float inv = d > 0 ? 1.0f / d : 0.0f;
-    quant_tq1_run(x, 16, 5, inv, b);                             // elements 0..79
-    quant_tq1_run(x + 80, 8, 5, inv, b + 16);                    // 80..119
-    quant_tq1_run(x + 120, kPtq1Fours, 4, inv, b + kPtq1Fives);  // 120..127
-    store_u16(b + kPtq1Fives + kPtq1Fours, dh);
-}
+// TQ1_0: qs[48] (32 then 16), qh[4]; PTQ1_0 (PrismML, id 143): the same codec at 128 weights, qs[24] (16 then
+// 8), qh[2].
+constexpr auto dequant_tq1_0 = dequant_base3<32, 16, kTq1Fours>;
+constexpr auto quant_tq1_0 = quant_base3<32, 16, kTq1Fours>;
+constexpr auto dequant_ptq1_0 = dequant_base3<16, 8, kPtq1Fours>;
+constexpr auto quant_ptq1_0 = quant_base3<16, 8, kPtq1Fours>;
 
 template <int Group>
 void dequant_q2(const std::uint8_t* b, float* y) {

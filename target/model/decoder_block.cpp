@@ -9,15 +9,26 @@
 
 namespace ternspec {
 
-DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary,
-                                const FloatFetch& floats) {
+TernaryMatrix pack_ternary(const TernaryData& d, const std::string& name) {
+    return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
+}
+
+void load_ffn(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary, TernaryMatrix& gate_up,
+              TernaryMatrix& down) {
     const auto H = static_cast<std::uint64_t>(c.hidden_size),
                I = static_cast<std::uint64_t>(c.intermediate_size);
+    TernaryData gu = ternary(p + "ffn_gate.weight", {I, H});
+    gu.append_rows(ternary(p + "ffn_up.weight", {I, H}));
+    gate_up = pack_ternary(gu, p + "ffn_gate_up");
+    down = pack_ternary(ternary(p + "ffn_down.weight", {H, I}), p + "ffn_down.weight");
+}
+
+DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary,
+                                const FloatFetch& floats) {
+    const auto H = static_cast<std::uint64_t>(c.hidden_size);
     const auto QD = static_cast<std::uint64_t>(c.n_heads) * c.head_dim,
                KD = static_cast<std::uint64_t>(c.n_kv_heads) * c.head_dim;
-    auto pack = [](const TernaryData& d, const std::string& name) {
-        return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
-    };
+    const auto pack = pack_ternary;
     DecoderBlock b;
     b.gated = c.hybrid();
     b.attn_norm = floats(p + "attn_norm.weight", H);
@@ -29,10 +40,7 @@ DecoderBlock DecoderBlock::load(const std::string& p, const ModelConfig& c, cons
     qkv.append_rows(ternary(p + "attn_v.weight", {KD, H}));
     b.qkv = pack(qkv, p + "attn_qkv");
     b.o = pack(ternary(p + "attn_output.weight", {H, QD}), p + "attn_output.weight");
-    TernaryData gu = ternary(p + "ffn_gate.weight", {I, H});
-    gu.append_rows(ternary(p + "ffn_up.weight", {I, H}));
-    b.gate_up = pack(gu, p + "ffn_gate_up");
-    b.down = pack(ternary(p + "ffn_down.weight", {H, I}), p + "ffn_down.weight");
+    load_ffn(p, c, ternary, b.gate_up, b.down);
     return b;
 }
 

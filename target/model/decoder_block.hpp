@@ -37,6 +37,11 @@ struct SequenceRows {
     const std::vector<std::vector<int>>* slots;
 };
 
+TernaryMatrix pack_ternary(const TernaryData& d, const std::string& name);
+// prefix + ffn_gate/ffn_up (stacked) and ffn_down, packed.
+void load_ffn(const std::string& prefix, const ModelConfig& c, const TernaryFetch& ternary,
+              TernaryMatrix& gate_up, TernaryMatrix& down);
+
 // x += down(silu(gate(n)) * up(n)) with n = rms_norm(x, ffn_norm), over every row: the FFN half of a layer,
 // the same for Qwen3's layers and both kinds of Qwen3.5's.
 // rotation: the FFN matrices are stored in PrismML's rotated basis (null: they are not).

@@ -9,14 +9,11 @@ namespace ternspec {
 
 DeltaNetBlock DeltaNetBlock::load(const std::string& p, const ModelConfig& c, const TernaryFetch& ternary,
                                   const FloatFetch& floats, const MatrixFetch& matrix) {
-    const auto H = static_cast<std::uint64_t>(c.hidden_size),
-               I = static_cast<std::uint64_t>(c.intermediate_size);
+    const auto H = static_cast<std::uint64_t>(c.hidden_size);
     const auto C = static_cast<std::uint64_t>(c.ssm_conv_channels());
     const auto Hv = static_cast<std::uint64_t>(c.ssm_value_heads);
     const auto VD = Hv * static_cast<std::uint64_t>(c.ssm_head_dim);
-    auto pack = [](const TernaryData& d, const std::string& name) {
-        return TernaryMatrix(d.rows, d.cols, d.group, d.trits, d.scales, name);
-    };
+    const auto pack = pack_ternary;
     DeltaNetBlock b;
     b.attn_norm = floats(p + "attn_norm.weight", H);
     b.ffn_norm = floats(p + "post_attention_norm.weight", H);
@@ -31,10 +28,7 @@ DeltaNetBlock DeltaNetBlock::load(const std::string& p, const ModelConfig& c, co
     qkvz.append_rows(ternary(p + "attn_gate.weight", {VD, H}));
     b.qkvz = pack(qkvz, p + "attn_qkvz");
     b.out = pack(ternary(p + "ssm_out.weight", {H, VD}), p + "ssm_out.weight");
-    TernaryData gu = ternary(p + "ffn_gate.weight", {I, H});
-    gu.append_rows(ternary(p + "ffn_up.weight", {I, H}));
-    b.gate_up = pack(gu, p + "ffn_gate_up");
-    b.down = pack(ternary(p + "ffn_down.weight", {H, I}), p + "ffn_down.weight");
+    load_ffn(p, c, ternary, b.gate_up, b.down);
     return b;
 }
 

@@ -3,12 +3,12 @@
 // median over `reps` steps of greedy generation) and of an M-token forward (evaluating M more tokens after the
 // prefix, minus nothing: the context is cleared and the prefix evaluated untimed before each).
 //   node tests/llama_ref/llama_forward.mjs MODEL.gguf THREADS REPS [M]   -> JSON on stdout
-import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import {LlamaLogLevel} from "node-llama-cpp";
+import {loadModel} from "./llama_load.mjs";
 
 const [modelPath, threadsArg, repsArg, mArg] = process.argv.slice(2);
 const threads = Number(threadsArg), reps = Number(repsArg), M = Number(mArg ?? 8);
-const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.error});
-const model = await llama.loadModel({modelPath, gpuLayers: 0});
+const model = await loadModel(modelPath, {}, LlamaLogLevel.error);
 const context = await model.createContext({contextSize: 512, batchSize: 512, threads});
 const sequence = context.getSequence();
 const prefix = Array.from({length: 64}, (_, i) => 10 + ((i * 7919) % 200));

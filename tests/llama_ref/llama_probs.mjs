@@ -3,17 +3,10 @@
 // Sampling options are neutral (temperature 1, no top-k/top-p/min-p cut), so the probabilities are the
 // softmax of the logits. Errors (llama.cpp refusing the file) go to stderr with exit code 1.
 import fs from "node:fs";
-import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import {loadModel} from "./llama_load.mjs";
 
 const [modelPath, idsPath, outPath] = process.argv.slice(2);
-const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.warn});
-let model;
-try {
-    model = await llama.loadModel({modelPath, gpuLayers: 0});
-} catch (e) {
-    console.error(`llama.cpp refused ${modelPath}: ${e.message}`);
-    process.exit(1);
-}
+const model = await loadModel(modelPath);
 const ids = JSON.parse(fs.readFileSync(idsPath, "utf8"));
 const context = await model.createContext({contextSize: Math.max(256, ids.length + 8), batchSize: 512, threads: 2});
 const sequence = context.getSequence();

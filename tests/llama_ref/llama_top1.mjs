@@ -4,17 +4,10 @@
 //   node llama_top1.mjs MODEL.gguf            -> loads only, {"loaded": true, "n_vocab": N}
 // Errors (llama.cpp refusing the file) go to stderr with exit code 1.
 import fs from "node:fs";
-import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+import {loadModel} from "./llama_load.mjs";
 
 const [modelPath, idsPath] = process.argv.slice(2);
-const llama = await getLlama({gpu: false, build: "never", logLevel: LlamaLogLevel.warn});
-let model;
-try {
-    model = await llama.loadModel({modelPath, gpuLayers: 0});
-} catch (e) {
-    console.error(`llama.cpp refused ${modelPath}: ${e.message}`);
-    process.exit(1);
-}
+const model = await loadModel(modelPath);
 if (!idsPath) {
     console.log(JSON.stringify({loaded: true}));
     process.exit(0);

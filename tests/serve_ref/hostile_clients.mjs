@@ -5,7 +5,6 @@
 // (counted as text unless --content-specials), and a chat template that hoards strings (render budget).
 // Every wait is bounded.
 //   node tests/serve_ref/hostile_clients.mjs TERNSPEC MODEL_DIR
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -164,19 +163,23 @@ try {
 
   check(await healthy(port), "the server is still up at the end");
 
-  // A hybrid target (Qwen3.5: recurrent layers) serves speculative requests losslessly, and refuses draft trees
+  // A hybrid target (the shipped Qwen3.5-architecture model: recurrent layers) serves speculative requests
+  // losslessly (the same text as without speculation, with drafts made and accepted), and refuses draft trees
   // with a 400 naming the field.
-  const hybridDir = mkdtempSync(join(tmpdir(), "ternspec-hybrid-"));
-  const hybrid = join(hybridDir, "hybrid.gguf");
-  execFileSync(bin, ["synth", hybrid, "--shape", "qwen3.5-tiny", "--type", "q2_0"], { stdio: "ignore" });
-  const plain = JSON.parse(execFileSync(bin, ["generate", "-m", hybrid, "-p", "abc abc abc abc", "-n", "24", "--json", "-t", "1"],
-    { stdio: ["ignore", "pipe", "ignore"] }).toString()).text;
+  const hybrid = model.replace(/tern-pystd-7m\/?$/, "tern-pystd-hybrid/tern-pystd-hybrid.gguf");
   const hybridServer = await startHarnessServer(bin, hybrid, ["--draft", "suffix", "-k", "4"], 1);
   try {
-    const { responses } = await exchange(hybridServer.port, [post("/v1/completions",
-      JSON.stringify({ prompt: "abc abc abc abc", max_tokens: 24, temperature: 0 }))]);
-    check(responses[0]?.status === 200 && JSON.parse(responses[0].body).choices[0].text === plain,
-      "a hybrid target's speculative completion equals plain generate");
+    const prompt = "def area(r):\n    return 3.14 * r * r\n\n\ndef area(r):\n    return";
+    const ask = async (speculative) => {
+      const { responses } = await exchange(hybridServer.port, [post("/v1/completions",
+        JSON.stringify({ prompt, max_tokens: 48, temperature: 0, speculative }))]);
+      return responses[0]?.status === 200 ? JSON.parse(responses[0].body) : null;
+    };
+    const plain = await ask({ draft: "none" }), spec = await ask({ draft: "suffix", k: 4 });
+    check(plain && spec && spec.choices[0].text === plain.choices[0].text && spec.usage.drafted_tokens > 0 &&
+      spec.usage.accepted_tokens > 0,
+      `a hybrid target's speculative completion equals its plain one (drafted ${spec?.usage.drafted_tokens}, ` +
+      `accepted ${spec?.usage.accepted_tokens})`);
     await expectError(hybridServer.port, "a draft tree on a hybrid target", "/v1/completions",
       JSON.stringify({ prompt: "abc", speculative: { draft: "suffix", k: 4, tree: 6 } }), 400, "speculative.tree");
   } finally {
