@@ -12,6 +12,7 @@
 
 #include "drafters/drafter.hpp"
 #include "runtime/batch_decoder.hpp"
+#include "runtime/cost_model.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "target/model/gguf_export.hpp"
@@ -312,6 +313,24 @@ TEST(Hybrid, SpeculationIsLosslessWithRollbackByReplay) {
         }
         for (const std::string name : {"suffix", "ngram"})
             fixtures::expect_lossless_drafter(m, name, {}, prompt, 64, {1, 2, 4, 8}, {0}, {});
+        // A repeat penalty (applied along the draft path in verification) and the adaptive draft length,
+        // whose rounds draft anywhere from 0 to 8 tokens (zero-draft rounds included), with the oracle.
+        for (const bool penalty : {true, false}) {
+            DecodeOptions base = plain;
+            if (penalty) base.sampling.repeat_penalty = 1.3f;
+            const auto want_p = SpeculativeDecoder(m, nullptr).run(prompt, base).tokens;
+            std::vector<std::int32_t> full_p = prompt;
+            full_p.insert(full_p.end(), want_p.begin(), want_p.end());
+            ChainOracle oracle(full_p, m->config().vocab_size);
+            DecodeOptions opt = base;
+            opt.budget = {8, 0};
+            if (!penalty)
+                opt.adaptive = std::make_shared<DraftLengthController>(
+                    CostModel({1.0, 1.02, 1.04, 1.06, 1.08, 1.1, 1.12, 1.14, 1.16}), 8);
+            const auto r = SpeculativeDecoder(m, &oracle).run(prompt, opt);
+            EXPECT_EQ(r.tokens, want_p) << (penalty ? "repeat penalty" : "adaptive k") << " seed " << seed;
+            EXPECT_GT(r.stats.accepted, 0);
+        }
         DecodeOptions opt = plain;
         opt.budget = {4, 6};
         auto d = create_drafter("suffix", {}, m);
