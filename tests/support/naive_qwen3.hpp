@@ -45,6 +45,27 @@ struct NaiveQwen3 {
         return {e.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(id) * H),
                 e.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(id) + 1) * H)};
     }
+    // Causal grouped-query attention of token i over tokens 0..i: softmax(q k^T / sqrt(hd)) v per head.
+    static std::vector<double> attend(const Rows& q, const Rows& k, const Rows& v, std::size_t i,
+                                      std::size_t nh, std::size_t nkv, std::size_t hd) {
+        std::vector<double> att(nh * hd, 0.0);
+        for (std::size_t hh = 0; hh < nh; ++hh) {
+            const std::size_t g = hh / (nh / nkv);
+            std::vector<double> s(i + 1);
+            double mx = -1e300;
+            for (std::size_t j = 0; j <= i; ++j) {
+                double d = 0;
+                for (std::size_t e = 0; e < hd; ++e) d += q[i][hh * hd + e] * k[j][g * hd + e];
+                s[j] = d / std::sqrt(static_cast<double>(hd));
+                mx = std::max(mx, s[j]);
+            }
+            double z = 0;
+            for (auto& e : s) z += (e = std::exp(e - mx));
+            for (std::size_t j = 0; j <= i; ++j)
+                for (std::size_t e = 0; e < hd; ++e) att[hh * hd + e] += s[j] / z * v[j][g * hd + e];
+        }
+        return att;
+    }
     // One decoder layer (tensors under prefix p) over a causal sequence at positions 0, 1, ...
     void block(const std::string& p, Rows& x) {
         const std::size_t H = static_cast<std::size_t>(c.hidden_size),
@@ -76,22 +97,7 @@ struct NaiveQwen3 {
             rope(k[i], nkv, w[p + "attn_k_norm.weight"]);
         }
         for (std::size_t i = 0; i < n; ++i) {
-            std::vector<double> att(nh * hd, 0.0);
-            for (std::size_t hh = 0; hh < nh; ++hh) {
-                const std::size_t g = hh / (nh / nkv);
-                std::vector<double> s(i + 1);
-                double mx = -1e300;
-                for (std::size_t j = 0; j <= i; ++j) {
-                    double d = 0;
-                    for (std::size_t e = 0; e < hd; ++e) d += q[i][hh * hd + e] * k[j][g * hd + e];
-                    s[j] = d / std::sqrt(static_cast<double>(hd));
-                    mx = std::max(mx, s[j]);
-                }
-                double z = 0;
-                for (auto& e : s) z += (e = std::exp(e - mx));
-                for (std::size_t j = 0; j <= i; ++j)
-                    for (std::size_t e = 0; e < hd; ++e) att[hh * hd + e] += s[j] / z * v[j][g * hd + e];
-            }
+            const auto att = attend(q, k, v, i, nh, nkv, hd);
             const auto o = matvec(w[p + "attn_output.weight"], att, H);
             for (std::size_t e = 0; e < H; ++e) x[i][e] += o[e];
             const auto h = norm(x[i], w[p + "ffn_norm.weight"], c.rms_eps);

@@ -118,22 +118,7 @@ struct NaiveQwen35 : NaiveQwen3 {
             rope(k[i], nkv, w[p + "attn_k_norm.weight"], i);
         }
         for (std::size_t i = 0; i < n; ++i) {
-            std::vector<double> att(nh * hd, 0.0);
-            for (std::size_t hh = 0; hh < nh; ++hh) {
-                const std::size_t g = hh / (nh / nkv);
-                std::vector<double> s(i + 1);
-                double mx = -1e300;
-                for (std::size_t j = 0; j <= i; ++j) {
-                    double d = 0;
-                    for (std::size_t e = 0; e < hd; ++e) d += q[i][hh * hd + e] * k[j][g * hd + e];
-                    s[j] = d / std::sqrt(static_cast<double>(hd));
-                    mx = std::max(mx, s[j]);
-                }
-                double z = 0;
-                for (auto& e : s) z += (e = std::exp(e - mx));
-                for (std::size_t j = 0; j <= i; ++j)
-                    for (std::size_t e = 0; e < hd; ++e) att[hh * hd + e] += s[j] / z * v[j][g * hd + e];
-            }
+            auto att = attend(q, k, v, i, nh, nkv, hd);
             for (std::size_t e = 0; e < att.size(); ++e) att[e] *= sigmoid(gate[i][e]);
             const auto o = proj(p + "attn_output.weight", att, H);
             for (std::size_t e = 0; e < H; ++e) x[i][e] += o[e];
