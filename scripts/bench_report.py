@@ -279,6 +279,19 @@ def hybrid_section(out):
     for m, x in sorted(r.get("rollback", {}).items(), key=lambda kv: int(kv[0])):
         out.append(f"| {m} | {x['kept']} | {x['replay_ms']:.1f} | {x['state_copy_ms']:.1f} |")
     out.append("")
+    f9, l9 = os.path.join(B, "forward-qwen3.5-9b.json"), os.path.join(B, "hybrid-9b-llama.json")
+    if os.path.exists(f9) and os.path.exists(l9):
+        a, b = json.load(open(f9)), json.load(open(l9))
+        rows = {x["tokens"]: x["ms"] for x in a["rows"]}
+        bound = a["weight_bytes"] / (a["read_bandwidth_gbs"] * 1e9) * 1e3
+        out += ["At the 9B shape (one run each, back to back rather than interleaved: a single measurement):", "",
+                "```sh", "build/ternspec synth /tmp/h9b.gguf --shape qwen3.5-9b --type tq2_0",
+                "build/ternspec bench forward -m /tmp/h9b.gguf --tokens 1,8 --reps 3 --threads 2 --json -o docs/bench/forward-qwen3.5-9b.json",
+                "node tests/llama_ref/llama_forward.mjs /tmp/h9b.gguf 2 3 8", "```", "",
+                f"- ternspec: decode {rows[1]:.1f} ms ({a['weight_bytes'] / 1e6:.0f} MB a forward; the probe's bound "
+                f"{bound:.1f} ms at {a['read_bandwidth_gbs']:.1f} GB/s), an 8-token forward {rows[8]:.1f} ms; llama.cpp: "
+                f"{b['decode_ms']:.1f} and {b['forward_m_ms']:.1f} ms: **{b['decode_ms'] / rows[1]:.2f}×** and "
+                f"**{b['forward_m_ms'] / rows[8]:.2f}×**.", ""]
 
 
 def main():
