@@ -9,6 +9,7 @@
 
 #include "target/formats/dequantize.hpp"
 #include "target/io/half.hpp"
+#include "target/model/hadamard_rotation.hpp"
 #include "target/model/ternary_import.hpp"
 #include "target/tokenizer/regex_splitter.hpp"
 #include "ternspec/error.hpp"
@@ -321,16 +322,7 @@ void set_synth_rotation(GgufWriter& w, const ModelConfig& c, int block, std::mt1
         for (int i = 0; i < width; ++i) values.push_back(GgufValue::i32(rng() % 2 ? 1 : -1));
     }
     std::vector<GgufValue> names;
-    if (!c.tied_embeddings) names.push_back(GgufValue::str("output.weight"));
-    for (int l = 0; l < c.n_layers; ++l) {
-        const std::string p = "blk." + std::to_string(l) + ".";
-        const std::vector<std::string> own =
-            c.is_recurrent(l) ? std::vector<std::string>{"attn_qkv", "attn_gate", "ssm_out"}
-                              : std::vector<std::string>{"attn_q", "attn_k", "attn_v", "attn_output"};
-        for (const auto& n : own) names.push_back(GgufValue::str(p + n + ".weight"));
-        for (const char* n : {"ffn_gate", "ffn_up", "ffn_down"})
-            names.push_back(GgufValue::str(p + n + ".weight"));
-    }
+    for (const auto& n : ternary_matrix_names(c)) names.push_back(GgufValue::str(n));
     const std::string p = "prism.hadamard.";
     w.set(p + "version", GgufValue::u32(1));
     w.set(p + "block_size", GgufValue::u32(static_cast<std::uint32_t>(block)));

@@ -110,6 +110,20 @@ std::shared_ptr<const HadamardRotation> HadamardRotation::from_gguf(const GgufFi
     return r;
 }
 
+std::vector<std::string> ternary_matrix_names(const ModelConfig& c) {
+    std::vector<std::string> names;
+    if (!c.tied_embeddings) names.push_back("output.weight");
+    for (int l = 0; l < c.n_layers; ++l) {
+        const std::string p = "blk." + std::to_string(l) + ".";
+        const std::vector<std::string> own =
+            c.is_recurrent(l) ? std::vector<std::string>{"attn_qkv", "attn_gate", "ssm_out"}
+                              : std::vector<std::string>{"attn_q", "attn_k", "attn_v", "attn_output"};
+        for (const auto& n : own) names.push_back(p + n + ".weight");
+        for (const char* n : {"ffn_gate", "ffn_up", "ffn_down"}) names.push_back(p + n + ".weight");
+    }
+    return names;
+}
+
 void HadamardRotation::check_covers(const std::vector<std::string>& names, const std::string& file) const {
     for (const auto& n : names)
         if (!folds(n))

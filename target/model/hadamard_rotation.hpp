@@ -17,6 +17,9 @@ namespace ternspec {
 class GgufFile;
 struct ModelConfig;
 
+// The GGUF names of every ternary matrix of a model of config c (what a rotation folds: all or none).
+std::vector<std::string> ternary_matrix_names(const ModelConfig& c);
+
 class HadamardRotation {
   public:
     // Null when the file declares no rotation. Every key is checked; anything this reader does not implement

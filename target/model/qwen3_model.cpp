@@ -107,17 +107,7 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
     }
     if (auto rot = files.rotation()) {
         // Every ternary matrix folded, or none: a partial fold is refused by name.
-        std::vector<std::string> folded = {c.tied_embeddings ? std::string() : "output.weight"};
-        for (int l = 0; l < c.n_layers; ++l) {
-            const std::string p = "blk." + std::to_string(l) + ".";
-            const std::vector<std::string> own =
-                c.is_recurrent(l) ? std::vector<std::string>{"attn_qkv", "attn_gate", "ssm_out"}
-                                  : std::vector<std::string>{"attn_q", "attn_k", "attn_v", "attn_output"};
-            for (const auto& n : own) folded.push_back(p + n + ".weight");
-            for (const char* n : {"ffn_gate", "ffn_up", "ffn_down"}) folded.push_back(p + n + ".weight");
-        }
-        std::erase(folded, std::string());
-        rot->check_covers(folded, files.path());
+        rot->check_covers(ternary_matrix_names(c), files.path());
         if (c.tied_embeddings && !rot->latent_embedding())
             throw FormatError(files.path() +
                               ": the tied head is folded but prism.hadamard.inverse_weight_names "
