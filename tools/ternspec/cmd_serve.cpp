@@ -1,14 +1,9 @@
 // `ternspec serve`: an OpenAI-compatible HTTP server over the batched speculative decoder.
-// HTTP comes from cpp-httplib (Debian's libcpp-httplib-dev): a small, maintained, blocking server with a
-// thread pool and chunked responses, enough for Server-Sent Events; the decoding itself runs on one
-// scheduler thread (serve_scheduler.hpp), so the server needs no asynchronous I/O framework such as Beast.
-#include <httplib.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+// HTTP is http_server.hpp (Boost.Beast's parser, a thread per connection, every limit explicit); the decoding
+// runs on one scheduler thread (serve_scheduler.hpp) that the handlers hand their requests to.
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +13,7 @@
 #include <sstream>
 
 #include "tools/ternspec/commands.hpp"
+#include "tools/ternspec/http_server.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/serve_openai.hpp"
 #include "tools/ternspec/serve_scheduler.hpp"
@@ -27,9 +23,8 @@ namespace {
 
 using nlohmann::json;
 
-void send_error(httplib::Response& res, const ApiError& e) {
-    res.status = e.status;
-    res.set_content(error_body(e), "application/json");
+void send_error(HttpResponder& res, const ApiError& e) {
+    res.send(e.status, "application/json", error_body(e));
 }
 
 std::string prometheus(const Scheduler::Metrics& m) {
@@ -105,6 +100,20 @@ std::vector<Option> serve_options() {
     opts.push_back({"parallel", 0, "N", "requests decoded together (slots)", "4", {"-np"}});
     opts.push_back({"max-queue", 0, "N", "requests waiting beyond the slots; more get HTTP 503", "64"});
     opts.push_back({"max-body", 0, "BYTES", "largest request body accepted (HTTP 413 beyond)", "1048576"});
+    opts.push_back({"max-header-bytes", 0, "BYTES",
+                    "largest request line and header fields together (HTTP 431 beyond)", "16384"});
+    opts.push_back({"max-headers", 0, "N", "most header fields in one request (HTTP 431 beyond)", "100"});
+    opts.push_back({"max-connections", 0, "N",
+                    "connections open at once; a new one beyond closes the most idle (or slowest unfinished) "
+                    "one, and gets HTTP 503 only when every connection is being answered",
+                    "512"});
+    opts.push_back({"request-timeout", 0, "SECONDS",
+                    "a request's head and body must arrive within this time of its first byte (HTTP 408)",
+                    "30"});
+    opts.push_back({"keep-alive-timeout", 0, "SECONDS", "an idle connection is closed after this time", "5"});
+    opts.push_back(
+        {"write-timeout", 0, "SECONDS",
+         "a client that reads nothing of a response for this time is dropped (its request cancelled)", "30"});
     opts.push_back({"content-specials", 0, "",
                     "parse control-token text inside chat message content as control tokens (trusted "
                     "clients only: it lets a message forge turns)",
@@ -131,6 +140,21 @@ void offer_drafters(const Args& args, const std::shared_ptr<const Qwen3Model>& m
         throw InputError("--draft: unknown drafter '" + default_drafter + "'");
 }
 
+HttpLimits http_limits(const Args& args) {
+    HttpLimits l;
+    l.max_body = static_cast<std::size_t>(args.integer("max-body", 1, 1 << 30));
+    l.max_header_bytes = static_cast<std::size_t>(args.integer("max-header-bytes", 256, 1 << 24));
+    l.max_headers = static_cast<std::size_t>(args.integer("max-headers", 1, 1 << 16));
+    l.max_connections = static_cast<std::size_t>(args.integer("max-connections", 1, 1 << 16));
+    auto seconds = [&](const char* name) {
+        return std::chrono::milliseconds(1000 * args.integer(name, 1, 86400));
+    };
+    l.request_timeout = seconds("request-timeout");
+    l.keep_alive_timeout = seconds("keep-alive-timeout");
+    l.write_timeout = seconds("write-timeout");
+    return l;
+}
+
 // What the request handlers share; lives as long as the server.
 struct ServeContext {
     std::shared_ptr<const Qwen3Model> model;
@@ -140,105 +164,86 @@ struct ServeContext {
     std::atomic<long> next_id{1};
 };
 
-// Connection limits, authentication, and OpenAI-shaped error bodies for what the routes do not handle.
-void configure_server(httplib::Server& svr, std::size_t pool, std::size_t max_body,
-                      const std::string& api_key) {
-    svr.new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
-    svr.set_payload_max_length(max_body);
-    // httplib closes a keep-alive connection after 5 requests by default; a client that reuses it at that
-    // moment sees a reset (seen with 16 concurrent OpenAI clients): no count limit. The idle timeout stays
-    // 5 s: it bounds how long stopping waits for idle connections, and clients (Node's 4 s) close first.
-    svr.set_keep_alive_max_count(std::numeric_limits<std::size_t>::max());
-    svr.set_keep_alive_timeout(5);
-    svr.set_pre_routing_handler([api_key](const httplib::Request& req, httplib::Response& res) {
-        if (api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-        if (req.get_header_value("Authorization") == "Bearer " + api_key)
-            return httplib::Server::HandlerResponse::Unhandled;
+// Authentication, and OpenAI-shaped error bodies for what the HTTP layer answers itself.
+void configure_server(HttpServer& svr, const std::string& api_key) {
+    svr.set_error_body([](int status, const std::string& message) {
+        return error_body(status >= 500 ? ApiError(status, message, {}, "server_error")
+                                        : ApiError(status, message));
+    });
+    svr.set_gate([api_key](const HttpRequest& req, HttpResponder& res) {
+        if (api_key.empty() || req.path == "/health") return false;
+        if (req.header("Authorization") == "Bearer " + api_key) return false;
         send_error(
             res, ApiError(401, "invalid or missing API key", {}, "authentication_error", "invalid_api_key"));
-        return httplib::Server::HandlerResponse::Handled;
-    });
-    svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty()) return;
-        const std::string what = res.status == 404   ? "no such endpoint: " + req.method + " " + req.path
-                                 : res.status == 413 ? "the request body is larger than --max-body"
-                                                     : "HTTP " + std::to_string(res.status);
-        send_error(res, ApiError(res.status, what));
-    });
-    svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "internal error";
-        try {
-            std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-            what = e.what();
-        } catch (...) {
-        }
-        send_error(res, ApiError(500, what, {}, "server_error"));
+        return true;
     });
 }
 
-void add_info_routes(httplib::Server& svr, ServeContext& ctx) {
-    svr.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-        res.set_content(R"({"status":"ok"})", "application/json");
+void add_info_routes(HttpServer& svr, ServeContext& ctx) {
+    svr.route("GET", "/health", [](const HttpRequest&, HttpResponder& res) {
+        res.send(200, "application/json", R"({"status":"ok"})");
     });
-    svr.Get("/v1/models", [&ctx](const httplib::Request&, httplib::Response& res) {
+    svr.route("GET", "/v1/models", [&ctx](const HttpRequest&, HttpResponder& res) {
         const json model = {
             {"id", ctx.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "ternspec"}};
-        res.set_content(json{{"object", "list"}, {"data", json::array({model})}}.dump(), "application/json");
+        res.send(200, "application/json", json{{"object", "list"}, {"data", json::array({model})}}.dump());
     });
-    svr.Get("/metrics", [&ctx](const httplib::Request&, httplib::Response& res) {
-        res.set_content(prometheus(ctx.scheduler->metrics()), "text/plain; version=0.0.4");
+    svr.route("GET", "/metrics", [&ctx](const HttpRequest&, HttpResponder& res) {
+        res.send(200, "text/plain; version=0.0.4", prometheus(ctx.scheduler->metrics()));
     });
 }
 
-// Server-Sent Events for one streaming request: each call sends what the job has made since the last
-// one (waiting up to 100 ms for more), then the finish chunk, usage when asked, and [DONE].
-httplib::ContentProviderWithoutLength stream_events(Endpoint ep, std::string id, const ServeContext& ctx,
-                                                    long created, std::shared_ptr<ServeJob> job) {
-    auto sent = std::make_shared<std::size_t>(0);
-    auto first = std::make_shared<bool>(true);
-    const std::string model_id = ctx.model_id;
-    return [=](std::size_t, httplib::DataSink& sink) {
+// Server-Sent Events for one streaming request: each pass sends what the job has made since the last one
+// (waiting up to 100 ms for more), then the finish chunk, usage when asked, and [DONE]. A client that leaves
+// or stops reading cancels the job.
+void stream_events(Endpoint ep, const std::string& id, const ServeContext& ctx, long created, ServeJob& job,
+                   HttpResponder& res) {
+    auto event = [&](const std::string& data) { return res.write_chunk("data: " + data + "\n\n"); };
+    if (!res.start_stream(200, "text/event-stream", {{"Cache-Control", "no-cache"}})) {
+        job.cancelled = true;
+        return;
+    }
+    std::size_t sent = 0;
+    bool first = true;
+    for (;;) {
         std::string piece, reason, error;
         bool done;
         {
-            std::unique_lock<std::mutex> lock(job->mu);
-            job->cv.wait_for(lock, std::chrono::milliseconds(100),
-                             [&] { return job->done || job->output.ready() > *sent; });
-            const std::size_t ready = job->done ? job->output.text().size() : job->output.ready();
-            piece = job->output.text().substr(*sent, ready - *sent);
-            *sent = ready;
-            done = job->done;
-            reason = job->finish_reason;
-            error = job->error;
+            std::unique_lock<std::mutex> lock(job.mu);
+            job.cv.wait_for(lock, std::chrono::milliseconds(100),
+                            [&] { return job.done || job.output.ready() > sent; });
+            const std::size_t ready = job.done ? job.output.text().size() : job.output.ready();
+            piece = job.output.text().substr(sent, ready - sent);
+            sent = ready;
+            done = job.done;
+            reason = job.finish_reason;
+            error = job.error;
         }
-        auto event = [&](const std::string& data) {
-            const std::string frame = "data: " + data + "\n\n";
-            return sink.write(frame.data(), frame.size());
-        };
-        if ((!piece.empty() || (*first && ep == Endpoint::Chat)) &&
-            !event(stream_chunk(ep, id, model_id, created, piece, nullptr, *first).dump())) {
-            job->cancelled = true;
-            return false;
+        const bool send_piece = !piece.empty() || (first && ep == Endpoint::Chat);
+        if ((send_piece &&
+             !event(stream_chunk(ep, id, ctx.model_id, created, piece, nullptr, first).dump())) ||
+            (!send_piece && res.client_gone())) {
+            job.cancelled = true;
+            return;
         }
-        if (!piece.empty() || ep == Endpoint::Chat) *first = false;
-        if (!done) return true;
+        if (send_piece) first = false;
+        if (!done) continue;
         if (!error.empty())
             event(json::parse(error_body(ApiError(500, error, {}, "server_error"))).dump());
         else
-            event(stream_chunk(ep, id, model_id, created, "", &reason, false).dump());
-        if (error.empty() && job->include_usage) {
-            std::lock_guard<std::mutex> lock(job->mu);
-            event(usage_chunk(ep, id, model_id, created, *job).dump());
+            event(stream_chunk(ep, id, ctx.model_id, created, "", &reason, false).dump());
+        if (error.empty() && job.include_usage) {
+            std::lock_guard<std::mutex> lock(job.mu);
+            event(usage_chunk(ep, id, ctx.model_id, created, job).dump());
         }
         event("[DONE]");
-        sink.done();
-        return true;
-    };
+        res.end_stream();
+        return;
+    }
 }
 
-httplib::Server::Handler completion_route(Endpoint ep, ServeContext& ctx) {
-    return [&ctx, ep](const httplib::Request& req, httplib::Response& res) {
+HttpHandler completion_route(Endpoint ep, ServeContext& ctx) {
+    return [&ctx, ep](const HttpRequest& req, HttpResponder& res) {
         auto job = std::make_shared<ServeJob>();
         bool stream;
         try {
@@ -251,49 +256,22 @@ httplib::Server::Handler completion_route(Endpoint ep, ServeContext& ctx) {
                                             {}, "server_error", "server_busy"));
         const std::string id = (ep == Endpoint::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(ctx.next_id++);
         const long created = unix_now();
-        if (!stream) {
+        if (stream) return stream_events(ep, id, ctx, created, *job, res);
+        {
+            // A client that hangs up while it waits cancels its job (the slot goes to the next request).
             std::unique_lock<std::mutex> lock(job->mu);
-            job->cv.wait(lock, [&] { return job->done; });
-            if (!job->error.empty()) return send_error(res, ApiError(500, job->error, {}, "server_error"));
-            res.set_content(response_body(ep, id, ctx.model_id, created, *job, job->output.text()).dump(),
-                            "application/json");
-            return;
+            while (!job->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return job->done; }))
+                if (res.client_gone()) job->cancelled = true;
         }
-        res.set_header("Cache-Control", "no-cache");
-        res.set_chunked_content_provider("text/event-stream", stream_events(ep, id, ctx, created, job),
-                                         [job](bool success) {
-                                             if (!success) job->cancelled = true;
-                                         });
+        if (!job->error.empty()) return send_error(res, ApiError(500, job->error, {}, "server_error"));
+        res.send(200, "application/json",
+                 response_body(ep, id, ctx.model_id, created, *job, job->output.text()).dump());
     };
 }
 
-// Debian's cpp-httplib is a compiled library that listens with a backlog of 5: a burst of clients
-// overflowed it and the kernel's SYN retry held the rest for a second before their first token. And its
-// default socket options set SO_REUSEPORT, so a second server on a busy port shared it silently. Here the
-// socket gets SO_REUSEADDR only (a busy port is an error; a restart still binds past TIME_WAIT) and, once
-// bound, a backlog of kListenBacklog.
-constexpr int kListenBacklog = 1024;
-
-void bind_server(httplib::Server& svr, const std::string& host, int port) {
-    // Shared, not a reference to this frame: the server keeps the callback after this returns.
-    auto listen_fd = std::make_shared<int>(-1);
-    svr.set_socket_options([listen_fd](socket_t sock) {
-        const int yes = 1;
-        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-        // Responses go out as several writes (head, body, each event): with Nagle's algorithm against the
-        // client's delayed ACK the second one waited about 40 ms. Linux hands this to accepted sockets.
-        ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-        *listen_fd = sock;
-    });
-    const std::string where = host + ":" + std::to_string(port);
-    if (!svr.bind_to_port(host, port)) throw InputError("cannot listen on " + where);
-    if (*listen_fd < 0 || ::listen(*listen_fd, kListenBacklog) != 0)
-        throw InputError("cannot set the listen backlog on " + where);
-}
-
 // SIGTERM or SIGINT: refuse new work, cancel running requests at the next round (their clients get their
-// text so far with finish_reason "cancelled"), then close the listener; exit 0.
-bool listen_until_signal(httplib::Server& svr, Scheduler& scheduler, const sigset_t& stop_signals) {
+// text so far with finish_reason "cancelled"), then stop accepting and end once every connection has; exit 0.
+void listen_until_signal(HttpServer& svr, Scheduler& scheduler, const sigset_t& stop_signals) {
     std::thread stopper([&] {
         int sig = 0;
         sigwait(&stop_signals, &sig);
@@ -301,13 +279,12 @@ bool listen_until_signal(httplib::Server& svr, Scheduler& scheduler, const sigse
         scheduler.stop();
         svr.stop();
     });
-    const bool ok = svr.listen_after_bind();
+    svr.run();
     if (stopper.joinable()) {
-        pthread_kill(stopper.native_handle(), SIGTERM);  // wakes sigwait if listening ended by itself
+        pthread_kill(stopper.native_handle(), SIGTERM);  // wakes sigwait if serving ended by itself
         stopper.join();
     }
     scheduler.stop();
-    return ok;
 }
 
 }  // namespace
@@ -322,7 +299,6 @@ int cmd_serve(int argc, char** argv) {
     const int slots = static_cast<int>(args.integer("parallel", 1, 256));
     const int max_queue = static_cast<int>(args.integer("max-queue", 0, 1 << 16));
     const int port = static_cast<int>(args.integer("port", 1, 65535));
-    const auto max_body = args.integer("max-body", 1, 1 << 30);
     const std::string host = args.str("host"), api_key = args.has("api-key") ? args.str("api-key") : "";
     if (args.has("api-key") && api_key.empty()) throw InputError("--api-key must not be empty");
 
@@ -362,19 +338,17 @@ int cmd_serve(int argc, char** argv) {
     Scheduler scheduler(ctx.model, std::move(so));
     ctx.scheduler = &scheduler;
 
-    httplib::Server svr;
-    // One pool thread per connection that can be open at once: running, queued, and a margin for the
-    // cheap endpoints; a streaming request holds its thread until it ends.
-    configure_server(svr, static_cast<std::size_t>(slots + max_queue + 8), static_cast<std::size_t>(max_body),
-                     api_key);
+    HttpServer svr(http_limits(args));
+    configure_server(svr, api_key);
     add_info_routes(svr, ctx);
-    svr.Post("/v1/completions", completion_route(Endpoint::Completions, ctx));
-    svr.Post("/v1/chat/completions", completion_route(Endpoint::Chat, ctx));
-    bind_server(svr, host, port);
+    svr.route("POST", "/v1/completions", completion_route(Endpoint::Completions, ctx));
+    svr.route("POST", "/v1/chat/completions", completion_route(Endpoint::Chat, ctx));
+    svr.bind(host, port);
     spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", ctx.model_id, host, port, slots,
                  offered);
     std::fprintf(stderr, "listening on http://%s:%d\n", host.c_str(), port);
-    return listen_until_signal(svr, scheduler, stop_signals) ? 0 : 1;
+    listen_until_signal(svr, scheduler, stop_signals);
+    return 0;
 }
 
 }  // namespace ternspec::cli
