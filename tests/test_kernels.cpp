@@ -202,6 +202,52 @@ TEST(FastMath, Avx2BodiesGiveTheScalarFloats) {
     }
 }
 
+// The gated delta rule's head update (delta_rule.hpp): AVX2 gives the scalar variant's bits, in place and
+// not, with and without the output dot, for head sizes with and without a partial vector; and both are the
+// rule (checked in double precision).
+TEST(DeltaRule, Avx2HeadUpdateGivesTheScalarFloats) {
+    if (!uses_avx2(best_kernel_path())) GTEST_SKIP() << "this CPU or build runs the scalar path only";
+    std::mt19937 rng(11);
+    std::normal_distribution<float> n(0.0f, 0.5f);
+    for (const int d : {1, 5, 8, 37, 64, 128}) {
+        const auto dd = static_cast<std::size_t>(d);
+        std::vector<float> src(dd * dd), k(dd), v(dd), q(dd);
+        for (auto* vec : {&src, &k, &v, &q})
+            for (auto& x : *vec) x = n(rng);
+        const float decay = 0.93f, beta = 0.61f;
+        for (const bool in_place : {false, true})
+            for (const bool with_out : {false, true}) {
+                std::vector<float> sa(dd * dd), sb(dd * dd), oa(dd, -1), ob(dd, -1);
+                if (in_place) sa = sb = src;
+                kernels_for(KernelPath::Scalar)
+                    .delta_rule_head(sa.data(), in_place ? sa.data() : src.data(), k.data(), v.data(), q.data(),
+                                     decay, beta, d, with_out ? oa.data() : nullptr);
+                kernels_for(KernelPath::Avx2)
+                    .delta_rule_head(sb.data(), in_place ? sb.data() : src.data(), k.data(), v.data(), q.data(),
+                                     decay, beta, d, with_out ? ob.data() : nullptr);
+                ASSERT_EQ(0, std::memcmp(sa.data(), sb.data(), sa.size() * sizeof(float))) << d;
+                ASSERT_EQ(0, std::memcmp(oa.data(), ob.data(), oa.size() * sizeof(float))) << d;
+                for (std::size_t j = 0; j < dd; ++j) {
+                    double dot = 0, out = 0;
+                    std::vector<double> row(dd);
+                    for (std::size_t i = 0; i < dd; ++i) {
+                        row[i] = double(src[j * dd + i]) * decay;
+                        dot += row[i] * k[i];
+                    }
+                    const double delta = (v[j] - dot) * beta;
+                    for (std::size_t i = 0; i < dd; ++i) {
+                        row[i] += k[i] * delta;
+                        out += row[i] * q[i];
+                        ASSERT_NEAR(sa[j * dd + i], row[i], 1e-5 * (1 + std::fabs(row[i])));
+                    }
+                    if (with_out) {
+                        ASSERT_NEAR(oa[j], out, 1e-4 * (1 + std::fabs(out)));
+                    }
+                }
+            }
+    }
+}
+
 TEST(HalfConvert, F16cRoundsAsFloatToHalf) {
     if (!uses_avx2(best_kernel_path())) GTEST_SKIP() << "this CPU or build runs the scalar path only";
     std::mt19937 rng(9);

@@ -8,12 +8,14 @@ namespace {
 constexpr KernelTable kScalar{
     KernelPath::Scalar,      ternary_matmul_groups_scalar, quantize_row_scalar,
     int8_matmul_rows_scalar, exp_shifted_row_scalar,       silu_mul_row_scalar,
-    half_row_to_float_table, float_row_to_half_scalar,     attention_detail::attend_run_generic};
+    half_row_to_float_table, float_row_to_half_scalar,     attention_detail::attend_run_generic,
+    delta_rule_head_scalar};
 #if defined(TERNSPEC_HAVE_AVX2)
 constexpr KernelTable kAvx2{
     KernelPath::Avx2,       ternary_matmul_groups_avx2, quantize_row_avx2,
     int8_matmul_rows_avx2,  exp_shifted_row_avx2,       silu_mul_row_avx2,
-    half_row_to_float_f16c, float_row_to_half_f16c,     attention_detail::attend_run_avx2};
+    half_row_to_float_f16c, float_row_to_half_f16c,     attention_detail::attend_run_avx2,
+    delta_rule_head_avx2};
 #else
 constexpr KernelTable kAvx2 = kScalar;
 #endif
@@ -23,7 +25,7 @@ constexpr KernelTable kAvx512Vnni{KernelPath::Avx512Vnni,  ternary_matmul_groups
                                   kAvx2.quantize_row,      kAvx2.int8_matmul_rows,
                                   kAvx2.exp_shifted_row,   kAvx2.silu_mul_row,
                                   kAvx2.half_row_to_float, kAvx2.float_row_to_half,
-                                  kAvx2.attend_run};
+                                  kAvx2.attend_run,        kAvx2.delta_rule_head};
 #else
 constexpr KernelTable kAvx512Vnni = kAvx2;
 #endif

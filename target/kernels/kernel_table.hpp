@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "target/kernels/cpu_features.hpp"
+#include "target/kernels/delta_rule.hpp"
 
 namespace ternspec {
 
@@ -34,6 +35,7 @@ struct KernelTable {
     void (*float_row_to_half)(const float* src, std::uint16_t* dst, int n);   // half_table.hpp
     // One run of tokens of one kv head (attention_core.hpp).
     void (*attend_run)(const attention_detail::AttendJob& job, const attention_detail::AttendRun& run);
+    DeltaRuleHeadFn delta_rule_head;  // one value head of a Gated DeltaNet token (delta_rule.hpp)
 };
 
 const KernelTable& kernels();                  // the table of the path that runs now (kernel_path())

@@ -27,6 +27,10 @@ void exp_shifted_row_scalar(float* x, int n, float shift);
 void exp_shifted_row_avx2(float* x, int n, float shift);
 void silu_mul_row_scalar(const float* g, const float* u, float* out, int n);
 void silu_mul_row_avx2(const float* g, const float* u, float* out, int n);
+void delta_rule_head_scalar(float* S, const float* src, const float* k, const float* v, const float* q,
+                            float decay, float beta, int d, float* out);
+void delta_rule_head_avx2(float* S, const float* src, const float* k, const float* v, const float* q,
+                          float decay, float beta, int d, float* out);
 void half_row_to_float_table(const std::uint16_t* src, float* dst, int n);
 void half_row_to_float_f16c(const std::uint16_t* src, float* dst, int n);
 void float_row_to_half_scalar(const float* src, std::uint16_t* dst, int n);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "target/kernels/kernel_table.hpp"
 #include "target/kernels/row_parallel.hpp"
 #include "target/model/qwen3_model.hpp"
 
@@ -70,7 +71,6 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
     buf.gates.resize(rows * 2 * Hv);
     buf.att.resize(rows * VD);
     buf.proj.resize(rows * H);
-    buf.conv.resize(static_cast<std::size_t>(C));
     buf.qa.resize(M, H);
     for_each_row(M, H, [&](int i) {
         float* ni = buf.normed.data() + static_cast<std::size_t>(i) * H;
@@ -87,16 +87,20 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
     });
     ternary_matmul(qkvz, buf.qa, buf.qkv.data());
     const float q_scale = 1.0f / std::sqrt(static_cast<float>(d));
-    std::vector<float> decay(static_cast<std::size_t>(Hv)), beta(static_cast<std::size_t>(Hv));
+    buf.conv.resize(rows * C);
+    std::vector<float> decay_beta(rows * 2 * Hv);  // per token: decay of each value head, then beta
+    const auto rule = kernels().delta_rule_head;
     for (const SequenceRows& s : seqs) {
         RecurrentState& rs = s.cache->recurrent();
         float* window = rs.conv_window(r);  // (K - 1) x C, oldest first
         const float* committed = rs.committed(r);
-        float* state = rs.working(r);       // Hv x d (value) x d (key); the first token reads `committed`
-        for (int t = 0; t < s.rows; ++t) {  // token by token: the recurrence's fixed order
+        float* state = rs.working(r);  // Hv x d (value) x d (key); the first token reads `committed`
+        // First what does not touch the state, token by token (the conv window is sequential): the conv, the
+        // normalised q and k, decay and beta; each token's record for a rollback.
+        for (int t = 0; t < s.rows; ++t) {
             const std::size_t row = static_cast<std::size_t>(s.row0 + t);
             float* in = buf.qkv.data() + row * W;
-            float* co = buf.conv.data();
+            float* co = buf.conv.data() + row * C;
             for (int ch = 0; ch < C; ++ch) {
                 const float* w = conv.data() + static_cast<std::size_t>(ch) * K;
                 float acc = 0;
@@ -113,32 +117,34 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
                 l2_normalize(co + KD + h * d, d, c.rms_eps, 1.0f);
             }
             const float* g = buf.gates.data() + row * 2 * Hv;
+            float* decay = decay_beta.data() + row * 2 * Hv;
+            float* beta = decay + Hv;
             for (int h = 0; h < Hv; ++h) {
-                decay[static_cast<std::size_t>(h)] = std::exp(
-                    softplus(g[h] + dt_bias[static_cast<std::size_t>(h)]) * a[static_cast<std::size_t>(h)]);
-                beta[static_cast<std::size_t>(h)] = sigmoid(g[Hv + h]);
+                decay[h] = std::exp(softplus(g[h] + dt_bias[static_cast<std::size_t>(h)]) *
+                                    a[static_cast<std::size_t>(h)]);
+                beta[h] = sigmoid(g[Hv + h]);
             }
-            rs.record(r, t, co + KD, co + 2 * KD, decay.data(), beta.data(), in);
-            float* o = buf.att.data() + row * VD;
-            // Value heads are independent: spread over the cores (each head's arithmetic is the same either
-            // way).
-            for_each_row(Hv, d * d, [&](int h) {
-                const float* q = co + (h % Hk) * d;
-                const float* k = co + KD + (h % Hk) * d;
-                const float* v = co + 2 * KD + h * d;
-                const std::size_t head = static_cast<std::size_t>(h) * d * d;
-                for (int j = 0; j < d; ++j) {
-                    float* Sj = state + head + static_cast<std::size_t>(j) * d;
-                    delta_rule_row(Sj, (t == 0 ? committed + head + static_cast<std::size_t>(j) * d : Sj), k,
-                                   v[j], decay[static_cast<std::size_t>(h)],
-                                   beta[static_cast<std::size_t>(h)], d);
-                    o[h * d + j] = lane_dot(Sj, q, d);
-                }
-                const float* z = in + C + h * d;
-                rms_norm(o + h * d, out_norm.data(), d, c.rms_eps, o + h * d);
-                for (int j = 0; j < d; ++j) o[h * d + j] *= z[j] * sigmoid(z[j]);
-            });
+            rs.record(r, t, co + KD, co + 2 * KD, decay, beta, in);
         }
+        // Then the recurrence, head by head (value heads are independent: spread over the cores), each
+        // head's tokens in order. A head's state (d x d floats) stays in cache across the call's tokens
+        // instead of the whole layer's state passing through memory once per token; each head's arithmetic
+        // is the same in either order, so the result is too.
+        for_each_row(Hv, d * d * s.rows, [&](int h) {
+            const std::size_t head = static_cast<std::size_t>(h) * d * d;
+            for (int t = 0; t < s.rows; ++t) {
+                const std::size_t row = static_cast<std::size_t>(s.row0 + t);
+                const float* co = buf.conv.data() + row * C;
+                const float* in = buf.qkv.data() + row * W;
+                const float* decay = decay_beta.data() + row * 2 * Hv;
+                float* o = buf.att.data() + row * VD + h * d;
+                rule(state + head, (t == 0 ? committed : state) + head, co + KD + (h % Hk) * d,
+                     co + 2 * KD + h * d, co + (h % Hk) * d, decay[h], decay[Hv + h], d, o);
+                const float* z = in + C + h * d;
+                rms_norm(o, out_norm.data(), d, c.rms_eps, o);
+                for (int j = 0; j < d; ++j) o[j] *= z[j] * sigmoid(z[j]);
+            }
+        });
     }
     if (rotation)
         for_each_row(M, VD, [&](int i) {

@@ -2,28 +2,11 @@
 
 #include <algorithm>
 
+#include "target/kernels/kernel_table.hpp"
 #include "target/kernels/row_parallel.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec {
-
-// Not inlined: one body for the forward and the replay, so no call site is vectorised or contracted
-// differently from the other.
-[[gnu::noinline]] float lane_dot(const float* a, const float* b, int n) {
-    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; ++j) lane[j] += a[i + j] * b[i + j];
-    for (; i < n; ++i) lane[i % 8] += a[i] * b[i];
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
-
-[[gnu::noinline]] void delta_rule_row(float* dst, const float* src, const float* k, float v_j, float decay,
-                                      float beta, int d) {
-    for (int i = 0; i < d; ++i) dst[i] = src[i] * decay;
-    const float delta = (v_j - lane_dot(dst, k, d)) * beta;
-    for (int i = 0; i < d; ++i) dst[i] += k[i] * delta;
-}
 
 RecurrentState::RecurrentState(const ModelConfig& cfg)
     : layers_(cfg.recurrent_count()),
@@ -84,20 +67,20 @@ void RecurrentState::keep_prefix(int kept) {
         const auto& jr = journal_[static_cast<std::size_t>(r)];
         const float* from = state_[base_][static_cast<std::size_t>(r)].data();
         float* to = state_[1 - base_][static_cast<std::size_t>(r)].data();
-        for (int t = 0; t < kept; ++t) {
-            const float* k = jr.data() + rec * static_cast<std::size_t>(t);
-            const float* v = k + hk_ * d_;
-            const float* decay = v + hv_ * d_;
-            const float* beta = decay + hv_;
-            for_each_row(hv_, d_ * d_, [&](int h) {  // heads are independent
-                const std::size_t head = static_cast<std::size_t>(h) * d_ * d_;
-                for (int j = 0; j < d_; ++j) {
-                    const std::size_t row = head + static_cast<std::size_t>(j) * d_;
-                    delta_rule_row(to + row, (t == 0 ? from : to) + row, k + (h % hk_) * d_, v[h * d_ + j],
-                                   decay[h], beta[h], d_);
-                }
-            });
-        }
+        // Head by head, each head's kept tokens in order (the forward's order; a head's state stays in
+        // cache).
+        const auto rule = kernels().delta_rule_head;
+        for_each_row(hv_, d_ * d_ * kept, [&](int h) {
+            const std::size_t head = static_cast<std::size_t>(h) * d_ * d_;
+            for (int t = 0; t < kept; ++t) {
+                const float* k = jr.data() + rec * static_cast<std::size_t>(t);
+                const float* v = k + hk_ * d_;
+                const float* decay = v + hv_ * d_;
+                const float* beta = decay + hv_;
+                rule(to + head, (t == 0 ? from : to) + head, k + (h % hk_) * d_, v + h * d_, nullptr,
+                     decay[h], beta[h], d_, nullptr);
+            }
+        });
         // The conv window: the last window_rows_ rows of the start window followed by the kept inputs.
         auto& window = conv_[static_cast<std::size_t>(r)];
         const auto& start = conv_start_[static_cast<std::size_t>(r)];

@@ -5,24 +5,16 @@
 // in two buffers. A forward call starts from the committed one and writes into the other: its first token
 // reads the committed state and writes the updated one, the next tokens update that in place. The committed
 // buffer is therefore intact until the next call, and rolling the call back to its first `kept` tokens
-// replays their rank-1 updates from it with the very same arithmetic (delta_rule_row), which makes the result
-// byte-identical to decoding those tokens alone. What a replay needs is journaled per token: the normalised
-// k of each key head, v, decay and beta of each value head, and the conv input row (for the conv window, of
-// which a copy is kept per call: conv_kernel - 1 rows).
+// replays their rank-1 updates from it with the very same arithmetic (the delta_rule_head kernel), which
+// makes the result byte-identical to decoding those tokens alone. What a replay needs is journaled per token:
+// the normalised k of each key head, v, decay and beta of each value head, and the conv input row (for the
+// conv window, of which a copy is kept per call: conv_kernel - 1 rows).
 #include <cstddef>
 #include <vector>
 
 #include "target/model/model_config.hpp"
 
 namespace ternspec {
-
-// a . b summed in eight fixed lanes, then the lanes in a fixed order: it vectorises, and its result does
-// not depend on where it is called from (one order for the forward, the replay and every kernel path).
-float lane_dot(const float* a, const float* b, int n);
-
-// One value row of the gated delta rule: dst = decay * src; delta = beta (v_j - dst . k); dst += k delta.
-// src may equal dst. The forward and the replay both call this, so their results agree bit for bit.
-void delta_rule_row(float* dst, const float* src, const float* k, float v_j, float decay, float beta, int d);
 
 class RecurrentState {
   public:
