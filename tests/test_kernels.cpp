@@ -220,11 +220,11 @@ TEST(DeltaRule, Avx2HeadUpdateGivesTheScalarFloats) {
                 std::vector<float> sa(dd * dd), sb(dd * dd), oa(dd, -1), ob(dd, -1);
                 if (in_place) sa = sb = src;
                 kernels_for(KernelPath::Scalar)
-                    .delta_rule_head(sa.data(), in_place ? sa.data() : src.data(), k.data(), v.data(), q.data(),
-                                     decay, beta, d, with_out ? oa.data() : nullptr);
+                    .delta_rule_head(sa.data(), in_place ? sa.data() : src.data(), k.data(), v.data(),
+                                     q.data(), decay, beta, d, with_out ? oa.data() : nullptr);
                 kernels_for(KernelPath::Avx2)
-                    .delta_rule_head(sb.data(), in_place ? sb.data() : src.data(), k.data(), v.data(), q.data(),
-                                     decay, beta, d, with_out ? ob.data() : nullptr);
+                    .delta_rule_head(sb.data(), in_place ? sb.data() : src.data(), k.data(), v.data(),
+                                     q.data(), decay, beta, d, with_out ? ob.data() : nullptr);
                 ASSERT_EQ(0, std::memcmp(sa.data(), sb.data(), sa.size() * sizeof(float))) << d;
                 ASSERT_EQ(0, std::memcmp(oa.data(), ob.data(), oa.size() * sizeof(float))) << d;
                 for (std::size_t j = 0; j < dd; ++j) {
