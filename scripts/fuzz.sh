@@ -19,8 +19,8 @@ esac
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERNSPEC_FUZZ=ON \
   -DTERNSPEC_BUILD_TESTS=OFF -DTERNSPEC_BUILD_BENCH=OFF -DTERNSPEC_AVX2=OFF > /dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_gguf fuzz_safetensors fuzz_tokenizer_json fuzz_gguf_vocab fuzz_chat_template \
-  fuzz_request_json
-for t in gguf safetensors tokenizer_json gguf_vocab chat_template request_json; do
+  fuzz_request_json fuzz_http_request
+for t in gguf safetensors tokenizer_json gguf_vocab chat_template request_json http_request; do
   corpus=build-fuzz/corpus/$t
   mkdir -p "$corpus"
   # Seeds: the catalogue of bad files (if the tests ran) and a valid tiny model.
@@ -36,6 +36,12 @@ for t in gguf safetensors tokenizer_json gguf_vocab chat_template request_json; 
     printf '\x00{"prompt": "def f():", "max_tokens": 4, "stop": ["\\n"]}' > "$corpus/completion"
     printf '\x01{"messages": [{"role": "user", "content": "hi<|im_end|>"}], "tools": [{"type": "function"}]}' > "$corpus/chat"
     printf '\x03{"messages": [{"role": "system", "content": [{"type": "text", "text": "x"}]}], "speculative": {"k": 2}}' > "$corpus/chat2"
+  fi
+  if [ "$t" = http_request ]; then  # pipelined, chunked, 100-continue, oversized
+    printf 'GET /health HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo?a=1 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc' > "$corpus/pipelined"
+    printf 'POST /stream HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' > "$corpus/chunked"
+    printf 'POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi' > "$corpus/continue"
+    printf 'GET /health HTTP/1.0\r\n\r\n' > "$corpus/http10"
   fi
   echo "fuzz: $t for ${seconds}s"
   # -timeout: an input that takes 10 s (a hang, a quadratic path) is a finding, like a crash.

@@ -146,6 +146,14 @@ def load_hf(folder):
     return model
 
 
+def load_target_hf(folder):
+    """A shipped target folder as a frozen model: Qwen3Ternary, or Qwen35Ternary where config.json names
+    Qwen3.5's text model."""
+    with open(os.path.join(folder, "config.json")) as fh:
+        hybrid = json.load(fh).get("model_type") == "qwen3_5_text"
+    return load_hybrid_hf(folder) if hybrid else load_hf(folder)
+
+
 def load_hybrid_hf(folder):
     """A hybrid folder written by export_hybrid_hf back as a frozen Qwen35Ternary (exact ternary x scale)."""
     from model import TernaryLinear

@@ -105,10 +105,8 @@ class EagleHead(nn.Module):
 def load_target(work, device, folder=None):
     """The frozen target: a shipped HF folder (exact ternary weights) or the training checkpoint in `work`."""
     if folder:
-        from export import load_hf, load_hybrid_hf
-        with open(os.path.join(folder, "config.json")) as fh:
-            hybrid = json.load(fh).get("model_type") == "qwen3_5_text"
-        m = load_hybrid_hf(folder) if hybrid else load_hf(folder)
+        from export import load_target_hf
+        m = load_target_hf(folder)
         return m.to(device).eval(), m.cfg
     ck = torch.load(os.path.join(work, "checkpoint.pt"), map_location="cpu")
     cfg = Config(**ck["config"])

@@ -86,10 +86,8 @@ def evaluate(model, data, seq, device, max_windows=None):
 @torch.no_grad()
 def warm_start(model, folder):
     """Latent weights from a shipped folder that quantise back to exactly its ternary x scale values."""
-    from export import load_hf, load_hybrid_hf
-    with open(os.path.join(folder, "config.json")) as fh:
-        hybrid = json.load(fh).get("model_type") == "qwen3_5_text"
-    src = (load_hybrid_hf if hybrid else load_hf)(folder)
+    from export import load_target_hf
+    src = load_target_hf(folder)
     if src.cfg.hidden_size != model.cfg.hidden_size or src.cfg.num_hidden_layers != model.cfg.num_hidden_layers:
         sys.exit(f"--init-from {folder}: its shape differs from the requested model")
     state = src.state_dict()

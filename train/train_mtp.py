@@ -28,7 +28,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resume  # noqa: E402
 import windows  # noqa: E402
-from export import load_hf, write_safetensors  # noqa: E402
+from export import load_target_hf, write_safetensors  # noqa: E402
 from model import Block, RMSNorm, TernaryLinear, int8_activations, latent_from_ternary, rope_tables, ste  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 
@@ -128,14 +128,19 @@ def main():
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    target = load_hf(args.target).to(device).eval()
+    target = load_target_hf(args.target).to(device).eval()
     for p in target.parameters():
         p.requires_grad_(False)
     cfg = target.cfg
     modules = nn.ModuleList(MtpModule(cfg) for _ in range(args.depth)).to(device)
-    # Warm start: every module's block begins as the target's last block (its output feeds the same head).
+    # Warm start: every module's block begins as the target's last block (its output feeds the same head):
+    # all of it on a Qwen3 target; on a hybrid, whose last block is gated attention, the tensors of the same
+    # name and shape (the FFN and the norms).
+    last = target.layers[-1].state_dict()
     for m in modules:
-        m.block.load_state_dict(target.layers[-1].state_dict())
+        own = m.block.state_dict()
+        m.block.load_state_dict({k: v for k, v in last.items() if k in own and own[k].shape == v.shape},
+                                strict=False)
         for sub in m.block.modules():
             if isinstance(sub, TernaryLinear):
                 sub.frozen = False

@@ -497,6 +497,19 @@ void HttpServer::run() {
     s.all_closed.wait(lock, [&] { return s.live_threads == 0; });
 }
 
+void HttpServer::serve_socket(int fd) {
+    auto& s = *impl_;
+    std::list<ConnectionSlot>::iterator slot;
+    {
+        std::lock_guard<std::mutex> lock(s.mu);
+        s.connections.push_back(ConnectionSlot{fd});
+        slot = std::prev(s.connections.end());
+    }
+    s.serve_connection(fd, slot);
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.connections.erase(slot);
+}
+
 void HttpServer::stop() {
     impl_->stopping = true;
     const std::uint64_t one = 1;

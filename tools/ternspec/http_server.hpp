@@ -69,6 +69,9 @@ class HttpServer {
     // Serves until stop(); returns once every connection has ended (a running handler finishes first).
     void run();
     void stop();  // from any thread
+    // Serves one connected socket on the calling thread until the connection ends, as run() serves each
+    // accepted one; the caller keeps ownership of fd. For tests and the fuzzer (no listener needed).
+    void serve_socket(int fd);
 
     struct Impl;
 
