@@ -130,6 +130,20 @@ check_error "bad.jinja" generate -m "$m" -p hi --chat --chat-template-file "$tmp
 printf "{{ raise_exception('only one turn please') }}" > "$tmp/refuse.jinja"
 check_error "only one turn please" template --chat-template-file "$tmp/refuse.jinja" -p hi
 check_error "none.jinja: cannot open" template --chat-template-file "$tmp/none.jinja" -p hi
+# A template that hoards strings (twenty of 32 MiB) ends at the render budget: exit 1 naming it, in under
+# 20 s and below 1 GB resident (it reached 1.4 GB before the budget; issue #39).
+printf '%s' "{% set big = 'x' * 100000 %}{% set big = big * 320 %}{% set ns = namespace(keep=[]) %}{% for i in range(20) %}{% set ns.keep = ns.keep + [big ~ i] %}{% endfor %}{{ ns.keep | length }}" > "$tmp/hog.jinja"
+/usr/bin/python3 - "$bin" "$tmp/hog.jinja" << 'PY' || fail=1
+import resource, subprocess, sys, time
+t0 = time.time()
+p = subprocess.run([sys.argv[1], "template", "--chat-template-file", sys.argv[2], "-p", "hi"], capture_output=True,
+                   text=True, timeout=60)
+dt, peak = time.time() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+ok = p.returncode == 1 and "render budget" in p.stderr and p.stderr.count("\n") == 1 and dt < 20 and peak < 1024
+if not ok:
+    print(f"FAIL: template past the render budget: rc {p.returncode}, {dt:.1f} s, peak {peak:.0f} MB: {p.stderr.strip()}")
+sys.exit(0 if ok else 1)
+PY
 check_error "needs --chat" generate -m "$m" -p hi --chat-template-kwargs '{"enable_thinking":false}'
 check_error "wants a JSON object" generate -m "$m" -p hi --chat --chat-template-kwargs '[1]'
 check_error "exactly one of --messages FILE or -p TEXT" template -m "$m"

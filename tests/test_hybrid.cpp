@@ -707,3 +707,31 @@ TEST(Hybrid, ShippedModelFolderAndGgufAgreeAndSpeculationIsLossless) {
 }
 
 }  // namespace ternspec
+
+namespace ternspec {
+
+// The drafters trained for the shipped hybrid (train/train_eagle.py --ternary, train/train_mtp.py against
+// models/tern-pystd-hybrid): speculation with each equals plain decoding at every draft length, drafts are
+// made, some rejected, and enough accepted that they are drafters (tau above 1.3 at k = 4).
+TEST(Hybrid, ShippedEagleAndMtpDraftersAreLosslessAndAccept) {
+    const std::string models = std::string(TERNSPEC_SOURCE_DIR) + "/models/";
+    auto m = Qwen3Model::load(ModelFiles::open(models + "tern-pystd-hybrid/tern-pystd-hybrid.gguf"));
+    const auto ids = m->tokenizer().encode(
+        "import os\n\n\ndef read_lines(path):\n    with open(path) as f:\n        return [line.rstrip() for");
+    for (const std::string name : {"eagle", "mtp"}) {
+        const std::string folder = models + "tern-pystd-hybrid-" + (name == "eagle" ? "eagle3" : "mtp");
+        ASSERT_TRUE(fs::exists(folder + "/model.safetensors")) << folder;
+        DrafterOptions o;
+        o.draft_model = folder;
+        fixtures::expect_lossless_drafter(m, name, o, ids, 48, {1, 2, 4, 8}, {0},
+                                          [&](const DecodeResult& r, int k) {
+                                              EXPECT_LT(r.stats.accepted, r.stats.drafted)
+                                                  << name << " k " << k << ": nothing was rejected";
+                                              if (k == 4) {
+                                                  EXPECT_GT(r.stats.tau(), 1.3) << name;
+                                              }
+                                          });
+    }
+}
+
+}  // namespace ternspec
