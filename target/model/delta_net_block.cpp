@@ -90,6 +90,7 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
     buf.conv.resize(rows * C);
     std::vector<float> decay_beta(rows * 2 * Hv);  // per token: decay of each value head, then beta
     const auto rule = kernels().delta_rule_head;
+    const auto silu_mul = kernels().silu_mul_row;
     for (const SequenceRows& s : seqs) {
         RecurrentState& rs = s.cache->recurrent();
         float* window = rs.conv_window(r);  // (K - 1) x C, oldest first
@@ -142,7 +143,7 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
                      co + 2 * KD + h * d, co + (h % Hk) * d, decay[h], decay[Hv + h], d, o);
                 const float* z = in + C + h * d;
                 rms_norm(o, out_norm.data(), d, c.rms_eps, o);
-                for (int j = 0; j < d; ++j) o[j] *= z[j] * sigmoid(z[j]);
+                silu_mul(z, o, o, d);  // o *= silu(z), vectorised as the FFN's
             }
         });
     }
