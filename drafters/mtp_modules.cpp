@@ -128,7 +128,7 @@ std::vector<float> MtpModules::forward(int d, KvCache& cache, const float* prev,
     buf.qa.quantize(cat.data(), M, 2 * H);
     ternary_matmul(mod.eh_proj, buf.qa, x.data());
     const RopeTable rope(positions, cfg_.head_dim, cfg_.rope_theta);
-    const SequenceRows seq{&cache, base, 0, M, &rope, &slots};
+    const SequenceRows seq{&cache, base, 0, M, &rope, &slots, {}};
     mod.block.forward(cfg_, 0, std::span(&seq, 1), x, buf);
     cache.commit(M);
     return x;

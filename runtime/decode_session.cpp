@@ -57,24 +57,11 @@ int check_request(const Qwen3Model& m, const DecodeOptions& opt, std::span<const
     return ctx;
 }
 
-namespace {
-
-// A hybrid target rolls its recurrent state back along a chain (replay of the accepted prefix); a tree would
-// need a state per branch, which is not built: refused up front rather than at the first tree.
-Drafter* drafter_for(const Qwen3Model& model, Drafter* drafter, const DecodeOptions& opt) {
-    if (drafter && model.config().hybrid() && opt.budget.max_nodes > 0)
-        throw InputError("draft trees on a hybrid (" + model.config().architecture +
-                         ") target are not available: its recurrent state follows one chain; draft chains "
-                         "(tree 0)");
-    return drafter;
-}
-
-}  // namespace
 
 DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter,
                              std::span<const std::int32_t> prompt, const DecodeOptions& opt)
     : model_(std::move(model)),
-      drafter_(drafter_for(*model_, drafter, opt)),
+      drafter_(drafter),
       opt_(opt),
       ctx_(check_request(*model_, opt, prompt)),  // validate first, allocate after
       layers_(drafter ? drafter->hidden_layers() : std::vector<int>{}),

@@ -168,6 +168,81 @@ TEST(Hybrid, BatchInvariantLogitsAndState) {
     }
 }
 
+// A draft tree forwarded in one call (rows branching from their parents): each row's logits equal those of
+// decoding its path alone, and keeping one path leaves every GDN layer's state and conv window, byte for
+// byte, as decoding that path alone; so does the next forward. A path that is not one (rows that are not
+// parent and child) is refused, and so is a forward before the tree was resolved.
+TEST(Hybrid, TreeRowsAndTheKeptPathEqualDecodingThePathAlone) {
+    auto m = Qwen3Model::load(ModelFiles::open(hybrid_gguf("hybrid_tree")));
+    const int V = m->config().vocab_size;
+    const std::vector<std::int32_t> prefix(kIds.begin(), kIds.begin() + 9),
+        toks(kIds.begin() + 9, kIds.begin() + 16);
+    const std::vector<std::int32_t> parents = {-1, 0, 0, 1, 2, 3, 3};  // rows 5 and 6 share row 3
+    const int n = static_cast<int>(toks.size());
+    auto run = [&](KvCache& cache, std::span<const std::int32_t> t) {
+        std::vector<std::int32_t> pos(t.size());
+        std::iota(pos.begin(), pos.end(), cache.size());
+        ForwardInput in;
+        in.tokens = t;
+        in.positions = pos;
+        return m->forward(cache, in);
+    };
+    auto path_to = [&](int row) {
+        std::vector<int> path;
+        for (int r = row; r >= 0; r = parents[static_cast<std::size_t>(r)]) path.insert(path.begin(), r);
+        return path;
+    };
+    auto forward_tree = [&](KvCache& cache) {
+        std::vector<std::int32_t> pos(toks.size());
+        for (int i = 0; i < n; ++i)
+            pos[static_cast<std::size_t>(i)] = cache.size() + static_cast<int>(path_to(i).size()) - 1;
+        ForwardInput in;
+        in.tokens = toks;
+        in.positions = pos;
+        in.parents = parents;
+        return m->forward(cache, in);
+    };
+    auto alone_on = [&](const std::vector<int>& path) {
+        auto cache = m->make_cache(64);
+        run(cache, prefix);
+        std::vector<std::int32_t> t;
+        for (int r : path) t.push_back(toks[static_cast<std::size_t>(r)]);
+        auto out = run(cache, t);
+        return std::make_pair(std::move(cache), std::move(out));
+    };
+    auto tree = m->make_cache(64);
+    run(tree, prefix);
+    const auto out = forward_tree(tree);
+    for (int row = 0; row < n; ++row) {
+        auto [cache, alone] = alone_on(path_to(row));
+        const std::vector<float> got(out.logits.begin() + static_cast<std::ptrdiff_t>(row) * V,
+                                     out.logits.begin() + static_cast<std::ptrdiff_t>(row + 1) * V);
+        const std::vector<float> want(alone.logits.end() - V, alone.logits.end());
+        EXPECT_EQ(got, want) << "tree row " << row;
+    }
+    for (const int leaf : {0, 1, 4, 5, 6}) {
+        const auto path = path_to(leaf);
+        const std::string where = "path to row " + std::to_string(leaf);
+        auto spec = m->make_cache(64);
+        run(spec, prefix);
+        forward_tree(spec);
+        spec.keep(n, path);
+        auto [alone, unused] = alone_on(path);
+        ASSERT_EQ(spec.size(), alone.size()) << where;
+        expect_same_state(spec, alone, where);
+        const std::vector<std::int32_t> next = {kIds[20], kIds[21]};
+        EXPECT_EQ(run(spec, next).logits, run(alone, next).logits) << where;
+        expect_same_state(spec, alone, where + ", one forward later");
+        // A rollback within the kept path afterwards replays a prefix of it.
+    }
+    auto bad = m->make_cache(64);
+    run(bad, prefix);
+    forward_tree(bad);
+    EXPECT_THROW(run(bad, std::span(kIds).subspan(20, 1)), Error);  // the tree is not resolved yet
+    const std::vector<int> not_a_path = {0, 1, 4};                  // row 4's parent is row 2
+    EXPECT_THROW(bad.keep(n, not_a_path), Error);
+}
+
 // A draft of n tokens forwarded, then rolled back to its first `kept`: every GDN layer's state and conv
 // window equal, byte for byte, those of forwarding just the kept tokens; and the next forward's logits too.
 TEST(Hybrid, RollbackByReplayEqualsDecodingTheKeptTokensAlone) {
@@ -206,7 +281,7 @@ TEST(Hybrid, RollbackByReplayEqualsDecodingTheKeptTokensAlone) {
         }
 }
 
-TEST(Hybrid, RollbackPastTheLastCallAndTreesAreRefused) {
+TEST(Hybrid, RollbackPastTheLastCallAndNonPrefixesOfAChainAreRefused) {
     auto m = Qwen3Model::load(ModelFiles::open(hybrid_gguf("hybrid_refusals")));
     auto cache = m->make_cache(64);
     std::vector<std::int32_t> pos(kIds.size());
@@ -225,7 +300,7 @@ TEST(Hybrid, RollbackPastTheLastCallAndTreesAreRefused) {
         EXPECT_NE(std::string(e.what()).find("last forward call"), std::string::npos) << e.what();
     }
     EXPECT_EQ(cache.size(), 14);
-    const std::vector<int> path = {0, 2};  // a tree path, not a prefix
+    const std::vector<int> path = {0, 2};  // after a chain forward, not a prefix: no such path
     EXPECT_THROW(cache.keep(4, path), Error);
     cache.truncate(0);  // starting over is the zero state
     in.tokens = std::span(kIds).first(10);
@@ -254,17 +329,26 @@ TEST(Hybrid, RollbackPastTheLastCallAndTreesAreRefused) {
         c2.trim_by(n);
         expect_same_state(c2, before, "a long call rolled back whole");
     }
-    const std::vector<std::int32_t> toks = {1, 2, 3}, tpos = {10, 11, 11}, parents = {-1, 0, 0};
+    // A draft tree larger than a call's journal could not be resolved to one path: refused before it runs.
+    const int big_tree = RecurrentState::kMaxJournaled + 1;
+    std::vector<std::int32_t> toks(static_cast<std::size_t>(big_tree), 1), tpos(toks.size()),
+        parents(toks.size());
+    for (int i = 0; i < big_tree; ++i) {
+        tpos[static_cast<std::size_t>(i)] = cache.size() + (i == 0 ? 0 : 1);
+        parents[static_cast<std::size_t>(i)] = i == 0 ? -1 : 0;
+    }
     ForwardInput tree;
     tree.tokens = toks;
     tree.positions = tpos;
     tree.parents = parents;
+    const int before_size = cache.size();
     EXPECT_THROW(m->forward(cache, tree), InputError);
+    EXPECT_EQ(cache.size(), before_size);
     (void)first;
 }
 
 // Greedy speculation on the hybrid equals plain decoding for the model-free drafters at every k, with drafts
-// rejected along the way (so rollback by replay ran); draft trees are refused by name.
+// rejected along the way (so rollback by replay ran); with draft trees too.
 // Knows the plain greedy output and drafts it with one wrong token, at a depth that moves every round (none
 // in some rounds): every round accepts a different prefix, so rollback by replay keeps 1 to k + 1 tokens.
 class ChainOracle : public Drafter {
@@ -331,10 +415,9 @@ TEST(Hybrid, SpeculationIsLosslessWithRollbackByReplay) {
             EXPECT_EQ(r.tokens, want_p) << (penalty ? "repeat penalty" : "adaptive k") << " seed " << seed;
             EXPECT_GT(r.stats.accepted, 0);
         }
-        DecodeOptions opt = plain;
-        opt.budget = {4, 6};
-        auto d = create_drafter("suffix", {}, m);
-        EXPECT_THROW(SpeculativeDecoder(m, d.get()).run(prompt, opt), InputError);
+        // Draft trees: each row's state follows from its parent's, and the accepted path is replayed.
+        for (const std::string name : {"suffix", "ngram"})
+            fixtures::expect_lossless_drafter(m, name, {}, prompt, 64, {2, 4, 8}, {4, 8}, {});
     }
 }
 
@@ -352,6 +435,11 @@ TEST(Hybrid, EagleMtpAndBatchedRequestsStayLossless) {
     mtp.draft_model = fixtures::random_mtp_sidecar(gguf, "hybrid_mtp_sidecar", 2, 3);
     fixtures::expect_lossless_drafter(m, "mtp", mtp, m->tokenizer().encode("def f(x):\n    return x"), 40,
                                       {1, 2}, {0}, {});
+    // And their draft trees.
+    fixtures::expect_lossless_drafter(m, "eagle", o, m->tokenizer().encode("def f(x):\n    return x"), 40,
+                                      {3}, {6}, {});
+    fixtures::expect_lossless_drafter(m, "mtp", mtp, m->tokenizer().encode("def f(x):\n    return x"), 40,
+                                      {2}, {4}, {});
     const std::vector<std::string> texts = {"def f(x):\n    return x", "abc abc abc abc", "x = 1\ny ="};
     for (const std::string name : {"none", "suffix", "ngram"})
         for (const bool greedy : {true, false}) {

@@ -35,6 +35,7 @@ struct SequenceRows {
     int base, row0, rows;
     const RopeTable* rope;
     const std::vector<std::vector<int>>* slots;
+    std::span<const std::int32_t> parents;  // a draft tree's parent rows (-1: the cache); empty for a chain
 };
 
 TernaryMatrix pack_ternary(const TernaryData& d, const std::string& name);

@@ -93,26 +93,33 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
     const auto silu_mul = kernels().silu_mul_row;
     for (const SequenceRows& s : seqs) {
         RecurrentState& rs = s.cache->recurrent();
-        float* window = rs.conv_window(r);  // (K - 1) x C, oldest first
+        float* window = rs.conv_window(r);  // (K - 1) x C, oldest first: the inputs before the call
         const float* committed = rs.committed(r);
         float* state = rs.working(r);  // Hv x d (value) x d (key); the first token reads `committed`
-        // First what does not touch the state, token by token (the conv window is sequential): the conv, the
-        // normalised q and k, decay and beta; each token's record for a rollback.
+        const bool tree = !s.parents.empty();
+        // A row's predecessor: the row before it in a chain, its parent in a draft tree (-1: the cache).
+        auto parent = [&](int t) { return tree ? s.parents[static_cast<std::size_t>(t)] : t - 1; };
+        // First what does not touch the state, token by token: the conv over each row's own past (its
+        // predecessors' inputs, then the window), the normalised q and k, decay and beta; each token's record
+        // for a rollback.
+        std::vector<const float*> taps(static_cast<std::size_t>(std::max(K - 1, 0)));
         for (int t = 0; t < s.rows; ++t) {
             const std::size_t row = static_cast<std::size_t>(s.row0 + t);
             float* in = buf.qkv.data() + row * W;
             float* co = buf.conv.data() + row * C;
+            int p = parent(t), from_window = K - 1;  // taps[k], oldest first
+            for (int k = K - 2; k >= 0 && p >= 0; --k, p = parent(p), --from_window)
+                taps[static_cast<std::size_t>(k)] = buf.qkv.data() + static_cast<std::size_t>(s.row0 + p) * W;
+            for (int k = 0; k < from_window; ++k)
+                taps[static_cast<std::size_t>(k)] =
+                    window + static_cast<std::size_t>(k + (K - 1 - from_window)) * C;
             for (int ch = 0; ch < C; ++ch) {
                 const float* w = conv.data() + static_cast<std::size_t>(ch) * K;
                 float acc = 0;
-                for (int k = 0; k < K - 1; ++k) acc += w[k] * window[static_cast<std::size_t>(k) * C + ch];
+                for (int k = 0; k < K - 1; ++k) acc += w[k] * taps[static_cast<std::size_t>(k)][ch];
                 acc += w[K - 1] * in[ch];
                 co[ch] = acc * sigmoid(acc);
             }
-            for (int k = 0; k + 1 < K - 1; ++k)
-                std::copy_n(window + static_cast<std::size_t>(k + 1) * C, C,
-                            window + static_cast<std::size_t>(k) * C);
-            if (K > 1) std::copy_n(in, C, window + static_cast<std::size_t>(K - 2) * C);
             for (int h = 0; h < Hk; ++h) {
                 l2_normalize(co + h * d, d, c.rms_eps, q_scale);
                 l2_normalize(co + KD + h * d, d, c.rms_eps, 1.0f);
@@ -127,20 +134,41 @@ void DeltaNetBlock::forward(const ModelConfig& c, int r, std::span<const Sequenc
             }
             rs.record(r, t, co + KD, co + 2 * KD, decay, beta, in);
         }
+        // A chain's window moves on to its last inputs; a tree's waits for the accepted path (keep_path).
+        if (!tree)
+            for (int k = 0; k < K - 1; ++k) {
+                const int src = k + s.rows;  // index into [window rows..., the call's inputs...]
+                if (src < K - 1)
+                    std::copy_n(window + static_cast<std::size_t>(src) * C, C,
+                                window + static_cast<std::size_t>(k) * C);
+                else
+                    std::copy_n(buf.qkv.data() + static_cast<std::size_t>(s.row0 + src - (K - 1)) * W, C,
+                                window + static_cast<std::size_t>(k) * C);
+            }
         // Then the recurrence, head by head (value heads are independent: spread over the cores), each
         // head's tokens in order. A head's state (d x d floats) stays in cache across the call's tokens
         // instead of the whole layer's state passing through memory once per token; each head's arithmetic
-        // is the same in either order, so the result is too.
+        // is the same in either order, so the result is too. A chain updates the working state in place; in a
+        // tree each row's state follows from its parent's, so each row's is kept (per head, in scratch) and
+        // the working state is rebuilt along the accepted path afterwards.
+        const std::size_t dd = static_cast<std::size_t>(d) * d;
         for_each_row(Hv, d * d * s.rows, [&](int h) {
-            const std::size_t head = static_cast<std::size_t>(h) * d * d;
+            const std::size_t head = static_cast<std::size_t>(h) * dd;
+            thread_local std::vector<float> scratch;
+            if (tree) scratch.resize(dd * static_cast<std::size_t>(s.rows));
             for (int t = 0; t < s.rows; ++t) {
                 const std::size_t row = static_cast<std::size_t>(s.row0 + t);
                 const float* co = buf.conv.data() + row * C;
                 const float* in = buf.qkv.data() + row * W;
                 const float* decay = decay_beta.data() + row * 2 * Hv;
                 float* o = buf.att.data() + row * VD + h * d;
-                rule(state + head, (t == 0 ? committed : state) + head, co + KD + (h % Hk) * d,
-                     co + 2 * KD + h * d, co + (h % Hk) * d, decay[h], decay[Hv + h], d, o);
+                const int p = parent(t);
+                float* dst = tree ? scratch.data() + dd * static_cast<std::size_t>(t) : state + head;
+                const float* src = p < 0  ? committed + head
+                                   : tree ? scratch.data() + dd * static_cast<std::size_t>(p)
+                                          : state + head;
+                rule(dst, src, co + KD + (h % Hk) * d, co + 2 * KD + h * d, co + (h % Hk) * d, decay[h],
+                     decay[Hv + h], d, o);
                 const float* z = in + C + h * d;
                 rms_norm(o, out_norm.data(), d, c.rms_eps, o);
                 silu_mul(z, o, o, d);  // o *= silu(z), vectorised as the FFN's

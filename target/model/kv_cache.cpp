@@ -109,12 +109,17 @@ void KvCache::truncate(int len) {
 
 void KvCache::keep(int count, std::span<const int> offsets) {
     if (count < 0 || count > size_) throw Error("KvCache::keep: count out of range");
-    if (!recurrent_.empty()) {  // a chain's accepted prefix: the recurrent state holds no tree
+    if (!recurrent_.empty() && recurrent_.tree_call()) {  // a tree's accepted path: replayed
+        if (count != recurrent_.call_tokens())
+            throw Error(
+                "KvCache::keep: after a draft tree a hybrid target keeps rows of that forward call (" +
+                std::to_string(recurrent_.call_tokens()) + " rows), not of the last " +
+                std::to_string(count));
+        recurrent_.keep_path(offsets);
+    } else if (!recurrent_.empty()) {  // a chain's accepted prefix
         for (std::size_t i = 0; i < offsets.size(); ++i)
             if (offsets[i] != static_cast<int>(i))
-                throw Error(
-                    "KvCache::keep: a hybrid target's recurrent state keeps a prefix of the last call, "
-                    "not a tree path");
+                throw Error("KvCache::keep: after a chain forward a hybrid target keeps a prefix of it");
         roll_back_recurrent("keep", count - static_cast<int>(offsets.size()));
     }
     const int base = size_ - count;

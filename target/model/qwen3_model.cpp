@@ -227,8 +227,15 @@ int check_inputs(std::span<const Qwen3Model::SequenceInput> seqs, int context_le
                                  " is past the model's context of " + std::to_string(context_length));
             if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
                 throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
-            if (!in.parents.empty() && s.cache->recurrent_layers() > 0 && in.parents[i] != i - 1)
-                throw InputError("a hybrid target's recurrent layers take a chain, not a tree of tokens");
+        }
+        if (s.cache->recurrent_layers() > 0) {  // what RecurrentState::begin_call would refuse, checked first
+            if (s.cache->recurrent().tree_call())
+                throw Error(
+                    "forward: the last forward over this cache was a draft tree; keep one path first");
+            if (!in.parents.empty() && M > RecurrentState::kMaxJournaled)
+                throw InputError("a draft tree of " + std::to_string(M) +
+                                 " tokens on a hybrid target (at most " +
+                                 std::to_string(RecurrentState::kMaxJournaled) + ")");
         }
         for (const int row : in.logit_rows)
             if (row < 0 || row >= M) throw Error("forward: logit row out of range");
@@ -253,7 +260,7 @@ struct BatchLayout {
             const int M = static_cast<int>(in.tokens.size());
             ropes.emplace_back(in.positions, cfg.rotary_dims(), cfg.rope_theta);
             slots.push_back(attention_slots(s.cache->size(), M, in.parents));
-            rows.push_back({s.cache, s.cache->size(), r, M, &ropes.back(), &slots.back()});
+            rows.push_back({s.cache, s.cache->size(), r, M, &ropes.back(), &slots.back(), in.parents});
             r += M;
         }
     }
@@ -280,7 +287,8 @@ std::vector<ForwardOutput> Qwen3Model::forward_many(std::span<const SequenceInpu
         }
     };
     // A hybrid's recurrent state starts this call from its current state (rolled back by replay if asked).
-    for (const auto& s : seqs) s.cache->recurrent().begin_call(static_cast<int>(s.input->tokens.size()));
+    for (const auto& s : seqs)
+        s.cache->recurrent().begin_call(static_cast<int>(s.input->tokens.size()), s.input->parents);
     BlockBuffers buf;
     for (int l = 0; l < cfg_.n_layers; ++l) {
         capture(l);

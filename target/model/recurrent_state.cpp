@@ -24,10 +24,20 @@ RecurrentState::RecurrentState(const ModelConfig& cfg)
     journal_.assign(n, {});
 }
 
-void RecurrentState::begin_call(int tokens) {
+void RecurrentState::begin_call(int tokens, std::span<const std::int32_t> tree_parents) {
+    const bool tree = !tree_parents.empty();
     if (empty()) return;
+    if (tree_)
+        throw Error(
+            "RecurrentState: a forward over a draft tree must be resolved (KvCache::keep of one path) "
+            "before the next forward");
+    if (tree && tokens > kMaxJournaled)
+        throw Error("RecurrentState: a draft tree of " + std::to_string(tokens) + " rows is more than " +
+                    std::to_string(kMaxJournaled) + " (the rows a call journals)");
     if (ran_) base_ = 1 - base_;  // the last call's result is now what this one starts from
     ran_ = true;
+    tree_ = tree;
+    parents_.assign(tree_parents.begin(), tree_parents.end());
     call_tokens_ = tokens;
     const bool journaled = tokens <= kMaxJournaled;
     for (int r = 0; r < layers_; ++r) {
@@ -50,6 +60,8 @@ void RecurrentState::record(int r, int t, const float* k, const float* v, const 
 }
 
 const std::vector<float>& RecurrentState::state(int r) const {
+    if (tree_)
+        throw Error("RecurrentState::state: the last forward was over a draft tree; keep one path first");
     return state_[ran_ ? 1 - base_ : base_][static_cast<std::size_t>(r)];
 }
 
@@ -57,14 +69,51 @@ void RecurrentState::keep_prefix(int kept) {
     if (kept < 0 || kept > call_tokens_)
         throw Error("RecurrentState::keep_prefix(" + std::to_string(kept) + ") after a call of " +
                     std::to_string(call_tokens_) + " tokens");
-    if (empty() || kept == call_tokens_) return;
+    if (empty() || (kept == call_tokens_ && !tree_)) return;
     if (kept > 0 && call_tokens_ > kMaxJournaled)
         throw Error("RecurrentState::keep_prefix: a forward call of " + std::to_string(call_tokens_) +
                     " tokens rolls back whole or not at all (calls of up to " +
                     std::to_string(kMaxJournaled) + " tokens roll back in part)");
+    std::vector<int> rows(static_cast<std::size_t>(kept));
+    for (int i = 0; i < kept; ++i) rows[static_cast<std::size_t>(i)] = i;
+    replay(rows);
+}
+
+void RecurrentState::keep_path(std::span<const int> rows) {
+    if (empty()) return;
+    int prev = -1;
+    for (const int row : rows) {
+        if (row <= prev || row >= call_tokens_)
+            throw Error("RecurrentState::keep_path: rows must be ascending and inside the last call (" +
+                        std::to_string(call_tokens_) + " tokens)");
+        prev = row;
+    }
+    if (!tree_) {  // a chain: the path must be a prefix
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            if (rows[i] != static_cast<int>(i))
+                throw Error("RecurrentState::keep_path: after a chain forward only a prefix can be kept");
+        return keep_prefix(static_cast<int>(rows.size()));
+    }
+    for (std::size_t i = 0; i < rows.size(); ++i)
+        if (parents_[static_cast<std::size_t>(rows[i])] != (i == 0 ? -1 : rows[i - 1]))
+            throw Error("RecurrentState::keep_path: rows " + std::to_string(i == 0 ? -1 : rows[i - 1]) +
+                        " and " + std::to_string(rows[i]) +
+                        " are not parent and child in the last draft tree");
+    replay(rows);
+}
+
+// The state after the journaled tokens at `rows` (a path: each row's update applies to the state its
+// predecessor in the list left), rebuilt from the committed state; the journal is compacted to those rows so
+// that a later rollback within them replays a prefix.
+void RecurrentState::replay(std::span<const int> rows) {
+    const int kept = static_cast<int>(rows.size());
     const std::size_t rec = record_floats();
     for (int r = 0; r < layers_; ++r) {
-        const auto& jr = journal_[static_cast<std::size_t>(r)];
+        auto& jr = journal_[static_cast<std::size_t>(r)];
+        for (int i = 0; i < kept; ++i)  // rows ascend, so each record moves down or stays
+            if (rows[static_cast<std::size_t>(i)] != i)
+                std::copy_n(jr.data() + rec * static_cast<std::size_t>(rows[static_cast<std::size_t>(i)]),
+                            rec, jr.data() + rec * static_cast<std::size_t>(i));
         const float* from = state_[base_][static_cast<std::size_t>(r)].data();
         float* to = state_[1 - base_][static_cast<std::size_t>(r)].data();
         // Head by head, each head's kept tokens in order (the forward's order; a head's state stays in
@@ -95,6 +144,7 @@ void RecurrentState::keep_prefix(int kept) {
     }
     if (kept == 0) ran_ = false;  // the committed buffer is the state again
     call_tokens_ = kept;
+    tree_ = false;
 }
 
 void RecurrentState::reset() {
@@ -103,6 +153,7 @@ void RecurrentState::reset() {
     for (auto& v : conv_) std::fill(v.begin(), v.end(), 0.0f);
     base_ = 0;
     ran_ = false;
+    tree_ = false;
     call_tokens_ = 0;
 }
 

@@ -10,6 +10,8 @@
 // the normalised k of each key head, v, decay and beta of each value head, and the conv input row (for the
 // conv window, of which a copy is kept per call: conv_kernel - 1 rows).
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "target/model/model_config.hpp"
@@ -28,8 +30,12 @@ class RecurrentState {
     // (nothing to replay) but not in part. A journal token costs (Hk + Hv) d + 2 Hv + channels floats per
     // layer, 57 KB at the 4B shape, so a 512-token prefill would have held 700 MB for nothing.
     static constexpr int kMaxJournaled = 80;  // a verification round: 1 + up to 64 draft tokens, with room
-    void begin_call(int tokens);
+    // tree_parents (not empty): the call's rows form a draft tree, row i's parent row tree_parents[i] (-1:
+    // the committed state); the call must then be resolved by keep_path before anything reads the state or
+    // calls again.
+    void begin_call(int tokens, std::span<const std::int32_t> tree_parents = {});
     int call_tokens() const { return call_tokens_; }
+    bool tree_call() const { return tree_; }
 
     // During a call, for GDN layer r: the state the call started from, the state being written, the conv
     // window (conv_kernel - 1 rows of conv channels, oldest first) being updated.
@@ -47,12 +53,18 @@ class RecurrentState {
 
     // Keeps the first `kept` tokens of the last call (kept <= call_tokens()), replaying their updates.
     void keep_prefix(int kept);
+    // Keeps the last call's rows `rows` (ascending, a path down the tree from its first row: each one's
+    // parent is the one before it), replaying their updates; after a chain call only a prefix is a path.
+    void keep_path(std::span<const int> rows);
     void reset();  // the zero state of an empty sequence
 
   private:
     int layers_, d_, hk_, hv_, channels_, window_rows_;
-    int base_ = 0;      // state_[base_] is what the last call started from
-    bool ran_ = false;  // whether the working buffer holds a call's result
+    int base_ = 0;                       // state_[base_] is what the last call started from
+    bool ran_ = false;                   // whether the working buffer holds a call's result
+    bool tree_ = false;                  // the last call was a draft tree, not yet resolved to one path
+    std::vector<std::int32_t> parents_;  // of that tree
+    void replay(std::span<const int> rows);
     int call_tokens_ = 0;
     std::vector<std::vector<float>> state_[2], conv_, conv_start_;
     // Per layer, per token of the last call: k | v | decay | beta | conv input.

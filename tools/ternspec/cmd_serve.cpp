@@ -321,10 +321,6 @@ int cmd_serve(int argc, char** argv) {
     ctx.limits.context = ctx.model->config().context_length;
     ctx.limits.default_k = static_cast<int>(args.integer("k", 0, kMaxDraftTokens));
     ctx.limits.default_tree = static_cast<int>(args.integer("tree", 0, kMaxDraftTokens));
-    ctx.limits.hybrid = ctx.model->config().hybrid();
-    if (ctx.limits.hybrid && ctx.limits.default_tree > 0)
-        throw InputError("--tree: " + args.str("model") +
-                         " is a hybrid (recurrent layers), which takes draft chains only");
     // Parsed at startup: a template outside the supported subset fails here, not on the first chat request.
     const std::string template_file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
     const ChatTemplate chat = model_chat_template(

@@ -358,11 +358,6 @@ void read_speculative(const Body& body, const ApiLimits& limits, const Scheduler
     }
     budget.max_depth = static_cast<int>(integer(*sp, "k", 0, kMaxDraftTokens, budget.max_depth));
     budget.max_nodes = static_cast<int>(integer(*sp, "tree", 0, kMaxDraftTokens, budget.max_nodes));
-    if (budget.max_nodes > 0 && limits.hybrid)
-        throw ApiError(
-            400,
-            "'speculative.tree': this model is a hybrid (recurrent layers), which takes draft chains only",
-            "speculative.tree");
 }
 
 }  // namespace

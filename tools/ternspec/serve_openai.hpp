@@ -35,7 +35,6 @@ struct ApiLimits {
     int default_k = 4, default_tree = 0;
     const ChatTemplate* chat = nullptr;  // renders /v1/chat/completions' messages
     bool content_specials = false;       // control-token text in chat content parsed as control tokens
-    bool hybrid = false;                 // a hybrid target: draft chains only
 };
 
 enum class Endpoint { Completions, Chat };
