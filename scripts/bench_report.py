@@ -3,6 +3,7 @@
 Every figure in the page comes from those files; the commands that made them are listed with them."""
 import glob
 import json
+import re
 import os
 import sys
 
@@ -96,9 +97,53 @@ def decode_seconds(r):
     return max(1e-9, r["seconds"]["total"] - r["seconds"]["prefill"])
 
 
+def replay_file(f):
+    """replay-<model>-<shape>-<workload>.json -> (model, shape, workload); model is qwen3 or qwen3.5."""
+    m = re.match(r"replay-(qwen3(?:\.5)?)-([^-]+)-(.+)\.json$", os.path.basename(f))
+    return m.groups() if m else (None, None, None)
+
+
+def replay_rows(out, f, title):
+    j = json.load(open(f))
+    out += [f"### {title}", "", "```sh", "build/" + j["command"], "```", "",
+            f"{j['requests']} requests, {j['n_predict']} tokens each, greedy, {j['reps']} interleaved repetitions. "
+            f"Kernels: {j['kernels']}. Read bandwidth in the same run: {j['read_bandwidth_gbs']:.1f} GB/s "
+            f"(passes: {', '.join(f'{b:.1f}' for b in j['read_bandwidth_runs_gbs'])}; see the note below the tables). "
+            f"Target weights read per forward: {j['target_bytes_per_forward'] / 1e6:.0f} MB. "
+            f"Acceptance: {j['acceptance_source']}.", "",
+            f"t(M) for M = 1..{len(j.get('t_ms', []))}: {', '.join(f'{t:.1f}' for t in j.get('t_ms', []))} ms.", "",
+            "| drafter | τ | acceptance | tokens/s | speed-up (measured) | without drafting (same run) | ceiling from t(M) | draft bytes / token vs target | draft / verify time | matches none |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    for r in j["rows"]:
+        label, sec, dec = row_label(r), r["seconds"], decode_seconds(r)
+        free = r["speedup_vs_none"] * dec / max(1e-9, dec - sec["draft"])
+        acc = f"{100 * r['acceptance_rate']:.1f}%" if r["drafted"] else "–"
+        out.append(f"| {label} | {r['tau']:.2f} | {acc} | {r['tokens_per_s_median']:.1f} | "
+                   f"**{r['speedup_vs_none']:.2f}×** | {free:.2f}× | {r.get('ceiling_free_drafting', 0):.2f}× | "
+                   f"{100 * r.get('draft_bytes_per_token_vs_target', 0):.1f}% | "
+                   f"{100 * sec['draft'] / dec:.0f}% / {100 * sec['verify'] / dec:.0f}% | {'yes' if r['matches_none'] else 'NO'} |")
+    out.append("")
+
+
+def hybrid_replay_section(out):
+    files = sorted(f for f in glob.glob(os.path.join(B, "replay-*.json")) if replay_file(f)[0] == "qwen3.5")
+    if not files:
+        return
+    out += ["## Speculation measured end to end on the hybrid target (Qwen3.5, Bonsai 2's 4B shape)", "",
+            "As the Qwen3 runs below: a synthetic ternary target at the 4B shape with drafters at their real sizes "
+            "(a ternary EAGLE-3 head of the published shape, three MTP modules), every stage run for real, the "
+            "recurrent state's rollback by replay (chains) and per-row states with the accepted path replayed "
+            "(trees) included; which drafted tokens are accepted is borrowed round by round from the shipped hybrid "
+            "(`tern-pystd-hybrid`) and its trained drafters decoding the same prompts. Made by "
+            "`scripts/bench_bonsai_hybrid.sh`.", ""]
+    for f in files:
+        _, shape, workload = replay_file(f)
+        replay_rows(out, f, f"Qwen3.5-{shape.upper()} shape, `{workload}`")
+
+
 def replay_section(out):
-    files = sorted(glob.glob(os.path.join(B, "replay-*.json")), key=lambda f: (
-        ["1.7b", "4b", "8b"].index(os.path.basename(f).split("-")[2]) if os.path.basename(f).split("-")[2] in ("1.7b", "4b", "8b") else 9, f))
+    files = sorted((f for f in glob.glob(os.path.join(B, "replay-*.json")) if replay_file(f)[0] == "qwen3"), key=lambda f: (
+        ["1.7b", "4b", "8b"].index(replay_file(f)[1]) if replay_file(f)[1] in ("1.7b", "4b", "8b") else 9, f))
     if not files:
         return
     out += ["## Measured end to end at the Qwen3 shapes", "",
@@ -113,26 +158,8 @@ def replay_section(out):
             "costs is the gap between it and the measured speed-up. *Draft bytes* are the weight bytes the drafter "
             "reads per drafted token over the bytes of one target forward. Made by `scripts/bench_bonsai.sh`.", ""]
     for f in files:
-        j = json.load(open(f))
-        shape, workload = os.path.basename(f)[len("replay-qwen3-"):-5].split("-", 1)
-        out += [f"### Qwen3-{shape.upper()} shape, `{workload}`", "", "```sh", "build/" + j["command"], "```", "",
-                f"{j['requests']} requests, {j['n_predict']} tokens each, greedy, {j['reps']} interleaved repetitions. "
-                f"Kernels: {j['kernels']}. Read bandwidth in the same run: {j['read_bandwidth_gbs']:.1f} GB/s "
-                f"(passes: {', '.join(f'{b:.1f}' for b in j['read_bandwidth_runs_gbs'])}; see the note below the tables). "
-                f"Target weights read per forward: {j['target_bytes_per_forward'] / 1e6:.0f} MB. "
-                f"Acceptance: {j['acceptance_source']}.", "",
-                f"t(M) for M = 1..{len(j.get('t_ms', []))}: {', '.join(f'{t:.1f}' for t in j.get('t_ms', []))} ms.", "",
-                "| drafter | τ | acceptance | tokens/s | speed-up (measured) | without drafting (same run) | ceiling from t(M) | draft bytes / token vs target | draft / verify time | matches none |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
-        for r in j["rows"]:
-            label, sec, dec = row_label(r), r["seconds"], decode_seconds(r)
-            free = r["speedup_vs_none"] * dec / max(1e-9, dec - sec["draft"])
-            acc = f"{100 * r['acceptance_rate']:.1f}%" if r["drafted"] else "–"
-            out.append(f"| {label} | {r['tau']:.2f} | {acc} | {r['tokens_per_s_median']:.1f} | "
-                       f"**{r['speedup_vs_none']:.2f}×** | {free:.2f}× | {r.get('ceiling_free_drafting', 0):.2f}× | "
-                       f"{100 * r.get('draft_bytes_per_token_vs_target', 0):.1f}% | "
-                       f"{100 * sec['draft'] / dec:.0f}% / {100 * sec['verify'] / dec:.0f}% | {'yes' if r['matches_none'] else 'NO'} |")
-        out.append("")
+        _, shape, workload = replay_file(f)
+        replay_rows(out, f, f"Qwen3-{shape.upper()} shape, `{workload}`")
     out += ["These runs are session 9's, after two faults the session-8 runs had were fixed: `-k auto` with EAGLE or "
             "MTP drafted nothing (the first drafting round carries the head's catch-up over the prompt, and the "
             "controller took it as a per-token cost; that round is now left out of what it learns), and the read-"
@@ -300,6 +327,7 @@ def main():
            "ratios taken within one run. This page is generated by `scripts/bench_report.py` from `docs/bench/*.json`.", ""]
     forward_section(out)
     hybrid_section(out)
+    hybrid_replay_section(out)
     replay_section(out)
     suffix_section(out)
     spec_section(out)

@@ -3,6 +3,8 @@ training.json and the `ternspec bench spec` JSON files, so no figure is typed by
 
   /usr/bin/python3 train/drafter_card.py eagle models/tern-pystd-7m-eagle3 docs/bench
   /usr/bin/python3 train/drafter_card.py mtp models/tern-pystd-7m-mtp docs/bench [build-train]
+  /usr/bin/python3 train/drafter_card.py eagle models/tern-pystd-hybrid-eagle3 docs/bench build-train-hybrid \
+      --target=tern-pystd-hybrid --files='spec-hybrid-*.json'
 """
 import glob
 import json
@@ -41,7 +43,8 @@ def main():
     last = t["history"][-1] if t["history"] else {}
     what = "An EAGLE-3 draft head" if kind == "eagle" else "Multi-token-prediction modules"
     fmt = "the published EAGLE-3 checkpoint format (`docs/eagle.md`)" if kind == "eagle" else "the sidecar format of `docs/mtp.md`"
-    lines = [f"# {os.path.basename(out.rstrip('/'))}", "", f"{what} for `tern-pystd-7m`, in {fmt}.", "", "## Shape"]
+    target = opts.get("target", "tern-pystd-7m")
+    lines = [f"# {os.path.basename(out.rstrip('/'))}", "", f"{what} for `{target}`, in {fmt}.", "", "## Shape"]
     lines += shape_lines(kind, cfg)
     lines += ["", "## Training", "Commands, in order (each resumes the previous one's checkpoint):", "```sh"]
     work = sys.argv[4] if len(sys.argv) > 4 else "build-train"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Speculative decoding measured end to end on the Qwen3.5 hybrid target at Bonsai 2's 4B shape: a synthetic
+# ternary target (24 Gated DeltaNet + 8 gated attention layers) with drafters at their real sizes (a ternary
+# EAGLE-3 head of the published shape, three MTP modules), every stage run for real (the recurrent state's
+# rollback by replay included, chains and trees), acceptance replayed round by round from the shipped hybrid
+# model and its trained drafters decoding the same prompts (bench spec --replay). Run on an otherwise idle
+# machine (about 30 minutes on 2 cores); writes docs/bench/replay-qwen3.5-4b-*.json.
+#   scripts/bench_bonsai_hybrid.sh [SYNTH_DIR] [REPS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t=build/ternspec
+dir=${1:-/tmp/ternspec-synth}
+reps=${2:-3}
+mkdir -p "$dir"
+m=$dir/qwen3.5-4b.gguf
+[ -f "$m.done" ] || { $t synth "$m" --shape qwen3.5-4b --type tq2_0 --eagle3 --eagle-draft-vocab 16384 --mtp 3 \
+  --mtp-draft-vocab 16384 && touch "$m.done"; }
+trained="eagle=models/tern-pystd-hybrid-eagle3,mtp=models/tern-pystd-hybrid-mtp"
+run() {  # workload requests n k drafters [tree]
+  head -"$2" bench/workloads/$1.jsonl > "$dir/hybrid-$1-$2.jsonl"
+  $t bench spec -m "$m" --replay models/tern-pystd-hybrid/tern-pystd-hybrid.gguf --replay-draft-model "$trained" \
+    --draft-model "eagle=$dir/qwen3.5-4b.eagle3-ternary.gguf,mtp=$dir/qwen3.5-4b.mtp.gguf" \
+    --prompts "$dir/hybrid-$1-$2.jsonl" -n "$3" -k "$4" --draft "$5" ${6:+--tree $6} --reps "$reps" --threads 2 \
+    --json docs/bench/replay-qwen3.5-4b-$1.json
+}
+run completion 8 48 3,auto suffix,eagle,mtp 8
+run editing 8 48 3,auto suffix
+/usr/bin/python3 scripts/bench_report.py
