@@ -296,9 +296,12 @@ def hybrid_section(out):
             "layout at load, so PTQ1_0 (1.75 bits on disk) decodes as fast as PQ2_0, not faster.",
             f"- The Hadamard rotation costs {100 * (t['rot']['rows']['1']['ms'] / t['pq2_0']['rows']['1']['ms'] - 1):.0f}% "
             "at decode (a fast Walsh-Hadamard transform on each activation row before it is quantised).",
-            "- Multi-token forwards fall short of the roofline (goal 85%). Not profiled yet; the likely cause is the Gated "
-            "DeltaNet recurrence, which runs token by token in a fixed order (batch invariance) on 4-wide SSE code, "
-            "a cost that grows with M while the weights are read once.", "",
+            "- Multi-token forwards fall short of the roofline (goal 85%). Profiled at M = 8 (`perf record` on `bench "
+            "forward --tokens 8 -t 1`, the 4B TQ2_0 file, load excluded; session 14): the ternary matmul tile 68% of "
+            "the time, the gated delta rule 11% (an AVX2 kernel since session 14, run head by head so a head's state "
+            "stays in cache across the call's tokens), the rest of the Gated DeltaNet layer (conv, norms, gates) about "
+            "8%, the bandwidth probe 4%. The recurrence is work the roofline does not count (it grows with M while the "
+            "weights are read once), so the share cannot reach the Qwen3 target's 85% without shrinking it further.", "",
             "Rolling back a verification round (keeping half its tokens, replayed from the state the round started "
             "from) against copying the whole recurrent state once, which a snapshot scheme pays every round before "
             "the forward (vLLM keeps N + 1 snapshots):", "",
@@ -321,6 +324,31 @@ def hybrid_section(out):
                 f"**{b['forward_m_ms'] / rows[8]:.2f}×**.", ""]
 
 
+def llama_lookup_section(out):
+    f = os.path.join(B, "llama-lookup.json")
+    if not os.path.exists(f):
+        return
+    j = json.load(open(f))
+    out += ["## llama.cpp's own speculation on the hybrid target", "",
+            "node-llama-cpp 3.21.1 exposes llama.cpp speculation as token predictors: `InputLookupTokenPredictor` "
+            "(prompt-lookup drafts verified by the model), measured here, and `DraftSequenceTokenPredictor` (a draft "
+            "model; not measured: no small model shares these vocabularies but ternspec's heads, which llama.cpp runs "
+            "as EAGLE-3, not as a draft sequence). On the same prompts, "
+            "greedy, one thread, the shipped 7M models (compute-bound: the speed ratios say little about large models; "
+            f"whether the text stays the same is the point). Prompts: {j['prompts']}.", "",
+            "```sh", j["command"], "```", "",
+            "| model | llama.cpp lookup: speed vs plain | predictions validated / refuted / used | same text as plain | ternspec n-gram k=3 | ternspec suffix k=3 | same text |",
+            "|---|---:|---|:---:|---:|---:|:---:|"]
+    for name, m in j["models"].items():
+        l, t = m["llama_cpp_lookup"], m["ternspec"]
+        p = l["predictions"]
+        same = "yes" if l["same_text"] else f"**no** ({l['texts_differing']} of 4 differ)"
+        ours = "yes" if all(x["matches_none"] for x in t.values()) else "NO"
+        out.append(f"| {name} | {l['lookup_speedup']:.2f}× | {p['validated']} / {p['refuted']} / {p['used']} | {same} | "
+                   f"{t['ngram']['speedup']:.2f}× (τ {t['ngram']['tau']:.2f}) | {t['suffix']['speedup']:.2f}× (τ {t['suffix']['tau']:.2f}) | {ours} |")
+    out.append("")
+
+
 def main():
     out = ["# Benchmarks", "",
            "Measured on this project's 2-core x86-64 machine (AMD EPYC; AVX2, and on the current machine also AVX-512 VNNI), a shared and noisy machine. Speed-ups are",
@@ -328,6 +356,7 @@ def main():
     forward_section(out)
     hybrid_section(out)
     hybrid_replay_section(out)
+    llama_lookup_section(out)
     replay_section(out)
     suffix_section(out)
     spec_section(out)
