@@ -57,7 +57,6 @@ int check_request(const Qwen3Model& m, const DecodeOptions& opt, std::span<const
     return ctx;
 }
 
-
 DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* drafter,
                              std::span<const std::int32_t> prompt, const DecodeOptions& opt)
     : model_(std::move(model)),
