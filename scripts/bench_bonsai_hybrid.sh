@@ -15,7 +15,7 @@ mkdir -p "$dir"
 m=$dir/qwen3.5-4b.gguf
 [ -f "$m.done" ] || { $t synth "$m" --shape qwen3.5-4b --type tq2_0 --eagle3 --eagle-draft-vocab 16384 --mtp 3 \
   --mtp-draft-vocab 16384 && touch "$m.done"; }
-# MTP is left out below: synth's qwen3.5 MTP file lacks token_embd, which the MTP drafter needs (docs/status.md).
+# MTP is left out below: ternspec's MTP sidecar reader takes qwen3 files, and synth writes a qwen35 one (docs/status.md).
 trained="eagle=models/tern-pystd-hybrid-eagle3,mtp=models/tern-pystd-hybrid-mtp"
 run() {  # workload requests n k drafters [tree]
   head -"$2" bench/workloads/$1.jsonl > "$dir/hybrid-$1-$2.jsonl"

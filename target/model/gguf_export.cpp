@@ -470,10 +470,11 @@ void set_model_metadata(GgufWriter& w, const ModelFiles& in, const std::string& 
 }
 
 void set_mtp_layers(GgufWriter& w, const ModelConfig& c, int depth) {
-    w.set("qwen3.block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers + depth)));
-    w.set("qwen3.nextn_predict_layers", GgufValue::u32(static_cast<std::uint32_t>(depth)));
+    const std::string a = c.architecture + ".";  // qwen3, or qwen35 for a hybrid target
+    w.set(a + "block_count", GgufValue::u32(static_cast<std::uint32_t>(c.n_layers + depth)));
+    w.set(a + "nextn_predict_layers", GgufValue::u32(static_cast<std::uint32_t>(depth)));
     // An MTP-only file has no token_embd to size the vocabulary from.
-    w.set("qwen3.vocab_size", GgufValue::u32(static_cast<std::uint32_t>(c.vocab_size)));
+    w.set(a + "vocab_size", GgufValue::u32(static_cast<std::uint32_t>(c.vocab_size)));
 }
 
 }  // namespace
