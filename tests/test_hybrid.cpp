@@ -241,6 +241,10 @@ TEST(Hybrid, TreeRowsAndTheKeptPathEqualDecodingThePathAlone) {
     EXPECT_THROW(run(bad, std::span(kIds).subspan(20, 1)), Error);  // the tree is not resolved yet
     const std::vector<int> not_a_path = {0, 1, 4};                  // row 4's parent is row 2
     EXPECT_THROW(bad.keep(n, not_a_path), Error);
+    EXPECT_THROW(bad.trim_by(n - 3), Error);  // rows 0, 1, 2: row 2's parent is row 0
+    bad.trim_by(n - 2);                       // rows 0, 1: a path
+    auto [two, unused_two] = alone_on({0, 1});
+    expect_same_state(bad, two, "a tree trimmed to the path of rows 0 and 1");
 }
 
 // A draft of n tokens forwarded, then rolled back to its first `kept`: every GDN layer's state and conv

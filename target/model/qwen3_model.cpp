@@ -228,15 +228,7 @@ int check_inputs(std::span<const Qwen3Model::SequenceInput> seqs, int context_le
             if (!in.parents.empty() && (in.parents[i] < -1 || in.parents[i] >= i))
                 throw Error("forward: parent of token " + std::to_string(i) + " must come before it");
         }
-        if (s.cache->recurrent_layers() > 0) {  // what RecurrentState::begin_call would refuse, checked first
-            if (s.cache->recurrent().tree_call())
-                throw Error(
-                    "forward: the last forward over this cache was a draft tree; keep one path first");
-            if (!in.parents.empty() && M > RecurrentState::kMaxJournaled)
-                throw InputError("a draft tree of " + std::to_string(M) +
-                                 " tokens on a hybrid target (at most " +
-                                 std::to_string(RecurrentState::kMaxJournaled) + ")");
-        }
+        s.cache->recurrent().check_call(M, !in.parents.empty());  // before any cache changes
         for (const int row : in.logit_rows)
             if (row < 0 || row >= M) throw Error("forward: logit row out of range");
         for (const auto& o : seqs)

@@ -24,16 +24,22 @@ RecurrentState::RecurrentState(const ModelConfig& cfg)
     journal_.assign(n, {});
 }
 
-void RecurrentState::begin_call(int tokens, std::span<const std::int32_t> tree_parents) {
-    const bool tree = !tree_parents.empty();
+void RecurrentState::check_call(int tokens, bool tree) const {
     if (empty()) return;
     if (tree_)
         throw Error(
             "RecurrentState: a forward over a draft tree must be resolved (KvCache::keep of one path) "
             "before the next forward");
     if (tree && tokens > kMaxJournaled)
-        throw Error("RecurrentState: a draft tree of " + std::to_string(tokens) + " rows is more than " +
-                    std::to_string(kMaxJournaled) + " (the rows a call journals)");
+        throw InputError("a draft tree of " + std::to_string(tokens) +
+                         " tokens on a hybrid target (at most " + std::to_string(kMaxJournaled) +
+                         ", the rows a call journals)");
+}
+
+void RecurrentState::begin_call(int tokens, std::span<const std::int32_t> tree_parents) {
+    const bool tree = !tree_parents.empty();
+    if (empty()) return;
+    check_call(tokens, tree);
     if (ran_) base_ = 1 - base_;  // the last call's result is now what this one starts from
     ran_ = true;
     tree_ = tree;
@@ -76,6 +82,7 @@ void RecurrentState::keep_prefix(int kept) {
                     std::to_string(kMaxJournaled) + " tokens roll back in part)");
     std::vector<int> rows(static_cast<std::size_t>(kept));
     for (int i = 0; i < kept; ++i) rows[static_cast<std::size_t>(i)] = i;
+    if (tree_) return keep_path(rows);  // a tree's first rows are a path only if each is the next's parent
     replay(rows);
 }
 
@@ -88,12 +95,8 @@ void RecurrentState::keep_path(std::span<const int> rows) {
                         std::to_string(call_tokens_) + " tokens)");
         prev = row;
     }
-    if (!tree_) {  // a chain: the path must be a prefix
-        for (std::size_t i = 0; i < rows.size(); ++i)
-            if (rows[i] != static_cast<int>(i))
-                throw Error("RecurrentState::keep_path: after a chain forward only a prefix can be kept");
-        return keep_prefix(static_cast<int>(rows.size()));
-    }
+    if (!tree_)
+        throw Error("RecurrentState::keep_path: the last forward was a chain (keep_prefix rolls it back)");
     for (std::size_t i = 0; i < rows.size(); ++i)
         if (parents_[static_cast<std::size_t>(rows[i])] != (i == 0 ? -1 : rows[i - 1]))
             throw Error("RecurrentState::keep_path: rows " + std::to_string(i == 0 ? -1 : rows[i - 1]) +

@@ -34,6 +34,8 @@ class RecurrentState {
     // the committed state); the call must then be resolved by keep_path before anything reads the state or
     // calls again.
     void begin_call(int tokens, std::span<const std::int32_t> tree_parents = {});
+    // What begin_call refuses, checked without changing anything (forward checks every sequence first).
+    void check_call(int tokens, bool tree) const;
     int call_tokens() const { return call_tokens_; }
     bool tree_call() const { return tree_; }
 
@@ -53,8 +55,9 @@ class RecurrentState {
 
     // Keeps the first `kept` tokens of the last call (kept <= call_tokens()), replaying their updates.
     void keep_prefix(int kept);
-    // Keeps the last call's rows `rows` (ascending, a path down the tree from its first row: each one's
-    // parent is the one before it), replaying their updates; after a chain call only a prefix is a path.
+    // After a draft tree: keeps the call's rows `rows` (ascending, a path down the tree from its first row:
+    // each one's parent is the one before it), replaying their updates. keep_prefix after a tree checks the
+    // same way.
     void keep_path(std::span<const int> rows);
     void reset();  // the zero state of an empty sequence
 
