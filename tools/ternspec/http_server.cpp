@@ -90,8 +90,7 @@ struct HttpServer::Impl {
 
     std::mutex mu;
     std::condition_variable all_closed;
-    std::list<ConnectionSlot> connections;  // guarded by mu
-    std::size_t live_threads = 0;           // guarded by mu
+    std::list<ConnectionSlot> connections;  // guarded by mu; one per thread that serves a connection
 
     void set_state(std::list<ConnectionSlot>::iterator c, ConnectionSlot::State s) {
         std::lock_guard<std::mutex> lock(mu);
@@ -451,24 +450,22 @@ void HttpServer::run() {
         // client's delayed ACK the second one waited about 40 ms.
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
         std::list<ConnectionSlot>::iterator slot;
+        bool refused = false;
         {
             std::lock_guard<std::mutex> lock(s.mu);
             std::size_t open = 0;
             for (const auto& c : s.connections) open += !c.evicted;
-            if (open >= s.limits.max_connections && !s.evict_one_locked()) {
-                // Every connection is being answered: this one gets a 503 at once rather than a wait.
-                const std::string body = s.error_body(503, "the server has --max-connections requests open");
-                const std::string out =
-                    status_line(503) +
-                    "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\nConnection: close\r\n\r\n" + body;
-                [[maybe_unused]] auto n = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
-                ::close(fd);
-                continue;
+            refused = open >= s.limits.max_connections && !s.evict_one_locked();
+            if (!refused) {
+                s.connections.push_back(ConnectionSlot{fd});
+                slot = std::prev(s.connections.end());
             }
-            s.connections.push_back(ConnectionSlot{fd});
-            slot = std::prev(s.connections.end());
-            ++s.live_threads;
+        }
+        if (refused) {  // every connection is being answered: this one gets a 503 at once rather than a wait
+            Connection(fd, s.limits, s.stop_fd)
+                .fail(503, s.error_body(503, "the server has --max-connections requests open"));
+            ::close(fd);
+            continue;
         }
         try {
             std::thread([&s, fd, slot] {
@@ -480,7 +477,6 @@ void HttpServer::run() {
                 std::lock_guard<std::mutex> lock(s.mu);
                 ::close(fd);
                 s.connections.erase(slot);
-                --s.live_threads;
                 s.all_closed.notify_all();  // under the lock: the server may be destroyed right after
             }).detach();
         } catch (const std::system_error& e) {  // no thread to be had: refuse this connection only
@@ -488,13 +484,12 @@ void HttpServer::run() {
             std::lock_guard<std::mutex> lock(s.mu);
             ::close(fd);
             s.connections.erase(slot);
-            --s.live_threads;
         }
     }
     ::close(s.listen_fd);
     s.listen_fd = -1;
     std::unique_lock<std::mutex> lock(s.mu);
-    s.all_closed.wait(lock, [&] { return s.live_threads == 0; });
+    s.all_closed.wait(lock, [&] { return s.connections.empty(); });
 }
 
 void HttpServer::serve_socket(int fd) {
