@@ -3,6 +3,8 @@
 
 #include "runtime/batch_decoder.hpp"
 #include "runtime/chat/chat_template.hpp"
+#include "runtime/cost_model.hpp"
+#include "runtime/engine.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "ternspec/ternspec.hpp"
@@ -26,6 +28,7 @@ struct Session::Impl {
     std::shared_ptr<Model::Impl> model;
     std::unique_ptr<Drafter> drafter;
     DraftOptions draft;
+    std::shared_ptr<DraftLengthController> adaptive;  // k_auto: learns across the session's requests
 };
 
 std::string version() {
@@ -73,21 +76,53 @@ std::string Model::chat_prompt(const std::vector<ChatMessage>& messages, bool ad
     return model_chat_template(*impl_->model).render(list, o);
 }
 
-Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::make_unique<Impl>()) {
-    impl_->model = model.impl_;
-    impl_->draft = draft;
+std::string Model::chat_prompt(const std::vector<ChatMessage>& messages, std::string_view tools_json,
+                               bool add_generation_prompt) const {
+    auto list = nlohmann::ordered_json::array();
+    for (const auto& m : messages) list.push_back({{"role", m.role}, {"content", m.content}});
+    ChatOptions o;
+    o.add_generation_prompt = add_generation_prompt;
+    auto tools = nlohmann::ordered_json::parse(tools_json, nullptr, false);
+    if (tools.is_discarded() || !tools.is_array())
+        throw InputError("chat_prompt: tools_json is not a JSON array (OpenAI's `tools`)");
+    o.tools = std::move(tools);
+    return model_chat_template(*impl_->model).render(list, o);
+}
+
+namespace {
+
+// InputError naming the field when a draft option is out of range; checked before any weights load.
+void check_draft(const DraftOptions& draft) {
+    auto range = [](const char* name, int v, int lo, int hi) {
+        if (v < lo || v > hi)
+            throw InputError(std::string(name) + " " + std::to_string(v) + " is out of range (" +
+                             std::to_string(lo) + " to " + std::to_string(hi) + ")");
+    };
+    range("draft length k", draft.k, 1, kMaxDraftTokens);
+    range("tree_nodes", draft.tree_nodes, 0, kMaxDraftTokens);
+    range("draft_min", draft.draft_min, 0, kMaxDraftTokens);
+}
+
+DrafterOptions drafter_options(const DraftOptions& draft) {
     DrafterOptions o;
     o.draft_model = draft.draft_model;
     o.extra = draft.extra;
-    // Checked before the drafter (maybe a model file) is loaded: validate first, then allocate.
-    if (draft.k < 1 || draft.k > kMaxDraftTokens)
-        throw InputError("draft length k " + std::to_string(draft.k) + " is out of range (1 to " +
-                         std::to_string(kMaxDraftTokens) + ")");
-    if (draft.tree_nodes < 0 || draft.tree_nodes > kMaxDraftTokens)
-        throw InputError("tree_nodes " + std::to_string(draft.tree_nodes) + " is out of range (0 to " +
-                         std::to_string(kMaxDraftTokens) + ")");
-    impl_->drafter =
-        impl_->model->in_arena([&] { return create_drafter(draft.drafter, o, impl_->model->model); });
+    return o;
+}
+
+}  // namespace
+
+Session::Session(const Model& model, const DraftOptions& draft) : impl_(std::make_unique<Impl>()) {
+    impl_->model = model.impl_;
+    impl_->draft = draft;
+    check_draft(draft);
+    impl_->drafter = impl_->model->in_arena(
+        [&] { return create_drafter(draft.drafter, drafter_options(draft), impl_->model->model); });
+    if (draft.k_auto && impl_->drafter)
+        impl_->adaptive = impl_->model->in_arena([&] {
+            return adaptive_controller(*impl_->model->model,
+                                       cost_key(impl_->model->path, *impl_->model->model), draft.k);
+        });
 }
 
 Session::~Session() = default;
@@ -108,8 +143,11 @@ DecodeOptions decode_options(const GenerateOptions& options, const DraftOptions&
                   options.sampling.min_p,        options.sampling.seed,  options.sampling.repeat_penalty,
                   options.sampling.repeat_last_n};
     o.budget = {draft.k, draft.tree_nodes};
+    o.draft_min = draft.draft_min;
     o.stop_at_eos = options.stop_at_eos;
+    o.stop = options.stop;
     o.context = options.context;
+    o.kv_type = options.kv_type == KvCacheType::F32 ? KvType::F32 : KvType::F16;
     if (options.on_token || options.cancel)
         o.on_token = [&options](std::int32_t t, const std::string& piece) {
             if (options.cancel && options.cancel->load()) return false;
@@ -149,7 +187,8 @@ Result to_result(DecodeResult&& r) {
 }  // namespace
 
 Result Session::generate_tokens(std::span<const std::int32_t> prompt, const GenerateOptions& options) {
-    const DecodeOptions o = decode_options(options, impl_->draft);
+    DecodeOptions o = decode_options(options, impl_->draft);
+    o.adaptive = impl_->adaptive;
     SpeculativeDecoder dec(impl_->model->model, impl_->drafter.get());
     return impl_->model->in_arena([&] { return to_result(dec.run(prompt, o)); });
 }
@@ -180,6 +219,7 @@ std::vector<Result> Session::generate_together(std::span<Session* const> session
         if (s.model != sessions[0]->impl_->model)
             throw InputError("generate_together: the sessions must share one Model");
         per[i] = decode_options(shared, s.draft);
+        per[i].adaptive = s.adaptive;
         reqs.push_back({s.model->model->tokenizer().encode(prompts[i]), s.drafter.get(), &per[i]});
     }
     const Model::Impl& model = *sessions[0]->impl_->model;
@@ -187,6 +227,109 @@ std::vector<Result> Session::generate_together(std::span<Session* const> session
     std::vector<Result> out;
     for (auto& r : rs) out.push_back(to_result(std::move(r)));
     return out;
+}
+
+// ---- Engine ----
+
+struct Request::Impl {
+    std::shared_ptr<EngineRequest> req;
+    std::size_t read = 0;  // of req->text, returned by next(); under req->mu
+};
+
+bool Request::next(std::string& piece) {
+    auto& q = *impl_->req;
+    std::unique_lock<std::mutex> lock(q.mu);
+    q.cv.wait(lock, [&] { return q.done || q.text.size() > impl_->read; });
+    piece = q.text.substr(impl_->read);
+    impl_->read = q.text.size();
+    return !piece.empty() || !q.done;
+}
+
+Result Request::wait() {
+    auto& q = *impl_->req;
+    std::unique_lock<std::mutex> lock(q.mu);
+    q.cv.wait(lock, [&] { return q.done; });
+    if (!q.error.empty()) {
+        if (q.error_is_input) throw InputError(q.error);
+        throw Error(q.error);
+    }
+    DecodeResult copy = q.result;
+    return to_result(std::move(copy));
+}
+
+void Request::cancel() {
+    impl_->req->cancelled = true;
+}
+
+bool Request::done() const {
+    std::lock_guard<std::mutex> lock(impl_->req->mu);
+    return impl_->req->done;
+}
+
+struct Engine::Impl {
+    std::shared_ptr<Model::Impl> model;
+    std::unique_ptr<EngineCore> core;
+    std::map<std::string, DraftOptions> drafters;
+};
+
+Engine::Engine(const Model& model, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
+    impl_->model = model.impl_;
+    if (options.slots < 1)
+        throw InputError("EngineOptions::slots " + std::to_string(options.slots) + " must be 1 or more");
+    if (options.max_queue < 0)
+        throw InputError("EngineOptions::max_queue " + std::to_string(options.max_queue) + " is negative");
+    EngineCoreOptions o;
+    o.slots = options.slots;
+    o.max_queue = options.max_queue;
+    o.cost_key = cost_key(impl_->model->path, *impl_->model->model);
+    o.arena = impl_->model->arena.get();
+    for (const auto& d : options.drafters) {
+        if (d.drafter == "none") throw InputError("EngineOptions::drafters: \"none\" needs no entry");
+        if (impl_->drafters.count(d.drafter))
+            throw InputError("EngineOptions::drafters: '" + d.drafter + "' is listed twice");
+        const auto dopt = drafter_options(d);
+        o.loaded[d.drafter] =
+            impl_->model->in_arena([&] { return create_drafter(d.drafter, dopt, impl_->model->model); });
+        o.drafters[d.drafter] = dopt;
+        impl_->drafters[d.drafter] = d;
+    }
+    impl_->core = std::make_unique<EngineCore>(impl_->model->model, std::move(o));
+}
+
+Engine::~Engine() = default;
+
+Request Engine::submit(std::string_view prompt, const RequestOptions& options) {
+    const auto ids = impl_->model->model->tokenizer().encode(prompt);
+    return submit_tokens(ids, options);
+}
+
+Request Engine::submit_tokens(std::span<const std::int32_t> prompt, const RequestOptions& options) {
+    const auto& g = options.generate;
+    const auto& d = options.draft;
+    if (g.on_token || g.on_round || g.cancel)
+        throw InputError(
+            "RequestOptions::generate: on_token, on_round and cancel are Session's; read an engine request "
+            "with Request::next and stop it with Request::cancel");
+    if (!d.draft_model.empty() || !d.extra.empty())
+        throw InputError("RequestOptions::draft: draft_model and extra belong to EngineOptions::drafters");
+    if (d.drafter != "none" && !impl_->drafters.count(d.drafter))
+        throw InputError("RequestOptions::draft: drafter '" + d.drafter +
+                         "' is not one of EngineOptions::drafters");
+    check_draft(d);
+    auto req = std::make_shared<EngineRequest>();
+    req->prompt.assign(prompt.begin(), prompt.end());
+    req->options = decode_options(g, d);
+    req->drafter = d.drafter;
+    req->adaptive_k = d.k_auto;
+    // A bad request is refused here, in the caller's thread, not later on the engine's.
+    check_request(*impl_->model->model, req->options, req->prompt);
+    if (!impl_->core->submit(req))
+        throw InputError("the engine's queue is full (" + std::to_string(impl_->core->capacity()) +
+                         " requests in flight) or it is stopping");
+    Request r;
+    r.impl_ = std::make_shared<Request::Impl>();
+    r.impl_->req = std::move(req);
+    return r;
 }
 
 }  // namespace ternspec

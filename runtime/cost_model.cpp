@@ -1,5 +1,6 @@
 #include "runtime/cost_model.hpp"
 
+#include <spdlog/spdlog.h>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
@@ -161,6 +162,27 @@ void DraftLengthController::record(int depth, int accepted) {
         reached_[static_cast<std::size_t>(d)] += 1.0;
         if (d < accepted) accepted_[static_cast<std::size_t>(d)] += 1.0;
     }
+}
+
+std::string cost_key(const std::string& model_path, const Qwen3Model& model) {
+    namespace fs = std::filesystem;
+    const std::string path = fs::absolute(model_path).string();
+    std::string key = path + "|" + std::to_string(model.weight_bytes());
+    std::error_code ec;
+    const auto mtime = fs::last_write_time(path, ec);
+    if (!ec) key += "|" + std::to_string(mtime.time_since_epoch().count());
+    return key;
+}
+
+std::shared_ptr<DraftLengthController> adaptive_controller(const Qwen3Model& model, const std::string& key,
+                                                           int max_k) {
+    auto costs =
+        key.empty() ? CostModel::measure(model, max_k + 1) : CostModel::cached(model, key, max_k + 1);
+    std::string curve;
+    for (int m = 1; m <= max_k + 1; ++m)
+        curve += (m > 1 ? " " : "") + std::to_string(costs.seconds(m) * 1e3).substr(0, 6);
+    spdlog::debug("t(M) for M = 1..{} in ms: {}", max_k + 1, curve);
+    return std::make_shared<DraftLengthController>(std::move(costs), max_k);
 }
 
 }  // namespace ternspec

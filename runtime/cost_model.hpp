@@ -2,6 +2,7 @@
 // t(M): what one target forward of M tokens costs on this machine, measured, not assumed. The draft-length
 // controller weighs expected accepted tokens against it. Measured once per model, kernel path and thread
 // count, and cached under $XDG_CACHE_HOME/ternspec (or ~/.cache/ternspec).
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -54,5 +55,14 @@ class DraftLengthController {
     double draft_seconds_ = 0, draft_tokens_ = 0;  // decayed
     int idle_rounds_ = 0;                          // rounds since the last draft
 };
+
+// The key a model's t(M) curve is cached under: its file's absolute path, weight bytes and modification
+// time, so a rebuilt file is measured again.
+std::string cost_key(const std::string& model_path, const Qwen3Model& model);
+
+// The controller for k = auto over drafts of at most max_k: t(M) for M = 1..max_k + 1 from the cache under
+// `key` (measured and stored when missing; measured and not stored when `key` is empty).
+std::shared_ptr<DraftLengthController> adaptive_controller(const Qwen3Model& model, const std::string& key,
+                                                           int max_k);
 
 }  // namespace ternspec

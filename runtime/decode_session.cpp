@@ -67,6 +67,7 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
       cache_(model_->make_cache(kv_rows(ctx_, prompt.size(), opt), opt.kv_type)),
       rng_(opt.sampling.seed),
       stream_(model_->tokenizer()),
+      text_(opt.stop),
       prompt_(prompt.begin(), prompt.end()) {
     res_.stats.prompt_tokens = static_cast<std::int64_t>(prompt.size());
     t0_ = now();
@@ -104,9 +105,13 @@ bool DecodeSession::emit(std::int32_t tok) {
         res_.stop_reason = StopReason::Eos;
         return false;
     }
-    const std::string piece = stream_.push(tok);
-    res_.text += piece;
-    if (opt_.on_token && !opt_.on_token(tok, piece)) {
+    const bool go = text_.feed(stream_.push(tok));
+    const bool wanted = !opt_.on_token || opt_.on_token(tok, release());
+    if (!go) {
+        res_.stop_reason = StopReason::StopString;
+        return false;
+    }
+    if (!wanted) {
         res_.stop_reason = StopReason::Cancelled;
         return false;
     }
@@ -219,8 +224,20 @@ void DecodeSession::consume(const ForwardOutput& out) {
     if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = StopReason::Context, done_ = true;
 }
 
+std::string DecodeSession::release() {
+    const std::size_t upto = text_.ready();
+    std::string piece = text_.text().substr(shown_, upto - shown_);
+    shown_ = upto;
+    return piece;
+}
+
 DecodeResult DecodeSession::finish() {
-    if (res_.stop_reason != StopReason::Eos) res_.text += stream_.flush();
+    // An incomplete UTF-8 sequence at the end is flushed (replacement characters), except after end of
+    // sequence; then the text held back for a stop string that never came is shown.
+    if (res_.stop_reason != StopReason::Eos && !text_.stopped()) text_.feed(stream_.flush());
+    text_.end();
+    if (opt_.on_token && text_.ready() > shown_) opt_.on_token(-1, release());
+    res_.text = text_.text();
     if (drafter_) drafter_->end_request(res_.tokens);
     res_.stats.t_total = now() - t0_;
     return std::move(res_);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/speculative_decoder.hpp"
+#include "runtime/stop_strings.hpp"
 #include "target/tokenizer/tokenizer.hpp"
 
 namespace ternspec {
@@ -31,6 +32,7 @@ class DecodeSession {
 
   private:
     bool emit(std::int32_t token);  // false: stop
+    std::string release();          // the text that became visible since the last call
     std::int32_t choose(const float* logits);
     // Times a drafter call into t_draft, less the seconds the drafter says were not drafting (those leave
     // t_total too). Returns the seconds counted.
@@ -45,6 +47,8 @@ class DecodeSession {
     KvCache cache_;
     Rng rng_;
     StreamDecoder stream_;
+    StopStrings text_;       // the output text, cut at a stop string
+    std::size_t shown_ = 0;  // of it, passed to on_token so far
     DecodeResult res_;
     std::vector<std::int32_t> prompt_, context_;
     bool prefilled_ = false, done_ = false, drafted_once_ = false;

@@ -30,8 +30,13 @@ struct DecodeOptions {
     // alone), for drafters whose short drafts are rarely worth a wider forward.
     int draft_min = 0;
     KvType kv_type = KvType::F16;
-    // Called for every emitted token with its text (held back while a UTF-8 sequence is incomplete).
-    // Returning false cancels the decode.
+    // Stop strings (llama.cpp's --stop, OpenAI's `stop`): the output text ends before the first one found,
+    // the decode stops there and its stop reason is StopString. Empty strings are dropped.
+    std::vector<std::string> stop;
+    // Called for every emitted token with the text it makes visible: held back while a UTF-8 sequence is
+    // incomplete or the text could still grow into a stop string, so a piece may be empty. When the decode
+    // ends, whatever was still held back comes in one last call with token -1 (its return value unused):
+    // the pieces always add up to DecodeResult::text. Returning false cancels the decode.
     std::function<bool(std::int32_t token, const std::string& piece)> on_token;
     // Called after each verification round, before its tokens are emitted: draft nodes sent, draft tokens
     // accepted, and the round's drafting and verification seconds (for live acceptance displays).
@@ -50,14 +55,14 @@ int request_context(const Qwen3Model& m, const DecodeOptions& o);
 // this before it allocates; callers serving many requests use it to report a bad one and serve the rest.
 int check_request(const Qwen3Model& m, const DecodeOptions& o, std::span<const std::int32_t> prompt);
 
-// Why a decode ended. Stop strings are the CLI's and the server's (they cut the text after decoding).
+// Why a decode ended.
 enum class StopReason { None, Eos, Length, Context, Cancelled, StopString };
 // "eos", "length", "context", "cancelled", "stop" ("" for None): the names in JSON and the public API.
 const char* stop_reason_name(StopReason r);
 
 struct DecodeResult {
-    std::vector<std::int32_t> tokens;  // output only
-    std::string text;
+    std::vector<std::int32_t> tokens;  // output only (through the one that completed a stop string)
+    std::string text;                  // cut before a stop string
     StopReason stop_reason = StopReason::None;
     DecodeStats stats;
 };

@@ -23,7 +23,7 @@ bool StopStrings::feed(std::string_view piece) {
 }
 
 std::size_t StopStrings::ready() const {
-    if (stopped_) return text_.size();
+    if (stopped_ || ended_) return text_.size();
     std::size_t hold = 0;
     for (const auto& s : stops_)
         for (std::size_t n = std::min(s.size() - 1, text_.size()); n > hold; --n)

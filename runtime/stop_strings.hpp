@@ -14,16 +14,18 @@ class StopStrings {
     // Appends a piece of output; false once a stop string has appeared (text() is then cut before it).
     bool feed(std::string_view piece);
     const std::string& text() const { return text_; }
-    // How much of text() can be shown now: all of it once stopped (or when there are no stop strings),
+    // How much of text() can be shown now: all of it once stopped or ended (or with no stop strings),
     // else all but the longest tail that is a proper prefix of a stop string.
     std::size_t ready() const;
     bool stopped() const { return stopped_; }
+    // No more text will come: what was held back can be shown.
+    void end() { ended_ = true; }
 
   private:
     std::vector<std::string> stops_;
     std::size_t longest_ = 0;
     std::string text_;
-    bool stopped_ = false;
+    bool stopped_ = false, ended_ = false;
 };
 
 }  // namespace ternspec

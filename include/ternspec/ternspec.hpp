@@ -57,7 +57,12 @@ struct SamplingOptions {
 // Options a drafter does not know in `extra` are reported as warnings on the log.
 struct DraftOptions {
     std::string drafter = "none";
-    int k = 4;                                 // draft length (longest path), 1 to 64
+    int k = 4;  // draft length (longest path), 1 to 64; with k_auto, the longest draft it may choose
+    // k = auto: each round's draft length is chosen from t(M), the target's forward time measured on this
+    // machine (cached per model file), and the acceptance seen so far; 0 (no draft) when drafting does not
+    // pay. Draft lengths it chose show in Statistics.
+    bool k_auto = false;
+    int draft_min = 0;                         // drafts shorter than this are not verified (llama.cpp's)
     int tree_nodes = 0;                        // > 0: draft trees of at most this many nodes
     std::string draft_model;                   // for "eagle" and "mtp"
     std::map<std::string, std::string> extra;  // drafter-specific options, e.g. {"max_spec_factor", "2"}
@@ -70,12 +75,19 @@ struct RoundInfo {
     double draft_seconds = 0, verify_seconds = 0;
 };
 
+enum class KvCacheType { F16, F32 };
+
 struct GenerateOptions {
     int max_new_tokens = 128;
     SamplingOptions sampling;
     bool stop_at_eos = true;
+    // The text ends before the first of these (OpenAI's `stop`); stop_reason "stop". Empty ones are dropped.
+    std::vector<std::string> stop;
     int context = 0;  // KV capacity; 0: the model's context length
-    // Called per emitted token with its text (incomplete UTF-8 is held back); return false to stop.
+    KvCacheType kv_type = KvCacheType::F16;
+    // Called per emitted token with the text it makes visible (held back while UTF-8 is incomplete or the
+    // text could still become a stop string, so it may be empty); return false to stop. When generation
+    // ends, text still held back comes in one last call with token -1. The pieces add up to Result::text.
     std::function<bool(std::int32_t token, std::string_view piece)> on_token;
     // Called after each verification round, before the round's tokens reach on_token.
     std::function<void(const RoundInfo& round)> on_round;
@@ -101,7 +113,7 @@ struct ChatMessage {
 struct Result {
     std::string text;
     std::vector<std::int32_t> tokens;
-    std::string stop_reason;  // eos, length, context, cancelled
+    std::string stop_reason;  // eos, stop (a stop string), length, context, cancelled
     Statistics stats;
 };
 
@@ -116,9 +128,13 @@ class Model {
     // A conversation in the model's chat template; add_generation_prompt opens the assistant's turn.
     std::string chat_prompt(const std::vector<ChatMessage>& messages,
                             bool add_generation_prompt = true) const;
+    // The same with tools offered to the model: `tools_json` is OpenAI's `tools` array as JSON text.
+    std::string chat_prompt(const std::vector<ChatMessage>& messages, std::string_view tools_json,
+                            bool add_generation_prompt = true) const;
 
   private:
     friend class Session;
+    friend class Engine;
     struct Impl;
     explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
     std::shared_ptr<Impl> impl_;
@@ -143,6 +159,62 @@ class Session {
     static std::vector<Result> generate_together(std::span<Session* const> sessions,
                                                  std::span<const std::string> prompts,
                                                  const GenerateOptions& options = {});
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Continuous batching for applications: requests with their own options are submitted from any thread,
+// join the batch between rounds (up to `slots` at once, more wait in a queue) and leave when done; each
+// round one target forward verifies every running request's draft. A greedy request's output equals what
+// Session::generate gives it alone (the forward is batch invariant).
+struct EngineOptions {
+    int slots = 4;       // requests decoded together, 1 or more
+    int max_queue = 64;  // requests waiting beyond the slots; a submit beyond is refused (InputError)
+    // The drafters requests may choose, with their weights and options (drafter, draft_model, extra; k and
+    // tree_nodes are per request). Each is created now, so a bad weight file fails here.
+    std::vector<DraftOptions> drafters;
+};
+
+// What one engine request asks for. draft.drafter names one of EngineOptions::drafters (or "none");
+// draft.draft_model and draft.extra belong to the engine's drafter and must be empty here.
+// generate.on_token, on_round and cancel are Session's: a request is read with Request::next and stopped
+// with Request::cancel (set, they are refused).
+struct RequestOptions {
+    GenerateOptions generate;
+    DraftOptions draft;
+};
+
+class Engine;
+
+// A submitted request. Copies share it; any thread may read or cancel it.
+class Request {
+  public:
+    // Blocks until more text is visible or the request has ended. Returns false once it has ended and
+    // every piece was returned; `piece` is the text since the last call (never part of a stop string).
+    bool next(std::string& piece);
+    // Blocks until the request ends. A request that failed (its options, its prompt) throws here:
+    // InputError for a bad request, Error otherwise.
+    Result wait();
+    void cancel();  // ends it at the next round; its result has stop_reason "cancelled"
+    bool done() const;
+
+  private:
+    friend class Engine;
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
+};
+
+class Engine {
+  public:
+    explicit Engine(const Model& model, const EngineOptions& options = {});
+    ~Engine();  // cancels what is queued or running, and waits for the engine's thread
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    Request submit(std::string_view prompt, const RequestOptions& options = {});
+    Request submit_tokens(std::span<const std::int32_t> prompt, const RequestOptions& options = {});
 
   private:
     struct Impl;

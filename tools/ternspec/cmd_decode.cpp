@@ -11,7 +11,6 @@
 
 #include "runtime/batch_decoder.hpp"
 #include "runtime/speculative_decoder.hpp"
-#include "runtime/stop_strings.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
@@ -55,6 +54,7 @@ DecodeOptions decode_options(const Args& args) {
     o.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     o.sampling = sampling_from(args);
     o.stop_at_eos = !args.flag("ignore-eos");
+    o.stop = args.all("stop");
     if (args.has("ctx"))
         o.context = static_cast<int>(args.integer("ctx", 1, std::numeric_limits<int>::max()));
     const auto kv = args.str("kv");
@@ -63,43 +63,12 @@ DecodeOptions decode_options(const Args& args) {
     return o;
 }
 
-// A decode's text streamed to standard output (when `print`) through the stop strings: what could still
-// become one is held back until it cannot, and a stop string ends the decode (feed returns false).
-class StreamedText {
-  public:
-    StreamedText(std::vector<std::string> stops, bool print)
-        : stops_(std::move(stops)), seen_(stops_), print_(print) {}
-    void restart() {
-        seen_ = StopStrings(stops_);
-        printed_ = 0;
-    }
-    bool feed(const std::string& piece) {
-        const bool go = seen_.feed(piece);
-        write(seen_.ready());
-        return go;
-    }
-    void finish() { write(seen_.text().size()); }  // what was held back, when no stop string came
-    const StopStrings& seen() const { return seen_; }
-
-  private:
-    void write(std::size_t upto) {
-        if (!print_) return;
-        if (upto > printed_) std::fwrite(seen_.text().data() + printed_, 1, upto - printed_, stdout);
-        std::fflush(stdout);
-        printed_ = std::max(printed_, upto);
-    }
-    std::vector<std::string> stops_;
-    StopStrings seen_;
-    bool print_;
-    std::size_t printed_ = 0;
-};
-
-// Stop strings: the output is cut before the first one. `seen` watched every piece as it was emitted (and
-// ended the decode there), so its text is already the cut one.
-void apply_stop(const StopStrings& seen, DecodeResult& r) {
-    if (!seen.stopped()) return;
-    r.text = seen.text();
-    r.stop_reason = StopReason::StopString;
+// Streams a decode's text to standard output: the runtime passes each piece once it is certain (held back
+// while it could still grow into a stop string).
+bool print_piece(std::int32_t, const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    return true;
 }
 
 nlohmann::json result_json(const DecodeResult& r) {
@@ -237,22 +206,9 @@ void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model
     for (std::size_t first = 0; first < good.size(); first += static_cast<std::size_t>(parallel)) {
         std::vector<BatchRequest> batch;
         const auto end = std::min(good.size(), first + static_cast<std::size_t>(parallel));
-        // Each request stops at its own stop string: its own options, with a callback that watches its text.
-        std::vector<DecodeOptions> own(end - first, opt);
-        std::vector<StopStrings> outs(end - first, StopStrings(args.all("stop")));
-        for (std::size_t i = first; i < end; ++i) {
-            auto* out = &outs[i - first];
-            if (args.has("stop"))
-                own[i - first].on_token = [out](std::int32_t, const std::string& piece) {
-                    return out->feed(piece);
-                };
-            batch.push_back({good[i]->ids, slots[i - first].get(), &own[i - first]});
-        }
+        for (std::size_t i = first; i < end; ++i) batch.push_back({good[i]->ids, slots[i - first].get()});
         auto rs = decode_batch(model, batch, opt, overlap);
-        for (std::size_t k = 0; k < rs.size(); ++k) {
-            apply_stop(outs[k], rs[k]);
-            good[first + k]->result = std::move(rs[k]);
-        }
+        for (std::size_t k = 0; k < rs.size(); ++k) good[first + k]->result = std::move(rs[k]);
     }
 }
 
@@ -407,8 +363,7 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
                                            : args.str("system-prompt")}});
     auto drafter = create_drafter(drafter_name, dopt, model);
     SpeculativeDecoder dec(model, drafter.get());
-    StreamedText out(args.all("stop"), true);
-    opt.on_token = [&out](std::int32_t, const std::string& piece) { return out.feed(piece); };
+    opt.on_token = print_piece;
     const bool tty = ::isatty(0) != 0;
     std::optional<std::string> first;
     if (args.has("prompt")) first = esc ? unescape(args.str("prompt"), "-p") : args.str("prompt");
@@ -425,12 +380,9 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
         history.push_back({{"role", "user"}, {"content", line}});
         const auto ids = model->tokenizer().encode(chat->render(history, options));
         check_request(*model, opt, ids);  // a conversation past the context ends here, saying so
-        out.restart();
         DecodeResult r = dec.run(ids, opt);
-        out.finish();
         std::fputs("\n", stdout);
         std::fflush(stdout);
-        apply_stop(out.seen(), r);
         if (spdlog::get_level() <= spdlog::level::info)
             print_summary(run_label(args, drafter_name), r.stats, stop_reason_name(r.stop_reason));
         history.push_back({{"role", "assistant"}, {"content", r.text}});
@@ -459,9 +411,7 @@ int run_decode(const Args& args, const std::string& drafter_name) {
         throw InputError("--compare none runs with one request at a time (no --parallel)");
     auto reqs = gather_requests(args, *model, opt);
     const bool json = args.flag("json");
-    auto out = std::make_shared<StreamedText>(args.all("stop"), !json);
-    if (!json || args.has("stop"))
-        opt.on_token = [out](std::int32_t, const std::string& piece) { return out->feed(piece); };
+    if (!json) opt.on_token = print_piece;
     const auto wall0 = std::chrono::steady_clock::now();
     if (parallel == 1) {
         auto drafter = create_drafter(drafter_name, dopt, model);
@@ -469,10 +419,7 @@ int run_decode(const Args& args, const std::string& drafter_name) {
         for (std::size_t i = 0; i < reqs.size(); ++i) {
             if (!reqs[i].error.empty()) continue;
             if (!json && reqs.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
-            out->restart();
             reqs[i].result = dec.run(reqs[i].ids, opt);
-            out->finish();
-            apply_stop(out->seen(), *reqs[i].result);
             if (compare) {  // right after, on the same machine state: interleaved request by request
                 DecodeOptions plain_opt = opt;
                 plain_opt.on_token = nullptr;

@@ -1,6 +1,6 @@
 // `ternspec serve`: an OpenAI-compatible HTTP server over the batched speculative decoder.
 // HTTP is http_server.hpp (Boost.Beast's parser, a thread per connection, every limit explicit); the decoding
-// runs on one scheduler thread (serve_scheduler.hpp) that the handlers hand their requests to.
+// runs on the engine's thread (runtime/engine.hpp) that the handlers hand their requests to.
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -16,7 +16,6 @@
 #include "tools/ternspec/http_server.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/serve_openai.hpp"
-#include "tools/ternspec/serve_scheduler.hpp"
 
 namespace ternspec::cli {
 namespace {
@@ -27,7 +26,7 @@ void send_error(HttpResponder& res, const ApiError& e) {
     res.send(e.status, "application/json", error_body(e));
 }
 
-std::string prometheus(const Scheduler::Metrics& m) {
+std::string prometheus(const EngineCore::Metrics& m) {
     std::ostringstream o;
     auto metric = [&](const char* name, const char* type, const char* help) {
         o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
@@ -126,7 +125,7 @@ std::vector<Option> serve_options() {
 // Every drafter the server offers, created now: a missing or bad weight file fails at startup, naming the
 // problem, rather than on a request; each then serves a slot.
 void offer_drafters(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
-                    const std::string& default_drafter, SchedulerOptions& so) {
+                    const std::string& default_drafter, EngineCoreOptions& so) {
     for (const auto& name : drafter_names()) {
         if (name == "none") continue;
         auto o = drafter_options(args, name);
@@ -160,7 +159,7 @@ struct ServeContext {
     std::shared_ptr<const Qwen3Model> model;
     std::string model_id;
     ApiLimits limits;
-    Scheduler* scheduler = nullptr;
+    EngineCore* engine = nullptr;
     std::atomic<long> next_id{1};
 };
 
@@ -189,7 +188,7 @@ void add_info_routes(HttpServer& svr, ServeContext& ctx) {
         res.send(200, "application/json", json{{"object", "list"}, {"data", json::array({model})}}.dump());
     });
     svr.route("GET", "/metrics", [&ctx](const HttpRequest&, HttpResponder& res) {
-        res.send(200, "text/plain; version=0.0.4", prometheus(ctx.scheduler->metrics()));
+        res.send(200, "text/plain; version=0.0.4", prometheus(ctx.engine->metrics()));
     });
 }
 
@@ -211,12 +210,11 @@ void stream_events(Endpoint ep, const std::string& id, const ServeContext& ctx, 
         {
             std::unique_lock<std::mutex> lock(job.mu);
             job.cv.wait_for(lock, std::chrono::milliseconds(100),
-                            [&] { return job.done || job.output.ready() > sent; });
-            const std::size_t ready = job.done ? job.output.text().size() : job.output.ready();
-            piece = job.output.text().substr(sent, ready - sent);
-            sent = ready;
+                            [&] { return job.done || job.text.size() > sent; });
+            piece = job.text.substr(sent);
+            sent = job.text.size();
             done = job.done;
-            reason = job.finish_reason;
+            if (done) reason = finish_reason(job);
             error = job.error;
         }
         const bool send_piece = !piece.empty() || (first && ep == Endpoint::Chat);
@@ -247,11 +245,11 @@ HttpHandler completion_route(Endpoint ep, ServeContext& ctx) {
         auto job = std::make_shared<ServeJob>();
         bool stream;
         try {
-            stream = parse_request(ep, req.body, *ctx.model, ctx.limits, *ctx.scheduler, *job);
+            stream = parse_request(ep, req.body, *ctx.model, ctx.limits, *ctx.engine, *job);
         } catch (const ApiError& e) {
             return send_error(res, e);
         }
-        if (!ctx.scheduler->submit(job))
+        if (!ctx.engine->submit(job))
             return send_error(res, ApiError(503, "the server is busy (queue full) or stopping; retry later",
                                             {}, "server_error", "server_busy"));
         const std::string id = (ep == Endpoint::Chat ? "chatcmpl-" : "cmpl-") + std::to_string(ctx.next_id++);
@@ -265,18 +263,18 @@ HttpHandler completion_route(Endpoint ep, ServeContext& ctx) {
         }
         if (!job->error.empty()) return send_error(res, ApiError(500, job->error, {}, "server_error"));
         res.send(200, "application/json",
-                 response_body(ep, id, ctx.model_id, created, *job, job->output.text()).dump());
+                 response_body(ep, id, ctx.model_id, created, *job, job->text).dump());
     };
 }
 
 // SIGTERM or SIGINT: refuse new work, cancel running requests at the next round (their clients get their
 // text so far with finish_reason "cancelled"), then stop accepting and end once every connection has; exit 0.
-void listen_until_signal(HttpServer& svr, Scheduler& scheduler, const sigset_t& stop_signals) {
+void listen_until_signal(HttpServer& svr, EngineCore& engine, const sigset_t& stop_signals) {
     std::thread stopper([&] {
         int sig = 0;
         sigwait(&stop_signals, &sig);
         spdlog::info("serve: signal {}, stopping", sig);
-        scheduler.stop();
+        engine.stop();
         svr.stop();
     });
     svr.run();
@@ -284,7 +282,7 @@ void listen_until_signal(HttpServer& svr, Scheduler& scheduler, const sigset_t& 
         pthread_kill(stopper.native_handle(), SIGTERM);  // wakes sigwait if serving ended by itself
         stopper.join();
     }
-    scheduler.stop();
+    engine.stop();
 }
 
 }  // namespace
@@ -313,7 +311,7 @@ int cmd_serve(int argc, char** argv) {
     ServeContext ctx;
     ctx.model = load_model(args);
     ctx.model_id = std::filesystem::path(args.str("model")).filename().string();
-    SchedulerOptions so;
+    EngineCoreOptions so;
     so.slots = slots;
     so.max_queue = max_queue;
     ctx.limits.default_drafter = args.str("draft");
@@ -329,10 +327,10 @@ int cmd_serve(int argc, char** argv) {
         spdlog::info("the model has no chat template: chat requests use Qwen3's ChatML turns");
     ctx.limits.chat = &chat;
     ctx.limits.content_specials = args.flag("content-specials");
-    std::string offered = "none";  // for the startup line (the options move into the scheduler)
+    std::string offered = "none";  // for the startup line (the options move into the engine)
     for (const auto& [n, o] : so.drafters) offered += "," + n;
-    Scheduler scheduler(ctx.model, std::move(so));
-    ctx.scheduler = &scheduler;
+    EngineCore engine(ctx.model, std::move(so));
+    ctx.engine = &engine;
 
     HttpServer svr(http_limits(args));
     configure_server(svr, api_key);
@@ -343,7 +341,7 @@ int cmd_serve(int argc, char** argv) {
     spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", ctx.model_id, host, port, slots,
                  offered);
     std::fprintf(stderr, "listening on http://%s:%d\n", host.c_str(), port);
-    listen_until_signal(svr, scheduler, stop_signals);
+    listen_until_signal(svr, engine, stop_signals);
     return 0;
 }
 

@@ -97,18 +97,7 @@ SamplingParams sampling_from(const Args& args) {
 
 std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model,
                                                            int max_k) {
-    namespace fs = std::filesystem;
-    const std::string path = fs::absolute(args.str("model")).string();
-    std::string key = path + "|" + std::to_string(model.weight_bytes());
-    std::error_code ec;
-    const auto mtime = fs::last_write_time(path, ec);
-    if (!ec) key += "|" + std::to_string(mtime.time_since_epoch().count());
-    auto costs = CostModel::cached(model, key, max_k + 1);
-    std::string curve;
-    for (int m = 1; m <= max_k + 1; ++m)
-        curve += (m > 1 ? " " : "") + std::to_string(costs.seconds(m) * 1e3).substr(0, 6);
-    spdlog::debug("t(M) for M = 1..{} in ms: {}", max_k + 1, curve);
-    return std::make_shared<DraftLengthController>(std::move(costs), max_k);
+    return ternspec::adaptive_controller(model, cost_key(args.str("model"), model), max_k);
 }
 
 double seconds() {

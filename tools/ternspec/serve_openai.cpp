@@ -342,7 +342,7 @@ std::vector<std::string> read_stop(const Body& body) {
 }
 
 // The speculation extension: {"speculative": {"draft": NAME, "k": K, "tree": N}}.
-void read_speculative(const Body& body, const ApiLimits& limits, const Scheduler& scheduler, ServeJob& job) {
+void read_speculative(const Body& body, const ApiLimits& limits, const EngineCore& engine, ServeJob& job) {
     auto& budget = job.options.budget;
     job.drafter = limits.default_drafter;
     budget = {limits.default_k, limits.default_tree};
@@ -352,7 +352,7 @@ void read_speculative(const Body& body, const ApiLimits& limits, const Scheduler
     if (const Body* d = field(*sp, "draft")) {
         if (!d->is_string()) throw ApiError(400, "'speculative.draft' must be a string", "speculative.draft");
         job.drafter = d->get<std::string>();
-        if (!scheduler.has_drafter(job.drafter))
+        if (!engine.has_drafter(job.drafter))
             throw ApiError(400, "'speculative.draft': this server has no drafter '" + job.drafter + "'",
                            "speculative.draft");
     }
@@ -372,12 +372,12 @@ std::vector<std::int32_t> chat_prompt_ids(const nlohmann::ordered_json& body, co
 }
 
 bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model, const ApiLimits& limits,
-                   const Scheduler& scheduler, ServeJob& job) {
+                   const EngineCore& engine, ServeJob& job) {
     const Body body = parse_body(ep, text);
     read_prompt(ep, body, model, limits, job);
     read_sampling(body, job.options.sampling);
-    job.stop = read_stop(body);
-    read_speculative(body, limits, scheduler, job);
+    job.options.stop = read_stop(body);
+    read_speculative(body, limits, engine, job);
     job.options.stop_at_eos = true;
     if (const Body* so = field(body, "stream_options")) {
         if (!so->is_object()) throw ApiError(400, "'stream_options' must be an object", "stream_options");
@@ -386,12 +386,24 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     return boolean(body, "stream", false);
 }
 
+std::string finish_reason(const EngineRequest& job) {
+    switch (job.result.stop_reason) {
+        case StopReason::Eos:
+        case StopReason::StopString:
+            return "stop";
+        case StopReason::Cancelled:
+            return "cancelled";
+        default:
+            return "length";
+    }
+}
+
 json usage_of(const ServeJob& job) {
     return {{"prompt_tokens", job.prompt.size()},
             {"completion_tokens", job.completion_tokens},
             {"total_tokens", static_cast<std::int64_t>(job.prompt.size()) + job.completion_tokens},
-            {"drafted_tokens", job.stats.drafted},
-            {"accepted_tokens", job.stats.accepted}};
+            {"drafted_tokens", job.result.stats.drafted},
+            {"accepted_tokens", job.result.stats.accepted}};
 }
 
 json usage_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,
@@ -407,7 +419,7 @@ json usage_chunk(Endpoint ep, const std::string& id, const std::string& model_id
 json response_body(Endpoint ep, const std::string& id, const std::string& model_id, long created,
                    const ServeJob& job, const std::string& text) {
     const json usage = usage_of(job);
-    json choice = {{"index", 0}, {"finish_reason", job.finish_reason}};
+    json choice = {{"index", 0}, {"finish_reason", finish_reason(job)}};
     if (ep == Endpoint::Chat)
         choice["message"] = {{"role", "assistant"}, {"content", text}};
     else

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "runtime/chat/chat_template.hpp"
-#include "tools/ternspec/serve_scheduler.hpp"
+#include "runtime/engine.hpp"
 
 namespace ternspec::cli {
 
@@ -39,11 +39,20 @@ struct ApiLimits {
 
 enum class Endpoint { Completions, Chat };
 
+// One HTTP request's job for the engine, with what only the wire format needs.
+struct ServeJob : EngineRequest {
+    bool include_usage = false;  // stream_options.include_usage: a last chunk with the usage
+};
+
+// OpenAI's finish_reason for a finished job: "stop" (end of sequence or a stop string), "length" (the token
+// budget or the context), "cancelled".
+std::string finish_reason(const EngineRequest& job);
+
 // Parses and checks a request body into `job` (prompt ids, options, drafter, stop strings); returns
 // whether the client asked for a stream. `encode` turns text into ids; `has_drafter` says which drafters
 // the server offers.
 bool parse_request(Endpoint ep, const std::string& body, const Qwen3Model& model, const ApiLimits& limits,
-                   const Scheduler& scheduler, ServeJob& job);
+                   const EngineCore& engine, ServeJob& job);
 
 // The steps of parse_request a fuzzer reaches without a model: the body parsed with its nesting limit and
 // every field name and unsupported value checked; a chat request's messages rendered and encoded.

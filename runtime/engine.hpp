@@ -1,0 +1,110 @@
+#pragma once
+// The engine every surface shares (the server, the C++ and C APIs): a request queue and continuous
+// batching. One thread owns the target and every running request; between rounds, queued requests join (up
+// to the slot count) and finished or cancelled ones leave; each round is one batched target forward over
+// every running request (a prefill and several decoding rounds can share it). The forward is batch
+// invariant, so a greedy request's output does not depend on what else runs. Each request carries its own
+// options: drafter, draft length (fixed, or chosen per round by the measured-cost controller), stop strings,
+// sampling.
+#include <tbb/task_arena.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "drafters/drafter.hpp"
+#include "runtime/speculative_decoder.hpp"
+
+namespace ternspec {
+
+// One request as the engine and whoever waits for it share it.
+struct EngineRequest {
+    // Set before submit(). options.on_token and options.on_round are the engine's (it fills `text`).
+    std::vector<std::int32_t> prompt;
+    DecodeOptions options;
+    std::string drafter = "none";
+    // k = auto: each round's draft length chosen by the drafter's shared controller from measured costs,
+    // up to options.budget.max_depth.
+    bool adaptive_k = false;
+
+    // Written by the engine under `mu`; `cv` is notified on every change.
+    std::mutex mu;
+    std::condition_variable cv;
+    std::string text;  // the visible text so far: never part of a stop string
+    std::int64_t completion_tokens = 0;
+    bool done = false;
+    DecodeResult result;  // once done without an error: the tokens, the whole text, stop reason, statistics
+    std::string error;    // non-empty: the request failed
+    bool error_is_input = false;  // the failure was the request's own (an InputError), not the engine's
+
+    std::atomic<bool> cancelled{false};  // set from any thread; honoured at the next round
+};
+
+struct EngineCoreOptions {
+    int slots = 4;                                   // requests decoded together
+    int max_queue = 64;                              // requests waiting beyond the slots; more are refused
+    std::map<std::string, DrafterOptions> drafters;  // the drafters requests may choose, by name
+    // Drafters already created (to validate the options up front): they serve the first slots, and their
+    // siblings the rest, so no weights are loaded twice.
+    std::map<std::string, std::unique_ptr<Drafter>> loaded;
+    // Names the model in the t(M) cache of k = auto (CostModel::cached); empty: measured, not cached.
+    std::string cost_key;
+    // Where the rounds run: a model loaded with its own thread count has its arena; null: TBB's default.
+    tbb::task_arena* arena = nullptr;
+};
+
+class EngineCore {
+  public:
+    EngineCore(std::shared_ptr<const Qwen3Model> model, EngineCoreOptions options);
+    ~EngineCore();
+    EngineCore(const EngineCore&) = delete;
+    EngineCore& operator=(const EngineCore&) = delete;
+    // Queues the request; false when the queue is full or the engine is stopping. A request the engine
+    // cannot serve (its options, its prompt) ends at once with `error` set.
+    bool submit(std::shared_ptr<EngineRequest> request);
+    // Stops taking requests, cancels queued and running ones at the next round, and joins the thread.
+    void stop();
+    bool has_drafter(const std::string& name) const { return name == "none" || opt_.drafters.count(name); }
+    int capacity() const { return opt_.slots + opt_.max_queue; }  // requests in flight at most
+
+    struct Metrics {
+        std::int64_t requests_finished = 0, requests_failed = 0, requests_cancelled = 0, rounds = 0;
+        std::size_t queued = 0, running = 0;
+        std::map<std::string, DecodeStats> per_drafter;  // merged statistics of finished requests
+    };
+    Metrics metrics() const;
+
+  private:
+    struct Running;
+    void loop();
+    void admit(std::vector<Running>& running);
+    // Hands the request its end (and the drafter back to the idle pool).
+    void finish(Running& r, DecodeResult* result, const std::string& error = {}, bool input_error = false);
+    std::unique_ptr<Drafter> take_drafter(const std::string& name);
+    std::shared_ptr<DraftLengthController> controller(const std::string& drafter, int max_k);
+
+    std::shared_ptr<const Qwen3Model> model_;
+    EngineCoreOptions opt_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::shared_ptr<EngineRequest>> queue_;
+    bool stopping_ = false;
+    int in_flight_ = 0;  // submitted and not finished
+    Metrics metrics_;
+    // Idle drafters by name: a drafter serves one request at a time and keeps what it learnt across
+    // requests (the suffix drafter's trie of earlier answers).
+    std::map<std::string, std::vector<std::unique_ptr<Drafter>>> idle_;
+    std::map<std::string, std::unique_ptr<Drafter>> prototypes_;  // never decodes; its siblings do
+    // k = auto: one controller per drafter and longest draft, shared by its requests so it keeps learning.
+    std::map<std::pair<std::string, int>, std::shared_ptr<DraftLengthController>> controllers_;
+    std::thread thread_;
+};
+
+}  // namespace ternspec
