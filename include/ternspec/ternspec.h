@@ -48,7 +48,13 @@ typedef struct {
     int repeat_last_n;                /* default 64; -1: the whole context */
     int context;                      /* KV capacity; 0 (default): the model's context length */
     ternspec_round_callback on_round; /* default NULL; gets the user pointer of ternspec_generate */
+    /* Stop strings: the text ends before the first one found (stop reason "stop"). Default none. */
+    const char* const* stop;
+    int n_stop;
+    int kv_type; /* TERNSPEC_KV_F16 (default) or TERNSPEC_KV_F32 */
 } ternspec_generate_options;
+
+enum ternspec_kv_type { TERNSPEC_KV_F16 = 0, TERNSPEC_KV_F32 = 1 };
 
 typedef struct {
     int64_t prompt_tokens, emitted, target_forwards, drafted, accepted;
@@ -60,6 +66,10 @@ typedef struct {
     /* accepted_length_histogram[n]: verification rounds that accepted n draft tokens */
     int n_histogram;
     int64_t accepted_length_histogram[TERNSPEC_MAX_DRAFT + 1];
+    /* conditional_acceptance[i]: share of drafts accepted through depth i whose depth i + 1 was accepted */
+    int n_conditional;
+    double conditional_acceptance[TERNSPEC_MAX_DRAFT];
+    const char* stop_reason; /* "eos", "stop", "length", "context" or "cancelled" (a static string) */
 } ternspec_stats;
 
 typedef struct {
@@ -78,6 +88,8 @@ typedef struct {
     int tree_nodes;          /* 0 (default): chains; else trees of at most this many nodes */
     const char* draft_model; /* weights folder for "eagle" and "mtp"; default NULL */
     const char* extra;       /* drafter options "key=value,key=value" (e.g. "mtp_depth=2"); default NULL */
+    int k_auto; /* 1: k = auto, each round's draft length chosen (up to k) from measured costs; default 0 */
+    int draft_min; /* drafts shorter than this are not verified; default 0 */
 } ternspec_session_options;
 
 const char* ternspec_version(void);
@@ -98,6 +110,16 @@ int ternspec_detokenize(const ternspec_model* model, const int32_t* ids, size_t 
 /* One user turn in the model's chat template (ChatML when it has none), ready to generate. */
 int ternspec_chat_prompt(const ternspec_model* model, const char* user_message, char** text_out);
 
+typedef struct {
+    const char* role; /* "system", "user", "assistant", "tool" */
+    const char* content;
+} ternspec_chat_message;
+/* A conversation in the model's chat template. tools_json: OpenAI's `tools` array as JSON text, or NULL.
+ * add_generation_prompt: 1 opens the assistant's turn. */
+int ternspec_chat_prompt_messages(const ternspec_model* model, const ternspec_chat_message* messages,
+                                  size_t n_messages, const char* tools_json, int add_generation_prompt,
+                                  char** text_out);
+
 /* drafter: as in ternspec_session_options; draft_model may be NULL. */
 int ternspec_session_create(ternspec_model* model, const char* drafter, int k, int tree_nodes,
                             const char* draft_model, ternspec_session** out);
@@ -113,7 +135,60 @@ void ternspec_generate_options_init(ternspec_generate_options* options);
 int ternspec_generate(ternspec_session* session, const char* prompt, const ternspec_generate_options* options,
                       ternspec_token_callback callback, void* user, char** text_out,
                       ternspec_stats* stats_out);
+/* The same with a prompt of token ids. */
+int ternspec_generate_tokens(ternspec_session* session, const int32_t* prompt, size_t n_prompt,
+                             const ternspec_generate_options* options, ternspec_token_callback callback,
+                             void* user, char** text_out, ternspec_stats* stats_out);
 void ternspec_string_free(char* s);
+
+/* ---- The engine: continuous batching of requests with their own options ----
+ * Requests submitted from any thread join the running batch between rounds (up to `slots` at once; more
+ * wait in a queue) and leave when done; one target forward per round verifies every running request.
+ * A greedy request's output equals ternspec_generate's for it alone. */
+typedef struct ternspec_engine ternspec_engine;
+typedef struct ternspec_request ternspec_request;
+
+typedef struct {
+    const char* drafter;     /* "suffix", "ngram", "eagle", "mtp" */
+    const char* draft_model; /* weights folder for "eagle" and "mtp"; NULL otherwise */
+    const char* extra;       /* "key=value,..." or NULL */
+} ternspec_drafter_spec;
+
+typedef struct {
+    int slots;                             /* requests decoded together; default 4 */
+    int max_queue;                         /* requests waiting beyond the slots; default 64 */
+    const ternspec_drafter_spec* drafters; /* the drafters requests may choose; default none */
+    int n_drafters;
+} ternspec_engine_options;
+
+typedef struct {
+    ternspec_generate_options generate; /* on_round must be NULL (read text with ternspec_request_next) */
+    const char* drafter;                /* "none" (default) or one of the engine's drafters */
+    int k;                              /* draft length, or with k_auto the longest; default 4 */
+    int k_auto;                         /* 1: k = auto; default 0 */
+    int tree_nodes;                     /* default 0 (chains) */
+    int draft_min;                      /* default 0 */
+    const int32_t* prompt_tokens;       /* non-NULL: the prompt as token ids (the text prompt is then NULL) */
+    size_t n_prompt_tokens;
+} ternspec_request_options;
+
+void ternspec_engine_options_init(ternspec_engine_options* options);
+int ternspec_engine_create(ternspec_model* model, const ternspec_engine_options* options,
+                           ternspec_engine** out);
+/* Cancels what is queued or running and waits for the engine's thread. Free its requests before or after. */
+void ternspec_engine_free(ternspec_engine* engine);
+
+void ternspec_request_options_init(ternspec_request_options* options);
+/* A bad request (its options, its prompt) or a full queue is refused here with TERNSPEC_ERROR_INPUT. */
+int ternspec_engine_submit(ternspec_engine* engine, const char* prompt,
+                           const ternspec_request_options* options, ternspec_request** out);
+/* Blocks until more text is visible or the request has ended. *piece_out gets the new text (free it with
+ * ternspec_string_free); *more_out is 0 once the request has ended and all its text was returned. */
+int ternspec_request_next(ternspec_request* request, char** piece_out, int* more_out);
+/* Blocks until the request ends; text_out and stats_out may be NULL. A failed request returns its status. */
+int ternspec_request_wait(ternspec_request* request, char** text_out, ternspec_stats* stats_out);
+void ternspec_request_cancel(ternspec_request* request); /* from any thread */
+void ternspec_request_free(ternspec_request* request);   /* a running request is cancelled first */
 
 #ifdef __cplusplus
 }
