@@ -35,6 +35,7 @@ std::string version() {
     return TERNSPEC_VERSION;
 }
 std::string active_kernels() {
+    check_kernel_environment();  // an override that cannot be honoured is an error, not ignored
     return kernel_path_name(kernel_path());
 }
 

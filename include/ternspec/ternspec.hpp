@@ -24,7 +24,7 @@ namespace ternspec {
 
 std::string version();
 // The kernels this CPU runs: "avx512vnni", "avx2" or "scalar" (TERNSPEC_KERNELS=avx2|scalar forces a
-// lower one, for comparisons).
+// lower one, for comparisons; an override this CPU or build cannot honour is an InputError here).
 std::string active_kernels();
 
 struct LoadOptions {

@@ -72,14 +72,15 @@ try {
     chatStreamed += chunk.choices[0]?.delta?.content ?? "";
   check(chatStreamed === chatWant, "streamed chat equals generate");
 
-  // 16 concurrent streams, mixed drafters, each checked against plain generate.
+  // 16 concurrent streams, mixed drafters and draft lengths (k = auto for a quarter), each checked against
+  // plain generate.
   const drafts = ["suffix", "ngram", "none"];
   const outs = await Promise.all(
     prompts.map(async (p, i) => {
       let s = "";
       const stream = await client.completions.create({
         model: "x", prompt: p, max_tokens: 40, temperature: 0, stream: true,
-        speculative: { draft: drafts[i % 3], k: 2 + (i % 5) },
+        speculative: { draft: drafts[i % 3], k: i % 4 === 3 ? "auto" : 2 + (i % 5) },
       });
       for await (const chunk of stream) s += chunk.choices[0].text ?? "";
       return s;
@@ -112,6 +113,7 @@ try {
     ["prompt over the context", "/v1/completions", JSON.stringify({ prompt: Array(context + 1).fill(17) }), 400],
     ["token id outside the vocabulary", "/v1/completions", JSON.stringify({ prompt: [1, 99999999] }), 400],
     ["unknown drafter", "/v1/completions", JSON.stringify({ prompt, speculative: { draft: "magic" } }), 400],
+    ["k neither an integer nor auto", "/v1/completions", JSON.stringify({ prompt, speculative: { k: "fast" } }), 400],
     ["messages missing", "/v1/chat/completions", JSON.stringify({ prompt }), 400],
     ["bad role", "/v1/chat/completions", JSON.stringify({ messages: [{ role: "wizard", content: "x" }] }), 400],
     ["body over --max-body", "/v1/completions", JSON.stringify({ prompt: "x".repeat(20000) }), 413],

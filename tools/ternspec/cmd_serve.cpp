@@ -88,7 +88,13 @@ std::vector<Option> serve_options() {
     auto opts = model_options();
     opts.push_back({"draft", 0, "NAME",
                     "default drafter for requests that do not choose one (none, suffix, ...)", "none"});
-    opts.push_back({"k", 'k', "K", "default draft length", "4", {"--draft-max"}});
+    opts.push_back({"k",
+                    'k',
+                    "K|auto",
+                    "default draft length; auto: chosen per round from measured costs",
+                    "4",
+                    {"--draft-max"}});
+    opts.push_back({"k-max", 0, "K", "longest draft k = auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "default: draft trees of at most N nodes", "0"});
     for (auto& o : drafter_option_list()) opts.push_back(o);
     opts.push_back({"host", 0, "ADDR", "address to listen on (0.0.0.0: every interface, an explicit choice)",
@@ -314,10 +320,15 @@ int cmd_serve(int argc, char** argv) {
     EngineCoreOptions so;
     so.slots = slots;
     so.max_queue = max_queue;
+    so.cost_key = cost_key(args.str("model"), *ctx.model);
     ctx.limits.default_drafter = args.str("draft");
     offer_drafters(args, ctx.model, ctx.limits.default_drafter, so);
     ctx.limits.context = ctx.model->config().context_length;
-    ctx.limits.default_k = static_cast<int>(args.integer("k", 0, kMaxDraftTokens));
+    ctx.limits.k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
+    if (args.str("k") == "auto")
+        ctx.limits.default_k_auto = true;
+    else
+        ctx.limits.default_k = static_cast<int>(args.integer("k", 0, kMaxDraftTokens));
     ctx.limits.default_tree = static_cast<int>(args.integer("tree", 0, kMaxDraftTokens));
     // Parsed at startup: a template outside the supported subset fails here, not on the first chat request.
     const std::string template_file = args.has("chat-template-file") ? args.str("chat-template-file") : "";

@@ -8,8 +8,8 @@
 #include <map>
 #include <string>
 
-#include "target/kernels/cpu_features.hpp"
 #include "ternspec/error.hpp"
+#include "ternspec/ternspec.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/output_file.hpp"
 
@@ -62,14 +62,14 @@ int main(int argc, char** argv) {
         return argc < 2 ? 1 : 0;
     }
     try {
-        ternspec::check_kernel_environment();
+        (void)ternspec::active_kernels();  // a TERNSPEC_KERNELS that cannot be honoured is an error here
     } catch (const ternspec::Error& e) {
         std::fprintf(stderr, "ternspec: %s\n", e.what());
         return 1;
     }
     if (std::strcmp(argv[1], "--version") == 0) {
-        std::printf("ternspec %s (kernels: %s)\n", TERNSPEC_VERSION,
-                    ternspec::kernel_path_name(ternspec::kernel_path()));
+        std::printf("ternspec %s (kernels: %s)\n", ternspec::version().c_str(),
+                    ternspec::active_kernels().c_str());
         return 0;
     }
     const auto it = commands().find(argv[1]);

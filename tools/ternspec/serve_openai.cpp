@@ -341,11 +341,12 @@ std::vector<std::string> read_stop(const Body& body) {
     return stop;
 }
 
-// The speculation extension: {"speculative": {"draft": NAME, "k": K, "tree": N}}.
+// The speculation extension: {"speculative": {"draft": NAME, "k": K or "auto", "tree": N}}.
 void read_speculative(const Body& body, const ApiLimits& limits, const EngineCore& engine, ServeJob& job) {
     auto& budget = job.options.budget;
     job.drafter = limits.default_drafter;
-    budget = {limits.default_k, limits.default_tree};
+    budget = {limits.default_k_auto ? limits.k_max : limits.default_k, limits.default_tree};
+    job.adaptive_k = limits.default_k_auto;
     const Body* sp = field(body, "speculative");
     if (!sp) return;
     if (!sp->is_object()) throw ApiError(400, "'speculative' must be an object", "speculative");
@@ -356,7 +357,15 @@ void read_speculative(const Body& body, const ApiLimits& limits, const EngineCor
             throw ApiError(400, "'speculative.draft': this server has no drafter '" + job.drafter + "'",
                            "speculative.draft");
     }
-    budget.max_depth = static_cast<int>(integer(*sp, "k", 0, kMaxDraftTokens, budget.max_depth));
+    if (const Body* k = field(*sp, "k"); k && k->is_string()) {
+        if (k->get<std::string>() != "auto")
+            throw ApiError(400, "'speculative.k' must be an integer or \"auto\"", "speculative.k");
+        job.adaptive_k = true;
+        budget.max_depth = limits.k_max;
+    } else if (k) {
+        job.adaptive_k = false;
+        budget.max_depth = static_cast<int>(integer(*sp, "k", 0, kMaxDraftTokens, budget.max_depth));
+    }
     budget.max_nodes = static_cast<int>(integer(*sp, "tree", 0, kMaxDraftTokens, budget.max_nodes));
 }
 

@@ -33,6 +33,8 @@ struct ApiLimits {
     int context = 0;  // the model's context: prompt + max_tokens must fit
     std::string default_drafter = "none";
     int default_k = 4, default_tree = 0;
+    bool default_k_auto = false;         // -k auto: draft lengths chosen per round from measured costs
+    int k_max = 8;                       // the longest draft k = auto may choose
     const ChatTemplate* chat = nullptr;  // renders /v1/chat/completions' messages
     bool content_specials = false;       // control-token text in chat content parsed as control tokens
 };
