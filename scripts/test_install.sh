@@ -14,6 +14,10 @@ export LD_LIBRARY_PATH="$prefix/lib:${LD_LIBRARY_PATH:-}"
 "$prefix/build-examples/decode_cpp" "$prefix/tiny.gguf" "hello hello hello" suffix
 "$prefix/build-examples/decode_cpp_static" "$prefix/tiny.gguf" "hello hello hello" ngram
 "$prefix/build-examples/decode_c" "$prefix/tiny.gguf" "hello hello hello" ngram
+# Five concurrent requests through the engine in two slots, each with its own options.
+"$prefix/build-examples/serve_requests" "$prefix/tiny.gguf" "hello hello hello" "abc abc abc" "one two one two" \
+  "x y z x y z" "a b a b a b" > "$prefix/served"
+[ "$(grep -c '^=== request' "$prefix/served")" = 5 ] || { cat "$prefix/served"; echo "install test: serve_requests"; exit 1; }
 # pkg-config: the C example compiled with nothing but the installed package's ternspec.pc.
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cc -std=c11 -Wall -Werror examples/decode.c $(pkg-config --cflags --libs ternspec) -o "$prefix/decode_c_pc"
