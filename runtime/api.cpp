@@ -224,7 +224,7 @@ std::vector<Result> Session::generate_together(std::span<Session* const> session
         reqs.push_back({s.model->model->tokenizer().encode(prompts[i]), s.drafter.get(), &per[i]});
     }
     const Model::Impl& model = *sessions[0]->impl_->model;
-    auto rs = model.in_arena([&] { return decode_batch(model.model, reqs, per[0]); });
+    auto rs = decode_batch(model.model, reqs, per[0], Overlap::Off, nullptr, model.arena.get());
     std::vector<Result> out;
     for (auto& r : rs) out.push_back(to_result(std::move(r)));
     return out;

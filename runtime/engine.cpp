@@ -1,6 +1,9 @@
 #include "runtime/engine.hpp"
 
 #include <spdlog/spdlog.h>
+#include <tbb/task_group.h>
+
+#include <chrono>
 
 #include "runtime/cost_model.hpp"
 #include "runtime/decode_session.hpp"
@@ -116,8 +119,8 @@ void EngineCore::finish(Running& r, DecodeResult* result, const std::string& err
     req.cv.notify_all();
 }
 
-void EngineCore::admit(std::vector<Running>& running) {
-    while (static_cast<int>(running.size()) < opt_.slots) {
+void EngineCore::admit(std::vector<Running>& running, std::size_t others) {
+    while (running.size() + others < static_cast<std::size_t>(opt_.slots)) {
         std::shared_ptr<EngineRequest> req;
         {
             std::lock_guard<std::mutex> lock(mu_);
@@ -129,22 +132,24 @@ void EngineCore::admit(std::vector<Running>& running) {
         r.request = req;
         try {
             DecodeOptions o = req->options;
-            if (req->adaptive_k && req->drafter != "none")
-                o.adaptive = controller(req->drafter, o.budget.max_depth);
-            r.drafter = take_drafter(req->drafter);
+            if (req->adaptive_k && (req->own_drafter || req->drafter != "none"))
+                o.adaptive = controller(req->own_drafter ? req->own_drafter->name() : req->drafter,
+                                        o.budget.max_depth);
+            if (!req->own_drafter) r.drafter = take_drafter(req->drafter);
             // The callback runs inside consume(), on this thread, while the request lives.
             EngineRequest* q = req.get();
-            o.on_token = [q](std::int32_t token, const std::string& piece) {
+            o.on_token = [q, user = std::move(o.on_token)](std::int32_t token, const std::string& piece) {
+                const bool go = !user || user(token, piece);
                 {
                     std::lock_guard<std::mutex> lock(q->mu);
                     if (token >= 0) ++q->completion_tokens;
                     q->text += piece;
                 }
                 q->cv.notify_all();
-                return !q->cancelled.load();
+                return go && !q->cancelled.load();
             };
-            o.on_round = nullptr;
-            r.session = std::make_unique<DecodeSession>(model_, r.drafter.get(), req->prompt, o);
+            r.session = std::make_unique<DecodeSession>(
+                model_, req->own_drafter ? req->own_drafter : r.drafter.get(), req->prompt, o);
         } catch (const InputError& e) {
             finish(r, nullptr, e.what(), true);
             continue;
@@ -156,75 +161,200 @@ void EngineCore::admit(std::vector<Running>& running) {
     }
 }
 
-void EngineCore::loop() {
-    std::vector<Running> running;
+void EngineCore::leave(std::vector<Running>& running) {
+    for (std::size_t i = 0; i < running.size();) {
+        auto& r = running[i];
+        const bool gone = r.request->cancelled.load();
+        if (r.session->done() || gone) {
+            auto res = r.session->finish();
+            if (gone && res.stop_reason == StopReason::None) res.stop_reason = StopReason::Cancelled;
+            finish(r, &res);
+            running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
+            continue;
+        }
+        ++i;
+    }
+}
+
+void EngineCore::fail_all(std::vector<Running>& running, const std::string& error) {
+    // Nothing that reaches here is one request's fault alone: fail the round's requests, keep serving.
+    spdlog::error("engine: a round failed: {}", error);
+    for (auto& r : running) {
+        r.session.reset();
+        finish(r, nullptr, error);
+    }
+    running.clear();
+}
+
+bool EngineCore::wait_for_work(bool running) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || running; });
+    return !stopping_;
+}
+
+void EngineCore::shutdown(std::vector<Running>& running) {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (auto& q : queue_) q->cancelled = true;
+    while (!queue_.empty()) {
+        Running r;
+        r.request = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        finish(r, nullptr);
+        lock.lock();
+    }
+    lock.unlock();
+    for (auto& r : running) {
+        auto res = r.session->finish();
+        res.stop_reason = StopReason::Cancelled;
+        finish(r, &res);
+    }
+    running.clear();
+}
+
+template <typename F>
+void EngineCore::in_arena(F&& f) {
+    if (opt_.arena)
+        opt_.arena->execute(std::forward<F>(f));
+    else
+        f();
+}
+
+namespace {
+
+double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Drafts (inside next_input) for every request of `group`; the inputs stay valid until consumed.
+template <typename Group>
+std::vector<Qwen3Model::SequenceInput> draft_inputs(Group& group) {
+    std::vector<Qwen3Model::SequenceInput> batch;
+    for (auto& r : group) batch.push_back({&r.session->cache(), &r.session->next_input()});
+    return batch;
+}
+
+template <typename Group>
+void consume(Group& group, const std::vector<ForwardOutput>& outs) {
+    for (std::size_t k = 0; k < group.size(); ++k) group[k].session->consume(outs[k]);
+}
+
+}  // namespace
+
+bool EngineCore::serve_together(std::vector<Running>& running) {
+    double t_draft = 0, t_forward = 0;
+    int rounds = 0;
+    bool decided = opt_.overlap == Overlap::Off;
     for (;;) {
-        {
-            std::unique_lock<std::mutex> lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !running.empty(); });
-            if (stopping_) {
-                for (auto& q : queue_) q->cancelled = true;
-                while (!queue_.empty()) {
-                    Running r;
-                    r.request = std::move(queue_.front());
-                    queue_.pop_front();
-                    lock.unlock();
-                    finish(r, nullptr);
-                    lock.lock();
-                }
-                lock.unlock();
-                for (auto& r : running) {
-                    auto res = r.session->finish();
-                    res.stop_reason = StopReason::Cancelled;
-                    finish(r, &res);
-                }
-                return;
-            }
+        if (!wait_for_work(!running.empty())) {
+            shutdown(running);
+            return false;
         }
         admit(running);
-        // Leave: finished sessions, and those cancelled since the last round.
-        for (std::size_t i = 0; i < running.size();) {
-            auto& r = running[i];
-            const bool gone = r.request->cancelled.load();
-            if (r.session->done() || gone) {
-                auto res = r.session->finish();
-                if (gone && res.stop_reason == StopReason::None) res.stop_reason = StopReason::Cancelled;
-                finish(r, &res);
-                running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
-                continue;
-            }
-            ++i;
-        }
+        leave(running);
         {
             std::lock_guard<std::mutex> lock(mu_);
             metrics_.running = running.size();
         }
         if (running.empty()) continue;
+        int threads = 1;
+        in_arena([&] { threads = tbb::this_task_arena::max_concurrency(); });
+        const bool can_overlap = threads >= 2 && running.size() >= 2;
+        if (opt_.overlap == Overlap::On && can_overlap) return true;
         try {
-            // Drafting, the forward and verification all run in the model's arena when it has one.
-            auto round = [&] {
-                std::vector<Qwen3Model::SequenceInput> batch;
-                for (auto& r : running) batch.push_back({&r.session->cache(), &r.session->next_input()});
+            double t0 = 0, t1 = 0, t2 = 0;
+            in_arena([&] {
+                t0 = now();
+                const auto batch = draft_inputs(running);
+                t1 = now();
                 const auto outs = model_->forward_many(batch);
-                for (std::size_t k = 0; k < running.size(); ++k) running[k].session->consume(outs[k]);
-            };
-            if (opt_.arena)
-                opt_.arena->execute(round);
-            else
-                round();
+                t2 = now();
+                consume(running, outs);
+            });
+            if (rounds++ > 0) t_draft += t1 - t0, t_forward += t2 - t1;  // the first is mostly prefill
             std::lock_guard<std::mutex> lock(mu_);
             ++metrics_.rounds;
         } catch (const std::exception& e) {
-            // Nothing that reaches here is one request's fault alone: fail the round's requests, keep
-            // serving.
-            spdlog::error("engine: a round failed: {}", e.what());
-            for (auto& r : running) {
-                r.session.reset();
-                finish(r, nullptr, e.what());
-            }
-            running.clear();
+            fail_all(running, e.what());
+            continue;
+        }
+        // Auto: after a few rounds, overlap when hiding the drafting could save more than 10% of a round.
+        if (!decided && rounds == 4) {
+            decided = true;
+            if (can_overlap && t_draft > 0.1 * t_forward) return true;
         }
     }
+}
+
+void EngineCore::serve_overlapped(std::vector<Running>& running) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        metrics_.overlapped = true;
+    }
+    // Two halves take turns: while the target verifies one half's drafts, the other drafts. Requests join
+    // and leave only the half with no round in flight.
+    std::vector<Running> half[2];
+    for (std::size_t i = 0; i < running.size(); ++i) half[i % 2].push_back(std::move(running[i]));
+    running.clear();
+    std::vector<Qwen3Model::SequenceInput> batch[2];
+    bool drafted[2] = {false, false};
+    for (;;) {
+        if (!wait_for_work(!half[0].empty() || !half[1].empty())) {
+            shutdown(half[0]);
+            shutdown(half[1]);
+            return;
+        }
+        int d = drafted[0] ? 1 : 0;  // a half with no round in flight drafts next
+        int v = 1 - d;
+        for (int h : {0, 1})
+            if (!drafted[h]) leave(half[h]);
+        admit(half[d], half[v].size());
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            metrics_.running = half[0].size() + half[1].size();
+        }
+        try {
+            if (drafted[v]) {
+                // Verify v while d drafts.
+                std::vector<ForwardOutput> outs;
+                in_arena([&] {
+                    tbb::task_group tg;
+                    tg.run([&] { batch[d] = draft_inputs(half[d]); });
+                    outs = model_->forward_many(batch[v]);
+                    tg.wait();
+                    consume(half[v], outs);
+                });
+                drafted[v] = false;
+                drafted[d] = !half[d].empty();
+                batch[v].clear();
+            } else {
+                // Nothing in flight: draft d alone (v verifies next turn), or with v empty run d's round.
+                if (half[d].empty()) std::swap(d, v);
+                if (half[d].empty()) continue;
+                if (!half[v].empty()) {
+                    in_arena([&] { batch[d] = draft_inputs(half[d]); });
+                    drafted[d] = true;
+                    continue;
+                }
+                in_arena([&] {
+                    const auto b = draft_inputs(half[d]);
+                    consume(half[d], model_->forward_many(b));
+                });
+            }
+            std::lock_guard<std::mutex> lock(mu_);
+            ++metrics_.rounds;
+        } catch (const std::exception& e) {
+            fail_all(half[0], e.what());
+            fail_all(half[1], e.what());
+            drafted[0] = drafted[1] = false;
+            batch[0].clear(), batch[1].clear();
+        }
+    }
+}
+
+void EngineCore::loop() {
+    std::vector<Running> running;
+    if (serve_together(running)) serve_overlapped(running);
 }
 
 }  // namespace ternspec

@@ -26,13 +26,17 @@ namespace ternspec {
 
 // One request as the engine and whoever waits for it share it.
 struct EngineRequest {
-    // Set before submit(). options.on_token and options.on_round are the engine's (it fills `text`).
+    // Set before submit().
     std::vector<std::int32_t> prompt;
     DecodeOptions options;
     std::string drafter = "none";
     // k = auto: each round's draft length chosen by the drafter's shared controller from measured costs,
     // up to options.budget.max_depth.
     bool adaptive_k = false;
+    // A drafter the caller owns (a Session's, a benchmark's slot), used instead of one of the engine's;
+    // it must outlive the request. Null: the engine's drafter named `drafter`.
+    Drafter* own_drafter = nullptr;
+    // options.on_token and on_round, when set, are called too, on the engine's thread.
 
     // Written by the engine under `mu`; `cv` is notified on every change.
     std::mutex mu;
@@ -47,6 +51,12 @@ struct EngineRequest {
     std::atomic<bool> cancelled{false};  // set from any thread; honoured at the next round
 };
 
+// Overlap: the running requests form two halves that take turns, so one half drafts (a oneTBB task) while
+// the target verifies the other half's drafts, both in the same task arena, sharing its threads with the
+// kernels' own parallel loops (no extra threads). It pays only when drafting costs something and there is
+// more than one thread; Auto measures the first rounds and decides once.
+enum class Overlap { Auto, Off, On };
+
 struct EngineCoreOptions {
     int slots = 4;                                   // requests decoded together
     int max_queue = 64;                              // requests waiting beyond the slots; more are refused
@@ -58,6 +68,7 @@ struct EngineCoreOptions {
     std::string cost_key;
     // Where the rounds run: a model loaded with its own thread count has its arena; null: TBB's default.
     tbb::task_arena* arena = nullptr;
+    Overlap overlap = Overlap::Off;
 };
 
 class EngineCore {
@@ -77,6 +88,7 @@ class EngineCore {
     struct Metrics {
         std::int64_t requests_finished = 0, requests_failed = 0, requests_cancelled = 0, rounds = 0;
         std::size_t queued = 0, running = 0;
+        bool overlapped = false;                         // whether the two-half schedule ran
         std::map<std::string, DecodeStats> per_drafter;  // merged statistics of finished requests
     };
     Metrics metrics() const;
@@ -84,7 +96,20 @@ class EngineCore {
   private:
     struct Running;
     void loop();
-    void admit(std::vector<Running>& running);
+    // Rounds until stopping: all requests in one forward, or (overlap) two halves taking turns.
+    bool serve_together(std::vector<Running>& running);  // true: switch to the overlapped schedule
+    void serve_overlapped(std::vector<Running>& running);
+    // Waits until something is queued (or `running`); false when the engine is stopping.
+    bool wait_for_work(bool running);
+    // Stopping: queued requests and `running` end as cancelled.
+    void shutdown(std::vector<Running>& running);
+    // Runs `f` in the model's arena when it has one.
+    template <typename F>
+    void in_arena(F&& f);
+    void admit(std::vector<Running>& running, std::size_t others = 0);
+    // Finished and cancelled requests leave `running` (none may have a round in flight).
+    void leave(std::vector<Running>& running);
+    void fail_all(std::vector<Running>& running, const std::string& error);
     // Hands the request its end (and the drafter back to the idle pool).
     void finish(Running& r, DecodeResult* result, const std::string& error = {}, bool input_error = false);
     std::unique_ptr<Drafter> take_drafter(const std::string& name);

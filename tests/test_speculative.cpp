@@ -639,6 +639,49 @@ TEST(BatchDecode, EachRequestMatchesDecodingItAlone) {
         }
 }
 
+// The engine's continuous batching with the overlapped schedule: more requests than slots, of different
+// lengths, join the half that drafts next as slots free; each output equals decoding it alone, under both
+// schedules, with the engine's pooled drafters (siblings sharing what they learn).
+TEST(EngineCore, RequestsJoiningBetweenOverlappedRoundsMatchDecodingAlone) {
+    auto m =
+        Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("engine_overlap", TensorType::Q2_0_G128, 7)));
+    const std::vector<std::string> texts = {"def f(x):\n    return x", "abc abc abc abc",    "import os\n",
+                                            "x = 1\ny = 2\nz =",       "for i in i in i in", "a b a b a b a"};
+    for (const std::string name : {"suffix", "ngram"})
+        for (const auto mode : {Overlap::Off, Overlap::On}) {
+            EngineCoreOptions eo;
+            eo.slots = 3;
+            eo.overlap = mode;
+            eo.drafters[name] = {};
+            EngineCore engine(m, std::move(eo));
+            std::vector<std::shared_ptr<EngineRequest>> reqs;
+            std::vector<DecodeResult> alone;
+            for (std::size_t i = 0; i < texts.size(); ++i) {
+                auto q = std::make_shared<EngineRequest>();
+                q->prompt = m->tokenizer().encode(texts[i]);
+                q->options.max_new_tokens = 10 + 7 * static_cast<int>(i % 3);  // they end at different rounds
+                q->options.stop_at_eos = false;
+                q->options.budget = {3, 0};
+                q->drafter = name;
+                alone.push_back(
+                    SpeculativeDecoder(m, create_drafter(name, {}, m).get()).run(q->prompt, q->options));
+                reqs.push_back(std::move(q));
+            }
+            for (const auto& q : reqs) ASSERT_TRUE(engine.submit(q));  // together: they overlap
+            for (std::size_t i = 0; i < reqs.size(); ++i) {
+                std::unique_lock<std::mutex> lock(reqs[i]->mu);
+                reqs[i]->cv.wait(lock, [&] { return reqs[i]->done; });
+                ASSERT_EQ(reqs[i]->error, "");
+                EXPECT_EQ(reqs[i]->result.tokens, alone[i].tokens) << name << " request " << i;
+                EXPECT_EQ(reqs[i]->text, alone[i].text);
+            }
+            const auto metrics = engine.metrics();
+            EXPECT_EQ(metrics.requests_finished, static_cast<std::int64_t>(texts.size()));
+            EXPECT_EQ(metrics.overlapped,
+                      mode == Overlap::On && tbb::this_task_arena::max_concurrency() >= 2);
+        }
+}
+
 // t(M) is measured for every M, positive and finite; the cached curve is read back as it was written (a
 // fresh measurement would differ in its timings), and an unreadable cache file is measured again.
 TEST(CostModel, MeasuresEverySizeAndCachesTheCurve) {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "runtime/batch_decoder.hpp"
+#include "runtime/engine.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "tools/ternspec/commands.hpp"
@@ -188,8 +188,9 @@ std::vector<Request> gather_requests(const Args& args, const Qwen3Model& model, 
     return reqs;
 }
 
-// Slots as a server has them: slot s serves the s-th good request of each group, and its drafter keeps
-// what it learned.
+// --parallel N: the engine the server runs, with N slots: requests join as slots free (continuous
+// batching), each slot's drafter a sibling of one (so what one request taught the suffix drafter serves the
+// next).
 void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
                         const std::string& drafter_name, const DrafterOptions& dopt, int parallel,
                         DecodeOptions opt, std::vector<Request>& reqs) {
@@ -197,18 +198,32 @@ void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model
     const auto ov = args.str("overlap");
     if (ov != "auto" && ov != "on" && ov != "off")
         throw InputError("--overlap is auto, on or off, not " + ov);
-    const Overlap overlap = ov == "on" ? Overlap::On : ov == "off" ? Overlap::Off : Overlap::Auto;
-    std::vector<std::unique_ptr<Drafter>> slots;
-    for (int s = 0; s < parallel; ++s) slots.push_back(create_drafter(drafter_name, dopt, model));
-    std::vector<Request*> good;
-    for (auto& r : reqs)
-        if (r.error.empty()) good.push_back(&r);
-    for (std::size_t first = 0; first < good.size(); first += static_cast<std::size_t>(parallel)) {
-        std::vector<BatchRequest> batch;
-        const auto end = std::min(good.size(), first + static_cast<std::size_t>(parallel));
-        for (std::size_t i = first; i < end; ++i) batch.push_back({good[i]->ids, slots[i - first].get()});
-        auto rs = decode_batch(model, batch, opt, overlap);
-        for (std::size_t k = 0; k < rs.size(); ++k) good[first + k]->result = std::move(rs[k]);
+    EngineCoreOptions eo;
+    eo.slots = parallel;
+    eo.max_queue = static_cast<int>(reqs.size());
+    eo.overlap = ov == "on" ? Overlap::On : ov == "off" ? Overlap::Off : Overlap::Auto;
+    if (drafter_name != "none") {
+        eo.loaded[drafter_name] = create_drafter(drafter_name, dopt, model);
+        eo.drafters[drafter_name] = dopt;
+    }
+    EngineCore engine(model, std::move(eo));
+    std::vector<std::pair<Request*, std::shared_ptr<EngineRequest>>> jobs;
+    for (auto& r : reqs) {
+        if (!r.error.empty()) continue;
+        auto q = std::make_shared<EngineRequest>();
+        q->prompt = r.ids;
+        q->options = opt;
+        q->drafter = drafter_name;
+        engine.submit(q);  // the queue holds every request
+        jobs.emplace_back(&r, std::move(q));
+    }
+    for (auto& [r, q] : jobs) {
+        std::unique_lock<std::mutex> lock(q->mu);
+        q->cv.wait(lock, [&] { return q->done; });
+        if (q->error.empty())
+            r->result = std::move(q->result);
+        else
+            r->error = q->error;
     }
 }
 
