@@ -1,4 +1,5 @@
-# The layers, lowest first: target -> verify -> drafters -> runtime make the library; include/ternspec is its
+# The layers, lowest first: text -> chat -> target -> verify -> drafters -> runtime make the library (text:
+# UTF-8 helpers; chat: chat templates, generic, needing no model); include/ternspec is its
 # public face; bench/ and tools/ sit above. Checked before anything compiles, naming the file and line:
 #  - a library file includes its own layer and the ones below, never one above, nor bench/ or tools/;
 #  - a public header (include/) and an example (examples/) include only "ternspec/..." and system headers;
@@ -8,14 +9,14 @@
 #    shrink, and a listed include that is gone must leave the list, so it cannot grow back unnoticed).
 # Every include form counts: "..." and <...>, with any spacing after the '#'.
 # Run as: cmake -DROOT=<source dir> -P check_layers.cmake
-set(library target verify drafters runtime)
+set(library text chat target verify drafters runtime)
 set(failed "")
 set(include_regex "^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]+)[>\"]")
 
 # The project folder an included path names ("" for anything else: system and third-party headers).
 function(project_folder path out)
   set(folder "")
-  foreach(f target verify drafters runtime tools bench include)
+  foreach(f text chat target verify drafters runtime tools bench include)
     if(path MATCHES "^${f}/")
       set(folder ${f})
     endif()
@@ -38,7 +39,7 @@ endfunction()
 file(STRINGS ${ROOT}/cmake/tools_internal_includes.txt allowed REGEX "^[^#]")
 set(used_allowances "")
 
-file(GLOB_RECURSE sources ${ROOT}/target/*.[ch]pp ${ROOT}/verify/*.[ch]pp ${ROOT}/drafters/*.[ch]pp
+file(GLOB_RECURSE sources ${ROOT}/text/*.[ch]pp ${ROOT}/chat/*.[ch]pp ${ROOT}/target/*.[ch]pp ${ROOT}/verify/*.[ch]pp ${ROOT}/drafters/*.[ch]pp
      ${ROOT}/runtime/*.[ch]pp ${ROOT}/include/*.h ${ROOT}/include/*.hpp ${ROOT}/examples/*.c
      ${ROOT}/examples/*.cpp ${ROOT}/bench/*.[ch]pp ${ROOT}/tools/*.[ch]pp)
 foreach(f ${sources})

@@ -2,9 +2,9 @@
 #include <tbb/task_arena.h>
 
 #include "runtime/batch_decoder.hpp"
-#include "runtime/chat/chat_template.hpp"
 #include "runtime/cost_model.hpp"
 #include "runtime/engine.hpp"
+#include "runtime/model_chat_template.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "ternspec/ternspec.hpp"

@@ -8,9 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/chat/chat_template.hpp"
-#include "runtime/chat/jinja_interpreter.hpp"
-#include "runtime/chat/literal_content.hpp"
+#include "chat/chat_template.hpp"
+#include "chat/jinja_interpreter.hpp"
+#include "runtime/literal_content.hpp"
+#include "runtime/model_chat_template.hpp"
 #include "support/test_models.hpp"
 #include "target/model/model_files.hpp"
 

@@ -10,8 +10,8 @@
 #include "target/formats/gguf.hpp"
 #include "target/tokenizer/regex_splitter.hpp"
 #include "target/tokenizer/tokenizer.hpp"
-#include "target/tokenizer/utf8.hpp"
 #include "tests/support/test_models.hpp"
+#include "text/utf8.hpp"
 
 using namespace ternspec;
 namespace fs = std::filesystem;

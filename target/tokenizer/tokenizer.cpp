@@ -11,8 +11,8 @@
 #include "target/io/file_errors.hpp"
 #include "target/io/json_fields.hpp"
 #include "target/io/mapped_file.hpp"
-#include "target/tokenizer/utf8.hpp"
 #include "ternspec/error.hpp"
+#include "text/utf8.hpp"
 
 namespace ternspec {
 namespace {

@@ -3,7 +3,7 @@
 // unbounded memory.
 #include <string>
 
-#include "runtime/chat/chat_template.hpp"
+#include "chat/chat_template.hpp"
 #include "ternspec/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

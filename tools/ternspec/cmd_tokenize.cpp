@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "target/tokenizer/utf8.hpp"
 #include "ternspec/error.hpp"
+#include "text/utf8.hpp"
 #include "tools/ternspec/args.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"

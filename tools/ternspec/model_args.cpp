@@ -14,8 +14,8 @@
 #include "runtime/speculative_decoder.hpp"
 #include "target/formats/gguf.hpp"
 #include "target/io/mapped_file.hpp"
-#include "target/tokenizer/utf8.hpp"
 #include "ternspec/error.hpp"
+#include "text/utf8.hpp"
 
 namespace ternspec::cli {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "drafters/drafter.hpp"
-#include "runtime/chat/chat_template.hpp"
 #include "runtime/cost_model.hpp"
+#include "runtime/model_chat_template.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/tokenizer/tokenizer.hpp"
 #include "ternspec/error.hpp"

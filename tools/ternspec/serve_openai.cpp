@@ -4,7 +4,7 @@
 #include <limits>
 #include <set>
 
-#include "runtime/chat/literal_content.hpp"
+#include "runtime/literal_content.hpp"
 #include "target/model/qwen3_model.hpp"
 
 namespace ternspec::cli {

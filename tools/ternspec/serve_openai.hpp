@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "runtime/chat/chat_template.hpp"
+#include "chat/chat_template.hpp"
 #include "runtime/engine.hpp"
 
 namespace ternspec::cli {

@@ -4,8 +4,8 @@
 // implemented fails with an error naming it and the line, never with a silently different prompt.
 #include <string>
 
-#include "runtime/chat/jinja_syntax.hpp"
-#include "runtime/chat/jinja_value.hpp"
+#include "chat/jinja_syntax.hpp"
+#include "chat/jinja_value.hpp"
 
 namespace ternspec::jinja {
 

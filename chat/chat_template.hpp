@@ -1,13 +1,14 @@
 #pragma once
 // A model's chat template (tokenizer_config.json `chat_template`, chat_template.jinja, or GGUF
 // `tokenizer.chat_template`) turned into the prompt text for a conversation, as transformers'
-// apply_chat_template would. A model without one gets Qwen3's ChatML turns, said in `source()`.
+// apply_chat_template would. A model without one gets Qwen3's ChatML turns, said in `source()`. Generic: its
+// own library (ternspec_chat), needing neither a model nor a tokenizer (runtime/model_chat_template.hpp
+// ties a template to a model).
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
-#include "runtime/chat/jinja_syntax.hpp"
-#include "target/model/qwen3_model.hpp"
+#include "chat/jinja_syntax.hpp"
 
 namespace ternspec {
 
@@ -39,15 +40,6 @@ class ChatTemplate {
     std::string bos_, eos_, origin_;
     jinja::Body program_;
 };
-
-// The model's own template (or `source_override`, e.g. --chat-template-file), with its end-of-sequence
-// token text as `eos_token`.
-ChatTemplate model_chat_template(const Qwen3Model& model, const std::string& source_override = {},
-                                 const std::string& override_origin = {});
-// The same from a template's text and its tokenizer, without loading the weights.
-ChatTemplate model_chat_template(const std::string& model_source, const Tokenizer& tokenizer,
-                                 const std::string& source_override = {},
-                                 const std::string& override_origin = {});
 
 // One user turn (after a system turn when `system` is not empty), rendered with the generation prompt.
 std::string single_turn_prompt(const ChatTemplate& chat, const std::string& user,

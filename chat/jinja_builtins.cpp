@@ -1,4 +1,4 @@
-#include "runtime/chat/jinja_builtins.hpp"
+#include "chat/jinja_builtins.hpp"
 
 #include <utf8proc.h>
 

@@ -1,4 +1,4 @@
-#include "target/tokenizer/utf8.hpp"
+#include "text/utf8.hpp"
 
 namespace ternspec {
 namespace {

@@ -1,8 +1,8 @@
 // Recursive descent over the tokens, with Jinja's operator precedence (lowest first): conditional
 // expression, or, and, not, comparisons and `in`, + -, ~, * / // %, **, unary minus, then postfix
 // (attribute, index, slice, call), filters and tests.
-#include "runtime/chat/jinja_lexer.hpp"
-#include "runtime/chat/jinja_syntax.hpp"
+#include "chat/jinja_lexer.hpp"
+#include "chat/jinja_syntax.hpp"
 #include "ternspec/error.hpp"
 
 namespace ternspec::jinja {

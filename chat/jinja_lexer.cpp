@@ -1,9 +1,9 @@
-#include "runtime/chat/jinja_lexer.hpp"
+#include "chat/jinja_lexer.hpp"
 
 #include <regex>
 
-#include "target/tokenizer/utf8.hpp"
 #include "ternspec/error.hpp"
+#include "text/utf8.hpp"
 
 namespace ternspec::jinja {
 

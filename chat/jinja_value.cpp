@@ -1,4 +1,4 @@
-#include "runtime/chat/jinja_value.hpp"
+#include "chat/jinja_value.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "runtime/chat/literal_content.hpp"
+#include "runtime/literal_content.hpp"
 
 #include "ternspec/error.hpp"
 

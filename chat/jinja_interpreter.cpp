@@ -1,9 +1,9 @@
-#include "runtime/chat/jinja_interpreter.hpp"
+#include "chat/jinja_interpreter.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/chat/jinja_builtins.hpp"
+#include "chat/jinja_builtins.hpp"
 
 namespace ternspec::jinja {
 

@@ -1,6 +1,6 @@
-#include "runtime/chat/chat_template.hpp"
+#include "chat/chat_template.hpp"
 
-#include "runtime/chat/jinja_interpreter.hpp"
+#include "chat/jinja_interpreter.hpp"
 
 namespace ternspec {
 
@@ -52,18 +52,6 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const C
         if (origin_.empty()) throw;
         throw InputError(origin_ + ": " + e.what());
     }
-}
-
-ChatTemplate model_chat_template(const std::string& model_source, const Tokenizer& tok,
-                                 const std::string& source_override, const std::string& override_origin) {
-    const std::string eos = tok.eos_id() ? tok.piece(*tok.eos_id()) : std::string();
-    if (!source_override.empty()) return ChatTemplate(source_override, "", eos, override_origin);
-    return ChatTemplate(model_source, "", eos, "the model's chat template");
-}
-
-ChatTemplate model_chat_template(const Qwen3Model& model, const std::string& source_override,
-                                 const std::string& override_origin) {
-    return model_chat_template(model.chat_template(), model.tokenizer(), source_override, override_origin);
 }
 
 std::string single_turn_prompt(const ChatTemplate& chat, const std::string& user, const std::string& system,

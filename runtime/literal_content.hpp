@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/chat/chat_template.hpp"
+#include "chat/chat_template.hpp"
 #include "target/tokenizer/tokenizer.hpp"
 
 namespace ternspec {

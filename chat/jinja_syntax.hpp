@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/chat/jinja_value.hpp"
+#include "chat/jinja_value.hpp"
 
 namespace ternspec::jinja {
 

@@ -3,7 +3,7 @@
 // (namespace, range, raise_exception, strftime_now). Unknown names are errors naming them.
 #include <string>
 
-#include "runtime/chat/jinja_value.hpp"
+#include "chat/jinja_value.hpp"
 
 namespace ternspec::jinja {
 
