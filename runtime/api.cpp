@@ -168,6 +168,7 @@ Result to_result(DecodeResult&& r) {
     out.stop_reason = stop_reason_name(r.stop_reason);
     const auto& s = r.stats;
     out.stats.prompt_tokens = s.prompt_tokens;
+    out.stats.cached_prompt_tokens = s.cached_prompt_tokens;
     out.stats.emitted = s.emitted;
     out.stats.target_forwards = s.target_forwards;
     out.stats.drafted = s.drafted;
@@ -284,6 +285,7 @@ Engine::Engine(const Model& model, const EngineOptions& options) : impl_(std::ma
     o.max_queue = options.max_queue;
     o.cost_key = cost_key(impl_->model->path, *impl_->model->model);
     o.arena = impl_->model->arena.get();
+    o.prefix_cache_bytes = options.prefix_cache_bytes;
     for (const auto& d : options.drafters) {
         if (d.drafter == "none") throw InputError("EngineOptions::drafters: \"none\" needs no entry");
         if (impl_->drafters.count(d.drafter))

@@ -122,6 +122,7 @@ ternspec_stats stats_of(const ternspec::Result& r) {
     c.n_histogram = copy_capped(st.accepted_length_histogram, c.accepted_length_histogram);
     c.n_conditional = copy_capped(st.conditional_acceptance, c.conditional_acceptance);
     c.stop_reason = static_stop_reason(r.stop_reason);
+    c.cached_prompt_tokens = st.cached_prompt_tokens;
     return c;
 }
 
@@ -323,7 +324,7 @@ int ternspec_chat_prompt_messages(const ternspec_model* model, const ternspec_ch
 }
 
 void ternspec_engine_options_init(ternspec_engine_options* o) {
-    if (o) *o = {4, 64, nullptr, 0};
+    if (o) *o = {4, 64, nullptr, 0, 0};
 }
 
 int ternspec_engine_create(ternspec_model* model, const ternspec_engine_options* options,
@@ -340,6 +341,7 @@ int ternspec_engine_create(ternspec_model* model, const ternspec_engine_options*
         ternspec::EngineOptions e;
         e.slots = o.slots;
         e.max_queue = o.max_queue;
+        e.prefix_cache_bytes = o.prefix_cache_bytes;
         for (int i = 0; i < o.n_drafters; ++i) {
             const auto& spec = o.drafters[i];
             if (!spec.drafter)

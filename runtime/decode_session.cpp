@@ -73,6 +73,26 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
     t0_ = now();
 }
 
+void DecodeSession::reuse_prefix(const KvCache& src, int rows) {
+    if (prefilled_ || cache_.size() != 0) throw Error("DecodeSession::reuse_prefix after the prefill began");
+    if (!layers_.empty())
+        throw Error(
+            "DecodeSession::reuse_prefix: the drafter reads the target's hidden states of every prompt row");
+    if (rows <= 0 || rows >= static_cast<int>(prompt_.size()))
+        throw Error("DecodeSession::reuse_prefix: " + std::to_string(rows) + " rows of a prompt of " +
+                    std::to_string(prompt_.size()));
+    cache_.copy_prefix_from(src, rows);
+    reused_ = rows;
+    res_.stats.cached_prompt_tokens = rows;
+}
+
+std::vector<std::int32_t> DecodeSession::cached_tokens() const {
+    std::vector<std::int32_t> all = prompt_;
+    all.insert(all.end(), res_.tokens.begin(), res_.tokens.end());
+    all.resize(std::min(all.size(), static_cast<std::size_t>(cache_.size())));
+    return all;
+}
+
 template <typename F>
 double DecodeSession::timed_drafter_call(F&& call) {
     const double td = now();
@@ -126,11 +146,13 @@ const ForwardInput& DecodeSession::next_input() {
     input_ = ForwardInput{};
     input_.hidden_layers = layers_;
     if (!prefilled_) {
-        pos_.resize(prompt_.size());
-        std::iota(pos_.begin(), pos_.end(), 0);
-        input_.tokens = prompt_;
+        // The prompt after what a prefix cache supplied.
+        pos_.resize(prompt_.size() - static_cast<std::size_t>(reused_));
+        std::iota(pos_.begin(), pos_.end(), reused_);
+        toks_.assign(prompt_.begin() + reused_, prompt_.end());
+        input_.tokens = toks_;
         input_.positions = pos_;
-        input_.logit_rows = {static_cast<std::int32_t>(prompt_.size()) - 1};
+        input_.logit_rows = {static_cast<std::int32_t>(toks_.size()) - 1};
         return input_;
     }
     // Draft, capped by the context left and the tokens still wanted.

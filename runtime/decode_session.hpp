@@ -19,6 +19,14 @@ class DecodeSession {
                   std::span<const std::int32_t> prompt, const DecodeOptions& options);
     bool done() const { return done_; }
     KvCache& cache() { return cache_; }
+    // Before the first next_input: the prompt's first `rows` tokens come from `src` (a prefix cache hit)
+    // and only the rest is prefilled. Refused for drafters that read the target's hidden states (they need
+    // every prompt row's) and for rows that leave no prompt token to compute.
+    void reuse_prefix(const KvCache& src, int rows);
+    // Before finish(): the tokens whose keys and values the cache holds (prompt and output, in order);
+    // after it, the cache itself, for a prefix cache.
+    std::vector<std::int32_t> cached_tokens() const;
+    KvCache take_cache() { return std::move(cache_); }
     const ForwardInput& next_input();
     void consume(const ForwardOutput& out);
     // Called once, when done(): the output, its text and statistics.
@@ -52,6 +60,7 @@ class DecodeSession {
     DecodeResult res_;
     std::vector<std::int32_t> prompt_, context_;
     bool prefilled_ = false, done_ = false, drafted_once_ = false;
+    int reused_ = 0;  // prompt tokens taken from a prefix cache
     std::int32_t pending_ = -1;
     double t0_ = 0, t_sent_ = 0, round_draft_s_ = 0;
     // The round in flight.

@@ -29,6 +29,7 @@ EngineCore::EngineCore(std::shared_ptr<const Qwen3Model> model, EngineCoreOption
         idle_[name].push_back(std::move(d));
     }
     opt_.loaded.clear();
+    if (opt_.prefix_cache_bytes > 0) prefix_ = std::make_unique<PrefixCache>(opt_.prefix_cache_bytes);
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -148,8 +149,15 @@ void EngineCore::admit(std::vector<Running>& running, std::size_t others) {
                 q->cv.notify_all();
                 return go && !q->cancelled.load();
             };
-            r.session = std::make_unique<DecodeSession>(
-                model_, req->own_drafter ? req->own_drafter : r.drafter.get(), req->prompt, o);
+            Drafter* drafter = req->own_drafter ? req->own_drafter : r.drafter.get();
+            r.session = std::make_unique<DecodeSession>(model_, drafter, req->prompt, o);
+            if (prefix_ && (!drafter || drafter->hidden_layers().empty())) {
+                const auto hit = prefix_->lookup(req->prompt);
+                if (hit.rows > 0) r.session->reuse_prefix(*hit.cache, hit.rows);
+                std::lock_guard<std::mutex> lock(mu_);
+                metrics_.prefix_queries += static_cast<std::int64_t>(req->prompt.size());
+                metrics_.prefix_hits += hit.rows;
+            }
         } catch (const InputError& e) {
             finish(r, nullptr, e.what(), true);
             continue;
@@ -166,14 +174,30 @@ void EngineCore::leave(std::vector<Running>& running) {
         auto& r = running[i];
         const bool gone = r.request->cancelled.load();
         if (r.session->done() || gone) {
+            auto tokens = prefix_ ? r.session->cached_tokens() : std::vector<std::int32_t>{};
             auto res = r.session->finish();
             if (gone && res.stop_reason == StopReason::None) res.stop_reason = StopReason::Cancelled;
+            if (prefix_) keep_prefix(*r.session, std::move(tokens));
             finish(r, &res);
             running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
             continue;
         }
         ++i;
     }
+}
+
+void EngineCore::keep_prefix(DecodeSession& session, std::vector<std::int32_t> tokens) {
+    KvCache cache = session.take_cache();
+    // Rows past the output (accepted draft tokens after a stop string) are dropped; a recurrent state
+    // cannot drop them, so such a cache is not kept.
+    if (cache.size() != static_cast<int>(tokens.size())) {
+        if (cache.recurrent_layers() > 0) return;
+        cache.truncate(static_cast<int>(tokens.size()));
+    }
+    prefix_->insert(std::move(tokens), std::move(cache));
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_.prefix_bytes = prefix_->bytes();
+    metrics_.prefix_entries = prefix_->entries();
 }
 
 void EngineCore::fail_all(std::vector<Running>& running, const std::string& error) {

@@ -20,9 +20,12 @@
 #include <vector>
 
 #include "drafters/drafter.hpp"
+#include "runtime/prefix_cache.hpp"
 #include "runtime/speculative_decoder.hpp"
 
 namespace ternspec {
+
+class DecodeSession;
 
 // One request as the engine and whoever waits for it share it.
 struct EngineRequest {
@@ -69,6 +72,9 @@ struct EngineCoreOptions {
     // Where the rounds run: a model loaded with its own thread count has its arena; null: TBB's default.
     tbb::task_arena* arena = nullptr;
     Overlap overlap = Overlap::Off;
+    // Prefix cache (prefix_cache.hpp): finished requests' caches kept for requests that share their first
+    // tokens, up to this many bytes; 0: off. Not used by drafters that read the target's hidden states.
+    std::size_t prefix_cache_bytes = 0;
 };
 
 class EngineCore {
@@ -88,7 +94,11 @@ class EngineCore {
     struct Metrics {
         std::int64_t requests_finished = 0, requests_failed = 0, requests_cancelled = 0, rounds = 0;
         std::size_t queued = 0, running = 0;
-        bool overlapped = false;                         // whether the two-half schedule ran
+        bool overlapped = false;  // whether the two-half schedule ran
+        // Prefix cache: prompt tokens looked up and found (vLLM's prefix_cache_queries and _hits), and
+        // what the store holds.
+        std::int64_t prefix_queries = 0, prefix_hits = 0;
+        std::size_t prefix_bytes = 0, prefix_entries = 0;
         std::map<std::string, DecodeStats> per_drafter;  // merged statistics of finished requests
     };
     Metrics metrics() const;
@@ -110,6 +120,8 @@ class EngineCore {
     // Finished and cancelled requests leave `running` (none may have a round in flight).
     void leave(std::vector<Running>& running);
     void fail_all(std::vector<Running>& running, const std::string& error);
+    // A finished session's cache into the prefix cache; `tokens`: its cached_tokens() before finish().
+    void keep_prefix(DecodeSession& session, std::vector<std::int32_t> tokens);
     // Hands the request its end (and the drafter back to the idle pool).
     void finish(Running& r, DecodeResult* result, const std::string& error = {}, bool input_error = false);
     std::unique_ptr<Drafter> take_drafter(const std::string& name);
@@ -129,6 +141,7 @@ class EngineCore {
     std::map<std::string, std::unique_ptr<Drafter>> prototypes_;  // never decodes; its siblings do
     // k = auto: one controller per drafter and longest draft, shared by its requests so it keeps learning.
     std::map<std::pair<std::string, int>, std::shared_ptr<DraftLengthController>> controllers_;
+    std::unique_ptr<PrefixCache> prefix_;  // used by the engine's thread alone
     std::thread thread_;
 };
 

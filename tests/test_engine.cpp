@@ -242,3 +242,77 @@ TEST(Engine, KAutoSessionsAndStopStringsStayLossless) {
     EXPECT_EQ(cut.text, plain.text.substr(0, plain.text.find(stop)));
     EXPECT_EQ(streamed, cut.text);
 }
+
+namespace {
+
+// Requests sharing prefixes (one system prompt; a chat's next turn that extends the previous turn's prompt
+// and answer, as token ids: a re-tokenised answer need not match the generated tokens) served by an engine
+// with a prefix cache: every output equals the Session's alone, and later requests read their shared tokens
+// from the cache.
+void expect_prefix_cache_lossless(const std::string& path, bool hybrid) {
+    const auto model = Model::load(path);
+    const std::string system = "# utilities for reading and writing files\nimport os\nimport sys\n\n";
+    std::vector<std::vector<std::int32_t>> prompts = {model.encode(system + "def read(path):\n"),
+                                                      model.encode(system + "def write(path, text):\n"),
+                                                      model.encode(system + "def read(path):\n")};
+    DraftOptions none, suffix;
+    suffix.drafter = "suffix";
+    GenerateOptions g;
+    g.max_new_tokens = 24;
+    g.stop_at_eos = false;
+    const auto more = model.encode("\n\ndef main():\n");
+    for (const bool sampled : {false, true}) {
+        SCOPED_TRACE(sampled ? "sampled" : "greedy");
+        g.sampling.temperature = sampled ? 0.8f : 0.0f;
+        g.sampling.seed = 11;
+        EngineOptions eo;
+        eo.slots = 1;  // one at a time, so each request finds what the previous ones left
+        eo.drafters = {suffix};
+        eo.prefix_cache_bytes = 64 << 20;
+        Engine engine(model, eo);
+        std::vector<std::int64_t> cached;
+        std::vector<std::int32_t> answer;
+        prompts.resize(3);
+        for (std::size_t i = 0; i < 4; ++i) {
+            if (i == 3) {  // the first request's next turn: its prompt, its answer, more text
+                prompts.push_back(prompts[0]);
+                prompts[3].insert(prompts[3].end(), answer.begin(), answer.end());
+                prompts[3].insert(prompts[3].end(), more.begin(), more.end());
+            }
+            RequestOptions ro;
+            ro.generate = g;
+            // Sampled: no drafter, so the seed fixes the text (with one, it fixes the distribution).
+            ro.draft.drafter = i % 2 && !sampled ? "suffix" : "none";
+            const auto r = engine.submit_tokens(prompts[i], ro).wait();
+            const auto alone = Session(model, none).generate_tokens(prompts[i], g);
+            EXPECT_EQ(r.tokens, alone.tokens) << "request " << i;
+            if (i == 0) answer = r.tokens;
+            cached.push_back(r.stats.cached_prompt_tokens);
+        }
+        // The first request found nothing; the next turn reuses all of the first request's prompt and answer
+        // but the answer's last token (never fed to the model, so computed with the new text).
+        EXPECT_EQ(cached[0], 0);
+        EXPECT_EQ(cached[3], static_cast<std::int64_t>(prompts[0].size() + answer.size() - 1));
+        if (!hybrid) {
+            // Attention targets reuse any shared prefix: the system prompt, the repeated prompt but its last
+            // token. A hybrid target's state sits at an entry's end, which neither of these extends.
+            EXPECT_GT(cached[1], 0);
+            EXPECT_EQ(cached[2], static_cast<std::int64_t>(prompts[2].size()) - 1);
+        } else {
+            EXPECT_EQ(cached[1], 0);
+        }
+    }
+}
+
+}  // namespace
+
+TEST(Engine, PrefixCacheIsLosslessAndReusesSharedPrefixes) {
+    const auto path = fixtures::shipped_model();
+    ASSERT_FALSE(path.empty()) << "models/tern-pystd-7m is missing from the checkout";
+    expect_prefix_cache_lossless(path, false);
+}
+
+TEST(Engine, PrefixCacheOnAHybridTargetRestoresTheRecurrentState) {
+    const std::string path = std::string(TERNSPEC_SOURCE_DIR) + "/models/tern-pystd-hybrid";
+    expect_prefix_cache_lossless(path, true);
+}

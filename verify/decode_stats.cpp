@@ -27,6 +27,7 @@ void DecodeStats::record_round(int draft_depth, int draft_nodes, int accepted_le
 
 void DecodeStats::merge(const DecodeStats& o) {
     prompt_tokens += o.prompt_tokens;
+    cached_prompt_tokens += o.cached_prompt_tokens;
     emitted += o.emitted;
     round_emitted += o.round_emitted;
     target_forwards += o.target_forwards;
@@ -69,6 +70,7 @@ nlohmann::json DecodeStats::to_json() const {
     const double decode_s = t_total - t_prefill;
     return {
         {"prompt_tokens", prompt_tokens},
+        {"cached_prompt_tokens", cached_prompt_tokens},
         {"emitted", emitted},
         {"round_emitted", round_emitted},
         {"target_forwards", target_forwards},

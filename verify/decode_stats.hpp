@@ -9,7 +9,8 @@ namespace ternspec {
 
 struct DecodeStats {
     std::int64_t prompt_tokens = 0;
-    std::int64_t emitted = 0;          // output tokens
+    std::int64_t cached_prompt_tokens = 0;  // of them, read from the prefix cache instead of computed
+    std::int64_t emitted = 0;               // output tokens
     std::int64_t round_emitted = 0;    // output tokens emitted by verification rounds (not by the prefill)
     std::int64_t target_forwards = 0;  // after prefill
     std::int64_t drafted = 0;          // draft nodes sent to the target

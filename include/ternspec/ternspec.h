@@ -69,7 +69,8 @@ typedef struct {
     /* conditional_acceptance[i]: share of drafts accepted through depth i whose depth i + 1 was accepted */
     int n_conditional;
     double conditional_acceptance[TERNSPEC_MAX_DRAFT];
-    const char* stop_reason; /* "eos", "stop", "length", "context" or "cancelled" (a static string) */
+    const char* stop_reason;      /* "eos", "stop", "length", "context" or "cancelled" (a static string) */
+    int64_t cached_prompt_tokens; /* prompt tokens read from an engine's prefix cache */
 } ternspec_stats;
 
 typedef struct {
@@ -159,6 +160,7 @@ typedef struct {
     int max_queue;                         /* requests waiting beyond the slots; default 64 */
     const ternspec_drafter_spec* drafters; /* the drafters requests may choose; default none */
     int n_drafters;
+    size_t prefix_cache_bytes; /* prefix cache budget (see EngineOptions in ternspec.hpp); 0 (default): off */
 } ternspec_engine_options;
 
 typedef struct {

@@ -96,7 +96,8 @@ struct GenerateOptions {
 
 struct Statistics {
     std::int64_t prompt_tokens = 0, emitted = 0, target_forwards = 0, drafted = 0, accepted = 0;
-    double acceptance_rate = 0, tau = 0;  // tau: tokens per target forward, bonus included
+    std::int64_t cached_prompt_tokens = 0;  // prompt tokens read from an engine's prefix cache
+    double acceptance_rate = 0, tau = 0;    // tau: tokens per target forward, bonus included
     std::vector<double>
         per_position_acceptance;                 // [d]: accepted at depth d + 1 / drafts reaching it (vLLM's)
     std::vector<double> conditional_acceptance;  // [d]: accepted at depth d + 1 / drafts accepted to depth d
@@ -175,6 +176,12 @@ struct EngineOptions {
     // The drafters requests may choose, with their weights and options (drafter, draft_model, extra; k and
     // tree_nodes are per request). Each is created now, so a bad weight file fails here.
     std::vector<DraftOptions> drafters;
+    // Prefix cache: finished requests' keys and values (and a hybrid target's recurrent state) kept for
+    // requests that start with the same tokens, up to this many bytes; 0: off. Outputs do not change; the
+    // tokens read from it show in Statistics::cached_prompt_tokens. Hybrid targets reuse an entry only
+    // when the prompt extends all of it (the state exists at its end); drafters that read the target's
+    // hidden states (eagle, mtp) compute every prompt row.
+    std::size_t prefix_cache_bytes = 0;
 };
 
 // What one engine request asks for. draft.drafter names one of EngineOptions::drafters (or "none");

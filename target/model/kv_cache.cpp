@@ -50,6 +50,32 @@ void KvCache::grow_to(int rows) {
     allocated_ = target;
 }
 
+std::size_t KvCache::total_bytes() const {
+    return data_.size() + recurrent_.bytes();
+}
+
+void KvCache::copy_prefix_from(const KvCache& src, int rows) {
+    if (size_ != 0) throw Error("KvCache::copy_prefix_from: the cache already holds rows");
+    if (src.layers_ != layers_ || src.kv_heads_ != kv_heads_ || src.head_dim_ != head_dim_ ||
+        src.type_ != type_ || src.recurrent_layers() != recurrent_layers())
+        throw Error("KvCache::copy_prefix_from: caches of different shapes or types");
+    if (rows < 0 || rows > src.size_ || rows > capacity_)
+        throw Error("KvCache::copy_prefix_from: " + std::to_string(rows) + " rows of a cache of " +
+                    std::to_string(src.size_) + " into one of capacity " + std::to_string(capacity_));
+    if (!recurrent_.empty() && rows != src.size_)
+        throw Error("KvCache::copy_prefix_from: a recurrent state exists only at the source's end (" +
+                    std::to_string(src.size_) + " rows), not at " + std::to_string(rows));
+    if (rows > allocated_) grow_to(rows);
+    const std::size_t slice_bytes = static_cast<std::size_t>(head_dim_) * elem_;
+    const int planes = 2 * layers_ * kv_heads_;
+    for (int plane = 0; rows > 0 && plane < planes; ++plane)
+        std::memcpy(data_.data() + static_cast<std::size_t>(plane) * allocated_ * slice_bytes,
+                    src.data_.data() + static_cast<std::size_t>(plane) * src.allocated_ * slice_bytes,
+                    static_cast<std::size_t>(rows) * slice_bytes);
+    if (!recurrent_.empty()) recurrent_.assign(src.recurrent_);
+    size_ = rows;
+}
+
 void KvCache::store(int layer, int slot, const float* k, const float* v) {
     if (slot < 0 || slot >= capacity_)
         throw InputError("KV cache full: slot " + std::to_string(slot) + " past the capacity of " +

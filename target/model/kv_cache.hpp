@@ -40,7 +40,11 @@ class KvCache {
     // Of the last `count` committed rows, keep those at the given offsets (ascending) and drop the rest.
     void keep(int count, std::span<const int> offsets);
 
-    std::size_t bytes() const { return data_.size(); }  // allocated now
+    std::size_t bytes() const { return data_.size(); }  // keys and values allocated now
+    std::size_t total_bytes() const;                    // with the recurrent state's buffers
+    // This empty cache takes the first `rows` rows of `src` (same shape and type): a prefix cache hit. A
+    // hybrid target's recurrent state exists only at `src`'s end, so there `rows` must be src.size().
+    void copy_prefix_from(const KvCache& src, int rows);
 
     // A hybrid target's Gated DeltaNet state (recurrent_state.hpp). Rolling back (trim_by, truncate, keep)
     // reaches it too: within the last forward call by replaying the kept tokens' updates; truncate(0) starts

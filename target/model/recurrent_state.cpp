@@ -150,6 +150,25 @@ void RecurrentState::replay(std::span<const int> rows) {
     tree_ = false;
 }
 
+std::size_t RecurrentState::bytes() const {
+    std::size_t floats = 0;
+    for (const auto* group : {&state_[0], &state_[1], &conv_, &conv_start_, &journal_})
+        for (const auto& v : *group) floats += v.capacity();
+    return floats * sizeof(float);
+}
+
+void RecurrentState::assign(const RecurrentState& src) {
+    if (src.layers_ != layers_ || src.d_ != d_ || src.hk_ != hk_ || src.hv_ != hv_ ||
+        src.channels_ != channels_ || src.window_rows_ != window_rows_)
+        throw Error("RecurrentState::assign: states of different shapes");
+    for (int r = 0; r < layers_; ++r) state_[0][static_cast<std::size_t>(r)] = src.state(r);
+    conv_ = src.conv_;
+    base_ = 0;
+    ran_ = false;
+    tree_ = false;
+    call_tokens_ = 0;
+}
+
 void RecurrentState::reset() {
     for (auto& s : state_)
         for (auto& v : s) std::fill(v.begin(), v.end(), 0.0f);

@@ -23,6 +23,7 @@ class RecurrentState {
     explicit RecurrentState(const ModelConfig& cfg);
 
     int layers() const { return layers_; }
+    std::size_t bytes() const;  // the buffers held now
     bool empty() const { return layers_ == 0; }
 
     // A forward of `tokens` tokens begins: the current state becomes the committed one it starts from.
@@ -60,6 +61,8 @@ class RecurrentState {
     // same way.
     void keep_path(std::span<const int> rows);
     void reset();  // the zero state of an empty sequence
+    // This sequence's state becomes `src`'s current one (a prefix cache entry's), with no call to roll back.
+    void assign(const RecurrentState& src);
 
   private:
     int layers_, d_, hk_, hv_, channels_, window_rows_;

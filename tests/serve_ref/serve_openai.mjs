@@ -72,6 +72,17 @@ try {
     chatStreamed += chunk.choices[0]?.delta?.content ?? "";
   check(chatStreamed === chatWant, "streamed chat equals generate");
 
+  // The prefix cache (on by default): the same chat again reads its prompt from the cache but the last
+  // token, and answers the same; the next turn (the answer and a new message) reuses the first turn's tokens.
+  const again = await client.chat.completions.create({ model: "x", messages, max_tokens: 24, temperature: 0 });
+  check(again.choices[0].message.content === chatWant &&
+        again.usage.prompt_tokens_details?.cached_tokens === again.usage.prompt_tokens - 1,
+        `a repeated chat reads its prompt from the prefix cache (cached ${again.usage.prompt_tokens_details?.cached_tokens} of ${again.usage.prompt_tokens})`);
+  const turn2 = [...messages, { role: "assistant", content: chatWant }, { role: "user", content: "Another one." }];
+  const next = await client.chat.completions.create({ model: "x", messages: turn2, max_tokens: 8, temperature: 0 });
+  check(next.usage.prompt_tokens_details?.cached_tokens > 0,
+        `the next turn reuses the first (cached ${next.usage.prompt_tokens_details?.cached_tokens} of ${next.usage.prompt_tokens})`);
+
   // 16 concurrent streams, mixed drafters and draft lengths (k = auto for a quarter), each checked against
   // plain generate.
   const drafts = ["suffix", "ngram", "none"];

@@ -104,6 +104,9 @@ std::vector<Option> serve_options() {
                     "render chat requests with this Jinja template, not the model's", ""});
     opts.push_back({"parallel", 0, "N", "requests decoded together (slots)", "4", {"-np"}});
     opts.push_back({"max-queue", 0, "N", "requests waiting beyond the slots; more get HTTP 503", "64"});
+    opts.push_back(
+        {"cache-mb", 0, "MB",
+         "prefix cache: finished requests' KV kept for requests sharing their first tokens (0: off)", "256"});
     opts.push_back({"max-body", 0, "BYTES", "largest request body accepted (HTTP 413 beyond)", "1048576"});
     opts.push_back({"max-header-bytes", 0, "BYTES",
                     "largest request line and header fields together (HTTP 431 beyond)", "16384"});
@@ -320,6 +323,7 @@ int cmd_serve(int argc, char** argv) {
     EngineCoreOptions so;
     so.slots = slots;
     so.max_queue = max_queue;
+    so.prefix_cache_bytes = static_cast<std::size_t>(args.integer("cache-mb", 0, 1 << 20)) << 20;
     so.cost_key = cost_key(args.str("model"), *ctx.model);
     ctx.limits.default_drafter = args.str("draft");
     offer_drafters(args, ctx.model, ctx.limits.default_drafter, so);

@@ -411,6 +411,7 @@ json usage_of(const ServeJob& job) {
     return {{"prompt_tokens", job.prompt.size()},
             {"completion_tokens", job.completion_tokens},
             {"total_tokens", static_cast<std::int64_t>(job.prompt.size()) + job.completion_tokens},
+            {"prompt_tokens_details", {{"cached_tokens", job.result.stats.cached_prompt_tokens}}},
             {"drafted_tokens", job.result.stats.drafted},
             {"accepted_tokens", job.result.stats.accepted}};
 }
