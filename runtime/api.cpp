@@ -140,9 +140,15 @@ namespace {
 DecodeOptions decode_options(const GenerateOptions& options, const DraftOptions& draft) {
     DecodeOptions o;
     o.max_new_tokens = options.max_new_tokens;
-    o.sampling = {options.sampling.temperature,  options.sampling.top_k, options.sampling.top_p,
-                  options.sampling.min_p,        options.sampling.seed,  options.sampling.repeat_penalty,
-                  options.sampling.repeat_last_n};
+    o.sampling = {options.sampling.temperature,
+                  options.sampling.top_k,
+                  options.sampling.top_p,
+                  options.sampling.min_p,
+                  options.sampling.seed,
+                  options.sampling.repeat_penalty,
+                  options.sampling.repeat_last_n,
+                  options.sampling.presence_penalty,
+                  options.sampling.frequency_penalty};
     o.budget = {draft.k, draft.tree_nodes};
     o.draft_min = draft.draft_min;
     o.stop_at_eos = options.stop_at_eos;

@@ -87,7 +87,15 @@ const char* static_stop_reason(const std::string& r) {
 ternspec::GenerateOptions generate_options(const ternspec_generate_options& o) {
     ternspec::GenerateOptions g;
     g.max_new_tokens = o.max_new_tokens;
-    g.sampling = {o.temperature, o.top_k, o.top_p, o.min_p, o.seed, o.repeat_penalty, o.repeat_last_n};
+    g.sampling = {o.temperature,
+                  o.top_k,
+                  o.top_p,
+                  o.min_p,
+                  o.seed,
+                  o.repeat_penalty,
+                  o.repeat_last_n,
+                  o.presence_penalty,
+                  o.frequency_penalty};
     g.stop_at_eos = o.stop_at_eos != 0;
     g.context = o.context;
     if (o.n_stop < 0) throw ternspec::InputError("n_stop " + std::to_string(o.n_stop) + " is negative");
@@ -281,7 +289,7 @@ void ternspec_session_cancel(ternspec_session* session) {
 
 void ternspec_generate_options_init(ternspec_generate_options* o) {
     if (!o) return;
-    *o = {128, 0.0f, 0, 1.0f, 0.0f, 0, 1, 1.0f, 64, 0, nullptr, nullptr, 0, TERNSPEC_KV_F16};
+    *o = {128, 0.0f, 0, 1.0f, 0.0f, 0, 1, 1.0f, 64, 0, nullptr, nullptr, 0, TERNSPEC_KV_F16, 0.0f, 0.0f};
 }
 
 int ternspec_generate(ternspec_session* session, const char* prompt, const ternspec_generate_options* options,

@@ -184,6 +184,48 @@ TEST(Sampler, RepeatPenaltyFollowsLlamaCpp) {
     EXPECT_THROW(validate(sp), InputError);
 }
 
+// OpenAI's presence and frequency penalties as llama.cpp applies them: over the repeat_last_n window, a
+// token seen c times loses presence + c * frequency (after the repeat penalty's division); out of range is
+// an error naming the field.
+TEST(Sampler, PresenceAndFrequencyPenaltiesFollowLlamaCpp) {
+    std::vector<float> logits{2.0f, -1.0f, 0.5f, 3.0f, 0.0f};
+    SamplingParams sp;
+    sp.presence_penalty = 0.5f;
+    sp.frequency_penalty = 0.25f;
+    sp.repeat_last_n = 3;
+    const std::vector<std::int32_t> ctx{3, 0, 1, 1, 4};  // the last three: 1 twice, 4 once
+    ASSERT_TRUE(sp.penalized());
+    apply_repeat_penalty(logits.data(), 5, sp, ctx);
+    EXPECT_EQ(logits, (std::vector<float>{2.0f, -2.0f, 0.5f, 3.0f, -0.75f}));
+    sp.repeat_penalty = 2.0f;  // both: divide (or multiply), then subtract
+    logits = {2.0f, -1.0f, 0.5f, 3.0f, 1.0f};
+    apply_repeat_penalty(logits.data(), 5, sp, ctx);
+    EXPECT_EQ(logits, (std::vector<float>{2.0f, -3.0f, 0.5f, 3.0f, -0.25f}));
+    sp.presence_penalty = 2.5f;
+    EXPECT_THROW(validate(sp), InputError);
+    sp.presence_penalty = 0.0f;
+    sp.frequency_penalty = -3.0f;
+    EXPECT_THROW(validate(sp), InputError);
+}
+
+TEST(Lossless, GreedyWithPresenceAndFrequencyPenalties) {
+    auto m = Qwen3Model::load(
+        ModelFiles::open(fixtures::tiny_gguf("lossless_presence", TensorType::Q2_0_G128, 5)));
+    SamplingParams sp;
+    sp.presence_penalty = 0.8f;
+    sp.frequency_penalty = 0.6f;
+    sp.repeat_last_n = 16;
+    expect_lossless(m, 40, "presence 0.8, frequency 0.6 over 16", sp, false);
+    DecodeOptions o;
+    o.max_new_tokens = 40;
+    o.stop_at_eos = false;
+    const auto prompt = prompts(m->tokenizer())[1];
+    const auto without = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
+    o.sampling = sp;
+    EXPECT_NE(SpeculativeDecoder(m, nullptr).run(prompt, o).tokens, without)
+        << "the penalties changed nothing";
+}
+
 // The penalty at a draft node counts the draft tokens above it. Context ..., 4, root 5; draft A = 1 then
 // B = 2; every row prefers 1 slightly over 2. With the last two tokens penalised, the row after A sees
 // {5, 1}: 1 drops below 2, so B is the target's choice there (and would not be were A left out).

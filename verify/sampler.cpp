@@ -21,6 +21,10 @@ void validate(const SamplingParams& p) {
     if (!std::isfinite(p.repeat_penalty) || !(p.repeat_penalty > 0))
         bad("repeat_penalty", p.repeat_penalty, "> 0; 1 is off");
     if (p.repeat_last_n < -1) bad("repeat_last_n", p.repeat_last_n, ">= -1; -1 is the whole context");
+    if (!std::isfinite(p.presence_penalty) || p.presence_penalty < -2 || p.presence_penalty > 2)
+        bad("presence_penalty", p.presence_penalty, "-2 to 2; 0 is off");
+    if (!std::isfinite(p.frequency_penalty) || p.frequency_penalty < -2 || p.frequency_penalty > 2)
+        bad("frequency_penalty", p.frequency_penalty, "-2 to 2; 0 is off");
 }
 
 void apply_repeat_penalty(float* logits, int n, const SamplingParams& p,
@@ -31,11 +35,16 @@ void apply_repeat_penalty(float* logits, int n, const SamplingParams& p,
                                  : std::min(context.size(), static_cast<std::size_t>(p.repeat_last_n));
     std::vector<std::int32_t> seen(context.end() - static_cast<std::ptrdiff_t>(last), context.end());
     std::sort(seen.begin(), seen.end());
-    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-    for (const std::int32_t t : seen) {
+    for (std::size_t i = 0; i < seen.size();) {
+        const std::int32_t t = seen[i];
+        std::size_t j = i;
+        while (j < seen.size() && seen[j] == t) ++j;
+        const auto count = static_cast<float>(j - i);
+        i = j;
         if (t < 0 || t >= n) continue;
         float& l = logits[t];
-        l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
+        if (p.repeat_penalty != 1.0f) l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
+        l -= p.presence_penalty + count * p.frequency_penalty;
     }
 }
 

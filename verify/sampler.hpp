@@ -18,8 +18,15 @@ struct SamplingParams {
     // changes the target distribution itself, so verification applies it too, along each draft path.
     float repeat_penalty = 1.0f;
     int repeat_last_n = 64;
+    // OpenAI's presence and frequency penalties (-2 to 2; 0 is off) over the same window, as llama.cpp
+    // applies them: a token seen c times there loses presence_penalty + c * frequency_penalty of its logit.
+    float presence_penalty = 0.0f;
+    float frequency_penalty = 0.0f;
     bool greedy() const { return temperature <= 0.0f; }
-    bool penalized() const { return repeat_penalty != 1.0f && repeat_last_n != 0; }
+    bool penalized() const {
+        return (repeat_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f) &&
+               repeat_last_n != 0;
+    }
 };
 
 // InputError naming the parameter when one is out of range (temperature >= 0, top_k >= 0,
@@ -28,8 +35,9 @@ void validate(const SamplingParams& p);
 
 std::int32_t argmax(const float* logits, int n);  // ties go to the lowest id
 
-// Each distinct token of the last repeat_last_n of `context`: a positive logit divided by the penalty, any
-// other multiplied by it (llama.cpp's rule). Nothing when !p.penalized().
+// Each distinct token of the last repeat_last_n of `context`: a positive logit divided by the repeat
+// penalty, any other multiplied by it (llama.cpp's rule), then presence_penalty + count * frequency_penalty
+// subtracted. Nothing when !p.penalized().
 void apply_repeat_penalty(float* logits, int n, const SamplingParams& p,
                           std::span<const std::int32_t> context);
 

@@ -51,7 +51,9 @@ typedef struct {
     /* Stop strings: the text ends before the first one found (stop reason "stop"). Default none. */
     const char* const* stop;
     int n_stop;
-    int kv_type; /* TERNSPEC_KV_F16 (default) or TERNSPEC_KV_F32 */
+    int kv_type;             /* TERNSPEC_KV_F16 (default) or TERNSPEC_KV_F32 */
+    float presence_penalty;  /* OpenAI's, over the repeat_last_n window; default 0 (off) */
+    float frequency_penalty; /* the same; default 0 (off) */
 } ternspec_generate_options;
 
 enum ternspec_kv_type { TERNSPEC_KV_F16 = 0, TERNSPEC_KV_F32 = 1 };

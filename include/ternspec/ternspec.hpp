@@ -46,6 +46,9 @@ struct SamplingOptions {
     std::uint64_t seed = 0;
     float repeat_penalty = 1.0f;  // llama.cpp's repeat penalty over the last repeat_last_n tokens; 1: off
     int repeat_last_n = 64;       // -1: the whole context
+    // OpenAI's penalties (-2 to 2; 0: off) over the same window, as llama.cpp applies them: a token seen c
+    // times there loses presence_penalty + c * frequency_penalty of its logit.
+    float presence_penalty = 0.0f, frequency_penalty = 0.0f;
 };
 
 // The drafters:

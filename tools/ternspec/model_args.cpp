@@ -44,15 +44,18 @@ std::vector<Option> model_options() {
 }
 
 std::vector<Option> sampling_options() {
-    return {
-        {"temp", 0, "T", "sampling temperature; 0 is greedy", "0"},
-        {"top-k", 0, "K", "keep the K most likely tokens (0: off)", "0"},
-        {"top-p", 0, "P", "nucleus: smallest set with probability >= P", "1"},
-        {"min-p", 0, "P", "drop tokens below P x the top probability", "0"},
-        {"repeat-penalty", 0, "X", "divide (multiply, when negative) recent tokens' logits by X; 1 is off",
-         "1"},
-        {"repeat-last-n", 0, "N", "tokens the repeat penalty looks back over (-1: the whole context)", "64"},
-        {"seed", 0, "S", "random seed for sampling", "0", {"-s"}}};
+    return {{"temp", 0, "T", "sampling temperature; 0 is greedy", "0"},
+            {"top-k", 0, "K", "keep the K most likely tokens (0: off)", "0"},
+            {"top-p", 0, "P", "nucleus: smallest set with probability >= P", "1"},
+            {"min-p", 0, "P", "drop tokens below P x the top probability", "0"},
+            {"repeat-penalty", 0, "X",
+             "divide (multiply, when negative) recent tokens' logits by X; 1 is off", "1"},
+            {"repeat-last-n", 0, "N", "tokens the penalties look back over (-1: the whole context)", "64"},
+            {"presence-penalty", 0, "X",
+             "subtract X from the logit of each token seen in that window (-2 to 2)", "0"},
+            {"frequency-penalty", 0, "X",
+             "subtract X times its count there from each token's logit (-2 to 2)", "0"},
+            {"seed", 0, "S", "random seed for sampling", "0", {"-s"}}};
 }
 
 std::unique_ptr<tbb::global_control> apply_threads(const Args& args) {
@@ -88,6 +91,8 @@ SamplingParams sampling_from(const Args& args) {
     p.seed = static_cast<std::uint64_t>(args.integer("seed", 0, std::numeric_limits<long long>::max()));
     p.repeat_penalty = static_cast<float>(args.number("repeat-penalty"));
     p.repeat_last_n = static_cast<int>(args.integer("repeat-last-n", -1, std::numeric_limits<int>::max()));
+    p.presence_penalty = static_cast<float>(args.number("presence-penalty"));
+    p.frequency_penalty = static_cast<float>(args.number("frequency-penalty"));
     if (p.temperature < 0 || p.top_k < 0 || !(p.top_p > 0 && p.top_p <= 1) || p.min_p < 0 || p.min_p > 1)
         throw InputError(
             "sampling options out of range (temp >= 0, top-k >= 0, 0 < top-p <= 1, 0 <= min-p <= 1)");

@@ -262,12 +262,6 @@ Body parse_body(Endpoint ep, const std::string& text) {
     if (boolean(body, "echo", false)) throw ApiError(400, "'echo' is not supported", "echo");
     if (const Body* b = field(body, "logit_bias"); b && !(b->is_object() && b->empty()))
         throw ApiError(400, "'logit_bias' is not supported", "logit_bias");
-    for (const char* penalty : {"presence_penalty", "frequency_penalty"})
-        if (number(body, penalty, -2, 2, 0) != 0)
-            throw ApiError(
-                400,
-                "'" + std::string(penalty) + "' is not supported (use 'repeat_penalty', llama.cpp's rule)",
-                penalty);
     if (const Body* rf = field(body, "response_format");
         rf && !(rf->is_object() && rf->size() == 1 && rf->value("type", "") == "text"))
         throw ApiError(400, "'response_format': only {\"type\": \"text\"} is supported", "response_format");
@@ -322,6 +316,9 @@ void read_sampling(const Body& body, SamplingParams& s) {
     // llama.cpp server's names; vLLM's repetition_penalty is another rule (over prompt and output alike).
     s.repeat_penalty = static_cast<float>(number(body, "repeat_penalty", 1e-3, 100, 1.0));
     s.repeat_last_n = static_cast<int>(integer(body, "repeat_last_n", -1, 1 << 20, 64));
+    // OpenAI's names, applied as llama.cpp's server does: over the repeat_last_n window.
+    s.presence_penalty = static_cast<float>(number(body, "presence_penalty", -2, 2, 0.0));
+    s.frequency_penalty = static_cast<float>(number(body, "frequency_penalty", -2, 2, 0.0));
     s.seed = static_cast<std::uint64_t>(integer(body, "seed", std::numeric_limits<long long>::min(),
                                                 std::numeric_limits<long long>::max(), 0));
 }
