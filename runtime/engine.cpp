@@ -10,6 +10,20 @@
 #include "ternspec/error.hpp"
 
 namespace ternspec {
+namespace {
+
+double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+void LatencyHistogram::observe(double seconds) {
+    const auto at = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
+    ++counts[static_cast<std::size_t>(at)];
+    sum += seconds;
+    ++count;
+}
 
 struct EngineCore::Running {
     std::shared_ptr<EngineRequest> request;
@@ -30,6 +44,15 @@ EngineCore::EngineCore(std::shared_ptr<const Qwen3Model> model, EngineCoreOption
     }
     opt_.loaded.clear();
     if (opt_.prefix_cache_bytes > 0) prefix_ = std::make_unique<PrefixCache>(opt_.prefix_cache_bytes);
+    // vLLM's buckets, with finer ones below 10 ms for a CPU engine's inter-token times.
+    metrics_.time_to_first_token =
+        LatencyHistogram({0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,  0.25, 0.5,
+                          0.75,  1.0,   2.5,  5.0,  7.5,  10.0, 20.0, 40.0, 80.0, 160.0});
+    metrics_.inter_token =
+        LatencyHistogram({0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15,
+                          0.2,    0.3,   0.4,    0.5,   0.75, 1.0,   2.5,  5.0,   7.5, 10.0});
+    metrics_.end_to_end = LatencyHistogram({0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
+                                            40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0});
     thread_ = std::thread([this] { loop(); });
 }
 
@@ -43,6 +66,7 @@ bool EngineCore::submit(std::shared_ptr<EngineRequest> request) {
         // Room for every slot plus max_queue waiting: the queue also holds requests about to be admitted.
         if (stopping_ || in_flight_ >= opt_.slots + opt_.max_queue) return false;
         ++in_flight_;
+        request->submitted_at = now();
         queue_.push_back(std::move(request));
     }
     cv_.notify_one();
@@ -104,6 +128,11 @@ void EngineCore::finish(Running& r, DecodeResult* result, const std::string& err
         else
             ++metrics_.requests_finished;
         if (completed) metrics_.per_drafter[req.drafter].merge(result->stats);
+        if (error.empty()) {
+            metrics_.end_to_end.observe(now() - req.submitted_at);
+            ++metrics_.finished_by_reason[stop_reason_name(cancelled ? StopReason::Cancelled
+                                                                     : result->stop_reason)];
+        }
     }
     {
         std::lock_guard<std::mutex> lock(req.mu);
@@ -139,8 +168,18 @@ void EngineCore::admit(std::vector<Running>& running, std::size_t others) {
             if (!req->own_drafter) r.drafter = take_drafter(req->drafter);
             // The callback runs inside consume(), on this thread, while the request lives.
             EngineRequest* q = req.get();
-            o.on_token = [q, user = std::move(o.on_token)](std::int32_t token, const std::string& piece) {
+            o.on_token = [this, q, user = std::move(o.on_token)](std::int32_t token,
+                                                                 const std::string& piece) {
                 const bool go = !user || user(token, piece);
+                if (token >= 0) {
+                    const double t = now();
+                    std::lock_guard<std::mutex> lock(mu_);
+                    if (q->last_token_at == 0)
+                        metrics_.time_to_first_token.observe(t - q->submitted_at);
+                    else
+                        metrics_.inter_token.observe(t - q->last_token_at);
+                    q->last_token_at = t;
+                }
                 {
                     std::lock_guard<std::mutex> lock(q->mu);
                     if (token >= 0) ++q->completion_tokens;
@@ -200,6 +239,17 @@ void EngineCore::keep_prefix(DecodeSession& session, std::vector<std::int32_t> t
     metrics_.prefix_entries = prefix_->entries();
 }
 
+void EngineCore::note_running(std::initializer_list<const std::vector<Running>*> groups) {
+    std::size_t n = 0;
+    std::int64_t rows = 0;
+    for (const auto* g : groups)
+        for (const auto& r : *g) ++n, rows += r.session->cache().size();
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_.running = n;
+    metrics_.kv_rows = rows;
+    metrics_.kv_capacity_rows = static_cast<std::int64_t>(opt_.slots) * model_->config().context_length;
+}
+
 void EngineCore::fail_all(std::vector<Running>& running, const std::string& error) {
     // Nothing that reaches here is one request's fault alone: fail the round's requests, keep serving.
     spdlog::error("engine: a round failed: {}", error);
@@ -246,10 +296,6 @@ void EngineCore::in_arena(F&& f) {
 
 namespace {
 
-double now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 // Drafts (inside next_input) for every request of `group`; the inputs stay valid until consumed.
 template <typename Group>
 std::vector<Qwen3Model::SequenceInput> draft_inputs(Group& group) {
@@ -276,10 +322,7 @@ bool EngineCore::serve_together(std::vector<Running>& running) {
         }
         admit(running);
         leave(running);
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            metrics_.running = running.size();
-        }
+        note_running({&running});
         if (running.empty()) continue;
         int threads = 1;
         in_arena([&] { threads = tbb::this_task_arena::max_concurrency(); });
@@ -333,10 +376,7 @@ void EngineCore::serve_overlapped(std::vector<Running>& running) {
         for (int h : {0, 1})
             if (!drafted[h]) leave(half[h]);
         admit(half[d], half[v].size());
-        {
-            std::lock_guard<std::mutex> lock(mu_);
-            metrics_.running = half[0].size() + half[1].size();
-        }
+        note_running({&half[0], &half[1]});
         try {
             if (drafted[v]) {
                 // Verify v while d drafts.

@@ -39,6 +39,8 @@ struct EngineRequest {
     // A drafter the caller owns (a Session's, a benchmark's slot), used instead of one of the engine's;
     // it must outlive the request. Null: the engine's drafter named `drafter`.
     Drafter* own_drafter = nullptr;
+    // Set by the engine's thread: when submitted, when its last token came (for latency metrics).
+    double submitted_at = 0, last_token_at = 0;
     // options.on_token and on_round, when set, are called too, on the engine's thread.
 
     // Written by the engine under `mu`; `cv` is notified on every change.
@@ -59,6 +61,16 @@ struct EngineRequest {
 // kernels' own parallel loops (no extra threads). It pays only when drafting costs something and there is
 // more than one thread; Auto measures the first rounds and decides once.
 enum class Overlap { Auto, Off, On };
+
+// A latency histogram as Prometheus keeps one: counts per upper bound (cumulative when exported), sum.
+struct LatencyHistogram {
+    std::vector<double> bounds;        // seconds, ascending
+    std::vector<std::int64_t> counts;  // per bucket, not cumulative; one more for +Inf
+    double sum = 0;
+    std::int64_t count = 0;
+    explicit LatencyHistogram(std::vector<double> b = {}) : bounds(std::move(b)), counts(bounds.size() + 1) {}
+    void observe(double seconds);
+};
 
 struct EngineCoreOptions {
     int slots = 4;                                   // requests decoded together
@@ -99,7 +111,13 @@ class EngineCore {
         // what the store holds.
         std::int64_t prefix_queries = 0, prefix_hits = 0;
         std::size_t prefix_bytes = 0, prefix_entries = 0;
-        std::map<std::string, DecodeStats> per_drafter;  // merged statistics of finished requests
+        // KV rows the running requests hold, and what their slots could hold at the model's context.
+        std::int64_t kv_rows = 0, kv_capacity_rows = 0;
+        // Submit to first token, between a request's tokens as they are emitted (a verification round's
+        // accepted tokens arrive together), submit to end.
+        LatencyHistogram time_to_first_token, inter_token, end_to_end;
+        std::map<std::string, std::int64_t> finished_by_reason;  // stop reason name -> requests
+        std::map<std::string, DecodeStats> per_drafter;          // merged statistics of finished requests
     };
     Metrics metrics() const;
 
@@ -120,6 +138,7 @@ class EngineCore {
     // Finished and cancelled requests leave `running` (none may have a round in flight).
     void leave(std::vector<Running>& running);
     void fail_all(std::vector<Running>& running, const std::string& error);
+    void note_running(std::initializer_list<const std::vector<Running>*> groups);  // gauges for metrics()
     // A finished session's cache into the prefix cache; `tokens`: its cached_tokens() before finish().
     void keep_prefix(DecodeSession& session, std::vector<std::int32_t> tokens);
     // Hands the request its end (and the drafter back to the idle pool).

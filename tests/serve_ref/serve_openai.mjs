@@ -111,6 +111,14 @@ try {
   const s2 = await client.completions.create(seeded);
   check(s1.choices[0].text === s2.choices[0].text, "seeded sampling reproducible");
 
+  // presence_penalty and frequency_penalty are applied (they were refused before), and lossless: the same
+  // request with speculation and without gives the same text.
+  const penalised = { model: "x", prompt, max_tokens: 32, temperature: 0, frequency_penalty: 1.5, presence_penalty: 1.0 };
+  const pen1 = await client.completions.create({ ...penalised, speculative: { draft: "none" } });
+  const pen2 = await client.completions.create({ ...penalised, speculative: { draft: "suffix", k: 4 } });
+  check(pen1.choices[0].text !== want && pen1.choices[0].text === pen2.choices[0].text,
+    "frequency and presence penalties change the greedy text, the same with and without speculation");
+
   // Errors: an OpenAI error object and a 4xx, and the server keeps serving.
   const auth = ["-H", `Authorization: Bearer ${key}`];
   const cases = [
@@ -160,6 +168,59 @@ try {
   const metrics = (await curl(main.port, "/metrics", null, auth)).body;
   check(/ternspec_tau\{drafter="suffix"\} [0-9.]+/.test(metrics) && /ternspec_acceptance_per_position\{drafter="suffix",position="1"\}/.test(metrics),
     "/metrics has tau and acceptance per position per drafter");
+  // vLLM's names, as the Gateway API Inference Extension and llm-d read them, with values that follow
+  // what was served.
+  const vllm = (name) => {
+    const m = metrics.match(new RegExp(`^${name.replace(/[{}]/g, "\\$&")}\\{model_name="tern-pystd-7m"[^}]*\\} ([0-9.e+-]+)$`, "m"));
+    return m ? Number(m[1]) : NaN;
+  };
+  check(vllm("vllm:num_requests_running") === 0 && vllm("vllm:num_requests_waiting") === 0,
+    "vllm:num_requests_running and _waiting are 0 when idle");
+  check(vllm("vllm:prompt_tokens_total") > 0 && vllm("vllm:generation_tokens_total") > 0,
+    "vllm: prompt and generation token counters");
+  check(vllm("vllm:prefix_cache_hits") > 0 && vllm("vllm:prefix_cache_queries") >= vllm("vllm:prefix_cache_hits"),
+    `vllm:prefix_cache_hits ${vllm("vllm:prefix_cache_hits")} of queries ${vllm("vllm:prefix_cache_queries")}`);
+  check(vllm("vllm:time_to_first_token_seconds_count") > 20 && vllm("vllm:e2e_request_latency_seconds_count") > 20 &&
+        vllm("vllm:inter_token_latency_seconds_count") > 100,
+    "vllm: latency histograms counted every request");
+  check(/^vllm:time_to_first_token_seconds_bucket\{model_name="tern-pystd-7m",le="\+Inf"\} \d+$/m.test(metrics),
+    "vllm: histogram buckets end at +Inf");
+  check(vllm("vllm:spec_decode_num_draft_tokens_total") >= vllm("vllm:spec_decode_num_accepted_tokens_total") &&
+        vllm("vllm:spec_decode_num_accepted_tokens_total") > 0, "vllm: speculative draft and accept counters");
+  check(/^vllm:kv_cache_usage_perc\{model_name="tern-pystd-7m"\} [0-9.e+-]+$/m.test(metrics), "vllm:kv_cache_usage_perc");
+  check(/^ternspec_rejected_requests_total\{status="400"\} ([2-9]|\d\d+)$/m.test(metrics) &&
+        /^ternspec_rejected_requests_total\{status="413"\} [1-9]/m.test(metrics),
+    "4xx-rejected requests are counted by status");
+
+  // llama-server's endpoints beside the OpenAI API.
+  const post = async (path, body) => {
+    const r = await curl(main.port, path, JSON.stringify(body), auth);
+    let json = null;
+    try { json = JSON.parse(r.body); } catch {}
+    return { status: r.status, json };
+  };
+  const tk = await post("/tokenize", { content: prompt });
+  check(tk.status === 200 && Array.isArray(tk.json.tokens) && tk.json.count === tk.json.tokens.length && tk.json.count > 3,
+    `/tokenize: ${tk.json?.count} tokens`);
+  const dt = await post("/detokenize", { tokens: tk.json.tokens });
+  check(dt.status === 200 && dt.json.content === prompt, "/detokenize gives the text back");
+  const pieces = await post("/tokenize", { content: prompt, with_pieces: true });
+  check(pieces.json?.tokens?.map((p) => p.piece).join("") === prompt, "/tokenize with_pieces");
+  const tpl = await post("/apply-template", { messages });
+  check(tpl.status === 200 && tpl.json.prompt === chatPrompt, "/apply-template renders the chat as the model's template does");
+  const chatTk = await post("/tokenize", { messages });
+  check(chatTk.json?.count === again.usage.prompt_tokens, "/tokenize of messages counts what a chat request's prompt has");
+  check((await post("/tokenize", { content: "x", parse_special: true })).status === 400, "/tokenize: an unknown field is a 400");
+  check((await post("/detokenize", { tokens: [-1] })).status === 400, "/detokenize: a bad id is a 400");
+  const props = JSON.parse((await curl(main.port, "/props", null, auth)).body);
+  check(props.total_slots === 4 && props.default_generation_settings?.n_ctx === context && props.default_generation_settings?.speculative?.draft === "suffix",
+    "/props: slots, context, default speculation");
+  const slots = JSON.parse((await curl(main.port, "/slots", null, auth)).body);
+  check(Array.isArray(slots) && slots.length === 4 && slots.every((s) => s.is_processing === false), "/slots: four idle slots");
+  const one = await curl(main.port, "/v1/models/tern-pystd-7m", null, auth);
+  check(one.status === 200 && JSON.parse(one.body).id === "tern-pystd-7m", "GET /v1/models/{id}");
+  const none = await curl(main.port, "/v1/models/gpt-9", null, auth);
+  check(none.status === 404 && JSON.parse(none.body).error?.code === "model_not_found", "GET /v1/models/{unknown}: 404 model_not_found");
 
   // A second server on the same port is an error (httplib's default SO_REUSEPORT let it share the port).
   const second = await new Promise((resolve) =>

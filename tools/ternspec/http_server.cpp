@@ -351,7 +351,12 @@ void HttpServer::Impl::serve_connection(int fd, std::list<ConnectionSlot>::itera
         conn.reset(!msg.keep_alive() || stopping.load(), http10, req.method == "HEAD");
         try {
             if (!(gate && gate(req, conn))) {
-                auto it = routes.find({req.method == "HEAD" ? "GET" : req.method, req.path});
+                const std::string method = req.method == "HEAD" ? "GET" : req.method;
+                auto it = routes.find({method, req.path});
+                // "/v1/models/*" serves "/v1/models/<one more segment>".
+                if (const auto slash = req.path.rfind('/');
+                    it == routes.end() && slash != std::string::npos && slash + 1 < req.path.size())
+                    it = routes.find({method, req.path.substr(0, slash) + "/*"});
                 if (it == routes.end()) {
                     const int status = 404;
                     conn.send(status, "application/json",

@@ -60,6 +60,7 @@ class HttpServer {
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
 
+    // A path ending in "/*" matches that path with one more segment (e.g. "/v1/models/*").
     void route(std::string method, std::string path, HttpHandler handler);
     // Runs before routing; returns true when it answered the request itself (authentication).
     void set_gate(std::function<bool(const HttpRequest&, HttpResponder&)> gate);

@@ -79,7 +79,9 @@ std::vector<std::int32_t> prompt_ids(const Body& prompt, const Qwen3Model& model
 // message content stays text unless the server was started with --content-specials. Roles are those of the
 // OpenAI API (developer becomes system); text parts are joined; every other field of a message (tool_calls,
 // reasoning_content, name...) reaches the template as the client sent it, in its order.
-std::vector<std::int32_t> chat_ids(const Body& body, const ApiLimits& limits, const Tokenizer& tokenizer) {
+// The conversation rendered; `literal`: whether control-token text inside content stays text (else the
+// prompt is to be encoded with control tokens parsed everywhere).
+ChatPrompt chat_render(const Body& body, const ApiLimits& limits, const Tokenizer& tokenizer, bool& literal) {
     const auto& messages = body["messages"];
     if (!messages.is_array() || messages.empty())
         throw ApiError(400, "'messages' must be a non-empty array", "messages");
@@ -128,11 +130,18 @@ std::vector<std::int32_t> chat_ids(const Body& body, const ApiLimits& limits, co
         options.extra = body["chat_template_kwargs"];
     }
     try {
-        if (limits.content_specials) return tokenizer.encode(limits.chat->render(turns, options));
-        return encode_chat_prompt(render_chat_prompt(*limits.chat, turns, options, tokenizer), tokenizer);
+        literal = !limits.content_specials;
+        if (!literal) return {limits.chat->render(turns, options), {}};
+        return render_chat_prompt(*limits.chat, turns, options, tokenizer);
     } catch (const InputError& e) {
         throw ApiError(400, e.what(), "messages");
     }
+}
+
+std::vector<std::int32_t> chat_ids(const Body& body, const ApiLimits& limits, const Tokenizer& tokenizer) {
+    bool literal = true;
+    const auto prompt = chat_render(body, limits, tokenizer, literal);
+    return literal ? encode_chat_prompt(prompt, tokenizer) : tokenizer.encode(prompt.text);
 }
 
 }  // namespace
@@ -375,6 +384,20 @@ nlohmann::ordered_json parse_request_body(Endpoint ep, const std::string& text) 
 std::vector<std::int32_t> chat_prompt_ids(const nlohmann::ordered_json& body, const ApiLimits& limits,
                                           const Tokenizer& tokenizer) {
     return chat_ids(body, limits, tokenizer);
+}
+
+std::string chat_prompt_text(const nlohmann::ordered_json& body, const ApiLimits& limits,
+                             const Tokenizer& tokenizer) {
+    bool literal = true;
+    return chat_render(body, limits, tokenizer, literal).text;
+}
+
+nlohmann::ordered_json parse_json_object(const std::string& text, const std::set<std::string>& fields) {
+    const Body body = parse_limited(text);
+    if (!body.is_object()) throw ApiError(400, "the body must be a JSON object");
+    for (const auto& [key, value] : body.items())
+        if (!fields.count(key)) throw ApiError(400, "unknown field '" + key + "'", key);
+    return body;
 }
 
 bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model, const ApiLimits& limits,

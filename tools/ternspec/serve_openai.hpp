@@ -3,6 +3,7 @@
 // checked field by field into a ServeJob (a wrong type or value is an ApiError naming the field, answered
 // with HTTP 4xx and OpenAI's error object), and the response and stream-chunk bodies.
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -61,6 +62,13 @@ bool parse_request(Endpoint ep, const std::string& body, const Qwen3Model& model
 nlohmann::ordered_json parse_request_body(Endpoint ep, const std::string& body);
 std::vector<std::int32_t> chat_prompt_ids(const nlohmann::ordered_json& body, const ApiLimits& limits,
                                           const Tokenizer& tokenizer);
+// A chat body's "messages" (and "tools", "chat_template_kwargs") rendered with the chat template: the prompt
+// text /apply-template returns.
+std::string chat_prompt_text(const nlohmann::ordered_json& body, const ApiLimits& limits,
+                             const Tokenizer& tokenizer);
+// A body that must be a JSON object whose fields are all among `fields` (an unknown one is a 400 naming it),
+// parsed with the nesting limit.
+nlohmann::ordered_json parse_json_object(const std::string& text, const std::set<std::string>& fields);
 
 // The finished job as a response body, and the stream chunks (without the "data: " framing).
 nlohmann::json response_body(Endpoint ep, const std::string& id, const std::string& model_id, long created,
