@@ -5,9 +5,23 @@
 namespace ternspec {
 
 const char* ChatTemplate::builtin_source() {
-    // Qwen3's turn format for models that ship no template (the shipped test model's own is the same).
-    return "{%- for message in messages %}"
+    // Qwen3's turn format for models that ship no template. Tools, when offered, are listed in a system turn
+    // (merged with the conversation's own system message) in Qwen3's structure: one JSON signature per line
+    // inside <tools></tools>, and the <tool_call> form a call takes (ToolCallParser reads it back).
+    return "{%- if tools %}"
+           "{{- '<|im_start|>system\\n' }}"
+           "{%- if messages and messages[0].role == 'system' %}{{- messages[0].content + '\\n\\n' }}{%- "
+           "endif %}"
+           "{{- '# Tools\\n\\nThese functions can be called; their signatures, one per line:\\n<tools>' }}"
+           "{%- for tool in tools %}{{- '\\n' + (tool | tojson) }}{%- endfor %}"
+           "{{- '\\n</tools>\\n\\nTo call a function, reply with a JSON object of its name and arguments "
+           "between <tool_call> tags:\\n<tool_call>\\n{\"name\": <function name>, \"arguments\": <arguments "
+           "object>}\\n</tool_call><|im_end|>\\n' }}"
+           "{%- endif %}"
+           "{%- for message in messages %}"
+           "{%- if not (tools and loop.first and message.role == 'system') %}"
            "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+           "{%- endif %}"
            "{%- endfor %}"
            "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 }
@@ -44,7 +58,14 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const C
     v.set("add_generation_prompt", jinja::Value::boolean(options.add_generation_prompt));
     v.set("bos_token", jinja::Value::string(bos_));
     v.set("eos_token", jinja::Value::string(eos_));
-    if (!options.tools.is_null()) v.set("tools", jinja::Value::from_json(options.tools));
+    if (!options.tools.is_null()) {
+        // A template that never mentions tools would drop them without a word: refused instead.
+        if (options.tools.is_array() && !options.tools.empty() && source_.find("tools") == std::string::npos)
+            throw InputError((origin_.empty() ? std::string("the chat template") : origin_) +
+                             " does not render tools (it never mentions them): offer none, or use a template "
+                             "that does");
+        v.set("tools", jinja::Value::from_json(options.tools));
+    }
     if (options.enable_thinking) v.set("enable_thinking", jinja::Value::boolean(*options.enable_thinking));
     try {
         return jinja::render(program_, vars);

@@ -14,6 +14,7 @@
 #include "runtime/model_chat_template.hpp"
 #include "support/test_models.hpp"
 #include "target/model/model_files.hpp"
+#include "ternspec/tool_calls.hpp"
 
 namespace ternspec {
 namespace {
@@ -235,3 +236,80 @@ TEST(ChatTemplate, NamedTemplateListsInTokenizerConfig) {
 
 }  // namespace
 }  // namespace ternspec
+
+// Tool calls in Qwen3/Hermes markup, read incrementally: the same result whatever the pieces' boundaries,
+// text around calls kept, a malformed call left as the model wrote it, an unclosed one returned as text.
+TEST(ToolCalls, ParsedAlikeWhereverTheOutputIsSplit) {
+    using ternspec::ToolCall;
+    using ternspec::ToolCallParser;
+    const std::string output =
+        "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n"
+        "</tool_call>\n<tool_call>{\"name\": \"now\", \"arguments\": \"{\\\"tz\\\": "
+        "\\\"UTC\\\"}\"}</tool_call>"
+        "<tool_call>not json</tool_call> done <tool_c";
+    const std::string want_text = "Let me check.\n\n<tool_call>not json</tool_call> done <tool_c";
+    for (std::size_t step : {1u, 2u, 3u, 7u, 11u, 1000u}) {
+        ToolCallParser p;
+        std::string text;
+        std::vector<ToolCall> calls;
+        for (std::size_t at = 0; at < output.size(); at += step) {
+            const std::string got = p.feed(std::string_view(output).substr(at, step));
+            // Never a piece of an opening tag in the text before the output ends.
+            EXPECT_EQ(got.find("<tool_call>{"), std::string::npos);
+            text += got;
+            for (auto& c : p.take_calls()) calls.push_back(std::move(c));
+        }
+        text += p.finish();
+        SCOPED_TRACE("pieces of " + std::to_string(step));
+        EXPECT_EQ(text, want_text);
+        ASSERT_EQ(calls.size(), 2u);
+        EXPECT_EQ(calls[0].name, "get_weather");
+        EXPECT_EQ(nlohmann::json::parse(calls[0].arguments), nlohmann::json::parse(R"({"city": "Paris"})"));
+        EXPECT_EQ(calls[1].name, "now");
+        EXPECT_EQ(calls[1].arguments, R"({"tz": "UTC"})");
+        EXPECT_EQ(p.calls_seen(), 2);
+    }
+    ToolCallParser open;
+    EXPECT_EQ(open.feed("a <tool_call>{\"name\": \"x\""), "a ");
+    EXPECT_EQ(open.finish(), "<tool_call>{\"name\": \"x\"");  // never closed: text
+    EXPECT_TRUE(open.take_calls().empty());
+    ToolCallParser no_name;
+    EXPECT_EQ(no_name.feed("<tool_call>{\"arguments\": {}}</tool_call>"),
+              "<tool_call>{\"arguments\": {}}</tool_call>");
+}
+
+// Tools: the built-in template lists them in a system turn (merged with the conversation's own) in
+// Qwen3's structure; a template that never mentions tools refuses them instead of dropping them.
+TEST(ChatTemplate, ToolsAreRenderedOrRefusedNeverDropped) {
+    using namespace ternspec;
+    const auto tools = nlohmann::ordered_json::parse(
+        R"([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}])");
+    const auto messages = nlohmann::ordered_json::parse(
+        R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}])");
+    ChatOptions o;
+    o.tools = tools;
+    const std::string p = ChatTemplate("").render(messages, o);
+    EXPECT_EQ(p.find("<|im_start|>system\nBe brief.\n\n# Tools"), 0u) << p;
+    // tojson writes as Python's json.dumps does, as transformers renders templates.
+    EXPECT_NE(p.find("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\""),
+              std::string::npos)
+        << p;
+    EXPECT_NE(p.find("<tool_call>"), std::string::npos);
+    EXPECT_EQ(p.find("Be brief.", 30), std::string::npos) << "the system message appears once";
+    EXPECT_NE(p.find("<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"),
+              std::string::npos);
+    // Without tools the built-in template is plain ChatML.
+    EXPECT_EQ(ChatTemplate("").render(messages),
+              "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n"
+              "<|im_start|>assistant\n");
+    const ChatTemplate plain("{% for m in messages %}{{ m.content }}{% endfor %}", "", "",
+                             "the model's template");
+    try {
+        plain.render(messages, o);
+        ADD_FAILURE() << "tools dropped silently";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("does not render tools"), std::string::npos) << e.what();
+    }
+    o.tools = nlohmann::ordered_json::array();  // an empty list offers nothing: fine
+    EXPECT_NO_THROW(plain.render(messages, o));
+}

@@ -111,6 +111,25 @@ try {
   const s2 = await client.completions.create(seeded);
   check(s1.choices[0].text === s2.choices[0].text, "seeded sampling reproducible");
 
+  // Tools offered to a model whose chat template never mentions tools (this one's) are refused, not
+  // dropped; tool_choice "none" withholds them (the plain chat); "required", a named function and
+  // parallel_tool_calls false, which this server cannot honour, are refused. (The built-in template renders
+  // tools, tests/test_chat_template.cpp; this model calls none, so tool_calls responses are not reached
+  // here: ToolCallParser is tested on its own.)
+  const toolAuth = ["-H", `Authorization: Bearer ${key}`];
+  const tools = [{ type: "function", function: { name: "get_weather", description: "weather in a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }];
+  const refused = await curl(main.port, "/v1/chat/completions", JSON.stringify({ messages, tools, max_tokens: 4 }), toolAuth);
+  check(refused.status === 400 && /does not render tools/.test(refused.body), `tools with a template that ignores them: HTTP ${refused.status}`);
+  const noneChoice = await client.chat.completions.create({ model: "x", messages, tools, tool_choice: "none", max_tokens: 24, temperature: 0 });
+  check(noneChoice.choices[0].message.content === chatWant, "tool_choice none: the tools are not offered");
+  for (const [what, extra] of [["tool_choice required", { tool_choice: "required" }],
+                               ["a named tool_choice", { tool_choice: { type: "function", function: { name: "get_weather" } } }],
+                               ["parallel_tool_calls false", { parallel_tool_calls: false }]]) {
+    const r = await curl(main.port, "/v1/chat/completions", JSON.stringify({ messages, tools, max_tokens: 4, ...extra }), toolAuth);
+    check(r.status === 400, `${what}: HTTP ${r.status}`);
+  }
+
   // presence_penalty and frequency_penalty are applied (they were refused before), and lossless: the same
   // request with speculation and without gives the same text.
   const penalised = { model: "x", prompt, max_tokens: 32, temperature: 0, frequency_penalty: 1.5, presence_penalty: 1.0 };

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "tools/ternspec/commands.hpp"
@@ -303,6 +304,10 @@ void stream_events(Endpoint ep, const std::string& id, const ServeContext& ctx, 
     }
     std::size_t sent = 0;
     bool first = true;
+    // A chat with tools: text goes through the tool-call parser, calls go out as tool_calls deltas.
+    std::optional<ToolCallParser> tools;
+    if (job.parse_tool_calls) tools.emplace();
+    int calls_sent = 0;
     for (;;) {
         std::string piece, reason, error;
         bool done;
@@ -316,15 +321,25 @@ void stream_events(Endpoint ep, const std::string& id, const ServeContext& ctx, 
             if (done) reason = finish_reason(job);
             error = job.error;
         }
+        std::vector<ToolCall> calls;
+        if (tools) {
+            piece = tools->feed(piece);
+            if (done) piece += tools->finish();
+            calls = tools->take_calls();
+        }
         const bool send_piece = !piece.empty() || (first && ep == Endpoint::Chat);
         if ((send_piece &&
              !event(stream_chunk(ep, id, ctx.model_id, created, piece, nullptr, first).dump())) ||
-            (!send_piece && res.client_gone())) {
+            (!calls.empty() &&
+             !event(tool_calls_chunk(id, ctx.model_id, created, calls, calls_sent).dump())) ||
+            (!send_piece && calls.empty() && res.client_gone())) {
             job.cancelled = true;
             return;
         }
         if (send_piece) first = false;
+        calls_sent += static_cast<int>(calls.size());
         if (!done) continue;
+        if (calls_sent > 0 && reason == "stop") reason = "tool_calls";
         if (!error.empty())
             event(json::parse(error_body(ApiError(500, error, {}, "server_error"))).dump());
         else

@@ -122,7 +122,8 @@ ChatPrompt chat_render(const Body& body, const ApiLimits& limits, const Tokenize
     ChatOptions options;
     if (body.contains("tools") && !body["tools"].is_null()) {
         if (!body["tools"].is_array()) throw ApiError(400, "'tools' must be an array", "tools");
-        options.tools = body["tools"];
+        // tool_choice "none": the model is not offered the tools.
+        if (body.value("tool_choice", Body("auto")) != "none") options.tools = body["tools"];
     }
     if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
         if (!body["chat_template_kwargs"].is_object())
@@ -274,12 +275,17 @@ Body parse_body(Endpoint ep, const std::string& text) {
     if (const Body* rf = field(body, "response_format");
         rf && !(rf->is_object() && rf->size() == 1 && rf->value("type", "") == "text"))
         throw ApiError(400, "'response_format': only {\"type\": \"text\"} is supported", "response_format");
-    if (const Body* tc = field(body, "tool_choice"); tc && !(tc->is_string() && *tc == "auto"))
-        throw ApiError(400,
-                       "'tool_choice': only \"auto\" is supported (the model's text is returned as it is)",
-                       "tool_choice");
-    if (const Body* ptc = field(body, "parallel_tool_calls"); ptc && !ptc->is_boolean())
-        throw ApiError(400, "'parallel_tool_calls' must be a boolean", "parallel_tool_calls");
+    if (const Body* tc = field(body, "tool_choice");
+        tc && !(tc->is_string() && (*tc == "auto" || *tc == "none")))
+        throw ApiError(
+            400,
+            "'tool_choice': \"auto\" and \"none\" are supported; \"required\" and a named function "
+            "need constrained decoding, which this server does not do yet",
+            "tool_choice");
+    if (const Body* ptc = field(body, "parallel_tool_calls"); ptc && !(ptc->is_boolean() && ptc->get<bool>()))
+        throw ApiError(
+            400, "'parallel_tool_calls': only true is supported (every call the model makes is returned)",
+            "parallel_tool_calls");
     if (const Body* u = field(body, "user"); u && !u->is_string())
         throw ApiError(400, "'user' must be a string", "user");
     if (const Body* sfx = field(body, "suffix");
@@ -408,6 +414,9 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     job.options.stop = read_stop(body);
     read_speculative(body, limits, engine, job);
     job.options.stop_at_eos = true;
+    const Body* tools = field(body, "tools");
+    job.parse_tool_calls = ep == Endpoint::Chat && tools && tools->is_array() && !tools->empty() &&
+                           body.value("tool_choice", Body("auto")) != "none";
     if (const Body* so = field(body, "stream_options")) {
         if (!so->is_object()) throw ApiError(400, "'stream_options' must be an object", "stream_options");
         job.include_usage = boolean(*so, "include_usage", false);
@@ -450,9 +459,23 @@ json response_body(Endpoint ep, const std::string& id, const std::string& model_
                    const ServeJob& job, const std::string& text) {
     const json usage = usage_of(job);
     json choice = {{"index", 0}, {"finish_reason", finish_reason(job)}};
-    if (ep == Endpoint::Chat)
+    if (ep == Endpoint::Chat && job.parse_tool_calls) {
+        ToolCallParser parser;
+        std::string content = parser.feed(text);
+        content += parser.finish();
+        const auto calls = parser.take_calls();
+        json message = {{"role", "assistant"}};
+        // With calls, text that is only the whitespace around them is no content.
+        const bool blank = content.find_first_not_of(" \t\r\n") == std::string::npos;
+        message["content"] = calls.empty() || !blank ? json(content) : json();
+        if (!calls.empty()) {
+            message["tool_calls"] = tool_calls_json(calls, id, 0, false);
+            if (choice["finish_reason"] == "stop") choice["finish_reason"] = "tool_calls";
+        }
+        choice["message"] = message;
+    } else if (ep == Endpoint::Chat) {
         choice["message"] = {{"role", "assistant"}, {"content", text}};
-    else
+    } else
         choice["text"] = text, choice["logprobs"] = nullptr;
     return {{"id", id},
             {"object", ep == Endpoint::Chat ? "chat.completion" : "text_completion"},
@@ -460,6 +483,32 @@ json response_body(Endpoint ep, const std::string& id, const std::string& model_
             {"model", model_id},
             {"choices", json::array({choice})},
             {"usage", usage}};
+}
+
+json tool_calls_json(const std::vector<ToolCall>& calls, const std::string& id, int first_index,
+                     bool indexed) {
+    auto out = json::array();
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        const int n = first_index + static_cast<int>(i);
+        json call = {{"id", "call_" + id + "_" + std::to_string(n)},
+                     {"type", "function"},
+                     {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+        if (indexed) call["index"] = n;
+        out.push_back(std::move(call));
+    }
+    return out;
+}
+
+json tool_calls_chunk(const std::string& id, const std::string& model_id, long created,
+                      const std::vector<ToolCall>& calls, int first_index) {
+    json choice = {{"index", 0},
+                   {"finish_reason", json()},
+                   {"delta", {{"tool_calls", tool_calls_json(calls, id, first_index, true)}}}};
+    return {{"id", id},
+            {"object", "chat.completion.chunk"},
+            {"created", created},
+            {"model", model_id},
+            {"choices", json::array({choice})}};
 }
 
 json stream_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,

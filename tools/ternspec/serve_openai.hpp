@@ -9,6 +9,7 @@
 
 #include "chat/chat_template.hpp"
 #include "runtime/engine.hpp"
+#include "ternspec/tool_calls.hpp"
 
 namespace ternspec::cli {
 
@@ -44,7 +45,8 @@ enum class Endpoint { Completions, Chat };
 
 // One HTTP request's job for the engine, with what only the wire format needs.
 struct ServeJob : EngineRequest {
-    bool include_usage = false;  // stream_options.include_usage: a last chunk with the usage
+    bool include_usage = false;     // stream_options.include_usage: a last chunk with the usage
+    bool parse_tool_calls = false;  // a chat with tools offered: <tool_call> markup becomes tool_calls
 };
 
 // OpenAI's finish_reason for a finished job: "stop" (end of sequence or a stop string), "length" (the token
@@ -78,6 +80,11 @@ nlohmann::json response_body(Endpoint ep, const std::string& id, const std::stri
 nlohmann::json usage_of(const ServeJob& job);
 nlohmann::json usage_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,
                            const ServeJob& job);
+// OpenAI's tool_calls array (with "index" in stream deltas), and a stream chunk carrying calls.
+nlohmann::json tool_calls_json(const std::vector<ToolCall>& calls, const std::string& id, int first_index,
+                               bool indexed);
+nlohmann::json tool_calls_chunk(const std::string& id, const std::string& model_id, long created,
+                                const std::vector<ToolCall>& calls, int first_index);
 nlohmann::json stream_chunk(Endpoint ep, const std::string& id, const std::string& model_id, long created,
                             const std::string& piece, const std::string* finish_reason, bool first);
 
