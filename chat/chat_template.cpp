@@ -46,6 +46,13 @@ ChatTemplate::ChatTemplate(const std::string& source, std::string bos_token, std
       origin_(std::move(origin)),
       program_(parse_naming(source_, origin_)) {}
 
+void ChatTemplate::check_renders_tools() const {
+    if (source_.find("tools") == std::string::npos)
+        throw InputError(
+            (origin_.empty() ? std::string("the chat template") : origin_) +
+            " does not render tools (it never mentions them): offer none, or use a template that does");
+}
+
 std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const ChatOptions& options) const {
     if (!messages.is_array()) throw InputError("chat messages must be a list");
     if (!options.extra.is_null() && !options.extra.is_object())
@@ -58,14 +65,7 @@ std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const C
     v.set("add_generation_prompt", jinja::Value::boolean(options.add_generation_prompt));
     v.set("bos_token", jinja::Value::string(bos_));
     v.set("eos_token", jinja::Value::string(eos_));
-    if (!options.tools.is_null()) {
-        // A template that never mentions tools would drop them without a word: refused instead.
-        if (options.tools.is_array() && !options.tools.empty() && source_.find("tools") == std::string::npos)
-            throw InputError((origin_.empty() ? std::string("the chat template") : origin_) +
-                             " does not render tools (it never mentions them): offer none, or use a template "
-                             "that does");
-        v.set("tools", jinja::Value::from_json(options.tools));
-    }
+    if (!options.tools.is_null()) v.set("tools", jinja::Value::from_json(options.tools));
     if (options.enable_thinking) v.set("enable_thinking", jinja::Value::boolean(*options.enable_thinking));
     try {
         return jinja::render(program_, vars);

@@ -30,6 +30,9 @@ class ChatTemplate {
     // messages: a list of {"role", "content", ...} objects, passed to the template as they are.
     std::string render(const nlohmann::ordered_json& messages, const ChatOptions& options = {}) const;
     bool is_builtin() const { return builtin_; }
+    // InputError when the template never mentions `tools`: it would render a conversation without the tools
+    // offered (as transformers does, silently). Callers that promise tools to a model check first.
+    void check_renders_tools() const;
     const std::string& source() const { return source_; }
 
     static const char* builtin_source();

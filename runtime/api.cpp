@@ -87,7 +87,9 @@ std::string Model::chat_prompt(const std::vector<ChatMessage>& messages, std::st
     if (tools.is_discarded() || !tools.is_array())
         throw InputError("chat_prompt: tools_json is not a JSON array (OpenAI's `tools`)");
     o.tools = std::move(tools);
-    return model_chat_template(*impl_->model).render(list, o);
+    const auto chat = model_chat_template(*impl_->model);
+    if (!o.tools.empty()) chat.check_renders_tools();
+    return chat.render(list, o);
 }
 
 namespace {

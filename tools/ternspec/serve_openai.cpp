@@ -122,8 +122,16 @@ ChatPrompt chat_render(const Body& body, const ApiLimits& limits, const Tokenize
     ChatOptions options;
     if (body.contains("tools") && !body["tools"].is_null()) {
         if (!body["tools"].is_array()) throw ApiError(400, "'tools' must be an array", "tools");
-        // tool_choice "none": the model is not offered the tools.
-        if (body.value("tool_choice", Body("auto")) != "none") options.tools = body["tools"];
+        // tool_choice "none": the model is not offered the tools. Offered to a template that ignores them,
+        // they would be dropped without a word: refused.
+        if (body.value("tool_choice", Body("auto")) != "none") {
+            options.tools = body["tools"];
+            if (!options.tools.empty()) try {
+                    limits.chat->check_renders_tools();
+                } catch (const InputError& e) {
+                    throw ApiError(400, e.what(), "tools");
+                }
+        }
     }
     if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
         if (!body["chat_template_kwargs"].is_object())
