@@ -4,7 +4,7 @@
 // tool results, no generation prompt, enable_thinking=false, non-ASCII text.
 //   node tests/llama_ref/chat_templates.mjs TERNSPEC WORK_DIR
 // Fails on any template both render differently, on a Qwen template ternspec refuses, and when ternspec
-// refuses more than a few templates the reference renders. Exit 77 (skipped) without the bundle or git.
+// refuses more than a few templates the reference renders. Fails without the bundle or git.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -15,8 +15,8 @@ const [bin, work] = process.argv.slice(2);
 const here = dirname(fileURLToPath(import.meta.url));
 const bundle = join(here, "node_modules/node-llama-cpp/llama/gitRelease.bundle");
 if (!existsSync(bundle) || spawnSync("git", ["--version"]).status !== 0) {
-  console.log("skipped: needs git and npm node-llama-cpp's llama.cpp bundle (scripts/setup.sh)");
-  process.exit(77);
+  console.log("FAIL: needs git and npm node-llama-cpp's llama.cpp bundle (scripts/setup.sh installs them)");
+  process.exit(1);
 }
 
 // The corpus: every published template in the bundle.
