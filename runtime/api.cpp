@@ -155,6 +155,13 @@ DecodeOptions decode_options(const GenerateOptions& options, const DraftOptions&
     o.draft_min = draft.draft_min;
     o.stop_at_eos = options.stop_at_eos;
     o.stop = options.stop;
+    if (!options.json_schema.empty()) {
+        const auto schema = nlohmann::json::parse(options.json_schema, nullptr, false);
+        if (schema.is_discarded()) throw InputError("GenerateOptions::json_schema is not valid JSON");
+        o.json_schema = JsonSchema::compile(schema, "json_schema");
+    } else if (options.json_object) {
+        o.json_schema = JsonSchema::any_object();
+    }
     o.context = options.context;
     o.kv_type = options.kv_type == KvCacheType::F32 ? KvType::F32 : KvType::F16;
     if (options.on_token || options.cancel)

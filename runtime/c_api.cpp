@@ -79,7 +79,7 @@ std::map<std::string, std::string> extra_options(const char* text, const char* w
 
 // A C stop-reason string that outlives the call.
 const char* static_stop_reason(const std::string& r) {
-    for (const char* name : {"eos", "stop", "length", "context", "cancelled"})
+    for (const char* name : {"eos", "stop", "complete", "length", "context", "cancelled"})
         if (r == name) return name;
     return "";
 }
@@ -108,6 +108,8 @@ ternspec::GenerateOptions generate_options(const ternspec_generate_options& o) {
         throw ternspec::InputError("kv_type " + std::to_string(o.kv_type) +
                                    " is neither TERNSPEC_KV_F16 nor TERNSPEC_KV_F32");
     g.kv_type = o.kv_type == TERNSPEC_KV_F32 ? ternspec::KvCacheType::F32 : ternspec::KvCacheType::F16;
+    g.json_object = o.json_object != 0;
+    if (o.json_schema) g.json_schema = o.json_schema;
     return g;
 }
 
@@ -289,7 +291,8 @@ void ternspec_session_cancel(ternspec_session* session) {
 
 void ternspec_generate_options_init(ternspec_generate_options* o) {
     if (!o) return;
-    *o = {128, 0.0f, 0, 1.0f, 0.0f, 0, 1, 1.0f, 64, 0, nullptr, nullptr, 0, TERNSPEC_KV_F16, 0.0f, 0.0f};
+    *o = {128,  0.0f, 0, 1.0f,   0.0f, 0, 1, 1.0f, 64, 0, nullptr, nullptr, 0, TERNSPEC_KV_F16,
+          0.0f, 0.0f, 0, nullptr};
 }
 
 int ternspec_generate(ternspec_session* session, const char* prompt, const ternspec_generate_options* options,

@@ -35,6 +35,22 @@ int kv_rows(int ctx, std::size_t prompt, const DecodeOptions& opt) {
     return static_cast<int>(std::min<long long>(ctx, need));
 }
 
+// Verification's view of the constraint: the document so far, then the draft path to the row.
+class JsonRows : public RowMask {
+  public:
+    JsonRows(const JsonTokenMask& mask, const JsonConstraint& state) : mask_(mask), state_(state) {}
+    void apply(float* row, std::span<const std::int32_t> path) const override {
+        JsonConstraint s = state_;
+        for (auto t : path)
+            if (!mask_.allows(s, t, &s)) return;  // a draft token outside the document: the row is never used
+        mask_.apply(s, row);
+    }
+
+  private:
+    const JsonTokenMask& mask_;
+    const JsonConstraint& state_;
+};
+
 }  // namespace
 
 int request_context(const Qwen3Model& m, const DecodeOptions& opt) {
@@ -70,6 +86,10 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
       text_(opt.stop),
       prompt_(prompt.begin(), prompt.end()) {
     res_.stats.prompt_tokens = static_cast<std::int64_t>(prompt.size());
+    if (opt.json_schema) {
+        json_.emplace(opt.json_schema);
+        json_mask_ = std::make_shared<JsonTokenMask>(model_->tokenizer(), model_->config().vocab_size);
+    }
     t0_ = now();
 }
 
@@ -107,9 +127,10 @@ double DecodeSession::timed_drafter_call(F&& call) {
 std::int32_t DecodeSession::choose(const float* logits) {
     const int vocab = model_->config().vocab_size;
     std::vector<float> penalized;
-    if (opt_.sampling.penalized()) {
+    if (opt_.sampling.penalized() || json_) {
         penalized.assign(logits, logits + vocab);
         apply_repeat_penalty(penalized.data(), vocab, opt_.sampling, context_);
+        if (json_) json_mask_->apply(*json_, penalized.data());
         logits = penalized.data();
     }
     return opt_.sampling.greedy() ? argmax(logits, vocab)
@@ -125,6 +146,8 @@ bool DecodeSession::emit(std::int32_t tok) {
         res_.stop_reason = StopReason::Eos;
         return false;
     }
+    if (json_ && !json_mask_->allows(*json_, tok, &*json_))
+        throw Error("structured output: token " + std::to_string(tok) + " was emitted outside the document");
     const bool go = text_.feed(stream_.push(tok));
     const bool wanted = !opt_.on_token || opt_.on_token(tok, release());
     if (!go) {
@@ -133,6 +156,10 @@ bool DecodeSession::emit(std::int32_t tok) {
     }
     if (!wanted) {
         res_.stop_reason = StopReason::Cancelled;
+        return false;
+    }
+    if (json_ && json_->complete()) {
+        res_.stop_reason = StopReason::Complete;
         return false;
     }
     if (static_cast<int>(res_.tokens.size()) >= opt_.max_new_tokens) {
@@ -202,10 +229,13 @@ void DecodeSession::consume(const ForwardOutput& out) {
         return;
     }
     const int n = static_cast<int>(toks_.size());
+    std::optional<JsonRows> rows;
+    if (json_) rows.emplace(*json_mask_, *json_);
+    const RowMask* mask = rows ? &*rows : nullptr;
     const Verdict v =
         opt_.sampling.greedy()
-            ? verify_greedy(draft_, out.logits.data(), vocab, opt_.sampling, context_)
-            : verify_stochastic(draft_, out.logits.data(), vocab, opt_.sampling, rng_, context_);
+            ? verify_greedy(draft_, out.logits.data(), vocab, opt_.sampling, context_, mask)
+            : verify_stochastic(draft_, out.logits.data(), vocab, opt_.sampling, rng_, context_, mask);
     std::vector<int> kept{0};
     for (int node : v.accepted_nodes) kept.push_back(node + 1);
     cache_.keep(n, kept);

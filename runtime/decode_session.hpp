@@ -4,6 +4,7 @@
 // output (verification, KV rollback, the drafter told, tokens emitted). SpeculativeDecoder drives one
 // session; BatchDecoder drives several through one batched target forward per round.
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -55,7 +56,10 @@ class DecodeSession {
     KvCache cache_;
     Rng rng_;
     StreamDecoder stream_;
-    StopStrings text_;       // the output text, cut at a stop string
+    StopStrings text_;  // the output text, cut at a stop string
+    // Structured output: the document after the emitted tokens, and which tokens may follow a state.
+    std::optional<JsonConstraint> json_;
+    std::shared_ptr<const JsonTokenMask> json_mask_;
     std::size_t shown_ = 0;  // of it, passed to on_token so far
     DecodeResult res_;
     std::vector<std::int32_t> prompt_, context_;

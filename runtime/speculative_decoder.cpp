@@ -9,7 +9,7 @@ namespace ternspec {
 
 const char* stop_reason_name(StopReason r) {
     // In StopReason's order.
-    static constexpr const char* kNames[] = {"", "eos", "length", "context", "cancelled", "stop"};
+    static constexpr const char* kNames[] = {"", "eos", "length", "context", "cancelled", "stop", "complete"};
     return kNames[static_cast<std::size_t>(r)];
 }
 

@@ -13,6 +13,7 @@
 #include "target/model/kv_cache.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "verify/decode_stats.hpp"
+#include "verify/json_constraint.hpp"
 #include "verify/sampler.hpp"
 
 namespace ternspec {
@@ -33,6 +34,10 @@ struct DecodeOptions {
     // Stop strings (llama.cpp's --stop, OpenAI's `stop`): the output text ends before the first one found,
     // the decode stops there and its stop reason is StopString. Empty strings are dropped.
     std::vector<std::string> stop;
+    // Structured output (verify/json_constraint.hpp): the output is one JSON object this schema allows
+    // (JsonSchema::any_object() for any); the target's distribution is masked to it in every row, drafts
+    // included, and the decode ends when the object closes (StopReason::Complete). Null: free text.
+    std::shared_ptr<const JsonSchema> json_schema;
     // Called for every emitted token with the text it makes visible: held back while a UTF-8 sequence is
     // incomplete or the text could still grow into a stop string, so a piece may be empty. When the decode
     // ends, whatever was still held back comes in one last call with token -1 (its return value unused):
@@ -56,7 +61,7 @@ int request_context(const Qwen3Model& m, const DecodeOptions& o);
 int check_request(const Qwen3Model& m, const DecodeOptions& o, std::span<const std::int32_t> prompt);
 
 // Why a decode ended.
-enum class StopReason { None, Eos, Length, Context, Cancelled, StopString };
+enum class StopReason { None, Eos, Length, Context, Cancelled, StopString, Complete };
 // "eos", "length", "context", "cancelled", "stop" ("" for None): the names in JSON and the public API.
 const char* stop_reason_name(StopReason r);
 

@@ -23,12 +23,18 @@ void normalise(std::vector<float>& v) {
 // path to the slot (copied into `buf`); the row itself otherwise.
 const float* slot_logits(const DraftTree& d, const float* logits, int slot, int vocab,
                          const SamplingParams& sp, std::span<const std::int32_t> context,
-                         std::vector<float>& buf) {
+                         std::vector<float>& buf, const RowMask* mask) {
     const float* row = logits + static_cast<std::size_t>(slot) * vocab;
-    if (!sp.penalized()) return row;
+    if (!sp.penalized() && !mask) return row;
     std::vector<std::int32_t> path;
     for (int i = slot - 1; i >= 0; i = d.parents[static_cast<std::size_t>(i)])
         path.push_back(d.tokens[static_cast<std::size_t>(i)]);
+    if (!sp.penalized()) {
+        buf.assign(row, row + vocab);
+        std::reverse(path.begin(), path.end());
+        mask->apply(buf.data(), path);
+        return buf.data();
+    }
     // Only the penalty's window of the context can matter: not a copy of the whole sequence per row.
     const std::size_t window = sp.repeat_last_n < 0
                                    ? context.size()
@@ -37,19 +43,21 @@ const float* slot_logits(const DraftTree& d, const float* logits, int slot, int 
     seq.insert(seq.end(), path.rbegin(), path.rend());
     buf.assign(row, row + vocab);
     apply_repeat_penalty(buf.data(), vocab, sp, seq);
+    if (mask) mask->apply(buf.data(), std::span<const std::int32_t>(seq).subspan(window));
     return buf.data();
 }
 
 }  // namespace
 
 Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp,
-                      std::span<const std::int32_t> context) {
+                      std::span<const std::int32_t> context, const RowMask* mask) {
     const auto ch = children_of(draft);
     Verdict v;
     std::vector<float> buf;
     int slot = 0;  // 0: root, i + 1: node i
     for (;;) {
-        const std::int32_t want = argmax(slot_logits(draft, logits, slot, vocab, sp, context, buf), vocab);
+        const std::int32_t want =
+            argmax(slot_logits(draft, logits, slot, vocab, sp, context, buf, mask), vocab);
         int next = -1;
         for (int c : ch[static_cast<std::size_t>(slot)])
             if (draft.tokens[static_cast<std::size_t>(c)] == want) {
@@ -66,14 +74,14 @@ Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab, co
 }
 
 Verdict verify_stochastic(const DraftTree& draft, const float* logits, int vocab, const SamplingParams& sp,
-                          Rng& rng, std::span<const std::int32_t> context) {
+                          Rng& rng, std::span<const std::int32_t> context, const RowMask* mask) {
     const auto ch = children_of(draft);
     Verdict v;
     std::vector<float> buf;
     int slot = 0;
     for (;;) {
         std::vector<float> p =
-            target_distribution(slot_logits(draft, logits, slot, vocab, sp, context, buf), vocab, sp);
+            target_distribution(slot_logits(draft, logits, slot, vocab, sp, context, buf, mask), vocab, sp);
         const auto& dptr = static_cast<std::size_t>(slot) < draft.dist.size()
                                ? draft.dist[static_cast<std::size_t>(slot)]
                                : nullptr;

@@ -54,6 +54,8 @@ typedef struct {
     int kv_type;             /* TERNSPEC_KV_F16 (default) or TERNSPEC_KV_F32 */
     float presence_penalty;  /* OpenAI's, over the repeat_last_n window; default 0 (off) */
     float frequency_penalty; /* the same; default 0 (off) */
+    int json_object;         /* 1: the output is one JSON object (see GenerateOptions in ternspec.hpp) */
+    const char* json_schema; /* or the JSON text of a schema it must satisfy; default NULL */
 } ternspec_generate_options;
 
 enum ternspec_kv_type { TERNSPEC_KV_F16 = 0, TERNSPEC_KV_F32 = 1 };

@@ -86,6 +86,13 @@ struct GenerateOptions {
     bool stop_at_eos = true;
     // The text ends before the first of these (OpenAI's `stop`); stop_reason "stop". Empty ones are dropped.
     std::vector<std::string> stop;
+    // Structured output: the output is one JSON object, any (json_object) or one `json_schema` (the JSON
+    // text of a schema in the supported subset: type, properties, required, additionalProperties false,
+    // items, minItems, maxItems, enum, const) allows; another keyword is an InputError naming it. The
+    // target's distribution is masked to the document, drafts verified against it, so speculative output
+    // equals constrained plain output; generation ends when the object closes (stop_reason "complete").
+    bool json_object = false;
+    std::string json_schema;
     int context = 0;  // KV capacity; 0: the model's context length
     KvCacheType kv_type = KvCacheType::F16;
     // Called per emitted token with the text it makes visible (held back while UTF-8 is incomplete or the
@@ -117,7 +124,8 @@ struct ChatMessage {
 struct Result {
     std::string text;
     std::vector<std::int32_t> tokens;
-    std::string stop_reason;  // eos, stop (a stop string), length, context, cancelled
+    std::string
+        stop_reason;  // eos, stop (a stop string), complete (structured output), length, context, cancelled
     Statistics stats;
 };
 

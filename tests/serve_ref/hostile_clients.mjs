@@ -177,8 +177,9 @@ try {
   await expectError(port, "logit_bias", "/v1/completions", '{"prompt": "x", "logit_bias": {"5": 3}}', 400, "logit_bias");
   await expectError(port, "an unknown field", "/v1/completions", '{"prompt": "x", "frobnicate": 1}', 400, "frobnicate");
   await expectError(port, "presence_penalty out of range", "/v1/completions", '{"prompt": "x", "presence_penalty": 2.5}', 400, "presence_penalty");
-  await expectError(port, "response_format json_object", "/v1/chat/completions",
-    '{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}}', 400, "response_format");
+  await expectError(port, "a response_format schema keyword not enforced", "/v1/chat/completions",
+    '{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": ' +
+    '{"name": "x", "schema": {"type": "object", "properties": {"a": {"type": "string", "format": "email"}}}}}}', 400, "response_format");
   await expectError(port, "suffix", "/v1/completions", '{"prompt": "x", "suffix": "y"}', 400, "suffix");
   const { responses: neutral } = await exchange(port, [
     post("/v1/completions", '{"prompt": "x", "max_tokens": 1, "logit_bias": {}, "presence_penalty": 0, "user": "u1"}'),

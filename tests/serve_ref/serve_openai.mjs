@@ -130,6 +130,46 @@ try {
     check(r.status === 400, `${what}: HTTP ${r.status}`);
   }
 
+  // Structured output: response_format json_object and json_schema (and llama-server's json_schema): the
+  // content is a JSON document the schema allows, the same with speculation and without; keywords the engine
+  // does not enforce are a 400 naming them.
+  // A bounded schema (an enum and a boolean; whitespace runs are bounded too), so even this small model,
+  // which rambles inside strings, finishes the document within max_tokens.
+  const schema = { type: "object", properties: { mode: { enum: ["fast", "slow"] }, debug: { type: "boolean" } },
+                   required: ["mode", "debug"], additionalProperties: false };
+  const jsonPrompt = 'config = {"name": "server", "port": 8080}\nconfig = ';
+  const asked = [
+    ["json_object", { response_format: { type: "json_object" } }],
+    ["json_schema", { response_format: { type: "json_schema", json_schema: { name: "cfg", schema, strict: true } } }],
+    ["llama-server's json_schema", { json_schema: schema }],
+  ];
+  for (const [what, extra] of asked) {
+    const texts = [];
+    for (const speculative of [{ draft: "none" }, { draft: "suffix", k: 4 }]) {
+      const r = await curl(main.port, "/v1/completions",
+        JSON.stringify({ prompt: jsonPrompt, max_tokens: 300, temperature: 0, speculative, ...extra }), ["-H", `Authorization: Bearer ${key}`]);
+      const body = JSON.parse(r.body);
+      texts.push(body.choices?.[0]?.text);
+      if (speculative.draft === "none") {
+        let doc = null;
+        try { doc = JSON.parse(body.choices[0].text); } catch {}
+        const fits = what === "json_object" ? doc !== null && typeof doc === "object" && !Array.isArray(doc)
+          : doc !== null && ["fast", "slow"].includes(doc.mode) && typeof doc.debug === "boolean" && Object.keys(doc).length === 2;
+        check(r.status === 200 && body.choices[0].finish_reason === "stop" && fits,
+          `${what}: a valid document (${JSON.stringify(body.choices?.[0]?.text)?.slice(0, 120)})`);
+      }
+    }
+    check(texts[0] === texts[1], `${what}: the same with speculation`);
+  }
+  for (const [what, body] of [
+    ["a schema keyword not enforced", { response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object", properties: { a: { type: "string", pattern: "x" } } } } } }],
+    ["a root that is not an object", { response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "array" } } } }],
+    ["an unknown response_format type", { response_format: { type: "yaml" } }],
+    ["a GBNF grammar", { grammar: "root ::= \"a\"" }]]) {
+    const r = await curl(main.port, "/v1/completions", JSON.stringify({ prompt: "x", max_tokens: 2, ...body }), ["-H", `Authorization: Bearer ${key}`]);
+    check(r.status === 400, `${what}: HTTP ${r.status} ${r.body.slice(0, 140)}`);
+  }
+
   // presence_penalty and frequency_penalty are applied (they were refused before), and lossless: the same
   // request with speculation and without gives the same text.
   const penalised = { model: "x", prompt, max_tokens: 32, temperature: 0, frequency_penalty: 1.5, presence_penalty: 1.0 };

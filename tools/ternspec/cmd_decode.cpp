@@ -42,6 +42,14 @@ std::vector<Option> prompt_options() {
          "end the output before TEXT (repeatable); the stop reason is \"stop\"",
          "",
          {"-r", "--reverse-prompt"}},
+        {"json-object", 0, "", "structured output: the output is one JSON object", ""},
+        {"json-schema",
+         0,
+         "JSON",
+         "structured output: one JSON object this schema allows (llama.cpp's -j)",
+         "",
+         {"-j"}},
+        {"json-schema-file", 0, "FILE", "the same, the schema read from FILE", ""},
         {"ctx", 0, "N", "context (KV cache) length; default the model's", "", {"-c", "--ctx-size"}},
         {"kv", 0, "TYPE", "KV cache type: f16 or f32", "f16"},
         {"ignore-eos", 0, "", "keep going past end of sequence", ""},
@@ -55,6 +63,20 @@ DecodeOptions decode_options(const Args& args) {
     o.sampling = sampling_from(args);
     o.stop_at_eos = !args.flag("ignore-eos");
     o.stop = args.all("stop");
+    if (args.has("json-schema") + args.has("json-schema-file") + args.flag("json-object") > 1)
+        throw InputError("give one of --json-object, --json-schema and --json-schema-file");
+    if (args.has("json-schema") || args.has("json-schema-file")) {
+        const bool file = args.has("json-schema-file");
+        const std::string text =
+            file ? read_prompt_file(args.str("json-schema-file")) : args.str("json-schema");
+        const auto schema = nlohmann::json::parse(text, nullptr, false);
+        if (schema.is_discarded())
+            throw InputError(std::string(file ? "--json-schema-file" : "--json-schema") +
+                             " is not valid JSON");
+        o.json_schema = JsonSchema::compile(schema, file ? "--json-schema-file" : "--json-schema");
+    } else if (args.flag("json-object")) {
+        o.json_schema = JsonSchema::any_object();
+    }
     if (args.has("ctx"))
         o.context = static_cast<int>(args.integer("ctx", 1, std::numeric_limits<int>::max()));
     const auto kv = args.str("kv");

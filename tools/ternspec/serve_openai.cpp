@@ -250,6 +250,7 @@ void check_fields(Endpoint ep, const Body& body) {
                                                  "frequency_penalty",
                                                  "top_logprobs",
                                                  "response_format",
+                                                 "json_schema",
                                                  "tool_choice",
                                                  "parallel_tool_calls",
                                                  "best_of",
@@ -280,9 +281,8 @@ Body parse_body(Endpoint ep, const std::string& text) {
     if (boolean(body, "echo", false)) throw ApiError(400, "'echo' is not supported", "echo");
     if (const Body* b = field(body, "logit_bias"); b && !(b->is_object() && b->empty()))
         throw ApiError(400, "'logit_bias' is not supported", "logit_bias");
-    if (const Body* rf = field(body, "response_format");
-        rf && !(rf->is_object() && rf->size() == 1 && rf->value("type", "") == "text"))
-        throw ApiError(400, "'response_format': only {\"type\": \"text\"} is supported", "response_format");
+    if (const Body* rf = field(body, "response_format"); rf && !rf->is_object())
+        throw ApiError(400, "'response_format' must be an object", "response_format");
     if (const Body* tc = field(body, "tool_choice");
         tc && !(tc->is_string() && (*tc == "auto" || *tc == "none")))
         throw ApiError(
@@ -329,6 +329,40 @@ void read_prompt(Endpoint ep, const Body& body, const Qwen3Model& model, const A
                            std::to_string(limits.context),
                        mt, "invalid_request_error", "context_length_exceeded");
     job.options.max_new_tokens = static_cast<int>(max_tokens);
+}
+
+// response_format (OpenAI's text, json_object, json_schema) and llama-server's top-level json_schema.
+std::shared_ptr<const JsonSchema> read_response_format(const Body& body) {
+    try {
+        if (const Body* js = field(body, "json_schema")) {
+            if (field(body, "response_format"))
+                throw ApiError(400, "give 'response_format' or 'json_schema', not both", "json_schema");
+            return JsonSchema::compile(*js, "json_schema");
+        }
+        const Body* rf = field(body, "response_format");
+        if (!rf) return nullptr;
+        const std::string type = rf->value("type", "");
+        for (const auto& [key, value] : rf->items())
+            if (key != "type" && !(key == "json_schema" && type == "json_schema"))
+                throw ApiError(400, "'response_format." + key + "' is not a field of its type",
+                               "response_format." + key);
+        if (type == "text") return nullptr;
+        if (type == "json_object") return JsonSchema::any_object();
+        if (type != "json_schema")
+            throw ApiError(400, "'response_format.type' must be text, json_object or json_schema",
+                           "response_format.type");
+        const Body* spec = field(*rf, "json_schema");
+        if (!spec || !spec->is_object() || !spec->contains("schema"))
+            throw ApiError(400, "'response_format.json_schema.schema' is required",
+                           "response_format.json_schema");
+        for (const auto& [key, value] : spec->items())
+            if (key != "name" && key != "schema" && key != "strict" && key != "description")
+                throw ApiError(400, "'response_format.json_schema." + key + "' is not supported",
+                               "response_format.json_schema." + key);
+        return JsonSchema::compile((*spec)["schema"], "response_format.json_schema.schema");
+    } catch (const InputError& e) {
+        throw ApiError(400, e.what(), "response_format");
+    }
 }
 
 void read_sampling(const Body& body, SamplingParams& s) {
@@ -420,6 +454,7 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     read_prompt(ep, body, model, limits, job);
     read_sampling(body, job.options.sampling);
     job.options.stop = read_stop(body);
+    job.options.json_schema = read_response_format(body);
     read_speculative(body, limits, engine, job);
     job.options.stop_at_eos = true;
     const Body* tools = field(body, "tools");
@@ -436,6 +471,7 @@ std::string finish_reason(const EngineRequest& job) {
     switch (job.result.stop_reason) {
         case StopReason::Eos:
         case StopReason::StopString:
+        case StopReason::Complete:  // structured output: the JSON document closed
             return "stop";
         case StopReason::Cancelled:
             return "cancelled";

@@ -1,0 +1,213 @@
+// Structured output: the JSON constraint accepts exactly the documents a schema allows, byte by byte however
+// the text is split; unsupported schema keywords are refused by name; constrained speculative decoding equals
+// constrained plain decoding for every drafter, draft length and tree on the shipped model (drafting and
+// rejections asserted), and its output is a valid document; stochastic verification under a mask follows
+// the masked distribution (chi-squared).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "drafters/drafter.hpp"
+#include "runtime/speculative_decoder.hpp"
+#include "target/model/model_files.hpp"
+#include "target/model/qwen3_model.hpp"
+#include "ternspec/error.hpp"
+#include "tests/support/test_models.hpp"
+#include "verify/json_constraint.hpp"
+#include "verify/verify.hpp"
+
+using namespace ternspec;
+using nlohmann::json;
+
+namespace {
+
+// Fed whole and in pieces of every size up to 7 bytes: the same answer.
+bool accepts(const std::shared_ptr<const JsonSchema>& s, const std::string& text, bool want_complete = true) {
+    bool whole;
+    {
+        JsonConstraint c(s);
+        whole = c.feed(text) && c.complete() == want_complete;
+    }
+    for (std::size_t step = 1; step <= 7; ++step) {
+        JsonConstraint c(s);
+        bool ok = true;
+        for (std::size_t at = 0; at < text.size() && ok; at += step) ok = c.feed(text.substr(at, step));
+        EXPECT_EQ(ok && c.complete() == want_complete, whole) << text << " in pieces of " << step;
+    }
+    return whole;
+}
+
+const json kPerson = json::parse(R"({
+  "type": "object",
+  "properties": {
+    "name": {"type": "string"},
+    "age": {"type": "integer"},
+    "height": {"type": "number"},
+    "admin": {"type": "boolean"},
+    "role": {"enum": ["user", "owner", null]},
+    "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2},
+    "address": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                "additionalProperties": false}
+  },
+  "required": ["name", "age"],
+  "additionalProperties": false
+})");
+
+}  // namespace
+
+TEST(JsonConstraint, AcceptsExactlyWhatTheSchemaAllows) {
+    const auto any = JsonSchema::any_object();
+    EXPECT_TRUE(accepts(any, R"({"a": [1, -2.5e3, true, null, {"b": "x\"\u00e9"}], "c": {}})"));
+    EXPECT_TRUE(accepts(any, "{}"));
+    EXPECT_TRUE(accepts(any, R"({"a": 1)", false));  // a prefix: fine, not complete
+    EXPECT_FALSE(accepts(any, "[1]"));               // the root is an object
+    EXPECT_FALSE(accepts(any, R"({"a": 01})"));
+    EXPECT_FALSE(accepts(any, R"({"a": tru})"));
+    EXPECT_FALSE(accepts(any, R"({"a" 1})"));
+    EXPECT_FALSE(accepts(any, "{\"a\": \"tab\there\"}"));  // a raw control character in a string
+    EXPECT_FALSE(accepts(any, R"({} x)"));
+    EXPECT_TRUE(accepts(any, "{}  \n"));
+    // Whitespace runs are bounded, so a document cannot go on forever between tokens.
+    EXPECT_FALSE(accepts(any, "{" + std::string(JsonConstraint::kMaxWhitespace + 1, ' ') + "}"));
+
+    const auto person = JsonSchema::compile(kPerson, "schema");
+    EXPECT_TRUE(accepts(person, R"({"name": "Ada", "age": 36})"));
+    EXPECT_TRUE(
+        accepts(person,
+                "{\"age\": 36, \"name\": \"Ada\", \"height\": 1.7, \"admin\": false, \"role\": null,\n"
+                "  \"tags\": [\"a\", \"b\"], \"address\": {\"city\": \"London\"}}"));
+    EXPECT_FALSE(accepts(person, R"({"name": "Ada"})"));               // age is required
+    EXPECT_FALSE(accepts(person, R"({"name": "Ada", "age": 36.5})"));  // an integer
+    EXPECT_FALSE(accepts(person, R"({"name": "Ada", "age": "36"})"));
+    EXPECT_FALSE(accepts(person, R"({"name": "Ada", "age": 3, "x": 1})"));       // no other members
+    EXPECT_FALSE(accepts(person, R"({"name": "Ada", "name": "B", "age": 3})"));  // once each
+    EXPECT_FALSE(accepts(person, R"({"name": "A", "age": 3, "role": "admin"})"));
+    EXPECT_FALSE(accepts(person, R"({"name": "A", "age": 3, "tags": []})"));               // minItems 1
+    EXPECT_FALSE(accepts(person, R"({"name": "A", "age": 3, "tags": ["a", "b", "c"]})"));  // maxItems 2
+    EXPECT_FALSE(accepts(person, R"({"name": "A", "age": 3, "address": {}})"));
+    // A key is refused at its first byte that no property left starts with.
+    JsonConstraint c(person);
+    EXPECT_TRUE(c.feed(R"({"na)"));
+    EXPECT_FALSE(JsonConstraint(c).feed("x"));
+    EXPECT_TRUE(JsonConstraint(c).feed("me\""));
+    EXPECT_FALSE(JsonConstraint(c).feed("\\u0041"));  // no escapes in a listed key
+}
+
+TEST(JsonConstraint, SchemasOutsideTheSubsetAreRefusedByName) {
+    auto refused = [](const char* text, const char* words) {
+        try {
+            JsonSchema::compile(json::parse(text), "response_format.json_schema.schema");
+            ADD_FAILURE() << text << " was accepted";
+        } catch (const InputError& e) {
+            EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+        }
+    };
+    refused(R"({"type": "object", "properties": {"a": {"type": "string", "pattern": "x+"}}})", "'pattern'");
+    refused(R"({"type": "object", "properties": {"a": {"type": "string", "minLength": 2}}})", "'minLength'");
+    refused(R"({"type": "array", "items": {"type": "string"}})", "root must be an object");
+    refused(R"({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": true})",
+            "additionalProperties");
+    refused(R"({"type": "object", "required": ["b"], "properties": {"a": {"type": "string"}}})", "'b'");
+    refused(R"({"type": "object", "properties": {"a": {"type": "strin"}}})", "'strin'");
+    refused(R"({"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}]}}})", "'anyOf'");
+}
+
+// Greedy: constrained speculative decoding equals constrained plain decoding, and the output is a valid
+// document, on the shipped model with the suffix and n-gram drafters at several draft lengths and trees.
+TEST(StructuredOutput, SpeculativeEqualsConstrainedPlainAndIsValid) {
+    const auto path = fixtures::shipped_model();
+    ASSERT_FALSE(path.empty()) << "models/tern-pystd-7m is missing from the checkout";
+    auto m = Qwen3Model::load(ModelFiles::open(path));
+    const std::vector<std::pair<std::string, std::shared_ptr<const JsonSchema>>> schemas = {
+        {"json_object", JsonSchema::any_object()},
+        {"person", JsonSchema::compile(kPerson, "schema")},
+    };
+    const auto prompt = m->tokenizer().encode(
+        "config = {\"name\": \"server\", \"port\": 8080, \"hosts\": [\"a\", \"b\"]}\n"
+        "config = ");
+    std::int64_t drafted = 0, rejected = 0;
+    for (const auto& [label, schema] : schemas) {
+        DecodeOptions o;
+        o.max_new_tokens = 60;
+        o.json_schema = schema;
+        const auto plain = SpeculativeDecoder(m, nullptr).run(prompt, o);
+        SCOPED_TRACE(label + ": " + plain.text);
+        JsonConstraint check(schema);
+        EXPECT_TRUE(check.feed(plain.text));
+        if (plain.stop_reason == StopReason::Complete) {
+            EXPECT_TRUE(check.complete());
+            EXPECT_TRUE(json::accept(plain.text)) << "not JSON";
+        }
+        for (const std::string name : {"suffix", "ngram"})
+            for (const auto& [k, tree] :
+                 std::vector<std::pair<int, int>>{{1, 0}, {2, 0}, {4, 0}, {8, 0}, {4, 8}}) {
+                o.budget = {k, tree};
+                auto d = create_drafter(name, {}, m);
+                const auto r = SpeculativeDecoder(m, d.get()).run(prompt, o);
+                EXPECT_EQ(r.tokens, plain.tokens) << name << " k " << k << " tree " << tree;
+                EXPECT_EQ(r.stop_reason, plain.stop_reason);
+                drafted += r.stats.drafted;
+                rejected += r.stats.drafted - r.stats.accepted;
+            }
+    }
+    EXPECT_GT(drafted, 0);
+    EXPECT_GT(rejected, 0);
+    // A bounded schema (an enum and a boolean; whitespace runs are bounded) always finishes: the document
+    // closes within max_tokens whatever the model prefers.
+    DecodeOptions o;
+    o.max_new_tokens = 300;
+    o.json_schema =
+        JsonSchema::compile(json::parse(R"({"type": "object", "properties": {"mode": {"enum": ["fast",
+        "slow"]}, "debug": {"type": "boolean"}}, "required": ["mode", "debug"], "additionalProperties": false})"),
+                            "schema");
+    const auto r = SpeculativeDecoder(m, create_drafter("suffix", {}, m).get()).run(prompt, o);
+    EXPECT_EQ(r.stop_reason, StopReason::Complete) << r.text;
+    const auto doc = json::parse(r.text, nullptr, false);
+    ASSERT_TRUE(doc.is_object()) << r.text;
+    EXPECT_TRUE(doc["mode"] == "fast" || doc["mode"] == "slow");
+    EXPECT_TRUE(doc["debug"].is_boolean());
+}
+
+// Stochastic acceptance under a mask: the token after an accepted draft token follows softmax over the
+// allowed tokens only (a banned token is never emitted, drafted or not).
+TEST(StructuredOutput, StochasticVerificationFollowsTheMaskedDistribution) {
+    class BanOdd : public RowMask {
+      public:
+        void apply(float* row, std::span<const std::int32_t>) const override {
+            for (int t = 1; t < 6; t += 2) row[t] = -INFINITY;
+        }
+    } mask;
+    const int V = 6;
+    const std::vector<float> row = {0.5f, 2.0f, 1.0f, 0.0f, 0.8f, 1.5f};
+    DraftTree d;
+    d.add(1, -1);  // a banned token drafted: never accepted
+    d.add(2, -1);
+    std::vector<float> rows;
+    for (int r = 0; r < 3; ++r) rows.insert(rows.end(), row.begin(), row.end());
+    SamplingParams sp;
+    sp.temperature = 1.0f;
+    std::vector<float> masked = row;
+    mask.apply(masked.data(), {});
+    const auto p = target_distribution(masked.data(), V, sp);
+    Rng rng(9);
+    std::vector<int> counts(V, 0);
+    const int trials = 40000;
+    for (int t = 0; t < trials; ++t) {
+        const auto v = verify_stochastic(d, rows.data(), V, sp, rng, {}, &mask);
+        const int first =
+            v.accepted_nodes.empty() ? v.next_token : d.tokens[static_cast<std::size_t>(v.accepted_nodes[0])];
+        ASSERT_EQ(first % 2, 0) << "a banned token was emitted";
+        counts[static_cast<std::size_t>(first)]++;
+    }
+    double x = 0;
+    int dof = -1;
+    for (int t = 0; t < V; ++t) {
+        if (p[static_cast<std::size_t>(t)] <= 0) continue;
+        const double e = p[static_cast<std::size_t>(t)] * trials;
+        x += (counts[static_cast<std::size_t>(t)] - e) * (counts[static_cast<std::size_t>(t)] - e) / e;
+        ++dof;
+    }
+    EXPECT_EQ(dof, 2);
+    EXPECT_LT(x, 13.8) << "chi-squared over 2 degrees of freedom past p = 0.001";
+}
