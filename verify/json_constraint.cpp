@@ -460,9 +460,16 @@ void JsonTokenMask::apply(const JsonConstraint& state, float* row) const {
         const char ch = static_cast<char>(c);
         first_ok[c] = s.feed(std::string_view(&ch, 1));
     }
+    // Inside a string most tokens are plain text: no state to simulate for them.
+    const bool plain = state.in_plain_string();
     for (std::size_t t = 0; t < bytes_.size(); ++t) {
         const auto& b = bytes_[t];
         bool ok = !b.empty() && first_ok[static_cast<unsigned char>(b[0])];
+        if (ok && plain && std::all_of(b.begin(), b.end(), [](char ch) {
+                const auto u = static_cast<unsigned char>(ch);
+                return u >= 0x20 && u != '"' && u != '\\';
+            }))
+            continue;
         if (ok && b.size() > 1) {
             JsonConstraint s = state;
             ok = s.feed(b);

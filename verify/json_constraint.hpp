@@ -63,6 +63,11 @@ class JsonConstraint {
     // Feeds bytes; false (and the state unspecified) when they cannot continue a valid document.
     bool feed(std::string_view bytes);
     bool complete() const { return complete_; }  // the top-level object has closed
+    // Inside a free string value (no escape pending): any bytes but '"', '\\' and controls keep it one.
+    bool in_plain_string() const {
+        return !stack_.empty() && stack_.back().kind == Frame::String && !stack_.back().escape &&
+               stack_.back().unicode == 0;
+    }
 
   private:
     struct Frame {
