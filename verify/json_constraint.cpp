@@ -52,9 +52,11 @@ std::shared_ptr<const JsonSchema> JsonSchema::any_object() {
     return s;
 }
 
-std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::json& schema,
-                                                      const std::string& where) {
+std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::json& schema, const std::string& where,
+                                                      std::string prefix, std::string suffix) {
     auto s = std::make_shared<JsonSchema>();
+    s->prefix_ = std::move(prefix);
+    s->suffix_ = std::move(suffix);
     Node any;
     any.types = kAllTypes;
     any.any = true;
@@ -271,7 +273,8 @@ bool JsonConstraint::feed_number(Frame& f, unsigned char c, bool& consumed) {
 bool JsonConstraint::value_done() {
     stack_.pop_back();
     if (stack_.empty()) {
-        complete_ = true;
+        document_done_ = true;
+        complete_ = schema_->suffix().empty();
         whitespace_ = 0;
         return true;
     }
@@ -287,6 +290,19 @@ bool JsonConstraint::value_done() {
 
 bool JsonConstraint::feed_byte(unsigned char c) {
     if (complete_) return is_ws(c) && ++whitespace_ <= kMaxWhitespace;
+    const std::string& prefix = schema_->prefix();
+    if (prefix_at_ < prefix.size()) return static_cast<unsigned char>(prefix[prefix_at_++]) == c;
+    if (document_done_) {
+        // Between the object and its suffix only the suffix's own bytes (and a bounded run of whitespace
+        // before it starts).
+        const std::string& suffix = schema_->suffix();
+        if (suffix_at_ == 0 && static_cast<unsigned char>(suffix[0]) != c)
+            return is_ws(c) && ++whitespace_ <= kMaxWhitespace;
+        if (static_cast<unsigned char>(suffix[suffix_at_]) != c) return false;
+        complete_ = ++suffix_at_ == suffix.size();
+        whitespace_ = 0;
+        return true;
+    }
     Frame& f = stack_.back();
     const bool in_text = f.kind == Frame::String || f.kind == Frame::Key;
     if (!in_text && f.kind != Frame::Number && f.kind != Frame::Literal) {

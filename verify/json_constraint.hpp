@@ -25,7 +25,12 @@ class JsonSchema {
   public:
     static std::shared_ptr<const JsonSchema> any_object();
     // The root must describe an object. `where` names the field in errors ("response_format.json_schema").
-    static std::shared_ptr<const JsonSchema> compile(const nlohmann::json& schema, const std::string& where);
+    // `prefix` and `suffix`: exact text around the document (a tool call's "<tool_call>\n" ...
+    // "\n</tool_call>").
+    static std::shared_ptr<const JsonSchema> compile(const nlohmann::json& schema, const std::string& where,
+                                                     std::string prefix = {}, std::string suffix = {});
+    const std::string& prefix() const { return prefix_; }
+    const std::string& suffix() const { return suffix_; }
 
     struct Node {
         unsigned types = 0;                                   // bit per Type
@@ -53,6 +58,7 @@ class JsonSchema {
     int add(const nlohmann::json& s, const std::string& where);
     std::vector<Node> nodes_;
     int any_ = -1;
+    std::string prefix_, suffix_;
 };
 
 // The state of a document being written: copyable (a draft path is tried on a copy).
@@ -62,7 +68,7 @@ class JsonConstraint {
     explicit JsonConstraint(std::shared_ptr<const JsonSchema> schema);
     // Feeds bytes; false (and the state unspecified) when they cannot continue a valid document.
     bool feed(std::string_view bytes);
-    bool complete() const { return complete_; }  // the top-level object has closed
+    bool complete() const { return complete_; }  // the top-level object (and the suffix) has closed
     // Inside a free string value (no escape pending): any bytes but '"', '\\' and controls keep it one.
     bool in_plain_string() const {
         return !stack_.empty() && stack_.back().kind == Frame::String && !stack_.back().escape &&
@@ -95,6 +101,8 @@ class JsonConstraint {
     std::shared_ptr<const JsonSchema> schema_;
     std::vector<Frame> stack_;
     int whitespace_ = 0;
+    std::size_t prefix_at_ = 0, suffix_at_ = 0;  // bytes of the schema's prefix and suffix written
+    bool document_done_ = false;                 // the object closed (the suffix may follow)
     bool complete_ = false;
 };
 

@@ -123,11 +123,48 @@ try {
   check(refused.status === 400 && /does not render tools/.test(refused.body), `tools with a template that ignores them: HTTP ${refused.status}`);
   const noneChoice = await client.chat.completions.create({ model: "x", messages, tools, tool_choice: "none", max_tokens: 24, temperature: 0 });
   check(noneChoice.choices[0].message.content === chatWant, "tool_choice none: the tools are not offered");
-  for (const [what, extra] of [["tool_choice required", { tool_choice: "required" }],
-                               ["a named tool_choice", { tool_choice: { type: "function", function: { name: "get_weather" } } }],
-                               ["parallel_tool_calls false", { parallel_tool_calls: false }]]) {
-    const r = await curl(main.port, "/v1/chat/completions", JSON.stringify({ messages, tools, max_tokens: 4, ...extra }), toolAuth);
-    check(r.status === 400, `${what}: HTTP ${r.status}`);
+  {
+    const r = await curl(main.port, "/v1/chat/completions", JSON.stringify({ messages, tools, max_tokens: 4, parallel_tool_calls: false }), toolAuth);
+    check(r.status === 400, `parallel_tool_calls false: HTTP ${r.status}`);
+  }
+  // A template that renders tools (tests/serve_ref/chatml_tools.jinja): tool_choice "required" and a named
+  // function constrain the output to one call, which comes back as tool_calls with valid arguments (even
+  // from this model, which never learnt tools), streamed too, the same with speculation and without.
+  const toolServer = await startServer(["--chat-template-file", new URL("./chatml_tools.jinja", import.meta.url).pathname, "-np", "2"]);
+  try {
+    const tc = new OpenAI({ baseURL: `http://127.0.0.1:${toolServer.port}/v1`, apiKey: "none", maxRetries: 0, timeout: 60000 });
+    const twoTools = [...tools, { type: "function", function: { name: "get_time", parameters: { type: "object",
+      properties: { zone: { enum: ["UTC", "CET"] } }, required: ["zone"], additionalProperties: false } } }];
+    for (const [what, choice, names] of [["tool_choice required", "required", ["get_weather", "get_time"]],
+                                         ["a named tool_choice", { type: "function", function: { name: "get_time" } }, ["get_time"]]]) {
+      const outs = [];
+      for (const speculative of [{ draft: "none" }, { draft: "suffix", k: 4 }]) {
+        const r = await tc.chat.completions.create({ model: "x", messages, tools: twoTools, tool_choice: choice,
+                                                      max_tokens: 400, temperature: 0, speculative });
+        outs.push(JSON.stringify(r.choices[0].message.tool_calls?.map((c) => c.function)));
+        const call = r.choices[0].message.tool_calls?.[0];
+        let args = null;
+        try { args = JSON.parse(call.function.arguments); } catch {}
+        // A named function has its parameters enforced; "required" over two tools, the name only.
+        check(r.choices[0].finish_reason === "tool_calls" && names.includes(call?.function?.name) && args !== null &&
+              (names.length > 1 || ["UTC", "CET"].includes(args.zone)),
+          `${what}: one valid call (${call?.function?.name} ${call?.function?.arguments})`);
+      }
+      check(outs[0] === outs[1], `${what}: the same call with speculation`);
+    }
+    let streamedCall = null, reason = null;
+    for await (const chunk of await tc.chat.completions.create({ model: "x", messages, tools: twoTools, tool_choice: "required",
+                                                                  max_tokens: 400, temperature: 0, stream: true })) {
+      streamedCall = chunk.choices[0]?.delta?.tool_calls?.[0] ?? streamedCall;
+      reason = chunk.choices[0]?.finish_reason ?? reason;
+    }
+    check(streamedCall?.index === 0 && typeof streamedCall?.function?.name === "string" && reason === "tool_calls",
+      `a streamed forced call arrives as a tool_calls delta (${JSON.stringify(streamedCall)})`);
+    const missing = await curl(toolServer.port, "/v1/chat/completions", JSON.stringify({ messages, tools, tool_choice: { type: "function", function: { name: "nope" } } }));
+    check(missing.status === 400, `a named tool_choice the tools lack: HTTP ${missing.status}`);
+  } finally {
+    toolServer.proc.kill("SIGTERM");
+    await toolServer.exited;
   }
 
   // Structured output: response_format json_object and json_schema (and llama-server's json_schema): the

@@ -284,12 +284,13 @@ Body parse_body(Endpoint ep, const std::string& text) {
     if (const Body* rf = field(body, "response_format"); rf && !rf->is_object())
         throw ApiError(400, "'response_format' must be an object", "response_format");
     if (const Body* tc = field(body, "tool_choice");
-        tc && !(tc->is_string() && (*tc == "auto" || *tc == "none")))
-        throw ApiError(
-            400,
-            "'tool_choice': \"auto\" and \"none\" are supported; \"required\" and a named function "
-            "need constrained decoding, which this server does not do yet",
-            "tool_choice");
+        tc && !(tc->is_string() && (*tc == "auto" || *tc == "none" || *tc == "required")) &&
+        !(tc->is_object() && tc->value("type", "") == "function" && tc->contains("function") &&
+          (*tc)["function"].is_object() && (*tc)["function"].value("name", json()).is_string()))
+        throw ApiError(400,
+                       "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
+                       "\"function\": {\"name\": ...}}",
+                       "tool_choice");
     if (const Body* ptc = field(body, "parallel_tool_calls"); ptc && !(ptc->is_boolean() && ptc->get<bool>()))
         throw ApiError(
             400, "'parallel_tool_calls': only true is supported (every call the model makes is returned)",
@@ -329,6 +330,57 @@ void read_prompt(Endpoint ep, const Body& body, const Qwen3Model& model, const A
                            std::to_string(limits.context),
                        mt, "invalid_request_error", "context_length_exceeded");
     job.options.max_new_tokens = static_cast<int>(max_tokens);
+}
+
+// tool_choice "required" or a named function: the output is one call, "<tool_call>\n{"name": ...,
+// "arguments":
+// {...}}\n</tool_call>", constrained like structured output. With one possible tool its parameters' schema
+// is enforced; with several the name is one of theirs and the arguments a JSON object (per-name argument
+// schemas would need anyOf), which a function marked strict refuses.
+std::shared_ptr<const JsonSchema> read_forced_tool_call(const Body& body) {
+    const Body* tc = field(body, "tool_choice");
+    if (!tc || (tc->is_string() && *tc != "required")) return nullptr;
+    const Body* tools = field(body, "tools");
+    if (!tools || !tools->is_array() || tools->empty())
+        throw ApiError(400, "'tool_choice' asks for a tool call, but 'tools' offers none", "tool_choice");
+    std::vector<const Body*> candidates;
+    for (std::size_t i = 0; i < tools->size(); ++i) {
+        const Body& t = (*tools)[i];
+        const std::string where = "tools[" + std::to_string(i) + "]";
+        if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") ||
+            !t["function"].is_object() || !t["function"].value("name", json()).is_string())
+            throw ApiError(400,
+                           "'" + where + "' must be {\"type\": \"function\", \"function\": {\"name\", ...}}",
+                           where);
+        if (tc->is_object() && t["function"]["name"] != (*tc)["function"]["name"]) continue;
+        candidates.push_back(&t["function"]);
+    }
+    if (candidates.empty())
+        throw ApiError(400, "'tool_choice' names a function that 'tools' does not offer", "tool_choice");
+    json names = json::array(), arguments = {{"type", "object"}};
+    for (const Body* f : candidates) names.push_back((*f)["name"].get<std::string>());
+    if (candidates.size() == 1) {
+        if (const auto p = candidates[0]->find("parameters"); p != candidates[0]->end())
+            arguments = json::parse(p->dump());
+    } else {
+        for (const Body* f : candidates)
+            if (f->value("strict", false))
+                throw ApiError(
+                    400,
+                    "'tool_choice' \"required\" with several tools enforces the name only; function '" +
+                        (*f)["name"].get<std::string>() +
+                        "' is strict: name it in tool_choice to have its parameters enforced",
+                    "tool_choice");
+    }
+    const json schema = {{"type", "object"},
+                         {"properties", {{"name", {{"enum", names}}}, {"arguments", arguments}}},
+                         {"required", {"name", "arguments"}},
+                         {"additionalProperties", false}};
+    try {
+        return JsonSchema::compile(schema, "tools' function parameters", "<tool_call>\n", "\n</tool_call>");
+    } catch (const InputError& e) {
+        throw ApiError(400, e.what(), "tools");
+    }
 }
 
 // response_format (OpenAI's text, json_object, json_schema) and llama-server's top-level json_schema.
@@ -455,6 +507,12 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     read_sampling(body, job.options.sampling);
     job.options.stop = read_stop(body);
     job.options.json_schema = read_response_format(body);
+    if (auto call = ep == Endpoint::Chat ? read_forced_tool_call(body) : nullptr) {
+        if (job.options.json_schema)
+            throw ApiError(400, "'response_format' and a forced tool call ('tool_choice') exclude each other",
+                           "tool_choice");
+        job.options.json_schema = std::move(call);
+    }
     read_speculative(body, limits, engine, job);
     job.options.stop_at_eos = true;
     const Body* tools = field(body, "tools");
