@@ -138,6 +138,25 @@ class BranchingOracle : public Drafter {
     std::int32_t vocab_;
 };
 
+namespace {
+
+// Plain greedy decoding of the second test prompt under `sp` (40 tokens), checked to differ from decoding
+// without the penalties, so a test that passes under them is not passing on an unchanged distribution.
+std::vector<std::int32_t> penalised_output(const std::shared_ptr<const Qwen3Model>& m,
+                                           const SamplingParams& sp) {
+    DecodeOptions o;
+    o.max_new_tokens = 40;
+    o.stop_at_eos = false;
+    const auto prompt = prompts(m->tokenizer())[1];
+    const auto without = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
+    o.sampling = sp;
+    auto with = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
+    EXPECT_NE(with, without) << "the penalties changed nothing";
+    return with;
+}
+
+}  // namespace
+
 TEST(Lossless, GreedyWithARepeatPenalty) {
     auto m =
         Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("lossless_penalty", TensorType::Q2_0_G128, 5)));
@@ -147,14 +166,12 @@ TEST(Lossless, GreedyWithARepeatPenalty) {
     // The penalty keeps this random model from repeating itself, so the suffix drafter's trees stay chains
     // here; the branching oracle below puts trees under the penalty instead.
     expect_lossless(m, 40, "repeat penalty 1.6 over 12", sp, false);
+    const auto want = penalised_output(m, sp);
+    const auto prompt = prompts(m->tokenizer())[1];
     DecodeOptions o;
     o.max_new_tokens = 40;
     o.stop_at_eos = false;
-    const auto prompt = prompts(m->tokenizer())[1];
-    const auto without = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
     o.sampling = sp;
-    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
-    EXPECT_NE(want, without) << "the penalty changed nothing";
     std::vector<std::int32_t> full(prompt.begin(), prompt.end());
     full.insert(full.end(), want.begin(), want.end());
     BranchingOracle oracle(full, m->config().vocab_size);
@@ -216,14 +233,7 @@ TEST(Lossless, GreedyWithPresenceAndFrequencyPenalties) {
     sp.frequency_penalty = 0.6f;
     sp.repeat_last_n = 16;
     expect_lossless(m, 40, "presence 0.8, frequency 0.6 over 16", sp, false);
-    DecodeOptions o;
-    o.max_new_tokens = 40;
-    o.stop_at_eos = false;
-    const auto prompt = prompts(m->tokenizer())[1];
-    const auto without = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
-    o.sampling = sp;
-    EXPECT_NE(SpeculativeDecoder(m, nullptr).run(prompt, o).tokens, without)
-        << "the penalties changed nothing";
+    penalised_output(m, sp);
 }
 
 // The penalty at a draft node counts the draft tokens above it. Context ..., 4, root 5; draft A = 1 then
