@@ -73,6 +73,10 @@ void DrafterOptions::add_extra(const std::string& pairs, const std::string& what
 
 std::unique_ptr<Drafter> create_drafter(const std::string& name, const DrafterOptions& options,
                                         std::shared_ptr<const Qwen3Model> target) {
+    // Weights given to a drafter that has none are a mistake to report, not a setting to drop.
+    if (!options.draft_model.empty() && (name == "suffix" || name == "ngram" || name == "none"))
+        throw InputError("drafter '" + name + "' takes no weights, but a draft model was given (" +
+                         options.draft_model + ")");
     if (name == "none") return nullptr;
     auto it = registry().find(name);
     if (it == registry().end()) {
@@ -94,10 +98,6 @@ std::unique_ptr<Drafter> create_drafter(const std::string& name, const DrafterOp
             spdlog::warn("drafter {} has no option '{}' (ignored); its options: {}", name, key,
                          knows.empty() ? "none" : knows);
         }
-    if (!options.draft_model.empty() && (name == "suffix" || name == "ngram") &&
-        said.insert(name + "/model").second)
-        spdlog::warn("drafter {} takes no weights; the draft model {} is ignored for it", name,
-                     options.draft_model);
     return d;
 }
 

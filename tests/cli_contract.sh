@@ -38,6 +38,28 @@ check_error "unknown drafter" decode -m "$tmp/tiny.gguf" -p hi --draft bogus
 check_error "not a token id" detokenize -m "$tmp/tiny.gguf" 99999
 check_error "unknown shape" synth "$tmp/x.gguf" --shape huge
 check_error "needs a draft model" decode -m "$tmp/tiny.gguf" -p hi --draft mtp
+# Issue #37's fixes: weights given to a drafter that has none are an error (were a warning, exit 0); a
+# repeated option is an error, as the README says; structured-output options are checked.
+check_error "takes no weights" decode -m "$tmp/tiny.gguf" -p hi --draft suffix -md /nonexistent
+check_error "n-predict" generate -m "$tmp/tiny.gguf" -p hi -n 5 -n 7
+check_error "not enforced" generate -m "$tmp/tiny.gguf" -p hi -j '{"type": "object", "properties": {"a": {"type": "string", "pattern": "x"}}}'
+check_error "one of --json-object" generate -m "$tmp/tiny.gguf" -p hi --json-object -j '{"type": "object"}'
+# serve takes -c/--ctx-size and -k auto; a bare -md belongs to its --draft (it went to the MTP drafter too).
+models=$(cd "$(dirname "$0")/../models" && pwd)
+for extra in "-c 256 -k auto --draft suffix" "--draft eagle -md $models/tern-pystd-7m-eagle3"; do
+  port=$(( 20000 + RANDOM % 20000 ))
+  # shellcheck disable=SC2086
+  timeout 60 "$bin" serve -m "$models/tern-pystd-7m" --port "$port" -t 1 $extra > /dev/null 2> "$tmp/serve-err" &
+  pid=$!
+  up=0
+  for _ in $(seq 100); do
+    if curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1; then up=1; break; fi
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  [ "$up" = 1 ] || { echo "FAIL: serve $extra did not start: $(cat "$tmp/serve-err")"; fail=1; }
+  kill "$pid" 2> /dev/null; wait "$pid" 2> /dev/null
+done
 check_error "no MTP layers" decode -m "$tmp/tiny.gguf" -p hi --draft mtp --draft-model "$tmp/tiny.gguf"
 echo '{"prompt": "hi"}' > "$tmp/p.jsonl"
 check_error "parallel: 0 is out of range" decode -m "$tmp/tiny.gguf" --prompts "$tmp/p.jsonl" --parallel 0

@@ -188,6 +188,12 @@ std::vector<Option> serve_options() {
     opts.push_back({"k-max", 0, "K", "longest draft k = auto may choose", "8"});
     opts.push_back({"tree", 0, "N", "default: draft trees of at most N nodes", "0"});
     for (auto& o : drafter_option_list()) opts.push_back(o);
+    opts.push_back({"ctx",
+                    0,
+                    "N",
+                    "context per request (prompt and output); default the model's",
+                    "",
+                    {"-c", "--ctx-size"}});
     opts.push_back({"host", 0, "ADDR", "address to listen on (0.0.0.0: every interface, an explicit choice)",
                     "127.0.0.1"});
     opts.push_back({"port", 0, "PORT", "TCP port", "8080"});
@@ -228,7 +234,7 @@ void offer_drafters(const Args& args, const std::shared_ptr<const Qwen3Model>& m
                     const std::string& default_drafter, EngineCoreOptions& so) {
     for (const auto& name : drafter_names()) {
         if (name == "none") continue;
-        auto o = drafter_options(args, name);
+        auto o = drafter_options(args, name, "draft-model", name == default_drafter);
         // Drafters with weights are offered when their weights were given; the others always.
         const bool needs_weights = name == "eagle" || name == "mtp";
         if (needs_weights && o.draft_model.empty() && name != default_drafter) continue;
@@ -433,6 +439,8 @@ int cmd_serve(int argc, char** argv) {
     ctx.limits.default_drafter = args.str("draft");
     offer_drafters(args, ctx.model, ctx.limits.default_drafter, so);
     ctx.limits.context = ctx.model->config().context_length;
+    if (args.has("ctx"))
+        ctx.limits.context = static_cast<int>(args.integer("ctx", 1, ctx.model->config().context_length));
     ctx.limits.k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
     if (args.str("k") == "auto")
         ctx.limits.default_k_auto = true;

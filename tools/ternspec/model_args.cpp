@@ -132,15 +132,15 @@ std::vector<Option> drafter_option_list() {
             {"mtp-depth", 0, "D", "MTP modules to chain (default: all in --draft-model)", ""}};
 }
 
-DrafterOptions drafter_options(const Args& args, const std::string& drafter,
-                               const std::string& model_option) {
+DrafterOptions drafter_options(const Args& args, const std::string& drafter, const std::string& model_option,
+                               bool bare_path_is_mine) {
     DrafterOptions o;
     if (args.has(model_option))
         for (const auto& item : args.str_list(model_option)) {
             const auto eq = item.find('=');
-            if (eq == std::string::npos)
-                o.draft_model = item;
-            else if (item.substr(0, eq) == drafter)
+            if (eq == std::string::npos) {
+                if (bare_path_is_mine) o.draft_model = item;
+            } else if (item.substr(0, eq) == drafter)
                 o.draft_model = item.substr(eq + 1);
         }
     if (args.has("draft-opt")) o.add_extra(args.str("draft-opt"), "--draft-opt");

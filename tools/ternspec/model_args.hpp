@@ -50,8 +50,11 @@ std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, con
 // Options for drafters: --draft-model (PATH, or NAME=PATH,... when several drafters share a command),
 // --draft-opt KEY=VALUE,..., --mtp-depth D. `model_option` names the option that holds the weights' paths.
 std::vector<Option> drafter_option_list();
+// A bare PATH (no NAME=) belongs to the command's own drafter: `bare_path_is_mine` says whether `drafter` is
+// it (serve offers every drafter, and its bare path is its --draft's).
 DrafterOptions drafter_options(const Args& args, const std::string& drafter,
-                               const std::string& model_option = "draft-model");
+                               const std::string& model_option = "draft-model",
+                               bool bare_path_is_mine = true);
 
 // Benchmark helpers: a monotonic clock in seconds, and the median of repetitions.
 double seconds();

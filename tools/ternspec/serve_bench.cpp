@@ -76,7 +76,10 @@ struct RowRun {
         const int n_slots = row.mode == Mode::OneAtATime ? 1 : parallel;
         std::vector<std::unique_ptr<Drafter>> slots;
         for (int s = 0; s < n_slots; ++s)
-            slots.push_back(create_drafter(row.drafter, drafter_options(args, row.drafter), model));
+            slots.push_back(create_drafter(row.drafter,
+                                           drafter_options(args, row.drafter, "draft-model",
+                                                           row.drafter == "eagle" || row.drafter == "mtp"),
+                                           model));
         DecodeStats total;
         const double t0 = seconds();
         for (std::size_t first = 0; first < ids.size(); first += static_cast<std::size_t>(n_slots)) {

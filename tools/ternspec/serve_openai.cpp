@@ -330,6 +330,7 @@ void read_prompt(Endpoint ep, const Body& body, const Qwen3Model& model, const A
                            std::to_string(limits.context),
                        mt, "invalid_request_error", "context_length_exceeded");
     job.options.max_new_tokens = static_cast<int>(max_tokens);
+    job.options.context = limits.context;  // serve -c: each request's KV capacity
 }
 
 // tool_choice "required" or a named function: the output is one call, "<tool_call>\n{"name": ...,

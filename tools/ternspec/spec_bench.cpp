@@ -133,11 +133,15 @@ struct SpecBench {
     // NAME with its own --draft-model entry (two heads of one kind in one run).
     std::unique_ptr<Drafter> make_drafter(const Config& cfg, ReplayDrafter** replayed) const {
         const std::string kind = cfg.drafter.substr(0, cfg.drafter.find('#'));
-        auto drafter = create_drafter(kind, drafter_options(args, cfg.drafter), model);
+        // A bare --draft-model PATH serves the drafters that take weights.
+        const bool weights = kind == "eagle" || kind == "mtp";
+        auto drafter =
+            create_drafter(kind, drafter_options(args, cfg.drafter, "draft-model", weights), model);
         if (!replay() || cfg.drafter == "none") return drafter;
         // The trained pair's weights: the entry for NAME#LABEL, else the one for NAME.
-        auto oracle_opts = drafter_options(args, cfg.drafter, "replay-draft-model");
-        if (oracle_opts.draft_model.empty()) oracle_opts = drafter_options(args, kind, "replay-draft-model");
+        auto oracle_opts = drafter_options(args, cfg.drafter, "replay-draft-model", weights);
+        if (oracle_opts.draft_model.empty())
+            oracle_opts = drafter_options(args, kind, "replay-draft-model", weights);
         auto oracle = create_drafter(kind, oracle_opts, trained);
         DecodeOptions oracle_base = base;
         oracle_base.context = 0;
