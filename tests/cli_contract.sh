@@ -44,6 +44,13 @@ check_error "takes no weights" decode -m "$tmp/tiny.gguf" -p hi --draft suffix -
 check_error "n-predict" generate -m "$tmp/tiny.gguf" -p hi -n 5 -n 7
 check_error "not enforced" generate -m "$tmp/tiny.gguf" -p hi -j '{"type": "object", "properties": {"a": {"type": "string", "pattern": "x"}}}'
 check_error "one of --json-object" generate -m "$tmp/tiny.gguf" -p hi --json-object -j '{"type": "object"}'
+# A GGUF whose general.alignment is a string: the error names the file (it did not).
+/usr/bin/python3 -c '
+import struct, sys
+key, val = b"general.alignment", b"32"
+sys.stdout.buffer.write(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key +
+                        struct.pack("<IQ", 8, len(val)) + val)' > "$tmp/string-alignment.gguf"
+check_error "string-alignment.gguf: metadata general.alignment: expected an integer" inspect "$tmp/string-alignment.gguf"
 # serve takes -c/--ctx-size and -k auto; a bare -md belongs to its --draft (it went to the MTP drafter too).
 models=$(cd "$(dirname "$0")/../models" && pwd)
 for extra in "-c 256 -k auto --draft suffix" "--draft eagle -md $models/tern-pystd-7m-eagle3"; do

@@ -346,7 +346,12 @@ constexpr std::uint32_t kGgmlQ2_0 = 42;  // GGUF's id for Q2_0, which has two la
 std::uint64_t read_alignment(const std::map<std::string, GgufValue>& kv, const std::string& path) {
     auto it = kv.find("general.alignment");
     if (it == kv.end()) return 32;
-    const auto al = it->second.as_int("general.alignment");
+    std::int64_t al = 0;
+    try {
+        al = it->second.as_int("general.alignment");
+    } catch (const FormatError& e) {
+        throw FormatError(path + ": " + e.what());  // the value's own message does not know the file
+    }
     if (al <= 0 || al > (1 << 20) || (al & (al - 1)) != 0)
         throw FormatError(path + ": general.alignment " + std::to_string(al) + " is not a power of two");
     return static_cast<std::uint64_t>(al);
