@@ -3,7 +3,9 @@
 #include <tbb/task_arena.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -30,7 +32,8 @@ std::vector<Option> prompt_options() {
         {"conversation",
          0,
          "",
-         "interactive chat on a terminal: one user turn per line of input (implies --chat)",
+         "interactive chat: one user turn per line of input (implies --chat); Ctrl-C stops a reply, /exit or "
+         "end of input leaves",
          "",
          {"-cnv"}},
         {"chat-template-kwargs", 0, "JSON",
@@ -384,6 +387,13 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
     return 1;
 }
 
+// -cnv's Ctrl-C: set by SIGINT while a reply streams (the reply stops, the conversation goes on); at the
+// prompt the default action (ending the process) is back, as llama-cli has it.
+std::atomic<bool> g_interrupt{false};
+extern "C" void on_interrupt(int) {
+    g_interrupt.store(true);
+}
+
 // -cnv: a conversation, one user turn per line of standard input (-p, when given, is the first), each
 // answer streamed and kept in the history the chat template renders for the next turn.
 int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
@@ -400,7 +410,10 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
                                            : args.str("system-prompt")}});
     auto drafter = create_drafter(drafter_name, dopt, model);
     SpeculativeDecoder dec(model, drafter.get());
-    opt.on_token = print_piece;
+    opt.on_token = [](std::int32_t token, const std::string& piece) {
+        print_piece(token, piece);
+        return !g_interrupt.load();
+    };
     const bool tty = ::isatty(0) != 0;
     std::optional<std::string> first;
     if (args.has("prompt")) first = esc ? unescape(args.str("prompt"), "-p") : args.str("prompt");
@@ -413,11 +426,16 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
             if (tty) std::fputs("\n> ", stdout), std::fflush(stdout);
             if (!std::getline(std::cin, line)) break;
             if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            if (line == "/exit") break;
         }
         history.push_back({{"role", "user"}, {"content", line}});
         const auto ids = model->tokenizer().encode(chat->render(history, options));
         check_request(*model, opt, ids);  // a conversation past the context ends here, saying so
+        g_interrupt.store(false);
+        std::signal(SIGINT, on_interrupt);  // Ctrl-C stops this reply only
         DecodeResult r = dec.run(ids, opt);
+        std::signal(SIGINT, SIG_DFL);
+        if (r.stop_reason == StopReason::Cancelled) std::fputs("\n[interrupted]", stdout);
         std::fputs("\n", stdout);
         std::fflush(stdout);
         if (spdlog::get_level() <= spdlog::level::info)
