@@ -349,6 +349,47 @@ def llama_lookup_section(out):
     out.append("")
 
 
+def prefix_cache_section(out):
+    files = sorted(glob.glob(os.path.join(B, "prefix-cache-ttft-*.json")))
+    if not files:
+        return
+    out += ["## Prefix cache: time to first token", "",
+            "`ternspec serve` with `--cache-mb 0` and `--cache-mb 256`, one slot: requests sharing a prefix of token ids and "
+            "differing in a short tail, streamed; the first request finds nothing cached, the later ones reuse the shared "
+            "prefix. One run per model (medians over the later requests).", "",
+            "| model | shared + new tokens | first request | later, cache off | later, cache on | ratio | cached tokens |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    cmds = []
+    for f in files:
+        j = json.load(open(f))
+        off, on = j["configurations"]["cache_mb_0"], j["configurations"]["cache_mb_256"]
+        cached = sorted({x["cached_tokens"] for x in on["later_requests"]})
+        out.append(f"| {j['model']} | {j['shared_tokens']} + {j['tail_tokens']} | {on['first_request']['seconds'] * 1e3:.0f} ms | "
+                   f"{off['later_median_seconds'] * 1e3:.0f} ms | {on['later_median_seconds'] * 1e3:.1f} ms | "
+                   f"{j['ttft_ratio_cache_off_over_on']:.1f}× | {', '.join(map(str, cached))} |")
+        cmds.append(j["command"])
+    out += ["", "```sh"] + cmds + ["```", ""]
+
+
+def json_mask_section(out):
+    f = os.path.join(B, "json-mask.json")
+    if not os.path.exists(f):
+        return
+    j = json.load(open(f))
+    out += ["## Structured output: the token mask per verified row", "",
+            "`JsonTokenMask::apply` over a whole vocabulary in four document states (one thread, medians of 3 repetitions). "
+            "A verification round masks k + 1 rows.", "",
+            "```sh", "build/bench/bench_json_mask --benchmark_format=json --benchmark_repetitions=3 "
+            "--benchmark_report_aggregates_only=true > docs/bench/json-mask.json", "```", "",
+            "| state | vocabulary | tokens allowed | ms per row |", "|---|---:|---:|---:|"]
+    for b in j["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"].split("/", 1)[1]
+        out.append(f"| {name} | {int(b['vocab'])} | {int(b['allowed'])} | {b['real_time']:.3f} |")
+    out.append("")
+
+
 def main():
     out = ["# Benchmarks", "",
            "Measured on this project's 2-core x86-64 machine (AMD EPYC; AVX2, and on the current machine also AVX-512 VNNI), a shared and noisy machine. Speed-ups are",
@@ -363,6 +404,8 @@ def main():
     sampling_section(out)
     serve_section(out)
     http_section(out)
+    prefix_cache_section(out)
+    json_mask_section(out)
     tok = os.path.join(B, "tokenizer.txt")
     if os.path.exists(tok):
         out += ["## Tokenizer encode speed (one core)", "", "```sh", "taskset -c 1 build/bench/bench_tokenizer --benchmark_min_time=2", "```", "", "```"] + \
