@@ -207,6 +207,15 @@ try {
     check(r.status === 400, `${what}: HTTP ${r.status} ${r.body.slice(0, 140)}`);
   }
 
+  // A 12 KB body sent as plain `curl -d` sends it (form-encoded content type): served, not a 413 (cpp-httplib
+  // refused form bodies over 8 KB as "larger than --max-body").
+  {
+    const big = JSON.stringify({ prompt: "x".repeat(12500), max_tokens: 1 });
+    const r = await fetch(`http://127.0.0.1:${main.port}/v1/completions`, { method: "POST", body: big,
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Authorization: `Bearer ${key}` } });
+    check(big.length > 12000 && r.status === 200, `a ${big.length}-byte form-encoded body: HTTP ${r.status}`);
+  }
+
   // presence_penalty and frequency_penalty are applied (they were refused before), and lossless: the same
   // request with speculation and without gives the same text.
   const penalised = { model: "x", prompt, max_tokens: 32, temperature: 0, frequency_penalty: 1.5, presence_penalty: 1.0 };
