@@ -30,7 +30,10 @@ enum ternspec_status {
 typedef struct ternspec_model ternspec_model;
 typedef struct ternspec_session ternspec_session;
 
-/* Called for every emitted token; return 0 to stop generating. */
+/* Called for every emitted token with the text it makes visible (held back while UTF-8 is incomplete or it
+ * could become a stop string, so it may be ""); return 0 to stop generating. When generation ends, text
+ * still held back comes in one last call with token -1 (its return value unused): the pieces add up to the
+ * result's text. */
 typedef int (*ternspec_token_callback)(int32_t token, const char* piece, void* user);
 /* Called after each verification round: draft tokens sent, accepted, and the round's seconds. */
 typedef void (*ternspec_round_callback)(int drafted, int accepted, double draft_seconds,
