@@ -53,6 +53,7 @@ sys.stdout.buffer.write(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q
 check_error "string-alignment.gguf: metadata general.alignment: expected an integer" inspect "$tmp/string-alignment.gguf"
 # -cnv: Ctrl-C (SIGINT) stops the reply being written and the conversation goes on; /exit leaves, exit 0.
 models_dir=$(cd "$(dirname "$0")/../models" && pwd)
+trap '' PIPE  # a process that died early must fail the check below, not kill this script
 rm -f "$tmp/cnv-in"; mkfifo "$tmp/cnv-in"
 timeout 60 "$bin" generate -m "$models_dir/tern-pystd-7m" -cnv -n 100000 --ignore-eos -t 1 < "$tmp/cnv-in" > "$tmp/cnv-out" 2> /dev/null &
 cnv=$!
@@ -67,6 +68,7 @@ wait "$cnv"; rc=$?
 if [ "$rc" -ne 0 ] || ! grep -q "\[interrupted\]" "$tmp/cnv-out"; then
   echo "FAIL: -cnv Ctrl-C: exit $rc, $(tail -c 200 "$tmp/cnv-out")"; fail=1
 fi
+trap - PIPE
 # serve takes -c/--ctx-size and -k auto; a bare -md belongs to its --draft (it went to the MTP drafter too).
 models=$(cd "$(dirname "$0")/../models" && pwd)
 for extra in "-c 256 -k auto --draft suffix" "--draft eagle -md $models/tern-pystd-7m-eagle3"; do
