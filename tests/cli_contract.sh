@@ -59,7 +59,11 @@ timeout 60 "$bin" generate -m "$models_dir/tern-pystd-7m" -cnv -n 100000 --ignor
 cnv=$!
 exec 7> "$tmp/cnv-in"
 echo "Write a long function." >&7
-sleep 1.5
+# Interrupt as soon as the reply has begun (it fills the 2K context in well under a second).
+for _ in $(seq 500); do
+  [ "$(wc -c < "$tmp/cnv-out")" -gt 8 ] && break
+  sleep 0.01
+done
 kill -INT "$cnv"
 sleep 0.5
 echo "/exit" >&7
