@@ -156,9 +156,7 @@ DecodeOptions decode_options(const GenerateOptions& options, const DraftOptions&
     o.stop_at_eos = options.stop_at_eos;
     o.stop = options.stop;
     if (!options.json_schema.empty()) {
-        const auto schema = nlohmann::json::parse(options.json_schema, nullptr, false);
-        if (schema.is_discarded()) throw InputError("GenerateOptions::json_schema is not valid JSON");
-        o.json_schema = JsonSchema::compile(schema, "json_schema");
+        o.json_schema = JsonSchema::compile_text(options.json_schema, "GenerateOptions::json_schema");
     } else if (options.json_object) {
         o.json_schema = JsonSchema::any_object();
     }
@@ -264,12 +262,8 @@ bool Request::next(std::string& piece) {
 
 Result Request::wait() {
     auto& q = *impl_->req;
-    std::unique_lock<std::mutex> lock(q.mu);
-    q.cv.wait(lock, [&] { return q.done; });
-    if (!q.error.empty()) {
-        if (q.error_is_input) throw InputError(q.error);
-        throw Error(q.error);
-    }
+    const auto lock = q.wait_done();
+    q.throw_if_failed();
     DecodeResult copy = q.result;
     return to_result(std::move(copy));
 }
@@ -286,7 +280,6 @@ bool Request::done() const {
 struct Engine::Impl {
     std::shared_ptr<Model::Impl> model;
     std::unique_ptr<EngineCore> core;
-    std::map<std::string, DraftOptions> drafters;
 };
 
 Engine::Engine(const Model& model, const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -303,13 +296,12 @@ Engine::Engine(const Model& model, const EngineOptions& options) : impl_(std::ma
     o.prefix_cache_bytes = options.prefix_cache_bytes;
     for (const auto& d : options.drafters) {
         if (d.drafter == "none") throw InputError("EngineOptions::drafters: \"none\" needs no entry");
-        if (impl_->drafters.count(d.drafter))
+        if (o.drafters.count(d.drafter))
             throw InputError("EngineOptions::drafters: '" + d.drafter + "' is listed twice");
         const auto dopt = drafter_options(d);
         o.loaded[d.drafter] =
             impl_->model->in_arena([&] { return create_drafter(d.drafter, dopt, impl_->model->model); });
         o.drafters[d.drafter] = dopt;
-        impl_->drafters[d.drafter] = d;
     }
     impl_->core = std::make_unique<EngineCore>(impl_->model->model, std::move(o));
 }
@@ -330,7 +322,7 @@ Request Engine::submit_tokens(std::span<const std::int32_t> prompt, const Reques
             "with Request::next and stop it with Request::cancel");
     if (!d.draft_model.empty() || !d.extra.empty())
         throw InputError("RequestOptions::draft: draft_model and extra belong to EngineOptions::drafters");
-    if (d.drafter != "none" && !impl_->drafters.count(d.drafter))
+    if (!impl_->core->has_drafter(d.drafter))
         throw InputError("RequestOptions::draft: drafter '" + d.drafter +
                          "' is not one of EngineOptions::drafters");
     check_draft(d);

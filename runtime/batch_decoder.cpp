@@ -1,7 +1,5 @@
 #include "runtime/batch_decoder.hpp"
 
-#include "ternspec/error.hpp"
-
 namespace ternspec {
 
 std::vector<DecodeResult> decode_batch(const std::shared_ptr<const Qwen3Model>& model,
@@ -26,12 +24,8 @@ std::vector<DecodeResult> decode_batch(const std::shared_ptr<const Qwen3Model>& 
     for (const auto& q : reqs) engine.submit(q);  // room for every one: a slot each
     std::vector<DecodeResult> out;
     for (const auto& q : reqs) {
-        std::unique_lock<std::mutex> lock(q->mu);
-        q->cv.wait(lock, [&] { return q->done; });
-        if (!q->error.empty()) {
-            if (q->error_is_input) throw InputError(q->error);
-            throw Error(q->error);
-        }
+        const auto lock = q->wait_done();
+        q->throw_if_failed();
         out.push_back(std::move(q->result));
     }
     const auto m = engine.metrics();

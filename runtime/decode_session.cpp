@@ -88,7 +88,9 @@ DecodeSession::DecodeSession(std::shared_ptr<const Qwen3Model> model, Drafter* d
     res_.stats.prompt_tokens = static_cast<std::int64_t>(prompt.size());
     if (opt.json_schema) {
         json_.emplace(opt.json_schema);
-        json_mask_ = std::make_shared<JsonTokenMask>(model_->tokenizer(), model_->config().vocab_size);
+        json_mask_ = opt.json_mask
+                         ? opt.json_mask
+                         : std::make_shared<JsonTokenMask>(model_->tokenizer(), model_->config().vocab_size);
     }
     t0_ = now();
 }
@@ -104,13 +106,6 @@ void DecodeSession::reuse_prefix(const KvCache& src, int rows) {
     cache_.copy_prefix_from(src, rows);
     reused_ = rows;
     res_.stats.cached_prompt_tokens = rows;
-}
-
-std::vector<std::int32_t> DecodeSession::cached_tokens() const {
-    std::vector<std::int32_t> all = prompt_;
-    all.insert(all.end(), res_.tokens.begin(), res_.tokens.end());
-    all.resize(std::min(all.size(), static_cast<std::size_t>(cache_.size())));
-    return all;
 }
 
 template <typename F>

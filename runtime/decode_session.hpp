@@ -24,9 +24,7 @@ class DecodeSession {
     // and only the rest is prefilled. Refused for drafters that read the target's hidden states (they need
     // every prompt row's) and for rows that leave no prompt token to compute.
     void reuse_prefix(const KvCache& src, int rows);
-    // Before finish(): the tokens whose keys and values the cache holds (prompt and output, in order);
-    // after it, the cache itself, for a prefix cache.
-    std::vector<std::int32_t> cached_tokens() const;
+    // After finish(): the cache itself, for a prefix cache.
     KvCache take_cache() { return std::move(cache_); }
     const ForwardInput& next_input();
     void consume(const ForwardOutput& out);

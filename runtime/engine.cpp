@@ -25,6 +25,18 @@ void LatencyHistogram::observe(double seconds) {
     ++count;
 }
 
+std::unique_lock<std::mutex> EngineRequest::wait_done() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+    return lock;
+}
+
+void EngineRequest::throw_if_failed() const {
+    if (error.empty()) return;
+    if (error_is_input) throw InputError(error);
+    throw Error(error);
+}
+
 struct EngineCore::Running {
     std::shared_ptr<EngineRequest> request;
     std::unique_ptr<Drafter> drafter;
@@ -166,6 +178,12 @@ void EngineCore::admit(std::vector<Running>& running, std::size_t others) {
                 o.adaptive = controller(req->own_drafter ? req->own_drafter->name() : req->drafter,
                                         o.budget.max_depth);
             if (!req->own_drafter) r.drafter = take_drafter(req->drafter);
+            if (o.json_schema && !o.json_mask) {
+                if (!json_mask_)
+                    json_mask_ =
+                        std::make_shared<JsonTokenMask>(model_->tokenizer(), model_->config().vocab_size);
+                o.json_mask = json_mask_;
+            }
             // The callback runs inside consume(), on this thread, while the request lives.
             EngineRequest* q = req.get();
             o.on_token = [this, q, user = std::move(o.on_token)](std::int32_t token,
@@ -213,10 +231,9 @@ void EngineCore::leave(std::vector<Running>& running) {
         auto& r = running[i];
         const bool gone = r.request->cancelled.load();
         if (r.session->done() || gone) {
-            auto tokens = prefix_ ? r.session->cached_tokens() : std::vector<std::int32_t>{};
             auto res = r.session->finish();
             if (gone && res.stop_reason == StopReason::None) res.stop_reason = StopReason::Cancelled;
-            if (prefix_) keep_prefix(*r.session, std::move(tokens));
+            if (prefix_) keep_prefix(*r.session, r.request->prompt, res.tokens);
             finish(r, &res);
             running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
             continue;
@@ -225,8 +242,13 @@ void EngineCore::leave(std::vector<Running>& running) {
     }
 }
 
-void EngineCore::keep_prefix(DecodeSession& session, std::vector<std::int32_t> tokens) {
+void EngineCore::keep_prefix(DecodeSession& session, std::span<const std::int32_t> prompt,
+                             std::span<const std::int32_t> output) {
     KvCache cache = session.take_cache();
+    // The cache's rows hold the prompt, then the output (all but its last token, never fed to the model).
+    std::vector<std::int32_t> tokens(prompt.begin(), prompt.end());
+    tokens.insert(tokens.end(), output.begin(), output.end());
+    tokens.resize(std::min(tokens.size(), static_cast<std::size_t>(cache.size())));
     // Rows past the output (accepted draft tokens after a stop string) are dropped; a recurrent state
     // cannot drop them, so such a cache is not kept.
     if (cache.size() != static_cast<int>(tokens.size())) {
@@ -315,6 +337,8 @@ bool EngineCore::serve_together(std::vector<Running>& running) {
     double t_draft = 0, t_forward = 0;
     int rounds = 0;
     bool decided = opt_.overlap == Overlap::Off;
+    int threads = 1;  // the rounds' arena's: overlap needs two
+    in_arena([&] { threads = tbb::this_task_arena::max_concurrency(); });
     for (;;) {
         if (!wait_for_work(!running.empty())) {
             shutdown(running);
@@ -324,8 +348,6 @@ bool EngineCore::serve_together(std::vector<Running>& running) {
         leave(running);
         note_running({&running});
         if (running.empty()) continue;
-        int threads = 1;
-        in_arena([&] { threads = tbb::this_task_arena::max_concurrency(); });
         const bool can_overlap = threads >= 2 && running.size() >= 2;
         if (opt_.overlap == Overlap::On && can_overlap) return true;
         try {

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -54,6 +55,11 @@ struct EngineRequest {
     bool error_is_input = false;  // the failure was the request's own (an InputError), not the engine's
 
     std::atomic<bool> cancelled{false};  // set from any thread; honoured at the next round
+
+    // Blocks until the engine has ended the request; the returned lock holds `mu`.
+    std::unique_lock<std::mutex> wait_done();
+    // With `mu` held: throws the request's failure, if it failed (InputError when it was its own fault).
+    void throw_if_failed() const;
 };
 
 // Overlap: the running requests form two halves that take turns, so one half drafts (a oneTBB task) while
@@ -139,8 +145,9 @@ class EngineCore {
     void leave(std::vector<Running>& running);
     void fail_all(std::vector<Running>& running, const std::string& error);
     void note_running(std::initializer_list<const std::vector<Running>*> groups);  // gauges for metrics()
-    // A finished session's cache into the prefix cache; `tokens`: its cached_tokens() before finish().
-    void keep_prefix(DecodeSession& session, std::vector<std::int32_t> tokens);
+    // A finished session's cache into the prefix cache, labelled with the tokens its rows hold.
+    void keep_prefix(DecodeSession& session, std::span<const std::int32_t> prompt,
+                     std::span<const std::int32_t> output);
     // Hands the request its end (and the drafter back to the idle pool).
     void finish(Running& r, DecodeResult* result, const std::string& error = {}, bool input_error = false);
     std::unique_ptr<Drafter> take_drafter(const std::string& name);
@@ -160,7 +167,8 @@ class EngineCore {
     std::map<std::string, std::unique_ptr<Drafter>> prototypes_;  // never decodes; its siblings do
     // k = auto: one controller per drafter and longest draft, shared by its requests so it keeps learning.
     std::map<std::pair<std::string, int>, std::shared_ptr<DraftLengthController>> controllers_;
-    std::unique_ptr<PrefixCache> prefix_;  // used by the engine's thread alone
+    std::unique_ptr<PrefixCache> prefix_;             // used by the engine's thread alone
+    std::shared_ptr<const JsonTokenMask> json_mask_;  // built at the first structured-output request
     std::thread thread_;
 };
 

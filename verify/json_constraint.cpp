@@ -70,6 +70,13 @@ std::shared_ptr<const JsonSchema> JsonSchema::compile(const nlohmann::json& sche
     return s;
 }
 
+std::shared_ptr<const JsonSchema> JsonSchema::compile_text(const std::string& text,
+                                                           const std::string& where) {
+    const auto schema = nlohmann::json::parse(text, nullptr, false);
+    if (schema.is_discarded()) throw InputError(where + " is not valid JSON");
+    return compile(schema, where);
+}
+
 int JsonSchema::add(const nlohmann::json& s, const std::string& where) {
     if (!s.is_object()) throw InputError(where + " must be a JSON schema object");
     const int index = static_cast<int>(nodes_.size());

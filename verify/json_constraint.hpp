@@ -29,6 +29,8 @@ class JsonSchema {
     // "\n</tool_call>").
     static std::shared_ptr<const JsonSchema> compile(const nlohmann::json& schema, const std::string& where,
                                                      std::string prefix = {}, std::string suffix = {});
+    // The same from a schema's JSON text (an InputError naming `where` when it is not JSON).
+    static std::shared_ptr<const JsonSchema> compile_text(const std::string& text, const std::string& where);
     const std::string& prefix() const { return prefix_; }
     const std::string& suffix() const { return suffix_; }
 

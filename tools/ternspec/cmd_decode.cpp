@@ -70,13 +70,9 @@ DecodeOptions decode_options(const Args& args) {
         throw InputError("give one of --json-object, --json-schema and --json-schema-file");
     if (args.has("json-schema") || args.has("json-schema-file")) {
         const bool file = args.has("json-schema-file");
-        const std::string text =
-            file ? read_prompt_file(args.str("json-schema-file")) : args.str("json-schema");
-        const auto schema = nlohmann::json::parse(text, nullptr, false);
-        if (schema.is_discarded())
-            throw InputError(std::string(file ? "--json-schema-file" : "--json-schema") +
-                             " is not valid JSON");
-        o.json_schema = JsonSchema::compile(schema, file ? "--json-schema-file" : "--json-schema");
+        o.json_schema = JsonSchema::compile_text(
+            file ? read_prompt_file(args.str("json-schema-file")) : args.str("json-schema"),
+            file ? "--json-schema-file" : "--json-schema");
     } else if (args.flag("json-object")) {
         o.json_schema = JsonSchema::any_object();
     }
@@ -243,8 +239,7 @@ void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model
         jobs.emplace_back(&r, std::move(q));
     }
     for (auto& [r, q] : jobs) {
-        std::unique_lock<std::mutex> lock(q->mu);
-        q->cv.wait(lock, [&] { return q->done; });
+        const auto lock = q->wait_done();
         if (q->error.empty())
             r->result = std::move(q->result);
         else

@@ -79,6 +79,13 @@ std::vector<std::int32_t> prompt_ids(const Body& prompt, const Qwen3Model& model
 // message content stays text unless the server was started with --content-specials. Roles are those of the
 // OpenAI API (developer becomes system); text parts are joined; every other field of a message (tool_calls,
 // reasoning_content, name...) reaches the template as the client sent it, in its order.
+// Whether the model is offered tools: a non-empty `tools` list, and tool_choice other than "none".
+bool tools_offered(const Body& body) {
+    const auto t = body.find("tools");
+    return t != body.end() && t->is_array() && !t->empty() &&
+           body.value("tool_choice", Body("auto")) != "none";
+}
+
 // The conversation rendered; `literal`: whether control-token text inside content stays text (else the
 // prompt is to be encoded with control tokens parsed everywhere).
 ChatPrompt chat_render(const Body& body, const ApiLimits& limits, const Tokenizer& tokenizer, bool& literal) {
@@ -120,17 +127,18 @@ ChatPrompt chat_render(const Body& body, const ApiLimits& limits, const Tokenize
         turns.push_back(std::move(m));
     }
     ChatOptions options;
-    if (body.contains("tools") && !body["tools"].is_null()) {
-        if (!body["tools"].is_array()) throw ApiError(400, "'tools' must be an array", "tools");
-        // tool_choice "none": the model is not offered the tools. Offered to a template that ignores them,
-        // they would be dropped without a word: refused.
-        if (body.value("tool_choice", Body("auto")) != "none") {
-            options.tools = body["tools"];
-            if (!options.tools.empty()) try {
-                    limits.chat->check_renders_tools();
-                } catch (const InputError& e) {
-                    throw ApiError(400, e.what(), "tools");
-                }
+    if (body.contains("tools") && !body["tools"].is_null() && !body["tools"].is_array())
+        throw ApiError(400, "'tools' must be an array", "tools");
+    // tool_choice "none": the template is not given the tools. Offered to a template that ignores them,
+    // they would be dropped without a word: refused.
+    if (body.contains("tools") && body["tools"].is_array() &&
+        body.value("tool_choice", Body("auto")) != "none")
+        options.tools = body["tools"];
+    if (tools_offered(body)) {
+        try {
+            limits.chat->check_renders_tools();
+        } catch (const InputError& e) {
+            throw ApiError(400, e.what(), "tools");
         }
     }
     if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
@@ -333,9 +341,9 @@ void read_prompt(Endpoint ep, const Body& body, const Qwen3Model& model, const A
     job.options.context = limits.context;  // serve -c: each request's KV capacity
 }
 
-// tool_choice "required" or a named function: the output is one call, "<tool_call>\n{"name": ...,
-// "arguments":
-// {...}}\n</tool_call>", constrained like structured output. With one possible tool its parameters' schema
+// tool_choice "required" or a named function: the output is one call,
+//   <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>
+// constrained like structured output. With one possible tool its parameters' schema
 // is enforced; with several the name is one of theirs and the arguments a JSON object (per-name argument
 // schemas would need anyOf), which a function marked strict refuses.
 std::shared_ptr<const JsonSchema> read_forced_tool_call(const Body& body) {
@@ -516,9 +524,7 @@ bool parse_request(Endpoint ep, const std::string& text, const Qwen3Model& model
     }
     read_speculative(body, limits, engine, job);
     job.options.stop_at_eos = true;
-    const Body* tools = field(body, "tools");
-    job.parse_tool_calls = ep == Endpoint::Chat && tools && tools->is_array() && !tools->empty() &&
-                           body.value("tool_choice", Body("auto")) != "none";
+    job.parse_tool_calls = ep == Endpoint::Chat && tools_offered(body);
     if (const Body* so = field(body, "stream_options")) {
         if (!so->is_object()) throw ApiError(400, "'stream_options' must be an object", "stream_options");
         job.include_usage = boolean(*so, "include_usage", false);
