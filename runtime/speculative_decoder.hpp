@@ -38,8 +38,8 @@ struct DecodeOptions {
     // (JsonSchema::any_object() for any); the target's distribution is masked to it in every row, drafts
     // included, and the decode ends when the object closes (StopReason::Complete). Null: free text.
     std::shared_ptr<const JsonSchema> json_schema;
-    // The model's token table the masks test tokens with (12 ms to build at Qwen3's vocabulary); null: built
-    // for this request. The engine builds one per model and shares it.
+    // The model's token table the masks test tokens with (a pass over the whole vocabulary to build); null:
+    // built for this request. The engine builds one per model and shares it.
     std::shared_ptr<const JsonTokenMask> json_mask;
     // Called for every emitted token with the text it makes visible: held back while a UTF-8 sequence is
     // incomplete or the text could still grow into a stop string, so a piece may be empty. When the decode
