@@ -45,6 +45,12 @@ class JsonRows : public RowMask {
             if (!mask_.allows(s, t, &s)) return;  // a draft token outside the document: the row is never used
         mask_.apply(s, row);
     }
+    bool admits(std::span<const std::int32_t> path, std::int32_t token) const override {
+        JsonConstraint s = state_;
+        for (auto t : path)
+            if (!mask_.allows(s, t, &s)) return false;
+        return mask_.allows(s, token);
+    }
 
   private:
     const JsonTokenMask& mask_;
@@ -119,13 +125,39 @@ double DecodeSession::timed_drafter_call(F&& call) {
     return s;
 }
 
+void DecodeSession::prune_outside_document() {
+    // A node the document cannot take has probability 0 under the masked target: never accepted. Dropping
+    // it (and its subtree) before the forward is exact for greedy verification and for one-hot proposals;
+    // with draft distributions a rejected child also changes the residual the next child is tried against,
+    // so sampled soft drafts are verified whole.
+    if (!opt_.sampling.greedy() && !draft_.dist.empty()) return;
+    std::vector<JsonConstraint> at(draft_.size(), *json_);
+    std::vector<char> keep(draft_.size(), 0);
+    for (std::size_t i = 0; i < draft_.size(); ++i) {
+        const std::int32_t p = draft_.parents[i];
+        if (p >= 0 && !keep[static_cast<std::size_t>(p)]) continue;
+        keep[i] =
+            json_mask_->allows(p < 0 ? *json_ : at[static_cast<std::size_t>(p)], draft_.tokens[i], &at[i]);
+    }
+    res_.stats.pruned += static_cast<std::int64_t>(draft_.prune(keep));
+}
+
 std::int32_t DecodeSession::choose(const float* logits) {
     const int vocab = model_->config().vocab_size;
     std::vector<float> penalized;
-    if (opt_.sampling.penalized() || json_) {
+    if (opt_.sampling.penalized()) {
         penalized.assign(logits, logits + vocab);
         apply_repeat_penalty(penalized.data(), vocab, opt_.sampling, context_);
-        if (json_) json_mask_->apply(*json_, penalized.data());
+        logits = penalized.data();
+    }
+    if (opt_.sampling.greedy()) {
+        const std::int32_t want = argmax(logits, vocab);
+        // Allowed, the argmax is the constrained argmax too: the whole row is masked only when it is not.
+        if (!json_ || json_mask_->allows(*json_, want)) return want;
+    }
+    if (json_) {
+        if (penalized.empty()) penalized.assign(logits, logits + vocab);
+        json_mask_->apply(*json_, penalized.data());
         logits = penalized.data();
     }
     return opt_.sampling.greedy() ? argmax(logits, vocab)
@@ -187,6 +219,7 @@ const ForwardInput& DecodeSession::next_input() {
             b.max_depth = std::min(b.max_depth, opt_.max_new_tokens - static_cast<int>(res_.tokens.size()));
             if (b.max_depth > 0) draft_ = drafter_->propose(context_, b);
             draft_.truncate(static_cast<std::size_t>(std::max(0, ctx_ - cache_.size() - 1)));
+            if (json_) prune_outside_document();
             if (static_cast<int>(draft_.size()) < opt_.draft_min) draft_ = DraftTree{};
         });
     }

@@ -41,6 +41,7 @@ class DecodeSession {
     bool emit(std::int32_t token);  // false: stop
     std::string release();          // the text that became visible since the last call
     std::int32_t choose(const float* logits);
+    void prune_outside_document();  // drops draft nodes the structured output cannot take
     // Times a drafter call into t_draft, less the seconds the drafter says were not drafting (those leave
     // t_total too). Returns the seconds counted.
     template <typename F>

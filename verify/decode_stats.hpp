@@ -15,6 +15,7 @@ struct DecodeStats {
     std::int64_t target_forwards = 0;  // after prefill
     std::int64_t drafted = 0;          // draft nodes sent to the target
     std::int64_t accepted = 0;         // draft nodes accepted
+    std::int64_t pruned = 0;           // draft nodes dropped before the forward (outside a structured output)
     std::vector<std::int64_t> depth_drafted,
         depth_accepted;                         // index d: rounds whose draft reached depth d + 1
     std::vector<std::int64_t> depth_tested;     // index d: of those, rounds that accepted depths 1..d

@@ -25,6 +25,9 @@ struct DraftTree {
     int depth(int node) const;  // 1 for children of the root
     bool is_chain() const;
     void truncate(std::size_t n);  // keeps the first n nodes (parents come first, so this stays a tree)
+    // Keeps node i where keep[i] is set and its parent was kept (a dropped node takes its subtree along);
+    // returns how many nodes went.
+    std::size_t prune(const std::vector<char>& keep);
 };
 
 }  // namespace ternspec

@@ -455,16 +455,66 @@ bool JsonConstraint::feed_byte(unsigned char c) {
     return false;
 }
 
+namespace {
+
+// A byte that leaves a free string's state as it was.
+bool plain_byte(unsigned char c) {
+    return c >= 0x20 && c != '"' && c != '\\';
+}
+
+}  // namespace
+
 JsonTokenMask::JsonTokenMask(const Tokenizer& tokenizer, int vocab)
     : bytes_(static_cast<std::size_t>(vocab)) {
     std::set<std::int32_t> control;
     for (const auto& text : tokenizer.control_texts())
         if (const auto id = tokenizer.token_id(text)) control.insert(*id);
     for (int t = 0; t < vocab && t < tokenizer.vocab_size(); ++t)
-        if (!control.count(t) && !tokenizer.is_end(t))
+        if (!control.count(t) && !tokenizer.is_end(t)) {
             bytes_[static_cast<std::size_t>(t)] = tokenizer.token_bytes(t);
+            if (!bytes_[static_cast<std::size_t>(t)].empty()) sorted_.push_back(t);
+        }
+    std::sort(sorted_.begin(), sorted_.end(), [&](std::int32_t a, std::int32_t b) {
+        const auto &x = bytes_[static_cast<std::size_t>(a)], &y = bytes_[static_cast<std::size_t>(b)];
+        return x != y ? x < y : a < b;
+    });
+    // The trie in preorder: a node per distinct prefix; sorted tokens sharing a prefix are contiguous.
+    std::vector<std::int32_t> open;  // nodes on the path to the current token, by depth - 1
+    auto tok = [&](std::size_t i) -> const std::string& {
+        return bytes_[static_cast<std::size_t>(sorted_[i])];
+    };
+    auto close = [&](std::size_t keep, std::int32_t at) {
+        while (open.size() > keep) {
+            trie_[static_cast<std::size_t>(open.back())].end = static_cast<std::int32_t>(trie_.size());
+            trie_[static_cast<std::size_t>(open.back())].last = at;
+            open.pop_back();
+        }
+    };
+    for (std::size_t i = 0; i < sorted_.size(); ++i) {
+        const std::string& b = tok(i);
+        std::size_t common = 0;
+        if (i > 0) {
+            const std::string& a = tok(i - 1);
+            while (common < a.size() && common < b.size() && a[common] == b[common]) ++common;
+        }
+        close(std::min(common, open.size()), static_cast<std::int32_t>(i));
+        max_len_ = std::max(max_len_, static_cast<int>(b.size()));
+        for (std::size_t d = open.size(); d < b.size(); ++d) {
+            open.push_back(static_cast<std::int32_t>(trie_.size()));
+            trie_.push_back(TrieNode{static_cast<unsigned char>(b[d]), true, static_cast<std::int32_t>(d + 1),
+                                     0, static_cast<std::int32_t>(i), static_cast<std::int32_t>(i), 0});
+        }
+        // This token ends at the deepest open node: it extends [first, mid) there (equal texts share a node).
+        ++trie_[static_cast<std::size_t>(open.back())].mid;
+        // Its bytes below each open node must all be plain for that node to stay plain.
+        bool below_plain = true;
+        for (std::size_t d = b.size(); d-- > 0;) {
+            trie_[static_cast<std::size_t>(open[d])].plain &= below_plain;
+            below_plain &= plain_byte(static_cast<unsigned char>(b[d]));
+        }
+    }
+    close(0, static_cast<std::int32_t>(sorted_.size()));
 }
-
 bool JsonTokenMask::allows(const JsonConstraint& state, std::int32_t token, JsonConstraint* next) const {
     if (token < 0 || static_cast<std::size_t>(token) >= bytes_.size()) return false;
     const auto& b = bytes_[static_cast<std::size_t>(token)];
@@ -476,29 +526,42 @@ bool JsonTokenMask::allows(const JsonConstraint& state, std::int32_t token, Json
 }
 
 void JsonTokenMask::apply(const JsonConstraint& state, float* row) const {
-    // Most tokens fail on their first byte: the 256 first bytes are tried once.
-    bool first_ok[256];
-    for (int c = 0; c < 256; ++c) {
-        JsonConstraint s = state;
-        const char ch = static_cast<char>(c);
-        first_ok[c] = s.feed(std::string_view(&ch, 1));
-    }
-    // Inside a string most tokens are plain text: no state to simulate for them.
-    const bool plain = state.in_plain_string();
-    for (std::size_t t = 0; t < bytes_.size(); ++t) {
-        const auto& b = bytes_[t];
-        bool ok = !b.empty() && first_ok[static_cast<unsigned char>(b[0])];
-        if (ok && plain && std::all_of(b.begin(), b.end(), [](char ch) {
-                const auto u = static_cast<unsigned char>(ch);
-                return u >= 0x20 && u != '"' && u != '\\';
-            }))
-            continue;
-        if (ok && b.size() > 1) {
-            JsonConstraint s = state;
-            ok = s.feed(b);
+    std::vector<unsigned char> ok(bytes_.size(), 0);
+    auto accept = [&](std::int32_t from, std::int32_t to) {
+        for (std::int32_t k = from; k < to; ++k)
+            ok[static_cast<std::size_t>(sorted_[static_cast<std::size_t>(k)])] = 1;
+    };
+    // at[d]: the state after the first d bytes of the current prefix; a plain byte inside a free string
+    // reuses its parent's state instead of copying it.
+    std::vector<JsonConstraint> slots(static_cast<std::size_t>(max_len_) + 1, state);  // never resized
+    std::vector<const JsonConstraint*> at(1, &state);
+    std::size_t i = 0;
+    while (i < trie_.size()) {
+        const TrieNode& n = trie_[i];
+        const auto d = static_cast<std::size_t>(n.depth);
+        at.resize(d + 1);
+        const JsonConstraint* parent = at[d - 1];
+        if (parent->in_plain_string() && plain_byte(n.byte)) {
+            at[d] = parent;
+            if (n.plain) {  // nothing below can leave the string: every token here is fine
+                accept(n.first, n.last);
+                i = static_cast<std::size_t>(n.end);
+                continue;
+            }
+        } else {
+            slots[d] = *parent;
+            const char c = static_cast<char>(n.byte);
+            if (!slots[d].feed(std::string_view(&c, 1))) {
+                i = static_cast<std::size_t>(n.end);  // no token below continues the document
+                continue;
+            }
+            at[d] = &slots[d];
         }
-        if (!ok) row[t] = -std::numeric_limits<float>::infinity();
+        accept(n.first, n.mid);
+        ++i;
     }
+    for (std::size_t t = 0; t < bytes_.size(); ++t)
+        if (!ok[t]) row[t] = -std::numeric_limits<float>::infinity();
 }
 
 }  // namespace ternspec

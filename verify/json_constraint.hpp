@@ -108,7 +108,10 @@ class JsonConstraint {
     bool complete_ = false;
 };
 
-// The tokens that keep a document valid, per state: what verification masks the target's rows with.
+// The tokens that keep a document valid, per state: what verification masks the target's rows with. The
+// vocabulary is held as a byte trie, so a state is fed each distinct token prefix once and a prefix the
+// document rejects rules out every token below it at once; inside a free string the trie's all-plain subtrees
+// are accepted without simulation (a plain byte leaves the state as it was).
 class JsonTokenMask {
   public:
     JsonTokenMask(const Tokenizer& tokenizer, int vocab);
@@ -118,7 +121,17 @@ class JsonTokenMask {
     bool allows(const JsonConstraint& state, std::int32_t token, JsonConstraint* next = nullptr) const;
 
   private:
-    std::vector<std::string> bytes_;  // per token; empty: never allowed (control tokens, padding)
+    struct TrieNode {
+        unsigned char byte;
+        bool plain;               // every byte below this node, in every token of its subtree, is plain text
+        std::int32_t depth;       // 1 for the root's children
+        std::int32_t end;         // the first node after this subtree (preorder)
+        std::int32_t first, mid;  // sorted tokens: [first, mid) end here, [first, last) lie below
+        std::int32_t last;
+    };
+    std::vector<std::string> bytes_;    // per token; empty: never allowed (control tokens, padding)
+    std::vector<std::int32_t> sorted_;  // the allowed-able tokens by their bytes
+    std::vector<TrieNode> trie_;        // preorder, without the root
+    int max_len_ = 0;                   // the longest token's bytes
 };
-
 }  // namespace ternspec

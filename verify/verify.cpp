@@ -19,32 +19,44 @@ void normalise(std::vector<float>& v) {
         for (auto& x : v) x = static_cast<float>(x / t);
 }
 
+// The draft tokens from the root's child to node slot - 1 (empty for the root's row).
+std::vector<std::int32_t> path_to(const DraftTree& d, int slot) {
+    std::vector<std::int32_t> path;
+    for (int i = slot - 1; i >= 0; i = d.parents[static_cast<std::size_t>(i)])
+        path.push_back(d.tokens[static_cast<std::size_t>(i)]);
+    std::reverse(path.begin(), path.end());
+    return path;
+}
+
 // Row `slot` of the logits as the sampler sees it: with a repeat penalty, over the context and the draft
-// path to the slot (copied into `buf`); the row itself otherwise.
+// path to the slot, and masked by `mask` (copied into `buf`); the row itself otherwise.
 const float* slot_logits(const DraftTree& d, const float* logits, int slot, int vocab,
                          const SamplingParams& sp, std::span<const std::int32_t> context,
                          std::vector<float>& buf, const RowMask* mask) {
     const float* row = logits + static_cast<std::size_t>(slot) * vocab;
     if (!sp.penalized() && !mask) return row;
-    std::vector<std::int32_t> path;
-    for (int i = slot - 1; i >= 0; i = d.parents[static_cast<std::size_t>(i)])
-        path.push_back(d.tokens[static_cast<std::size_t>(i)]);
-    if (!sp.penalized()) {
-        buf.assign(row, row + vocab);
-        std::reverse(path.begin(), path.end());
-        mask->apply(buf.data(), path);
-        return buf.data();
-    }
-    // Only the penalty's window of the context can matter: not a copy of the whole sequence per row.
-    const std::size_t window = sp.repeat_last_n < 0
-                                   ? context.size()
-                                   : std::min(context.size(), static_cast<std::size_t>(sp.repeat_last_n));
-    std::vector<std::int32_t> seq(context.end() - static_cast<std::ptrdiff_t>(window), context.end());
-    seq.insert(seq.end(), path.rbegin(), path.rend());
+    const auto path = path_to(d, slot);
     buf.assign(row, row + vocab);
-    apply_repeat_penalty(buf.data(), vocab, sp, seq);
-    if (mask) mask->apply(buf.data(), std::span<const std::int32_t>(seq).subspan(window));
+    if (sp.penalized()) {
+        // Only the penalty's window of the context can matter: not a copy of the whole sequence per row.
+        const std::size_t window = sp.repeat_last_n < 0
+                                       ? context.size()
+                                       : std::min(context.size(), static_cast<std::size_t>(sp.repeat_last_n));
+        std::vector<std::int32_t> seq(context.end() - static_cast<std::ptrdiff_t>(window), context.end());
+        seq.insert(seq.end(), path.begin(), path.end());
+        apply_repeat_penalty(buf.data(), vocab, sp, seq);
+    }
+    if (mask) mask->apply(buf.data(), path);
     return buf.data();
+}
+
+// The greedy choice at `slot`: the (penalised) argmax when the mask admits it, else the masked row's.
+std::int32_t greedy_choice(const DraftTree& d, const float* logits, int slot, int vocab,
+                           const SamplingParams& sp, std::span<const std::int32_t> context,
+                           std::vector<float>& buf, const RowMask* mask) {
+    const std::int32_t want = argmax(slot_logits(d, logits, slot, vocab, sp, context, buf, nullptr), vocab);
+    if (!mask || mask->admits(path_to(d, slot), want)) return want;
+    return argmax(slot_logits(d, logits, slot, vocab, sp, context, buf, mask), vocab);
 }
 
 }  // namespace
@@ -56,8 +68,7 @@ Verdict verify_greedy(const DraftTree& draft, const float* logits, int vocab, co
     std::vector<float> buf;
     int slot = 0;  // 0: root, i + 1: node i
     for (;;) {
-        const std::int32_t want =
-            argmax(slot_logits(draft, logits, slot, vocab, sp, context, buf, mask), vocab);
+        const std::int32_t want = greedy_choice(draft, logits, slot, vocab, sp, context, buf, mask);
         int next = -1;
         for (int c : ch[static_cast<std::size_t>(slot)])
             if (draft.tokens[static_cast<std::size_t>(c)] == want) {

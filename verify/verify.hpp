@@ -25,6 +25,9 @@ class RowMask {
   public:
     virtual ~RowMask() = default;
     virtual void apply(float* row, std::span<const std::int32_t> path) const = 0;
+    // Whether `token` may follow `path`: greedy verification asks this of the unconstrained argmax first (if
+    // allowed, it is the constrained argmax too) and masks the whole row only when it is not.
+    virtual bool admits(std::span<const std::int32_t> path, std::int32_t token) const = 0;
 };
 
 // Greedy: follow children that equal the target's argmax; then the argmax itself.

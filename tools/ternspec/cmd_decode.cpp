@@ -45,14 +45,6 @@ std::vector<Option> prompt_options() {
          "end the output before TEXT (repeatable); the stop reason is \"stop\"",
          "",
          {"-r", "--reverse-prompt"}},
-        {"json-object", 0, "", "structured output: the output is one JSON object", ""},
-        {"json-schema",
-         0,
-         "JSON",
-         "structured output: one JSON object this schema allows (llama.cpp's -j)",
-         "",
-         {"-j"}},
-        {"json-schema-file", 0, "FILE", "the same, the schema read from FILE", ""},
         {"ctx", 0, "N", "context (KV cache) length; default the model's", "", {"-c", "--ctx-size"}},
         {"kv", 0, "TYPE", "KV cache type: f16 or f32", "f16"},
         {"ignore-eos", 0, "", "keep going past end of sequence", ""},
@@ -66,16 +58,7 @@ DecodeOptions decode_options(const Args& args) {
     o.sampling = sampling_from(args);
     o.stop_at_eos = !args.flag("ignore-eos");
     o.stop = args.all("stop");
-    if (args.has("json-schema") + args.has("json-schema-file") + args.flag("json-object") > 1)
-        throw InputError("give one of --json-object, --json-schema and --json-schema-file");
-    if (args.has("json-schema") || args.has("json-schema-file")) {
-        const bool file = args.has("json-schema-file");
-        o.json_schema = JsonSchema::compile_text(
-            file ? read_prompt_file(args.str("json-schema-file")) : args.str("json-schema"),
-            file ? "--json-schema-file" : "--json-schema");
-    } else if (args.flag("json-object")) {
-        o.json_schema = JsonSchema::any_object();
-    }
+    o.json_schema = structured_output_from(args);
     if (args.has("ctx"))
         o.context = static_cast<int>(args.integer("ctx", 1, std::numeric_limits<int>::max()));
     const auto kv = args.str("kv");
@@ -489,6 +472,7 @@ int run_decode(const Args& args, const std::string& drafter_name) {
 int cmd_generate(int argc, char** argv) {
     auto opts = model_options();
     for (auto& o : prompt_options()) opts.push_back(o);
+    for (auto& o : structured_output_options()) opts.push_back(o);
     for (auto& o : sampling_options()) opts.push_back(o);
     Args args("generate", "-m MODEL (-p TEXT | -f FILE) [-n N] [sampling] [--chat] [--json]",
               "Plain decoding: stream the model's continuation of the prompt, stop at end of sequence.",
@@ -501,6 +485,7 @@ int cmd_generate(int argc, char** argv) {
 int cmd_decode(int argc, char** argv) {
     auto opts = model_options();
     for (auto& o : prompt_options()) opts.push_back(o);
+    for (auto& o : structured_output_options()) opts.push_back(o);
     for (auto& o : sampling_options()) opts.push_back(o);
     std::string names;
     for (const auto& n : drafter_names()) names += (names.empty() ? "" : "|") + n;

@@ -43,6 +43,30 @@ std::vector<Option> model_options() {
             {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""}};
 }
 
+std::vector<Option> structured_output_options() {
+    return {{"json-object", 0, "", "structured output: the output is one JSON object", ""},
+            {"json-schema",
+             0,
+             "JSON",
+             "structured output: one JSON object this schema allows (llama.cpp's -j)",
+             "",
+             {"-j"}},
+            {"json-schema-file", 0, "FILE", "the same, the schema read from FILE", ""}};
+}
+
+std::shared_ptr<const JsonSchema> structured_output_from(const Args& args) {
+    if (args.has("json-schema") + args.has("json-schema-file") + args.flag("json-object") > 1)
+        throw InputError("give one of --json-object, --json-schema and --json-schema-file");
+    if (args.has("json-schema") || args.has("json-schema-file")) {
+        const bool file = args.has("json-schema-file");
+        return JsonSchema::compile_text(
+            file ? read_prompt_file(args.str("json-schema-file")) : args.str("json-schema"),
+            file ? "--json-schema-file" : "--json-schema");
+    }
+    if (args.flag("json-object")) return JsonSchema::any_object();
+    return nullptr;
+}
+
 std::vector<Option> sampling_options() {
     return {{"temp", 0, "T", "sampling temperature; 0 is greedy", "0"},
             {"top-k", 0, "K", "keep the K most likely tokens (0: off)", "0"},

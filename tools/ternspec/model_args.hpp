@@ -17,6 +17,10 @@
 #include "tools/ternspec/args.hpp"
 #include "verify/sampler.hpp"
 
+namespace ternspec {
+class JsonSchema;
+}
+
 namespace ternspec::cli {
 
 // A tokenizer.json, an HF folder holding one, or a GGUF file.
@@ -27,6 +31,9 @@ std::string read_prompt_file(const std::string& path);
 
 std::vector<Option> model_options();
 std::vector<Option> sampling_options();
+// --json-object, --json-schema (-j), --json-schema-file: at most one; null without any.
+std::vector<Option> structured_output_options();
+std::shared_ptr<const JsonSchema> structured_output_from(const Args& args);
 
 // Limits TBB to --threads for the rest of the process.
 std::unique_ptr<tbb::global_control> apply_threads(const Args& args);

@@ -75,6 +75,8 @@ std::vector<Option> spec_bench_options() {
     // Sampling: every configuration samples with the same settings and seed; outputs then differ between
     // drafters by design (they consume the random stream differently), so matching none is greedy-only.
     for (auto& o : sampling_options()) opts.push_back(o);
+    // Structured output: every configuration, plain decoding included, writes the same constrained document.
+    for (auto& o : structured_output_options()) opts.push_back(o);
     opts.push_back({"project", 0, "MODEL",
                     "also project speed-ups onto MODEL's measured t(M) (e.g. a synth qwen3-1.7b)", ""});
     opts.push_back(
@@ -322,6 +324,7 @@ int bench_spec(int argc, char** argv) {
     b.base.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     b.base.stop_at_eos = false;  // equal work for every drafter
     b.base.sampling = sampling_from(args);
+    b.base.json_schema = structured_output_from(args);
     b.res.resize(b.cfgs.size());
     b.reference.resize(b.ids.size());
     b.run_all(reps);
@@ -333,6 +336,11 @@ int bench_spec(int argc, char** argv) {
                        {"top_p", b.base.sampling.top_p},
                        {"min_p", b.base.sampling.min_p},
                        {"seed", b.base.sampling.seed}};
+    out["structured_output"] = args.flag("json-object") ? "json_object"
+                               : args.has("json-schema-file")
+                                   ? "json_schema (" + args.str("json-schema-file") + ")"
+                               : args.has("json-schema") ? "json_schema"
+                                                         : "none";
     if (args.has("json")) write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
     if (args.has("plot")) {
         const std::string title = "bench spec: " + args.str("model") + ", " + args.str("prompts") + " (" +
