@@ -54,10 +54,6 @@ class Drafter {
     // Weight bytes a chain draft of `depth` tokens reads (0 for drafters without weights): what drafting
     // costs on a memory-bound CPU, next to the target's bytes per forward.
     virtual std::size_t weight_bytes_per_draft(int /*depth*/) const { return 0; }
-    // Seconds the last propose() spent on work that is not drafting, returned once and then reset: the
-    // replay benchmark's acceptance oracle (tools/ternspec/replay_drafter.hpp). The decode loop leaves them
-    // out of every timing and out of what the -k auto controller learns.
-    virtual double take_untimed_seconds() { return 0; }
 };
 
 // Options for any drafter: the common ones, plus free-form key=value pairs a drafter may read.

@@ -5,24 +5,12 @@
 #include "runtime/cost_model.hpp"
 #include "runtime/engine.hpp"
 #include "runtime/model_chat_template.hpp"
+#include "runtime/model_impl.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
 #include "ternspec/ternspec.hpp"
 
 namespace ternspec {
-
-struct Model::Impl {
-    std::string path, format;
-    std::shared_ptr<const Qwen3Model> model;
-    // LoadOptions::threads > 0: this model's decodes run in an arena of that many threads, leaving the
-    // process's other work (and other models) at TBB's default.
-    std::unique_ptr<tbb::task_arena> arena;
-
-    template <typename F>
-    auto in_arena(F&& f) const {
-        return arena ? arena->execute(std::forward<F>(f)) : f();
-    }
-};
 
 struct Session::Impl {
     std::shared_ptr<Model::Impl> model;

@@ -10,7 +10,7 @@
 namespace ternspec {
 namespace {
 
-double now() {
+double steady_now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -114,13 +114,15 @@ void DecodeSession::reuse_prefix(const KvCache& src, int rows) {
     res_.stats.cached_prompt_tokens = rows;
 }
 
+double DecodeSession::now() const {
+    return opt_.clock ? opt_.clock() : steady_now();
+}
+
 template <typename F>
 double DecodeSession::timed_drafter_call(F&& call) {
     const double td = now();
     call();
-    const double untimed = drafter_->take_untimed_seconds();
-    t0_ += untimed;  // out of t_total too
-    const double s = now() - td - untimed;
+    const double s = now() - td;
     res_.stats.t_draft += s;
     return s;
 }

@@ -30,9 +30,6 @@ class DecodeSession {
     void consume(const ForwardOutput& out);
     // Called once, when done(): the output, its text and statistics.
     DecodeResult finish();
-    // The next rounds' draft budget, replacing the options' (the replay benchmark steps an oracle session
-    // with the budget the measured session chose).
-    void set_budget(const DraftBudget& b) { opt_.budget = b; }
     // The last round's draft and the nodes of it the target accepted, in path order.
     const DraftTree& last_draft() const { return draft_; }
     const std::vector<int>& last_accepted() const { return accepted_; }
@@ -41,6 +38,7 @@ class DecodeSession {
     bool emit(std::int32_t token);  // false: stop
     std::string release();          // the text that became visible since the last call
     std::int32_t choose(const float* logits);
+    double now() const;             // DecodeOptions::clock, or the steady clock
     void prune_outside_document();  // drops draft nodes the structured output cannot take
     // Times a drafter call into t_draft, less the seconds the drafter says were not drafting (those leave
     // t_total too). Returns the seconds counted.

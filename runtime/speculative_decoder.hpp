@@ -49,6 +49,10 @@ struct DecodeOptions {
     // Called after each verification round, before its tokens are emitted: draft nodes sent, draft tokens
     // accepted, and the round's drafting and verification seconds (for live acceptance displays).
     std::function<void(int drafted, int accepted, double draft_seconds, double verify_seconds)> on_round;
+    // The time source of the statistics' timings, in seconds (null: the steady clock). An extension point
+    // for harnesses that must leave their own work out of every timing and out of what -k auto learns: the
+    // replay benchmark (bench/harness/replay_drafter.hpp) stops its clock while its oracle decodes.
+    std::function<double()> clock;
 };
 
 // InputError naming the field when DecodeOptions is out of range: max_new_tokens >= 0, context >= 0,

@@ -165,6 +165,12 @@ sys.exit(0 if ok else 1)' "$cut" || { echo "FAIL: --stop/-r: $out"; fail=1; }
 streamed=$("$bin" generate -m "$m" -p 'def f(x):\n    return' -e -n 24 --stop "$cut" 2> /dev/null)
 [ "$streamed" = "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["text"], end="")')" ] \
   || { echo "FAIL: streamed text with --stop: '$streamed'"; fail=1; }
+# --stop is repeatable (its help says so): the first of several found ends the text.
+twice=$("$bin" generate -m "$m" -p 'def f(x):\n    return' -e -n 24 --stop "never-in-the-output" -r "$cut" --json 2> /dev/null)
+[ "$(printf '%s' "$twice" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["text"], end="")')" = \
+  "$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["text"], end="")')" ] \
+  || { echo "FAIL: two stop strings: '$twice'"; fail=1; }
+check_error "At Most 1" generate -m "$m" -p hi -n 4 --kv f16 --kv f32
 check_error "needs --chat" generate -m "$m" -p hi -sys "be brief"
 check_error 'unknown escape' generate -m "$m" -p 'a\q' -e
 # Chat templates: --chat renders the model's template (equal to `ternspec template`); a template outside

@@ -139,6 +139,32 @@ def init_from(head, folder):
     return (torch.arange(len(d2t)) + d2t).numpy()
 
 
+def export_head(out, head, d2t, t2d, target, intermediate, layers, ternary, record):
+    """The published checkpoint format (config.json, model.safetensors with d2t/t2d) and training.json.
+    `target`: the target's hidden_size, heads, kv heads, head_dim, vocab_size, rope_theta, rms_norm_eps."""
+    os.makedirs(out, exist_ok=True)
+    sd = head.state_dict()
+    # Ternary heads leave as exact trit x bf16-scale values: the runtime finds every group in {-s, 0, +s}.
+    tensors = {HF_NAMES[k]: (ternary_weight(v.detach().float(), torch.bfloat16) if ternary and v.dim() == 2
+                             else v.detach()).cpu().to(torch.bfloat16) for k, v in sd.items()}
+    tensors.update({"d2t": d2t, "t2d": t2d})
+    write_safetensors(os.path.join(out, "model.safetensors"), tensors, {"format": "pt"})
+    cfg = {"architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama", "hidden_size": target["hidden_size"],
+           "intermediate_size": intermediate, "num_attention_heads": target["num_attention_heads"],
+           "num_key_value_heads": target["num_key_value_heads"], "head_dim": target["head_dim"],
+           "vocab_size": target["vocab_size"], "draft_vocab_size": int(len(d2t)),
+           "target_hidden_size": target["hidden_size"], "rope_theta": target["rope_theta"],
+           "rms_norm_eps": target["rms_norm_eps"], "eagle_config": {"eagle_aux_hidden_state_layer_ids": layers,
+                                                                     "eagle_aux_hidden_state_layer_convention": "vllm"},
+           "torch_dtype": "bfloat16"}
+    if ternary:
+        cfg["quantization"] = {"ternary_group_size": 128, "activations": "int8 per token (absmax)"}
+    with open(os.path.join(out, "config.json"), "w") as fh:
+        json.dump(cfg, fh, indent=2)
+    with open(os.path.join(out, "training.json"), "w") as fh:
+        json.dump(record, fh, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", required=True, help="the target's training folder (checkpoint.pt, train.npy)")
@@ -223,27 +249,13 @@ def main():
         if step % 200 == 0:
             resume.save(ck_path, "head", head, opt, step, elapsed, hist, runs)
     resume.save(ck_path, "head", head, opt, step, elapsed, hist, runs)
-    os.makedirs(args.out, exist_ok=True)
-    sd = head.state_dict()
-    # Ternary heads leave as exact trit x bf16-scale values: the runtime finds every group in {-s, 0, +s}.
-    tensors = {HF_NAMES[k]: (ternary_weight(v.detach().float(), torch.bfloat16) if args.ternary and v.dim() == 2
-                             else v.detach()).cpu().to(torch.bfloat16) for k, v in sd.items()}
-    tensors.update({"d2t": d2t, "t2d": t2d})
-    write_safetensors(os.path.join(args.out, "model.safetensors"), tensors, {"format": "pt"})
-    cfg = {"architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama", "hidden_size": tcfg.hidden_size,
-           "intermediate_size": args.intermediate, "num_attention_heads": tcfg.num_attention_heads,
-           "num_key_value_heads": tcfg.num_key_value_heads, "head_dim": tcfg.head_dim, "vocab_size": tcfg.vocab_size,
-           "draft_vocab_size": len(keep), "target_hidden_size": tcfg.hidden_size, "rope_theta": tcfg.rope_theta,
-           "rms_norm_eps": tcfg.rms_norm_eps, "eagle_config": {"eagle_aux_hidden_state_layer_ids": layers,
-                            "eagle_aux_hidden_state_layer_convention": "vllm"},
-           "torch_dtype": "bfloat16"}
-    if args.ternary:
-        cfg["quantization"] = {"ternary_group_size": 128, "activations": "int8 per token (absmax)"}
-    with open(os.path.join(args.out, "config.json"), "w") as fh:
-        json.dump(cfg, fh, indent=2)
-    with open(os.path.join(args.out, "training.json"), "w") as fh:
-        json.dump({"steps": step, "minutes": elapsed / 60, "ttt_steps": K, "batch": args.batch, "seq": args.seq,
-                   "tokens_seen": step * args.batch * args.seq, "runs": runs, "history": hist}, fh, indent=1)
+    export_head(args.out, head, d2t, t2d,
+                {"hidden_size": tcfg.hidden_size, "num_attention_heads": tcfg.num_attention_heads,
+                 "num_key_value_heads": tcfg.num_key_value_heads, "head_dim": tcfg.head_dim,
+                 "vocab_size": tcfg.vocab_size, "rope_theta": tcfg.rope_theta, "rms_norm_eps": tcfg.rms_norm_eps},
+                args.intermediate, layers, args.ternary,
+                {"steps": step, "minutes": elapsed / 60, "ttt_steps": K, "batch": args.batch, "seq": args.seq,
+                 "tokens_seen": step * args.batch * args.seq, "runs": runs, "history": hist})
     print(f"exported {args.out}", flush=True)
 
 

@@ -129,6 +129,9 @@ struct Result {
     Statistics stats;
 };
 
+struct DistillFeatureOptions;
+struct DistillFeatureSummary;
+
 class Model {
   public:
     static Model load(const std::string& path, const LoadOptions& options = {});
@@ -147,6 +150,7 @@ class Model {
   private:
     friend class Session;
     friend class Engine;
+    friend DistillFeatureSummary write_distill_features(const Model&, const DistillFeatureOptions&);
     struct Impl;
     explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
     std::shared_ptr<Impl> impl_;

@@ -92,6 +92,11 @@ bool Args::parse(int argc, char** argv, std::size_t max_positional) {
     for (const auto& o : options_) {
         if (o.value.empty())
             app.add_flag("--" + o.name, flags[o.name]);
+        else if (o.repeatable)
+            app.add_option("--" + o.name, raw[o.name])
+                ->allow_extra_args(false)
+                ->expected(1)
+                ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
         else
             app.add_option("--" + o.name, raw[o.name])->allow_extra_args(false)->expected(1);
     }

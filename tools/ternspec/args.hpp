@@ -19,6 +19,8 @@ struct Option {
     std::string fallback;  // default value shown in --help; empty if none
     // Other spellings, with their dashes: llama.cpp's names ("--ctx-size", "-c", "-md") where ours differ.
     std::vector<std::string> aliases = {};
+    bool repeatable =
+        false;  // given more than once, every value is kept (all()); otherwise a repeat is an error
 };
 
 class Args {

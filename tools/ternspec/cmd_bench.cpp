@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "target/kernels/cpu_features.hpp"
 #include "target/model/filler_tokens.hpp"
+#include "ternspec/ternspec.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/output_file.hpp"
@@ -104,7 +104,7 @@ nlohmann::json time_rollback(const Qwen3Model& model, KvCache& cache, const Forw
 void print_forward_table(const nlohmann::json& out, double bw, double wbytes, long long rss) {
     std::printf(
         "kernels %s, read bandwidth %.1f GB/s, packed weights %.1f MB, resident %.1f MB (%.2fx weights+KV)\n",
-        kernel_path_name(kernel_path()), bw, wbytes / 1e6, rss / 1024.0,
+        active_kernels().c_str(), bw, wbytes / 1e6, rss / 1024.0,
         out["resident_vs_weights_plus_kv"].get<double>());
     std::printf("| tokens | ms/forward | tokens/s | GB/s | cost vs M=1 |\n|---:|---:|---:|---:|---:|\n");
     double t1 = 0;
@@ -165,7 +165,7 @@ int bench_forward(int argc, char** argv) {
     const long long rss = resident_kib();
     const double kv_bytes = static_cast<double>(cache.bytes());
     nlohmann::json out = {{"model", args.str("model")},
-                          {"kernels", kernel_path_name(kernel_path())},
+                          {"kernels", active_kernels()},
                           {"read_bandwidth_gbs", bw},
                           {"read_bandwidth_runs_gbs", bw_runs},
                           {"weight_bytes", wbytes},

@@ -13,7 +13,7 @@
 
 #include "runtime/engine.hpp"
 #include "runtime/speculative_decoder.hpp"
-#include "target/kernels/cpu_features.hpp"
+#include "ternspec/ternspec.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/output_file.hpp"
@@ -44,7 +44,8 @@ std::vector<Option> prompt_options() {
          "TEXT",
          "end the output before TEXT (repeatable); the stop reason is \"stop\"",
          "",
-         {"-r", "--reverse-prompt"}},
+         {"-r", "--reverse-prompt"},
+         true},
         {"ctx", 0, "N", "context (KV cache) length; default the model's", "", {"-c", "--ctx-size"}},
         {"kv", 0, "TYPE", "KV cache type: f16 or f32", "f16"},
         {"ignore-eos", 0, "", "keep going past end of sequence", ""},
@@ -267,7 +268,7 @@ nlohmann::json run_config(const Args& args, const std::string& drafter, int para
             {"parallel", parallel},
             {"threads", tbb::this_task_arena::max_concurrency()},
             {"version", TERNSPEC_VERSION},
-            {"kernels", kernel_path_name(kernel_path())}};
+            {"kernels", active_kernels()}};
 }
 
 // What report() gathered over the requests.

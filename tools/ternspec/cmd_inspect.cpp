@@ -7,7 +7,6 @@
 
 #include "target/formats/gguf.hpp"
 #include "target/formats/safetensors.hpp"
-#include "target/io/mapped_file.hpp"
 #include "target/model/hadamard_rotation.hpp"
 #include "target/model/model_files.hpp"
 #include "ternspec/error.hpp"

@@ -5,7 +5,6 @@
 #include <optional>
 
 #include "drafters/eagle_head.hpp"
-#include "target/io/mapped_file.hpp"
 #include "target/model/gguf_export.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"

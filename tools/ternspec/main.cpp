@@ -34,6 +34,7 @@ const std::map<std::string, Command>& commands() {
         {"convert", {cmd_convert, "re-encode a model (GGUF or HF folder) as a GGUF of another type"}},
         {"bench", {cmd_bench, "benchmarks: forward cost per batch size, speculative decoding"}},
         {"serve", {cmd_serve, "an OpenAI-compatible HTTP server (completions, chat, streaming)"}},
+        {"distill", {cmd_distill, "train an EAGLE-3 head for a model on its own predictions over a corpus"}},
         {"template", {cmd_template, "the prompt a conversation becomes under the model's chat template"}},
     };
     return table;

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/batch_decoder.hpp"
-#include "target/kernels/cpu_features.hpp"
+#include "ternspec/ternspec.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/output_file.hpp"
 #include "tools/ternspec/serve_http_bench.hpp"
@@ -188,7 +188,7 @@ int bench_serve(int argc, char** argv) {
     std::printf(
         "\n%zu requests x %d tokens, %d at a time in the batched modes, k = %d, %d threads, %s kernels\n\n",
         ids.size(), opt.max_new_tokens, parallel, opt.budget.max_depth, threads_used,
-        kernel_path_name(kernel_path()));
+        active_kernels().c_str());
     nlohmann::json out = {{"command", command_line("bench serve", argc, argv)},
                           {"model", args.str("model")},
                           {"prompts", args.str("prompts")},
@@ -197,7 +197,7 @@ int bench_serve(int argc, char** argv) {
                           {"parallel", parallel},
                           {"k", opt.budget.max_depth},
                           {"threads", threads_used},
-                          {"kernels", kernel_path_name(kernel_path())},
+                          {"kernels", active_kernels()},
                           {"reps", reps},
                           {"rows", nlohmann::json::array()}};
     report_rows(rows, out);

@@ -7,13 +7,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "bench/harness/replay_drafter.hpp"
 #include "runtime/cost_model.hpp"
 #include "runtime/speculative_decoder.hpp"
-#include "target/kernels/cpu_features.hpp"
+#include "ternspec/ternspec.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/output_file.hpp"
 #include "tools/ternspec/read_bandwidth.hpp"
-#include "tools/ternspec/replay_drafter.hpp"
 #include "tools/ternspec/spec_plot.hpp"
 
 namespace ternspec::cli {
@@ -133,7 +133,7 @@ struct SpecBench {
     // A fresh drafter per configuration and repetition; it serves the requests in order, so global state
     // (the suffix drafter's trie of earlier answers) builds up as it would in a server. NAME#LABEL: drafter
     // NAME with its own --draft-model entry (two heads of one kind in one run).
-    std::unique_ptr<Drafter> make_drafter(const Config& cfg, ReplayDrafter** replayed) const {
+    std::unique_ptr<Drafter> make_drafter(const Config& cfg, bench::ReplayDrafter** replayed) const {
         const std::string kind = cfg.drafter.substr(0, cfg.drafter.find('#'));
         // A bare --draft-model PATH serves the drafters that take weights.
         const bool weights = kind == "eagle" || kind == "mtp";
@@ -147,20 +147,22 @@ struct SpecBench {
         auto oracle = create_drafter(kind, oracle_opts, trained);
         DecodeOptions oracle_base = base;
         oracle_base.context = 0;
-        auto r = std::make_unique<ReplayDrafter>(std::move(drafter), trained, std::move(oracle), oracle_base,
-                                                 &reference_of, model->config().vocab_size);
+        auto r =
+            std::make_unique<bench::ReplayDrafter>(std::move(drafter), trained, std::move(oracle),
+                                                   oracle_base, &reference_of, model->config().vocab_size);
         *replayed = r.get();
         return r;
     }
 
     double run(std::size_t c, int rep) {
-        ReplayDrafter* replayed = nullptr;
+        bench::ReplayDrafter* replayed = nullptr;
         auto drafter = make_drafter(cfgs[c], &replayed);
         SpeculativeDecoder dec(model, drafter.get());
         DecodeOptions o = base;
         o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};
         if (cfgs[c].k == 0 && cfgs[c].drafter != "none")
             o.adaptive = adaptive_controller(args, *model, k_max);
+        if (replayed) o.clock = replayed->measured_clock();  // the trained pair's time left out
         DecodeStats total;
         for (std::size_t i = 0; i < ids.size(); ++i) {
             auto r = dec.run(ids[i], o);
@@ -271,7 +273,7 @@ nlohmann::json SpecBench::report(const CostModel& curve) const {
     std::printf(
         "kernels %s; read bandwidth %.1f GB/s (median of %zu passes); target weights read per forward "
         "%.1f MB\n",
-        kernel_path_name(kernel_path()), median(bandwidth), bandwidth.size(), target_bytes / 1e6);
+        active_kernels().c_str(), median(bandwidth), bandwidth.size(), target_bytes / 1e6);
     std::vector<double> ms;
     for (double t : curve.curve()) ms.push_back(t * 1e3);
     return {{"model", args.str("model")},
@@ -286,7 +288,7 @@ nlohmann::json SpecBench::report(const CostModel& curve) const {
             {"projected_onto", args.has("project") ? args.str("project") : ""},
             {replay() ? "t_ms" : "projected_t_ms", ms},
             {"n_predict", base.max_new_tokens},
-            {"kernels", kernel_path_name(kernel_path())},
+            {"kernels", active_kernels()},
             {"read_bandwidth_gbs", median(bandwidth)},
             {"read_bandwidth_runs_gbs", bandwidth},
             {"rows", rows}};
@@ -346,7 +348,7 @@ int bench_spec(int argc, char** argv) {
         const std::string title = "bench spec: " + args.str("model") + ", " + args.str("prompts") + " (" +
                                   std::to_string(b.ids.size()) + " prompts), " +
                                   std::to_string(b.base.max_new_tokens) + " tokens each, " +
-                                  std::to_string(reps) + " repetitions, " + kernel_path_name(kernel_path());
+                                  std::to_string(reps) + " repetitions, " + active_kernels();
         write_output_file(args.str("plot"), spec_plot_svg(title, plot_series(b.cfgs, b.res)), "--plot");
     }
     for (const auto& r : b.res)

@@ -1,18 +1,36 @@
-#include "tools/ternspec/replay_drafter.hpp"
+#include "bench/harness/replay_drafter.hpp"
 
 #include <algorithm>
-#include <chrono>
 
 #include "ternspec/error.hpp"
 
-namespace ternspec::cli {
-namespace {
+namespace ternspec::bench {
 
-double now() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+// The trained drafter as its session sees it, except that each round drafts with the budget the measured
+// session chose (set before the round), within what the trained session allows (its remaining tokens).
+class ForcedBudget : public Drafter {
+  public:
+    explicit ForcedBudget(std::unique_ptr<Drafter> inner) : inner_(std::move(inner)) {}
+    std::string name() const override { return inner_->name(); }
+    std::vector<int> hidden_layers() const override { return inner_->hidden_layers(); }
+    void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override {
+        inner_->begin(prompt, hidden);
+    }
+    void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override {
+        inner_->observe(cached, hidden);
+    }
+    DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override {
+        DraftBudget b = budget;
+        b.max_depth = std::min(budget.max_depth, forced.max_depth);
+        b.max_nodes = forced.max_nodes;
+        return inner_->propose(context, b);
+    }
+    void end_request(std::span<const std::int32_t> output) override { inner_->end_request(output); }
+    DraftBudget forced;
 
-}  // namespace
+  private:
+    std::unique_ptr<Drafter> inner_;
+};
 
 ReplayDrafter::ReplayDrafter(std::unique_ptr<Drafter> inner, std::shared_ptr<const Qwen3Model> oracle_model,
                              std::unique_ptr<Drafter> oracle_drafter, const DecodeOptions& oracle_options,
@@ -20,14 +38,19 @@ ReplayDrafter::ReplayDrafter(std::unique_ptr<Drafter> inner, std::shared_ptr<con
                              int vocab)
     : inner_(std::move(inner)),
       oracle_model_(std::move(oracle_model)),
-      oracle_drafter_(std::move(oracle_drafter)),
+      oracle_drafter_(std::make_unique<ForcedBudget>(std::move(oracle_drafter))),
       oracle_options_(oracle_options),
       references_(references),
       vocab_(vocab) {
     oracle_options_.stop_at_eos = false;  // the two sides must emit the same number of tokens
     oracle_options_.adaptive = nullptr;   // the measured side chooses each round's budget
     oracle_options_.sampling = SamplingParams{};
+    oracle_options_.clock = nullptr;
+    // Room for any budget the measured side may choose; ForcedBudget narrows each round to it.
+    oracle_options_.budget = {kMaxDraftTokens, kMaxDraftTokens};
 }
+
+ReplayDrafter::~ReplayDrafter() = default;
 
 std::vector<int> ReplayDrafter::hidden_layers() const {
     return inner_ ? inner_->hidden_layers() : std::vector<int>{};
@@ -40,10 +63,10 @@ void ReplayDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows
     reference_ = &it->second;
     prompt_size_ = prompt.size();
     if (inner_) inner_->begin(prompt, hidden);
-    const double t = now();
+    clock_->pause();
     oracle_.emplace(oracle_model_, oracle_drafter_.get(), prompt, oracle_options_);
     oracle_->consume(oracle_model_->forward(oracle_->cache(), oracle_->next_input()));  // prefill
-    untimed_ += now() - t;
+    clock_->resume();
 }
 
 void ReplayDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) {
@@ -51,13 +74,13 @@ void ReplayDrafter::observe(std::span<const std::int32_t> cached, const HiddenRo
 }
 
 void ReplayDrafter::oracle_round(const DraftBudget& budget) {
-    const double t = now();
     if (oracle_->done())
         throw Error("replay: the trained pair stopped before the measured target (its context is shorter)");
-    oracle_->set_budget(budget);
+    clock_->pause();
+    oracle_drafter_->forced = budget;
     const auto& in = oracle_->next_input();
     oracle_->consume(oracle_model_->forward(oracle_->cache(), in));
-    untimed_ += now() - t;
+    clock_->resume();
 }
 
 DraftTree ReplayDrafter::propose(std::span<const std::int32_t> context, const DraftBudget& budget) {
@@ -91,10 +114,10 @@ DraftTree ReplayDrafter::propose(std::span<const std::int32_t> context, const Dr
 void ReplayDrafter::end_request(std::span<const std::int32_t> output) {
     if (inner_) inner_->end_request(output);
     if (oracle_) {
-        const double t = now();
+        clock_->pause();
         oracle_->finish();
         oracle_.reset();
-        untimed_ += now() - t;
+        clock_->resume();
     }
 }
 
@@ -102,10 +125,4 @@ std::size_t ReplayDrafter::weight_bytes_per_draft(int depth) const {
     return inner_ ? inner_->weight_bytes_per_draft(depth) : 0;
 }
 
-double ReplayDrafter::take_untimed_seconds() {
-    const double s = untimed_ + (inner_ ? inner_->take_untimed_seconds() : 0.0);
-    untimed_ = 0;
-    return s;
-}
-
-}  // namespace ternspec::cli
+}  // namespace ternspec::bench

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `ternspec distill` end to end on the shipped model: features from a small corpus (this repository's
+# training scripts), a few training steps with Debian's PyTorch, a head that `decode --draft eagle` loads and
+# drafts with, output equal to plain decoding; a second run resumes both steps; each missing piece is an
+# error naming it (exit 1, one line).
+set -u
+bin=$1
+src=$2
+tmp=$3
+rm -rf "$tmp"
+mkdir -p "$tmp"
+fail=0
+m=$src/models/tern-pystd-7m
+corpus=(--corpus "$src/train/train_eagle.py" --corpus "$src/train/model.py" --corpus "$src/train/export.py")
+check_error() {  # expected substring, then the command
+  local want=$1; shift
+  timeout 120 "$bin" "$@" > /dev/null 2> "$tmp/err"
+  local rc=$?
+  if [ "$rc" -ne 1 ] || [ "$(wc -l < "$tmp/err")" -ne 1 ] || ! grep -q -- "$want" "$tmp/err"; then
+    echo "FAIL: ternspec $* -> rc $rc: $(cat "$tmp/err")"; fail=1
+  fi
+}
+# One run: 11,484 corpus tokens (87 windows), 20 steps.
+"$bin" distill -m "$m" "${corpus[@]}" -o "$tmp/head" --tokens 20000 --steps 20 --layers 1,3,5 -t 2 \
+  > "$tmp/run1.json" 2> "$tmp/run1.log" || { echo "FAIL: distill: $(tail -3 "$tmp/run1.log")"; exit 1; }
+for f in config.json model.safetensors training.json; do
+  [ -s "$tmp/head/$f" ] || { echo "FAIL: the head has no $f"; fail=1; }
+done
+grep -q "step 20/20" "$tmp/run1.log" || { echo "FAIL: no training progress line: $(cat "$tmp/run1.log")"; fail=1; }
+/usr/bin/python3 - "$tmp/run1.json" "$tmp/head/config.json" <<'PY' || fail=1
+import json, sys
+r, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+ok = r["steps"] == 20 and r["target_tokens"] == 87 * 132 and r["target_tokens_per_s"] > 0 \
+    and len(r["held_out_top1_agreement_per_step"]) == 3 \
+    and c["eagle_config"]["eagle_aux_hidden_state_layer_ids"] == [1, 3, 5] \
+    and c["quantization"]["ternary_group_size"] == 128 and c["vocab_size"] == 8195
+print("" if ok else f"FAIL: distill's report or config: {r} {c}")
+sys.exit(0 if ok else 1)
+PY
+# The head drafts, and speculative output equals plain output.
+p='def parse(self, text):\n    '
+"$bin" generate -m "$m" -p "$p" -e -n 48 --json > "$tmp/plain.json" 2> /dev/null
+"$bin" decode -m "$m" --draft eagle -md "$tmp/head" -k 3 -p "$p" -e -n 48 --json > "$tmp/spec.json" 2> /dev/null \
+  || { echo "FAIL: decode with the distilled head"; fail=1; }
+/usr/bin/python3 - "$tmp/plain.json" "$tmp/spec.json" <<'PY' || fail=1
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+ok = a["text"] == b["text"] and b["stats"]["drafted"] > 0
+print("" if ok else f"FAIL: distilled head: drafted {b['stats']['drafted']}, equal {a['text'] == b['text']}")
+sys.exit(0 if ok else 1)
+PY
+# Resuming: the features are found (no window computed again) and training goes on from step 20.
+"$bin" distill -m "$m" "${corpus[@]}" -o "$tmp/head" --tokens 20000 --steps 30 --layers 1,3,5 -t 2 \
+  > "$tmp/run2.json" 2> "$tmp/run2.log" || { echo "FAIL: resumed distill: $(tail -3 "$tmp/run2.log")"; fail=1; }
+grep -q "(87 resumed)" "$tmp/run2.log" || { echo "FAIL: features not resumed: $(cat "$tmp/run2.log")"; fail=1; }
+grep -q "from step 20" "$tmp/run2.log" || { echo "FAIL: training not resumed: $(cat "$tmp/run2.log")"; fail=1; }
+# Each missing or wrong piece, named.
+check_error "MTP sidecars are not distilled yet" distill -m "$m" "${corpus[@]}" -o "$tmp/x" --draft mtp
+check_error "--corpus $tmp/nope.txt: no such file" distill -m "$m" --corpus "$tmp/nope.txt" -o "$tmp/x"
+printf 'def f():\n    return 1\n' > "$tmp/small.py"
+check_error "at least 8 are needed" distill -m "$m" --corpus "$tmp/small.py" -o "$tmp/small" --layers 1,3,5
+check_error "PyTorch or NumPy is missing for /bin/false" distill -m "$m" "${corpus[@]}" -o "$tmp/x" --python /bin/false
+check_error "its window differs" distill -m "$m" "${corpus[@]}" -o "$tmp/head" --window 64 --layers 1,3,5 --tokens 20000
+check_error "layers: 9 is outside 0..5" distill -m "$m" "${corpus[@]}" -o "$tmp/y" --layers 1,3,9
+exit $fail
