@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "drafters/eagle_config.hpp"
 #include "runtime/model_impl.hpp"
 #include "target/io/mapped_file.hpp"
 #include "target/kernels/half_table.hpp"
@@ -87,7 +88,17 @@ DistillFeatureSummary write_distill_features(const Model& model, const DistillFe
                          std::to_string(cfg.context_length) + " (the model's context)");
     if (K < 1 || K > 64) throw InputError("top_k " + std::to_string(K) + " is outside 1..64");
     if (o.tokens < 1) throw InputError("tokens must be positive");
-    const std::vector<int> layers = o.layers.empty() ? default_layers(cfg.n_layers) : o.layers;
+    std::vector<int> layers = o.layers.empty() ? default_layers(cfg.n_layers) : o.layers;
+    if (!o.init_from.empty()) {
+        const std::string path = (fs::path(o.init_from) / "config.json").string();
+        const auto j = nlohmann::json::parse(read_text_file(path), nullptr, false);
+        if (j.is_discarded()) throw InputError("init_from: " + path + " is not JSON");
+        const auto head_layers = aux_layers_for(j, path, cfg.n_layers, "");
+        if (!o.layers.empty() && o.layers != head_layers)
+            throw InputError("layers: the head in " + o.init_from + " taps other layers (" +
+                             nlohmann::json(head_layers).dump() + ")");
+        layers = head_layers;
+    }
     if (layers.size() != 3) throw InputError("layers: EAGLE-3 taps exactly three target layers");
     for (int l : layers)
         if (l < 0 || l >= cfg.n_layers)

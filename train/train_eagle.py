@@ -133,8 +133,13 @@ def init_from(head, folder):
     ternary = {f"{n}.weight" for n, m in head.named_modules() if isinstance(m, QuantLinear)}
     with torch.no_grad():
         for name, p in head.named_parameters():
-            w = sd[HF_NAMES[name]].float()
+            key = HF_NAMES[name]
+            if key not in sd:  # vLLM-speculators names the decoder layer layers.0, SpecForge midlayer
+                key = key.replace("midlayer.", "layers.0.")
+            w = sd[key].float()
             p.copy_(latent_from_ternary(w) if name in ternary else w)
+    if "d2t" not in sd:  # a head over the whole vocabulary
+        return np.arange(sd["lm_head.weight"].shape[0])
     d2t = sd["d2t"].long()
     return (torch.arange(len(d2t)) + d2t).numpy()
 

@@ -27,6 +27,10 @@ struct DistillFeatureOptions {
     // and n - 3 for n layers (1, n/2, n - 1 below 8 layers).
     std::vector<int> layers;
     int top_k = 8;  // the target's most likely next tokens kept per position, with their probabilities
+    // An EAGLE-3 head folder training will start from (a SpecForge or vLLM-speculators checkpoint, or one of
+    // ours): with `layers` empty, the layers its config lists, read in the convention it states (vLLM's or
+    // SGLang's, which counts one lower); given both, they must agree.
+    std::string init_from;
     std::function<void(const DistillProgress&)> on_progress;
 };
 
@@ -38,7 +42,7 @@ struct DistillFeatureSummary {
 };
 
 // InputError naming the option or file: no corpus, an unreadable file, a corpus too small for 8 windows,
-// layers out of range, an out_dir holding another run's features.
+// layers out of range or not the init_from head's, an out_dir holding another run's features.
 DistillFeatureSummary write_distill_features(const Model& model, const DistillFeatureOptions& options);
 
 }  // namespace ternspec

@@ -69,7 +69,7 @@ DistillCommand parse(const Args& args) {
     c.ternary = !args.flag("no-ternary");
     c.python = args.str("python");
     c.train_dir = default_train_dir();
-    if (args.has("init-from")) c.init_from = args.str("init-from");
+    if (args.has("init-from")) c.init_from = c.features.init_from = args.str("init-from");
     return c;
 }
 
@@ -133,14 +133,15 @@ int cmd_distill(int argc, char** argv) {
          {"tokens", 0, "N", "corpus tokens to run through the target", "200000"},
          {"steps", 0, "N", "training steps in all (a resumed run counts its earlier ones)", "2000"},
          {"window", 0, "N", "tokens per target forward (a training sequence plus unrolled steps)", "132"},
-         {"layers", 0, "A,B,C", "target layers the head taps (default: 2, n/2, n-3)", ""},
+         {"layers", 0, "A,B,C", "target layers the head taps (default: --init-from's, else 2, n/2, n-3)", ""},
          {"top-k", 0, "K", "the target's next-token candidates kept per position", "8"},
          {"batch", 0, "N", "training windows per step", "12"},
          {"draft-vocab", 0, "N", "the head's output vocabulary", "2048"},
          {"work", 0, "DIR", "where the features and the training checkpoint go", "OUT.features"},
          {"device", 0, "D", "training device: auto, cpu or cuda", "auto"},
          {"no-ternary", 0, "", "train a float head (default: ternary weights, int8 activations)", ""},
-         {"init-from", 0, "DIR", "start from this EAGLE-3 head folder", ""},
+         {"init-from", 0, "DIR", "start from this EAGLE-3 head folder (SpecForge, vLLM-speculators or ours)",
+          ""},
          {"python", 0, "PATH", "the Python with PyTorch and NumPy", "/usr/bin/python3"},
          {"threads", 't', "N", "threads for the target and for training (0: all cores)", "0"}});
     if (!args.parse(argc, argv)) return 0;
