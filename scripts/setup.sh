@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config git libeigen3-dev libopenblas-dev libtbb-dev nlohmann-json3-dev
           libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libpcre2-dev libutf8proc-dev clang clang-format
-          libclang-rt-14-dev libcli11-dev libcpp-httplib-dev libboost-dev curl python3 nginx)
+          libclang-rt-14-dev libcli11-dev libcpp-httplib-dev libboost-dev curl python3 nginx
+          python3-torch python3-numpy)  # the last two: `ternspec distill` trains with them (tests/distill.sh)
 command -v node > /dev/null || packages+=(nodejs)
 command -v npm > /dev/null || packages+=(npm)
 missing=()

@@ -95,10 +95,14 @@ CommandModel open_model(const Args& args) {
 }
 
 std::shared_ptr<Qwen3Model> load_model(const Args& args) {
-    const auto files = ModelFiles::open(args.str("model"));
-    ProgressLine bar("loading " + args.str("model"));
+    return load_model(args.str("model"), args.flag("quantize"));
+}
+
+std::shared_ptr<Qwen3Model> load_model(const std::string& path, bool quantize) {
+    const auto files = ModelFiles::open(path);
+    ProgressLine bar("loading " + path);
     ModelLoadOptions lo;
-    lo.quantize = args.flag("quantize");
+    lo.quantize = quantize;
     lo.progress = [&](int done, int total, const std::string& name) { bar.update(done, total, name); };
     auto m = Qwen3Model::load(files, lo);
     bar.finish();

@@ -38,8 +38,9 @@ std::shared_ptr<const JsonSchema> structured_output_from(const Args& args);
 // Limits TBB to --threads for the rest of the process.
 std::unique_ptr<tbb::global_control> apply_threads(const Args& args);
 
-// Loads and packs the model, with a progress line on a terminal.
+// Loads and packs the model (-m, --quantize), with a progress line on a terminal.
 std::shared_ptr<Qwen3Model> load_model(const Args& args);
+std::shared_ptr<Qwen3Model> load_model(const std::string& path, bool quantize);
 
 // What a command that runs the model starts with: -t's thread limit, held while the command runs, then the
 // model (loaded under it).

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "bench/harness/replay_drafter.hpp"
@@ -91,9 +92,32 @@ std::vector<Option> spec_bench_options() {
     return opts;
 }
 
-// none, then every drafter at every -k value (and with --tree N, a tree of it too).
-std::vector<Config> parse_configs(const Args& args) {
-    std::vector<Config> cfgs{{"none", 0, 0}};
+// What `bench spec` was asked for, parsed once: nothing after parse_spec_bench reads the arguments.
+struct SpecBenchOptions {
+    std::string model, prompts, replay, replay_draft_models, project, json_out, plot_out, structured_label;
+    std::optional<int> threads;
+    bool quantize = false;
+    std::vector<Config> configs;                         // none, then every drafter at every -k value
+    std::map<std::string, DrafterOptions> draft;         // per configured drafter: its --draft-model entry
+    std::map<std::string, DrafterOptions> replay_draft;  // per configured drafter: the trained pair's
+    int reps = 3, k_max = 8;
+    DecodeOptions base;
+};
+
+SpecBenchOptions parse_spec_bench(const Args& args) {
+    SpecBenchOptions o;
+    o.model = args.str("model");
+    o.prompts = args.str("prompts");
+    o.quantize = args.flag("quantize");
+    if (args.has("threads")) o.threads = static_cast<int>(args.integer("threads", 1, 1024));
+    if (args.has("replay")) o.replay = args.str("replay");
+    if (args.has("replay-draft-model")) o.replay_draft_models = args.str("replay-draft-model");
+    if (args.has("project")) o.project = args.str("project");
+    if (!o.replay.empty() && !o.project.empty())
+        throw InputError("--replay measures; --project is for runs without it");
+    if (args.has("json")) check_writable(o.json_out = args.str("json"), "--json");
+    if (args.has("plot")) check_writable(o.plot_out = args.str("plot"), "--plot");
+    o.configs = {{"none", 0, 0}};
     for (const auto& d : args.str_list("draft")) {
         if (d == "none") continue;
         for (const auto& ks : args.str_list("k")) {
@@ -107,17 +131,37 @@ std::vector<Config> parse_configs(const Args& args) {
                 if (k < 1 || k > kMaxDraftTokens)
                     throw InputError("-k values must be between 1 and " + std::to_string(kMaxDraftTokens));
             }
-            cfgs.push_back({d, k, 0});
+            o.configs.push_back({d, k, 0});
             if (args.has("tree"))
-                cfgs.push_back({d, k, static_cast<int>(args.integer("tree", 1, kMaxDraftTokens))});
+                o.configs.push_back({d, k, static_cast<int>(args.integer("tree", 1, kMaxDraftTokens))});
+        }
+        // NAME#LABEL: drafter NAME with the --draft-model entry NAME#LABEL; a bare PATH serves the drafters
+        // that take weights. The trained pair's weights: the entry for NAME#LABEL, else the one for NAME.
+        const std::string kind = d.substr(0, d.find('#'));
+        const bool weights = kind == "eagle" || kind == "mtp";
+        o.draft[d] = drafter_options(args, d, "draft-model", weights);
+        if (!o.replay.empty()) {
+            auto r = drafter_options(args, d, "replay-draft-model", weights);
+            if (r.draft_model.empty()) r = drafter_options(args, kind, "replay-draft-model", weights);
+            o.replay_draft[d] = r;
         }
     }
-    return cfgs;
+    o.reps = static_cast<int>(args.integer("reps", 1, 1000));
+    o.k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
+    o.base.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
+    o.base.stop_at_eos = false;  // equal work for every drafter
+    o.base.sampling = sampling_from(args);
+    o.base.json_schema = structured_output_from(args);
+    o.structured_label = args.flag("json-object")       ? "json_object"
+                         : args.has("json-schema-file") ? "json_schema (" + args.str("json-schema-file") + ")"
+                         : args.has("json-schema")      ? "json_schema"
+                                                        : "none";
+    return o;
 }
 
 // One bench spec run: the models, the requests, every configuration's outcome.
 struct SpecBench {
-    const Args& args;
+    const SpecBenchOptions& opt;
     std::shared_ptr<const Qwen3Model> model, trained;  // trained: --replay's acceptance source
     std::vector<std::vector<std::int32_t>> ids;
     std::vector<Config> cfgs;
@@ -135,16 +179,10 @@ struct SpecBench {
     // NAME with its own --draft-model entry (two heads of one kind in one run).
     std::unique_ptr<Drafter> make_drafter(const Config& cfg, bench::ReplayDrafter** replayed) const {
         const std::string kind = cfg.drafter.substr(0, cfg.drafter.find('#'));
-        // A bare --draft-model PATH serves the drafters that take weights.
-        const bool weights = kind == "eagle" || kind == "mtp";
-        auto drafter =
-            create_drafter(kind, drafter_options(args, cfg.drafter, "draft-model", weights), model);
-        if (!replay() || cfg.drafter == "none") return drafter;
-        // The trained pair's weights: the entry for NAME#LABEL, else the one for NAME.
-        auto oracle_opts = drafter_options(args, cfg.drafter, "replay-draft-model", weights);
-        if (oracle_opts.draft_model.empty())
-            oracle_opts = drafter_options(args, kind, "replay-draft-model", weights);
-        auto oracle = create_drafter(kind, oracle_opts, trained);
+        if (cfg.drafter == "none") return create_drafter(kind, {}, model);
+        auto drafter = create_drafter(kind, opt.draft.at(cfg.drafter), model);
+        if (!replay()) return drafter;
+        auto oracle = create_drafter(kind, opt.replay_draft.at(cfg.drafter), trained);
         DecodeOptions oracle_base = base;
         oracle_base.context = 0;
         auto r =
@@ -161,7 +199,7 @@ struct SpecBench {
         DecodeOptions o = base;
         o.budget = {cfgs[c].k ? cfgs[c].k : k_max, cfgs[c].tree};
         if (cfgs[c].k == 0 && cfgs[c].drafter != "none")
-            o.adaptive = adaptive_controller(args, *model, k_max);
+            o.adaptive = ternspec::adaptive_controller(*model, cost_key(opt.model, *model), k_max);
         if (replayed) o.clock = replayed->measured_clock();  // the trained pair's time left out
         DecodeStats total;
         for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -212,13 +250,12 @@ struct SpecBench {
     // --replay the measured model's own curve gives each row's ceiling: its speed-up if drafting were free
     // (tau over the verification cost), so the gap to the hardware's limit is visible.
     CostModel cost_curve() const {
-        if (!args.has("project") && !replay()) return {};
+        if (opt.project.empty() && !replay()) return {};
         int longest = 1;
         for (const auto& r : res)
             longest = std::max(longest, static_cast<int>(r.stats.draft_size_hist.size()));
-        return replay()
-                   ? CostModel::measure(*model, longest, 7)
-                   : CostModel::measure(*Qwen3Model::load(ModelFiles::open(args.str("project"))), longest, 7);
+        return replay() ? CostModel::measure(*model, longest, 7)
+                        : CostModel::measure(*Qwen3Model::load(ModelFiles::open(opt.project)), longest, 7);
     }
 
     nlohmann::json report(const CostModel& curve) const;
@@ -276,16 +313,15 @@ nlohmann::json SpecBench::report(const CostModel& curve) const {
         active_kernels().c_str(), median(bandwidth), bandwidth.size(), target_bytes / 1e6);
     std::vector<double> ms;
     for (double t : curve.curve()) ms.push_back(t * 1e3);
-    return {{"model", args.str("model")},
-            {"workload", args.str("prompts")},
+    return {{"model", opt.model},
+            {"workload", opt.prompts},
             {"requests", ids.size()},
             {"measured", true},
             {"acceptance_source",
-             replay() ? "replayed from " + args.str("replay") + " with its drafters (" +
-                            (args.has("replay-draft-model") ? args.str("replay-draft-model") : "") + ")"
+             replay() ? "replayed from " + opt.replay + " with its drafters (" + opt.replay_draft_models + ")"
                       : "this run"},
             {"target_bytes_per_forward", model->weight_bytes()},
-            {"projected_onto", args.has("project") ? args.str("project") : ""},
+            {"projected_onto", opt.project},
             {replay() ? "t_ms" : "projected_t_ms", ms},
             {"n_predict", base.max_new_tokens},
             {"kernels", active_kernels()},
@@ -306,50 +342,40 @@ int bench_spec(int argc, char** argv) {
               "its speed-up is the median over repetitions of its tokens/s against those two neighbours.",
               spec_bench_options());
     if (!args.parse(argc, argv)) return 0;
-    if (args.has("json")) check_writable(args.str("json"), "--json");
-    if (args.has("plot")) check_writable(args.str("plot"), "--plot");
-    if (args.has("replay") && args.has("project"))
-        throw InputError("--replay measures; --project is for runs without it");
-    auto threads = apply_threads(args);
-    SpecBench b{args, load_model(args), nullptr, {}, parse_configs(args), {}, {}, 8, {}, {}, {}};
-    if (args.has("replay")) b.trained = Qwen3Model::load(ModelFiles::open(args.str("replay")));
+    const SpecBenchOptions o = parse_spec_bench(args);
+    auto threads = o.threads
+                       ? std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                               static_cast<std::size_t>(*o.threads))
+                       : nullptr;
+    SpecBench b{o, load_model(o.model, o.quantize), nullptr, {}, o.configs, {}, o.base, o.k_max, {}, {}, {}};
+    if (!o.replay.empty()) b.trained = Qwen3Model::load(ModelFiles::open(o.replay));
     // With --replay both targets read the trained model's token ids, so their contexts match token for token.
-    for (const auto& p : read_prompts_jsonl(args.str("prompts")))
+    for (const auto& p : read_prompts_jsonl(o.prompts))
         b.ids.push_back((b.replay() ? *b.trained : *b.model).tokenizer().encode(p));
     for (const auto& v : b.ids)
         for (auto t : v)
             if (t >= b.model->config().vocab_size)
-                throw InputError("--replay: " + args.str("replay") + "'s token id " + std::to_string(t) +
-                                 " is outside " + args.str("model") + "'s vocabulary");
-    const int reps = static_cast<int>(args.integer("reps", 1, 1000));
-    b.k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
-    b.base.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
-    b.base.stop_at_eos = false;  // equal work for every drafter
-    b.base.sampling = sampling_from(args);
-    b.base.json_schema = structured_output_from(args);
+                throw InputError("--replay: " + o.replay + "'s token id " + std::to_string(t) +
+                                 " is outside " + o.model + "'s vocabulary");
     b.res.resize(b.cfgs.size());
     b.reference.resize(b.ids.size());
-    b.run_all(reps);
+    b.run_all(o.reps);
     auto out = b.report(b.cost_curve());
     out["command"] = command_line("bench spec", argc, argv);
-    out["reps"] = reps;
-    out["sampling"] = {{"temperature", b.base.sampling.temperature},
-                       {"top_k", b.base.sampling.top_k},
-                       {"top_p", b.base.sampling.top_p},
-                       {"min_p", b.base.sampling.min_p},
-                       {"seed", b.base.sampling.seed}};
-    out["structured_output"] = args.flag("json-object") ? "json_object"
-                               : args.has("json-schema-file")
-                                   ? "json_schema (" + args.str("json-schema-file") + ")"
-                               : args.has("json-schema") ? "json_schema"
-                                                         : "none";
-    if (args.has("json")) write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
-    if (args.has("plot")) {
-        const std::string title = "bench spec: " + args.str("model") + ", " + args.str("prompts") + " (" +
+    out["reps"] = o.reps;
+    out["sampling"] = {{"temperature", o.base.sampling.temperature},
+                       {"top_k", o.base.sampling.top_k},
+                       {"top_p", o.base.sampling.top_p},
+                       {"min_p", o.base.sampling.min_p},
+                       {"seed", o.base.sampling.seed}};
+    out["structured_output"] = o.structured_label;
+    if (!o.json_out.empty()) write_output_file(o.json_out, out.dump(1) + "\n", "--json");
+    if (!o.plot_out.empty()) {
+        const std::string title = "bench spec: " + o.model + ", " + o.prompts + " (" +
                                   std::to_string(b.ids.size()) + " prompts), " +
-                                  std::to_string(b.base.max_new_tokens) + " tokens each, " +
-                                  std::to_string(reps) + " repetitions, " + active_kernels();
-        write_output_file(args.str("plot"), spec_plot_svg(title, plot_series(b.cfgs, b.res)), "--plot");
+                                  std::to_string(o.base.max_new_tokens) + " tokens each, " +
+                                  std::to_string(o.reps) + " repetitions, " + active_kernels();
+        write_output_file(o.plot_out, spec_plot_svg(title, plot_series(b.cfgs, b.res)), "--plot");
     }
     for (const auto& r : b.res)
         if (!r.lossless) {
