@@ -131,14 +131,28 @@ int bench_forward(int argc, char** argv) {
         "measured bandwidth, and resident memory.",
         opts);
     if (!args.parse(argc, argv)) return 0;
-    check_json_output(args);
-    auto [threads, model] = open_model(args);
-    const int ctx = model->config().context_length;
-    const auto sizes = args.int_list("tokens", 1, ctx - 1);
+    // Parsed once; the sizes are checked against the model's context once it is loaded.
+    const JsonOutput json = json_output_from(args);
+    const std::string path = args.str("model");
+    const bool quantize = args.flag("quantize");
+    const int n_threads = args.has("threads") ? static_cast<int>(args.integer("threads", 1, 1024)) : 0;
+    const auto sizes = args.int_list("tokens", 1, std::numeric_limits<std::int32_t>::max() - 1);
     const int reps = static_cast<int>(args.integer("reps", 1, 1000));
+    const long long prefix_arg = args.integer("prefix", 0, std::numeric_limits<std::int32_t>::max());
+
+    auto threads = limit_threads(n_threads);
+    const auto model = load_model(path, quantize);
+    const int ctx = model->config().context_length;
+    for (const auto m : sizes)
+        if (m > ctx - 1)
+            throw InputError("--tokens: " + std::to_string(m) + " is outside 1.." + std::to_string(ctx - 1) +
+                             " (the model's context)");
     const long long max_m = *std::max_element(sizes.begin(), sizes.end());
     // The KV cache is sized from these: checked against the model's context before anything is allocated.
-    const int prefix = static_cast<int>(args.integer("prefix", 0, ctx - 1 - max_m));
+    if (prefix_arg > ctx - 1 - max_m)
+        throw InputError("--prefix: " + std::to_string(prefix_arg) + " is outside 0.." +
+                         std::to_string(ctx - 1 - max_m) + " (the context left after the largest --tokens)");
+    const int prefix = static_cast<int>(prefix_arg);
     KvCache cache = model->make_cache(prefix + static_cast<int>(max_m) + 1);
     const ForwardInputs inputs(*model, cache, sizes, prefix);
     // A hybrid's recurrent state is read and written back by every forward: its traffic counts with the
@@ -164,7 +178,7 @@ int bench_forward(int argc, char** argv) {
     const auto rollback = time_rollback(*model, cache, inputs, reps);
     const long long rss = resident_kib();
     const double kv_bytes = static_cast<double>(cache.bytes());
-    nlohmann::json out = {{"model", args.str("model")},
+    nlohmann::json out = {{"model", path},
                           {"kernels", active_kernels()},
                           {"read_bandwidth_gbs", bw},
                           {"read_bandwidth_runs_gbs", bw_runs},
@@ -176,8 +190,8 @@ int bench_forward(int argc, char** argv) {
                           {"decode_bandwidth_bound_tokens_per_s", bw * 1e9 / wbytes},
                           {"rows", rows}};
     if (!rollback.empty()) out["rollback"] = rollback;
-    if (args.flag("json")) {
-        emit_json(args, out.dump(1));
+    if (json.json) {
+        emit_json(json, out.dump(1));
         return 0;
     }
     print_forward_table(out, bw, wbytes, rss);

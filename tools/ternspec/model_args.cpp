@@ -83,8 +83,11 @@ std::vector<Option> sampling_options() {
 }
 
 std::unique_ptr<tbb::global_control> apply_threads(const Args& args) {
-    if (!args.has("threads")) return nullptr;
-    const auto n = args.integer("threads", 1, 1024);
+    return limit_threads(args.has("threads") ? static_cast<int>(args.integer("threads", 1, 1024)) : 0);
+}
+
+std::unique_ptr<tbb::global_control> limit_threads(int n) {
+    if (n <= 0) return nullptr;
     return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                  static_cast<std::size_t>(n));
 }

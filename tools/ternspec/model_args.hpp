@@ -37,6 +37,8 @@ std::shared_ptr<const JsonSchema> structured_output_from(const Args& args);
 
 // Limits TBB to --threads for the rest of the process.
 std::unique_ptr<tbb::global_control> apply_threads(const Args& args);
+// The same from a parsed count: n threads while the result lives; 0: no limit (null).
+std::unique_ptr<tbb::global_control> limit_threads(int n);
 
 // Loads and packs the model (-m, --quantize), with a progress line on a terminal.
 std::shared_ptr<Qwen3Model> load_model(const Args& args);

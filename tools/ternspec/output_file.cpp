@@ -63,7 +63,16 @@ void check_json_output(const Args& args) {
 }
 
 void emit_json(const Args& args, const std::string& text) {
-    if (args.has("output")) return write_output_file(args.str("output"), text + "\n", "-o");
+    emit_json(JsonOutput{args.flag("json"), args.has("output") ? args.str("output") : ""}, text);
+}
+
+JsonOutput json_output_from(const Args& args) {
+    check_json_output(args);
+    return {args.flag("json"), args.has("output") ? args.str("output") : ""};
+}
+
+void emit_json(const JsonOutput& out, const std::string& text) {
+    if (!out.path.empty()) return write_output_file(out.path, text + "\n", "-o");
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputc('\n', stdout);
 }

@@ -21,6 +21,13 @@ bool flush_stdout();
 Option json_output_option();
 void check_json_output(const Args& args);  // before the work
 void emit_json(const Args& args, const std::string& text);
+// The same, parsed once: --json, and -o's path (checked writable) or empty for standard output.
+struct JsonOutput {
+    bool json = false;
+    std::string path;
+};
+JsonOutput json_output_from(const Args& args);
+void emit_json(const JsonOutput& out, const std::string& text);
 
 // A Markdown table's header and alignment rows on stdout; `align` has one letter per column, l (text) or
 // r (numbers, right-aligned).

@@ -50,11 +50,36 @@ std::vector<Option> bench_serve_options() {
     return opts;
 }
 
-std::vector<std::vector<std::int32_t>> encode_prompts(const Args& args, const Qwen3Model& model) {
+ServeBenchOptions parse_serve_bench(const Args& args) {
+    ServeBenchOptions o;
+    o.model = args.str("model");
+    o.prompts = args.str("prompts");
+    o.quantize = args.flag("quantize");
+    o.http = args.flag("http");
+    if (args.has("threads")) o.threads = static_cast<int>(args.integer("threads", 1, 1024));  // 0: no limit
+    if (args.has("json")) check_writable(o.json_out = args.str("json"), "--json");
+    if (args.has("draft-model")) o.draft_model_arg = args.str("draft-model");
+    o.drafters = {"none"};
+    for (const auto& d : args.str_list("draft"))
+        if (d != "none") o.drafters.push_back(d);
+    o.n_predict =
+        static_cast<int>(args.integer("n-predict", o.http ? 1 : 0, std::numeric_limits<int>::max()));
+    o.k = static_cast<int>(args.integer("k", 1, kMaxDraftTokens));
+    o.reps = static_cast<int>(args.integer("reps", 1, 1000));
+    if (o.http) {
+        for (auto c : args.int_list("clients", 1, 256)) o.clients.push_back(static_cast<int>(c));
+    } else {
+        o.parallel = static_cast<int>(args.integer("parallel", 1, 256));
+        if (o.parallel < 2 || o.parallel > 64) throw InputError("--parallel must be between 2 and 64");
+        o.prompt_tokens = static_cast<int>(args.integer("prompt-tokens", 0, std::numeric_limits<int>::max()));
+    }
+    return o;
+}
+
+std::vector<std::vector<std::int32_t>> encode_prompts(const ServeBenchOptions& o, const Qwen3Model& model) {
     std::vector<std::vector<std::int32_t>> ids;
-    const auto keep =
-        static_cast<std::size_t>(args.integer("prompt-tokens", 0, std::numeric_limits<int>::max()));
-    for (const auto& p : read_prompts_jsonl(args.str("prompts"))) {
+    const auto keep = static_cast<std::size_t>(o.prompt_tokens);
+    for (const auto& p : read_prompts_jsonl(o.prompts)) {
         ids.push_back(model.tokenizer().encode(p));
         if (keep > 0 && ids.back().size() > keep) ids.back().resize(keep);
     }
@@ -64,7 +89,7 @@ std::vector<std::vector<std::int32_t>> encode_prompts(const Args& args, const Qw
 // One repetition of one row: every request served in the row's mode, outputs checked against the
 // reference (recorded by plain decoding one at a time in the first repetition).
 struct RowRun {
-    const Args& args;
+    const std::map<std::string, DrafterOptions>& drafter_options;
     std::shared_ptr<const Qwen3Model> model;
     const std::vector<std::vector<std::int32_t>>& ids;
     const DecodeOptions& opt;
@@ -76,10 +101,7 @@ struct RowRun {
         const int n_slots = row.mode == Mode::OneAtATime ? 1 : parallel;
         std::vector<std::unique_ptr<Drafter>> slots;
         for (int s = 0; s < n_slots; ++s)
-            slots.push_back(create_drafter(row.drafter,
-                                           drafter_options(args, row.drafter, "draft-model",
-                                                           row.drafter == "eagle" || row.drafter == "mtp"),
-                                           model));
+            slots.push_back(create_drafter(row.drafter, drafter_options.at(row.drafter), model));
         DecodeStats total;
         const double t0 = seconds();
         for (std::size_t first = 0; first < ids.size(); first += static_cast<std::size_t>(n_slots)) {
@@ -154,26 +176,25 @@ int bench_serve(int argc, char** argv) {
               "every output checked against it (greedy).",
               bench_serve_options());
     if (!args.parse(argc, argv)) return 0;
-    if (args.flag("http")) return bench_serve_http(args, argc, argv);
-    if (args.has("json")) check_writable(args.str("json"), "--json");
-    auto [threads, model] = open_model(args);
-    const auto ids = encode_prompts(args, *model);
-    const int parallel = static_cast<int>(args.integer("parallel", 1, 256)),
-              reps = static_cast<int>(args.integer("reps", 1, 1000));
-    if (parallel < 2 || parallel > 64) throw InputError("--parallel must be between 2 and 64");
+    const ServeBenchOptions o = parse_serve_bench(args);
+    if (o.http) return bench_serve_http(o, argc, argv);
+    std::map<std::string, DrafterOptions> drafters;  // each drafter's --draft-model entry
+    for (const auto& d : o.drafters)
+        drafters[d] = drafter_options(args, d, "draft-model", d == "eagle" || d == "mtp");
+    auto threads = limit_threads(o.threads);
+    const auto model = load_model(o.model, o.quantize);
+    const auto ids = encode_prompts(o, *model);
+    const int parallel = o.parallel, reps = o.reps;
     DecodeOptions opt;
-    opt.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
+    opt.max_new_tokens = o.n_predict;
     opt.stop_at_eos = false;
-    opt.budget = {static_cast<int>(args.integer("k", 1, kMaxDraftTokens)), 0};
+    opt.budget = {o.k, 0};
     std::vector<Row> rows;
-    std::vector<std::string> names{"none"};
-    for (const auto& d : args.str_list("draft"))
-        if (d != "none") names.push_back(d);
-    for (const auto& d : names)
+    for (const auto& d : o.drafters)
         for (Mode m : {Mode::OneAtATime, Mode::Batched, Mode::Overlapped})
             rows.push_back({d, m, {}, true, false, {}});
     std::vector<std::vector<std::int32_t>> reference(ids.size());
-    const RowRun run{args, model, ids, opt, parallel, reference};
+    const RowRun run{drafters, model, ids, opt, parallel, reference};
     ProgressLine bar("bench serve");
     long long done = 0;
     for (int rep = 0; rep < reps; ++rep)
@@ -190,8 +211,8 @@ int bench_serve(int argc, char** argv) {
         ids.size(), opt.max_new_tokens, parallel, opt.budget.max_depth, threads_used,
         active_kernels().c_str());
     nlohmann::json out = {{"command", command_line("bench serve", argc, argv)},
-                          {"model", args.str("model")},
-                          {"prompts", args.str("prompts")},
+                          {"model", o.model},
+                          {"prompts", o.prompts},
                           {"requests", ids.size()},
                           {"n_predict", opt.max_new_tokens},
                           {"parallel", parallel},
@@ -201,7 +222,7 @@ int bench_serve(int argc, char** argv) {
                           {"reps", reps},
                           {"rows", nlohmann::json::array()}};
     report_rows(rows, out);
-    if (args.has("json")) write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
+    if (!o.json_out.empty()) write_output_file(o.json_out, out.dump(1) + "\n", "--json");
     for (const auto& r : rows)
         if (!r.lossless) throw Error("an output differed from one-at-a-time plain decoding: not lossless");
     return 0;

@@ -210,30 +210,24 @@ nlohmann::json print_rows(const std::vector<Config>& configs, const std::string&
 
 }  // namespace
 
-int bench_serve_http(const Args& args, int argc, char** argv) {
-    if (args.has("json")) check_writable(args.str("json"), "--json");
-    const auto prompts = read_prompts_jsonl(args.str("prompts"));
-    const int n = static_cast<int>(args.integer("n-predict", 1, 1 << 20));
-    const int k = static_cast<int>(args.integer("k", 1, kMaxDraftTokens));
-    const int reps = static_cast<int>(args.integer("reps", 1, 1000));
-    const auto client_counts = args.int_list("clients", 1, 256);
-    std::string drafter;
-    for (const auto& d : args.str_list("draft"))
-        if (d != "none")
-            drafter = drafter.empty() ? d : throw InputError("--http compares one drafter with none");
-    if (drafter.empty()) drafter = "suffix";
+int bench_serve_http(const ServeBenchOptions& o, int argc, char** argv) {
+    const auto prompts = read_prompts_jsonl(o.prompts);
+    const int n = o.n_predict, k = o.k, reps = o.reps;
+    const std::vector<int>& client_counts = o.clients;
+    if (o.drafters.size() > 2) throw InputError("--http compares one drafter with none");
+    const std::string drafter = o.drafters.size() == 2 ? o.drafters[1] : "suffix";
     const int max_clients = static_cast<int>(*std::max_element(client_counts.begin(), client_counts.end()));
     const int port = free_port();
     // The server's arguments as the JSON records them; the child also gets this run's free port.
     std::vector<std::string> serve = {"serve",
                                       "-m",
-                                      args.str("model"),
+                                      o.model,
                                       "-np",
                                       std::to_string(max_clients),
                                       "--max-queue",
                                       std::to_string(max_clients)};
-    if (args.has("threads")) serve.insert(serve.end(), {"-t", args.str("threads")});
-    if (args.has("draft-model")) serve.insert(serve.end(), {"--draft-model", args.str("draft-model")});
+    if (o.threads > 0) serve.insert(serve.end(), {"-t", std::to_string(o.threads)});
+    if (!o.draft_model_arg.empty()) serve.insert(serve.end(), {"--draft-model", o.draft_model_arg});
     std::vector<std::string> child = {"ternspec"};
     child.insert(child.end(), serve.begin(), serve.end());
     child.insert(child.end(), {"--port", std::to_string(port)});
@@ -249,9 +243,9 @@ int bench_serve_http(const Args& args, int argc, char** argv) {
     if (!up) throw Error("bench serve --http: the server did not come up (its log is above)");
 
     std::vector<Config> configs;
-    for (const auto c : client_counts) {
-        configs.push_back({static_cast<int>(c), {{"draft", "none"}}, {}});
-        configs.push_back({static_cast<int>(c), {{"draft", drafter}, {"k", k}}, {}});
+    for (const int c : client_counts) {
+        configs.push_back({c, {{"draft", "none"}}, {}});
+        configs.push_back({c, {{"draft", drafter}, {"k", k}}, {}});
     }
     run_configuration(port, prompts, std::min(4, max_clients), n, {{"draft", "none"}});  // warm-up
     for (int r = 0; r < reps; ++r)  // interleaved: each repetition runs every configuration once
@@ -259,15 +253,15 @@ int bench_serve_http(const Args& args, int argc, char** argv) {
 
     const nlohmann::json rows = print_rows(configs, drafter, k);
     if (!flush_stdout()) throw Error("writing the table to standard output failed");
-    if (args.has("json")) {
+    if (!o.json_out.empty()) {
         const nlohmann::json out = {{"command", command_line("bench serve", argc, argv)},
                                     {"serve", serve},
-                                    {"prompts", args.str("prompts")},
+                                    {"prompts", o.prompts},
                                     {"max_tokens", n},
                                     {"reps", reps},
                                     {"cpus", std::thread::hardware_concurrency()},
                                     {"rows", rows}};
-        write_output_file(args.str("json"), out.dump(1) + "\n", "--json");
+        write_output_file(o.json_out, out.dump(1) + "\n", "--json");
     }
     return 0;
 }

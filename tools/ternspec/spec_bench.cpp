@@ -95,7 +95,7 @@ std::vector<Option> spec_bench_options() {
 // What `bench spec` was asked for, parsed once: nothing after parse_spec_bench reads the arguments.
 struct SpecBenchOptions {
     std::string model, prompts, replay, replay_draft_models, project, json_out, plot_out, structured_label;
-    std::optional<int> threads;
+    int threads = 0;  // -t; 0: no limit
     bool quantize = false;
     std::vector<Config> configs;                         // none, then every drafter at every -k value
     std::map<std::string, DrafterOptions> draft;         // per configured drafter: its --draft-model entry
@@ -109,7 +109,7 @@ SpecBenchOptions parse_spec_bench(const Args& args) {
     o.model = args.str("model");
     o.prompts = args.str("prompts");
     o.quantize = args.flag("quantize");
-    if (args.has("threads")) o.threads = static_cast<int>(args.integer("threads", 1, 1024));
+    if (args.has("threads")) o.threads = static_cast<int>(args.integer("threads", 1, 1024));  // 0: no limit
     if (args.has("replay")) o.replay = args.str("replay");
     if (args.has("replay-draft-model")) o.replay_draft_models = args.str("replay-draft-model");
     if (args.has("project")) o.project = args.str("project");
@@ -343,10 +343,7 @@ int bench_spec(int argc, char** argv) {
               spec_bench_options());
     if (!args.parse(argc, argv)) return 0;
     const SpecBenchOptions o = parse_spec_bench(args);
-    auto threads = o.threads
-                       ? std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                               static_cast<std::size_t>(*o.threads))
-                       : nullptr;
+    auto threads = limit_threads(o.threads);
     SpecBench b{o, load_model(o.model, o.quantize), nullptr, {}, o.configs, {}, o.base, o.k_max, {}, {}, {}};
     if (!o.replay.empty()) b.trained = Qwen3Model::load(ModelFiles::open(o.replay));
     // With --replay both targets read the trained model's token ids, so their contexts match token for token.
