@@ -145,13 +145,14 @@ int bench_forward(int argc, char** argv) {
     const int ctx = model->config().context_length;
     for (const auto m : sizes)
         if (m > ctx - 1)
-            throw InputError("--tokens: " + std::to_string(m) + " is outside 1.." + std::to_string(ctx - 1) +
-                             " (the model's context)");
+            throw InputError("--tokens: " + std::to_string(m) + " is out of range (an integer from 1 to " +
+                             std::to_string(ctx - 1) + ", the model's context)");
     const long long max_m = *std::max_element(sizes.begin(), sizes.end());
     // The KV cache is sized from these: checked against the model's context before anything is allocated.
     if (prefix_arg > ctx - 1 - max_m)
-        throw InputError("--prefix: " + std::to_string(prefix_arg) + " is outside 0.." +
-                         std::to_string(ctx - 1 - max_m) + " (the context left after the largest --tokens)");
+        throw InputError("--prefix: " + std::to_string(prefix_arg) +
+                         " is out of range (an integer from 0 to " + std::to_string(ctx - 1 - max_m) +
+                         ", the context left after the largest --tokens)");
     const int prefix = static_cast<int>(prefix_arg);
     KvCache cache = model->make_cache(prefix + static_cast<int>(max_m) + 1);
     const ForwardInputs inputs(*model, cache, sizes, prefix);
