@@ -85,6 +85,20 @@ print("" if ok else f"FAIL: --init-from: layers {c['eagle_config']}, accepted {b
 sys.exit(0 if ok else 1)
 PY
 check_error "taps other layers" distill -m "$m" "${corpus[@]}" -o "$tmp/z" --init-from "$head" --layers 2,3,4
+# The hybrid target (Gated DeltaNet layers): its taps come from the same forward, and its head decodes
+# losslessly too.
+hm=$src/models/tern-pystd-hybrid/tern-pystd-hybrid.gguf
+"$bin" distill -m "$hm" --corpus "$src/train/model.py" --corpus "$src/train/export.py" -o "$tmp/hybrid" --tokens 8000 \
+  --steps 3 -t 2 > /dev/null 2> "$tmp/run4.log" || { echo "FAIL: distill on the hybrid: $(tail -3 "$tmp/run4.log")"; fail=1; }
+"$bin" generate -m "$hm" -p "$p" -e -n 32 --json > "$tmp/hplain.json" 2> /dev/null
+"$bin" decode -m "$hm" --draft eagle -md "$tmp/hybrid" -k 3 -p "$p" -e -n 32 --json > "$tmp/hspec.json" 2> /dev/null
+/usr/bin/python3 - "$tmp/hplain.json" "$tmp/hspec.json" <<'PY' || fail=1
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+ok = a["text"] == b["text"] and b["stats"]["drafted"] > 0
+print("" if ok else f"FAIL: hybrid head: drafted {b['stats']['drafted']}, equal {a['text'] == b['text']}")
+sys.exit(0 if ok else 1)
+PY
 # Each missing or wrong piece, named.
 check_error "MTP sidecars are not distilled yet" distill -m "$m" "${corpus[@]}" -o "$tmp/x" --draft mtp
 check_error "--corpus $tmp/nope.txt: no such file" distill -m "$m" --corpus "$tmp/nope.txt" -o "$tmp/x"

@@ -53,10 +53,38 @@ std::vector<Option> prompt_options() {
         json_output_option()};
 }
 
-DecodeOptions decode_options(const Args& args) {
-    DecodeOptions o;
+// What `generate` and `decode` were asked for, parsed once (parse_decode_command): nothing after it reads
+// the arguments.
+struct DecodeCommand {
+    std::string model;
+    bool quantize = false;
+    int threads = 0;  // -t; 0: no limit
+    std::string drafter;
+    DrafterOptions drafter_options;
+    DecodeOptions opt;    // the budget set; -k auto's controller added once the model is loaded
+    bool k_auto = false;  // -k auto (opt.budget.max_depth is --k-max then)
+    std::optional<std::string> k_text, tree;  // -k and --tree as given (labels, the JSON's config)
+    std::string seed_text;                    // --seed as given (the JSON's config)
+    int parallel = 1;
+    Overlap overlap = Overlap::Auto;
+    bool conversation = false, compare = false;
+    std::string prompts_file;  // --prompts
+    PromptSource prompt;
+    JsonOutput json;
+};
+
+DecodeCommand parse_decode_command(const Args& args, const std::string& drafter) {
+    DecodeCommand c;
+    c.json = json_output_from(args);
+    c.model = args.str("model");
+    c.quantize = args.flag("quantize");
+    if (args.has("threads")) c.threads = static_cast<int>(args.integer("threads", 1, 1024));
+    c.drafter = drafter;
+    c.drafter_options = drafter_options(args, drafter);
+    DecodeOptions& o = c.opt;
     o.max_new_tokens = static_cast<int>(args.integer("n-predict", 0, std::numeric_limits<int>::max()));
     o.sampling = sampling_from(args);
+    c.seed_text = args.str("seed");
     o.stop_at_eos = !args.flag("ignore-eos");
     o.stop = args.all("stop");
     o.json_schema = structured_output_from(args);
@@ -65,7 +93,44 @@ DecodeOptions decode_options(const Args& args) {
     const auto kv = args.str("kv");
     if (kv != "f16" && kv != "f32") throw InputError("--kv must be f16 or f32");
     o.kv_type = kv == "f16" ? KvType::F16 : KvType::F32;
-    return o;
+    // The draft budget; generate has no -k: plain decoding.
+    c.k_text = args.opt("k");
+    if (!c.k_text) {
+        o.budget.max_depth = 1;
+    } else if (*c.k_text == "auto") {
+        c.k_auto = true;
+        o.budget.max_depth = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
+    } else {
+        o.budget.max_depth = static_cast<int>(args.integer("k", 1, kMaxDraftTokens));
+    }
+    if (args.has("tree")) {
+        c.tree = args.str("tree");
+        o.budget.max_nodes = static_cast<int>(args.integer("tree", 1, kMaxDraftTokens));
+    }
+    if (args.has("draft-min")) o.draft_min = static_cast<int>(args.integer("draft-min", 0, kMaxDraftTokens));
+    if (args.has("parallel")) c.parallel = static_cast<int>(args.integer("parallel", 1, 64));
+    if (args.has("overlap")) {
+        const auto ov = args.str("overlap");
+        if (ov != "auto" && ov != "on" && ov != "off")
+            throw InputError("--overlap is auto, on or off, not " + ov);
+        c.overlap = ov == "on" ? Overlap::On : ov == "off" ? Overlap::Off : Overlap::Auto;
+    }
+    c.prompt = prompt_source_from(args);
+    c.conversation = args.flag("conversation");
+    if (c.conversation)
+        for (const char* o2 : {"prompts", "file", "parallel", "json"})
+            if (args.has(o2))
+                throw InputError(std::string("--") + o2 + " does not go with -cnv/--conversation");
+    if (args.has("prompts")) {
+        if (args.has("prompt") || args.has("file")) throw InputError("--prompts replaces -p and -f");
+        c.prompts_file = args.str("prompts");
+    }
+    c.compare = args.has("compare");
+    if (c.compare && args.str("compare") != "none")
+        throw InputError("--compare takes none (plain decoding), not " + args.str("compare"));
+    if (c.compare && c.parallel > 1)
+        throw InputError("--compare none runs with one request at a time (no --parallel)");
+    return c;
 }
 
 // Streams a decode's text to standard output: the runtime passes each piece once it is certain (held back
@@ -84,10 +149,10 @@ nlohmann::json result_json(const DecodeResult& r) {
 }
 
 // "suffix k=4", "suffix k=auto tree=8", "none": the configuration at the head of each summary line.
-std::string run_label(const Args& args, const std::string& drafter) {
-    if (drafter == "none") return "none";
-    std::string label = drafter + " k=" + args.str("k");
-    if (args.has("tree")) label += " tree=" + args.str("tree");
+std::string run_label(const DecodeCommand& c) {
+    if (c.drafter == "none") return "none";
+    std::string label = c.drafter + " k=" + c.k_text.value_or("");
+    if (c.tree) label += " tree=" + *c.tree;
     return label;
 }
 
@@ -144,33 +209,16 @@ struct Request {
     std::optional<DecodeResult> plain;  // --compare none: the same request decoded without a drafter
 };
 
-DraftBudget draft_budget(const Args& args, const std::string& drafter_name, const Qwen3Model& model,
-                         DecodeOptions& opt) {
-    DraftBudget b;
-    const auto k_arg = args.opt("k");  // generate has no -k: plain decoding
-    if (!k_arg) {
-        b.max_depth = 1;
-    } else if (*k_arg == "auto") {
-        b.max_depth = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
-        if (drafter_name != "none") opt.adaptive = adaptive_controller(args, model, b.max_depth);
-    } else {
-        b.max_depth = static_cast<int>(args.integer("k", 1, kMaxDraftTokens));
-    }
-    if (args.has("tree")) b.max_nodes = static_cast<int>(args.integer("tree", 1, kMaxDraftTokens));
-    return b;
-}
-
 // The requests, each tokenized and checked against the context; a bad one carries its error and is skipped.
-std::vector<Request> gather_requests(const Args& args, const Qwen3Model& model, const DecodeOptions& opt) {
+std::vector<Request> gather_requests(const DecodeCommand& c, const Qwen3Model& model,
+                                     const DecodeOptions& opt) {
     std::vector<Request> reqs;
-    if (args.has("prompts")) {
-        if (args.has("prompt") || args.has("file")) throw InputError("--prompts replaces -p and -f");
-        const auto chat = chat_template_from(args, model);
-        for (auto& p :
-             read_prompt_lines(args.str("prompts"), chat ? &*chat : nullptr, chat_options_from(args)))
+    if (!c.prompts_file.empty()) {
+        const auto chat = chat_template_from(c.prompt, model);
+        for (auto& p : read_prompt_lines(c.prompts_file, chat ? &*chat : nullptr, c.prompt.chat_options))
             reqs.push_back({p.line, std::move(p.prompt), std::move(p.error), {}, {}, {}});
     } else {
-        reqs.push_back({0, prompt_text(args, model), "", {}, {}, {}});
+        reqs.push_back({0, prompt_text(c.prompt, model), "", {}, {}, {}});
     }
     const int ctx = request_context(model, opt);
     for (auto& r : reqs) {
@@ -196,17 +244,15 @@ std::vector<Request> gather_requests(const Args& args, const Qwen3Model& model, 
 // --parallel N: the engine the server runs, with N slots: requests join as slots free (continuous
 // batching), each slot's drafter a sibling of one (so what one request taught the suffix drafter serves the
 // next).
-void decode_in_parallel(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
-                        const std::string& drafter_name, const DrafterOptions& dopt, int parallel,
+void decode_in_parallel(const DecodeCommand& c, const std::shared_ptr<const Qwen3Model>& model,
                         DecodeOptions opt, std::vector<Request>& reqs) {
+    const std::string& drafter_name = c.drafter;
+    const DrafterOptions& dopt = c.drafter_options;
     opt.on_token = nullptr;
-    const auto ov = args.str("overlap");
-    if (ov != "auto" && ov != "on" && ov != "off")
-        throw InputError("--overlap is auto, on or off, not " + ov);
     EngineCoreOptions eo;
-    eo.slots = parallel;
+    eo.slots = c.parallel;
     eo.max_queue = static_cast<int>(reqs.size());
-    eo.overlap = ov == "on" ? Overlap::On : ov == "off" ? Overlap::Off : Overlap::Auto;
+    eo.overlap = c.overlap;
     if (drafter_name != "none") {
         eo.loaded[drafter_name] = create_drafter(drafter_name, dopt, model);
         eo.drafters[drafter_name] = dopt;
@@ -250,22 +296,23 @@ nlohmann::json comparison_json(const DecodeStats& spec, const DecodeStats& plain
 }
 
 // The configuration a --json result was made with, echoed so that the file explains itself.
-nlohmann::json run_config(const Args& args, const std::string& drafter, int parallel) {
-    nlohmann::json sampling = {{"temp", args.number("temp")},
-                               {"top_k", args.integer("top-k", 0)},
-                               {"top_p", args.number("top-p")},
-                               {"min_p", args.number("min-p")},
-                               {"repeat_penalty", args.number("repeat-penalty")},
-                               {"repeat_last_n", args.integer("repeat-last-n", -1)},
-                               {"seed", args.str("seed")}};
-    return {{"model", args.str("model")},
-            {"drafter", drafter},
-            {"k", args.opt("k") ? nlohmann::json(*args.opt("k")) : nlohmann::json()},
-            {"tree", args.opt("tree") ? nlohmann::json(*args.opt("tree")) : nlohmann::json()},
-            {"n_predict", args.integer("n-predict", 0)},
-            {"chat", args.flag("chat")},
+nlohmann::json run_config(const DecodeCommand& c) {
+    const SamplingParams& sp = c.opt.sampling;
+    nlohmann::json sampling = {{"temp", static_cast<double>(sp.temperature)},
+                               {"top_k", sp.top_k},
+                               {"top_p", static_cast<double>(sp.top_p)},
+                               {"min_p", static_cast<double>(sp.min_p)},
+                               {"repeat_penalty", static_cast<double>(sp.repeat_penalty)},
+                               {"repeat_last_n", sp.repeat_last_n},
+                               {"seed", c.seed_text}};
+    return {{"model", c.model},
+            {"drafter", c.drafter},
+            {"k", c.k_text ? nlohmann::json(*c.k_text) : nlohmann::json()},
+            {"tree", c.tree ? nlohmann::json(*c.tree) : nlohmann::json()},
+            {"n_predict", c.opt.max_new_tokens},
+            {"chat", c.prompt.chat && !c.conversation},
             {"sampling", sampling},
-            {"parallel", parallel},
+            {"parallel", c.parallel},
             {"threads", tbb::this_task_arena::max_concurrency()},
             {"version", TERNSPEC_VERSION},
             {"kernels", active_kernels()}};
@@ -280,29 +327,31 @@ struct RunTotals {
 
 // One schema for one prompt and for many: `requests`, `total` and `config` always; one prompt's fields are
 // also at the top level (what earlier versions printed for -p).
-void emit_report_json(const Args& args, const std::string& drafter_name, int parallel, double wall,
-                      const nlohmann::json& requests, const RunTotals& t) {
+void emit_report_json(const DecodeCommand& c, double wall, const nlohmann::json& requests,
+                      const RunTotals& t) {
+    const std::string& drafter_name = c.drafter;
+    const int parallel = c.parallel;
     nlohmann::json out = requests.size() == 1 && t.failed == 0 ? requests[0] : nlohmann::json::object();
     out["requests"] = requests;
-    out["config"] = run_config(args, drafter_name, parallel);
+    out["config"] = run_config(c);
     out["drafter"] = drafter_name;
     out["total"] = t.total.to_json();
     if (t.plain.target_forwards) {
         out["compare_none"] = comparison_json(t.total, t.plain, t.identical);
-        out["compare_none"]["sampling"] = args.number("temp") > 0 ? "sampled" : "greedy";
+        out["compare_none"]["sampling"] = c.opt.sampling.temperature > 0 ? "sampled" : "greedy";
     }
     out["wall_seconds"] = wall;
     out["parallel"] = parallel;
     out["failed"] = t.failed;
     out["throughput_tokens_per_s"] = wall > 0 ? static_cast<double>(t.total.emitted) / wall : 0.0;
-    emit_json(args, out.dump());
+    emit_json(c.json, out.dump());
 }
 
-int report(const Args& args, const std::string& drafter_name, int parallel, double wall,
-           const std::vector<Request>& reqs) {
-    const bool json = args.flag("json");
-    if (!args.has("prompts") && !reqs[0].result) throw InputError(reqs[0].error);
-    const std::string file = args.has("prompts") ? args.str("prompts") : "";
+int report(const DecodeCommand& c, double wall, const std::vector<Request>& reqs) {
+    const bool json = c.json.json;
+    const int parallel = c.parallel;
+    if (c.prompts_file.empty() && !reqs[0].result) throw InputError(reqs[0].error);
+    const std::string& file = c.prompts_file;
     DecodeStats total, plain_total;
     bool identical = true;
     nlohmann::json requests = nlohmann::json::array();
@@ -326,11 +375,9 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
                     comparison_json(r.result->stats, r.plain->stats, same_output(*r.result, *r.plain));
         } else if (parallel > 1) {
             std::printf("%s=== request %zu ===\n%s\n", i ? "\n" : "", i + 1, r.result->text.c_str());
-            print_summary(run_label(args, drafter_name), r.result->stats,
-                          stop_reason_name(r.result->stop_reason));
+            print_summary(run_label(c), r.result->stats, stop_reason_name(r.result->stop_reason));
         } else if (reqs.size() > 1 || spdlog::get_level() <= spdlog::level::info) {
-            print_summary(run_label(args, drafter_name), r.result->stats,
-                          stop_reason_name(r.result->stop_reason));
+            print_summary(run_label(c), r.result->stats, stop_reason_name(r.result->stop_reason));
         }
         if (!json && r.result->stop_reason == StopReason::Context)
             std::fprintf(stderr,
@@ -340,11 +387,10 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
                          static_cast<long long>(r.result->stats.prompt_tokens + r.result->stats.emitted));
     }
     if (json) {
-        emit_report_json(args, drafter_name, parallel, wall, requests,
-                         {total, plain_total, identical, failed});
+        emit_report_json(c, wall, requests, {total, plain_total, identical, failed});
     } else if (reqs.size() > 1) {
         std::fprintf(stderr, "\n=== total over %zu requests ===", reqs.size() - failed);
-        print_summary(run_label(args, drafter_name), total);
+        print_summary(run_label(c), total);
         std::fprintf(stderr, "throughput %.2f tok/s over %.2f s wall (%d at a time)\n",
                      wall > 0 ? total.emitted / wall : 0.0, wall, parallel);
     } else {
@@ -355,11 +401,11 @@ int report(const Args& args, const std::string& drafter_name, int parallel, doub
                      "speed-up over plain decoding: %.2fx (plain %.1f tok/s, decoded right after each "
                      "request); outputs %s\n",
                      speedup(total, plain_total), plain_total.decode_tokens_per_s(),
-                     args.number("temp") > 0 ? "sampled (not compared)"
-                     : identical             ? "identical"
-                                             : "DIFFER");
+                     c.opt.sampling.temperature > 0 ? "sampled (not compared)"
+                     : identical                    ? "identical"
+                                                    : "DIFFER");
     }
-    if (plain_total.target_forwards && args.number("temp") <= 0 && !identical)
+    if (plain_total.target_forwards && c.opt.sampling.temperature <= 0 && !identical)
         throw Error("--compare none: speculative output differs from plain decoding (greedy): not lossless");
     if (failed == 0) return 0;
     std::fprintf(stderr, "ternspec: %zu of %zu requests failed (listed above)\n", failed, reqs.size());
@@ -375,18 +421,13 @@ extern "C" void on_interrupt(int) {
 
 // -cnv: a conversation, one user turn per line of standard input (-p, when given, is the first), each
 // answer streamed and kept in the history the chat template renders for the next turn.
-int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
-             const std::string& drafter_name, const DrafterOptions& dopt, DecodeOptions opt) {
-    for (const char* o : {"prompts", "file", "parallel", "json"})
-        if (args.has(o)) throw InputError(std::string("--") + o + " does not go with -cnv/--conversation");
-    const auto chat = chat_template_from(args, *model);
-    const ChatOptions options = chat_options_from(args);
-    const bool esc = args.flag("escape");
+int converse(const DecodeCommand& c, const std::shared_ptr<const Qwen3Model>& model, DecodeOptions opt) {
+    const std::string& drafter_name = c.drafter;
+    const DrafterOptions& dopt = c.drafter_options;
+    const auto chat = chat_template_from(c.prompt, *model);
+    const ChatOptions& options = c.prompt.chat_options;
     auto history = nlohmann::ordered_json::array();
-    if (args.has("system-prompt"))
-        history.push_back({{"role", "system"},
-                           {"content", esc ? unescape(args.str("system-prompt"), "--system-prompt")
-                                           : args.str("system-prompt")}});
+    if (c.prompt.system) history.push_back({{"role", "system"}, {"content", *c.prompt.system}});
     auto drafter = create_drafter(drafter_name, dopt, model);
     SpeculativeDecoder dec(model, drafter.get());
     opt.on_token = [](std::int32_t token, const std::string& piece) {
@@ -394,8 +435,7 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
         return !g_interrupt.load();
     };
     const bool tty = ::isatty(0) != 0;
-    std::optional<std::string> first;
-    if (args.has("prompt")) first = esc ? unescape(args.str("prompt"), "-p") : args.str("prompt");
+    std::optional<std::string> first = c.prompt.prompt;
     for (;;) {
         std::string line;
         if (first) {
@@ -418,7 +458,7 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
         std::fputs("\n", stdout);
         std::fflush(stdout);
         if (spdlog::get_level() <= spdlog::level::info)
-            print_summary(run_label(args, drafter_name), r.stats, stop_reason_name(r.stop_reason));
+            print_summary(run_label(c), r.stats, stop_reason_name(r.stop_reason));
         history.push_back({{"role", "assistant"}, {"content", r.text}});
         if (r.stop_reason == StopReason::Context) {
             std::fprintf(stderr, "ternspec: the conversation reached the end of the context\n");
@@ -428,33 +468,25 @@ int converse(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
     return 0;
 }
 
-int run_decode(const Args& args, const std::string& drafter_name) {
-    auto threads = apply_threads(args);
-    const int parallel = args.has("parallel") ? static_cast<int>(args.integer("parallel", 1, 64)) : 1;
-    auto model = load_model(args);
-    DecodeOptions opt = decode_options(args);
-    const DrafterOptions dopt = drafter_options(args, drafter_name);
-    opt.budget = draft_budget(args, drafter_name, *model, opt);
-    if (args.has("draft-min"))
-        opt.draft_min = static_cast<int>(args.integer("draft-min", 0, kMaxDraftTokens));
-    if (args.flag("conversation")) return converse(args, model, drafter_name, dopt, opt);
-    const bool compare = args.has("compare");
-    if (compare && args.str("compare") != "none")
-        throw InputError("--compare takes none (plain decoding), not " + args.str("compare"));
-    if (compare && parallel > 1)
-        throw InputError("--compare none runs with one request at a time (no --parallel)");
-    auto reqs = gather_requests(args, *model, opt);
-    const bool json = args.flag("json");
+int run_decode(const DecodeCommand& c) {
+    auto threads = limit_threads(c.threads);
+    auto model = load_model(c.model, c.quantize);
+    DecodeOptions opt = c.opt;
+    if (c.k_auto && c.drafter != "none")
+        opt.adaptive = ternspec::adaptive_controller(*model, cost_key(c.model, *model), opt.budget.max_depth);
+    if (c.conversation) return converse(c, model, opt);
+    auto reqs = gather_requests(c, *model, opt);
+    const bool json = c.json.json;
     if (!json) opt.on_token = print_piece;
     const auto wall0 = std::chrono::steady_clock::now();
-    if (parallel == 1) {
-        auto drafter = create_drafter(drafter_name, dopt, model);
+    if (c.parallel == 1) {
+        auto drafter = create_drafter(c.drafter, c.drafter_options, model);
         SpeculativeDecoder dec(model, drafter.get());
         for (std::size_t i = 0; i < reqs.size(); ++i) {
             if (!reqs[i].error.empty()) continue;
             if (!json && reqs.size() > 1) std::printf("%s=== request %zu ===\n", i ? "\n" : "", i + 1);
             reqs[i].result = dec.run(reqs[i].ids, opt);
-            if (compare) {  // right after, on the same machine state: interleaved request by request
+            if (c.compare) {  // right after, on the same machine state: interleaved request by request
                 DecodeOptions plain_opt = opt;
                 plain_opt.on_token = nullptr;
                 plain_opt.adaptive = nullptr;
@@ -462,10 +494,10 @@ int run_decode(const Args& args, const std::string& drafter_name) {
             }
         }
     } else {
-        decode_in_parallel(args, model, drafter_name, dopt, parallel, opt, reqs);
+        decode_in_parallel(c, model, opt, reqs);
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-    return report(args, drafter_name, parallel, wall, reqs);
+    return report(c, wall, reqs);
 }
 
 }  // namespace
@@ -479,8 +511,7 @@ int cmd_generate(int argc, char** argv) {
               "Plain decoding: stream the model's continuation of the prompt, stop at end of sequence.",
               opts);
     if (!args.parse(argc, argv)) return 0;
-    check_json_output(args);
-    return run_decode(args, "none");
+    return run_decode(parse_decode_command(args, "none"));
 }
 
 int cmd_decode(int argc, char** argv) {
@@ -518,8 +549,7 @@ int cmd_decode(int argc, char** argv) {
         "identical to plain decoding; statistics explain the speed.",
         opts);
     if (!args.parse(argc, argv)) return 0;
-    check_json_output(args);
-    return run_decode(args, args.str("draft"));
+    return run_decode(parse_decode_command(args, args.str("draft")));
 }
 
 }  // namespace ternspec::cli

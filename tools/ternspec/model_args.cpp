@@ -255,18 +255,30 @@ std::string unescape(const std::string& s, const std::string& option) {
     return out;
 }
 
-std::optional<ChatTemplate> chat_template_from(const Args& args, const Qwen3Model& model) {
+PromptSource prompt_source_from(const Args& args) {
+    PromptSource p;
+    p.chat = args.flag("chat") || args.flag("conversation");
     for (const char* o : {"system-prompt", "chat-template-file", "chat-template-kwargs"})
-        if (args.has(o) && !args.flag("chat") && !args.flag("conversation"))
+        if (args.has(o) && !p.chat)
             throw InputError(std::string("--") + o + " needs --chat (it shapes the chat format)");
-    if (!args.flag("chat") && !args.flag("conversation")) return std::nullopt;
-    const std::string file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
+    const bool esc = args.flag("escape");
+    if (args.has("prompt")) p.prompt = esc ? unescape(args.str("prompt"), "-p") : args.str("prompt");
+    if (args.has("file")) p.file = args.str("file");
+    if (args.has("system-prompt"))
+        p.system = esc ? unescape(args.str("system-prompt"), "--system-prompt") : args.str("system-prompt");
+    if (args.has("chat-template-file")) p.template_file = args.str("chat-template-file");
+    p.chat_options = chat_options_from(args);
+    return p;
+}
+
+std::optional<ChatTemplate> chat_template_from(const PromptSource& p, const Qwen3Model& model) {
+    if (!p.chat) return std::nullopt;
     std::string source;
-    if (!file.empty()) {
-        source = read_prompt_file(file);
-        if (source.empty()) throw InputError(file + ": the chat template file is empty");
+    if (!p.template_file.empty()) {
+        source = read_prompt_file(p.template_file);
+        if (source.empty()) throw InputError(p.template_file + ": the chat template file is empty");
     }
-    auto chat = model_chat_template(model, source, file);
+    auto chat = model_chat_template(model, source, p.template_file);
     if (chat.is_builtin()) spdlog::info("the model has no chat template: using Qwen3's ChatML turns");
     return chat;
 }
@@ -281,17 +293,13 @@ ChatOptions chat_options_from(const Args& args) {
     return o;
 }
 
-std::string prompt_text(const Args& args, const Qwen3Model& model) {
-    if (args.has("prompt") == args.has("file")) throw InputError("give exactly one of -p TEXT or -f FILE");
-    std::string text = args.has("prompt") ? args.str("prompt") : read_prompt_file(args.str("file"));
-    const bool esc = args.flag("escape");
-    if (esc && args.has("prompt")) text = unescape(text, "-p");
-    const auto chat = chat_template_from(args, model);
+std::string prompt_text(const PromptSource& p, const Qwen3Model& model) {
+    if (p.prompt.has_value() == p.file.has_value())
+        throw InputError("give exactly one of -p TEXT or -f FILE");
+    const std::string text = p.prompt ? *p.prompt : read_prompt_file(*p.file);
+    const auto chat = chat_template_from(p, model);
     if (!chat) return text;
-    std::string sys;
-    if (args.has("system-prompt"))
-        sys = esc ? unescape(args.str("system-prompt"), "--system-prompt") : args.str("system-prompt");
-    return single_turn_prompt(*chat, text, sys, chat_options_from(args));
+    return single_turn_prompt(*chat, text, p.system.value_or(""), p.chat_options);
 }
 
 ProgressLine::ProgressLine(std::string label) : label_(std::move(label)), tty_(::isatty(2) != 0) {}

@@ -86,9 +86,21 @@ std::vector<PromptLine> read_prompt_lines(const std::string& path, const ChatTem
 // The same, for benchmarks: any bad line is an error naming the file and line.
 std::vector<std::string> read_prompts_jsonl(const std::string& path);
 
-// With --chat: the model's template, or --chat-template-file's; nothing without --chat (and the chat
-// options given without it are an error).
-std::optional<ChatTemplate> chat_template_from(const Args& args, const Qwen3Model& model);
+// The prompt options (-p, -f, -e, --chat, -cnv, --system-prompt, --chat-template-file,
+// --chat-template-kwargs), parsed once: escapes processed, kwargs parsed, chat options without --chat
+// refused.
+struct PromptSource {
+    std::optional<std::string> prompt;  // -p, with -e's escapes processed
+    std::optional<std::string> file;    // -f
+    std::optional<std::string> system;  // --system-prompt, with -e's escapes processed
+    bool chat = false;                  // --chat, or -cnv
+    std::string template_file;          // --chat-template-file
+    ChatOptions chat_options;           // --chat-template-kwargs
+};
+PromptSource prompt_source_from(const Args& args);
+
+// With --chat: the model's template, or --chat-template-file's; nothing without --chat.
+std::optional<ChatTemplate> chat_template_from(const PromptSource& p, const Qwen3Model& model);
 // --chat-template-kwargs as template variables.
 ChatOptions chat_options_from(const Args& args);
 
@@ -96,7 +108,7 @@ ChatOptions chat_options_from(const Args& args);
 std::string unescape(const std::string& s, const std::string& option);
 
 // The prompt text from -p or -f (exactly one), rendered as a user turn with --chat.
-std::string prompt_text(const Args& args, const Qwen3Model& model);
+std::string prompt_text(const PromptSource& p, const Qwen3Model& model);
 
 class ProgressLine {
   public:
