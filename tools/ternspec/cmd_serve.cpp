@@ -228,21 +228,41 @@ std::vector<Option> serve_options() {
     return opts;
 }
 
-// Every drafter the server offers, created now: a missing or bad weight file fails at startup, naming the
-// problem, rather than on a request; each then serves a slot.
-void offer_drafters(const Args& args, const std::shared_ptr<const Qwen3Model>& model,
-                    const std::string& default_drafter, EngineCoreOptions& so) {
+// What `serve` was asked for, parsed once (parse_serve_command): nothing after it reads the arguments.
+struct ServeCommand {
+    std::string model, host, api_key, template_file, default_drafter;
+    bool quantize = false, content_specials = false;
+    int threads = 0, slots = 4, max_queue = 64, port = 8080, ctx = 0, k_max = 8, k = 4, tree = 0;
+    bool k_auto = false;
+    std::size_t cache_bytes = 0;
+    std::map<std::string, DrafterOptions> drafters;  // every drafter offered, with its options
+    HttpLimits http;
+};
+
+// Drafters with weights are offered when their weights were given, the others always; a bare --draft-model
+// PATH belongs to --draft's drafter.
+std::map<std::string, DrafterOptions> offered_drafters(const Args& args, const std::string& default_drafter) {
+    std::map<std::string, DrafterOptions> out;
     for (const auto& name : drafter_names()) {
         if (name == "none") continue;
         auto o = drafter_options(args, name, "draft-model", name == default_drafter);
-        // Drafters with weights are offered when their weights were given; the others always.
         const bool needs_weights = name == "eagle" || name == "mtp";
         if (needs_weights && o.draft_model.empty() && name != default_drafter) continue;
+        out[name] = o;
+    }
+    if (default_drafter != "none" && !out.count(default_drafter))
+        throw InputError("--draft: unknown drafter '" + default_drafter + "'");
+    return out;
+}
+
+// Every drafter the server offers, created now: a missing or bad weight file fails at startup, naming the
+// problem, rather than on a request; each then serves a slot.
+void offer_drafters(const ServeCommand& c, const std::shared_ptr<const Qwen3Model>& model,
+                    EngineCoreOptions& so) {
+    for (const auto& [name, o] : c.drafters) {
         so.loaded[name] = create_drafter(name, o, model);
         so.drafters[name] = o;
     }
-    if (default_drafter != "none" && !so.drafters.count(default_drafter))
-        throw InputError("--draft: unknown drafter '" + default_drafter + "'");
 }
 
 HttpLimits http_limits(const Args& args) {
@@ -405,6 +425,36 @@ void listen_until_signal(HttpServer& svr, EngineCore& engine, const sigset_t& st
     engine.stop();
 }
 
+ServeCommand parse_serve_command(const Args& args) {
+    ServeCommand c;
+    c.model = args.str("model");
+    c.quantize = args.flag("quantize");
+    if (args.has("threads")) c.threads = static_cast<int>(args.integer("threads", 1, 1024));
+    c.slots = static_cast<int>(args.integer("parallel", 1, 256));
+    c.max_queue = static_cast<int>(args.integer("max-queue", 0, 1 << 16));
+    c.port = static_cast<int>(args.integer("port", 1, 65535));
+    c.host = args.str("host");
+    if (args.has("api-key")) {
+        c.api_key = args.str("api-key");
+        if (c.api_key.empty()) throw InputError("--api-key must not be empty");
+    }
+    c.cache_bytes = static_cast<std::size_t>(args.integer("cache-mb", 0, 1 << 20)) << 20;
+    c.default_drafter = args.str("draft");
+    c.drafters = offered_drafters(args, c.default_drafter);
+    if (args.has("ctx"))
+        c.ctx = static_cast<int>(args.integer("ctx", 1, std::numeric_limits<std::int32_t>::max()));
+    c.k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
+    if (args.str("k") == "auto")
+        c.k_auto = true;
+    else
+        c.k = static_cast<int>(args.integer("k", 0, kMaxDraftTokens));
+    c.tree = static_cast<int>(args.integer("tree", 0, kMaxDraftTokens));
+    if (args.has("chat-template-file")) c.template_file = args.str("chat-template-file");
+    c.content_specials = args.flag("content-specials");
+    c.http = http_limits(args);
+    return c;
+}
+
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
@@ -414,11 +464,7 @@ int cmd_serve(int argc, char** argv) {
         "/v1/models, /health, /metrics. Requests join and leave the batched verification between rounds.",
         serve_options());
     if (!args.parse(argc, argv)) return 0;
-    const int slots = static_cast<int>(args.integer("parallel", 1, 256));
-    const int max_queue = static_cast<int>(args.integer("max-queue", 0, 1 << 16));
-    const int port = static_cast<int>(args.integer("port", 1, 65535));
-    const std::string host = args.str("host"), api_key = args.has("api-key") ? args.str("api-key") : "";
-    if (args.has("api-key") && api_key.empty()) throw InputError("--api-key must not be empty");
+    const ServeCommand c = parse_serve_command(args);
 
     // Block the stop signals before any thread starts, so one thread alone receives them with sigwait.
     sigset_t stop_signals;
@@ -427,50 +473,48 @@ int cmd_serve(int argc, char** argv) {
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    auto threads = apply_threads(args);
+    auto threads = limit_threads(c.threads);
     ServeContext ctx;
-    ctx.model = load_model(args);
-    ctx.model_id = std::filesystem::path(args.str("model")).filename().string();
+    ctx.model = load_model(c.model, c.quantize);
+    ctx.model_id = std::filesystem::path(c.model).filename().string();
     EngineCoreOptions so;
-    so.slots = slots;
-    so.max_queue = max_queue;
-    so.prefix_cache_bytes = static_cast<std::size_t>(args.integer("cache-mb", 0, 1 << 20)) << 20;
-    so.cost_key = cost_key(args.str("model"), *ctx.model);
-    ctx.limits.default_drafter = args.str("draft");
-    offer_drafters(args, ctx.model, ctx.limits.default_drafter, so);
+    so.slots = c.slots;
+    so.max_queue = c.max_queue;
+    so.prefix_cache_bytes = c.cache_bytes;
+    so.cost_key = cost_key(c.model, *ctx.model);
+    ctx.limits.default_drafter = c.default_drafter;
+    offer_drafters(c, ctx.model, so);
     ctx.limits.context = ctx.model->config().context_length;
-    if (args.has("ctx"))
-        ctx.limits.context = static_cast<int>(args.integer("ctx", 1, ctx.model->config().context_length));
-    ctx.limits.k_max = static_cast<int>(args.integer("k-max", 1, kMaxDraftTokens));
-    if (args.str("k") == "auto")
-        ctx.limits.default_k_auto = true;
-    else
-        ctx.limits.default_k = static_cast<int>(args.integer("k", 0, kMaxDraftTokens));
-    ctx.limits.default_tree = static_cast<int>(args.integer("tree", 0, kMaxDraftTokens));
+    if (c.ctx > ctx.limits.context)
+        throw InputError("--ctx: " + std::to_string(c.ctx) + " is out of range (an integer from 1 to " +
+                         std::to_string(ctx.limits.context) + ", the model's context)");
+    if (c.ctx > 0) ctx.limits.context = c.ctx;
+    ctx.limits.k_max = c.k_max;
+    ctx.limits.default_k_auto = c.k_auto;
+    if (!c.k_auto) ctx.limits.default_k = c.k;
+    ctx.limits.default_tree = c.tree;
     // Parsed at startup: a template outside the supported subset fails here, not on the first chat request.
-    const std::string template_file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
     const ChatTemplate chat = model_chat_template(
-        *ctx.model, template_file.empty() ? "" : read_prompt_file(template_file), template_file);
+        *ctx.model, c.template_file.empty() ? "" : read_prompt_file(c.template_file), c.template_file);
     if (chat.is_builtin())
         spdlog::info("the model has no chat template: chat requests use Qwen3's ChatML turns");
     ctx.limits.chat = &chat;
-    ctx.limits.content_specials = args.flag("content-specials");
+    ctx.limits.content_specials = c.content_specials;
     std::string offered = "none";  // for the startup line (the options move into the engine)
     for (const auto& [n, o] : so.drafters) offered += "," + n;
     EngineCore engine(ctx.model, std::move(so));
     ctx.engine = &engine;
 
-    HttpServer svr(http_limits(args));
-    configure_server(svr, api_key);
+    HttpServer svr(c.http);
+    configure_server(svr, c.api_key);
     add_info_routes(svr, ctx);
     svr.route("POST", "/v1/completions", completion_route(Endpoint::Completions, ctx));
     svr.route("POST", "/v1/chat/completions", completion_route(Endpoint::Chat, ctx));
-    add_llama_routes(svr, {ctx.model, ctx.model_id, args.str("model"), &ctx.limits, &engine, slots},
-                     send_error);
-    svr.bind(host, port);
-    spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", ctx.model_id, host, port, slots,
+    add_llama_routes(svr, {ctx.model, ctx.model_id, c.model, &ctx.limits, &engine, c.slots}, send_error);
+    svr.bind(c.host, c.port);
+    spdlog::info("serve: {} on http://{}:{} ({} slots, drafters: {})", ctx.model_id, c.host, c.port, c.slots,
                  offered);
-    std::fprintf(stderr, "listening on http://%s:%d\n", host.c_str(), port);
+    std::fprintf(stderr, "listening on http://%s:%d\n", c.host.c_str(), c.port);
     listen_until_signal(svr, engine, stop_signals);
     return 0;
 }
