@@ -49,14 +49,21 @@ struct TensorRow {
     std::uint64_t bytes;
 };
 
+// What `inspect` was asked for, parsed once.
+struct InspectCommand {
+    std::string path;
+    JsonOutput json;
+    bool metadata = false;
+};
+
 // Files that are not a Qwen3 target (an EAGLE-3 head, an MTP sidecar, in a folder or as GGUF): what they
 // say they are, their configuration or metadata, and their tensors.
-int inspect_other(const Args& args, const std::string& path, const std::string& format,
+int inspect_other(const InspectCommand& c, const std::string& path, const std::string& format,
                   const std::string& arch, const std::vector<TensorRow>& tensors,
                   const nlohmann::json& details, const char* details_name, bool show_details) {
     std::uint64_t total = 0;
     for (const auto& t : tensors) total += t.bytes;
-    if (args.flag("json")) {
+    if (c.json.json) {
         nlohmann::json j = {
             {"path", path}, {"format", format}, {"architecture", arch}, {details_name, details}};
         j["tensors"] = nlohmann::json::array();
@@ -64,7 +71,7 @@ int inspect_other(const Args& args, const std::string& path, const std::string& 
             j["tensors"].push_back(
                 {{"name", t.name}, {"type", type_info(t.type).name}, {"shape", t.shape}, {"bytes", t.bytes}});
         j["total_bytes"] = total;
-        emit_json(args, j.dump(1));
+        emit_json(c.json, j.dump(1));
         return 0;
     }
     std::printf("model        %s\nformat       %s\narchitecture %s (not a target model)\n", path.c_str(),
@@ -78,19 +85,19 @@ int inspect_other(const Args& args, const std::string& path, const std::string& 
     return 0;
 }
 
-int inspect_other_gguf(const Args& args, const GgufFile& g) {
+int inspect_other_gguf(const InspectCommand& c, const GgufFile& g) {
     const auto* arch = g.find("general.architecture");
     std::vector<TensorRow> rows;
     for (const auto& t : g.tensors()) rows.push_back({t.name, t.type, t.shape, t.n_bytes});
     nlohmann::json meta = nlohmann::json::object();
     for (const auto& [k, v] : g.metadata()) meta[k] = v.summary();
-    return inspect_other(args, g.path(), "GGUF v" + std::to_string(g.version()),
-                         arch ? arch->summary() : "(none)", rows, meta, "metadata", args.flag("metadata"));
+    return inspect_other(c, g.path(), "GGUF v" + std::to_string(g.version()),
+                         arch ? arch->summary() : "(none)", rows, meta, "metadata", c.metadata);
 }
 
 // A Hugging Face folder whose config.json names another architecture than Qwen3ForCausalLM (a drafter).
 // A folder that names none is left to ModelFiles::open, which says what is wrong with it.
-std::optional<int> inspect_drafter_folder(const Args& args, const std::string& path) {
+std::optional<int> inspect_drafter_folder(const InspectCommand& c, const std::string& path) {
     const std::string arch = folder_architecture(path);
     if (arch.empty() || arch == "Qwen3ForCausalLM" || arch == "Qwen3_5ForCausalLM" ||
         arch == "Qwen3_5ForConditionalGeneration")
@@ -99,7 +106,7 @@ std::optional<int> inspect_drafter_folder(const Args& args, const std::string& p
     const SafetensorsSet st(path);
     std::vector<TensorRow> rows;
     for (const auto& [n, t] : st.tensors()) rows.push_back({n, t.type, t.shape(), t.n_bytes});
-    return inspect_other(args, path, "Hugging Face folder", arch, rows, cfg, "config.json", true);
+    return inspect_other(c, path, "Hugging Face folder", arch, rows, cfg, "config.json", true);
 }
 
 std::string rotation_text(const ModelFiles& mf) {
@@ -120,7 +127,7 @@ std::string layer_pattern(const ModelConfig& c) {
 
 // A Qwen3 or Qwen3.5 target: configuration, tensor types with their format variant, every tensor, the
 // tokenizer and the chat template.
-int inspect_target(const Args& args, const ModelFiles& mf) {
+int inspect_target(const InspectCommand& cmd, const ModelFiles& mf) {
     const auto& c = mf.config();
     std::map<TensorType, std::pair<int, std::uint64_t>> by_type;
     std::uint64_t total = 0;
@@ -130,7 +137,7 @@ int inspect_target(const Args& args, const ModelFiles& mf) {
         total += t.n_bytes;
     }
     const auto& tok = mf.tokenizer();
-    if (args.flag("json")) {
+    if (cmd.json.json) {
         nlohmann::json j;
         j["path"] = mf.path();
         j["format"] = mf.format();
@@ -169,7 +176,7 @@ int inspect_target(const Args& args, const ModelFiles& mf) {
                           {"merges", tok.n_merges()},
                           {"added_tokens", tok.n_added()},
                           {"eos", tok.eos_id() ? nlohmann::json(*tok.eos_id()) : nlohmann::json()}};
-        emit_json(args, j.dump(1));
+        emit_json(cmd.json, j.dump(1));
         return 0;
     }
     std::printf("model        %s\nformat       %s\narchitecture %s\n", mf.path().c_str(), mf.format().c_str(),
@@ -204,7 +211,7 @@ int inspect_target(const Args& args, const ModelFiles& mf) {
                     : (std::to_string(mf.chat_template().size()) + " bytes (ternspec template "
                                                                    "shows what it renders)")
                           .c_str());
-    if (args.flag("metadata") && mf.gguf())
+    if (cmd.metadata && mf.gguf())
         for (const auto& [k, v] : mf.gguf()->metadata())
             std::printf("  %s = %s\n", k.c_str(), v.summary().c_str());
     return 0;
@@ -222,19 +229,20 @@ int cmd_inspect(int argc, char** argv) {
          {"metadata", 0, "", "also list every GGUF metadata key", ""},
          json_output_option()});
     if (!args.parse(argc, argv, 1)) return 0;
-    check_json_output(args);
     if (args.has("model") == (args.positional().size() == 1))
         throw InputError("inspect takes one model path: -m PATH or PATH (see --help)");
-    const std::string path = args.has("model") ? args.str("model") : args.positional()[0];
+    const InspectCommand c{args.has("model") ? args.str("model") : args.positional()[0],
+                           json_output_from(args), args.flag("metadata")};
+    const std::string& path = c.path;
     if (std::filesystem::is_regular_file(path)) {
         const GgufFile g(path);
         const auto* arch = g.find("general.architecture");
         if (arch && arch->type == GgufType::STRING && arch->as_string("general.architecture") != "qwen3" &&
             arch->as_string("general.architecture") != "qwen35")
-            return inspect_other_gguf(args, g);
+            return inspect_other_gguf(c, g);
     }
-    if (const auto done = inspect_drafter_folder(args, path)) return *done;
-    return inspect_target(args, ModelFiles::open(path));
+    if (const auto done = inspect_drafter_folder(c, path)) return *done;
+    return inspect_target(c, ModelFiles::open(path));
 }
 
 }  // namespace ternspec::cli

@@ -67,26 +67,28 @@ int cmd_logits(int argc, char** argv) {
         "chunking (batch invariance), so two runs with different --batch give identical files.",
         opts);
     if (!args.parse(argc, argv)) return 0;
-    if (args.has("npy")) check_writable(args.str("npy"), "--npy");
-    auto [threads, model] = open_model(args);
-    const int vocab = model->config().vocab_size;
+    // Parsed once; nothing below reads the arguments.
+    const std::string npy = args.has("npy") ? args.str("npy") : "";
+    if (!npy.empty()) check_writable(npy, "--npy");
     if (args.has("prompt") == args.has("ids")) throw InputError("give exactly one of -p TEXT or --ids FILE");
-    const auto ids =
-        args.has("ids") ? read_ids(args.str("ids"), vocab) : model->tokenizer().encode(args.str("prompt"));
+    const std::optional<std::string> prompt = args.opt("prompt"), ids_file = args.opt("ids");
+    const int batch = static_cast<int>(args.integer("batch", 1, std::numeric_limits<int>::max()));
+    const long long top = args.integer("top", 1, std::numeric_limits<int>::max());
+    auto [threads, model] = open_model(args);
+
+    const int vocab = model->config().vocab_size;
+    const auto ids = ids_file ? read_ids(*ids_file, vocab) : model->tokenizer().encode(*prompt);
     if (ids.empty()) throw InputError("no tokens to score");
     if (static_cast<int>(ids.size()) > model->config().context_length)
         throw InputError(std::to_string(ids.size()) + " tokens exceed the model's context of " +
                          std::to_string(model->config().context_length));
-    const int batch = static_cast<int>(args.integer("batch", 1, std::numeric_limits<int>::max()));
-    if (batch < 1) throw InputError("--batch must be positive");
     const auto logits = model->logits_chunked(ids, batch);
-    if (args.has("npy")) {
-        write_npy(args.str("npy"), logits, ids.size(), static_cast<std::size_t>(vocab));
-        std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), vocab, args.str("npy").c_str());
+    if (!npy.empty()) {
+        write_npy(npy, logits, ids.size(), static_cast<std::size_t>(vocab));
+        std::fprintf(stderr, "wrote %zu x %d logits to %s\n", ids.size(), vocab, npy.c_str());
         return 0;
     }
-    const int k =
-        static_cast<int>(std::min<long long>(args.integer("top", 1, std::numeric_limits<int>::max()), vocab));
+    const int k = static_cast<int>(std::min<long long>(top, vocab));
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const float* row = logits.data() + i * static_cast<std::size_t>(vocab);
         std::vector<int> order(static_cast<std::size_t>(vocab));
@@ -112,15 +114,17 @@ int cmd_perplexity(int argc, char** argv) {
               "Perplexity and bits per byte: each window scores its tokens 2..N given the ones before.",
               opts);
     if (!args.parse(argc, argv)) return 0;
-    check_json_output(args);
-    auto [threads, model] = open_model(args);
-    const std::string text = read_prompt_file(args.str("file"));
-    const auto ids = model->tokenizer().encode(text);
+    // Parsed once; nothing below reads the arguments.
+    const JsonOutput json = json_output_from(args);
+    const std::string file = args.str("file");
     const int ctx = static_cast<int>(args.integer("ctx", 2, std::numeric_limits<int>::max()));
+    auto [threads, model] = open_model(args);
+    const std::string text = read_prompt_file(file);
+    const auto ids = model->tokenizer().encode(text);
     if (ctx < 2 || ctx > model->config().context_length)
         throw InputError("--ctx must be between 2 and the model's context of " +
                          std::to_string(model->config().context_length));
-    if (ids.size() < 2) throw InputError(args.str("file") + ": fewer than two tokens");
+    if (ids.size() < 2) throw InputError(file + ": fewer than two tokens");
     const int vocab = model->config().vocab_size;
     double nll = 0;
     long long scored = 0;
@@ -155,8 +159,8 @@ int cmd_perplexity(int argc, char** argv) {
     const double mean = nll / static_cast<double>(scored);
     const double bpb =
         mean * static_cast<double>(ids.size()) / static_cast<double>(text.size()) / std::log(2.0);
-    if (args.flag("json")) {
-        emit_json(args, nlohmann::json{{"file", args.str("file")},
+    if (json.json) {
+        emit_json(json, nlohmann::json{{"file", file},
                                        {"tokens", ids.size()},
                                        {"scored", scored},
                                        {"ctx", ctx},

@@ -45,31 +45,33 @@ int cmd_synth(int argc, char** argv) {
          {"mtp", 0, "D", "also write D MTP modules", ""},
          {"mtp-draft-vocab", 0, "N", "the MTP modules' draft vocabulary (0: the full vocabulary)", "0"}});
     if (!args.parse(argc, argv, 1)) return 0;
+    // Parsed once, and checked before hours of writing; nothing below reads the arguments.
     if (args.positional().size() != 1) throw InputError("synth takes one output path (see --help)");
-    const auto type = type_from_name(args.str("type"));
-    if (!type) throw InputError("unknown type " + args.str("type"));
-    const std::string& out = args.positional()[0];
-    auto shape = synth_shape(args.str("shape"));
+    const std::string type_name = args.str("type"), shape_name = args.str("shape");
+    const auto type = type_from_name(type_name);
+    if (!type) throw InputError("unknown type " + type_name);
+    const std::string out = args.positional()[0];
+    auto shape = synth_shape(shape_name);
     if (args.has("vocab")) shape.vocab_size = static_cast<int>(args.integer("vocab", 259, 1 << 21));
     const auto seed =
         static_cast<std::uint64_t>(args.integer("seed", 0, std::numeric_limits<long long>::max()));
-    // Checked before hours of writing.
     const int mtp = args.has("mtp") ? static_cast<int>(args.integer("mtp", 1, 64)) : 0;
     const int eagle_vocab = args.has("eagle-draft-vocab")
                                 ? static_cast<int>(args.integer("eagle-draft-vocab", 1, shape.vocab_size))
                                 : std::min(32000, shape.vocab_size);
     const int mtp_vocab = static_cast<int>(args.integer("mtp-draft-vocab", 0, shape.vocab_size));
-    const std::string stem = out.size() > 5 && out.ends_with(".gguf") ? out.substr(0, out.size() - 5) : out;
-    check_writable(out, "OUT");
-    ProgressLine bar("synth");
     const int hadamard = static_cast<int>(args.integer("hadamard", 0, 1 << 16));
+    const bool eagle3 = args.flag("eagle3");
+    check_writable(out, "OUT");
+
+    const std::string stem = out.size() > 5 && out.ends_with(".gguf") ? out.substr(0, out.size() - 5) : out;
+    ProgressLine bar("synth");
     synth_model(
         out, shape, *type, seed, [&](int d, int t, const std::string& n) { bar.update(d, t, n); }, hadamard);
     bar.finish();
-    std::fprintf(stderr, "wrote %s (%s, %s)\n", out.c_str(), args.str("shape").c_str(),
-                 args.str("type").c_str());
+    std::fprintf(stderr, "wrote %s (%s, %s)\n", out.c_str(), shape_name.c_str(), type_name.c_str());
     const TensorType ternary = type_info(*type).ternary ? *type : TensorType::Q2_0;
-    if (args.flag("eagle3")) {
+    if (eagle3) {
         synth_eagle3(stem + ".eagle3-ternary.gguf", shape, eagle_vocab, ternary, seed);
         synth_eagle3(stem + ".eagle3-int8.gguf", shape, eagle_vocab, TensorType::F16, seed);
         std::fprintf(stderr, "wrote %s.eagle3-ternary.gguf and %s.eagle3-int8.gguf\n", stem.c_str(),
@@ -100,32 +102,38 @@ int cmd_convert(int argc, char** argv) {
          {"target", 0, "TARGET",
           "for an EAGLE-3 head: the target it drafts for (its tokenizer goes in the file)", ""}});
     if (!args.parse(argc, argv, 2)) return 0;
+    // Parsed once; nothing below reads the arguments.
     if (args.positional().size() != 2) throw InputError("convert takes IN and OUT paths (see --help)");
-    const auto type = type_from_name(args.str("type"));
-    if (!type || *type == TensorType::Q8_0) throw InputError("unsupported output type " + args.str("type"));
-    if (is_eagle_head(args.positional()[0])) {
-        if (!args.has("target"))
+    const std::string type_name = args.str("type"), in_path = args.positional()[0],
+                      out = args.positional()[1];
+    const auto type = type_from_name(type_name);
+    if (!type || *type == TensorType::Q8_0) throw InputError("unsupported output type " + type_name);
+    const std::string target_path = args.has("target") ? args.str("target") : "";
+    const std::string mtp_path = args.has("mtp") ? args.str("mtp") : "";
+    const bool quantize = args.flag("quantize");
+
+    if (is_eagle_head(in_path)) {
+        if (target_path.empty())
             throw InputError(
                 "an EAGLE-3 head's GGUF carries its target's tokenizer and layer count (llama.cpp "
                 "reads both from it): pass --target TARGET");
-        const auto target = ModelFiles::open(args.str("target"));
-        write_eagle_gguf(EagleSource::open(args.positional()[0]), args.positional()[1], *type,
+        const auto target = ModelFiles::open(target_path);
+        write_eagle_gguf(EagleSource::open(in_path), out, *type,
                          {&target.tokenizer(), target.config().n_layers, target.config().context_length});
-        std::fprintf(stderr, "wrote %s (EAGLE-3 head, %s)\n", args.positional()[1].c_str(),
-                     args.str("type").c_str());
+        std::fprintf(stderr, "wrote %s (EAGLE-3 head, %s)\n", out.c_str(), type_name.c_str());
         return 0;
     }
-    const auto in = ModelFiles::open(args.positional()[0]);
+    const auto in = ModelFiles::open(in_path);
     ProgressLine bar("convert");
     std::optional<MtpFiles> mtp;
-    if (args.has("mtp")) mtp = MtpFiles::open(args.str("mtp"));
+    if (!mtp_path.empty()) mtp = MtpFiles::open(mtp_path);
     convert_model(
-        in, args.positional()[1], *type, args.flag("quantize"),
-        [&](int d, int t, const std::string& n) { bar.update(d, t, n); }, mtp ? &*mtp : nullptr);
+        in, out, *type, quantize, [&](int d, int t, const std::string& n) { bar.update(d, t, n); },
+        mtp ? &*mtp : nullptr);
     bar.finish();
-    std::fprintf(stderr, "wrote %s (%s)\n", args.positional()[1].c_str(), args.str("type").c_str());
+    std::fprintf(stderr, "wrote %s (%s)\n", out.c_str(), type_name.c_str());
     if (mtp || in.extra_layers() > 0)
-        std::fprintf(stderr, "wrote %s (MTP modules)\n", mtp_gguf_path(args.positional()[1]).c_str());
+        std::fprintf(stderr, "wrote %s (MTP modules)\n", mtp_gguf_path(out).c_str());
     return 0;
 }
 

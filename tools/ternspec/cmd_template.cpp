@@ -38,52 +38,53 @@ int cmd_template(int argc, char** argv) {
          {"no-generation-prompt", 0, "", "do not open the assistant's turn at the end", ""},
          {"ids", 0, "", "print the token ids (needs -m) instead of the text", ""}});
     if (!args.parse(argc, argv)) return 0;
-    if (!args.has("model") && !args.has("chat-template-file"))
-        throw InputError("give -m MODEL or --chat-template-file FILE");
-    if (args.has("messages") == args.has("prompt"))
-        throw InputError("give exactly one of --messages FILE or -p TEXT");
-    if (args.has("system-prompt") && !args.has("prompt")) throw InputError("--system-prompt goes with -p");
-    if (args.flag("ids") && !args.has("model")) throw InputError("--ids needs -m MODEL (its tokenizer)");
+    // Parsed once; nothing below reads the arguments.
+    const std::string model = args.has("model") ? args.str("model") : "";
+    const std::string file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
+    const std::string messages_file = args.has("messages") ? args.str("messages") : "";
+    const std::optional<std::string> prompt = args.opt("prompt");
+    const std::string system = args.has("system-prompt") ? args.str("system-prompt") : "";
+    const std::string tools_file = args.has("tools") ? args.str("tools") : "";
+    const bool print_ids = args.flag("ids");
+    ChatOptions options = chat_options_from(args);
+    options.add_generation_prompt = !args.flag("no-generation-prompt");
+    if (model.empty() && file.empty()) throw InputError("give -m MODEL or --chat-template-file FILE");
+    if (messages_file.empty() == !prompt) throw InputError("give exactly one of --messages FILE or -p TEXT");
+    if (args.has("system-prompt") && !prompt) throw InputError("--system-prompt goes with -p");
+    if (print_ids && model.empty()) throw InputError("--ids needs -m MODEL (its tokenizer)");
 
     std::optional<ModelFiles> files;
-    if (args.has("model")) files.emplace(ModelFiles::open(args.str("model")));
-    const std::string file = args.has("chat-template-file") ? args.str("chat-template-file") : "";
+    if (!model.empty()) files.emplace(ModelFiles::open(model));
     const std::string source = file.empty() ? "" : read_prompt_file(file);
     if (!file.empty() && source.empty()) throw InputError(file + ": the chat template file is empty");
     const ChatTemplate chat =
         files ? model_chat_template(files->chat_template(), files->tokenizer(), source, file)
               : ChatTemplate(source, "", "", file);
 
-    ChatOptions options = chat_options_from(args);
-    options.add_generation_prompt = !args.flag("no-generation-prompt");
     nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-    if (args.has("messages")) {
-        auto j = read_json(args.str("messages"), "--messages");
+    if (!messages_file.empty()) {
+        auto j = read_json(messages_file, "--messages");
         if (j.is_object()) {
             if (j.contains("tools")) options.tools = j["tools"];
             if (j.contains("chat_template_kwargs")) {
                 if (!j["chat_template_kwargs"].is_object())
-                    throw InputError(args.str("messages") + ": \"chat_template_kwargs\" must be an object");
+                    throw InputError(messages_file + ": \"chat_template_kwargs\" must be an object");
                 for (const auto& [k, v] : j["chat_template_kwargs"].items()) options.extra[k] = v;
             }
-            if (!j.contains("messages"))
-                throw InputError(args.str("messages") + ": the object has no \"messages\"");
+            if (!j.contains("messages")) throw InputError(messages_file + ": the object has no \"messages\"");
             j = j["messages"];
         }
-        if (!j.is_array()) throw InputError(args.str("messages") + ": \"messages\" must be a list");
+        if (!j.is_array()) throw InputError(messages_file + ": \"messages\" must be a list");
         messages = j;
     }
-    if (args.has("tools")) options.tools = read_json(args.str("tools"), "--tools");
+    if (!tools_file.empty()) options.tools = read_json(tools_file, "--tools");
     if (!options.tools.is_null() && !options.tools.is_array())
         throw InputError("the tools must be a JSON list");
 
     // -p and -sys: the single turn `--chat` renders, by the same function.
-    const std::string text =
-        args.has("messages")
-            ? chat.render(messages, options)
-            : single_turn_prompt(chat, args.str("prompt"),
-                                 args.has("system-prompt") ? args.str("system-prompt") : "", options);
-    if (args.flag("ids")) {
+    const std::string text = !messages_file.empty() ? chat.render(messages, options)
+                                                    : single_turn_prompt(chat, *prompt, system, options);
+    if (print_ids) {
         const auto ids = files->tokenizer().encode(text);
         for (std::size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
         std::printf("\n");
