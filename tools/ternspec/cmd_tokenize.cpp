@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "ternspec/error.hpp"
@@ -22,16 +23,20 @@ int cmd_tokenize(int argc, char** argv) {
                {"json", 0, "", "print {ids, pieces, count} as JSON", ""},
                json_output_option()});
     if (!args.parse(argc, argv)) return 0;
-    check_json_output(args);
-    const Tokenizer tok = load_tokenizer(args.str("model"));
-    std::string text;
+    // Parsed once; nothing below reads the arguments.
+    const JsonOutput json = json_output_from(args);
     if (args.has("prompt") == args.has("file")) throw InputError("give exactly one of -p TEXT or -f FILE");
-    text = args.has("prompt") ? args.str("prompt") : read_prompt_file(args.str("file"));
-    const auto ids = tok.encode(text, !args.flag("no-special"));
-    if (args.flag("json")) {
+    const std::string model = args.str("model");
+    const std::optional<std::string> prompt = args.opt("prompt"), file = args.opt("file");
+    const bool specials = !args.flag("no-special");
+
+    const Tokenizer tok = load_tokenizer(model);
+    const std::string text = prompt ? *prompt : read_prompt_file(*file);
+    const auto ids = tok.encode(text, specials);
+    if (json.json) {
         nlohmann::json pieces = nlohmann::json::array();
         for (auto id : ids) pieces.push_back(utf8_sanitize(tok.token_bytes(id)));
-        emit_json(args, nlohmann::json{{"ids", ids}, {"pieces", pieces}, {"count", ids.size()}}.dump());
+        emit_json(json, nlohmann::json{{"ids", ids}, {"pieces", pieces}, {"count", ids.size()}}.dump());
     } else {
         for (std::size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
         std::printf("\n");
@@ -44,6 +49,7 @@ int cmd_detokenize(int argc, char** argv) {
               "Decode token ids (arguments, or whitespace-separated on standard input) to text.",
               {{"model", 'm', "PATH", "GGUF file, HF folder or tokenizer.json", ""}});
     if (!args.parse(argc, argv, std::numeric_limits<std::size_t>::max())) return 0;
+    const std::vector<std::string> words = args.positional();
     const Tokenizer tok = load_tokenizer(args.str("model"));
     std::vector<std::int32_t> ids;
     auto add = [&](const std::string& s) {
@@ -57,8 +63,8 @@ int cmd_detokenize(int argc, char** argv) {
                              std::to_string(tok.vocab_size() - 1) + ")");
         }
     };
-    if (!args.positional().empty()) {
-        for (const auto& p : args.positional()) add(p);
+    if (!words.empty()) {
+        for (const auto& p : words) add(p);
     } else {
         for (std::string s; std::cin >> s;) add(s);
     }
