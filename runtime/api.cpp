@@ -192,6 +192,7 @@ Result to_result(DecodeResult&& r) {
 Result Session::generate_tokens(std::span<const std::int32_t> prompt, const GenerateOptions& options) {
     DecodeOptions o = decode_options(options, impl_->draft);
     o.adaptive = impl_->adaptive;
+    if (o.json_schema) o.json_mask = impl_->model->json_mask();
     SpeculativeDecoder dec(impl_->model->model, impl_->drafter.get());
     return impl_->model->in_arena([&] { return to_result(dec.run(prompt, o)); });
 }
@@ -223,6 +224,7 @@ std::vector<Result> Session::generate_together(std::span<Session* const> session
             throw InputError("generate_together: the sessions must share one Model");
         per[i] = decode_options(shared, s.draft);
         per[i].adaptive = s.adaptive;
+        if (per[i].json_schema) per[i].json_mask = s.model->json_mask();
         reqs.push_back({s.model->model->tokenizer().encode(prompts[i]), s.drafter.get(), &per[i]});
     }
     const Model::Impl& model = *sessions[0]->impl_->model;

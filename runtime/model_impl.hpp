@@ -3,10 +3,12 @@
 #include <tbb/task_arena.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "target/model/qwen3_model.hpp"
 #include "ternspec/ternspec.hpp"
+#include "verify/json_constraint.hpp"
 
 namespace ternspec {
 
@@ -21,6 +23,19 @@ struct Model::Impl {
     auto in_arena(F&& f) const {
         return arena ? arena->execute(std::forward<F>(f)) : f();
     }
+
+    // The structured-output token table (a pass over the whole vocabulary), built at the first request that
+    // asks for structured output and shared by every later one.
+    std::shared_ptr<const JsonTokenMask> json_mask() const {
+        std::call_once(json_mask_once_, [&] {
+            json_mask_ = std::make_shared<JsonTokenMask>(model->tokenizer(), model->config().vocab_size);
+        });
+        return json_mask_;
+    }
+
+  private:
+    mutable std::once_flag json_mask_once_;
+    mutable std::shared_ptr<const JsonTokenMask> json_mask_;
 };
 
 }  // namespace ternspec

@@ -4,6 +4,7 @@
 #include <tbb/task_arena.h>
 
 #include <atomic>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "ternspec/ternspec.h"
@@ -311,4 +312,42 @@ TEST(Api, ThreadsApplyToTheModelNotTheProcess) {
     LoadOptions bad;
     bad.threads = -1;
     EXPECT_THROW(Model::load(path, bad), InputError);
+}
+
+// Structured output through the public API: a document the schema allows, the same with and without a
+// drafter (alone and served together), a bounded schema that completes, and a keyword outside the subset
+// refused by name. The model's token table is built once and shared by its sessions.
+TEST(Api, StructuredOutputIsLosslessAndValid) {
+    const auto path = fixtures::shipped_model();
+    ASSERT_FALSE(path.empty()) << "models/tern-pystd-7m is missing from the checkout";
+    const auto model = Model::load(path);
+    GenerateOptions g;
+    g.max_new_tokens = 400;  // the 7M model pads with whitespace up to the bound
+    g.json_schema = R"({"type": "object", "properties": {"mode": {"enum": ["fast", "slow"]},
+        "debug": {"type": "boolean"}}, "required": ["mode", "debug"], "additionalProperties": false})";
+    const std::string prompt = "config = {\"mode\": \"fast\", \"debug\": true}\nconfig = ";
+    Session plain(model);
+    const auto a = plain.generate(prompt, g);
+    EXPECT_EQ(a.stop_reason, "complete") << a.text;
+    const auto doc = nlohmann::json::parse(a.text, nullptr, false);
+    ASSERT_TRUE(doc.is_object()) << a.text;
+    EXPECT_TRUE(doc["debug"].is_boolean());
+    DraftOptions d;
+    d.drafter = "suffix";
+    d.k = 4;
+    Session spec(model, d), spec2(model, d);
+    const auto b = spec.generate(prompt, g);
+    EXPECT_EQ(b.text, a.text);
+    EXPECT_GT(b.stats.drafted, 0);
+    Session* both[] = {&spec, &spec2};
+    const std::string prompts[] = {prompt, prompt};
+    for (const auto& r : Session::generate_together(both, prompts, g)) EXPECT_EQ(r.text, a.text);
+    GenerateOptions bad = g;
+    bad.json_schema = R"({"type": "object", "patternProperties": {}})";
+    try {
+        plain.generate(prompt, bad);
+        FAIL() << "an unsupported keyword was accepted";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("patternProperties"), std::string::npos) << e.what();
+    }
 }
