@@ -7,7 +7,6 @@
 #include <numeric>
 #include <sstream>
 
-#include "target/io/mapped_file.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"
 #include "tools/ternspec/output_file.hpp"
@@ -34,7 +33,7 @@ void write_npy(const std::string& path, const std::vector<float>& data, std::siz
 }
 
 std::vector<std::int32_t> read_ids(const std::string& path, int vocab) {
-    std::istringstream in(read_text_file(path));
+    std::istringstream in(read_input_file(path));
     std::vector<std::int32_t> ids;
     for (std::string s; in >> s;) {
         try {

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "ternspec/error.hpp"
-#include "text/utf8.hpp"
+#include "ternspec/text.hpp"
 #include "tools/ternspec/args.hpp"
 #include "tools/ternspec/commands.hpp"
 #include "tools/ternspec/model_args.hpp"

@@ -13,9 +13,9 @@
 
 #include "runtime/speculative_decoder.hpp"
 #include "target/formats/gguf.hpp"
-#include "target/io/mapped_file.hpp"
 #include "ternspec/error.hpp"
-#include "text/utf8.hpp"
+#include "ternspec/text.hpp"
+#include "tools/ternspec/output_file.hpp"
 
 namespace ternspec::cli {
 
@@ -29,7 +29,7 @@ Tokenizer load_tokenizer(const std::string& path) {
 }
 
 std::string read_prompt_file(const std::string& path) {
-    std::string text = read_text_file(path);
+    std::string text = read_input_file(path);
     if (!utf8_valid(text)) {
         spdlog::warn("{}: not valid UTF-8; invalid bytes replaced by U+FFFD", path);
         text = utf8_sanitize(text);

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "ternspec/error.hpp"
 
@@ -45,6 +47,17 @@ void write_output_file(const std::string& path, const std::string& content, cons
         fail("write");
     }
     if (!closed) fail("close");
+}
+
+std::string read_input_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw InputError(path + ": is a folder, not a file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(path + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw InputError(path + ": reading failed");
+    return ss.str();
 }
 
 bool flush_stdout() {

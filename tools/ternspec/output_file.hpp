@@ -13,6 +13,8 @@ namespace ternspec::cli {
 void check_writable(const std::string& path, const std::string& option);
 // Writes `content` to `path` (replacing it); any failed write, flush or close is an error naming both.
 void write_output_file(const std::string& path, const std::string& content, const std::string& option);
+// The whole of an input file; InputError naming the path when it cannot be opened or read.
+std::string read_input_file(const std::string& path);
 // Flushes standard output; false when anything written to it was lost (a full disk, a closed pipe).
 bool flush_stdout();
 
