@@ -55,6 +55,15 @@ const json kPerson = json::parse(R"({
   "additionalProperties": false
 })");
 
+// A mask over a six-token vocabulary that bans the odd tokens.
+class BanOdd : public RowMask {
+  public:
+    void apply(float* row, std::span<const std::int32_t>) const override {
+        for (int t = 1; t < 6; t += 2) row[t] = -INFINITY;
+    }
+    bool admits(std::span<const std::int32_t>, std::int32_t token) const override { return token % 2 == 0; }
+};
+
 }  // namespace
 
 TEST(JsonConstraint, AcceptsExactlyWhatTheSchemaAllows) {
@@ -238,15 +247,7 @@ TEST(StructuredOutput, SpeculativeEqualsConstrainedPlainAndIsValid) {
 // Greedy verification under a mask takes the best allowed token whether or not the unmasked argmax is
 // allowed (it asks the mask about the argmax first and masks the row only when it is banned).
 TEST(StructuredOutput, GreedyVerificationTakesTheBestAllowedToken) {
-    class BanOdd : public RowMask {
-      public:
-        void apply(float* row, std::span<const std::int32_t>) const override {
-            for (int t = 1; t < 6; t += 2) row[t] = -INFINITY;
-        }
-        bool admits(std::span<const std::int32_t>, std::int32_t token) const override {
-            return token % 2 == 0;
-        }
-    } mask;
+    const BanOdd mask;
     const int V = 6;
     // Row 0: argmax 1 (banned) -> 4; row 1 (after node 0, token 4): argmax 2 (allowed); row 2: argmax 5 -> 0.
     const std::vector<float> rows = {0.1f, 3.0f, 0.5f, 0.2f, 2.0f, 1.0f,  //
@@ -284,15 +285,7 @@ TEST(DraftTree, PruneDropsSubtreesAndRemapsParents) {
 // Stochastic acceptance under a mask: the token after an accepted draft token follows softmax over the
 // allowed tokens only (a banned token is never emitted, drafted or not).
 TEST(StructuredOutput, StochasticVerificationFollowsTheMaskedDistribution) {
-    class BanOdd : public RowMask {
-      public:
-        void apply(float* row, std::span<const std::int32_t>) const override {
-            for (int t = 1; t < 6; t += 2) row[t] = -INFINITY;
-        }
-        bool admits(std::span<const std::int32_t>, std::int32_t token) const override {
-            return token % 2 == 0;
-        }
-    } mask;
+    const BanOdd mask;
     const int V = 6;
     const std::vector<float> row = {0.5f, 2.0f, 1.0f, 0.0f, 0.8f, 1.5f};
     DraftTree d;
