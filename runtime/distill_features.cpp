@@ -88,7 +88,19 @@ DistillFeatureSummary write_distill_features(const Model& model, const DistillFe
                          std::to_string(cfg.context_length) + " (the model's context)");
     if (K < 1 || K > 64) throw InputError("top_k " + std::to_string(K) + " is outside 1..64");
     if (o.tokens < 1) throw InputError("tokens must be positive");
-    std::vector<int> layers = o.layers.empty() ? default_layers(cfg.n_layers) : o.layers;
+    if (o.drafter != "eagle" && o.drafter != "mtp")
+        throw InputError("drafter: " + o.drafter + " (eagle or mtp)");
+    const bool mtp = o.drafter == "mtp";
+    if (mtp && cfg.hybrid())
+        throw InputError(
+            "drafter mtp: Qwen3 targets only (MTP modules are Qwen3 decoder layers; a hybrid's "
+            "own nextn layers are not distilled)");
+    if (mtp && (!o.layers.empty() || !o.init_from.empty()))
+        throw InputError(
+            "drafter mtp: its modules read the final hidden state; layers and init_from are EAGLE's");
+    std::vector<int> layers = mtp                ? std::vector<int>{cfg.n_layers}
+                              : o.layers.empty() ? default_layers(cfg.n_layers)
+                                                 : o.layers;
     if (!o.init_from.empty()) {
         const std::string path = (fs::path(o.init_from) / "config.json").string();
         const auto j = nlohmann::json::parse(read_text_file(path), nullptr, false);
@@ -99,9 +111,9 @@ DistillFeatureSummary write_distill_features(const Model& model, const DistillFe
                              nlohmann::json(head_layers).dump() + ")");
         layers = head_layers;
     }
-    if (layers.size() != 3) throw InputError("layers: EAGLE-3 taps exactly three target layers");
+    if (!mtp && layers.size() != 3) throw InputError("layers: EAGLE-3 taps exactly three target layers");
     for (int l : layers)
-        if (l < 0 || l >= cfg.n_layers)
+        if (!mtp && (l < 0 || l >= cfg.n_layers))
             throw InputError("layers: " + std::to_string(l) + " is outside 0.." +
                              std::to_string(cfg.n_layers - 1));
 
@@ -136,6 +148,8 @@ DistillFeatureSummary write_distill_features(const Model& model, const DistillFe
                            {"rms_norm_eps", cfg.rms_eps},
                            {"layers", layers},
                            {"layer_convention", "vllm"},
+                           {"drafter", o.drafter},
+                           {"intermediate_size", cfg.intermediate_size},
                            {"window", W},
                            {"top_k", K},
                            {"corpus", o.corpus},
@@ -157,9 +171,29 @@ DistillFeatureSummary write_distill_features(const Model& model, const DistillFe
         done =
             std::min<std::int64_t>(old.value("windows_done", 0), static_cast<std::int64_t>(windows.size()));
     }
-    const std::size_t f = sizeof(std::uint16_t), i = sizeof(std::int32_t), w = static_cast<std::size_t>(W);
+    const std::size_t f = sizeof(std::uint16_t), i = sizeof(std::int32_t), w = static_cast<std::size_t>(W),
+                      taps = layers.size();
+    if (mtp) {
+        // The modules score with the target's head: its rows, once (exact trit x scale, as half).
+        const fs::path head = dir / "head.f16";
+        const auto bytes = static_cast<std::uintmax_t>(cfg.vocab_size) * static_cast<std::uintmax_t>(H) * f;
+        std::error_code size_ec;
+        if (!fs::exists(head) || fs::file_size(head, size_ec) != bytes) {
+            std::ofstream out(head, std::ios::binary | std::ios::trunc);
+            std::vector<float> r(static_cast<std::size_t>(H));
+            std::vector<std::uint16_t> h(static_cast<std::size_t>(H));
+            for (int v = 0; v < cfg.vocab_size; ++v) {
+                m.head_matrix().dequantize_row(v, r.data());
+                float_row_to_half(r.data(), h.data(), H);
+                out.write(reinterpret_cast<const char*>(h.data()),
+                          static_cast<std::streamsize>(h.size() * f));
+            }
+            out.flush();
+            if (!out) throw Error("writing " + head.string() + " failed (disk full?)");
+        }
+    }
     ArrayFile tokens_out(dir / "tokens.i32", w * i, done),
-        features_out(dir / "features.f16", w * 3 * H * f, done),
+        features_out(dir / "features.f16", w * taps * H * f, done),
         embeddings_out(dir / "embeddings.f16", w * H * f, done),
         topk_ids_out(dir / "topk_ids.i32", w * K * i, done),
         topk_probs_out(dir / "topk_probs.f16", w * K * f, done);
@@ -170,7 +204,7 @@ DistillFeatureSummary write_distill_features(const Model& model, const DistillFe
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::int32_t> positions(w);
     std::iota(positions.begin(), positions.end(), 0);
-    std::vector<std::uint16_t> half(w * 3 * static_cast<std::size_t>(H));
+    std::vector<std::uint16_t> half(w * taps * static_cast<std::size_t>(H));
     std::vector<float> row(static_cast<std::size_t>(H)), p(static_cast<std::size_t>(cfg.vocab_size));
     std::vector<std::int32_t> order(static_cast<std::size_t>(cfg.vocab_size)),
         ids(w * static_cast<std::size_t>(K));
@@ -185,12 +219,12 @@ DistillFeatureSummary write_distill_features(const Model& model, const DistillFe
             KvCache cache(cfg, W);
             return m.forward(cache, in);
         });
-        // Features: the three taps side by side per position, as the head's fc reads them.
+        // Features: the taps side by side per position (EAGLE's fc reads the three together).
         for (std::size_t t = 0; t < w; ++t)
-            for (std::size_t l = 0; l < 3; ++l)
+            for (std::size_t l = 0; l < taps; ++l)
                 float_row_to_half(out.hidden.at(layers[l]).data() + t * static_cast<std::size_t>(H),
-                                  half.data() + (t * 3 + l) * static_cast<std::size_t>(H), H);
-        features_out.write(half.data(), w * 3 * static_cast<std::size_t>(H) * f);
+                                  half.data() + (t * taps + l) * static_cast<std::size_t>(H), H);
+        features_out.write(half.data(), w * taps * static_cast<std::size_t>(H) * f);
         for (std::size_t t = 0; t < w; ++t) {
             m.embed(toks[t], row.data());
             float_row_to_half(row.data(), half.data() + t * static_cast<std::size_t>(H), H);

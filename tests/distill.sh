@@ -99,8 +99,23 @@ ok = a["text"] == b["text"] and b["stats"]["drafted"] > 0
 print("" if ok else f"FAIL: hybrid head: drafted {b['stats']['drafted']}, equal {a['text'] == b['text']}")
 sys.exit(0 if ok else 1)
 PY
+# MTP modules: features of the final hidden state and the head rows, a sidecar with a draft vocabulary that
+# `decode --draft mtp` loads, drafts with, and decodes losslessly with.
+"$bin" distill -m "$m" --draft mtp --mtp-depth 2 "${corpus[@]}" -o "$tmp/sidecar" --tokens 20000 --steps 10 -t 2 \
+  > "$tmp/run5.json" 2> "$tmp/run5.log" || { echo "FAIL: distill --draft mtp: $(tail -3 "$tmp/run5.log")"; fail=1; }
+"$bin" decode -m "$m" --draft mtp -md "$tmp/sidecar" -k 2 -p "$p" -e -n 48 --json > "$tmp/mtp.json" 2> /dev/null \
+  || { echo "FAIL: decode with the distilled sidecar"; fail=1; }
+/usr/bin/python3 - "$tmp/plain.json" "$tmp/mtp.json" "$tmp/sidecar/config.json" <<'PY' || fail=1
+import json, sys
+a, b, c = (json.load(open(f)) for f in sys.argv[1:])
+ok = a["text"] == b["text"] and b["stats"]["drafted"] > 0 and c["num_nextn_predict_layers"] == 2
+print("" if ok else f"FAIL: distilled sidecar: drafted {b['stats']['drafted']}, equal {a['text'] == b['text']}, {c}")
+sys.exit(0 if ok else 1)
+PY
 # Each missing or wrong piece, named.
-check_error "MTP sidecars are not distilled yet" distill -m "$m" "${corpus[@]}" -o "$tmp/x" --draft mtp
+check_error "is for --draft eagle" distill -m "$m" "${corpus[@]}" -o "$tmp/x" --draft mtp --layers 1,3,5
+check_error "Qwen3 targets only" distill -m "$hm" "${corpus[@]}" -o "$tmp/x" --draft mtp
+check_error "distill trains eagle heads or mtp sidecars" distill -m "$m" "${corpus[@]}" -o "$tmp/x" --draft ngram
 check_error "--corpus $tmp/nope.txt: no such file" distill -m "$m" --corpus "$tmp/nope.txt" -o "$tmp/x"
 printf 'def f():\n    return 1\n' > "$tmp/small.py"
 check_error "at least 8 are needed" distill -m "$m" --corpus "$tmp/small.py" -o "$tmp/small" --layers 1,3,5

@@ -36,7 +36,7 @@ def load_features(folder):
     def arr(name, dtype, *shape):
         return np.memmap(os.path.join(folder, name), dtype=dtype, mode="r", shape=(n, W) + shape)
 
-    return meta, {"tokens": arr("tokens.i32", "<i4"), "features": arr("features.f16", "<f2", 3 * H),
+    return meta, {"tokens": arr("tokens.i32", "<i4"), "features": arr("features.f16", "<f2", len(meta["layers"]) * H),
                   "embeddings": arr("embeddings.f16", "<f2", H), "topk_ids": arr("topk_ids.i32", "<i4", K),
                   "topk_probs": arr("topk_probs.f16", "<f2", K)}
 
@@ -83,6 +83,8 @@ def main():
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     torch.manual_seed(0)
     meta, data = load_features(args.features)
+    if meta.get("drafter", "eagle") != "eagle":
+        sys.exit(f"distill_eagle: {args.features} holds {meta['drafter']} features; run distill --draft eagle")
     n, W, H, V = meta["windows_done"], meta["window"], meta["hidden_size"], meta["vocab_size"]
     K = args.steps_ttt
     seq = W - K - 1

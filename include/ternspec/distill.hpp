@@ -1,8 +1,9 @@
 #pragma once
 // Distillation data for a drafter of the user's own model: the target runs over a text corpus in windows
-// (one batched forward each) and writes, per position, what an EAGLE-3 head learns from: the hidden states
-// it taps, the token's embedding, and the target's own top-k next-token distribution (self-distillation).
-// train/distill_eagle.py trains the head from these files; `ternspec distill` runs both. The format is in
+// (one batched forward each) and writes, per position, what an EAGLE-3 head or MTP modules learn from: the
+// hidden states they read, the token's embedding, and the target's own top-k next-token distribution
+// (self-distillation). train/distill_eagle.py and train/distill_mtp.py train from these files; `ternspec
+// distill` runs both steps. The format is in
 // docs/distill.md. Resumable: a run finds the windows an earlier run with the same settings wrote.
 #include <cstdint>
 #include <functional>
@@ -27,6 +28,9 @@ struct DistillFeatureOptions {
     // and n - 3 for n layers (1, n/2, n - 1 below 8 layers).
     std::vector<int> layers;
     int top_k = 8;  // the target's most likely next tokens kept per position, with their probabilities
+    // "eagle": the three taps above; "mtp": the final hidden state (before the output norm) instead, and the
+    // target's head rows once (head.f16), for MTP modules (Qwen3 targets).
+    std::string drafter = "eagle";
     // An EAGLE-3 head folder training will start from (a SpecForge or vLLM-speculators checkpoint, or one of
     // ours): with `layers` empty, the layers its config lists, read in the convention it states (vLLM's or
     // SGLang's, which counts one lower); given both, they must agree.

@@ -31,8 +31,9 @@ struct DistillCommand {
     std::string model, out, work, python, train_dir, init_from;
     DistillFeatureOptions features;
     int steps = 2000, threads = 0, batch = 12, draft_vocab = 2048;
-    std::string device;
+    std::string device, drafter;
     bool ternary = true;
+    int depth = 3;  // --draft mtp: modules
 };
 
 std::string default_train_dir() {
@@ -44,10 +45,17 @@ DistillCommand parse(const Args& args) {
     DistillCommand c;
     c.model = args.str("model");
     c.out = args.str("out");
-    if (args.str("draft") != "eagle")
-        throw InputError("--draft " + args.str("draft") +
-                         ": distill trains EAGLE-3 heads (--draft eagle); MTP sidecars are not distilled yet "
-                         "(docs/distill.md)");
+    c.drafter = args.str("draft");
+    if (c.drafter != "eagle" && c.drafter != "mtp")
+        throw InputError("--draft " + c.drafter + ": distill trains eagle heads or mtp sidecars");
+    c.features.drafter = c.drafter;
+    if (c.drafter == "mtp") {
+        for (const char* o : {"layers", "init-from", "no-ternary"})
+            if (args.has(o)) throw InputError(std::string("--") + o + " is for --draft eagle");
+        c.depth = static_cast<int>(args.integer("mtp-depth", 1, 8));
+    } else if (args.has("mtp-depth")) {
+        throw InputError("--mtp-depth is for --draft mtp");
+    }
     c.features.corpus = args.all("corpus");
     if (c.features.corpus.empty()) throw InputError("--corpus FILE: at least one text file");
     for (const auto& f : c.features.corpus)
@@ -120,16 +128,19 @@ std::string clock_text(double s) {
 
 int cmd_distill(int argc, char** argv) {
     Args args(
-        "distill", "-m MODEL --corpus FILE... -o OUT [--draft eagle] [--tokens N] [--steps N] [--device D]",
-        "Train an EAGLE-3 head for MODEL on its own predictions over a text corpus: the target runs over\n"
-        "the corpus here (its hidden states, embeddings and top-k next tokens go to --work), then\n"
-        "train/distill_eagle.py trains a ternary head with PyTorch (Debian's python3-torch; CUDA when\n"
-        "present) and exports it to OUT for --draft eagle -md OUT. Both steps resume where a stopped run\n"
-        "left off. Format and timings: docs/distill.md.",
+        "distill",
+        "-m MODEL --corpus FILE... -o OUT [--draft eagle|mtp] [--tokens N] [--steps N] [--device D]",
+        "Train a drafter for MODEL on its own predictions over a text corpus: the target runs over the\n"
+        "corpus here (its hidden states, embeddings and top-k next tokens go to --work), then\n"
+        "train/distill_eagle.py (an EAGLE-3 head) or train/distill_mtp.py (MTP modules) trains it ternary\n"
+        "with PyTorch (Debian's python3-torch; CUDA when present) and exports it to OUT for\n"
+        "--draft eagle|mtp -md OUT. Both steps resume where a stopped run left off. Format and timings:\n"
+        "docs/distill.md.",
         {{"model", 'm', "PATH", "the target: GGUF file or HF folder", ""},
          {"corpus", 0, "FILE", "UTF-8 text to distil on (repeatable)", "", {}, true},
-         {"out", 'o', "DIR", "the head's folder (config.json, model.safetensors)", ""},
-         {"draft", 0, "KIND", "drafter to train: eagle", "eagle"},
+         {"out", 'o', "DIR", "the drafter's folder (config.json, model.safetensors)", ""},
+         {"draft", 0, "KIND", "drafter to train: eagle (an EAGLE-3 head) or mtp (an MTP sidecar)", "eagle"},
+         {"mtp-depth", 0, "D", "with --draft mtp: modules in the sidecar", "3"},
          {"tokens", 0, "N", "corpus tokens to run through the target", "200000"},
          {"steps", 0, "N", "training steps in all (a resumed run counts its earlier ones)", "2000"},
          {"window", 0, "N", "tokens per target forward (a training sequence plus unrolled steps)", "132"},
@@ -146,7 +157,7 @@ int cmd_distill(int argc, char** argv) {
          {"threads", 't', "N", "threads for the target and for training (0: all cores)", "0"}});
     if (!args.parse(argc, argv)) return 0;
     const DistillCommand c = parse(args);
-    const std::string script = c.train_dir + "/distill_eagle.py";
+    const std::string script = c.train_dir + (c.drafter == "mtp" ? "/distill_mtp.py" : "/distill_eagle.py");
     if (!std::filesystem::is_regular_file(script))
         throw InputError(script +
                          " not found: set TERNSPEC_TRAIN_DIR to the train/ folder of ternspec's sources");
@@ -188,6 +199,7 @@ int cmd_distill(int argc, char** argv) {
                                     "--device",      c.device};
     if (!c.ternary) cmd.push_back("--no-ternary");
     if (!c.init_from.empty()) cmd.insert(cmd.end(), {"--init-from", c.init_from});
+    if (c.drafter == "mtp") cmd.insert(cmd.end(), {"--depth", std::to_string(c.depth)});
     ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
     std::optional<nlohmann::json> done;
     int last_step_tenth = -1;
@@ -231,7 +243,7 @@ int cmd_distill(int argc, char** argv) {
                        {"steps", (*done)["steps"]},
                        {"train_minutes", (*done)["minutes"]},
                        {"held_out_top1_agreement_per_step", (*done)["held_out_top1_agreement_per_step"]},
-                       {"use", "ternspec decode -m " + c.model + " --draft eagle -md " + c.out}}
+                       {"use", "ternspec decode -m " + c.model + " --draft " + c.drafter + " -md " + c.out}}
             .dump()
             .c_str());
     return 0;
