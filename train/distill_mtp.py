@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resume  # noqa: E402
 from distill_eagle import load_features  # noqa: E402
 from export import write_safetensors  # noqa: E402
-from model import Config, RMSNorm, TernaryLinear, int8_activations, rope_tables, ste, ternary_weight  # noqa: E402
+from model import Config, freeze_to_ternary, int8_activations, rope_tables, ste  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 from train_mtp import MtpModule, hf_tensors  # noqa: E402
 
@@ -134,14 +134,8 @@ def main():
             resume.save(ck_path, "modules", modules, opt, step, elapsed, hist, runs)
     resume.save(ck_path, "modules", modules, opt, step, elapsed, hist, runs)
     # Export: exact ternary weights with fp16 scales, norms rounded to fp16 (as train_mtp.py exports).
+    freeze_to_ternary(modules)
     with torch.no_grad():
-        for m in modules:
-            for sub in m.modules():
-                if isinstance(sub, TernaryLinear):
-                    sub.weight.copy_(ternary_weight(sub.weight.float(), torch.float16))
-                    sub.frozen = True
-                if isinstance(sub, RMSNorm):
-                    sub.weight.copy_(sub.weight.to(torch.float16).float())
         prev, embs, targets, masks = batch(data, np.arange(n - held, n), T, D, draft_of, vd, device)
         outs = unroll(modules, prev, embs, head, cos, sin)
         agree = [((outs[d].argmax(-1) == targets[d].argmax(-1)).float() * masks[d]).sum().item() /

@@ -157,6 +157,18 @@ class Block(nn.Module):
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
+@torch.no_grad()
+def freeze_to_ternary(root: nn.Module):
+    """Every TernaryLinear below `root` to its exact ternary x fp16-scale value and every RMSNorm rounded to
+    fp16: what an export holds, so the exported module computes what the runtime will."""
+    for m in root.modules():
+        if isinstance(m, TernaryLinear):
+            m.weight.copy_(ternary_weight(m.weight.float(), torch.float16))
+            m.frozen = True
+        if isinstance(m, RMSNorm):
+            m.weight.copy_(m.weight.to(torch.float16).float())
+
+
 class Qwen3Ternary(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
@@ -194,10 +206,5 @@ class Qwen3Ternary(nn.Module):
     def freeze_ternary(self):
         """Replace every weight by its exact ternary x fp16-scale value (the exported model)."""
         self.embed_tokens.copy_(ternary_weight(self.embed_tokens.float(), torch.float16))
-        for m in self.modules():
-            if isinstance(m, TernaryLinear):
-                m.weight.copy_(ternary_weight(m.weight.float(), torch.float16))
-                m.frozen = True
-            if isinstance(m, RMSNorm):
-                m.weight.copy_(m.weight.to(torch.float16).float())
+        freeze_to_ternary(self)
         self.frozen = True

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resume  # noqa: E402
 import windows  # noqa: E402
 from export import load_target_hf, write_safetensors  # noqa: E402
-from model import Block, RMSNorm, TernaryLinear, int8_activations, latent_from_ternary, rope_tables, ste  # noqa: E402
+from model import Block, RMSNorm, TernaryLinear, freeze_to_ternary, int8_activations, latent_from_ternary, rope_tables, ste  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 
 
@@ -185,13 +185,7 @@ def main():
             save()
     save()
     # Export: exact ternary weights with fp16 scales, norms rounded to fp16, as the target's own export.
-    for m in modules:
-        for sub in m.modules():
-            if isinstance(sub, TernaryLinear):
-                sub.weight.data.copy_(__import__("model").ternary_weight(sub.weight.data.float(), torch.float16))
-                sub.frozen = True
-            if isinstance(sub, RMSNorm):
-                sub.weight.data.copy_(sub.weight.data.to(torch.float16).float())
+    freeze_to_ternary(modules)
     modules.eval()
     val_agree = agreement(modules, target, val, T, device)
     print(f"validation top-1 agreement per module: {[round(a, 3) for a in val_agree]}", flush=True)
