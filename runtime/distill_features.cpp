@@ -205,7 +205,7 @@ DistillFeatureSummary write_distill_features(const Model& model, const DistillFe
     std::vector<std::int32_t> positions(w);
     std::iota(positions.begin(), positions.end(), 0);
     std::vector<std::uint16_t> half(w * taps * static_cast<std::size_t>(H));
-    std::vector<float> row(static_cast<std::size_t>(H)), p(static_cast<std::size_t>(cfg.vocab_size));
+    std::vector<float> row(static_cast<std::size_t>(H));
     std::vector<std::int32_t> order(static_cast<std::size_t>(cfg.vocab_size)),
         ids(w * static_cast<std::size_t>(K));
     std::vector<float> probs(w * static_cast<std::size_t>(K));

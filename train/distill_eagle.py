@@ -15,51 +15,12 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resume  # noqa: E402
+from distill_data import Progress, batch, draft_index, draft_vocabulary, load_features, masked_losses, schedule  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 from train_eagle import EagleHead, export_head, init_from  # noqa: E402
-
-
-def load_features(folder):
-    """meta.json and the arrays, memory-mapped, cut to the complete windows."""
-    path = os.path.join(folder, "meta.json")
-    if not os.path.exists(path):
-        sys.exit(f"distill_eagle: {path} is missing: run `ternspec distill` (or its feature step) first")
-    meta = json.load(open(path))
-    if meta.get("format") != "ternspec-distill-features" or meta.get("version") != 1:
-        sys.exit(f"distill_eagle: {path} is not version 1 of ternspec-distill-features")
-    n, W, H, K = meta["windows_done"], meta["window"], meta["hidden_size"], meta["top_k"]
-
-    def arr(name, dtype, *shape):
-        return np.memmap(os.path.join(folder, name), dtype=dtype, mode="r", shape=(n, W) + shape)
-
-    return meta, {"tokens": arr("tokens.i32", "<i4"), "features": arr("features.f16", "<f2", len(meta["layers"]) * H),
-                  "embeddings": arr("embeddings.f16", "<f2", H), "topk_ids": arr("topk_ids.i32", "<i4", K),
-                  "topk_probs": arr("topk_probs.f16", "<f2", K)}
-
-
-def batch(data, rows, seq, steps, draft_of, vd, device):
-    """feats [B,seq,3H]; embs[k] [B,seq,H]; targets[k] [B,seq,Vd] (the target's top-k over the draft vocabulary,
-    renormalised) and their row masks: step k, row j predicts the target's distribution at position j + k + 1."""
-    rows = np.sort(rows)
-    feats = torch.from_numpy(np.asarray(data["features"][rows, :seq], dtype=np.float32)).to(device)
-    emb = torch.from_numpy(np.asarray(data["embeddings"][rows], dtype=np.float32)).to(device)
-    ids = torch.from_numpy(np.asarray(data["topk_ids"][rows], dtype=np.int64)).to(device)
-    probs = torch.from_numpy(np.asarray(data["topk_probs"][rows], dtype=np.float32)).to(device)
-    embs, targets, masks = [], [], []
-    for k in range(steps):
-        embs.append(emb[:, k + 1:k + 1 + seq])
-        d = draft_of[ids[:, k + 1:k + 1 + seq]]  # -1 outside the draft vocabulary
-        p = probs[:, k + 1:k + 1 + seq] * (d >= 0)
-        dense = torch.zeros(len(rows), seq, vd, device=device)
-        dense.scatter_add_(-1, d.clamp(min=0), p)
-        mass = dense.sum(-1, keepdim=True)
-        targets.append(dense / mass.clamp(min=1e-9))
-        masks.append((mass.squeeze(-1) > 0).float())
-    return feats, embs, targets, masks
 
 
 def main():
@@ -96,10 +57,7 @@ def main():
     ternary = not args.no_ternary
     inter = args.intermediate or 2 * H
     # The draft vocabulary: the tokens the target most often predicts first, then the most frequent inputs.
-    top1 = np.asarray(data["topk_ids"][: n - held, :, 0]).ravel()
-    counts = np.bincount(top1, minlength=V) * 4 + np.bincount(np.asarray(data["tokens"][: n - held]).ravel(),
-                                                              minlength=V)
-    keep = np.sort(np.argsort(-counts, kind="stable")[: min(args.draft_vocab, V)])
+    keep, draft_of = draft_vocabulary(data, n - held, V, args.draft_vocab, device)
     if args.init_from:
         init_cfg = json.load(open(os.path.join(args.init_from, "config.json")))
         inter = init_cfg["intermediate_size"]
@@ -108,14 +66,12 @@ def main():
     ck_path = os.path.join(args.features, "eagle_head" + ("-ternary" if ternary else "") + ".pt")
     if args.init_from and not os.path.exists(ck_path):
         keep = init_from(head, args.init_from)
+        draft_of = draft_index(keep, V, device)
     vd = len(keep)
-    draft_of = torch.full((V,), -1, dtype=torch.int64)
-    draft_of[torch.tensor(keep)] = torch.arange(vd)
-    draft_of = draft_of.to(device)
     opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     step, elapsed, hist, runs = resume.resume(ck_path, "head", head, opt, device)
     gen = np.random.default_rng(7 + step)
-    t_last, t_run, step0 = time.time(), time.time(), step
+    t_last, progress = time.time(), Progress(step, args.steps, args.batch * seq)
     print(json.dumps({"event": "start", "device": device, "windows": n, "held_out": held, "window": W,
                       "head_params_m": round(sum(p.numel() for p in head.parameters()) / 1e6, 3), "draft_vocab": vd,
                       "layers": meta["layers"], "ternary": ternary, "from_step": step, "steps": args.steps}),
@@ -123,24 +79,13 @@ def main():
     weights = [1.0, 0.8, 0.64, 0.5, 0.4, 0.32, 0.26, 0.2][:K]
     while step < args.steps:
         feats, embs, targets, masks = batch(data, gen.integers(0, n - held, args.batch), seq, K, draft_of, vd, device)
-        frac = step / max(1, args.steps)
-        lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
-        for gr in opt.param_groups:
-            gr["lr"] = lr
+        schedule(opt, args.lr, step, args.steps)
         outs = head.unroll(feats, embs, K)
-        losses = [(-(targets[k] * F.log_softmax(outs[k], -1)).sum(-1) * masks[k]).sum() / masks[k].sum().clamp(min=1)
-                  for k in range(K)]
-        loss = sum(w * x for w, x in zip(weights, losses))
+        loss = sum(w * x for w, x in zip(weights, masked_losses(outs, targets, masks)))
         optimizer_step(opt, loss, head)
         step += 1
         elapsed, t_last = tick(elapsed, t_last)
-        if step % 10 == 0 or step == args.steps:
-            rate = (step - step0) / max(1e-9, time.time() - t_run)
-            rec = {"event": "step", "step": step, "steps": args.steps, "loss": round(loss.item(), 4),
-                   "steps_per_s": round(rate, 3), "tokens_per_s": round(rate * args.batch * seq, 1),
-                   "eta_s": round((args.steps - step) / max(rate, 1e-9), 1), "minutes": round(elapsed / 60, 2)}
-            hist.append(rec)
-            print(json.dumps(rec), flush=True)
+        progress.record(step, loss.item(), elapsed, hist)
         if step % 100 == 0:
             resume.save(ck_path, "head", head, opt, step, elapsed, hist, runs)
     resume.save(ck_path, "head", head, opt, step, elapsed, hist, runs)

@@ -22,32 +22,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resume  # noqa: E402
-from distill_eagle import load_features  # noqa: E402
+from distill_data import Progress, batch, draft_vocabulary, load_features, masked_losses, schedule  # noqa: E402
 from export import write_safetensors  # noqa: E402
 from model import Config, freeze_to_ternary, int8_activations, rope_tables, ste  # noqa: E402
 from step import optimizer_step, tick  # noqa: E402
 from train_mtp import MtpModule, hf_tensors  # noqa: E402
-
-
-def batch(data, rows, T, D, draft_of, vd, device):
-    """prev [B,T,H] (the target's final hidden state); embs[d] [B,T,H] (embeddings of t[j+d+1], 0-based d);
-    targets[d] [B,T,Vd] and masks[d]: the target's top-k at position j+d+1 over the draft vocabulary."""
-    rows = np.sort(rows)
-    prev = torch.from_numpy(np.asarray(data["features"][rows, :T], dtype=np.float32)).to(device)
-    emb = torch.from_numpy(np.asarray(data["embeddings"][rows], dtype=np.float32)).to(device)
-    ids = torch.from_numpy(np.asarray(data["topk_ids"][rows], dtype=np.int64)).to(device)
-    probs = torch.from_numpy(np.asarray(data["topk_probs"][rows], dtype=np.float32)).to(device)
-    embs, targets, masks = [], [], []
-    for d in range(D):
-        embs.append(emb[:, d + 1:d + 1 + T])
-        dv = draft_of[ids[:, d + 1:d + 1 + T]]
-        p = probs[:, d + 1:d + 1 + T] * (dv >= 0)
-        dense = torch.zeros(len(rows), T, vd, device=device)
-        dense.scatter_add_(-1, dv.clamp(min=0), p)
-        mass = dense.sum(-1, keepdim=True)
-        targets.append(dense / mass.clamp(min=1e-9))
-        masks.append((mass.squeeze(-1) > 0).float())
-    return prev, embs, targets, masks
 
 
 def unroll(modules, prev, embs, head, cos, sin):
@@ -91,45 +70,28 @@ def main():
     cfg = Config(vocab_size=V, hidden_size=H, intermediate_size=meta["intermediate_size"], num_hidden_layers=L,
                  num_attention_heads=meta["num_attention_heads"], num_key_value_heads=meta["num_key_value_heads"],
                  head_dim=meta["head_dim"], rope_theta=meta["rope_theta"], rms_norm_eps=meta["rms_norm_eps"])
-    top1 = np.asarray(data["topk_ids"][: n - held, :, 0]).ravel()
-    counts = np.bincount(top1, minlength=V) * 4 + np.bincount(np.asarray(data["tokens"][: n - held]).ravel(),
-                                                              minlength=V)
-    keep = np.sort(np.argsort(-counts, kind="stable")[: min(args.draft_vocab, V)])
+    keep, draft_of = draft_vocabulary(data, n - held, V, args.draft_vocab, device)
     vd = len(keep)
     head = torch.from_numpy(np.asarray(head_all[keep], dtype=np.float32)).to(device)
-    draft_of = torch.full((V,), -1, dtype=torch.int64)
-    draft_of[torch.tensor(keep)] = torch.arange(vd)
-    draft_of = draft_of.to(device)
     modules = nn.ModuleList(MtpModule(cfg) for _ in range(D)).to(device)
     opt = torch.optim.AdamW(modules.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.95))
     ck_path = os.path.join(args.features, "mtp_modules.pt")
     step, elapsed, hist, runs = resume.resume(ck_path, "modules", modules, opt, device)
     gen = np.random.default_rng(11 + step)
     cos, sin = rope_tables(cfg, T, device)
-    t_last, t_run, step0 = time.time(), time.time(), step
+    t_last, progress = time.time(), Progress(step, args.steps, args.batch * T)
     print(json.dumps({"event": "start", "device": device, "windows": n, "held_out": held, "window": W,
                       "head_params_m": round(sum(p.numel() for p in modules.parameters()) / 1e6, 3), "draft_vocab": vd,
                       "layers": meta["layers"], "ternary": True, "from_step": step, "steps": args.steps}), flush=True)
     while step < args.steps:
         prev, embs, targets, masks = batch(data, gen.integers(0, n - held, args.batch), T, D, draft_of, vd, device)
-        frac = step / max(1, args.steps)
-        lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
-        for gr in opt.param_groups:
-            gr["lr"] = lr
+        schedule(opt, args.lr, step, args.steps)
         outs = unroll(modules, prev, embs, head, cos, sin)
-        losses = [(-(targets[d] * F.log_softmax(outs[d].float(), -1)).sum(-1) * masks[d]).sum() /
-                  masks[d].sum().clamp(min=1) for d in range(D)]
-        loss = sum(losses)
+        loss = sum(masked_losses(outs, targets, masks))
         optimizer_step(opt, loss, modules)
         step += 1
         elapsed, t_last = tick(elapsed, t_last)
-        if step % 10 == 0 or step == args.steps:
-            rate = (step - step0) / max(1e-9, time.time() - t_run)
-            rec = {"event": "step", "step": step, "steps": args.steps, "loss": round(loss.item(), 4),
-                   "steps_per_s": round(rate, 3), "tokens_per_s": round(rate * args.batch * T, 1),
-                   "eta_s": round((args.steps - step) / max(rate, 1e-9), 1), "minutes": round(elapsed / 60, 2)}
-            hist.append(rec)
-            print(json.dumps(rec), flush=True)
+        progress.record(step, loss.item(), elapsed, hist)
         if step % 100 == 0:
             resume.save(ck_path, "modules", modules, opt, step, elapsed, hist, runs)
     resume.save(ck_path, "modules", modules, opt, step, elapsed, hist, runs)

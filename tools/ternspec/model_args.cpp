@@ -131,11 +131,6 @@ SamplingParams sampling_from(const Args& args) {
     return p;
 }
 
-std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model,
-                                                           int max_k) {
-    return ternspec::adaptive_controller(model, cost_key(args.str("model"), model), max_k);
-}
-
 double seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "drafters/drafter.hpp"
-#include "runtime/cost_model.hpp"
 #include "runtime/model_chat_template.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "target/tokenizer/tokenizer.hpp"
@@ -52,10 +51,6 @@ struct CommandModel {
 };
 CommandModel open_model(const Args& args);
 SamplingParams sampling_from(const Args& args);
-
-// The draft-length controller for `-k auto`: t(M) measured (or cached) for this model on this machine.
-std::shared_ptr<DraftLengthController> adaptive_controller(const Args& args, const Qwen3Model& model,
-                                                           int max_k);
 
 // Options for drafters: --draft-model (PATH, or NAME=PATH,... when several drafters share a command),
 // --draft-opt KEY=VALUE,..., --mtp-depth D. `model_option` names the option that holds the weights' paths.

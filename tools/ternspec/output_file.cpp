@@ -69,18 +69,11 @@ Option json_output_option() {
     return {"output", 'o', "FILE", "with --json: write the JSON to FILE instead of standard output", ""};
 }
 
-void check_json_output(const Args& args) {
-    if (!args.has("output")) return;
-    if (!args.flag("json")) throw InputError("-o/--output writes --json's output: give --json too");
-    check_writable(args.str("output"), "-o");
-}
-
-void emit_json(const Args& args, const std::string& text) {
-    emit_json(JsonOutput{args.flag("json"), args.has("output") ? args.str("output") : ""}, text);
-}
-
 JsonOutput json_output_from(const Args& args) {
-    check_json_output(args);
+    if (args.has("output")) {
+        if (!args.flag("json")) throw InputError("-o/--output writes --json's output: give --json too");
+        check_writable(args.str("output"), "-o");
+    }
     return {args.flag("json"), args.has("output") ? args.str("output") : ""};
 }
 

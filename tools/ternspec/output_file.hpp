@@ -21,9 +21,7 @@ bool flush_stdout();
 // The -o/--output option of every command with --json, and where that JSON goes: to -o's file when given
 // (checked as the other output files are), else standard output. -o without --json is an error.
 Option json_output_option();
-void check_json_output(const Args& args);  // before the work
-void emit_json(const Args& args, const std::string& text);
-// The same, parsed once: --json, and -o's path (checked writable) or empty for standard output.
+// --json, and -o's path (checked writable before the work) or empty for standard output.
 struct JsonOutput {
     bool json = false;
     std::string path;
