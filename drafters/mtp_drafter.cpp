@@ -9,15 +9,25 @@
 
 namespace ternspec {
 
+std::shared_ptr<MtpModules> load_mtp_modules(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target) {
+    if (o.draft_model.empty())
+        throw InputError("the mtp drafter needs a draft model: an MTP sidecar folder or "
+                         "a GGUF with nextn layers (--draft-model PATH)");
+    return MtpModules::load(o.draft_model, std::move(target));
+}
+
 MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)
+    : MtpDrafter(o, target, load_mtp_modules(o, target)) {}
+
+MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target,
+                       std::shared_ptr<MtpModules> mods)
     : target_(std::move(target)),
-      mods_(o.draft_model.empty()
-                ? throw InputError("the mtp drafter needs a draft model: an MTP sidecar folder or "
-                                   "a GGUF with nextn layers (--draft-model PATH)")
-                : MtpModules::load(o.draft_model, target_)),
+      mods_(std::move(mods)),
       depth_(static_cast<int>(o.get("mtp_depth", mods_->depth()))),
       width_(static_cast<int>(o.get("mtp_width", 4))),
       soft_(o.get("soft_drafts", 1) != 0) {
+    if (mods_->recursive())
+        throw Error(o.draft_model + ": Qwen3.5's nextn layers are drafted by NextnDrafter, not MtpDrafter");
     if (depth_ < 1 || depth_ > mods_->depth())
         throw InputError("mtp_depth " + std::to_string(depth_) + " is outside 1.." +
                          std::to_string(mods_->depth()) + " (the modules in " + o.draft_model + ")");

@@ -13,9 +13,14 @@
 
 namespace ternspec {
 
+// The modules o.draft_model names (an InputError when it names none).
+std::shared_ptr<MtpModules> load_mtp_modules(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target);
+
 class MtpDrafter : public Drafter {
   public:
     MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target);
+    MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target,
+               std::shared_ptr<MtpModules> mods);
     std::string name() const override { return "mtp"; }
     std::vector<int> hidden_layers() const override;
     void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;

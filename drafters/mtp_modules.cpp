@@ -23,6 +23,7 @@ std::shared_ptr<MtpModules> MtpModules::load(const std::string& path,
     auto m = std::make_shared<MtpModules>();
     m->target_ = std::move(target);
     m->cfg_ = c;
+    m->recursive_ = files.recursive();
     const auto H = static_cast<std::uint64_t>(c.hidden_size), V = static_cast<std::uint64_t>(c.vocab_size);
     auto shaped = [&](const std::string& name, const std::vector<std::uint64_t>& shape) -> const TensorRef& {
         const auto& t = files.get(name);
@@ -127,11 +128,19 @@ std::vector<float> MtpModules::forward(int d, KvCache& cache, const float* prev,
     BlockBuffers buf;
     buf.qa.quantize(cat.data(), M, 2 * H);
     ternary_matmul(mod.eh_proj, buf.qa, x.data());
-    const RopeTable rope(positions, cfg_.head_dim, cfg_.rope_theta);
+    const RopeTable rope(positions, cfg_.rotary_dims(), cfg_.rope_theta);
     const SequenceRows seq{&cache, base, 0, M, &rope, &slots, {}};
     mod.block.forward(cfg_, 0, std::span(&seq, 1), x, buf);
     cache.commit(M);
     return x;
+}
+
+void MtpModules::hidden_in(const float* rows, int n, bool from_target, float* out) const {
+    const int H = cfg_.hidden_size;
+    const auto& w = from_target ? target_->output_norm() : modules_.at(0).head_norm;
+    for (int i = 0; i < n; ++i)
+        rms_norm(rows + static_cast<std::size_t>(i) * H, w.data(), H, cfg_.rms_eps,
+                 out + static_cast<std::size_t>(i) * H);
 }
 
 void MtpModules::logits(int d, const float* out, int rows, float* logits) const {

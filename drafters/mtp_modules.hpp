@@ -6,6 +6,8 @@
 //   out = block(z)                                          a ternary Qwen3 decoder layer, own KV cache
 //   logits = head(shared_head_norm(out))                    the target's head unless the module has its own
 // Weights must be ternary (as the target's); they are packed with the target's kernels.
+// Qwen3.5's own MTP (a qwen35 file's nextn layers, recursive()) is one gated-attention module applied once per
+// drafted token; its `prev` is normalised first (hidden_in), as llama.cpp's h_nextn.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -25,6 +27,10 @@ class MtpModules {
                                             std::shared_ptr<const Qwen3Model> target);
 
     int depth() const { return static_cast<int>(modules_.size()); }
+    bool recursive() const { return recursive_; }
+    // The recursive module's input state: the target's final hidden rows after its output norm
+    // (from_target), or the module's own output rows after shared_head_norm; rows x hidden into out.
+    void hidden_in(const float* rows, int n, bool from_target, float* out) const;
     const ModelConfig& block_config() const { return cfg_; }
     std::size_t bytes() const;  // packed weights a pass over every module reads (shared head excluded)
     // Bytes module d reads per drafted token: eh_proj, its block and the head it scores with.
@@ -56,6 +62,7 @@ class MtpModules {
     };
     std::shared_ptr<const Qwen3Model> target_;
     ModelConfig cfg_;
+    bool recursive_ = false;
     std::vector<Module> modules_;
     std::vector<std::int32_t> draft_ids_;  // empty: the full vocabulary
 };

@@ -8,6 +8,7 @@
 #include "drafters/drafter.hpp"
 #include "drafters/eagle_drafter.hpp"
 #include "drafters/mtp_drafter.hpp"
+#include "drafters/nextn_drafter.hpp"
 #include "drafters/ngram_drafter.hpp"
 #include "drafters/suffix_drafter.hpp"
 #include "ternspec/error.hpp"
@@ -24,8 +25,12 @@ const std::map<std::string, Factory>& registry() {
         {"suffix", [](const DrafterOptions& o, auto) { return std::make_unique<SuffixDrafter>(o); }},
         {"eagle",
          [](const DrafterOptions& o, auto t) { return std::make_unique<EagleDrafter>(o, std::move(t)); }},
-        {"mtp",
-         [](const DrafterOptions& o, auto t) { return std::make_unique<MtpDrafter>(o, std::move(t)); }},
+        {"mtp",  // DeepSeek-V3-style modules, or Qwen3.5's own nextn layer applied recursively
+         [](const DrafterOptions& o, auto t) -> std::unique_ptr<Drafter> {
+             auto mods = load_mtp_modules(o, t);
+             if (mods->recursive()) return std::make_unique<NextnDrafter>(o, std::move(t), std::move(mods));
+             return std::make_unique<MtpDrafter>(o, std::move(t), std::move(mods));
+         }},
     };
     return r;
 }

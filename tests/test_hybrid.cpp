@@ -11,6 +11,8 @@
 #include <random>
 
 #include "drafters/drafter.hpp"
+#include "drafters/mtp_modules.hpp"
+#include "target/model/attention.hpp"
 #include "runtime/batch_decoder.hpp"
 #include "runtime/cost_model.hpp"
 #include "runtime/speculative_decoder.hpp"
@@ -466,6 +468,162 @@ TEST(Hybrid, EagleMtpAndBatchedRequestsStayLossless) {
                 EXPECT_EQ(together[i].tokens, alone[i].tokens)
                     << name << " request " << i << (greedy ? " greedy" : " sampled");
         }
+}
+
+// A qwen35 target with Qwen3.5's own MTP layer stored after its stack, as llama.cpp names it (blk.<L>.nextn.*).
+std::string hybrid_with_nextn(const std::string& name, std::uint64_t seed) {
+    const auto target = hybrid_gguf(name + "_target", TensorType::Q2_0_G128, seed);
+    const auto both = fixtures::temp_path(name + ".gguf");
+    if (fs::exists(both)) return both;
+    const auto layer = fixtures::temp_path(name + ".mtp.gguf");
+    synth_mtp(layer, ModelFiles::open(target).config(), 1, 0, TensorType::Q2_0_G128, seed + 1,
+              MtpForm::Qwen35Nextn);
+    const auto mtp = MtpFiles::open(layer);
+    convert_model(ModelFiles::open(target), both, TensorType::Q2_0_G128, false, {}, &mtp,
+                  MtpPlacement::SameFile);
+    return both;
+}
+
+// Qwen3.5's MTP layer computes what llama.cpp's graph_mtp computes, applied recursively (against the naive
+// reference, each step fed the reference's token); the drafter's chain is that computation's greedy chain;
+// and caught up round by round it proposes what a fresh start on the same context does.
+TEST(Hybrid, NextnLayerDraftsAsTheReferenceComputes) {
+    const auto both = hybrid_with_nextn("hybrid_nextn_ref", 11);
+    auto m = Qwen3Model::load(ModelFiles::open(both));
+    EXPECT_EQ(m->config().n_layers, 4);  // the nextn layer is not part of the target's stack
+    fixtures::NaiveQwen35 ref(ModelFiles::open(both), true);
+    const auto mods = MtpModules::load(both, m);
+    DrafterOptions o;
+    o.draft_model = both;
+    const int L = m->config().n_layers, H = m->config().hidden_size, V = m->config().vocab_size;
+    for (const std::size_t n : {std::size_t{6}, std::size_t{15}, kIds.size()}) {
+        const std::vector<std::int32_t> ctx(kIds.begin(), kIds.begin() + static_cast<std::ptrdiff_t>(n));
+        const int N = static_cast<int>(n);
+        const auto want = ref.nextn_chain(ctx, 4);
+        KvCache cache = m->make_cache(256);
+        const auto verified = std::span(ctx).first(ctx.size() - 1);
+        auto hid = fixtures::target_hidden(*m, cache, verified, {L});
+        // The module by hand: rows 0 .. N - 2 in one forward, then one row per step.
+        auto run = [&](const std::function<std::int32_t(int step, const std::vector<float>&)>& next) {
+            KvCache mc = mods->make_cache(256);
+            std::vector<float> prev(static_cast<std::size_t>(N - 1) * H);
+            mods->hidden_in(hid.at(L).data(), N - 1, true, prev.data());
+            std::vector<std::int32_t> toks(ctx.begin() + 1, ctx.end()), pos(static_cast<std::size_t>(N - 1));
+            std::iota(pos.begin(), pos.end(), 0);
+            auto out = mods->forward(0, mc, prev.data(), toks, pos, attention_slots(0, N - 1, {}));
+            std::vector<float> last(out.end() - H, out.end()), logits(static_cast<std::size_t>(V));
+            std::vector<std::int32_t> chain;
+            for (int step = 0; step < 4; ++step) {
+                mods->logits(0, last.data(), 1, logits.data());
+                chain.push_back(next(step, logits));
+                std::vector<float> p(static_cast<std::size_t>(H));
+                mods->hidden_in(last.data(), 1, false, p.data());
+                std::vector<int> slots(static_cast<std::size_t>(N + step));
+                std::iota(slots.begin(), slots.end(), 0);
+                const std::vector<std::int32_t> t{chain.back()}, at{N - 1 + step};
+                last = mods->forward(0, mc, p.data(), t, at, {slots});
+            }
+            return chain;
+        };
+        run([&](int step, const std::vector<float>& logits) {
+            fixtures::expect_close_logits(want[static_cast<std::size_t>(step)], logits.data(),
+                                          "context " + std::to_string(n) + ", step " + std::to_string(step + 1),
+                                          0.05);
+            const auto& w = want[static_cast<std::size_t>(step)];
+            return static_cast<std::int32_t>(std::max_element(w.begin(), w.end()) - w.begin());
+        });
+        const auto greedy = run([](int, const std::vector<float>& logits) {
+            return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        });
+        auto d = create_drafter("mtp", o, m);
+        d->begin(verified, &hid);
+        EXPECT_EQ(d->propose(ctx, {4, 0}).tokens, greedy) << "context " << n;
+    }
+    for (const int tree : {0, 8}) {
+        auto a = create_drafter("mtp", o, m);
+        std::vector<std::int32_t> ctx = m->tokenizer().encode("abc abd abe");
+        KvCache cache = m->make_cache(256);
+        auto hid = fixtures::target_hidden(*m, cache, ctx, {L});
+        a->begin(ctx, &hid);
+        ctx.push_back(65);
+        const auto first = a->propose(ctx, {3, tree});
+        ASSERT_FALSE(first.empty());
+        std::vector<std::int32_t> cached{ctx.back(), first.tokens[0]};
+        auto rows = fixtures::target_hidden(*m, cache, cached, {L});
+        a->observe(cached, &rows);
+        ctx.push_back(first.tokens[0]);
+        ctx.push_back(66);
+        const auto incremental = a->propose(ctx, {4, tree});
+        auto b = create_drafter("mtp", o, m);
+        fixtures::expect_restart_proposes(incremental, *b, *m, ctx, {L}, {4, tree});
+    }
+}
+
+// Greedy speculation with the nextn layer is lossless at every k, chains and trees, alone and batched.
+TEST(Hybrid, NextnLayerSpeculationIsLossless) {
+    const auto both = hybrid_with_nextn("hybrid_nextn_lossless", 13);
+    auto m = Qwen3Model::load(ModelFiles::open(both));
+    DrafterOptions o;
+    o.draft_model = both;
+    const auto prompt = m->tokenizer().encode("def f(x):\n    return x");
+    fixtures::expect_lossless_drafter(m, "mtp", o, prompt, 40, {1, 2, 4, 8}, {0, 6},
+                                      [](const DecodeResult& r, int) {
+                                          EXPECT_LT(r.stats.accepted, r.stats.drafted) << "no draft rejected";
+                                      });
+    DecodeOptions opt;
+    opt.max_new_tokens = 30;
+    opt.stop_at_eos = false;
+    opt.budget = {3, 0};
+    std::vector<std::unique_ptr<Drafter>> drafters;
+    std::vector<BatchRequest> reqs;
+    std::vector<DecodeResult> alone;
+    for (const std::string t : {"def f(x):\n    return x", "abc abc abc abc", "x = 1\ny ="}) {
+        const auto ids = m->tokenizer().encode(t);
+        alone.push_back(SpeculativeDecoder(m, nullptr).run(ids, opt));
+        drafters.push_back(create_drafter("mtp", o, m));
+        reqs.push_back({ids, drafters.back().get()});
+    }
+    const auto together = decode_batch(m, reqs, opt, Overlap::Off);
+    for (std::size_t i = 0; i < together.size(); ++i) {
+        EXPECT_EQ(together[i].tokens, alone[i].tokens) << "request " << i;
+        EXPECT_GT(together[i].stats.drafted, 0) << "request " << i;
+    }
+}
+
+// What a nextn layer ternspec cannot run is refused by name.
+TEST(Hybrid, NextnLayersTernspecCannotRunAreRefused) {
+    const auto target = hybrid_gguf("hybrid_nextn_bad_target", TensorType::Q2_0_G128, 15);
+    auto m = Qwen3Model::load(ModelFiles::open(target));
+    auto error = [&](const std::string& path) -> std::string {
+        DrafterOptions o;
+        o.draft_model = path;
+        try {
+            create_drafter("mtp", o, m);
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "(loaded)";
+    };
+    const auto two = fixtures::temp_path("hybrid_nextn_two.mtp.gguf");
+    synth_mtp(two, m->config(), 2, 0, TensorType::Q2_0_G128, 3, MtpForm::Qwen35Nextn);
+    EXPECT_NE(error(two).find("2 nextn layers"), std::string::npos) << error(two);
+    EXPECT_THROW(synth_mtp(fixtures::temp_path("qwen3_nextn.gguf"), synth_shape("tiny"), 1, 0,
+                           TensorType::Q2_0_G128, 3, MtpForm::Qwen35Nextn),
+                 InputError);
+    // Whether PrismML stores a rotated file's nextn layers rotated is not documented: refused, not guessed.
+    const auto rotated_target = fixtures::temp_path("hybrid_nextn_rotated_target.gguf");
+    synth_model(rotated_target, synth_shape("qwen3.5-tiny"), TensorType::Q2_0_G128, 4, {}, 64);
+    const auto layer = fixtures::temp_path("hybrid_nextn_rotated.mtp.gguf");
+    synth_mtp(layer, m->config(), 1, 0, TensorType::Q2_0_G128, 3, MtpForm::Qwen35Nextn);
+    const auto mtp = MtpFiles::open(layer);
+    const auto rotated = fixtures::temp_path("hybrid_nextn_rotated.gguf");
+    convert_model(ModelFiles::open(rotated_target), rotated, TensorType::Q2_0_G128, false, {}, &mtp,
+                  MtpPlacement::SameFile);
+    EXPECT_NE(error(rotated).find("Hadamard-rotated"), std::string::npos) << error(rotated);
+    // ternspec's own modules for a hybrid are plain Qwen3 layers in a qwen3 file, and still load.
+    const auto sidecar = fixtures::temp_path("hybrid_sidecar_form.mtp.gguf");
+    synth_mtp(sidecar, m->config(), 2, 0, TensorType::Q2_0_G128, 3, MtpForm::Sidecar);
+    EXPECT_EQ(error(sidecar), "(loaded)");
 }
 
 // Drafts the target's own greedy continuation of the context (a fresh forward per round): under sampling at a

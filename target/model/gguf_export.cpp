@@ -369,26 +369,42 @@ void synth_model(const std::string& out, const ModelConfig& c, TensorType type, 
     w.write(out);
 }
 
-void synth_mtp(const std::string& out, const ModelConfig& c, int depth, int draft_vocab, TensorType type,
-               std::uint64_t seed) {
+void synth_mtp(const std::string& out, const ModelConfig& target, int depth, int draft_vocab, TensorType type,
+               std::uint64_t seed, MtpForm form) {
     check_synth_type(type);
     if (depth < 1 || depth > 64) throw InputError("--mtp: depth must be between 1 and 64");
-    if (draft_vocab < 0 || draft_vocab > c.vocab_size)
+    if (draft_vocab < 0 || draft_vocab > target.vocab_size)
         throw InputError("--draft-vocab must be between 0 and the vocabulary (" +
-                         std::to_string(c.vocab_size) + ")");
+                         std::to_string(target.vocab_size) + ")");
+    if (form == MtpForm::Qwen35Nextn && !target.hybrid())
+        throw InputError("--nextn: Qwen3.5's MTP layers belong to a Qwen3.5 hybrid shape (qwen3.5-*)");
+    // ternspec's modules are plain Qwen3 layers whatever the target; Qwen3.5's are its gated-attention blocks.
+    ModelConfig c = target;
+    if (form == MtpForm::Sidecar && c.hybrid()) {
+        c.architecture = "qwen3";
+        c.recurrent_layers.clear();
+        c.rope_dims = 0;
+    }
     std::mt19937_64 rng(seed ^ 0x6d7470ULL);
     GgufWriter w;
     set_synth_metadata(w, c);
     set_mtp_layers(w, c, depth);
+    // The modules are full-attention layers after the target's stack (its pattern stays in the metadata).
+    if (c.hybrid()) c.recurrent_layers.resize(static_cast<std::size_t>(c.n_layers + depth), 0);
     const auto H = static_cast<std::uint64_t>(c.hidden_size);
     for (int d = 0; d < depth; ++d) {
         const std::string p = "blk." + std::to_string(c.n_layers + d) + ".";
-        add_norm(w, p + "nextn.enorm.weight", c.hidden_size);
-        add_norm(w, p + "nextn.hnorm.weight", c.hidden_size);
-        add_norm(w, p + "nextn.shared_head_norm.weight", c.hidden_size);
+        for (const char* norm : {"nextn.enorm.weight", "nextn.hnorm.weight", "nextn.shared_head_norm.weight"})
+            if (c.hybrid())  // random, as the hybrid's other norms: a test then tells each one apart
+                add_uniform(w, p + norm, {H}, 0.8f, 1.2f, rng);
+            else
+                add_norm(w, p + norm, c.hidden_size);
         w.add_tensor(p + "nextn.eh_proj.weight", type, {H, 2 * H},
                      random_matrix(type, c.hidden_size, 2 * c.hidden_size, rng));
-        add_random_block(w, c, p, type, rng);
+        if (c.hybrid())
+            add_random_hybrid_block(w, c, c.n_layers + d, type, rng);
+        else
+            add_random_block(w, c, p, type, rng);
     }
     if (draft_vocab > 0) {
         // The first ids stand in for the most frequent ones: cost does not depend on which rows they are.

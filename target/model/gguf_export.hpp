@@ -40,10 +40,13 @@ void synth_model(const std::string& out, const ModelConfig& shape, TensorType ty
 // (a ternary type, or f16/bf16/f32 holding exactly ternary values).
 std::vector<std::uint8_t> random_matrix(TensorType type, int rows, int cols, std::mt19937_64& rng);
 
+// Sidecar: ternspec's MTP modules (plain Qwen3 layers, a qwen3 file, for any target). Qwen35Nextn:
+// Qwen3.5's own MTP layers (gated-attention blocks in a qwen35 file, as llama.cpp reads them).
+enum class MtpForm { Sidecar, Qwen35Nextn };
 // D random MTP modules at the target shape `c`, in the GGUF form convert writes (mtp_gguf_path), with a
 // draft vocabulary of the first `draft_vocab` ids when it is non-zero: the drafting cost of real modules.
 void synth_mtp(const std::string& out, const ModelConfig& c, int depth, int draft_vocab, TensorType type,
-               std::uint64_t seed);
+               std::uint64_t seed, MtpForm form = MtpForm::Sidecar);
 
 // The ternary weights of `t` written as `type`, refused by name when `type` cannot hold them exactly
 // (quantize_floats: absmean-quantise float weights that are not ternary).

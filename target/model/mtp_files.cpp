@@ -87,14 +87,26 @@ MtpFiles MtpFiles::open(const std::string& path) {
         } else {
             auto mf = std::make_shared<ModelFiles>(ModelFiles::open(path));
             const auto* g = mf->gguf();
-            const auto* n = g ? g->find("qwen3.nextn_predict_layers") : nullptr;
-            if (!n) throw FormatError(path + ": has no MTP layers (no qwen3.nextn_predict_layers)");
-            const auto d = n->as_int("qwen3.nextn_predict_layers");
-            if (d <= 0 || d > 64) throw FormatError(path + ": qwen3.nextn_predict_layers is out of range");
+            const std::string arch = mf->config().architecture;  // qwen3 or qwen35 (the reader knows no other)
+            const std::string key = arch + ".nextn_predict_layers";
+            const auto* n = g ? g->find(key) : nullptr;
+            if (!n) throw FormatError(path + ": has no MTP layers (no " + key + ")");
+            const auto d = n->as_int(key);
+            if (d <= 0 || d > 64) throw FormatError(path + ": " + key + " is out of range");
             f.depth_ = static_cast<int>(d);
             f.config_ = mf->config();
             f.first_layer_ = f.config_.n_layers;
             f.config_.n_layers = f.depth_;
+            if (f.config_.hybrid()) {
+                // Qwen3.5's own MTP layers: gated full-attention blocks (llama.cpp's src/models/qwen35.cpp).
+                f.recursive_ = true;
+                f.config_.recurrent_layers.assign(static_cast<std::size_t>(f.depth_), 0);
+                for (const auto& [k, v] : g->metadata())
+                    if (k.rfind("prism.", 0) == 0)
+                        throw FormatError(path + ": nextn layers in a Hadamard-rotated file (" + k +
+                                          ") are not supported: whether they are stored rotated is not "
+                                          "documented");
+            }
             // Only the modules' layers: a file that also holds the target keeps its own tensors to itself.
             for (const auto& [name, t] : mf->tensors())
                 if (block_index(name) >= f.first_layer_ || name == kMtpDraftVocabTensor) f.tensors_[name] = t;

@@ -199,7 +199,8 @@ struct NaiveQwen35 : NaiveQwen3 {
         }
     }
 
-    Rows logits(const std::vector<std::int32_t>& ids) {
+    // The final pre-norm hidden state of every token.
+    Rows hidden(const std::vector<std::int32_t>& ids) {
         Rows x;
         for (auto id : ids) x.push_back(embedding(id));
         for (int l = 0; l < c.n_layers; ++l) {
@@ -210,6 +211,42 @@ struct NaiveQwen35 : NaiveQwen3 {
                 gated_attention(p, x);
             ffn(p, x);
         }
+        return x;
+    }
+
+    // Qwen3.5's MTP layer (blk.<n_layers>.nextn.*, llama.cpp's graph_mtp) drafting k tokens greedily after
+    // ctx, applied recursively: row j reads token ctx[j + 1] and the target's state at j after output_norm
+    // (rows 0 .. N - 2), then each drafted token with the previous row's output after shared_head_norm; the
+    // rows form one causal sequence at positions 0, 1, ... Returns each step's logits.
+    Rows nextn_chain(const std::vector<std::int32_t>& ctx, int k) {
+        const std::size_t H = static_cast<std::size_t>(c.hidden_size);
+        const std::string p = "blk." + std::to_string(c.n_layers) + ".";
+        const auto hid = hidden(std::vector<std::int32_t>(ctx.begin(), ctx.end() - 1));
+        Rows h;
+        for (const auto& r : hid) h.push_back(norm(r, w.at("output_norm.weight"), c.rms_eps));
+        std::vector<std::int32_t> toks(ctx.begin() + 1, ctx.end());
+        Rows out;
+        for (int step = 0; step < k; ++step) {
+            Rows x;
+            for (std::size_t j = 0; j < toks.size(); ++j) {
+                auto cat = norm(embedding(toks[j]), w.at(p + "nextn.enorm.weight"), c.rms_eps);
+                const auto hn = norm(h[j], w.at(p + "nextn.hnorm.weight"), c.rms_eps);
+                cat.insert(cat.end(), hn.begin(), hn.end());
+                x.push_back(proj(p + "nextn.eh_proj.weight", cat, H));
+            }
+            gated_attention(p, x);
+            ffn(p, x);
+            const auto last = norm(x.back(), w.at(p + "nextn.shared_head_norm.weight"), c.rms_eps);
+            out.push_back(proj("token_embd.weight", last, static_cast<std::size_t>(c.vocab_size)));
+            h.push_back(last);
+            toks.push_back(static_cast<std::int32_t>(std::max_element(out.back().begin(), out.back().end()) -
+                                                     out.back().begin()));
+        }
+        return out;
+    }
+
+    Rows logits(const std::vector<std::int32_t>& ids) {
+        Rows x = hidden(ids);
         Rows out;
         for (auto& xi : x)
             out.push_back(proj("token_embd.weight", norm(xi, w.at("output_norm.weight"), c.rms_eps),

@@ -22,11 +22,11 @@ bool is_eagle_head(const std::string& path) {
 
 int cmd_synth(int argc, char** argv) {
     Args args(
-        "synth", "OUT.gguf --shape NAME [--type T] [--seed S] [--eagle3] [--mtp D]",
+        "synth", "OUT.gguf --shape NAME [--type T] [--seed S] [--eagle3] [--mtp D] [--nextn]",
         "A random ternary Qwen3 model with real shapes, for tests and benchmarks; with --eagle3 and\n"
         "--mtp D, drafters at the real shapes beside it (random weights: their cost does not depend on\n"
         "the values): OUT.eagle3-ternary.gguf (packed ternary at load), OUT.eagle3-int8.gguf (f16,\n"
-        "int8 at load) and OUT.mtp.gguf (ternary modules).",
+        "int8 at load) and OUT.mtp.gguf (ternary modules; with --nextn, a Qwen3.5 hybrid's own MTP layer).",
         {{"shape", 0, "NAME",
           "tiny, qwen3-0.6b, qwen3-1.7b, qwen3-4b, qwen3-8b, or a Qwen3.5 hybrid: qwen3.5-tiny, qwen3.5-2b, "
           "qwen3.5-4b, qwen3.5-9b, qwen3.5-27b",
@@ -43,6 +43,8 @@ int cmd_synth(int argc, char** argv) {
          {"eagle-draft-vocab", 0, "N",
           "the heads' draft vocabulary (default: 32000, as published, or the vocabulary)", ""},
          {"mtp", 0, "D", "also write D MTP modules", ""},
+         {"nextn", 0, "",
+          "write the MTP modules as Qwen3.5's own (gated attention, drafted recursively; hybrid shapes)", ""},
          {"mtp-draft-vocab", 0, "N", "the MTP modules' draft vocabulary (0: the full vocabulary)", "0"}});
     if (!args.parse(argc, argv, 1)) return 0;
     // Parsed once, and checked before hours of writing; nothing below reads the arguments.
@@ -62,6 +64,8 @@ int cmd_synth(int argc, char** argv) {
     const int mtp_vocab = static_cast<int>(args.integer("mtp-draft-vocab", 0, shape.vocab_size));
     const int hadamard = static_cast<int>(args.integer("hadamard", 0, 1 << 16));
     const bool eagle3 = args.flag("eagle3");
+    const bool nextn = args.flag("nextn");
+    if (nextn && mtp == 0) throw InputError("--nextn describes the MTP modules: give --mtp 1 too");
     check_writable(out, "OUT");
 
     const std::string stem = out.size() > 5 && out.ends_with(".gguf") ? out.substr(0, out.size() - 5) : out;
@@ -78,7 +82,8 @@ int cmd_synth(int argc, char** argv) {
                      stem.c_str());
     }
     if (mtp > 0) {
-        synth_mtp(mtp_gguf_path(out), shape, mtp, mtp_vocab, ternary, seed);
+        synth_mtp(mtp_gguf_path(out), shape, mtp, mtp_vocab, ternary, seed,
+                  nextn ? MtpForm::Qwen35Nextn : MtpForm::Sidecar);
         std::fprintf(stderr, "wrote %s (%d modules)\n", mtp_gguf_path(out).c_str(), mtp);
     }
     return 0;
