@@ -10,10 +10,11 @@
 namespace ternspec {
 
 std::shared_ptr<MtpModules> load_mtp_modules(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target) {
-    if (o.draft_model.empty())
-        throw InputError("the mtp drafter needs a draft model: an MTP sidecar folder or "
-                         "a GGUF with nextn layers (--draft-model PATH)");
-    return MtpModules::load(o.draft_model, std::move(target));
+    if (!o.draft_model.empty()) return MtpModules::load(o.draft_model, std::move(target));
+    // A target file that carries MTP layers (a Bonsai 2 GGUF with Qwen3.5's nextn layer) drafts with them.
+    if (!target->mtp_layers_path().empty()) return MtpModules::load(target->mtp_layers_path(), target);
+    throw InputError("the mtp drafter needs a draft model: an MTP sidecar folder or a GGUF with nextn "
+                     "layers (the target's file has none)");
 }
 
 MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)

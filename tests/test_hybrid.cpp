@@ -559,7 +559,8 @@ TEST(Hybrid, NextnLayerDraftsAsTheReferenceComputes) {
     }
 }
 
-// Greedy speculation with the nextn layer is lossless at every k, chains and trees, alone and batched.
+// Greedy speculation with the nextn layer is lossless at every k, chains and trees, alone and batched (the
+// target file's own nextn layer drafting when no draft model is named).
 TEST(Hybrid, NextnLayerSpeculationIsLossless) {
     const auto both = hybrid_with_nextn("hybrid_nextn_lossless", 13);
     auto m = Qwen3Model::load(ModelFiles::open(both));
@@ -580,7 +581,7 @@ TEST(Hybrid, NextnLayerSpeculationIsLossless) {
     for (const std::string t : {"def f(x):\n    return x", "abc abc abc abc", "x = 1\ny ="}) {
         const auto ids = m->tokenizer().encode(t);
         alone.push_back(SpeculativeDecoder(m, nullptr).run(ids, opt));
-        drafters.push_back(create_drafter("mtp", o, m));
+        drafters.push_back(create_drafter("mtp", {}, m));  // no draft model: the target file's nextn layer
         reqs.push_back({ids, drafters.back().get()});
     }
     const auto together = decode_batch(m, reqs, opt, Overlap::Off);

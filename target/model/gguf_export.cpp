@@ -34,6 +34,7 @@ void set_qwen3_metadata(GgufWriter& w, const ModelConfig& c, const std::string& 
 
 namespace {
 void set_mtp_layers(GgufWriter& w, const ModelConfig& c, int depth);
+ModelConfig modules_config(const ModelConfig& target, bool qwen35_nextn);
 }  // namespace
 
 ModelConfig synth_shape(const std::string& name) {
@@ -378,13 +379,7 @@ void synth_mtp(const std::string& out, const ModelConfig& target, int depth, int
                          std::to_string(target.vocab_size) + ")");
     if (form == MtpForm::Qwen35Nextn && !target.hybrid())
         throw InputError("--nextn: Qwen3.5's MTP layers belong to a Qwen3.5 hybrid shape (qwen3.5-*)");
-    // ternspec's modules are plain Qwen3 layers whatever the target; Qwen3.5's are its gated-attention blocks.
-    ModelConfig c = target;
-    if (form == MtpForm::Sidecar && c.hybrid()) {
-        c.architecture = "qwen3";
-        c.recurrent_layers.clear();
-        c.rope_dims = 0;
-    }
+    ModelConfig c = modules_config(target, form == MtpForm::Qwen35Nextn);
     std::mt19937_64 rng(seed ^ 0x6d7470ULL);
     GgufWriter w;
     set_synth_metadata(w, c);
@@ -471,18 +466,32 @@ void check_mtp_shape(const MtpFiles& mtp, const ModelFiles& in) {
                          "'s layers, which one set of qwen3.* sizes needs");
 }
 
-void set_model_metadata(GgufWriter& w, const ModelFiles& in, const std::string& name) {
-    const auto& c = in.config();
+// The target's metadata under `c`'s architecture, its tokenizer and template; with its rotation keys unless
+// the file holds only ternspec's MTP modules (trained in the unrotated basis of the target's states).
+void set_model_metadata(GgufWriter& w, const ModelFiles& in, const ModelConfig& c, const std::string& name,
+                        bool rotation = true) {
     if (c.hybrid())
         set_qwen35_metadata(w, c, name);
     else
         set_qwen3_metadata(w, c, name);
     // A rotated basis travels with the weights it describes.
-    if (in.gguf())
+    if (in.gguf() && rotation)
         for (const auto& [k, v] : in.gguf()->metadata())
             if (k.rfind("prism.", 0) == 0) w.set(k, v);
     in.tokenizer().write_gguf_metadata(w, static_cast<std::size_t>(c.vocab_size));
     if (!in.chat_template().empty()) w.set("tokenizer.chat_template", GgufValue::str(in.chat_template()));
+}
+
+// The architecture a file of MTP modules declares: ternspec's modules are Qwen3 layers whatever the target
+// (a qwen3 file), Qwen3.5's own nextn layers are gated-attention blocks (a qwen35 file).
+ModelConfig modules_config(const ModelConfig& target, bool qwen35_nextn) {
+    ModelConfig c = target;
+    if (!qwen35_nextn && c.hybrid()) {
+        c.architecture = "qwen3";
+        c.recurrent_layers.clear();
+        c.rope_dims = 0;
+    }
+    return c;
 }
 
 void set_mtp_layers(GgufWriter& w, const ModelConfig& c, int depth) {
@@ -510,9 +519,18 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
         carried = MtpFiles::open(in.path());
         mtp = &*carried;
     }
-    if (mtp) check_mtp_shape(*mtp, in);
+    if (mtp) {
+        check_mtp_shape(*mtp, in);
+        if (mtp->recursive() && !c.hybrid())
+            throw InputError(mtp->path() + ": Qwen3.5's nextn layers (gated attention) do not belong to " +
+                             in.path() + ", a qwen3 model");
+        if (!mtp->recursive() && c.hybrid() && placement == MtpPlacement::SameFile)
+            throw InputError(mtp->path() + ": ternspec's MTP modules are Qwen3 layers, and a qwen35 file's "
+                             "nextn layers are Qwen3.5's own gated-attention blocks: they go to a file of "
+                             "their own");
+    }
     GgufWriter w;
-    set_model_metadata(w, in, in.path());
+    set_model_metadata(w, in, c, in.path());
     std::vector<const TensorRef*> tensors;
     for (const auto& [name, t] : in.tensors())
         if (block_index(name) < c.n_layers) tensors.push_back(&t);
@@ -524,8 +542,9 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
     w.write(out);
     if (!mtp || placement == MtpPlacement::SameFile) return;
     GgufWriter m;
-    set_model_metadata(m, in, mtp->path());
-    set_mtp_layers(m, c, mtp->depth());
+    const ModelConfig mc = modules_config(c, mtp->recursive());
+    set_model_metadata(m, in, mc, mtp->path(), mtp->recursive());
+    set_mtp_layers(m, mc, mtp->depth());
     std::vector<const TensorRef*> modules;
     for (const auto& [name, t] : mtp->tensors()) modules.push_back(&t);
     add_converted(m, modules, type, quantize_floats, progress);

@@ -50,6 +50,7 @@ std::shared_ptr<Qwen3Model> Qwen3Model::load(const ModelFiles& files, const Mode
     m->cfg_ = c;
     m->tokenizer_ = files.tokenizer_ptr();
     m->chat_template_ = files.chat_template();
+    if (files.extra_layers() > 0) m->mtp_layers_path_ = files.path();
     const auto H = static_cast<std::uint64_t>(c.hidden_size);
     const int total = 2 + 7 * c.n_layers + (c.tied_embeddings ? 0 : 1);
     int done = 0;

@@ -78,6 +78,9 @@ class Qwen3Model {
     // forward reads it and writes it back once at least.
     std::size_t recurrent_state_bytes() const;
     bool quantized_on_load() const { return quantized_; }
+    // The file it was loaded from when that file also carries MTP (nextn) layers after its stack, else empty:
+    // the mtp drafter's default weights.
+    const std::string& mtp_layers_path() const { return mtp_layers_path_; }
     // PrismML's rotated basis of the file's weights, or null.
     const HadamardRotation* rotation() const { return rotation_.get(); }
     KvCache make_cache(int capacity = 0, KvType type = KvType::F16) const;
@@ -95,6 +98,7 @@ class Qwen3Model {
     std::vector<DecoderBlock> layers_;      // the layers with attention, in order
     std::vector<DeltaNetBlock> recurrent_;  // a hybrid's Gated DeltaNet layers, in order
     bool quantized_ = false;
+    std::string mtp_layers_path_;
     std::shared_ptr<const HadamardRotation> rotation_;
 };
 

@@ -91,11 +91,12 @@ int cmd_synth(int argc, char** argv) {
 
 int cmd_convert(int argc, char** argv) {
     Args args(
-        "convert", "IN OUT.gguf --type T [--quantize] [--mtp SIDECAR]",
+        "convert", "IN OUT.gguf --type T [--quantize] [--mtp SIDECAR] [--mtp-in-file]",
         "Re-encode every weight of IN (GGUF file or HF folder) as type T; norms are stored as F32.\n"
         "Refuses, naming the tensor, when T cannot hold the weights exactly. MTP modules (--mtp SIDECAR,\n"
         "or nextn layers IN carries) are written to OUT.mtp.gguf, for --draft=mtp --draft-model; OUT stays\n"
-        "the plain target, which llama.cpp loads.\n"
+        "the plain target, which llama.cpp loads; --mtp-in-file keeps Qwen3.5's nextn layer inside OUT after\n"
+        "its stack, as a Bonsai 2 file carries it (llama.cpp loads that too; --draft mtp then needs no -md).\n"
         "An EAGLE-3 head is written in llama.cpp's eagle3 layout (docs/eagle.md) with --target TARGET; use\n"
         "--type f16, bf16, f32, or a ternary type for a head trained ternary.",
         {{"type", 0, "TYPE",
@@ -104,6 +105,7 @@ int cmd_convert(int argc, char** argv) {
           "q2_0"},
          {"quantize", 0, "", "absmean-quantise float weights that are not exactly ternary", ""},
          {"mtp", 0, "SIDECAR", "an MTP sidecar folder to store with the model", ""},
+         {"mtp-in-file", 0, "", "store the MTP layers in OUT itself (a hybrid's nextn layer)", ""},
          {"target", 0, "TARGET",
           "for an EAGLE-3 head: the target it drafts for (its tokenizer goes in the file)", ""}});
     if (!args.parse(argc, argv, 2)) return 0;
@@ -116,6 +118,7 @@ int cmd_convert(int argc, char** argv) {
     const std::string target_path = args.has("target") ? args.str("target") : "";
     const std::string mtp_path = args.has("mtp") ? args.str("mtp") : "";
     const bool quantize = args.flag("quantize");
+    const auto placement = args.flag("mtp-in-file") ? MtpPlacement::SameFile : MtpPlacement::SeparateFile;
 
     if (is_eagle_head(in_path)) {
         if (target_path.empty())
@@ -134,10 +137,10 @@ int cmd_convert(int argc, char** argv) {
     if (!mtp_path.empty()) mtp = MtpFiles::open(mtp_path);
     convert_model(
         in, out, *type, quantize, [&](int d, int t, const std::string& n) { bar.update(d, t, n); },
-        mtp ? &*mtp : nullptr);
+        mtp ? &*mtp : nullptr, placement);
     bar.finish();
     std::fprintf(stderr, "wrote %s (%s)\n", out.c_str(), type_name.c_str());
-    if (mtp || in.extra_layers() > 0)
+    if ((mtp || in.extra_layers() > 0) && placement == MtpPlacement::SeparateFile)
         std::fprintf(stderr, "wrote %s (MTP modules)\n", mtp_gguf_path(out).c_str());
     return 0;
 }
