@@ -287,12 +287,14 @@ void DecodeSession::consume(const ForwardOutput& out) {
             }
         });
     }
-    // A request's first drafting round also carries the drafter's catch-up over the whole prompt (EAGLE's and
-    // MTP's heads run over every prompt row then): a one-time cost, not a per-token one. Taught to the
-    // controller, it priced drafting out for good at the 1.7B shape (-k auto drafted nothing).
-    if (opt_.adaptive && depth_ > 0 && drafted_once_)
+    // A drafting round after rounds without a draft carries the drafter's catch-up over every token since it
+    // last drafted (EAGLE's and MTP's heads run over those rows then): over the whole prompt in a request's
+    // first round, over the idle rounds' tokens after the controller stopped drafting. That backlog is not a
+    // cost per drafted token; taught to the controller, it priced drafting out for good (-k auto drafted
+    // nothing at the 1.7B shape). Only rounds that follow a drafting round teach the cost.
+    if (opt_.adaptive && depth_ > 0 && drafted_last_round_)
         opt_.adaptive->record_draft_cost(round_draft_s_ + observe_s, depth_);
-    drafted_once_ = drafted_once_ || depth_ > 0;
+    drafted_last_round_ = depth_ > 0;
     if (opt_.on_round)
         opt_.on_round(static_cast<int>(draft_.size()), static_cast<int>(v.accepted_nodes.size()),
                       round_draft_s_ + observe_s, verify_s);

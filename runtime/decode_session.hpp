@@ -60,7 +60,7 @@ class DecodeSession {
     std::size_t shown_ = 0;  // of it, passed to on_token so far
     DecodeResult res_;
     std::vector<std::int32_t> prompt_, context_;
-    bool prefilled_ = false, done_ = false, drafted_once_ = false;
+    bool prefilled_ = false, done_ = false, drafted_last_round_ = false;
     int reused_ = 0;  // prompt tokens taken from a prefix cache
     std::int32_t pending_ = -1;
     double t0_ = 0, t_sent_ = 0, round_draft_s_ = 0;

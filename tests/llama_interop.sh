@@ -90,6 +90,27 @@ else
   echo "FAIL: $hybrid_model is missing"; fail=1
 fi
 
+# Qwen3.5's own MTP layer stored in the target file after its stack (convert --mtp-in-file), as a Bonsai 2 file
+# carries it: llama.cpp loads the file (it skips the layer unless asked for MTP), and ternspec drafts with the
+# file's own layer (--draft mtp, no --draft-model) giving the plain greedy text: a random one, and the layer
+# trained for the shipped hybrid (docs/mtp.md).
+"$bin" synth "$tmp/hybrid_nextn.gguf" --shape qwen3.5-tiny --type tq2_0 --mtp 1 --nextn 2> /dev/null \
+  && "$bin" convert "$tmp/hybrid_nextn.gguf" "$tmp/hybrid_with_nextn.gguf" --type tq2_0 --mtp "$tmp/hybrid_nextn.mtp.gguf" \
+    --mtp-in-file 2> /dev/null && loads "$tmp/hybrid_with_nextn.gguf" || { echo "FAIL: synth/convert a hybrid with its nextn layer"; fail=1; }
+nextn=$src/models/tern-pystd-hybrid-nextn/tern-pystd-hybrid.mtp.gguf
+if [ -f "$nextn" ] && "$bin" convert "$hybrid_model" "$tmp/shipped_hybrid_nextn.gguf" --type q2_0 --mtp "$nextn" --mtp-in-file 2> /dev/null; then
+  loads "$tmp/shipped_hybrid_nextn.gguf"
+  plain=$("$bin" decode -m "$hybrid_model" -p "def fib(n):" -n 48 --temp 0 --draft none 2> /dev/null | md5sum)
+  "$bin" decode -m "$tmp/shipped_hybrid_nextn.gguf" -p "def fib(n):" -n 48 --temp 0 --draft mtp -k 3 > "$tmp/nextn.out" 2> "$tmp/nextn.err"
+  if [ "$(md5sum < "$tmp/nextn.out")" = "$plain" ] && grep -q "acceptance [1-9]" "$tmp/nextn.err"; then
+    echo "ok: the shipped hybrid's nextn layer, stored in its file, drafts and keeps the text: $(grep -o 'tau [0-9.]*' "$tmp/nextn.err")"
+  else
+    echo "FAIL: the shipped hybrid with its nextn layer: $(tail -n 1 "$tmp/nextn.err")"; fail=1
+  fi
+else
+  echo "FAIL: $nextn is missing or convert --mtp-in-file failed"; fail=1
+fi
+
 # Qwen3.5's pre-tokenizer: the shipped vocabulary labelled `qwen35`, tokenized by llama.cpp and by ternspec.
 # Texts already in NFC agree id for id; text that is not (a decomposed accent) differs by design (ternspec
 # applies tokenizer.json's NFC, llama.cpp none), and there ternspec's ids equal those of the NFC text.
