@@ -597,6 +597,64 @@ TEST(DraftLength, FollowsCostsAndAcceptance) {
     EXPECT_GE(deeper.choose(), 3);
 }
 
+// A model drafter catches up lazily: the first draft after rounds without one runs its head over every token
+// since (the prompt, or the tokens of the rounds the controller did not draft), which is not a cost per
+// drafted token. Here on a session clock: catching up costs 10 ms a token, drafting 1 ms a token; the drafter
+// is wrong for the first 40 tokens (so the controller stops drafting and later tries again) and right after.
+// The controller must learn about 1 ms plus the steady catch-up of the accepted tokens, not the backlog.
+class LazyOracle : public Drafter {
+  public:
+    LazyOracle(std::vector<std::int32_t> future, std::size_t prompt, double& clock)
+        : future_(std::move(future)), prompt_(prompt), clock_(clock) {}
+    std::string name() const override { return "lazy-oracle"; }
+    void begin(std::span<const std::int32_t> p, const HiddenRows*) override { backlog_ = p.size(); }
+    void observe(std::span<const std::int32_t> cached, const HiddenRows*) override { backlog_ += cached.size(); }
+    DraftTree propose(std::span<const std::int32_t> ctx, const DraftBudget& b) override {
+        clock_ += 0.010 * static_cast<double>(backlog_) + 0.001 * b.max_depth;
+        backlog_ = 0;
+        DraftTree t;
+        const std::size_t at = ctx.size() - prompt_;  // index in future_ of the next token
+        for (int i = 0; i < b.max_depth && at + static_cast<std::size_t>(i) < future_.size(); ++i)
+            t.add(at < 40 ? (future_[at + i] + 1) % 200 : future_[at + static_cast<std::size_t>(i)],
+                  static_cast<int>(t.size()) - 1);
+        return t;
+    }
+
+  private:
+    std::vector<std::int32_t> future_;
+    std::size_t prompt_, backlog_ = 0;
+    double& clock_;
+};
+
+TEST(DraftLength, ACatchUpBacklogIsNotADraftingCost) {
+    auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("lazy_oracle")));
+    const auto prompt = m->tokenizer().encode(std::string(300, 'a') + " def f(x):\n    return x");
+    DecodeOptions o;
+    o.max_new_tokens = 160;
+    o.stop_at_eos = false;
+    const auto want = SpeculativeDecoder(m, nullptr).run(prompt, o).tokens;
+    double clock = 0;
+    o.clock = [&] { return clock; };
+    o.budget = {4, 0};
+    // A forward costs 10 ms more per token: drafting pays when right, and a backlog priced as drafting cost
+    // (33 idle tokens at 10 ms on one drafted token) would say otherwise.
+    o.adaptive = std::make_shared<DraftLengthController>(CostModel({0.10, 0.11, 0.12, 0.13, 0.14}), 4);
+    int idle = 0, drafted_after_idle = 0, last = -1;
+    o.on_round = [&](int drafted, int, double, double) {
+        if (drafted == 0) ++idle;
+        if (drafted > 0 && last == 0) ++drafted_after_idle;
+        last = drafted;
+    };
+    LazyOracle d(want, prompt.size(), clock);
+    const auto r = SpeculativeDecoder(m, &d).run(prompt, o);
+    EXPECT_EQ(r.tokens, want);
+    EXPECT_GT(idle, 0) << "the wrong drafts never stopped the controller";
+    EXPECT_GT(drafted_after_idle, 0) << "the controller never drafted again";
+    // Steady rounds: 1 ms a drafted token plus 10 ms for each of the (about 4 + 1) tokens caught up, over 4.
+    EXPECT_LT(o.adaptive->draft_seconds_per_token(), 0.02);
+    EXPECT_GT(r.stats.accepted, 80) << "drafting did not resume for good";
+}
+
 TEST(Lossless, AdaptiveDraftLength) {
     auto m = Qwen3Model::load(ModelFiles::open(fixtures::tiny_gguf("lossless_adaptive")));
     DecodeOptions o;
