@@ -46,6 +46,11 @@ class Drafter {
     // Tokens that have just entered the target's KV cache, in order, with their hidden rows when asked for.
     virtual void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) = 0;
     virtual DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) = 0;
+    // Called once after begin(), before the first propose(), when the session may draft (drafts of at most
+    // max_depth): a model drafter runs here what its first propose() would otherwise do over the whole
+    // prompt (its head or modules over every prompt row), so the session counts that with the prefill, where
+    // it belongs, and not as a cost per drafted token. The result must be what the lazy path computes.
+    virtual void catch_up(std::span<const std::int32_t> /*verified*/, int /*max_depth*/) {}
     virtual void end_request(std::span<const std::int32_t> /*output*/) {}
     // A drafter for another concurrent request that shares what this one learns across requests (the
     // suffix drafter's trie of earlier answers), so a server's slots learn from every request; null when a

@@ -101,6 +101,26 @@ std::vector<float> EagleDrafter::catch_up_and_root(std::int32_t pending, std::ve
     return {h.end() - H, h.end()};
 }
 
+// The backlog's pairs through the head now (the prompt's, at the start of a request); the root step waits for
+// the pending token. The head's rows do not depend on how many share a forward, so this equals the lazy pass.
+void EagleDrafter::catch_up(std::span<const std::int32_t> /*verified*/, int max_depth) {
+    const int m = static_cast<int>(backlog_tokens_.size()), H = head_->config().hidden;
+    if (max_depth < 1 || m == 0 || committed_ + m + 1 > cache_.capacity()) return;
+    cache_.truncate(committed_);
+    // Pairs (previous feature, cached[0]), (feature of cached[i - 1], cached[i]).
+    const auto g = fused(backlog_hidden_, 0, m);
+    std::vector<float> inputs(static_cast<std::size_t>(m) * H);
+    std::copy(last_g_.begin(), last_g_.end(), inputs.begin());
+    std::copy(g.begin(), g.end() - H, inputs.begin() + H);
+    last_g_.assign(g.end() - H, g.end());
+    std::vector<std::int32_t> pos(static_cast<std::size_t>(m));
+    std::iota(pos.begin(), pos.end(), committed_);
+    head_->forward(cache_, inputs.data(), backlog_tokens_, pos, attention_slots(committed_, m, {}), nullptr);
+    committed_ += m;
+    backlog_tokens_.clear();
+    backlog_hidden_.clear();
+}
+
 DraftTree EagleDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
     if (budget.max_depth < 1 || ctx.empty()) return {};
     const int H = head_->config().hidden, V = head_->config().draft_vocab;

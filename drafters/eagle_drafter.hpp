@@ -21,6 +21,7 @@ class EagleDrafter : public Drafter {
     void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;
     void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override;
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
+    void catch_up(std::span<const std::int32_t> verified, int max_depth) override;
     std::size_t weight_bytes_per_draft(int depth) const override {
         return head_->round_bytes() + static_cast<std::size_t>(depth) * head_->step_bytes();
     }

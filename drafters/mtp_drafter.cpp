@@ -9,12 +9,14 @@
 
 namespace ternspec {
 
-std::shared_ptr<MtpModules> load_mtp_modules(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target) {
+std::shared_ptr<MtpModules> load_mtp_modules(const DrafterOptions& o,
+                                             std::shared_ptr<const Qwen3Model> target) {
     if (!o.draft_model.empty()) return MtpModules::load(o.draft_model, std::move(target));
     // A target file that carries MTP layers (a Bonsai 2 GGUF with Qwen3.5's nextn layer) drafts with them.
     if (!target->mtp_layers_path().empty()) return MtpModules::load(target->mtp_layers_path(), target);
-    throw InputError("the mtp drafter needs a draft model: an MTP sidecar folder or a GGUF with nextn "
-                     "layers (the target's file has none)");
+    throw InputError(
+        "the mtp drafter needs a draft model: an MTP sidecar folder or a GGUF with nextn "
+        "layers (the target's file has none)");
 }
 
 MtpDrafter::MtpDrafter(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target)
@@ -142,6 +144,11 @@ MtpDrafter::DraftRows MtpDrafter::frontier_rows(int d, int first, const std::vec
         }
     }
     return draft;
+}
+
+void MtpDrafter::catch_up(std::span<const std::int32_t> verified, int max_depth) {
+    // The modules a draft of max_depth uses, over every row the verified tokens complete.
+    for (int d = 0; d < std::min(max_depth, depth_); ++d) run_module(d, verified, {});
 }
 
 DraftTree MtpDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {

@@ -14,7 +14,8 @@
 namespace ternspec {
 
 // The modules o.draft_model names (an InputError when it names none).
-std::shared_ptr<MtpModules> load_mtp_modules(const DrafterOptions& o, std::shared_ptr<const Qwen3Model> target);
+std::shared_ptr<MtpModules> load_mtp_modules(const DrafterOptions& o,
+                                             std::shared_ptr<const Qwen3Model> target);
 
 class MtpDrafter : public Drafter {
   public:
@@ -26,6 +27,7 @@ class MtpDrafter : public Drafter {
     void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;
     void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override;
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
+    void catch_up(std::span<const std::int32_t> verified, int max_depth) override;
     std::size_t weight_bytes_per_draft(int depth) const override;
     const MtpModules& modules() const { return *mods_; }
     int depth() const { return depth_; }

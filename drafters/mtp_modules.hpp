@@ -6,8 +6,8 @@
 //   out = block(z)                                          a ternary Qwen3 decoder layer, own KV cache
 //   logits = head(shared_head_norm(out))                    the target's head unless the module has its own
 // Weights must be ternary (as the target's); they are packed with the target's kernels.
-// Qwen3.5's own MTP (a qwen35 file's nextn layers, recursive()) is one gated-attention module applied once per
-// drafted token; its `prev` is normalised first (hidden_in), as llama.cpp's h_nextn.
+// Qwen3.5's own MTP (a qwen35 file's nextn layers, recursive()) is one gated-attention module applied once
+// per drafted token; its `prev` is normalised first (hidden_in), as llama.cpp's h_nextn.
 #include <cstdint>
 #include <memory>
 #include <span>

@@ -60,7 +60,7 @@ void NextnDrafter::observe(std::span<const std::int32_t> cached, const HiddenRow
 }
 
 // Rows committed_ .. N - 2 (each token whose successor is verified) through the module, in one forward.
-void NextnDrafter::catch_up(std::span<const std::int32_t> ctx) {
+void NextnDrafter::rows_up_to(std::span<const std::int32_t> ctx) {
     const int H = target_->config().hidden_size, N = static_cast<int>(ctx.size());
     cache_.truncate(committed_);  // the last round's draft rows
     const int count = N - 1 - committed_;
@@ -70,9 +70,16 @@ void NextnDrafter::catch_up(std::span<const std::int32_t> ctx) {
     const std::vector<std::int32_t> toks(ctx.begin() + committed_ + 1, ctx.begin() + N);
     std::vector<std::int32_t> pos(static_cast<std::size_t>(count));
     std::iota(pos.begin(), pos.end(), committed_);
-    const auto out = mods_->forward(0, cache_, prev.data(), toks, pos, attention_slots(committed_, count, {}));
+    const auto out =
+        mods_->forward(0, cache_, prev.data(), toks, pos, attention_slots(committed_, count, {}));
     last_out_.assign(out.end() - H, out.end());
     committed_ += count;
+}
+
+void NextnDrafter::catch_up(std::span<const std::int32_t> verified, int max_depth) {
+    if (max_depth >= 1 && verified.size() >= 2 &&
+        hidden_.size() == verified.size() * static_cast<std::size_t>(target_->config().hidden_size))
+        rows_up_to(verified);
 }
 
 DraftTree NextnDrafter::propose(std::span<const std::int32_t> ctx, const DraftBudget& budget) {
@@ -83,7 +90,7 @@ DraftTree NextnDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
                     " hidden rows for a context of " + std::to_string(N) + " tokens");
     const int max_depth = std::min(budget.max_depth, max_depth_);
     if (max_depth < 1 || N < 2) return {};
-    catch_up(ctx);
+    rows_up_to(ctx);
     const bool chain = budget.max_nodes == 0;
     const int width = chain ? 1 : width_;
     const bool soft = soft_ && budget.soft();
@@ -93,8 +100,9 @@ DraftTree NextnDrafter::propose(std::span<const std::int32_t> ctx, const DraftBu
     ChildDists dists;
     const auto to_target = [&](std::int32_t id) { return mods_->to_target(id); };
     auto children = [&](const float* logits, int parent, int depth, double base, std::vector<int>& made) {
-        for (const auto& [id, lp] : pick_children(logits, V, to_target, target_->config().vocab_size, width,
-                                                  soft ? budget.sampling : nullptr, budget.rng, parent, dists)) {
+        for (const auto& [id, lp] :
+             pick_children(logits, V, to_target, target_->config().vocab_size, width,
+                           soft ? budget.sampling : nullptr, budget.rng, parent, dists)) {
             nodes.push_back({id, parent, depth, base + lp});
             out_of.emplace_back();
             slot_of.push_back(-1);

@@ -21,19 +21,20 @@ class NextnDrafter : public Drafter {
     void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;
     void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override;
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
+    void catch_up(std::span<const std::int32_t> verified, int max_depth) override;
     std::size_t weight_bytes_per_draft(int depth) const override;
     std::unique_ptr<Drafter> sibling() const override;
 
   private:
-    void catch_up(std::span<const std::int32_t> context);
+    void rows_up_to(std::span<const std::int32_t> context);
     std::shared_ptr<const Qwen3Model> target_;
     std::shared_ptr<MtpModules> mods_;
     int max_depth_, width_;
     bool soft_;  // soft_drafts option: 0 keeps greedy one-hot drafts when the target samples (for comparison)
     KvCache cache_;
-    int committed_ = 0;           // verified rows in the cache
-    std::vector<float> hidden_;   // the target's final pre-norm state of every cached token
-    std::vector<float> last_out_; // the module's output at the newest verified row
+    int committed_ = 0;            // verified rows in the cache
+    std::vector<float> hidden_;    // the target's final pre-norm state of every cached token
+    std::vector<float> last_out_;  // the module's output at the newest verified row
 };
 
 }  // namespace ternspec

@@ -250,9 +250,13 @@ void DecodeSession::consume(const ForwardOutput& out) {
         prefilled_ = true;
         context_ = prompt_;  // before choosing: a repeat penalty looks at the prompt
         pending_ = choose(out.logits.data());
+        // The drafter's pass over the prompt is part of the prefill (time to first token), not of drafting.
+        if (drafter_) {
+            drafter_->begin(prompt_, layers_.empty() ? nullptr : &out.hidden);
+            if (opt_.budget.max_depth > 0 && opt_.max_new_tokens > 1)
+                drafter_->catch_up(prompt_, opt_.budget.max_depth);
+        }
         st.t_prefill = now() - t0_;
-        if (drafter_)
-            timed_drafter_call([&] { drafter_->begin(prompt_, layers_.empty() ? nullptr : &out.hidden); });
         if (opt_.max_new_tokens == 0) res_.stop_reason = StopReason::Length;
         done_ = !(opt_.max_new_tokens > 0 && emit(pending_));
         if (!done_ && cache_.size() + 1 > ctx_) res_.stop_reason = StopReason::Context, done_ = true;

@@ -12,11 +12,11 @@
 
 #include "drafters/drafter.hpp"
 #include "drafters/mtp_modules.hpp"
-#include "target/model/attention.hpp"
 #include "runtime/batch_decoder.hpp"
 #include "runtime/cost_model.hpp"
 #include "runtime/speculative_decoder.hpp"
 #include "target/kernels/cpu_features.hpp"
+#include "target/model/attention.hpp"
 #include "target/model/gguf_export.hpp"
 #include "target/model/qwen3_model.hpp"
 #include "ternspec/error.hpp"
@@ -470,7 +470,8 @@ TEST(Hybrid, EagleMtpAndBatchedRequestsStayLossless) {
         }
 }
 
-// A qwen35 target with Qwen3.5's own MTP layer stored after its stack, as llama.cpp names it (blk.<L>.nextn.*).
+// A qwen35 target with Qwen3.5's own MTP layer stored after its stack, as llama.cpp names it
+// (blk.<L>.nextn.*).
 std::string hybrid_with_nextn(const std::string& name, std::uint64_t seed) {
     const auto target = hybrid_gguf(name + "_target", TensorType::Q2_0_G128, seed);
     const auto both = fixtures::temp_path(name + ".gguf");
@@ -526,9 +527,9 @@ TEST(Hybrid, NextnLayerDraftsAsTheReferenceComputes) {
             return chain;
         };
         run([&](int step, const std::vector<float>& logits) {
-            fixtures::expect_close_logits(want[static_cast<std::size_t>(step)], logits.data(),
-                                          "context " + std::to_string(n) + ", step " + std::to_string(step + 1),
-                                          0.05);
+            fixtures::expect_close_logits(
+                want[static_cast<std::size_t>(step)], logits.data(),
+                "context " + std::to_string(n) + ", step " + std::to_string(step + 1), 0.05);
             const auto& w = want[static_cast<std::size_t>(step)];
             return static_cast<std::int32_t>(std::max_element(w.begin(), w.end()) - w.begin());
         });
@@ -589,6 +590,34 @@ TEST(Hybrid, NextnLayerSpeculationIsLossless) {
         EXPECT_EQ(together[i].tokens, alone[i].tokens) << "request " << i;
         EXPECT_GT(together[i].stats.drafted, 0) << "request " << i;
     }
+}
+
+// A model drafter's pass over the prompt run up front (Drafter::catch_up, which the session counts with the
+// prefill) gives the drafts the lazy pass in the first propose gives, for EAGLE-3, MTP and the nextn layer.
+TEST(Hybrid, DrafterCatchUpBeforeTheFirstDraftChangesNoDraft) {
+    const auto both = hybrid_with_nextn("hybrid_nextn_catch_up", 17);
+    auto m = Qwen3Model::load(ModelFiles::open(both));
+    std::map<std::string, DrafterOptions> drafters;
+    drafters["eagle"].draft_model = fixtures::random_eagle_head(both, "hybrid_catch_up_head", 128, 5);
+    drafters["mtp"].draft_model = fixtures::random_mtp_sidecar(both, "hybrid_catch_up_mtp", 3, 6);
+    drafters["nextn"].draft_model = both;
+    const auto prompt = m->tokenizer().encode("def f(x):\n    return x + 1\n\nprint(f(2))");
+    std::vector<std::int32_t> ctx = prompt;
+    ctx.push_back(65);
+    for (const auto& [kind, o] : drafters)
+        for (const DraftBudget budget : {DraftBudget{4, 0}, DraftBudget{3, 8}}) {
+            auto lazy = create_drafter(kind == "eagle" ? "eagle" : "mtp", o, m);
+            auto eager = create_drafter(kind == "eagle" ? "eagle" : "mtp", o, m);
+            KvCache cache = m->make_cache(256);
+            auto hid = fixtures::target_hidden(*m, cache, prompt, lazy->hidden_layers());
+            lazy->begin(prompt, &hid);
+            eager->begin(prompt, &hid);
+            eager->catch_up(prompt, budget.max_depth);
+            const auto a = lazy->propose(ctx, budget), b = eager->propose(ctx, budget);
+            EXPECT_FALSE(a.empty()) << kind;
+            EXPECT_EQ(a.tokens, b.tokens) << kind << " tree " << budget.max_nodes;
+            EXPECT_EQ(a.parents, b.parents) << kind << " tree " << budget.max_nodes;
+        }
 }
 
 // What a nextn layer ternspec cannot run is refused by name.
@@ -961,25 +990,31 @@ TEST(Hybrid, ShippedModelFolderAndGgufAgreeAndSpeculationIsLossless) {
 
 namespace ternspec {
 
-// The drafters trained for the shipped hybrid (train/train_eagle.py --ternary, train/train_mtp.py against
-// models/tern-pystd-hybrid): speculation with each equals plain decoding at every draft length, drafts are
-// made, some rejected, and enough accepted that they are drafters (tau above 1.3 at k = 4).
+// The drafters trained for the shipped hybrid (train/train_eagle.py --ternary, train/train_mtp.py and
+// train/train_nextn.py against models/tern-pystd-hybrid): speculation with each equals plain decoding at
+// every draft length, chains and trees, drafts are made, some rejected, and enough accepted that they are
+// drafters (tau above 1.3 at k = 4).
 TEST(Hybrid, ShippedEagleAndMtpDraftersAreLosslessAndAccept) {
     const std::string models = std::string(TERNSPEC_SOURCE_DIR) + "/models/";
     auto m = Qwen3Model::load(ModelFiles::open(models + "tern-pystd-hybrid/tern-pystd-hybrid.gguf"));
     const auto ids = m->tokenizer().encode(
         "import os\n\n\ndef read_lines(path):\n    with open(path) as f:\n        return [line.rstrip() for");
-    for (const std::string name : {"eagle", "mtp"}) {
-        const std::string folder = models + "tern-pystd-hybrid-" + (name == "eagle" ? "eagle3" : "mtp");
-        ASSERT_TRUE(fs::exists(folder + "/model.safetensors")) << folder;
+    // Qwen3.5's own MTP layer trained for it (train/train_nextn.py, scripts/ship_nextn.sh): "mtp" on that
+    // file.
+    const std::string nextn = models + "tern-pystd-hybrid-nextn/tern-pystd-hybrid.mtp.gguf";
+    for (const std::string kind : {"eagle", "mtp", "nextn"}) {
+        const std::string name = kind == "eagle" ? "eagle" : "mtp";
+        const std::string folder =
+            kind == "nextn" ? nextn : models + "tern-pystd-hybrid-" + (kind == "eagle" ? "eagle3" : "mtp");
+        ASSERT_TRUE(fs::exists(kind == "nextn" ? nextn : folder + "/model.safetensors")) << folder;
         DrafterOptions o;
         o.draft_model = folder;
-        fixtures::expect_lossless_drafter(m, name, o, ids, 48, {1, 2, 4, 8}, {0},
+        fixtures::expect_lossless_drafter(m, name, o, ids, 48, {1, 2, 4, 8}, {0, 8},
                                           [&](const DecodeResult& r, int k) {
                                               EXPECT_LT(r.stats.accepted, r.stats.drafted)
-                                                  << name << " k " << k << ": nothing was rejected";
+                                                  << kind << " k " << k << ": nothing was rejected";
                                               if (k == 4) {
-                                                  EXPECT_GT(r.stats.tau(), 1.3) << name;
+                                                  EXPECT_GT(r.stats.tau(), 1.3) << kind;
                                               }
                                           });
     }

@@ -608,7 +608,9 @@ class LazyOracle : public Drafter {
         : future_(std::move(future)), prompt_(prompt), clock_(clock) {}
     std::string name() const override { return "lazy-oracle"; }
     void begin(std::span<const std::int32_t> p, const HiddenRows*) override { backlog_ = p.size(); }
-    void observe(std::span<const std::int32_t> cached, const HiddenRows*) override { backlog_ += cached.size(); }
+    void observe(std::span<const std::int32_t> cached, const HiddenRows*) override {
+        backlog_ += cached.size();
+    }
     DraftTree propose(std::span<const std::int32_t> ctx, const DraftBudget& b) override {
         clock_ += 0.010 * static_cast<double>(backlog_) + 0.001 * b.max_depth;
         backlog_ = 0;

@@ -25,6 +25,9 @@ class ForcedBudget : public Drafter {
         b.max_nodes = forced.max_nodes;
         return inner_->propose(context, b);
     }
+    void catch_up(std::span<const std::int32_t> verified, int max_depth) override {
+        inner_->catch_up(verified, max_depth);
+    }
     void end_request(std::span<const std::int32_t> output) override { inner_->end_request(output); }
     DraftBudget forced;
 
@@ -67,6 +70,10 @@ void ReplayDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows
     oracle_.emplace(oracle_model_, oracle_drafter_.get(), prompt, oracle_options_);
     oracle_->consume(oracle_model_->forward(oracle_->cache(), oracle_->next_input()));  // prefill
     clock_->resume();
+}
+
+void ReplayDrafter::catch_up(std::span<const std::int32_t> verified, int max_depth) {
+    if (inner_) inner_->catch_up(verified, max_depth);
 }
 
 void ReplayDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) {

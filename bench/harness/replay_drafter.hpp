@@ -58,6 +58,7 @@ class ReplayDrafter : public Drafter {
     void begin(std::span<const std::int32_t> prompt, const HiddenRows* hidden) override;
     void observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) override;
     DraftTree propose(std::span<const std::int32_t> context, const DraftBudget& budget) override;
+    void catch_up(std::span<const std::int32_t> verified, int max_depth) override;
     void end_request(std::span<const std::int32_t> output) override;
     std::size_t weight_bytes_per_draft(int depth) const override;
     // Weight bytes the measured-shape drafter read per node it drafted, over every round so far.

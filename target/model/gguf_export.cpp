@@ -525,7 +525,8 @@ void convert_model(const ModelFiles& in, const std::string& out, TensorType type
             throw InputError(mtp->path() + ": Qwen3.5's nextn layers (gated attention) do not belong to " +
                              in.path() + ", a qwen3 model");
         if (!mtp->recursive() && c.hybrid() && placement == MtpPlacement::SameFile)
-            throw InputError(mtp->path() + ": ternspec's MTP modules are Qwen3 layers, and a qwen35 file's "
+            throw InputError(mtp->path() +
+                             ": ternspec's MTP modules are Qwen3 layers, and a qwen35 file's "
                              "nextn layers are Qwen3.5's own gated-attention blocks: they go to a file of "
                              "their own");
     }

@@ -87,7 +87,8 @@ MtpFiles MtpFiles::open(const std::string& path) {
         } else {
             auto mf = std::make_shared<ModelFiles>(ModelFiles::open(path));
             const auto* g = mf->gguf();
-            const std::string arch = mf->config().architecture;  // qwen3 or qwen35 (the reader knows no other)
+            const std::string arch =
+                mf->config().architecture;  // qwen3 or qwen35 (the reader knows no other)
             const std::string key = arch + ".nextn_predict_layers";
             const auto* n = g ? g->find(key) : nullptr;
             if (!n) throw FormatError(path + ": has no MTP layers (no " + key + ")");

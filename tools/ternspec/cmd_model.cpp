@@ -95,8 +95,10 @@ int cmd_convert(int argc, char** argv) {
         "Re-encode every weight of IN (GGUF file or HF folder) as type T; norms are stored as F32.\n"
         "Refuses, naming the tensor, when T cannot hold the weights exactly. MTP modules (--mtp SIDECAR,\n"
         "or nextn layers IN carries) are written to OUT.mtp.gguf, for --draft=mtp --draft-model; OUT stays\n"
-        "the plain target, which llama.cpp loads; --mtp-in-file keeps Qwen3.5's nextn layer inside OUT after\n"
-        "its stack, as a Bonsai 2 file carries it (llama.cpp loads that too; --draft mtp then needs no -md).\n"
+        "the plain target, which llama.cpp loads; --mtp-in-file keeps Qwen3.5's nextn layer inside OUT "
+        "after\n"
+        "its stack, as a Bonsai 2 file carries it (llama.cpp loads that too; --draft mtp then needs no "
+        "-md).\n"
         "An EAGLE-3 head is written in llama.cpp's eagle3 layout (docs/eagle.md) with --target TARGET; use\n"
         "--type f16, bf16, f32, or a ternary type for a head trained ternary.",
         {{"type", 0, "TYPE",
