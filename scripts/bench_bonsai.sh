@@ -7,19 +7,21 @@
 # Targets in the group-128 Q2_0 layout of the published Ternary-Bonsai files (mainline q2_0, group 64, costs
 # more per multi-token forward on this machine: t(4)/t(1) 2.25 against 1.81 in one run). Run on an otherwise
 # idle machine (about 40 minutes on 2 cores); writes docs/bench/replay-*.json.
-#   scripts/bench_bonsai.sh [SYNTH_DIR]
+#   scripts/bench_bonsai.sh [SYNTH_DIR] [SHAPES]     (SHAPES: some of "1.7b 4b 8b", the default all three)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t=build/ternspec
 dir=${1:-/tmp/ternspec-synth}
+shapes=${2:-1.7b 4b 8b}
 mkdir -p "$dir"
 trained="eagle=models/tern-pystd-7m-eagle3-ternary,eagle#int8=models/tern-pystd-7m-eagle3,mtp=models/tern-pystd-7m-mtp"
-for shape in 1.7b 4b 8b; do
+for shape in $shapes; do
   m=$dir/qwen3-$shape.gguf
   [ -f "$m.done" ] || { $t synth "$m" --shape qwen3-$shape --type q2_0_g128 --eagle3 --eagle-draft-vocab 16384 --mtp 3 \
     --mtp-draft-vocab 16384 && touch "$m.done"; }
 done
 run() {  # shape workload requests n k drafters
+  case " $shapes " in *" $1 "*) ;; *) return 0 ;; esac
   local m=$dir/qwen3-$1.gguf
   head -"$3" bench/workloads/$2.jsonl > "$dir/$2-$3.jsonl"
   $t bench spec -m "$m" --replay models/tern-pystd-7m --replay-draft-model "$trained" \

@@ -17,7 +17,7 @@ cp "$work/nextn.training.json" "$out/training.json"
 for w in completion editing; do
   build/ternspec bench spec -m "$target" --prompts bench/workloads/$w.jsonl --draft mtp,mtp#nextn \
     --draft-model "mtp=models/tern-pystd-hybrid-mtp,mtp#nextn=$out/tern-pystd-hybrid.mtp.gguf" -k 1,3,6 --tree 8 \
-    -n 96 --reps 1 -t 2 --json docs/bench/spec-hybrid-nextn-$w.json
+    -n 96 --reps 1 -t 2 --json docs/bench/spec-hybrid-nextn-$w.json --plot docs/bench/spec-hybrid-nextn-$w.svg
 done
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
