@@ -77,11 +77,7 @@ void MtpDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows* h
 }
 
 void MtpDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) {
-    const int H = target_->config().hidden_size;
-    const auto it = hidden ? hidden->find(target_->config().n_layers) : HiddenRows::const_iterator{};
-    if (!hidden || it == hidden->end() || it->second.size() != cached.size() * static_cast<std::size_t>(H))
-        throw Error("MTP drafter: the target did not return its final hidden states");
-    hidden_.insert(hidden_.end(), it->second.begin(), it->second.end());
+    append_final_hidden(*target_, cached, hidden, hidden_);
 }
 
 // Module d commits row j once t[j + d + 1] is verified: rows 0 .. N - 2 - d for a context of N tokens. The

@@ -7,6 +7,15 @@
 
 namespace ternspec {
 
+void append_final_hidden(const Qwen3Model& target, std::span<const std::int32_t> cached,
+                         const HiddenRows* hidden, std::vector<float>& out) {
+    const int H = target.config().hidden_size;
+    const auto it = hidden ? hidden->find(target.config().n_layers) : HiddenRows::const_iterator{};
+    if (!hidden || it == hidden->end() || it->second.size() != cached.size() * static_cast<std::size_t>(H))
+        throw Error("MTP drafter: the target did not return its final hidden states");
+    out.insert(out.end(), it->second.begin(), it->second.end());
+}
+
 std::shared_ptr<MtpModules> MtpModules::load(const std::string& path,
                                              std::shared_ptr<const Qwen3Model> target) {
     const auto files = MtpFiles::open(path);

@@ -14,12 +14,18 @@
 #include <string>
 #include <vector>
 
+#include "drafters/drafter.hpp"
 #include "target/model/decoder_block.hpp"
 #include "target/model/kv_cache.hpp"
 
 namespace ternspec {
 
 class Qwen3Model;
+
+// The target's final hidden rows of the `cached` tokens (what every MTP drafter conditions on), appended to
+// `out`; an Error when the target did not return them.
+void append_final_hidden(const Qwen3Model& target, std::span<const std::int32_t> cached,
+                         const HiddenRows* hidden, std::vector<float>& out);
 
 class MtpModules {
   public:

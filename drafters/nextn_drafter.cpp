@@ -52,11 +52,7 @@ void NextnDrafter::begin(std::span<const std::int32_t> prompt, const HiddenRows*
 }
 
 void NextnDrafter::observe(std::span<const std::int32_t> cached, const HiddenRows* hidden) {
-    const int H = target_->config().hidden_size;
-    const auto it = hidden ? hidden->find(target_->config().n_layers) : HiddenRows::const_iterator{};
-    if (!hidden || it == hidden->end() || it->second.size() != cached.size() * static_cast<std::size_t>(H))
-        throw Error("MTP drafter: the target did not return its final hidden states");
-    hidden_.insert(hidden_.end(), it->second.begin(), it->second.end());
+    append_final_hidden(*target_, cached, hidden, hidden_);
 }
 
 // Rows committed_ .. N - 2 (each token whose successor is verified) through the module, in one forward.
